@@ -1,0 +1,56 @@
+/*
+ * config.h - shmdbd's settings and the parser of its command line.
+ */
+#ifndef SHMDBD_CONFIG_H
+#define SHMDBD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum hugepages_mode {
+	HUGEPAGES_AUTO, /* hugetlb 2M if enough are reserved, else 4K (+THP) */
+	HUGEPAGES_2M,   /* hugetlb 2M or fail */
+	HUGEPAGES_1G,   /* hugetlb 1G or fail */
+	HUGEPAGES_OFF,  /* 4K pages (+THP where the kernel allows it) */
+};
+
+#define CONFIG_DEFAULT_ARENA_SIZE (1ull << 30)
+#define CONFIG_MIN_ARENA_SIZE (1ull << 20)
+#define CONFIG_MAX_ARENA_SIZE (1ull << 40)
+
+struct config {
+	char socket_path[108];      /* resolved: flag, or shmdb_default_socket() */
+	uint64_t arena_size;        /* bytes per arena, before page rounding */
+	char numa_nodes[256];       /* "all" or a list such as "0,2-3" */
+	enum hugepages_mode hugepages;
+	int writer_cpu;             /* -1: auto */
+	bool allow_group_set;
+	gid_t allow_group;          /* admitted besides the daemon's uid and root */
+	bool socket_mode_set;
+	mode_t socket_mode;         /* default 0600, or 0660 with --allow-group */
+};
+
+enum config_result {
+	CONFIG_RUN,   /* start the daemon */
+	CONFIG_EXIT,  /* --help or --version printed; exit 0 */
+	CONFIG_ERROR, /* a one-line error was written to err; exit 2 */
+};
+
+/*
+ * config_parse - fill `c` from the defaults and argv. On CONFIG_ERROR, `err`
+ * holds one line naming the bad flag or value. --help and --version print to
+ * stdout and return CONFIG_EXIT.
+ */
+enum config_result config_parse(struct config *c, int argc, char **argv,
+				char *err, size_t errlen);
+
+/*
+ * parse_size - "4096", "64K", "512M", "2G", "1T" (binary multiples, an
+ * optional trailing "B" or "iB") to bytes. Returns 0, or -EINVAL for
+ * anything else, -ERANGE on overflow.
+ */
+int parse_size(const char *s, uint64_t *out);
+
+#endif /* SHMDBD_CONFIG_H */

@@ -1,0 +1,117 @@
+/*
+ * sessions.c - session segments and the session registry (see sessions.h).
+ *
+ * Invariant: a session is in the registry iff its socket is open and its
+ * segment is mapped. Removal unlinks it from the table first (readers that
+ * started before may still hold it), and call_rcu frees the mapping only
+ * after every RCU reader that could have seen it has finished.
+ */
+#include "sessions.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+int session_registry_init(struct session_registry *r)
+{
+	r->count = 0;
+	r->ht = cds_lfht_new_flavor(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
+				    &urcu_memb_flavor, NULL);
+	return r->ht ? 0 : -ENOMEM;
+}
+
+static void free_session(struct session *s)
+{
+	if (s->seg)
+		munmap(s->seg, s->seg_size);
+	free(s);
+}
+
+static void free_session_rcu(struct rcu_head *head)
+{
+	free_session(caa_container_of(head, struct session, rcu));
+}
+
+void session_registry_destroy(struct session_registry *r)
+{
+	struct cds_lfht_iter it;
+	struct session *s;
+
+	if (!r->ht)
+		return;
+	urcu_memb_read_lock();
+	cds_lfht_for_each_entry(r->ht, &it, s, ht_node)
+		session_end(r, s);
+	urcu_memb_read_unlock();
+	urcu_memb_barrier(); /* every call_rcu callback has run */
+	cds_lfht_destroy(r->ht, NULL);
+	r->ht = NULL;
+}
+
+int session_create(uint64_t id, pid_t pid, const uint8_t store_id[16],
+		   struct session **out, int *seg_fd)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->id = id;
+	s->pid = pid;
+	s->seg_size = SHM_SESSION_SIZE;
+
+	int fd = memfd_create("shmdb-session", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int e = 0;
+	if (fd < 0 || ftruncate(fd, (off_t)s->seg_size) < 0) {
+		e = -errno;
+		goto fail;
+	}
+	s->seg = mmap(NULL, s->seg_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	if (s->seg == MAP_FAILED) {
+		s->seg = NULL;
+		e = -errno;
+		goto fail;
+	}
+	s->seg->magic = SHM_SESSION_MAGIC;
+	s->seg->format_version = SHM_FORMAT_VERSION;
+	s->seg->size = s->seg_size;
+	s->seg->session_id = id;
+	memcpy(s->seg->store_id, store_id, sizeof(s->seg->store_id));
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		e = -errno;
+		goto fail;
+	}
+	*out = s;
+	*seg_fd = fd;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free_session(s);
+	return e;
+}
+
+void session_register(struct session_registry *r, struct session *s)
+{
+	urcu_memb_read_lock();
+	cds_lfht_add(r->ht, s->id, &s->ht_node);
+	urcu_memb_read_unlock();
+	r->count++;
+}
+
+void session_end(struct session_registry *r, struct session *s)
+{
+	urcu_memb_read_lock();
+	int gone = cds_lfht_del(r->ht, &s->ht_node);
+	urcu_memb_read_unlock();
+	if (gone == 0) {
+		r->count--;
+		urcu_memb_call_rcu(&s->rcu, free_session_rcu);
+	}
+}
+
+void session_discard(struct session *s)
+{
+	free_session(s);
+}

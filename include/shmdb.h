@@ -1,0 +1,169 @@
+/*
+ * shmdb.h - the public interface of libshmdb, the client library of shmdb.
+ *
+ * shmdb is a shared-memory store for the processes of one Linux host. A
+ * daemon, shmdbd, owns NUMA-placed, huge-page memory arenas; a client
+ * attaches with shmdb_open(), which maps the store read-only into one
+ * contiguous range of its address space.
+ *
+ * Conventions
+ *   - Every function that can fail returns 0 on success or a negative
+ *     errno-style code (-ENOENT, -EACCES, ...). Codes specific to shmdb live
+ *     in their own range, below SHMDB_ERR_BASE; shmdb_strerror() names every
+ *     code a function here returns.
+ *   - Handles are opaque. A shmdb handle may be used by several threads of
+ *     one process at once unless a function says otherwise.
+ *   - Views (pointers into the store) stay valid for as long as the function
+ *     that returned them says; none outlives shmdb_close().
+ */
+#ifndef SHMDB_H
+#define SHMDB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Marks what libshmdb exports; everything else in it is hidden. */
+#define SHMDB_API __attribute__((visibility("default")))
+
+#define SHMDB_VERSION_MAJOR 0
+#define SHMDB_VERSION_MINOR 1
+#define SHMDB_VERSION_PATCH 0
+#define SHMDB_VERSION_STRING "0.1.0"
+
+/* ---- error codes ------------------------------------------------------ */
+
+/* Store-specific codes are negative and at or below SHMDB_ERR_BASE, far
+ * from every errno value, so a caller can tell the two kinds apart. */
+#define SHMDB_ERR_BASE (-1000)
+/* The store's layout has a magic or format version this library does not
+ * understand: the daemon and the library come from different releases. */
+#define SHMDB_EVERSION (SHMDB_ERR_BASE - 1)
+/* The daemon answered with something that breaks the protocol or describes
+ * an impossible layout (wrong sizes, missing descriptors). */
+#define SHMDB_EPROTO (SHMDB_ERR_BASE - 2)
+/* The daemon refused this client: its uid/gid is not admitted. */
+#define SHMDB_EREFUSED (SHMDB_ERR_BASE - 3)
+/* No daemon is serving the socket path (no socket file, or nobody listens). */
+#define SHMDB_ENODAEMON (SHMDB_ERR_BASE - 4)
+/* The daemon has stopped or is stopping; the handle can still read what it
+ * mapped, but nothing new will happen in it. Reattach with shmdb_open(). */
+#define SHMDB_ESHUTDOWN (SHMDB_ERR_BASE - 5)
+
+/* ---- opening and closing ---------------------------------------------- */
+
+typedef struct shmdb shmdb;
+
+/*
+ * shmdb_default_socket - the socket path used when none is given.
+ *
+ * In order: $SHMDB_SOCKET if set and non-empty; "/run/shmdb/shmdb.sock" for
+ * root; "$XDG_RUNTIME_DIR/shmdb.sock" when that variable is set; else
+ * "/tmp/shmdb-<uid>/shmdb.sock". shmdbd resolves its default the same way,
+ * so a daemon and a client started by the same user meet with no flags.
+ *
+ * Writes at most `cap` bytes, NUL included, into `buf`.
+ * Returns 0, or -ENAMETOOLONG if the path does not fit in `cap` bytes or in
+ * a UNIX socket address.
+ */
+SHMDB_API int shmdb_default_socket(char *buf, size_t cap);
+
+/*
+ * shmdb_open - attach to the store served at `socket_path`.
+ *
+ * `socket_path` NULL means shmdb_default_socket(). The call connects,
+ * is admitted by the daemon (same uid as the daemon, root, or an admitted
+ * group), receives the store's descriptors, reserves one virtual range and
+ * maps the meta segment and every arena into it read-only at their fixed
+ * offsets, pre-faulted, and maps its own read-write session segment. The
+ * store's magic and format version are checked before anything is used.
+ *
+ * Returns 0 and sets *db, or:
+ *   -EINVAL           db is NULL, or the path is empty
+ *   -ENAMETOOLONG     the path does not fit a UNIX socket address
+ *   SHMDB_ENODAEMON   no daemon serves that path (no socket, or refused)
+ *   -EACCES           the socket file's permissions deny this user
+ *   SHMDB_EREFUSED    the daemon does not admit this uid/gid
+ *   SHMDB_EVERSION    the store's magic or format version is unknown here
+ *   SHMDB_EPROTO      the daemon's answer was malformed
+ *   -ETIMEDOUT        the daemon did not answer within 5 seconds
+ *   -ENOMEM           the address space or memory ran out
+ *   other -errno      from socket(2), connect(2), recvmsg(2) or mmap(2)
+ * Nothing is left mapped or open on failure.
+ */
+SHMDB_API int shmdb_open(const char *socket_path, shmdb **db);
+
+/*
+ * shmdb_close - detach: end the session, unmap everything, free the handle.
+ * Every view obtained through `db` becomes invalid. NULL is a no-op.
+ * No other thread may use `db` during or after the call.
+ */
+SHMDB_API void shmdb_close(shmdb *db);
+
+/*
+ * shmdb_strerror - a short, static, human-readable name for `err`, which is
+ * 0, a negative errno value, or a SHMDB_E* code. Never returns NULL; the
+ * string lives as long as the program. Thread-safe.
+ */
+SHMDB_API const char *shmdb_strerror(int err);
+
+/* ---- what the store looks like ---------------------------------------- */
+
+/* How an arena's memory is backed. */
+enum shmdb_page_kind {
+	SHMDB_PAGES_4K = 0,      /* plain memfd, 4 KiB pages */
+	SHMDB_PAGES_4K_THP = 1,  /* plain memfd, MADV_HUGEPAGE, kernel may use THP */
+	SHMDB_PAGES_2M = 2,      /* hugetlb memfd, 2 MiB pages */
+	SHMDB_PAGES_1G = 3,      /* hugetlb memfd, 1 GiB pages */
+};
+
+typedef struct shmdb_info {
+	uint32_t format_version; /* the store layout's format version */
+	uint32_t daemon_pid;     /* pid of shmdbd, in its pid namespace */
+	uint64_t generation;     /* differs for every start of the daemon */
+	uint8_t  store_id[16];   /* random identity of this store instance */
+	uint32_t arena_count;    /* number of arenas, >= 1 */
+	uint32_t sessions;       /* clients attached now, this one included */
+	uint64_t started_ns;     /* daemon start, CLOCK_REALTIME nanoseconds */
+	int      running;        /* 1 while the daemon serves, 0 once it stops */
+	int      writer_cpu;     /* the cpu the writer thread is pinned to, or -1 */
+} shmdb_info;
+
+typedef struct shmdb_arena_info {
+	uint32_t index;          /* 0 .. arena_count-1 */
+	int32_t  numa_node;      /* node the arena is bound to, or -1 if unbound */
+	uint32_t page_kind;      /* an enum shmdb_page_kind */
+	uint32_t page_size;      /* bytes per page backing the arena */
+	uint64_t size;           /* bytes in the arena */
+	uint64_t used;           /* bytes in use (headers and data) */
+} shmdb_arena_info;
+
+/*
+ * shmdb_info_get - the store's identity and current figures, read from the
+ * meta segment: no system call, no round trip. `sessions` and `running`
+ * are a moment's reading and may change right after.
+ * Returns 0, or -EINVAL if an argument is NULL.
+ */
+SHMDB_API int shmdb_info_get(shmdb *db, shmdb_info *info);
+
+/*
+ * shmdb_arena_info_get - arena `index`'s placement and size, from the meta
+ * segment (no system call). Returns 0, -EINVAL for a NULL argument, or
+ * -ENOENT if index >= arena_count.
+ */
+SHMDB_API int shmdb_arena_info_get(shmdb *db, uint32_t index, shmdb_arena_info *ai);
+
+/*
+ * shmdb_page_kind_name - "4K", "4K+THP", "2M" or "1G" for a page kind,
+ * "?" for anything else. Static string.
+ */
+SHMDB_API const char *shmdb_page_kind_name(uint32_t page_kind);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHMDB_H */

@@ -1,0 +1,281 @@
+/*
+ * client.c - attaching to a store: shmdb_open(), shmdb_close() and the
+ * readers of the meta segment's identity and arena table.
+ *
+ * shmdb_open() connects, handshakes (proto.c), reserves one PROT_NONE range
+ * aligned to the store's range alignment, and maps inside it with MAP_FIXED:
+ * the meta segment at offset 0 and each arena at its table offset, all
+ * read-only and pre-faulted so that later reads take no page fault. The
+ * session segment is mapped read-write outside the range. Everything the
+ * daemon sent is checked before it is used: sizes against fstat(), offsets
+ * against the range, magics, format versions and the store id in every
+ * segment. The received descriptors are closed once mapped; the socket stays
+ * open as the session's lifeline.
+ *
+ * Ordering: fields of the meta segment that change while clients are
+ * attached (daemon_state, sessions, arena used) are read with relaxed atomic
+ * loads: they are statistics and flags with no data published behind them.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client_internal.h"
+#include "layout.h"
+#include "proto.h"
+#include "range.h"
+#include "shmdb.h"
+
+#define SHM_MAX_RANGE (1ull << 46) /* 64 TiB: more than any machine maps */
+#define SHM_MAX_ALIGN (1ull << 30) /* the largest huge page */
+
+struct shmdb {
+	int sock;                    /* the session lives while this is open */
+	uint8_t *base;               /* range base: meta at 0, arenas after */
+	size_t range_size;
+	const struct shm_meta *meta; /* == base */
+	struct shm_session_header *session;
+	size_t session_size;
+	uint64_t session_id;
+};
+
+static int fd_size(int fd, uint64_t *size)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static int map_fixed_ro(uint8_t *addr, size_t len, int fd)
+{
+	void *p = mmap(addr, len, PROT_READ, MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd, 0);
+	return p == MAP_FAILED ? -errno : 0;
+}
+
+static int welcome_sane(const struct shm_welcome *w)
+{
+	uint64_t a = w->range_align;
+	if (a < 4096 || a > SHM_MAX_ALIGN || (a & (a - 1)))
+		return 0;
+	if (w->range_size == 0 || w->range_size > SHM_MAX_RANGE || w->range_size % a)
+		return 0;
+	if (w->meta_size < sizeof(struct shm_meta) || w->meta_size % 4096 ||
+	    w->meta_size > w->range_size)
+		return 0;
+	return w->nfds >= SHM_FD_ARENA0 + 1 && w->nfds <= SHM_MAX_FDS;
+}
+
+static int check_meta(const struct shm_meta *m, const struct shm_welcome *w)
+{
+	if (m->magic != SHM_META_MAGIC || m->format_version != SHM_FORMAT_VERSION)
+		return SHMDB_EVERSION;
+	if (m->meta_size != w->meta_size || m->range_size != w->range_size ||
+	    m->range_align != w->range_align ||
+	    m->arena_table_off != offsetof(struct shm_meta, arena_table) ||
+	    m->arena_count == 0 || m->arena_count > SHM_MAX_ARENAS ||
+	    m->arena_count != w->nfds - SHM_FD_ARENA0)
+		return SHMDB_EPROTO;
+	return 0;
+}
+
+/* Check arena i's table entry against the range and its descriptor, map it,
+ * and check the header it begins with. `*end` is where the previous arena
+ * ended; arenas lie in increasing, non-overlapping order. */
+static int map_arena(struct shmdb *db, uint32_t i, int fd, uint64_t *end)
+{
+	struct shm_arena_desc d = db->meta->arena_table[i];
+	uint64_t fsize;
+	int err = fd_size(fd, &fsize);
+	if (err)
+		return err;
+	if (d.index != i || d.size < 4096 || d.size != fsize ||
+	    d.range_off < *end || d.range_off % db->meta->range_align ||
+	    d.size > db->range_size || d.range_off > db->range_size - d.size)
+		return SHMDB_EPROTO;
+	err = map_fixed_ro(db->base + d.range_off, d.size, fd);
+	if (err)
+		return err;
+	const struct shm_arena_header *h = (const void *)(db->base + d.range_off);
+	if (h->magic != SHM_ARENA_MAGIC || h->format_version != SHM_FORMAT_VERSION)
+		return SHMDB_EVERSION;
+	if (h->index != i || h->size != d.size || h->data_off > d.size ||
+	    memcmp(h->store_id, db->meta->store_id, sizeof(h->store_id)))
+		return SHMDB_EPROTO;
+	*end = d.range_off + d.size;
+	return 0;
+}
+
+static int map_session(struct shmdb *db, int fd)
+{
+	uint64_t size;
+	int err = fd_size(fd, &size);
+	if (err)
+		return err;
+	if (size < sizeof(struct shm_session_header) || size > (1u << 30))
+		return SHMDB_EPROTO;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	db->session = p;
+	db->session_size = size;
+	const struct shm_session_header *h = p;
+	if (h->magic != SHM_SESSION_MAGIC || h->format_version != SHM_FORMAT_VERSION)
+		return SHMDB_EVERSION;
+	if (h->size != size || h->session_id != db->session_id ||
+	    memcmp(h->store_id, db->meta->store_id, sizeof(h->store_id)))
+		return SHMDB_EPROTO;
+	return 0;
+}
+
+static int attach(struct shmdb *db, const struct shm_welcome *w, const int *fds)
+{
+	uint64_t meta_fsize;
+	int err;
+
+	if (!welcome_sane(w))
+		return SHMDB_EPROTO;
+	err = fd_size(fds[SHM_FD_META], &meta_fsize);
+	if (err)
+		return err;
+	if (meta_fsize != w->meta_size)
+		return SHMDB_EPROTO;
+
+	db->base = shm_reserve_range(w->range_size, w->range_align);
+	if (!db->base)
+		return -ENOMEM;
+	db->range_size = w->range_size;
+	err = map_fixed_ro(db->base, w->meta_size, fds[SHM_FD_META]);
+	if (err)
+		return err;
+	db->meta = (const struct shm_meta *)db->base;
+	err = check_meta(db->meta, w);
+	if (err)
+		return err;
+
+	uint64_t end = w->meta_size;
+	for (uint32_t i = 0; i < db->meta->arena_count; i++) {
+		err = map_arena(db, i, fds[SHM_FD_ARENA0 + i], &end);
+		if (err)
+			return err;
+	}
+	return map_session(db, fds[SHM_FD_SESSION]);
+}
+
+static void detach(struct shmdb *db)
+{
+	if (db->session)
+		munmap(db->session, db->session_size);
+	if (db->base)
+		munmap(db->base, db->range_size);
+	if (db->sock >= 0)
+		close(db->sock);
+	free(db);
+}
+
+int shmdb_open(const char *socket_path, shmdb **out)
+{
+	char path[108];
+	struct shm_welcome w;
+	int fds[SHM_MAX_FDS];
+	unsigned nfds = 0;
+	int err;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!socket_path) {
+		err = shmdb_default_socket(path, sizeof(path));
+		if (err)
+			return err;
+		socket_path = path;
+	}
+
+	struct shmdb *db = calloc(1, sizeof(*db));
+	if (!db)
+		return -ENOMEM;
+	db->sock = shm_connect(socket_path);
+	if (db->sock < 0) {
+		err = db->sock;
+		db->sock = -1;
+		detach(db);
+		return err;
+	}
+	err = shm_handshake(db->sock, &w, fds, &nfds);
+	if (err) {
+		detach(db);
+		return err;
+	}
+	db->session_id = w.session_id;
+	err = attach(db, &w, fds);
+	for (unsigned i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (err) {
+		detach(db);
+		return err;
+	}
+	*out = db;
+	return 0;
+}
+
+void shmdb_close(shmdb *db)
+{
+	if (db)
+		detach(db);
+}
+
+int shmdb_info_get(shmdb *db, shmdb_info *info)
+{
+	if (!db || !info)
+		return -EINVAL;
+	const struct shm_meta *m = db->meta;
+	memset(info, 0, sizeof(*info));
+	info->format_version = m->format_version;
+	info->daemon_pid = m->daemon_pid;
+	info->generation = m->generation;
+	memcpy(info->store_id, m->store_id, sizeof(info->store_id));
+	info->arena_count = m->arena_count;
+	info->sessions = __atomic_load_n(&m->sessions, __ATOMIC_RELAXED);
+	info->started_ns = m->started_ns;
+	info->running = __atomic_load_n(&m->daemon_state, __ATOMIC_RELAXED) == SHM_STATE_RUNNING;
+	info->writer_cpu = m->writer_cpu;
+	return 0;
+}
+
+int shmdb_arena_info_get(shmdb *db, uint32_t index, shmdb_arena_info *ai)
+{
+	if (!db || !ai)
+		return -EINVAL;
+	const struct shm_meta *m = db->meta;
+	if (index >= m->arena_count)
+		return -ENOENT;
+	const struct shm_arena_desc *d = &m->arena_table[index];
+	ai->index = index;
+	ai->numa_node = d->numa_node;
+	ai->page_kind = d->page_kind;
+	ai->page_size = d->page_size;
+	ai->size = d->size;
+	ai->used = __atomic_load_n(&d->used, __ATOMIC_RELAXED);
+	return 0;
+}
+
+const void *shm_client_range(const shmdb *db, size_t *size)
+{
+	*size = db->range_size;
+	return db->base;
+}
+
+void *shm_client_session(const shmdb *db, size_t *size)
+{
+	*size = db->session_size;
+	return db->session;
+}
+
+int shm_client_socket(const shmdb *db)
+{
+	return db->sock;
+}

@@ -1,0 +1,325 @@
+/*
+ * test_units.c - unit tests of the daemon's and library's pure logic: size
+ * and flag parsing, NUMA node lists and writer-cpu choice on hwloc synthetic
+ * topologies of 2 and 4 nodes, huge-page planning, the default socket path,
+ * error names.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "config.h"
+#include "harness.h"
+#include "shmdb.h"
+#include "topology.h"
+
+START_TEST(sizes_parse)
+{
+	uint64_t v;
+	ck_assert_int_eq(parse_size("4096", &v), 0);
+	ck_assert_uint_eq(v, 4096);
+	ck_assert_int_eq(parse_size("64K", &v), 0);
+	ck_assert_uint_eq(v, 64 << 10);
+	ck_assert_int_eq(parse_size("512M", &v), 0);
+	ck_assert_uint_eq(v, 512ull << 20);
+	ck_assert_int_eq(parse_size("2G", &v), 0);
+	ck_assert_uint_eq(v, 2ull << 30);
+	ck_assert_int_eq(parse_size("1GiB", &v), 0);
+	ck_assert_uint_eq(v, 1ull << 30);
+	ck_assert_int_eq(parse_size("3mb", &v), 0);
+	ck_assert_uint_eq(v, 3ull << 20);
+	ck_assert_int_eq(parse_size("1T", &v), 0);
+	ck_assert_uint_eq(v, 1ull << 40);
+	ck_assert_int_eq(parse_size("", &v), -EINVAL);
+	ck_assert_int_eq(parse_size("M", &v), -EINVAL);
+	ck_assert_int_eq(parse_size("-1M", &v), -EINVAL);
+	ck_assert_int_eq(parse_size("12Q", &v), -EINVAL);
+	ck_assert_int_eq(parse_size("1.5G", &v), -EINVAL);
+	ck_assert_int_eq(parse_size("1G ", &v), -EINVAL);
+	ck_assert_int_eq(parse_size("99999999999999999999", &v), -ERANGE);
+	ck_assert_int_eq(parse_size("17179869184G", &v), -ERANGE);
+}
+END_TEST
+
+static enum config_result parse(struct config *c, char *err, size_t errlen, ...)
+{
+	char *argv[32] = { "shmdbd" };
+	int argc = 1;
+	va_list ap;
+	va_start(ap, errlen);
+	for (char *a; (a = va_arg(ap, char *)) && argc < 31;)
+		argv[argc++] = a;
+	va_end(ap);
+	return config_parse(c, argc, argv, err, errlen);
+}
+
+START_TEST(config_defaults_and_flags)
+{
+	struct config c;
+	char err[256];
+	setenv("SHMDB_SOCKET", "/tmp/x/y.sock", 1);
+	ck_assert_int_eq(parse(&c, err, sizeof(err), NULL), CONFIG_RUN);
+	ck_assert_str_eq(c.socket_path, "/tmp/x/y.sock");
+	ck_assert_uint_eq(c.arena_size, CONFIG_DEFAULT_ARENA_SIZE);
+	ck_assert_str_eq(c.numa_nodes, "all");
+	ck_assert_int_eq(c.hugepages, HUGEPAGES_AUTO);
+	ck_assert_int_eq(c.writer_cpu, -1);
+	ck_assert_uint_eq(c.socket_mode, 0600);
+	ck_assert(!c.allow_group_set);
+
+	ck_assert_int_eq(parse(&c, err, sizeof(err), "--socket", "/run/a.sock", "--arena-size", "64M",
+			       "--numa-nodes", "0,2-3", "--hugepages", "1G", "--writer-cpu", "3",
+			       "--allow-group", "0", NULL), CONFIG_RUN);
+	ck_assert_str_eq(c.socket_path, "/run/a.sock");
+	ck_assert_uint_eq(c.arena_size, 64ull << 20);
+	ck_assert_str_eq(c.numa_nodes, "0,2-3");
+	ck_assert_int_eq(c.hugepages, HUGEPAGES_1G);
+	ck_assert_int_eq(c.writer_cpu, 3);
+	ck_assert(c.allow_group_set);
+	ck_assert_uint_eq(c.allow_group, 0);
+	ck_assert_uint_eq(c.socket_mode, 0660);
+	ck_assert_int_eq(parse(&c, err, sizeof(err), "--socket-mode", "0640", "--hugepages", "off",
+			       "--writer-cpu", "auto", NULL), CONFIG_RUN);
+	ck_assert_uint_eq(c.socket_mode, 0640);
+	ck_assert_int_eq(c.hugepages, HUGEPAGES_OFF);
+	ck_assert_int_eq(c.writer_cpu, -1);
+	unsetenv("SHMDB_SOCKET");
+}
+END_TEST
+
+START_TEST(config_errors_name_the_flag)
+{
+	static const char *const cases[][3] = {
+		{ "--bogus", NULL, "--bogus" },
+		{ "--arena-size", "12Q", "--arena-size" },
+		{ "--arena-size", "0", "--arena-size" },
+		{ "--arena-size", "512K", "--arena-size" },
+		{ "--arena-size", "2T", "--arena-size" },
+		{ "--hugepages", "3M", "--hugepages" },
+		{ "--numa-nodes", "a,b", "--numa-nodes" },
+		{ "--numa-nodes", "", "--numa-nodes" },
+		{ "--writer-cpu", "x", "--writer-cpu" },
+		{ "--writer-cpu", "-2", "--writer-cpu" },
+		{ "--socket-mode", "999", "--socket-mode" },
+		{ "--socket-mode", "", "--socket-mode" },
+		{ "--allow-group", "no-such-group-here", "--allow-group" },
+		{ "--socket", "", "--socket" },
+		{ "--socket", NULL, "--socket" },
+		{ "stray", NULL, "stray" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config c;
+		char err[256] = "";
+		char *argv[4] = { "shmdbd", (char *)cases[i][0], (char *)cases[i][1], NULL };
+		int argc = cases[i][1] ? 3 : 2;
+		ck_assert_msg(config_parse(&c, argc, argv, err, sizeof(err)) == CONFIG_ERROR,
+			      "case %zu accepted", i);
+		ck_assert_msg(strstr(err, cases[i][2]), "case %zu: '%s' does not name %s", i, err,
+			      cases[i][2]);
+		ck_assert_msg(!strchr(err, '\n'), "case %zu: more than one line", i);
+	}
+}
+END_TEST
+
+START_TEST(default_socket_path)
+{
+	char buf[108];
+	unsetenv("SHMDB_SOCKET");
+	ck_assert_int_eq(shmdb_default_socket(buf, sizeof(buf)), 0);
+	if (geteuid() == 0)
+		ck_assert_str_eq(buf, "/run/shmdb/shmdb.sock");
+	setenv("SHMDB_SOCKET", "/tmp/elsewhere.sock", 1);
+	ck_assert_int_eq(shmdb_default_socket(buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/tmp/elsewhere.sock");
+	char longp[300];
+	memset(longp, 'a', sizeof(longp) - 1);
+	longp[0] = '/';
+	longp[sizeof(longp) - 1] = 0;
+	setenv("SHMDB_SOCKET", longp, 1);
+	ck_assert_int_eq(shmdb_default_socket(buf, sizeof(buf)), -ENAMETOOLONG);
+	ck_assert_int_eq(shmdb_default_socket(buf, 4), -ENAMETOOLONG);
+	unsetenv("SHMDB_SOCKET");
+}
+END_TEST
+
+START_TEST(error_names)
+{
+	const int codes[] = { SHMDB_EVERSION, SHMDB_EPROTO, SHMDB_EREFUSED, SHMDB_ENODAEMON,
+			      SHMDB_ESHUTDOWN, -ENOENT, -EACCES, 0 };
+	const size_t n = sizeof(codes) / sizeof(codes[0]);
+	for (size_t i = 0; i < n; i++) {
+		const char *a = shmdb_strerror(codes[i]);
+		ck_assert_ptr_nonnull(a);
+		ck_assert(strlen(a) > 0);
+		ck_assert_str_ne(a, "unknown error");
+		for (size_t j = 0; j < i; j++)
+			ck_assert_str_ne(a, shmdb_strerror(codes[j]));
+	}
+	ck_assert_str_eq(shmdb_strerror(SHMDB_ERR_BASE - 999), "unknown error");
+	ck_assert_str_eq(shmdb_page_kind_name(SHMDB_PAGES_2M), "2M");
+	ck_assert_str_eq(shmdb_page_kind_name(99), "?");
+}
+END_TEST
+
+static struct topology *synthetic(const char *desc)
+{
+	struct topology *t;
+	char err[256];
+	ck_assert_msg(topology_open(desc, &t, err, sizeof(err)) == 0, "%s", err);
+	return t;
+}
+
+static void expect_nodes(struct topology *t, const char *spec, const int *want, unsigned nwant)
+{
+	int nodes[64];
+	unsigned n;
+	char err[256];
+	ck_assert_msg(topology_parse_nodes(t, spec, nodes, 64, &n, err, sizeof(err)) == 0,
+		      "%s: %s", spec, err);
+	ck_assert_uint_eq(n, nwant);
+	for (unsigned i = 0; i < n; i++)
+		ck_assert_int_eq(nodes[i], want[i]);
+}
+
+static void expect_bad_nodes(struct topology *t, const char *spec, const char *why)
+{
+	int nodes[64];
+	unsigned n;
+	char err[256] = "";
+	ck_assert_int_eq(topology_parse_nodes(t, spec, nodes, 64, &n, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, why), "%s: '%s' lacks '%s'", spec, err, why);
+}
+
+static int writer_cpu(struct topology *t, int node, int requested)
+{
+	int cpu = -1;
+	char err[256];
+	ck_assert_msg(topology_writer_cpu(t, node, requested, &cpu, err, sizeof(err)) == 0, "%s", err);
+	return cpu;
+}
+
+/* 2 packages, one node each, 2 cores of 2 hardware threads: PUs 0-3 on
+ * node 0, 4-7 on node 1. */
+START_TEST(topology_two_nodes)
+{
+	struct topology *t = synthetic("pack:2 numa:1 core:2 pu:2");
+	ck_assert_uint_eq(topology_node_count(t), 2);
+	expect_nodes(t, "all", (int[]){ 0, 1 }, 2);
+	expect_nodes(t, "1", (int[]){ 1 }, 1);
+	expect_nodes(t, "1,0", (int[]){ 1, 0 }, 2);
+	expect_bad_nodes(t, "2", "does not exist");
+	expect_bad_nodes(t, "0,0", "twice");
+	expect_bad_nodes(t, "0-1,1", "twice");
+	expect_bad_nodes(t, "1-0", "not 'all'");
+	expect_bad_nodes(t, "0,", "not 'all'");
+	/* The writer: first thread of the last core of its node. */
+	ck_assert_int_eq(writer_cpu(t, 0, -1), 2);
+	ck_assert_int_eq(writer_cpu(t, 1, -1), 6);
+	ck_assert_int_eq(writer_cpu(t, 1, 5), 5);
+	int cpu;
+	char err[256];
+	ck_assert_int_eq(topology_writer_cpu(t, 0, 8, &cpu, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "cpu 8"));
+	topology_close(t);
+}
+END_TEST
+
+/* 2 packages of 2 nodes, 2 single-thread cores per node: node n has PUs
+ * 2n and 2n+1. */
+START_TEST(topology_four_nodes)
+{
+	struct topology *t = synthetic("pack:2 numa:2 core:2 pu:1");
+	ck_assert_uint_eq(topology_node_count(t), 4);
+	expect_nodes(t, "all", (int[]){ 0, 1, 2, 3 }, 4);
+	expect_nodes(t, "1-3", (int[]){ 1, 2, 3 }, 3);
+	expect_nodes(t, "0,2-3", (int[]){ 0, 2, 3 }, 3);
+	expect_bad_nodes(t, "4", "does not exist");
+	for (int node = 0; node < 4; node++)
+		ck_assert_int_eq(writer_cpu(t, node, -1), 2 * node + 1);
+	int nodes[2];
+	unsigned n;
+	char err[256];
+	ck_assert_int_eq(topology_parse_nodes(t, "all", nodes, 2, &n, err, sizeof(err)), -EINVAL);
+	topology_close(t);
+}
+END_TEST
+
+START_TEST(topology_bad_synthetic)
+{
+	struct topology *t = NULL;
+	char err[256] = "";
+	ck_assert_int_eq(topology_open("no such thing:7", &t, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_null(t);
+	ck_assert_ptr_nonnull(strstr(err, "synthetic"));
+}
+END_TEST
+
+START_TEST(this_machine_topology)
+{
+	struct topology *t;
+	char err[256];
+	ck_assert_int_eq(topology_open(NULL, &t, err, sizeof(err)), 0);
+	ck_assert_uint_ge(topology_node_count(t), 1);
+	int cpu = writer_cpu(t, 0, -1);
+	ck_assert_int_ge(cpu, 0);
+	ck_assert_int_lt(cpu, sysconf(_SC_NPROCESSORS_CONF));
+	topology_close(t);
+}
+END_TEST
+
+/* Huge-page planning from a budget: with none to be had, auto falls back
+ * and says why; 2M and 1G refuse and name the knob and the count. */
+START_TEST(hugepage_plans)
+{
+	struct config c;
+	char err[512];
+	struct arena_plan p;
+	char *argv[] = { "shmdbd", "--socket", "/tmp/plan.sock", "--arena-size", "20M", NULL };
+	ck_assert_int_eq(config_parse(&c, 5, argv, err, sizeof(err)), CONFIG_RUN);
+
+	struct hugepage_budget none = { 0, 0 };
+	ck_assert_int_eq(arena_plan(&c, 0, &none, &p, err, sizeof(err)), 0);
+	ck_assert(p.page_kind == SHMDB_PAGES_4K || p.page_kind == SHMDB_PAGES_4K_THP);
+	ck_assert_uint_eq(p.size, 20ull << 20);
+	ck_assert_ptr_nonnull(strstr(p.note, "fallback"));
+	ck_assert_ptr_nonnull(strstr(p.note, "10 needed"));
+
+	c.hugepages = HUGEPAGES_2M;
+	err[0] = 0;
+	ck_assert_int_eq(arena_plan(&c, 0, &none, &p, err, sizeof(err)), -ENOMEM);
+	ck_assert_ptr_nonnull(strstr(err, "/proc/sys/vm/nr_hugepages"));
+	ck_assert_ptr_nonnull(strstr(err, "needs 10 free huge pages"));
+
+	c.hugepages = HUGEPAGES_1G;
+	ck_assert_int_eq(arena_plan(&c, 0, &none, &p, err, sizeof(err)), -ENOMEM);
+	ck_assert_ptr_nonnull(strstr(err, "1 GiB"));
+
+	c.hugepages = HUGEPAGES_OFF;
+	c.arena_size = (3ull << 20) + 1;
+	ck_assert_int_eq(arena_plan(&c, 0, &none, &p, err, sizeof(err)), 0);
+	ck_assert_uint_eq(p.size, 4ull << 20); /* rounded up to 2 MiB for THP */
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("units");
+	TCase *tc = tcase_create("parsing");
+	tcase_add_test(tc, sizes_parse);
+	tcase_add_test(tc, config_defaults_and_flags);
+	tcase_add_test(tc, config_errors_name_the_flag);
+	tcase_add_test(tc, default_socket_path);
+	tcase_add_test(tc, error_names);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("topology");
+	tcase_add_test(tc, topology_two_nodes);
+	tcase_add_test(tc, topology_four_nodes);
+	tcase_add_test(tc, topology_bad_synthetic);
+	tcase_add_test(tc, this_machine_topology);
+	tcase_add_test(tc, hugepage_plans);
+	suite_add_tcase(s, tc);
+	return test_run_suite(s);
+}

@@ -1,6 +1,7 @@
 /*
  * shmdb.c - the shmdb command-line tool. Commands:
  *   status [--socket PATH]   the daemon, the store's format and its arenas
+ *   socket [--socket PATH]   the socket path the other commands use
  * Exit status: 0, 1 when the store cannot be reached, 2 for bad usage.
  */
 #include <getopt.h>
@@ -18,6 +19,7 @@ static const char usage[] =
 "  status     the daemon's pid and generation, the store's format version,\n"
 "             each arena's size, NUMA node, page kind and bytes used, and\n"
 "             the number of sessions\n"
+"  socket     print the socket path the commands use (for scripts)\n"
 "\n"
 "Options:\n"
 "  --socket PATH   the daemon's socket (default: as shmdbd; see shmdbd --help)\n"
@@ -43,13 +45,16 @@ static int cmd_status(const char *socket_path)
 	shmdb_info info;
 
 	if (!socket_path) {
-		if (shmdb_default_socket(path, sizeof(path)) == 0)
-			socket_path = path;
+		int e = shmdb_default_socket(path, sizeof(path));
+		if (e) {
+			fprintf(stderr, "shmdb: default socket: %s\n", shmdb_strerror(e));
+			return 1;
+		}
+		socket_path = path;
 	}
 	int e = shmdb_open(socket_path, &db);
 	if (e) {
-		fprintf(stderr, "shmdb: %s: %s\n", socket_path ? socket_path : "(default socket)",
-			shmdb_strerror(e));
+		fprintf(stderr, "shmdb: %s: %s\n", socket_path, shmdb_strerror(e));
 		return 1;
 	}
 	shmdb_info_get(db, &info);
@@ -80,6 +85,21 @@ static int cmd_status(const char *socket_path)
 		printf("\n");
 	}
 	shmdb_close(db);
+	return 0;
+}
+
+static int cmd_socket(const char *socket_path)
+{
+	char path[108];
+	if (!socket_path) {
+		int e = shmdb_default_socket(path, sizeof(path));
+		if (e) {
+			fprintf(stderr, "shmdb: default socket: %s\n", shmdb_strerror(e));
+			return 1;
+		}
+		socket_path = path;
+	}
+	printf("%s\n", socket_path);
 	return 0;
 }
 
@@ -122,6 +142,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "status"))
 		return cmd_status(socket_path);
+	if (!strcmp(cmd, "socket"))
+		return cmd_socket(socket_path);
 	fprintf(stderr, "shmdb: unknown command '%s' (see --help)\n", cmd);
 	return 2;
 }

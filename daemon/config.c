@@ -32,6 +32,10 @@ static const char usage[] =
 "                       hugetlb or fail; off: 4K pages\n"
 "  --writer-cpu N|auto  cpu for the writer thread (default auto: a core near\n"
 "                       the first arena's node)\n"
+"  --writer-idle-us N   microseconds the writer keeps polling the rings after\n"
+"                       its last work before it sleeps (default 200; a\n"
+"                       latency-critical deployment gives it a core and a\n"
+"                       large value)\n"
 "  --allow-group GROUP  also admit clients of this group (name or gid)\n"
 "  --socket-mode MODE   octal file mode of the socket (default 0600, or 0660\n"
 "                       with --allow-group); admission is still checked\n"
@@ -92,7 +96,7 @@ static int parse_group(const char *s, gid_t *gid)
 }
 
 enum { OPT_SOCKET = 256, OPT_ARENA_SIZE, OPT_NUMA_NODES, OPT_HUGEPAGES,
-       OPT_WRITER_CPU, OPT_ALLOW_GROUP, OPT_SOCKET_MODE, OPT_HELP, OPT_VERSION };
+       OPT_WRITER_CPU, OPT_WRITER_IDLE, OPT_ALLOW_GROUP, OPT_SOCKET_MODE, OPT_HELP, OPT_VERSION };
 
 static const struct option options[] = {
 	{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -100,6 +104,7 @@ static const struct option options[] = {
 	{ "numa-nodes", required_argument, NULL, OPT_NUMA_NODES },
 	{ "hugepages", required_argument, NULL, OPT_HUGEPAGES },
 	{ "writer-cpu", required_argument, NULL, OPT_WRITER_CPU },
+	{ "writer-idle-us", required_argument, NULL, OPT_WRITER_IDLE },
 	{ "allow-group", required_argument, NULL, OPT_ALLOW_GROUP },
 	{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -163,6 +168,13 @@ static enum config_result apply(struct config *c, int opt, const char *arg,
 			return CONFIG_ERROR;
 		}
 		return CONFIG_RUN;
+	case OPT_WRITER_IDLE:
+		if (parse_int(arg, 0, 60 * 1000 * 1000, &v)) {
+			snprintf(err, errlen, "--writer-idle-us: '%s' is not a number of microseconds up to 60000000", arg);
+			return CONFIG_ERROR;
+		}
+		c->writer_idle_us = (uint64_t)v;
+		return CONFIG_RUN;
 	case OPT_ALLOW_GROUP:
 		if (parse_group(arg, &c->allow_group)) {
 			snprintf(err, errlen, "--allow-group: no group '%s'", arg);
@@ -200,6 +212,7 @@ enum config_result config_parse(struct config *c, int argc, char **argv,
 	strcpy(c->numa_nodes, "all");
 	c->hugepages = HUGEPAGES_AUTO;
 	c->writer_cpu = -1;
+	c->writer_idle_us = CONFIG_DEFAULT_WRITER_IDLE_US;
 
 	opterr = 0;
 	optind = 1;

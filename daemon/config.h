@@ -19,6 +19,7 @@ enum hugepages_mode {
 #define CONFIG_DEFAULT_ARENA_SIZE (1ull << 30)
 #define CONFIG_MIN_ARENA_SIZE (1ull << 20)
 #define CONFIG_MAX_ARENA_SIZE (1ull << 40)
+#define CONFIG_DEFAULT_WRITER_IDLE_US 200
 
 struct config {
 	char socket_path[108];      /* resolved: flag, or shmdb_default_socket() */
@@ -26,6 +27,7 @@ struct config {
 	char numa_nodes[256];       /* "all" or a list such as "0,2-3" */
 	enum hugepages_mode hugepages;
 	int writer_cpu;             /* -1: auto */
+	uint64_t writer_idle_us;    /* busy-poll window after the last work */
 	bool allow_group_set;
 	gid_t allow_group;          /* admitted besides the daemon's uid and root */
 	bool socket_mode_set;

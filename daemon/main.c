@@ -83,7 +83,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shmdbd: %s\n", err);
 		return 1;
 	}
-	int e = writer_start(&wr, writer_cpu);
+	int e = session_registry_init(&srv.sessions);
+	if (e) {
+		fprintf(stderr, "shmdbd: session registry: %s\n", strerror(-e));
+		return 1;
+	}
+	e = writer_start(&wr, writer_cpu, cfg.writer_idle_us * 1000ull, &st, &srv.sessions);
 	if (e) {
 		fprintf(stderr, "shmdbd: writer thread on cpu %d: %s\n", writer_cpu, strerror(-e));
 		return 1;
@@ -100,6 +105,7 @@ int main(int argc, char **argv)
 	log_line("stopping on %s", sig ? strsignal(sig) : "an error");
 	server_stop(&srv);
 	writer_stop(&wr);
+	session_registry_destroy(&srv.sessions);
 	urcu_memb_unregister_thread();
 	store_destroy(&st);
 	log_line("stopped");

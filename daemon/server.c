@@ -54,8 +54,8 @@ struct conn {
 	struct conn *prev, *next;     /* on srv->pending or srv->active */
 };
 
-/* epoll tags for the two fixed descriptors; connections use their struct. */
-static char tag_listen, tag_signal;
+/* epoll tags for the fixed descriptors; connections use their struct. */
+static char tag_listen, tag_signal, tag_doom;
 
 static int64_t now_ms(void)
 {
@@ -156,11 +156,6 @@ int server_start(struct server *srv, struct store *store, char *err, size_t errl
 	int e;
 
 	srv->store = store;
-	e = session_registry_init(&srv->sessions);
-	if (e) {
-		snprintf(err, errlen, "session registry: %s", strerror(-e));
-		return e;
-	}
 	srv->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	srv->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (srv->epoll_fd < 0 || srv->listen_fd < 0) {
@@ -192,7 +187,8 @@ int server_start(struct server *srv, struct store *store, char *err, size_t errl
 		goto fail_unlink;
 	what = "epoll";
 	if ((e = epoll_watch(srv->epoll_fd, srv->listen_fd, &tag_listen)) ||
-	    (e = epoll_watch(srv->epoll_fd, srv->signal_fd, &tag_signal))) {
+	    (e = epoll_watch(srv->epoll_fd, srv->signal_fd, &tag_signal)) ||
+	    (e = epoll_watch(srv->epoll_fd, srv->sessions.doom_fd, &tag_doom))) {
 		errno = -e;
 		goto fail_unlink;
 	}
@@ -357,7 +353,8 @@ static void handle_hello(struct server *srv, struct conn *c)
 	int fds[SHM_MAX_FDS];
 	unsigned nfds = store_fill_fds(st, fds);
 	uint64_t id = srv->next_session_id++;
-	int e = session_create(id, c->cred.pid, st->meta->store_id, &s, &fds[SHM_FD_SESSION]);
+	int e = session_create(&srv->sessions, id, c->cred.pid, st->meta->store_id, &s,
+			       &fds[SHM_FD_SESSION]);
 	if (e) {
 		send_refusal(c, e);
 		conn_close(srv, c, strerror(-e));
@@ -410,6 +407,21 @@ static void conn_readable(struct server *srv, struct conn *c, uint32_t events)
 		handle_hello(srv, c);
 }
 
+/* The writer doomed some sessions (broken rings): end them. */
+static void end_doomed(struct server *srv)
+{
+	uint64_t n;
+	if (read(srv->sessions.doom_fd, &n, sizeof(n)) < 0)
+		return;
+	struct conn *c = srv->active;
+	while (c) {
+		struct conn *nx = c->next;
+		if (__atomic_load_n(&c->session->doomed, __ATOMIC_ACQUIRE))
+			conn_close(srv, c, c->session->doom_reason);
+		c = nx;
+	}
+}
+
 static int expire_pending(struct server *srv)
 {
 	int64_t now = now_ms(), next = -1;
@@ -440,6 +452,8 @@ int server_run(struct server *srv)
 			void *tag = evs[i].data.ptr;
 			if (tag == &tag_listen) {
 				accept_all(srv);
+			} else if (tag == &tag_doom) {
+				end_doomed(srv);
 			} else if (tag == &tag_signal) {
 				struct signalfd_siginfo si;
 				if (read(srv->signal_fd, &si, sizeof(si)) == sizeof(si))
@@ -463,7 +477,6 @@ void server_stop(struct server *srv)
 		close(srv->listen_fd);
 		unlink(srv->cfg->socket_path);
 	}
-	session_registry_destroy(&srv->sessions);
 	if (srv->epoll_fd >= 0)
 		close(srv->epoll_fd);
 	if (srv->signal_fd >= 0)

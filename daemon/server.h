@@ -53,7 +53,8 @@ int server_block_signals(struct server *srv, char *err, size_t errlen);
  * server_start - create the socket under a temporary name, set its mode (and
  * group), listen, and rename it over the configured path, replacing a stale
  * socket file: the path exists only once the daemon accepts. Call once the
- * store is built. Returns 0 or -errno with a line in err.
+ * store is built and srv->sessions initialised (session_registry_init).
+ * Returns 0 or -errno with a line in err.
  */
 int server_start(struct server *srv, struct store *store, char *err, size_t errlen);
 
@@ -63,7 +64,8 @@ int server_run(struct server *srv);
 /*
  * server_stop - mark the store stopped in the meta segment (clients see
  * running == 0), end every session (clients see EOF), remove the socket
- * file, close everything but the lock.
+ * file, close everything but the lock. The session registry stays for the
+ * caller to destroy once the writer has stopped.
  */
 void server_stop(struct server *srv);
 

@@ -12,12 +12,16 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 int session_registry_init(struct session_registry *r)
 {
 	r->count = 0;
+	r->doom_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (r->doom_fd < 0)
+		return -errno;
 	r->ht = cds_lfht_new_flavor(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
 				    &urcu_memb_flavor, NULL);
 	return r->ht ? 0 : -ENOMEM;
@@ -27,6 +31,7 @@ static void free_session(struct session *s)
 {
 	if (s->seg)
 		munmap(s->seg, s->seg_size);
+	ring_state_free(&s->ring);
 	free(s);
 }
 
@@ -49,16 +54,19 @@ void session_registry_destroy(struct session_registry *r)
 	urcu_memb_barrier(); /* every call_rcu callback has run */
 	cds_lfht_destroy(r->ht, NULL);
 	r->ht = NULL;
+	close(r->doom_fd);
+	r->doom_fd = -1;
 }
 
-int session_create(uint64_t id, pid_t pid, const uint8_t store_id[16],
-		   struct session **out, int *seg_fd)
+int session_create(const struct session_registry *r, uint64_t id, pid_t pid,
+		   const uint8_t store_id[16], struct session **out, int *seg_fd)
 {
 	struct session *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->id = id;
 	s->pid = pid;
+	s->doom_fd = r->doom_fd;
 	s->seg_size = SHM_SESSION_SIZE;
 
 	int fd = memfd_create("shmdb-session", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -78,6 +86,9 @@ int session_create(uint64_t id, pid_t pid, const uint8_t store_id[16],
 	s->seg->size = s->seg_size;
 	s->seg->session_id = id;
 	memcpy(s->seg->store_id, store_id, sizeof(s->seg->store_id));
+	s->seg->reader_slots = SHM_READER_SLOTS;
+	s->seg->sq_size = SHM_SQ_SIZE;
+	s->seg->cq_entries = SHM_CQ_ENTRIES;
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		e = -errno;
 		goto fail;
@@ -109,6 +120,18 @@ void session_end(struct session_registry *r, struct session *s)
 		r->count--;
 		urcu_memb_call_rcu(&s->rcu, free_session_rcu);
 	}
+}
+
+void session_doom(struct session *s, const char *reason)
+{
+	uint64_t one = 1;
+	s->doom_reason = reason;
+	/* The eventfd write orders this store before the main thread's read. */
+	__atomic_store_n(&s->doomed, 1, __ATOMIC_RELEASE);
+	/* Can fail only with the counter saturated, and then the main thread
+	 * has a wake-up pending anyway and will find this session. */
+	ssize_t n = write(s->doom_fd, &one, sizeof(one));
+	(void)n;
 }
 
 void session_discard(struct session *s)

@@ -18,6 +18,7 @@
 #include <urcu/rculfhash.h>
 
 #include "layout.h"
+#include "ring.h"
 
 struct session {
 	struct cds_lfht_node ht_node;
@@ -26,14 +27,19 @@ struct session {
 	struct shm_session_header *seg;   /* daemon's read-write mapping */
 	size_t seg_size;
 	pid_t pid;                        /* SO_PEERCRED at connect */
+	int doom_fd;                      /* the registry's eventfd */
+	int doomed;                       /* set by the writer: close it */
+	const char *doom_reason;
+	struct ring_state ring;           /* the writer's, private */
 };
 
 struct session_registry {
 	struct cds_lfht *ht;
 	uint32_t count;
+	int doom_fd;  /* eventfd: the writer asks the main thread to end sessions */
 };
 
-/* Returns 0 or -ENOMEM. */
+/* Returns 0, -ENOMEM, or -errno from eventfd(2). */
 int session_registry_init(struct session_registry *r);
 
 /* End every session still registered, wait for their grace periods, free
@@ -48,14 +54,20 @@ void session_registry_destroy(struct session_registry *r);
  * client (the caller closes it once sent). The session is not registered yet.
  * Returns 0 or -errno.
  */
-int session_create(uint64_t id, pid_t pid, const uint8_t store_id[16],
-		   struct session **out, int *seg_fd);
+int session_create(const struct session_registry *r, uint64_t id, pid_t pid,
+		   const uint8_t store_id[16], struct session **out, int *seg_fd);
 
 /* Add a created session to the registry. */
 void session_register(struct session_registry *r, struct session *s);
 
 /* Remove a registered session and free it after a grace period. */
 void session_end(struct session_registry *r, struct session *s);
+
+/*
+ * session_doom - called by the writer when s broke the ring protocol: it
+ * stops serving s and asks the main thread (through doom_fd) to end it.
+ */
+void session_doom(struct session *s, const char *reason);
 
 /* Free at once a session that was never registered. */
 void session_discard(struct session *s);

@@ -15,6 +15,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <numa.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proto.h"
 #include "range.h"
 #include "shmdb.h"
 
@@ -107,6 +109,29 @@ static int make_arena(struct store *s, unsigned i, uint64_t off, char *err, size
 	return e;
 }
 
+/* The doorbell: one page every client maps read-write, sealed against
+ * resizing so that no client can make the daemon's accesses fault. */
+static int make_doorbell(struct store *s, char *err, size_t errlen)
+{
+	s->doorbell_fd = memfd_create("shmdb-doorbell", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	void *p = MAP_FAILED;
+	if (s->doorbell_fd >= 0 && ftruncate(s->doorbell_fd, SHM_DOORBELL_SIZE) == 0)
+		p = mmap(NULL, SHM_DOORBELL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+			 s->doorbell_fd, 0);
+	if (p == MAP_FAILED ||
+	    fcntl(s->doorbell_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "doorbell segment: %s", strerror(e));
+		if (p != MAP_FAILED)
+			munmap(p, SHM_DOORBELL_SIZE);
+		return -e;
+	}
+	s->doorbell = p;
+	s->doorbell->magic = SHM_DOORBELL_MAGIC;
+	s->doorbell->format_version = SHM_FORMAT_VERSION;
+	return 0;
+}
+
 int store_build(struct store *s, const struct config *c, const int *nodes, unsigned n,
 		int writer_cpu, char *err, size_t errlen)
 {
@@ -114,7 +139,7 @@ int store_build(struct store *s, const struct config *c, const int *nodes, unsig
 	int e;
 
 	memset(s, 0, sizeof(*s));
-	s->meta_fd = -1;
+	s->meta_fd = s->doorbell_fd = -1;
 	for (unsigned i = 0; i < SHM_MAX_ARENAS; i++)
 		s->arena_fd[i] = -1;
 	if (n == 0 || n > SHM_MAX_ARENAS) {
@@ -158,6 +183,9 @@ int store_build(struct store *s, const struct config *c, const int *nodes, unsig
 		if (e)
 			goto fail;
 	}
+	e = make_doorbell(s, err, errlen);
+	if (e)
+		goto fail;
 	e = seal_store_segment(s->meta_fd);
 	if (e) {
 		snprintf(err, errlen, "sealing the meta segment: %s", strerror(-e));
@@ -175,20 +203,25 @@ void store_destroy(struct store *s)
 		munmap(s->base, s->range_size);
 	if (s->meta_fd >= 0)
 		close(s->meta_fd);
+	if (s->doorbell)
+		munmap(s->doorbell, SHM_DOORBELL_SIZE);
+	if (s->doorbell_fd >= 0)
+		close(s->doorbell_fd);
 	for (unsigned i = 0; i < SHM_MAX_ARENAS; i++)
 		if (s->arena_fd[i] >= 0)
 			close(s->arena_fd[i]);
 	memset(s, 0, sizeof(*s));
-	s->meta_fd = -1;
+	s->meta_fd = s->doorbell_fd = -1;
 	for (unsigned i = 0; i < SHM_MAX_ARENAS; i++)
 		s->arena_fd[i] = -1;
 }
 
 unsigned store_fill_fds(const struct store *s, int *fds)
 {
-	fds[0] = s->meta_fd;
-	fds[1] = -1;
+	fds[SHM_FD_META] = s->meta_fd;
+	fds[SHM_FD_SESSION] = -1;
+	fds[SHM_FD_DOORBELL] = s->doorbell_fd;
 	for (unsigned i = 0; i < s->arena_count; i++)
-		fds[2 + i] = s->arena_fd[i];
-	return 2 + s->arena_count;
+		fds[SHM_FD_ARENA0 + i] = s->arena_fd[i];
+	return SHM_FD_ARENA0 + s->arena_count;
 }

@@ -18,6 +18,8 @@ struct store {
 	uint64_t range_align;
 	struct shm_meta *meta;  /* writable in the daemon only */
 	int meta_fd;
+	struct shm_doorbell *doorbell; /* shared read-write with every client */
+	int doorbell_fd;
 	unsigned arena_count;
 	int arena_fd[SHM_MAX_ARENAS];
 	struct arena_plan plan[SHM_MAX_ARENAS];
@@ -35,8 +37,8 @@ int store_build(struct store *s, const struct config *c, const int *nodes, unsig
 /* Unmap and close everything store_build made. */
 void store_destroy(struct store *s);
 
-/* The descriptors a client receives, in protocol order after the session's:
- * fds[0] = meta, fds[1] left for the session, fds[2..] = arenas. */
+/* The descriptors a client receives, in protocol order: meta, a place left
+ * for the session's, doorbell, arenas. Returns how many. */
 unsigned store_fill_fds(const struct store *s, int *fds);
 
 #endif /* SHMDBD_STORE_H */

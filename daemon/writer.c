@@ -1,48 +1,137 @@
 /*
- * writer.c - the writer thread's life: started pinned, registered with RCU
- * (it will read the session registry), stopped through a futex word.
+ * writer.c - the writer thread's loop (see writer.h).
  *
- * Ordering: writer_stop stores stop = 1 with release order and then wakes the
- * futex; the thread loads it with acquire order before each wait, and
- * FUTEX_WAIT rechecks the word atomically, so a wake between the load and the
- * wait is not lost.
+ * One pass walks the session registry under an RCU read-side lock, serving
+ * up to PASS_BUDGET transactions per session so that one flooding session
+ * cannot starve the others, and flushes each session's completions once.
+ * Reclamation runs when enough has been retired or enough time has passed.
+ *
+ * Sleeping, the SQPOLL rule: the writer reads the doorbell counter, stores
+ * writer_sleeping = 1, issues a full fence, and looks at every ring once
+ * more; only if all are empty does it FUTEX_WAIT on the counter with the
+ * value it read. A client stores its tail, issues a full fence, and loads
+ * writer_sleeping; if set, it increments the counter and wakes the futex.
+ * Either the writer's last look sees the tail, or the client sees the flag
+ * and its increment makes the wait return: no submission is left waiting.
  */
 #include "writer.h"
 
 #include <errno.h>
 #include <linux/futex.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include <urcu/urcu-memb.h>
 
-static void futex_wait(uint32_t *word, uint32_t val)
+#define PASS_BUDGET 64
+#define RECLAIM_EVERY_NS 1000000ull
+#define RECLAIM_EVERY_ITEMS 4096u
+#define SLEEP_WITH_RETIRED_NS 10000000ull
+
+static uint64_t now_ns(void)
 {
-	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void futex_wake(uint32_t *word)
+static void cpu_relax(void)
 {
-	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	__builtin_ia32_pause();
+}
+
+/* One pass over every session. Returns the transactions completed. */
+static unsigned serve_all(struct writer *w)
+{
+	struct cds_lfht_iter it;
+	struct session *s;
+	unsigned done = 0;
+
+	cds_lfht_for_each_entry(w->sessions->ht, &it, s, ht_node) {
+		done += ring_serve(&w->applier, s, PASS_BUDGET);
+		ring_flush(s);
+	}
+	return done;
+}
+
+static bool any_pending(struct writer *w)
+{
+	struct cds_lfht_iter it;
+	struct session *s;
+	cds_lfht_for_each_entry(w->sessions->ht, &it, s, ht_node)
+		if (ring_pending(s))
+			return true;
+	return false;
+}
+
+static void sleep_on_doorbell(struct writer *w)
+{
+	struct shm_meta *m = w->store->meta;
+	uint32_t *bell = &w->store->doorbell->ring;
+	uint32_t seen = __atomic_load_n(bell, __ATOMIC_ACQUIRE);
+
+	__atomic_store_n(&m->writer_sleeping, 1, __ATOMIC_RELAXED);
+	/* Orders the flag before the last look at the tails (see above). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	urcu_memb_read_lock();
+	bool work = any_pending(w);
+	urcu_memb_read_unlock();
+	if (!work && !__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+		/* With retired memory waiting for readers, wake up to reclaim. */
+		uint64_t ns = retire_count(&w->applier.retired) ? SLEEP_WITH_RETIRED_NS : 0;
+		struct timespec to = { .tv_sec = (time_t)(ns / 1000000000ull),
+				       .tv_nsec = (long)(ns % 1000000000ull) };
+		syscall(SYS_futex, bell, FUTEX_WAIT, seen, ns ? &to : NULL, NULL, 0);
+	}
+	__atomic_store_n(&m->writer_sleeping, 0, __ATOMIC_RELAXED);
 }
 
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
+	uint64_t last_work = now_ns(), last_reclaim = last_work;
+
 	urcu_memb_register_thread();
-	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE))
-		futex_wait(&w->stop, 0);
+	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+		urcu_memb_read_lock();
+		unsigned done = serve_all(w);
+		uint64_t now = now_ns();
+		if (retire_count(&w->applier.retired) &&
+		    (retire_count(&w->applier.retired) >= RECLAIM_EVERY_ITEMS ||
+		     now - last_reclaim >= RECLAIM_EVERY_NS)) {
+			applier_reclaim(&w->applier);
+			last_reclaim = now;
+		}
+		urcu_memb_read_unlock();
+		if (done) {
+			last_work = now;
+			continue;
+		}
+		if (now - last_work < w->idle_ns) {
+			cpu_relax();
+			continue;
+		}
+		sleep_on_doorbell(w);
+		last_work = now_ns();
+	}
 	urcu_memb_unregister_thread();
 	return NULL;
 }
 
-int writer_start(struct writer *w, int cpu)
+int writer_start(struct writer *w, int cpu, uint64_t idle_ns, struct store *st,
+		 struct session_registry *reg)
 {
 	pthread_attr_t attr;
 	cpu_set_t set;
 
 	w->cpu = cpu;
+	w->idle_ns = idle_ns;
 	w->stop = 0;
+	w->store = st;
+	w->sessions = reg;
+	applier_init(&w->applier, st, reg->ht);
 	if (cpu < 0 || cpu >= CPU_SETSIZE)
 		return -EINVAL;
 	CPU_ZERO(&set);
@@ -59,7 +148,10 @@ int writer_start(struct writer *w, int cpu)
 
 void writer_stop(struct writer *w)
 {
+	uint32_t *bell = &w->store->doorbell->ring;
 	__atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
-	futex_wake(&w->stop);
+	__atomic_fetch_add(bell, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, bell, FUTEX_WAKE, 1, NULL, NULL, 0);
 	pthread_join(w->thread, NULL);
+	applier_destroy(&w->applier);
 }

@@ -52,6 +52,12 @@ extern "C" {
 /* The daemon has stopped or is stopping; the handle can still read what it
  * mapped, but nothing new will happen in it. Reattach with shmdb_open(). */
 #define SHMDB_ESHUTDOWN (SHMDB_ERR_BASE - 5)
+/* A transaction's shmdb_check() found that a commit after its since_ts
+ * wrote or deleted the key: nothing of the transaction was applied. */
+#define SHMDB_ECONFLICT (SHMDB_ERR_BASE - 6)
+/* The daemon found the encoded transaction malformed and applied nothing
+ * (only a damaged or hostile client sees this). */
+#define SHMDB_EBADTXN (SHMDB_ERR_BASE - 7)
 
 /* ---- opening and closing ---------------------------------------------- */
 
@@ -161,6 +167,169 @@ SHMDB_API int shmdb_arena_info_get(shmdb *db, uint32_t index, shmdb_arena_info *
  * "?" for anything else. Static string.
  */
 SHMDB_API const char *shmdb_page_kind_name(uint32_t page_kind);
+
+/* ---- limits ------------------------------------------------------------ */
+
+#define SHMDB_MAX_TABLE_NAME 63         /* bytes; at least 1 */
+#define SHMDB_MAX_TABLES 4096           /* live tables in a store */
+#define SHMDB_MAX_KEY 1024              /* bytes; at least 1 */
+#define SHMDB_MAX_VALUE (16u << 20)     /* bytes; 0 is allowed */
+#define SHMDB_MAX_TXN (64u << 20)       /* encoded bytes of one transaction */
+
+/* ---- tables ------------------------------------------------------------- */
+
+typedef uint32_t shmdb_table;
+
+#define SHMDB_CREATE 1   /* shmdb_table_open: create the table if missing */
+
+/*
+ * shmdb_table_open - find the live table `name` (1..SHMDB_MAX_TABLE_NAME
+ * bytes, NUL-terminated) and set *t. With SHMDB_CREATE a missing table is
+ * created through the writer (a write transaction of its own); if another
+ * client creates it at the same moment, both get the same table.
+ * A table id stays valid until the table is dropped; after that every use
+ * returns -ENOENT (a snapshot begun before the drop still reads it).
+ * Returns 0, -EINVAL (bad name or flags), -ENOENT (missing, no SHMDB_CREATE),
+ * -ENOSPC (no room for another table or its index), SHMDB_ESHUTDOWN, or
+ * what shmdb_commit() returns.
+ */
+SHMDB_API int shmdb_table_open(shmdb *db, const char *name, int flags, shmdb_table *t);
+
+/*
+ * shmdb_table_drop - drop the table `name` and everything in it, as one
+ * write transaction. Snapshots begun before the drop keep reading it.
+ * Returns 0, -EINVAL (bad name), -ENOENT (no such table), SHMDB_ESHUTDOWN,
+ * or what shmdb_commit() returns.
+ */
+SHMDB_API int shmdb_table_drop(shmdb *db, const char *name);
+
+/* ---- reading: snapshots --------------------------------------------------- */
+
+typedef struct shmdb_val {
+	const void *data;
+	size_t len;
+} shmdb_val;
+
+typedef struct shmdb_rtxn shmdb_rtxn;
+typedef struct shmdb_cursor shmdb_cursor;
+
+/*
+ * shmdb_read_begin - begin a read transaction: a snapshot of the store as
+ * of the latest commit. A thread holds at most one read transaction per
+ * handle at a time. The first call in a thread claims a reader slot in the
+ * session (and may allocate); later calls make no system call, take no
+ * lock and allocate nothing.
+ * Returns 0 and sets *r, or -EINVAL, -EBUSY (this thread already holds one
+ * on db), or -EAGAIN (all reader slots of this handle are taken by other
+ * threads: open another handle).
+ */
+SHMDB_API int shmdb_read_begin(shmdb *db, shmdb_rtxn **r);
+
+/* The commit timestamp the snapshot shows. */
+SHMDB_API uint64_t shmdb_read_ts(const shmdb_rtxn *r);
+
+/*
+ * shmdb_get - look `key` up in table t as of r's snapshot. On 0, *val points
+ * into the store and stays valid and unchanged until shmdb_read_end(r).
+ * Returns 0, -ENOENT (no such key in the snapshot, or no such table in it),
+ * or -EINVAL (NULL argument, klen 0 or > SHMDB_MAX_KEY).
+ * No system call, lock, copy or allocation.
+ */
+SHMDB_API int shmdb_get(shmdb_rtxn *r, shmdb_table t, const void *key, size_t klen, shmdb_val *val);
+
+/*
+ * shmdb_read_end - end the read transaction; every view it returned, and
+ * every cursor opened in it, becomes invalid. NULL is a no-op.
+ */
+SHMDB_API void shmdb_read_end(shmdb_rtxn *r);
+
+/*
+ * shmdb_cursor_open - a cursor over every record of table t in r's snapshot,
+ * each visited exactly once, in no particular order. May allocate.
+ * Returns 0, -EINVAL, -ENOENT (no such table in the snapshot) or -ENOMEM.
+ */
+SHMDB_API int shmdb_cursor_open(shmdb_rtxn *r, shmdb_table t, shmdb_cursor **c);
+
+/*
+ * shmdb_cursor_next - the next record: *key and *val point into the store and
+ * stay valid until shmdb_read_end. Returns 0, or -ENOENT after the last.
+ * No system call, lock or allocation.
+ */
+SHMDB_API int shmdb_cursor_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val);
+
+/* Free a cursor; call before or after shmdb_read_end. NULL is a no-op. */
+SHMDB_API void shmdb_cursor_close(shmdb_cursor *c);
+
+/* ---- writing: transactions through the ring -------------------------------- */
+
+typedef struct shmdb_wtxn shmdb_wtxn;
+
+/*
+ * shmdb_write_begin - start collecting a write transaction (in private
+ * memory; nothing reaches the daemon before commit). Any number may be open.
+ * Returns 0, -EINVAL or -ENOMEM.
+ */
+SHMDB_API int shmdb_write_begin(shmdb *db, shmdb_wtxn **w);
+
+/*
+ * shmdb_put - set key to value in table t when the transaction commits.
+ * Returns 0, -EINVAL (NULL, klen 0 or > SHMDB_MAX_KEY), -E2BIG (vlen >
+ * SHMDB_MAX_VALUE, or the transaction would exceed SHMDB_MAX_TXN), -ENOMEM.
+ * The table is checked at commit (-ENOENT then).
+ */
+SHMDB_API int shmdb_put(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen,
+			const void *val, size_t vlen);
+
+/* shmdb_del - delete key (a missing key is no error). Errors as shmdb_put. */
+SHMDB_API int shmdb_del(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen);
+
+/*
+ * shmdb_check - make the commit fail with SHMDB_ECONFLICT, applying nothing,
+ * if a commit after since_ts wrote or deleted key in table t (usually
+ * since_ts is the shmdb_read_ts of the snapshot the transaction read).
+ * Errors as shmdb_put.
+ */
+SHMDB_API int shmdb_check(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen,
+			  uint64_t since_ts);
+
+/*
+ * shmdb_commit - submit and wait. Returns once the transaction is applied
+ * and visible to every snapshot begun afterwards, with its commit timestamp
+ * in *commit_ts (may be NULL). w is finished either way.
+ * Returns 0, SHMDB_ECONFLICT, -ENOENT (a table does not exist), -ENOSPC (no
+ * memory for it: nothing applied), SHMDB_EBADTXN, SHMDB_ESHUTDOWN.
+ */
+SHMDB_API int shmdb_commit(shmdb_wtxn *w, uint64_t *commit_ts);
+
+/*
+ * shmdb_commit_async - submit without waiting; *ticket identifies the
+ * transaction for shmdb_wait(). w is finished either way. It waits only if
+ * the session's ring is full. Returns 0, SHMDB_ESHUTDOWN, or -EINVAL.
+ */
+SHMDB_API int shmdb_commit_async(shmdb_wtxn *w, uint64_t *ticket);
+
+/*
+ * shmdb_wait - wait for the transaction `ticket` of this handle and return
+ * its result as shmdb_commit() does. Each ticket's result can be waited for
+ * once; -EINVAL for a ticket never issued or already collected.
+ */
+SHMDB_API int shmdb_wait(shmdb *db, uint64_t ticket, uint64_t *commit_ts);
+
+/* shmdb_abort - discard w. NULL is a no-op. */
+SHMDB_API void shmdb_abort(shmdb_wtxn *w);
+
+/* ---- statistics ------------------------------------------------------------ */
+
+typedef struct shmdb_stats {
+	uint64_t commit_ts;        /* last published commit */
+	uint64_t mem_used;         /* arena bytes in use, all arenas */
+	uint64_t mem_total;        /* arena bytes in all */
+	uint64_t oldest_snapshot;  /* oldest snapshot still held by a reader, or commit_ts if none */
+	uint32_t sessions;
+} shmdb_stats;
+
+/* shmdb_stats_get - read from the meta segment, no round trip. 0 or -EINVAL. */
+SHMDB_API int shmdb_stats_get(shmdb *db, shmdb_stats *st);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,7 @@
  * loads: they are statistics and flags with no data published behind them.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -31,16 +32,6 @@
 
 #define SHM_MAX_RANGE (1ull << 46) /* 64 TiB: more than any machine maps */
 #define SHM_MAX_ALIGN (1ull << 30) /* the largest huge page */
-
-struct shmdb {
-	int sock;                    /* the session lives while this is open */
-	uint8_t *base;               /* range base: meta at 0, arenas after */
-	size_t range_size;
-	const struct shm_meta *meta; /* == base */
-	struct shm_session_header *session;
-	size_t session_size;
-	uint64_t session_id;
-};
 
 static int fd_size(int fd, uint64_t *size)
 {
@@ -116,7 +107,7 @@ static int map_session(struct shmdb *db, int fd)
 	int err = fd_size(fd, &size);
 	if (err)
 		return err;
-	if (size < sizeof(struct shm_session_header) || size > (1u << 30))
+	if (size != SHM_SESSION_SIZE)
 		return SHMDB_EPROTO;
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
 	if (p == MAP_FAILED)
@@ -127,8 +118,28 @@ static int map_session(struct shmdb *db, int fd)
 	if (h->magic != SHM_SESSION_MAGIC || h->format_version != SHM_FORMAT_VERSION)
 		return SHMDB_EVERSION;
 	if (h->size != size || h->session_id != db->session_id ||
+	    h->reader_slots != SHM_READER_SLOTS || h->sq_size != SHM_SQ_SIZE ||
+	    h->cq_entries != SHM_CQ_ENTRIES ||
 	    memcmp(h->store_id, db->meta->store_id, sizeof(h->store_id)))
 		return SHMDB_EPROTO;
+	return 0;
+}
+
+static int map_doorbell(struct shmdb *db, int fd)
+{
+	uint64_t size;
+	int err = fd_size(fd, &size);
+	if (err)
+		return err;
+	if (size != SHM_DOORBELL_SIZE)
+		return SHMDB_EPROTO;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	db->doorbell = p;
+	if (db->doorbell->magic != SHM_DOORBELL_MAGIC ||
+	    db->doorbell->format_version != SHM_FORMAT_VERSION)
+		return SHMDB_EVERSION;
 	return 0;
 }
 
@@ -163,17 +174,81 @@ static int attach(struct shmdb *db, const struct shm_welcome *w, const int *fds)
 		if (err)
 			return err;
 	}
-	return map_session(db, fds[SHM_FD_SESSION]);
+	err = map_session(db, fds[SHM_FD_SESSION]);
+	if (err)
+		return err;
+	return map_doorbell(db, fds[SHM_FD_DOORBELL]);
+}
+
+/* Every open handle of the process, so that a thread's exit can tell which
+ * of the handles it read from still exist (read.c). */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct shmdb *open_list;
+static uint64_t last_serial;
+
+int shm_client_is_open(const shmdb *db, uint64_t serial)
+{
+	for (struct shmdb *d = open_list; d; d = d->next_open)
+		if (d == db && d->serial == serial)
+			return 1;
+	return 0;
+}
+
+void shm_client_lock_open_list(void)
+{
+	pthread_mutex_lock(&open_lock);
+}
+
+void shm_client_unlock_open_list(void)
+{
+	pthread_mutex_unlock(&open_lock);
+}
+
+static void list_add(struct shmdb *db)
+{
+	pthread_mutex_lock(&open_lock);
+	db->serial = ++last_serial;
+	db->next_open = open_list;
+	open_list = db;
+	pthread_mutex_unlock(&open_lock);
+}
+
+static void list_remove(struct shmdb *db)
+{
+	pthread_mutex_lock(&open_lock);
+	for (struct shmdb **p = &open_list; *p; p = &(*p)->next_open) {
+		if (*p == db) {
+			*p = db->next_open;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&open_lock);
+}
+
+static void init_private(struct shmdb *db)
+{
+	for (unsigned i = 0; i < SHM_READER_SLOTS; i++) {
+		struct shmdb_rtxn *r = &db->readers[i];
+		r->db = db;
+		r->base = db->base;
+		r->meta = db->meta;
+		r->slot = (struct shm_reader_slot *)((uint8_t *)db->session + SHM_SESSION_SLOTS_OFF) + i;
+	}
+	pthread_mutex_init(&db->sq_lock, NULL);
+	pthread_mutex_init(&db->cq_lock, NULL);
 }
 
 static void detach(struct shmdb *db)
 {
+	if (db->doorbell)
+		munmap(db->doorbell, SHM_DOORBELL_SIZE);
 	if (db->session)
 		munmap(db->session, db->session_size);
 	if (db->base)
 		munmap(db->base, db->range_size);
 	if (db->sock >= 0)
 		close(db->sock);
+	free(db->results);
 	free(db);
 }
 
@@ -198,6 +273,11 @@ int shmdb_open(const char *socket_path, shmdb **out)
 	struct shmdb *db = calloc(1, sizeof(*db));
 	if (!db)
 		return -ENOMEM;
+	db->results = calloc(SHM_RESULTS, sizeof(*db->results));
+	if (!db->results) {
+		free(db);
+		return -ENOMEM;
+	}
 	db->sock = shm_connect(socket_path);
 	if (db->sock < 0) {
 		err = db->sock;
@@ -218,14 +298,47 @@ int shmdb_open(const char *socket_path, shmdb **out)
 		detach(db);
 		return err;
 	}
+	init_private(db);
+	list_add(db);
 	*out = db;
 	return 0;
 }
 
 void shmdb_close(shmdb *db)
 {
-	if (db)
-		detach(db);
+	if (!db)
+		return;
+	list_remove(db);
+	shm_readers_forget(db);
+	pthread_mutex_destroy(&db->sq_lock);
+	pthread_mutex_destroy(&db->cq_lock);
+	detach(db);
+}
+
+int shm_client_daemon_gone(shmdb *db)
+{
+	if (__atomic_load_n(&db->meta->daemon_state, __ATOMIC_RELAXED) != SHM_STATE_RUNNING)
+		return 1;
+	struct pollfd p = { .fd = db->sock, .events = POLLIN };
+	/* The daemon sends nothing after the welcome: readable means closed. */
+	return poll(&p, 1, 0) > 0;
+}
+
+int shmdb_stats_get(shmdb *db, shmdb_stats *st)
+{
+	if (!db || !st)
+		return -EINVAL;
+	const struct shm_meta *m = db->meta;
+	memset(st, 0, sizeof(*st));
+	st->commit_ts = __atomic_load_n(&m->commit_ts, __ATOMIC_ACQUIRE);
+	for (uint32_t i = 0; i < m->arena_count; i++) {
+		st->mem_used += __atomic_load_n(&m->arena_table[i].used, __ATOMIC_RELAXED);
+		st->mem_total += m->arena_table[i].size;
+	}
+	uint64_t oldest = __atomic_load_n(&m->oldest_snapshot, __ATOMIC_RELAXED);
+	st->oldest_snapshot = oldest && oldest <= st->commit_ts ? oldest : st->commit_ts;
+	st->sessions = __atomic_load_n(&m->sessions, __ATOMIC_RELAXED);
+	return 0;
 }
 
 int shmdb_info_get(shmdb *db, shmdb_info *info)

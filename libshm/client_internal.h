@@ -1,14 +1,80 @@
 /*
- * client_internal.h - what libshmdb's own modules and tests may see of an
- * open handle beyond shmdb.h. Not installed; not part of the public API.
+ * client_internal.h - the handle behind shmdb.h's opaque types, shared by
+ * libshmdb's modules (client.c: attach; read.c: snapshots; write.c: the
+ * ring) and visible to the tests. Not installed; not part of the public API.
  */
 #ifndef SHMDB_CLIENT_INTERNAL_H
 #define SHMDB_CLIENT_INTERNAL_H
 
+#include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "layout.h"
 #include "shmdb.h"
+
+/* A thread's read transaction on one handle: one per reader slot. */
+struct shmdb_rtxn {
+	shmdb *db;
+	const uint8_t *base;
+	const struct shm_meta *meta;
+	struct shm_reader_slot *slot;   /* in the session segment */
+	uint64_t snap;
+	int active;
+	int claimed;                    /* a thread owns it (atomic) */
+};
+
+struct shmdb_cursor {
+	shmdb_rtxn *r;
+	const struct shm_index *idx;
+	uint64_t pos;
+};
+
+/* A transaction's result, kept until shmdb_wait collects it. */
+enum { RESULT_FREE = 0, RESULT_PENDING = 1, RESULT_READY = 2 };
+struct shm_result {
+	uint64_t ticket;
+	int state;
+	int status;
+	uint64_t commit_ts;
+	uint64_t value;
+};
+#define SHM_RESULTS (4 * SHM_CQ_ENTRIES)
+
+struct shmdb {
+	int sock;                    /* the session lives while this is open */
+	uint8_t *base;               /* range base: meta at 0, arenas after */
+	size_t range_size;
+	const struct shm_meta *meta; /* == base */
+	struct shm_session_header *session;
+	size_t session_size;
+	struct shm_doorbell *doorbell;
+	uint64_t session_id;
+	uint64_t serial;             /* unique in the process, for thread caches */
+	struct shmdb *next_open;     /* the process's list of open handles */
+
+	struct shmdb_rtxn readers[SHM_READER_SLOTS];
+
+	pthread_mutex_t sq_lock;     /* submitters: sq_tail, issued */
+	uint64_t sq_tail;
+	uint64_t issued;             /* last ticket handed out */
+	pthread_mutex_t cq_lock;     /* waiters: cq_head, results */
+	uint32_t cq_head;
+	struct shm_result *results;  /* SHM_RESULTS, by ticket % SHM_RESULTS */
+};
+
+/* Whether the daemon is gone for this handle: stopped, or our session was
+ * closed. Makes a system call (poll); for wait loops only. */
+int shm_client_daemon_gone(shmdb *db);
+
+/* The process's list of open handles (client.c), for read.c's thread-exit
+ * cleanup: whether (db, serial) is still open; call with the list locked. */
+int shm_client_is_open(const shmdb *db, uint64_t serial);
+void shm_client_lock_open_list(void);
+void shm_client_unlock_open_list(void);
+
+/* Release the reader slots the calling thread holds on db (shmdb_close). */
+void shm_readers_forget(shmdb *db);
 
 /* The store's range in this process (meta at offset 0), read-only. */
 const void *shm_client_range(const shmdb *db, size_t *size);

@@ -36,14 +36,17 @@
 #include <stdint.h>
 
 #define SHM_CACHELINE 64
-#define SHM_FORMAT_VERSION 1u
+#define SHM_FORMAT_VERSION 2u
 
 /* Magics: ASCII tags read as little-endian u64, so a hex dump shows them. */
 #define SHM_META_MAGIC    0x3154454d42444d53ull /* "SMDBMET1" */
 #define SHM_ARENA_MAGIC   0x3152414e42444d53ull /* "SMDBNAR1" */
 #define SHM_SESSION_MAGIC 0x3153455342444d53ull /* "SMDBSES1" */
+#define SHM_DOORBELL_MAGIC 0x314c454242444d53ull /* "SMDBBEL1" */
 
 #define SHM_MAX_ARENAS 64u
+#define SHM_MAX_TABLES 4096u          /* == SHMDB_MAX_TABLES */
+#define SHM_TS_INFINITY UINT64_MAX
 #define SHM_MIN_RANGE_ALIGN (2ull << 20)
 
 /* meta->daemon_state */
@@ -77,6 +80,111 @@ struct shm_arena_desc {
 	uint8_t reserved[24];
 };
 
+/* shm_table.state */
+enum shm_table_state {
+	SHM_TABLE_FREE = 0,     /* never used, or dropped and past every reader */
+	SHM_TABLE_LIVE = 1,
+	SHM_TABLE_DROPPED = 2,  /* dropped at dropped_ts; older snapshots read it */
+};
+
+/*
+ * A table's entry in the catalog: 128 bytes. Written only by the writer;
+ * everything a reader needs is on line 0.
+ *
+ * line 0:
+ *   0  u64 index_off   offset of the table's current hash index (a
+ *                      struct shm_index) from the range base; the writer
+ *                      replaces it with a release store when it rebuilds
+ *   8  u64 created_ts  commit that created the table
+ *  16  u64 dropped_ts  commit that dropped it; SHM_TS_INFINITY while live
+ *  24  u32 id          slot | generation << 16, as shmdb_table; 0 if unused
+ *  28  u32 state       enum shm_table_state
+ *  32  u64 records     live keys at the last commit (a statistic)
+ *  40  u8  reserved[24]
+ * line 1:
+ *  64  u8  name_len    1..63
+ *  65  char name[63]   not NUL-terminated
+ */
+struct shm_table {
+	uint64_t index_off;
+	uint64_t created_ts;
+	uint64_t dropped_ts;
+	uint32_t id;
+	uint32_t state;
+	uint64_t records;
+	uint8_t reserved[24];
+	uint8_t name_len;
+	char name[63];
+};
+
+#define SHM_TABLE_SLOT(id) ((id) & 0xffffu)
+
+/*
+ * A hash index, in an arena: a 64-byte header, then `capacity` 8-byte slots
+ * (capacity a power of two, so slots come in 64-byte groups of 8 and a probe
+ * usually touches one cache line).
+ *
+ *   0  u64 mask        capacity - 1
+ *   8  u64 used        slots holding a key (for the writer's load factor)
+ *  16  u8  reserved[48]
+ *  64  u64 slots[capacity]
+ *
+ * A slot is 0 (empty: a probe stops) or the offset of a key's newest version
+ * in bits 0..47 with bits 48..63 holding the top 16 bits of the key's hash
+ * (a tag, so that a probe rarely dereferences a wrong record). A slot, once
+ * given to a key, keeps that key until the index is rebuilt, so a probe
+ * never misses a key that a slot further on holds. The writer publishes a
+ * slot with a release store after the version it points to is complete.
+ */
+struct shm_index {
+	uint64_t mask;
+	uint64_t used;
+	uint8_t reserved[48];
+	uint64_t slots[];
+};
+
+#define SHM_SLOT_OFF_MASK ((1ull << 48) - 1)
+#define SHM_SLOT_TAG(hash) ((hash) & ~SHM_SLOT_OFF_MASK)
+
+/*
+ * A record version, in an arena, 8-byte aligned:
+ *
+ *   0  u64 begin_ts    the commit that created it
+ *   8  u64 older       offset of the next older version of the key, 0 if none
+ *  16  u32 klen        1..SHMDB_MAX_KEY
+ *  20  u32 vlen        value bytes; SHM_TOMBSTONE for a delete
+ *  24  u8  key[klen]
+ *      u8  value[vlen] at 24 + klen rounded up to 8
+ *
+ * A version never changes once published. The newest version of a key is in
+ * the key's index slot; each links to the one it replaced. A snapshot `snap`
+ * sees the first version on the chain with begin_ts <= snap (none, or a
+ * tombstone: the key is absent). A replaced version is retired with the
+ * commit that replaced it and freed once every snapshot is at or past that
+ * commit; a reader follows `older` only from a version newer than its
+ * snapshot, so it never follows a link to freed memory.
+ */
+struct shm_version {
+	uint64_t begin_ts;
+	uint64_t older;
+	uint32_t klen;
+	uint32_t vlen;
+	uint8_t key[];
+};
+
+#define SHM_TOMBSTONE UINT32_MAX
+
+static inline size_t shm_version_value_off(uint32_t klen)
+{
+	return sizeof(struct shm_version) + (((size_t)klen + 7) & ~(size_t)7);
+}
+
+static inline size_t shm_version_size(uint32_t klen, uint32_t vlen)
+{
+	size_t v = vlen == SHM_TOMBSTONE ? 0 : vlen;
+	return (shm_version_value_off(klen) + v + 7) & ~(size_t)7;
+}
+
 /*
  * The meta segment, read-only to clients. Offsets in bytes from its start.
  *
@@ -105,8 +213,17 @@ struct shm_arena_desc {
  * 260  u32 reserved
  * 264  u64 sessions_total   sessions admitted since start
  * 272  u64 sessions_refused connections refused or dropped in handshake
- * 320  struct shm_arena_desc arena_table[SHM_MAX_ARENAS]   (4096 bytes)
- * 4416 end; the segment is rounded up to 4096-byte pages.
+ * line 5 (320..383), the writer's sleep flag, alone on its line because
+ *     every submitting client loads it and only the writer stores:
+ * 320  u32 writer_sleeping  1 while the writer may sleep on the doorbell
+ * line 6 (384..447), statistics written by the writer:
+ * 384  u64 oldest_snapshot  the reclamation horizon at the last scan
+ * 392  u64 commits          transactions committed since start
+ * 400  u64 reclaimed_bytes  bytes freed by reclamation since start
+ * 408  u64 retired_bytes    bytes waiting for readers to move on
+ * 448  struct shm_arena_desc arena_table[SHM_MAX_ARENAS]   (4096 bytes)
+ * 4544 struct shm_table      tables[SHM_MAX_TABLES]         (128 bytes each)
+ * end; the segment is rounded up to 4096-byte pages.
  */
 struct shm_meta {
 	/* line 0 */
@@ -136,8 +253,18 @@ struct shm_meta {
 	uint64_t sessions_total;
 	uint64_t sessions_refused;
 	uint8_t pad4[40];
-	/* 320.. */
+	/* line 5 */
+	uint32_t writer_sleeping;
+	uint8_t pad5[60];
+	/* line 6 */
+	uint64_t oldest_snapshot;
+	uint64_t commits;
+	uint64_t reclaimed_bytes;
+	uint64_t retired_bytes;
+	uint8_t pad6[32];
+	/* 448.. */
 	struct shm_arena_desc arena_table[SHM_MAX_ARENAS];
+	struct shm_table tables[SHM_MAX_TABLES];
 };
 
 /*
@@ -163,39 +290,157 @@ struct shm_arena_header {
 };
 
 /*
- * The session segment's header: 64 bytes at offset 0. The daemon writes it
- * before it hands the segment out; everything in a session segment is a
- * claim by the client, never trusted by the daemon.
+ * A session segment: one per connection, read-write for its client and the
+ * daemon. Everything the client can write here is a claim the daemon checks
+ * before it acts on it (see the writer's ring code).
  *
+ * line 0 (0..63), header, written by the daemon before handing it out:
  *   0  u64 magic           SHM_SESSION_MAGIC
  *   8  u32 format_version  SHM_FORMAT_VERSION
- *  12  u32 reserved
+ *  12  u32 reader_slots    number of reader slots (SHM_READER_SLOTS)
  *  16  u64 size            bytes in the segment
  *  24  u64 session_id      as in the welcome message
  *  32  u8  store_id[16]    the store this session belongs to
- *  48  u8  reserved[16]
+ *  48  u32 sq_size         bytes in the submission ring (a power of two)
+ *  52  u32 cq_entries      completion ring entries (a power of two)
+ *  56  u8  reserved[8]
+ * line 1 (64..127), written by the client (the producer of submissions):
+ *  64  u64 sq_tail         bytes ever submitted; release store after the
+ *                          records before it are complete
+ * line 2 (128..191), written by the writer (the consumer):
+ * 128  u64 sq_head         bytes ever consumed; the client may reuse space
+ *                          before it
+ * line 3 (192..255), written by the writer (producer of completions):
+ * 192  u32 cq_tail         completions ever posted (wraps); release store
+ *                          after the entries; the client's futex word
+ * line 4 (256..319), written by the client (consumer of completions):
+ * 256  u32 cq_head         completions ever consumed (wraps)
+ * 260  u32 client_waiting  1 while a client thread may sleep on cq_tail
+ * Producer and consumer fields sit on separate lines so that neither side's
+ * stores invalidate the line the other side polls.
+ *
+ * SHM_SESSION_SLOTS_OFF: reader slots, one 64-byte line each
+ *   0  u64 snapshot        0 when idle, else the snapshot being read
+ *   8  u32 owner           claiming thread's id, 0 if free (client-private
+ *                          bookkeeping; the daemon ignores it)
+ * then the completion ring: cq_entries × struct shm_cqe (32 bytes)
+ * then the submission ring: sq_size bytes of records (struct shm_sqe_hdr)
  */
 struct shm_session_header {
 	uint64_t magic;
 	uint32_t format_version;
-	uint32_t reserved0;
+	uint32_t reader_slots;
 	uint64_t size;
 	uint64_t session_id;
 	uint8_t store_id[16];
-	uint8_t reserved[16];
+	uint32_t sq_size;
+	uint32_t cq_entries;
+	uint8_t reserved[8];
+	/* line 1 */
+	uint64_t sq_tail;
+	uint8_t pad1[56];
+	/* line 2 */
+	uint64_t sq_head;
+	uint8_t pad2[56];
+	/* line 3 */
+	uint32_t cq_tail;
+	uint8_t pad3[60];
+	/* line 4 */
+	uint32_t cq_head;
+	uint32_t client_waiting;
+	uint8_t pad4[56];
 };
 
-#define SHM_SESSION_SIZE 4096u
+struct shm_reader_slot {
+	uint64_t snapshot;
+	uint32_t owner;
+	uint8_t pad[52];
+};
+
+/*
+ * A completion, 32 bytes:
+ *   0  u64 ticket      the transaction's number in this session, from 1
+ *   8  i32 status      0 or a negative code as shmdb_commit returns
+ *  12  u32 reserved
+ *  16  u64 commit_ts   the transaction's commit (0 if it failed)
+ *  24  u64 value       an operation's result (a created table's id)
+ */
+struct shm_cqe {
+	uint64_t ticket;
+	int32_t status;
+	uint32_t reserved;
+	uint64_t commit_ts;
+	uint64_t value;
+};
+
+/*
+ * A submission record header, 8 bytes; records are 8-byte aligned, never
+ * wrap (a PAD record fills the ring's end) and carry a slice of one encoded
+ * transaction (see txn.h). A transaction is the payloads of the records from
+ * one with SHM_SQE_FIRST to one with SHM_SQE_LAST, in order.
+ *   0  u32 len     bytes of the record, header included, a multiple of 8
+ *   4  u16 kind    SHM_SQE_CHUNK or SHM_SQE_PAD
+ *   6  u16 flags   SHM_SQE_FIRST | SHM_SQE_LAST (chunks only)
+ */
+struct shm_sqe_hdr {
+	uint32_t len;
+	uint16_t kind;
+	uint16_t flags;
+};
+
+enum { SHM_SQE_CHUNK = 1, SHM_SQE_PAD = 2 };
+enum { SHM_SQE_FIRST = 1, SHM_SQE_LAST = 2 };
+
+#define SHM_READER_SLOTS 64u
+#define SHM_CQ_ENTRIES 1024u
+#define SHM_SQ_SIZE (512u << 10)
+#define SHM_SESSION_SLOTS_OFF 4096u
+#define SHM_SESSION_CQ_OFF (SHM_SESSION_SLOTS_OFF + SHM_READER_SLOTS * 64u)
+#define SHM_SESSION_SQ_OFF (SHM_SESSION_CQ_OFF + SHM_CQ_ENTRIES * 32u)
+#define SHM_SESSION_SIZE (SHM_SESSION_SQ_OFF + SHM_SQ_SIZE)
+
+/*
+ * The doorbell segment: one page shared read-write by every client, sealed
+ * against resizing. A client that finds meta.writer_sleeping set after
+ * submitting increments `ring` and wakes the futex on it; the writer
+ * sleeps on `ring` only after reading its value, so no wake-up is lost.
+ * A client can only make the writer wake for nothing by writing here.
+ *   0  u64 magic           SHM_DOORBELL_MAGIC
+ *   8  u32 format_version
+ *  64  u32 ring            the futex word (its own line)
+ */
+struct shm_doorbell {
+	uint64_t magic;
+	uint32_t format_version;
+	uint8_t pad0[52];
+	uint32_t ring;
+	uint8_t pad1[60];
+};
+
+#define SHM_DOORBELL_SIZE 4096u
 
 _Static_assert(sizeof(struct shm_arena_desc) == 64, "arena desc is one line");
 _Static_assert(offsetof(struct shm_meta, started_ns) == 64, "meta line 1");
 _Static_assert(offsetof(struct shm_meta, commit_ts) == 128, "meta line 2");
 _Static_assert(offsetof(struct shm_meta, daemon_state) == 192, "meta line 3");
 _Static_assert(offsetof(struct shm_meta, sessions) == 256, "meta line 4");
-_Static_assert(offsetof(struct shm_meta, arena_table) == 320, "arena table");
-_Static_assert(sizeof(struct shm_meta) == 320 + 64 * SHM_MAX_ARENAS, "meta size");
+_Static_assert(offsetof(struct shm_meta, writer_sleeping) == 320, "meta line 5");
+_Static_assert(offsetof(struct shm_meta, oldest_snapshot) == 384, "meta line 6");
+_Static_assert(offsetof(struct shm_meta, arena_table) == 448, "arena table");
+_Static_assert(offsetof(struct shm_meta, tables) == 448 + 64 * SHM_MAX_ARENAS, "catalog");
+_Static_assert(sizeof(struct shm_table) == 128, "table entry");
+_Static_assert(sizeof(struct shm_index) == 64, "index header");
+_Static_assert(sizeof(struct shm_version) == 24, "version header");
 _Static_assert(sizeof(struct shm_arena_header) == 64, "arena header");
-_Static_assert(sizeof(struct shm_session_header) == 64, "session header");
+_Static_assert(sizeof(struct shm_session_header) == 320, "session lines 0-4");
+_Static_assert(offsetof(struct shm_session_header, sq_tail) == 64, "sq_tail line");
+_Static_assert(offsetof(struct shm_session_header, sq_head) == 128, "sq_head line");
+_Static_assert(offsetof(struct shm_session_header, cq_tail) == 192, "cq_tail line");
+_Static_assert(offsetof(struct shm_session_header, cq_head) == 256, "cq_head line");
+_Static_assert(sizeof(struct shm_reader_slot) == 64, "reader slot");
+_Static_assert(sizeof(struct shm_cqe) == 32, "completion");
+_Static_assert(sizeof(struct shm_sqe_hdr) == 8, "submission header");
+_Static_assert(offsetof(struct shm_doorbell, ring) == 64, "doorbell line");
 
 static inline uint64_t shm_align_up(uint64_t v, uint64_t a)
 {

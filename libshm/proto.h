@@ -6,7 +6,7 @@
  *   client -> daemon  struct shm_hello (16 bytes)
  *   daemon -> client  struct shm_welcome (48 bytes); when status is 0 it
  *                     carries, as SCM_RIGHTS, nfds descriptors in this order:
- *                     meta, session, arena 0 .. arena_count-1.
+ *                     meta, session, doorbell, arena 0 .. arena_count-1.
  * After that the connection carries nothing: it stays open for as long as the
  * session lives, and either side closing it ends the session. A client that
  * sends anything more is dropped.
@@ -21,12 +21,13 @@
 
 #define SHM_HELLO_MAGIC   0x4f4c4c48u /* "HLLO" */
 #define SHM_WELCOME_MAGIC 0x4d4f4c57u /* "WLOM" */
-#define SHM_PROTO_VERSION 1u
+#define SHM_PROTO_VERSION 2u
 
 /* Descriptors a welcome can carry: meta, session, and one per arena. */
 #define SHM_FD_META 0
 #define SHM_FD_SESSION 1
-#define SHM_FD_ARENA0 2
+#define SHM_FD_DOORBELL 2
+#define SHM_FD_ARENA0 3
 #define SHM_MAX_FDS (SHM_FD_ARENA0 + SHM_MAX_ARENAS)
 
 /* How long a client waits for the welcome, and a daemon for the hello. */

@@ -1,0 +1,486 @@
+/*
+ * apply.c - the writer's transaction apply (see apply.h).
+ *
+ * Three passes over the private copy of a transaction:
+ *   1. decode and validate every operation (txn.c);
+ *   2. resolve tables, evaluate checks, make index room, reserve every
+ *      block and retire-queue entry the transaction needs; on failure free
+ *      the reserved blocks (never published) and report;
+ *   3. build each version, link it in front of the key's chain, publish the
+ *      slot with a release store, retire the version it replaced; then
+ *      publish commit_ts with a release store.
+ * Pass 2 may rebuild a table's index (bigger, or without keys that are dead
+ * to every snapshot): that changes no snapshot's view, so it may happen even
+ * if the transaction then fails.
+ *
+ * Ordering: a version and everything it points to are written before the
+ * release store that publishes its slot; a catalog entry is complete before
+ * the release store of its id; commit_ts is stored last. Readers pair these
+ * with acquire loads (index.h, client read path).
+ */
+#include "apply.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index.h"
+#include "shmdb.h"
+#include "txn.h"
+
+#define INDEX_MIN_CAPACITY 64u
+
+static size_t index_bytes(uint64_t capacity)
+{
+	return sizeof(struct shm_index) + capacity * sizeof(uint64_t);
+}
+
+static struct shm_index *index_at(struct applier *ap, uint64_t off)
+{
+	return (struct shm_index *)(ap->base + off);
+}
+
+static struct shm_version *version_at(struct applier *ap, uint64_t off)
+{
+	return (struct shm_version *)(ap->base + off);
+}
+
+static uint32_t version_bytes(const struct shm_version *v)
+{
+	return (uint32_t)shm_version_size(v->klen, v->vlen);
+}
+
+void applier_init(struct applier *ap, struct store *st, struct cds_lfht *sessions)
+{
+	memset(ap, 0, sizeof(*ap));
+	ap->base = st->base;
+	ap->meta = st->meta;
+	ap->sessions = sessions;
+	alloc_init(&ap->alloc, st->base);
+	for (unsigned i = 0; i < st->arena_count; i++) {
+		const struct shm_arena_desc *d = &st->meta->arena_table[i];
+		alloc_add_arena(&ap->alloc, d->range_off + d->used, d->range_off + d->size);
+	}
+	retire_init(&ap->retired);
+	for (unsigned i = 0; i < SHM_MAX_TABLES; i++)
+		st->meta->tables[i].dropped_ts = SHM_TS_INFINITY;
+	__atomic_store_n(&st->meta->commit_ts, 1, __ATOMIC_RELEASE);
+	ap->horizon = 1;
+}
+
+void applier_destroy(struct applier *ap)
+{
+	retire_free_all(&ap->retired);
+	free(ap->scratch);
+	ap->scratch = NULL;
+}
+
+/* ---- catalog ----------------------------------------------------------- */
+
+static struct shm_table *live_table(struct applier *ap, uint32_t id)
+{
+	uint32_t slot = SHM_TABLE_SLOT(id);
+	if (id == 0 || slot >= SHM_MAX_TABLES)
+		return NULL;
+	struct shm_table *t = &ap->meta->tables[slot];
+	return t->id == id && t->state == SHM_TABLE_LIVE ? t : NULL;
+}
+
+static struct shm_table *table_by_name(struct applier *ap, const uint8_t *name, uint32_t len)
+{
+	for (unsigned i = 0; i < SHM_MAX_TABLES; i++) {
+		struct shm_table *t = &ap->meta->tables[i];
+		if (t->state == SHM_TABLE_LIVE && t->name_len == len && !memcmp(t->name, name, len))
+			return t;
+	}
+	return NULL;
+}
+
+static unsigned free_table_slots(struct applier *ap, unsigned want)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < SHM_MAX_TABLES && n < want; i++)
+		n += ap->meta->tables[i].state == SHM_TABLE_FREE;
+	return n;
+}
+
+/* ---- index --------------------------------------------------------------- */
+
+/* The newest version of key in t, or NULL, with its slot position. */
+static struct shm_version *key_head(struct applier *ap, struct shm_table *t, const uint8_t *key,
+				    uint32_t klen, uint64_t *pos)
+{
+	struct shm_index *idx = index_at(ap, t->index_off);
+	uint64_t s;
+	*pos = shm_index_probe(ap->base, idx, shm_key_hash(key, klen), key, klen, &s);
+	return s ? version_at(ap, s & SHM_SLOT_OFF_MASK) : NULL;
+}
+
+static int dead_to_all(const struct applier *ap, const struct shm_version *head)
+{
+	return head->vlen == SHM_TOMBSTONE && head->begin_ts <= ap->horizon;
+}
+
+static uint64_t new_index(struct applier *ap, uint64_t capacity)
+{
+	uint64_t off = alloc_get(&ap->alloc, index_bytes(capacity));
+	if (off) {
+		struct shm_index *idx = index_at(ap, off);
+		memset(idx, 0, index_bytes(capacity));
+		idx->mask = capacity - 1;
+	}
+	return off;
+}
+
+/*
+ * Make room in t's index for `adds` more keys: rebuild it when its load would
+ * pass 3/4, at twice the live keys (plus adds), dropping keys that no
+ * snapshot can see. The old index and the dropped tombstones are retired at
+ * commit `ts`. Returns 0, -ENOSPC or -ENOMEM.
+ */
+static int index_make_room(struct applier *ap, struct shm_table *t, uint64_t adds, uint64_t ts)
+{
+	struct shm_index *old = index_at(ap, t->index_off);
+	uint64_t cap = old->mask + 1;
+	if ((old->used + adds) * 4 <= cap * 3)
+		return 0;
+
+	uint64_t live = 0, dead = 0;
+	for (uint64_t i = 0; i < cap; i++) {
+		uint64_t s = old->slots[i];
+		if (!s)
+			continue;
+		if (dead_to_all(ap, version_at(ap, s & SHM_SLOT_OFF_MASK)))
+			dead++;
+		else
+			live++;
+	}
+	uint64_t ncap = INDEX_MIN_CAPACITY;
+	while (ncap < 2 * (live + adds))
+		ncap *= 2;
+	if (index_bytes(ncap) > ALLOC_MAX)
+		return -ENOSPC;
+	if (retire_reserve(&ap->retired, dead + 1))
+		return -ENOMEM;
+	uint64_t noff = new_index(ap, ncap);
+	if (!noff)
+		return -ENOSPC;
+
+	struct shm_index *idx = index_at(ap, noff);
+	for (uint64_t i = 0; i < cap; i++) {
+		uint64_t s = old->slots[i];
+		if (!s)
+			continue;
+		struct shm_version *head = version_at(ap, s & SHM_SLOT_OFF_MASK);
+		if (dead_to_all(ap, head)) {
+			retire(&ap->retired, ts, s & SHM_SLOT_OFF_MASK, version_bytes(head), RETIRED_BLOCK);
+			continue;
+		}
+		uint64_t h = shm_key_hash(head->key, head->klen);
+		uint64_t j = h & idx->mask;
+		while (idx->slots[j])
+			j = (j + 1) & idx->mask;
+		idx->slots[j] = s; /* the tag bits are the same hash's */
+	}
+	idx->used = live;
+	uint64_t old_off = t->index_off;
+	/* Publish the complete index; snapshots that loaded the old one keep it
+	 * until the retire commit is behind every reader. */
+	__atomic_store_n(&t->index_off, noff, __ATOMIC_RELEASE);
+	retire(&ap->retired, ts, old_off, (uint32_t)index_bytes(cap), RETIRED_BLOCK);
+	return 0;
+}
+
+/* ---- the passes ---------------------------------------------------------- */
+
+/* Tables a transaction writes, with how many keys each may add. */
+struct touched {
+	struct shm_table *t;
+	uint64_t adds;
+};
+
+static int scratch_reserve(struct applier *ap, size_t n)
+{
+	if (n <= ap->scratch_cap)
+		return 0;
+	size_t cap = ap->scratch_cap ? ap->scratch_cap : 64;
+	while (cap < n)
+		cap *= 2;
+	uint64_t *p = realloc(ap->scratch, cap * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	ap->scratch = p;
+	ap->scratch_cap = cap;
+	return 0;
+}
+
+static uint64_t alloc_or_reclaim(struct applier *ap, size_t size)
+{
+	uint64_t off = alloc_get(&ap->alloc, size);
+	if (!off && retire_count(&ap->retired)) {
+		applier_reclaim(ap);
+		off = alloc_get(&ap->alloc, size);
+	}
+	return off;
+}
+
+/* Free the blocks pass 2 reserved for ops[0..n) (never published). */
+static void unreserve(struct applier *ap, const uint8_t *buf, size_t len, size_t n)
+{
+	size_t pos = 0;
+	struct shm_op op;
+	for (size_t i = 0; i < n && shm_op_decode(buf, len, &pos, &op) == 1; i++) {
+		if (!ap->scratch[i])
+			continue;
+		size_t size = op.code == SHM_OP_CREATE_TABLE ? index_bytes(INDEX_MIN_CAPACITY)
+			    : shm_version_size(op.klen, op.code == SHM_OP_DEL ? SHM_TOMBSTONE : op.vlen);
+		alloc_put(&ap->alloc, ap->scratch[i], size);
+	}
+}
+
+static void touch(struct touched *tt, size_t *ntt, struct shm_table *t)
+{
+	for (size_t i = 0; i < *ntt; i++) {
+		if (tt[i].t == t) {
+			tt[i].adds++;
+			return;
+		}
+	}
+	tt[*ntt].t = t;
+	tt[*ntt].adds = 1;
+	(*ntt)++;
+}
+
+static int was_dropped(const uint32_t *dropped, size_t n, uint32_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (dropped[i] == id)
+			return 1;
+	return 0;
+}
+
+/* Pass 2. Returns 0 or a status; on failure nothing stays reserved. */
+static int prepare(struct applier *ap, const uint8_t *buf, size_t len, size_t nops, uint64_t ts)
+{
+	struct touched *tt = calloc(nops, sizeof(*tt));
+	uint32_t *dropped = calloc(nops, sizeof(*dropped));
+	size_t ntt = 0, ndropped = 0, pos = 0, i = 0, retires = 0;
+	unsigned creates = 0;
+	struct shm_op op;
+	int err = 0;
+
+	if (!tt || !dropped) {
+		err = -ENOMEM;
+		goto out;
+	}
+	memset(ap->scratch, 0, nops * sizeof(uint64_t));
+	/* Tables, checks, drops and index room first: nothing reserved yet. */
+	while (!err && shm_op_decode(buf, len, &pos, &op) == 1) {
+		struct shm_table *t = NULL;
+		uint64_t slot;
+		switch (op.code) {
+		case SHM_OP_PUT:
+		case SHM_OP_DEL:
+		case SHM_OP_CHECK:
+			t = live_table(ap, op.table);
+			if (!t || was_dropped(dropped, ndropped, op.table)) {
+				err = -ENOENT;
+				break;
+			}
+			if (op.code == SHM_OP_CHECK) {
+				struct shm_version *head = key_head(ap, t, op.key, op.klen, &slot);
+				if (head && head->begin_ts > op.since_ts)
+					err = SHMDB_ECONFLICT;
+			} else {
+				touch(tt, &ntt, t);
+				retires++;
+			}
+			break;
+		case SHM_OP_CREATE_TABLE:
+			creates++;
+			break;
+		case SHM_OP_DROP_TABLE:
+			t = table_by_name(ap, op.key, op.klen);
+			if (!t || was_dropped(dropped, ndropped, t->id)) {
+				err = -ENOENT;
+				break;
+			}
+			dropped[ndropped++] = t->id;
+			retires += index_at(ap, t->index_off)->used + 2;
+			break;
+		}
+	}
+	if (!err && creates && free_table_slots(ap, creates) < creates)
+		err = -ENOSPC;
+	for (size_t k = 0; !err && k < ntt; k++)
+		err = index_make_room(ap, tt[k].t, tt[k].adds, ts);
+	if (!err && retire_reserve(&ap->retired, retires))
+		err = -ENOMEM;
+
+	/* Then every block the transaction will write. */
+	pos = 0;
+	for (i = 0; !err && shm_op_decode(buf, len, &pos, &op) == 1; i++) {
+		size_t size = 0;
+		if (op.code == SHM_OP_PUT)
+			size = shm_version_size(op.klen, op.vlen);
+		else if (op.code == SHM_OP_DEL)
+			size = shm_version_size(op.klen, SHM_TOMBSTONE);
+		else if (op.code == SHM_OP_CREATE_TABLE)
+			size = index_bytes(INDEX_MIN_CAPACITY);
+		if (size && !(ap->scratch[i] = alloc_or_reclaim(ap, size)))
+			err = -ENOSPC;
+	}
+	if (err)
+		unreserve(ap, buf, len, i);
+out:
+	free(tt);
+	free(dropped);
+	return err;
+}
+
+static void write_version(struct applier *ap, struct shm_table *t, const struct shm_op *op,
+			  uint64_t off, uint64_t ts)
+{
+	uint64_t pos;
+	struct shm_version *head = key_head(ap, t, op->key, op->klen, &pos);
+	struct shm_index *idx = index_at(ap, t->index_off);
+	int present = head && head->vlen != SHM_TOMBSTONE;
+
+	if (op->code == SHM_OP_DEL && !present) {
+		/* Deleting a missing key changes nothing. */
+		alloc_put(&ap->alloc, off, shm_version_size(op->klen, SHM_TOMBSTONE));
+		return;
+	}
+	struct shm_version *v = version_at(ap, off);
+	v->begin_ts = ts;
+	v->older = head ? (uint64_t)((uint8_t *)head - ap->base) : 0;
+	v->klen = op->klen;
+	v->vlen = op->code == SHM_OP_DEL ? SHM_TOMBSTONE : op->vlen;
+	memcpy(v->key, op->key, op->klen);
+	if (op->code == SHM_OP_PUT && op->vlen)
+		memcpy((uint8_t *)v + shm_version_value_off(op->klen), op->val, op->vlen);
+
+	uint64_t tag = SHM_SLOT_TAG(shm_key_hash(op->key, op->klen));
+	/* The version is complete: publish it. */
+	__atomic_store_n(&idx->slots[pos], off | tag, __ATOMIC_RELEASE);
+	if (head)
+		retire(&ap->retired, ts, v->older, version_bytes(head), RETIRED_BLOCK);
+	else
+		idx->used++;
+	if (op->code == SHM_OP_PUT && !present)
+		t->records++;
+	else if (op->code == SHM_OP_DEL)
+		t->records--;
+}
+
+static uint64_t create_table(struct applier *ap, const struct shm_op *op, uint64_t index_off,
+			     uint64_t ts)
+{
+	struct shm_table *t = table_by_name(ap, op->key, op->klen);
+	if (t) {
+		alloc_put(&ap->alloc, index_off, index_bytes(INDEX_MIN_CAPACITY));
+		return t->id;
+	}
+	unsigned slot = 0;
+	while (ap->meta->tables[slot].state != SHM_TABLE_FREE)
+		slot++; /* prepare() counted enough free slots */
+	t = &ap->meta->tables[slot];
+	uint16_t gen = ++ap->table_gen[slot];
+	if (gen == 0)
+		gen = ++ap->table_gen[slot];
+	t->index_off = index_off;
+	t->created_ts = ts;
+	t->dropped_ts = SHM_TS_INFINITY;
+	t->records = 0;
+	t->name_len = (uint8_t)op->klen;
+	memset(t->name, 0, sizeof(t->name));
+	memcpy(t->name, op->key, op->klen);
+	t->state = SHM_TABLE_LIVE;
+	uint32_t id = slot | (uint32_t)gen << 16;
+	/* The entry is complete: publish its id. */
+	__atomic_store_n(&t->id, id, __ATOMIC_RELEASE);
+	return id;
+}
+
+static void drop_table(struct applier *ap, const struct shm_op *op, uint64_t ts)
+{
+	struct shm_table *t = table_by_name(ap, op->key, op->klen);
+	struct shm_index *idx = index_at(ap, t->index_off);
+	/* Readers with snapshots from ts on see the table gone; older ones keep
+	 * reading it until the retired blocks are freed after them. */
+	__atomic_store_n(&t->dropped_ts, ts, __ATOMIC_RELEASE);
+	t->state = SHM_TABLE_DROPPED;
+	for (uint64_t i = 0; i <= idx->mask; i++) {
+		uint64_t s = idx->slots[i];
+		if (s) /* older versions on the chain are retired already */
+			retire(&ap->retired, ts, s & SHM_SLOT_OFF_MASK,
+			       version_bytes(version_at(ap, s & SHM_SLOT_OFF_MASK)), RETIRED_BLOCK);
+	}
+	retire(&ap->retired, ts, t->index_off, (uint32_t)index_bytes(idx->mask + 1), RETIRED_BLOCK);
+	retire(&ap->retired, ts, (uint64_t)(t - ap->meta->tables), 0, RETIRED_TABLE_SLOT);
+}
+
+int apply_txn(struct applier *ap, const uint8_t *buf, size_t len, uint64_t *commit_ts,
+	      uint64_t *value)
+{
+	size_t pos = 0, nops = 0;
+	struct shm_op op;
+	int r;
+
+	*value = 0;
+	*commit_ts = 0;
+	while ((r = shm_op_decode(buf, len, &pos, &op)) == 1)
+		nops++;
+	if (r < 0)
+		return SHMDB_EBADTXN;
+	uint64_t ts = ap->meta->commit_ts + 1;
+	if (nops == 0) {
+		*commit_ts = ts - 1;
+		return 0;
+	}
+	if (scratch_reserve(ap, nops))
+		return -ENOMEM;
+	r = prepare(ap, buf, len, nops, ts);
+	if (r)
+		return r;
+
+	pos = 0;
+	for (size_t i = 0; shm_op_decode(buf, len, &pos, &op) == 1; i++) {
+		switch (op.code) {
+		case SHM_OP_PUT:
+		case SHM_OP_DEL:
+			write_version(ap, live_table(ap, op.table), &op, ap->scratch[i], ts);
+			break;
+		case SHM_OP_CREATE_TABLE:
+			*value = create_table(ap, &op, ap->scratch[i], ts);
+			break;
+		case SHM_OP_DROP_TABLE:
+			drop_table(ap, &op, ts);
+			break;
+		}
+	}
+	/* Everything the transaction wrote is in place: make it visible. */
+	__atomic_store_n(&ap->meta->commit_ts, ts, __ATOMIC_RELEASE);
+	__atomic_store_n(&ap->meta->commits, ap->meta->commits + 1, __ATOMIC_RELAXED);
+	*commit_ts = ts;
+	return 0;
+}
+
+void applier_reclaim(struct applier *ap)
+{
+	struct shm_meta *m = ap->meta;
+	/* Orders the commit_ts stores before the reader-slot loads of the scan
+	 * (the writer's half of the fence pairing in reclaim.c). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	uint64_t commit = __atomic_load_n(&m->commit_ts, __ATOMIC_RELAXED);
+	ap->horizon = reclaim_horizon(ap->sessions, ap->horizon, commit);
+	uint64_t freed = reclaim_run(&ap->retired, ap->horizon, &ap->alloc, m);
+	__atomic_store_n(&m->oldest_snapshot, ap->horizon, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->reclaimed_bytes, m->reclaimed_bytes + freed, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->retired_bytes, ap->retired.bytes, __ATOMIC_RELAXED);
+	for (unsigned i = 0; i < ap->alloc.narenas; i++) {
+		struct alloc_arena *ar = &ap->alloc.arena[i];
+		uint64_t header = ar->start - m->arena_table[i].range_off;
+		__atomic_store_n(&m->arena_table[i].used, header + ar->used, __ATOMIC_RELAXED);
+	}
+}

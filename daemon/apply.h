@@ -1,0 +1,51 @@
+/*
+ * apply.h - applying transactions to the store: the writer's half of MVCC.
+ * Writer thread only. A transaction is validated completely, its checks
+ * evaluated and all its memory reserved before anything in shared memory
+ * changes; then its versions are built and linked, and its commit timestamp
+ * is published last, with release order, so that no snapshot sees part of it.
+ */
+#ifndef SHMDBD_APPLY_H
+#define SHMDBD_APPLY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alloc.h"
+#include "reclaim.h"
+#include "store.h"
+
+struct applier {
+	uint8_t *base;
+	struct shm_meta *meta;
+	struct cds_lfht *sessions;     /* for the reclamation horizon */
+	struct alloc alloc;
+	struct retire_queue retired;
+	uint64_t horizon;              /* at the last reclamation */
+	uint16_t table_gen[SHM_MAX_TABLES];
+	uint64_t *scratch;             /* per-operation block offsets */
+	size_t scratch_cap;
+};
+
+/* applier_init - the store starts empty at commit 1. */
+void applier_init(struct applier *ap, struct store *st, struct cds_lfht *sessions);
+void applier_destroy(struct applier *ap);
+
+/*
+ * apply_txn - apply the encoded transaction buf[0..len) (a private copy).
+ * Returns 0 with *commit_ts set (the current one for an empty transaction)
+ * and *value set (a created table's id), or SHMDB_EBADTXN, SHMDB_ECONFLICT,
+ * -ENOENT (unknown table), -ENOSPC or -ENOMEM, having changed nothing a
+ * snapshot can see.
+ */
+int apply_txn(struct applier *ap, const uint8_t *buf, size_t len, uint64_t *commit_ts,
+	      uint64_t *value);
+
+/*
+ * applier_reclaim - compute the horizon and free what it allows; publish
+ * oldest_snapshot, arena use and the retire figures in the meta segment.
+ * Call inside an RCU read-side section.
+ */
+void applier_reclaim(struct applier *ap);
+
+#endif /* SHMDBD_APPLY_H */

@@ -1,0 +1,241 @@
+/*
+ * read.c - the read path: snapshots, point gets and cursors, straight from
+ * the read-only arenas. No system call, lock, copy or allocation once a
+ * thread has its reader slot.
+ *
+ * Reader slots: each handle has SHM_READER_SLOTS slots in its session
+ * segment; a thread claims one on its first read on that handle and keeps it
+ * until it exits (a thread-exit destructor gives it back) or the handle
+ * closes. A small per-thread cache maps handles to claimed slots.
+ *
+ * Snapshot protocol (pairs with the writer's reclamation, reclaim.c):
+ *   snap = load commit_ts; repeat { exchange slot := snap (a full fence);
+ *   again = load commit_ts; if again == snap stop; snap = again }.
+ * After it, every item a snapshot can reach was retired at a commit after
+ * snap or not at all, and the writer frees nothing retired after the
+ * smallest snapshot it sees in the slots.
+ *
+ * Loads: commit_ts, index_off, table ids and index slots with acquire order
+ * (pairing with the writer's release stores); versions are immutable once
+ * published and are read with plain loads.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "client_internal.h"
+#include "index.h"
+
+#define TLS_READERS 16
+
+struct tls_reader {
+	shmdb *db;
+	uint64_t serial;
+	shmdb_rtxn *r;
+};
+
+static __thread struct tls_reader tls_readers[TLS_READERS];
+static pthread_key_t exit_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+static void release(shmdb_rtxn *r)
+{
+	__atomic_store_n(&r->slot->snapshot, 0, __ATOMIC_RELEASE);
+	r->slot->owner = 0;
+	r->active = 0;
+	__atomic_store_n(&r->claimed, 0, __ATOMIC_RELEASE);
+}
+
+/* A thread exits: give back its slots on handles that are still open. */
+static void thread_exit(void *unused)
+{
+	(void)unused;
+	shm_client_lock_open_list();
+	for (int i = 0; i < TLS_READERS; i++) {
+		struct tls_reader *t = &tls_readers[i];
+		if (t->db && shm_client_is_open(t->db, t->serial))
+			release(t->r);
+		t->db = NULL;
+	}
+	shm_client_unlock_open_list();
+}
+
+static void make_exit_key(void)
+{
+	pthread_key_create(&exit_key, thread_exit);
+}
+
+void shm_readers_forget(shmdb *db)
+{
+	for (int i = 0; i < TLS_READERS; i++) {
+		if (tls_readers[i].db == db && tls_readers[i].serial == db->serial) {
+			release(tls_readers[i].r);
+			tls_readers[i].db = NULL;
+		}
+	}
+}
+
+/* The slow path: claim a free slot of db for this thread. */
+static shmdb_rtxn *claim(shmdb *db)
+{
+	struct tls_reader *free_entry = NULL;
+
+	pthread_once(&exit_once, make_exit_key);
+	pthread_setspecific(exit_key, (void *)1); /* so that thread_exit runs */
+	shm_client_lock_open_list();
+	for (int i = 0; i < TLS_READERS && !free_entry; i++) {
+		struct tls_reader *t = &tls_readers[i];
+		if (!t->db || !shm_client_is_open(t->db, t->serial))
+			free_entry = t;
+	}
+	shm_client_unlock_open_list();
+	if (!free_entry)
+		return NULL;
+	for (unsigned i = 0; i < SHM_READER_SLOTS; i++) {
+		shmdb_rtxn *r = &db->readers[i];
+		int expected = 0;
+		if (__atomic_compare_exchange_n(&r->claimed, &expected, 1, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED)) {
+			r->active = 0;
+			r->slot->owner = (uint32_t)syscall(SYS_gettid);
+			free_entry->db = db;
+			free_entry->serial = db->serial;
+			free_entry->r = r;
+			return r;
+		}
+	}
+	return NULL;
+}
+
+static inline shmdb_rtxn *thread_reader(shmdb *db)
+{
+	for (int i = 0; i < TLS_READERS; i++)
+		if (tls_readers[i].db == db && tls_readers[i].serial == db->serial)
+			return tls_readers[i].r;
+	return NULL;
+}
+
+int shmdb_read_begin(shmdb *db, shmdb_rtxn **out)
+{
+	if (!db || !out)
+		return -EINVAL;
+	shmdb_rtxn *r = thread_reader(db);
+	if (!r && !(r = claim(db)))
+		return -EAGAIN;
+	if (r->active)
+		return -EBUSY;
+
+	const uint64_t *commit = &db->meta->commit_ts;
+	uint64_t snap = __atomic_load_n(commit, __ATOMIC_ACQUIRE);
+	for (;;) {
+		/* A sequentially consistent exchange: the slot store is ordered
+		 * before the re-load of commit_ts (a full fence on x86). */
+		__atomic_exchange_n(&r->slot->snapshot, snap, __ATOMIC_SEQ_CST);
+		uint64_t again = __atomic_load_n(commit, __ATOMIC_SEQ_CST);
+		if (again == snap)
+			break;
+		snap = again;
+	}
+	r->snap = snap;
+	r->active = 1;
+	*out = r;
+	return 0;
+}
+
+uint64_t shmdb_read_ts(const shmdb_rtxn *r)
+{
+	return r ? r->snap : 0;
+}
+
+void shmdb_read_end(shmdb_rtxn *r)
+{
+	if (!r || !r->active)
+		return;
+	/* Release: every load through this snapshot happens before the slot
+	 * says it is idle. */
+	__atomic_store_n(&r->slot->snapshot, 0, __ATOMIC_RELEASE);
+	r->active = 0;
+}
+
+/* Table t's index as r's snapshot sees it, or NULL if the table does not
+ * exist in that snapshot. */
+static inline const struct shm_index *table_index(const shmdb_rtxn *r, shmdb_table t)
+{
+	uint32_t slot = SHM_TABLE_SLOT(t);
+	if (t == 0 || slot >= SHM_MAX_TABLES)
+		return NULL;
+	const struct shm_table *tb = &r->meta->tables[slot];
+	if (__atomic_load_n(&tb->id, __ATOMIC_ACQUIRE) != t || tb->created_ts > r->snap ||
+	    __atomic_load_n(&tb->dropped_ts, __ATOMIC_RELAXED) <= r->snap)
+		return NULL;
+	return (const struct shm_index *)(r->base + __atomic_load_n(&tb->index_off, __ATOMIC_ACQUIRE));
+}
+
+static inline void value_of(const struct shm_version *v, shmdb_val *val)
+{
+	val->data = (const uint8_t *)v + shm_version_value_off(v->klen);
+	val->len = v->vlen;
+}
+
+int shmdb_get(shmdb_rtxn *r, shmdb_table t, const void *key, size_t klen, shmdb_val *val)
+{
+	if (!r || !r->active || !key || !val || klen == 0 || klen > SHMDB_MAX_KEY)
+		return -EINVAL;
+	const struct shm_index *idx = table_index(r, t);
+	if (!idx)
+		return -ENOENT;
+	uint64_t s;
+	shm_index_probe(r->base, idx, shm_key_hash(key, klen), key, (uint32_t)klen, &s);
+	if (!s)
+		return -ENOENT;
+	const struct shm_version *v = shm_chain_visible(r->base, s & SHM_SLOT_OFF_MASK, r->snap);
+	if (!v || v->vlen == SHM_TOMBSTONE)
+		return -ENOENT;
+	value_of(v, val);
+	return 0;
+}
+
+int shmdb_cursor_open(shmdb_rtxn *r, shmdb_table t, shmdb_cursor **out)
+{
+	if (!r || !r->active || !out)
+		return -EINVAL;
+	const struct shm_index *idx = table_index(r, t);
+	if (!idx)
+		return -ENOENT;
+	shmdb_cursor *c = malloc(sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->r = r;
+	c->idx = idx;
+	c->pos = 0;
+	*out = c;
+	return 0;
+}
+
+int shmdb_cursor_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
+{
+	if (!c || !key || !val)
+		return -EINVAL;
+	const shmdb_rtxn *r = c->r;
+	uint64_t cap = c->idx->mask + 1;
+	while (c->pos < cap) {
+		uint64_t s = shm_slot_load(&c->idx->slots[c->pos++]);
+		if (!s)
+			continue;
+		const struct shm_version *v = shm_chain_visible(r->base, s & SHM_SLOT_OFF_MASK, r->snap);
+		if (!v || v->vlen == SHM_TOMBSTONE)
+			continue;
+		key->data = v->key;
+		key->len = v->klen;
+		value_of(v, val);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+void shmdb_cursor_close(shmdb_cursor *c)
+{
+	free(c);
+}

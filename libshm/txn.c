@@ -1,0 +1,78 @@
+/*
+ * txn.c - encoding and validating decoding of transactions (see txn.h). The
+ * decoder trusts nothing: it reads a private copy of what a client wrote and
+ * checks every length before using it.
+ */
+#include "txn.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "shmdb.h"
+
+void shm_op_encode(uint8_t *dst, uint8_t code, uint32_t table, uint64_t since_ts,
+		   const void *key, size_t klen, const void *val, size_t vlen)
+{
+	struct shm_op_hdr h = {
+		.code = code,
+		.klen = (uint16_t)klen,
+		.vlen = (uint32_t)vlen,
+		.table = table,
+		.since_ts = since_ts,
+	};
+	memcpy(dst, &h, sizeof(h));
+	dst += sizeof(h);
+	memcpy(dst, key, klen);
+	memset(dst + klen, 0, shm_pad8(klen) - klen);
+	dst += shm_pad8(klen);
+	if (vlen)
+		memcpy(dst, val, vlen);
+	memset(dst + vlen, 0, shm_pad8(vlen) - vlen);
+}
+
+int shm_op_decode(const uint8_t *buf, size_t len, size_t *pos, struct shm_op *op)
+{
+	struct shm_op_hdr h;
+	size_t p = *pos;
+
+	if (p == len)
+		return 0;
+	if (p > len || len - p < sizeof(h))
+		return -EBADMSG;
+	memcpy(&h, buf + p, sizeof(h));
+	if (h.reserved0 || h.reserved1)
+		return -EBADMSG;
+	switch (h.code) {
+	case SHM_OP_PUT:
+		if (h.klen < 1 || h.klen > SHMDB_MAX_KEY || h.vlen > SHMDB_MAX_VALUE || h.since_ts)
+			return -EBADMSG;
+		break;
+	case SHM_OP_DEL:
+		if (h.klen < 1 || h.klen > SHMDB_MAX_KEY || h.vlen || h.since_ts)
+			return -EBADMSG;
+		break;
+	case SHM_OP_CHECK:
+		if (h.klen < 1 || h.klen > SHMDB_MAX_KEY || h.vlen)
+			return -EBADMSG;
+		break;
+	case SHM_OP_CREATE_TABLE:
+	case SHM_OP_DROP_TABLE:
+		if (h.klen < 1 || h.klen > SHMDB_MAX_TABLE_NAME || h.vlen || h.table || h.since_ts)
+			return -EBADMSG;
+		break;
+	default:
+		return -EBADMSG;
+	}
+	size_t need = shm_op_size(h.klen, h.vlen);
+	if (len - p < need)
+		return -EBADMSG;
+	op->code = h.code;
+	op->table = h.table;
+	op->since_ts = h.since_ts;
+	op->klen = h.klen;
+	op->key = buf + p + sizeof(h);
+	op->vlen = h.vlen;
+	op->val = op->key + shm_pad8(h.klen);
+	*pos = p + need;
+	return 1;
+}

@@ -1,0 +1,82 @@
+/*
+ * txn.h - the encoding of a write transaction: what a client puts in its
+ * submission ring, what the writer decodes, and (later) what the log stores.
+ *
+ * A transaction is a sequence of operations, each 8-byte aligned:
+ *
+ *   0  u8  code       enum shm_op_code
+ *   1  u8  reserved   0
+ *   2  u16 klen       key (or table name) bytes
+ *   4  u32 vlen       value bytes (PUT only; 0 otherwise)
+ *   8  u32 table      shmdb_table id (PUT, DEL, CHECK; 0 otherwise)
+ *  12  u32 reserved   0
+ *  16  u64 since_ts   CHECK only; 0 otherwise
+ *  24  u8  key[klen], zero-padded to 8
+ *      u8  value[vlen], zero-padded to 8
+ *
+ * CREATE_TABLE and DROP_TABLE carry the table name as their key.
+ */
+#ifndef SHMDB_TXN_H
+#define SHMDB_TXN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum shm_op_code {
+	SHM_OP_PUT = 1,
+	SHM_OP_DEL = 2,
+	SHM_OP_CHECK = 3,
+	SHM_OP_CREATE_TABLE = 4,
+	SHM_OP_DROP_TABLE = 5,
+};
+
+struct shm_op_hdr {
+	uint8_t code;
+	uint8_t reserved0;
+	uint16_t klen;
+	uint32_t vlen;
+	uint32_t table;
+	uint32_t reserved1;
+	uint64_t since_ts;
+};
+_Static_assert(sizeof(struct shm_op_hdr) == 24, "op header");
+
+/* A decoded operation: pointers into the (private) buffer it came from. */
+struct shm_op {
+	uint8_t code;
+	uint32_t table;
+	uint64_t since_ts;
+	const uint8_t *key;
+	uint32_t klen;
+	const uint8_t *val;
+	uint32_t vlen;
+};
+
+static inline size_t shm_pad8(size_t n)
+{
+	return (n + 7) & ~(size_t)7;
+}
+
+/* Bytes one operation takes in the encoding. */
+static inline size_t shm_op_size(size_t klen, size_t vlen)
+{
+	return sizeof(struct shm_op_hdr) + shm_pad8(klen) + shm_pad8(vlen);
+}
+
+/*
+ * shm_op_encode - write one operation at dst, which has shm_op_size(klen,
+ * vlen) bytes. The caller has checked the lengths.
+ */
+void shm_op_encode(uint8_t *dst, uint8_t code, uint32_t table, uint64_t since_ts,
+		   const void *key, size_t klen, const void *val, size_t vlen);
+
+/*
+ * shm_op_decode - decode and validate the operation at buf[*pos] of a
+ * transaction of `len` bytes, advancing *pos. Validates everything the
+ * encoding promises: known code, zero reserved fields, lengths within the
+ * limits for that code, the whole operation inside the buffer.
+ * Returns 1 with *op filled, 0 at the end of the buffer, or -EBADMSG.
+ */
+int shm_op_decode(const uint8_t *buf, size_t len, size_t *pos, struct shm_op *op);
+
+#endif /* SHMDB_TXN_H */

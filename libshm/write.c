@@ -1,0 +1,393 @@
+/*
+ * write.c - write transactions: collecting operations in private memory,
+ * submitting them through the session's submission ring, and collecting
+ * completions; and the table calls built on them.
+ *
+ * Submission (under sq_lock, so that tickets follow ring order): a
+ * transaction goes out as one or more chunk records of at most a quarter of
+ * the ring each, so a transaction larger than the ring streams through it
+ * while the writer consumes. Each record is written completely, then
+ * sq_tail is stored with release order; a full fence follows, then
+ * writer_sleeping is loaded, and a sleeping writer is woken through the
+ * doorbell (the other half of the rule in the daemon's writer.c).
+ *
+ * Completion (under cq_lock): entries between cq_head and the writer's
+ * cq_tail (loaded with acquire order) are moved into the results table; a
+ * waiter spins briefly, then sets client_waiting, issues a full fence,
+ * re-checks cq_tail and sleeps on it with FUTEX_WAIT (the writer wakes it
+ * after a fence of its own, ring.c). Waits re-check every 20 ms whether the
+ * daemon is still there, so that a dead daemon is an error, not a hang.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client_internal.h"
+#include "txn.h"
+
+#define CHUNK_MAX (SHM_SQ_SIZE / 4 - sizeof(struct shm_sqe_hdr))
+#define SPINS_BEFORE_SLEEP 2000
+
+struct shmdb_wtxn {
+	shmdb *db;
+	uint8_t *buf;
+	size_t len, cap;
+};
+
+static void cpu_relax(void)
+{
+	__builtin_ia32_pause();
+}
+
+/* ---- collecting ------------------------------------------------------------ */
+
+int shmdb_write_begin(shmdb *db, shmdb_wtxn **out)
+{
+	if (!db || !out)
+		return -EINVAL;
+	shmdb_wtxn *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->db = db;
+	*out = w;
+	return 0;
+}
+
+void shmdb_abort(shmdb_wtxn *w)
+{
+	if (!w)
+		return;
+	free(w->buf);
+	free(w);
+}
+
+static int append(shmdb_wtxn *w, uint8_t code, uint32_t table, uint64_t since,
+		  const void *key, size_t klen, const void *val, size_t vlen)
+{
+	size_t need = shm_op_size(klen, vlen);
+	if (w->len + need > SHMDB_MAX_TXN)
+		return -E2BIG;
+	if (w->len + need > w->cap) {
+		size_t cap = w->cap ? w->cap : 256;
+		while (cap < w->len + need)
+			cap *= 2;
+		uint8_t *p = realloc(w->buf, cap);
+		if (!p)
+			return -ENOMEM;
+		w->buf = p;
+		w->cap = cap;
+	}
+	shm_op_encode(w->buf + w->len, code, table, since, key, klen, val, vlen);
+	w->len += need;
+	return 0;
+}
+
+static int key_ok(const shmdb_wtxn *w, const void *key, size_t klen)
+{
+	return w && key && klen >= 1 && klen <= SHMDB_MAX_KEY;
+}
+
+int shmdb_put(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen,
+	      const void *val, size_t vlen)
+{
+	if (!key_ok(w, key, klen) || (!val && vlen))
+		return -EINVAL;
+	if (vlen > SHMDB_MAX_VALUE)
+		return -E2BIG;
+	return append(w, SHM_OP_PUT, t, 0, key, klen, val, vlen);
+}
+
+int shmdb_del(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen)
+{
+	if (!key_ok(w, key, klen))
+		return -EINVAL;
+	return append(w, SHM_OP_DEL, t, 0, key, klen, NULL, 0);
+}
+
+int shmdb_check(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen, uint64_t since_ts)
+{
+	if (!key_ok(w, key, klen))
+		return -EINVAL;
+	return append(w, SHM_OP_CHECK, t, since_ts, key, klen, NULL, 0);
+}
+
+/* ---- completions ------------------------------------------------------------ */
+
+/* Move posted completions into the results table. Under cq_lock. */
+static void reap(shmdb *db)
+{
+	struct shm_session_header *h = db->session;
+	const struct shm_cqe *cq = (const void *)((uint8_t *)h + SHM_SESSION_CQ_OFF);
+	uint32_t tail = __atomic_load_n(&h->cq_tail, __ATOMIC_ACQUIRE);
+	if (tail == db->cq_head)
+		return;
+	while (db->cq_head != tail) {
+		const struct shm_cqe *e = &cq[db->cq_head & (SHM_CQ_ENTRIES - 1)];
+		struct shm_result *res = &db->results[e->ticket % SHM_RESULTS];
+		if (res->ticket == e->ticket && res->state == RESULT_PENDING) {
+			res->status = e->status;
+			res->commit_ts = e->commit_ts;
+			res->value = e->value;
+			res->state = RESULT_READY;
+		}
+		db->cq_head++;
+	}
+	/* The entries are copied: the writer may reuse them. */
+	__atomic_store_n(&h->cq_head, db->cq_head, __ATOMIC_RELEASE);
+}
+
+static void sleep_for_completion(shmdb *db)
+{
+	struct shm_session_header *h = db->session;
+	uint32_t seen = __atomic_load_n(&h->cq_tail, __ATOMIC_ACQUIRE);
+	if (seen != db->cq_head)
+		return;
+	__atomic_store_n(&h->client_waiting, 1, __ATOMIC_RELAXED);
+	/* Orders the flag before the re-check of cq_tail (ring.c pairs). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&h->cq_tail, __ATOMIC_ACQUIRE) == seen) {
+		struct timespec to = { .tv_sec = 0, .tv_nsec = 20 * 1000 * 1000 };
+		syscall(SYS_futex, &h->cq_tail, FUTEX_WAIT, seen, &to, NULL, 0);
+	}
+	__atomic_store_n(&h->client_waiting, 0, __ATOMIC_RELAXED);
+}
+
+/* shmdb_wait, also returning the operation's value. */
+static int wait_result(shmdb *db, uint64_t ticket, uint64_t *commit_ts, uint64_t *value)
+{
+	if (!db || ticket == 0 || ticket > __atomic_load_n(&db->issued, __ATOMIC_ACQUIRE))
+		return -EINVAL;
+	pthread_mutex_lock(&db->cq_lock);
+	struct shm_result *res = &db->results[ticket % SHM_RESULTS];
+	if (res->ticket != ticket || res->state == RESULT_FREE) {
+		pthread_mutex_unlock(&db->cq_lock);
+		return -EINVAL;
+	}
+	int err = 0;
+	for (unsigned spins = 0; res->state != RESULT_READY; spins++) {
+		reap(db);
+		if (res->state == RESULT_READY)
+			break;
+		if (spins < SPINS_BEFORE_SLEEP) {
+			cpu_relax();
+			continue;
+		}
+		sleep_for_completion(db);
+		if (spins % 64 == 0 && shm_client_daemon_gone(db)) {
+			reap(db);
+			if (res->state != RESULT_READY)
+				err = SHMDB_ESHUTDOWN;
+			break;
+		}
+	}
+	if (!err) {
+		err = res->status;
+		if (commit_ts)
+			*commit_ts = res->commit_ts;
+		if (value)
+			*value = res->value;
+	}
+	res->state = RESULT_FREE;
+	pthread_mutex_unlock(&db->cq_lock);
+	return err;
+}
+
+int shmdb_wait(shmdb *db, uint64_t ticket, uint64_t *commit_ts)
+{
+	return wait_result(db, ticket, commit_ts, NULL);
+}
+
+/* ---- submission ---------------------------------------------------------------- */
+
+static void publish_tail(shmdb *db)
+{
+	struct shm_session_header *h = db->session;
+	/* The records before sq_tail are complete. */
+	__atomic_store_n(&h->sq_tail, db->sq_tail, __ATOMIC_RELEASE);
+	/* Orders the tail store before the load of writer_sleeping (writer.c). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&db->meta->writer_sleeping, __ATOMIC_RELAXED)) {
+		__atomic_fetch_add(&db->doorbell->ring, 1, __ATOMIC_RELEASE);
+		syscall(SYS_futex, &db->doorbell->ring, FUTEX_WAKE, 1, NULL, NULL, 0);
+	}
+}
+
+/* Wait until `need` bytes of the ring are free. While waiting, take
+ * completions, so that a writer held up by a full completion ring can go
+ * on. Returns 0 or SHMDB_ESHUTDOWN. Under sq_lock. */
+static int sq_room(shmdb *db, size_t need)
+{
+	struct shm_session_header *h = db->session;
+	for (unsigned spins = 0;; spins++) {
+		uint64_t head = __atomic_load_n(&h->sq_head, __ATOMIC_ACQUIRE);
+		if (SHM_SQ_SIZE - (db->sq_tail - head) >= need)
+			return 0;
+		if (pthread_mutex_trylock(&db->cq_lock) == 0) {
+			reap(db);
+			pthread_mutex_unlock(&db->cq_lock);
+		}
+		if (spins < SPINS_BEFORE_SLEEP) {
+			cpu_relax();
+			continue;
+		}
+		if (spins % 256 == 0 && shm_client_daemon_gone(db))
+			return SHMDB_ESHUTDOWN;
+		publish_tail(db); /* make sure a sleeping writer wakes */
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = 50 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int put_record(shmdb *db, uint16_t kind, uint16_t flags, const uint8_t *payload,
+		      size_t plen)
+{
+	uint8_t *sq = (uint8_t *)db->session + SHM_SESSION_SQ_OFF;
+	size_t need = sizeof(struct shm_sqe_hdr) + plen;
+	int err = sq_room(db, need);
+	if (err)
+		return err;
+	uint64_t pos = db->sq_tail & (SHM_SQ_SIZE - 1);
+	struct shm_sqe_hdr hdr = { .len = (uint32_t)need, .kind = kind, .flags = flags };
+	memcpy(sq + pos, &hdr, sizeof(hdr));
+	if (payload) /* a pad record's body is left as it is */
+		memcpy(sq + pos + sizeof(hdr), payload, plen);
+	db->sq_tail += need;
+	return 0;
+}
+
+static int submit(shmdb *db, const uint8_t *buf, size_t len)
+{
+	size_t off = 0;
+	do {
+		size_t chunk = len - off < CHUNK_MAX ? len - off : CHUNK_MAX;
+		size_t need = sizeof(struct shm_sqe_hdr) + chunk;
+		size_t contiguous = SHM_SQ_SIZE - (db->sq_tail & (SHM_SQ_SIZE - 1));
+		int err = 0;
+		if (need > contiguous) /* records never wrap: pad to the end */
+			err = put_record(db, SHM_SQE_PAD, 0, NULL, contiguous - sizeof(struct shm_sqe_hdr));
+		uint16_t flags = (off == 0 ? SHM_SQE_FIRST : 0) | (off + chunk == len ? SHM_SQE_LAST : 0);
+		if (!err)
+			err = put_record(db, SHM_SQE_CHUNK, flags, buf + off, chunk);
+		if (err)
+			return err;
+		publish_tail(db);
+		off += chunk;
+	} while (off < len);
+	return 0;
+}
+
+int shmdb_commit_async(shmdb_wtxn *w, uint64_t *ticket)
+{
+	if (!w)
+		return -EINVAL;
+	shmdb *db = w->db;
+	int err = 0;
+
+	pthread_mutex_lock(&db->sq_lock);
+	uint64_t t = db->issued + 1;
+	struct shm_result *res = &db->results[t % SHM_RESULTS];
+	if (__atomic_load_n(&db->meta->daemon_state, __ATOMIC_RELAXED) != SHM_STATE_RUNNING) {
+		err = SHMDB_ESHUTDOWN;
+	} else {
+		pthread_mutex_lock(&db->cq_lock);
+		if (res->state != RESULT_FREE)
+			err = -EAGAIN; /* SHM_RESULTS results not yet collected */
+		else {
+			res->ticket = t;
+			res->state = RESULT_PENDING;
+		}
+		pthread_mutex_unlock(&db->cq_lock);
+	}
+	if (!err) {
+		__atomic_store_n(&db->issued, t, __ATOMIC_RELEASE);
+		err = submit(db, w->buf, w->len);
+	}
+	pthread_mutex_unlock(&db->sq_lock);
+	shmdb_abort(w);
+	if (err == 0 && ticket)
+		*ticket = t;
+	return err;
+}
+
+int shmdb_commit(shmdb_wtxn *w, uint64_t *commit_ts)
+{
+	if (!w)
+		return -EINVAL;
+	shmdb *db = w->db;
+	uint64_t ticket;
+	int err = shmdb_commit_async(w, &ticket);
+	return err ? err : shmdb_wait(db, ticket, commit_ts);
+}
+
+/* ---- tables ------------------------------------------------------------------- */
+
+static int name_ok(const char *name, size_t *len)
+{
+	if (!name)
+		return 0;
+	*len = strnlen(name, SHMDB_MAX_TABLE_NAME + 1);
+	return *len >= 1 && *len <= SHMDB_MAX_TABLE_NAME;
+}
+
+/* The live table named `name` in the catalog, or 0. */
+static shmdb_table find_table(shmdb *db, const char *name, size_t len)
+{
+	for (unsigned i = 0; i < SHM_MAX_TABLES; i++) {
+		const struct shm_table *t = &db->meta->tables[i];
+		uint32_t id = __atomic_load_n(&t->id, __ATOMIC_ACQUIRE);
+		if (id && __atomic_load_n(&t->state, __ATOMIC_RELAXED) == SHM_TABLE_LIVE &&
+		    t->name_len == len && !memcmp(t->name, name, len))
+			return id;
+	}
+	return 0;
+}
+
+/* Commit a transaction of the one table operation; *value gets its result. */
+static int table_op(shmdb *db, uint8_t code, const char *name, size_t len, uint64_t *value)
+{
+	shmdb_wtxn *w;
+	uint64_t ticket;
+	int err = shmdb_write_begin(db, &w);
+	if (err)
+		return err;
+	err = append(w, code, 0, 0, name, len, NULL, 0);
+	if (err) {
+		shmdb_abort(w);
+		return err;
+	}
+	err = shmdb_commit_async(w, &ticket);
+	return err ? err : wait_result(db, ticket, NULL, value);
+}
+
+int shmdb_table_open(shmdb *db, const char *name, int flags, shmdb_table *t)
+{
+	size_t len;
+	if (!db || !t || !name_ok(name, &len) || (flags & ~SHMDB_CREATE))
+		return -EINVAL;
+	shmdb_table id = find_table(db, name, len);
+	if (!id && (flags & SHMDB_CREATE)) {
+		uint64_t value = 0;
+		int err = table_op(db, SHM_OP_CREATE_TABLE, name, len, &value);
+		if (err)
+			return err;
+		id = (shmdb_table)value;
+	}
+	if (!id)
+		return -ENOENT;
+	*t = id;
+	return 0;
+}
+
+int shmdb_table_drop(shmdb *db, const char *name)
+{
+	size_t len;
+	if (!db || !name_ok(name, &len))
+		return -EINVAL;
+	return table_op(db, SHM_OP_DROP_TABLE, name, len, NULL);
+}

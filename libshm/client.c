@@ -80,7 +80,7 @@ static int check_meta(const struct shm_meta *m, const struct shm_welcome *w)
 static int map_arena(struct shmdb *db, uint32_t i, int fd, uint64_t *end)
 {
 	struct shm_arena_desc d = db->meta->arena_table[i];
-	uint64_t fsize;
+	uint64_t fsize = 0;
 	int err = fd_size(fd, &fsize);
 	if (err)
 		return err;
@@ -103,7 +103,7 @@ static int map_arena(struct shmdb *db, uint32_t i, int fd, uint64_t *end)
 
 static int map_session(struct shmdb *db, int fd)
 {
-	uint64_t size;
+	uint64_t size = 0;
 	int err = fd_size(fd, &size);
 	if (err)
 		return err;
@@ -127,7 +127,7 @@ static int map_session(struct shmdb *db, int fd)
 
 static int map_doorbell(struct shmdb *db, int fd)
 {
-	uint64_t size;
+	uint64_t size = 0;
 	int err = fd_size(fd, &size);
 	if (err)
 		return err;
@@ -145,7 +145,7 @@ static int map_doorbell(struct shmdb *db, int fd)
 
 static int attach(struct shmdb *db, const struct shm_welcome *w, const int *fds)
 {
-	uint64_t meta_fsize;
+	uint64_t meta_fsize = 0;
 	int err;
 
 	if (!welcome_sane(w))

@@ -156,8 +156,12 @@ void ring_flush(struct session *s)
 {
 	struct ring_state *rs = &s->ring;
 	struct shm_session_header *h = s->seg;
-	/* The client may reuse ring space up to here. */
-	__atomic_store_n(&h->sq_head, rs->sq_head, __ATOMIC_RELEASE);
+	/* The client may reuse ring space up to here. Stored only when it moved,
+	 * so that an idle pass does not take the line from the client. */
+	if (rs->sq_head != rs->sq_head_published) {
+		__atomic_store_n(&h->sq_head, rs->sq_head, __ATOMIC_RELEASE);
+		rs->sq_head_published = rs->sq_head;
+	}
 	if (!rs->posted)
 		return;
 	rs->posted = false;

@@ -15,6 +15,7 @@ struct session;
 /* The writer's private state for one session (inside struct session). */
 struct ring_state {
 	uint64_t sq_head;      /* private copy: what the client wrote is not trusted */
+	uint64_t sq_head_published; /* last value stored in the segment */
 	uint32_t cq_tail;
 	uint64_t tickets;      /* transactions completed in this session */
 	uint8_t *txn;          /* the transaction being reassembled */

@@ -28,7 +28,7 @@
 #define PASS_BUDGET 64
 #define RECLAIM_EVERY_NS 1000000ull
 #define RECLAIM_EVERY_ITEMS 4096u
-#define SLEEP_WITH_RETIRED_NS 10000000ull
+#define SLEEP_WATCHING_NS 10000000ull
 
 static uint64_t now_ns(void)
 {
@@ -79,8 +79,11 @@ static void sleep_on_doorbell(struct writer *w)
 	bool work = any_pending(w);
 	urcu_memb_read_unlock();
 	if (!work && !__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
-		/* With retired memory waiting for readers, wake up to reclaim. */
-		uint64_t ns = retire_count(&w->applier.retired) ? SLEEP_WITH_RETIRED_NS : 0;
+		/* While memory waits for readers, or a reader holds an old
+		 * snapshot, wake now and then to reclaim and refresh the figures. */
+		bool watch = retire_count(&w->applier.retired) ||
+			     w->applier.horizon < __atomic_load_n(&m->commit_ts, __ATOMIC_RELAXED);
+		uint64_t ns = watch ? SLEEP_WATCHING_NS : 0;
 		struct timespec to = { .tv_sec = (time_t)(ns / 1000000000ull),
 				       .tv_nsec = (long)(ns % 1000000000ull) };
 		syscall(SYS_futex, bell, FUTEX_WAIT, seen, ns ? &to : NULL, NULL, 0);
@@ -113,6 +116,9 @@ static void *writer_main(void *arg)
 			cpu_relax();
 			continue;
 		}
+		urcu_memb_read_lock();
+		applier_reclaim(&w->applier); /* leave figures current before sleeping */
+		urcu_memb_read_unlock();
 		sleep_on_doorbell(w);
 		last_work = now_ns();
 	}

@@ -295,7 +295,8 @@ SHMDB_API int shmdb_check(shmdb_wtxn *w, shmdb_table t, const void *key, size_t 
 /*
  * shmdb_commit - submit and wait. Returns once the transaction is applied
  * and visible to every snapshot begun afterwards, with its commit timestamp
- * in *commit_ts (may be NULL). w is finished either way.
+ * in *commit_ts (may be NULL). w is finished either way. A transaction with
+ * no operation changes nothing and reports the latest commit timestamp.
  * Returns 0, SHMDB_ECONFLICT, -ENOENT (a table does not exist), -ENOSPC (no
  * memory for it: nothing applied), SHMDB_EBADTXN, SHMDB_ESHUTDOWN.
  */

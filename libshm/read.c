@@ -36,7 +36,10 @@ struct tls_reader {
 	shmdb_rtxn *r;
 };
 
-static __thread struct tls_reader tls_readers[TLS_READERS];
+/* initial-exec: a plain %fs-relative access, no __tls_get_addr call on the
+ * read path even in the shared library. */
+static __thread struct tls_reader tls_readers[TLS_READERS]
+	__attribute__((tls_model("initial-exec")));
 static pthread_key_t exit_key;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 

@@ -2,8 +2,15 @@
  * shmdb.c - the shmdb command-line tool. Commands:
  *   status [--socket PATH]   the daemon, the store's format and its arenas
  *   socket [--socket PATH]   the socket path the other commands use
- * Exit status: 0, 1 when the store cannot be reached, 2 for bad usage.
+ *   put TABLE KEY VALUE      set a key (creating the table if missing)
+ *   get TABLE KEY            print a key's value
+ *   del TABLE KEY            delete a key
+ *   scan TABLE               print every key and value of a table
+ * Keys and values are taken and printed as text.
+ * Exit status: 0; 1 when the store cannot be reached or the key/table does
+ * not exist; 2 for bad usage.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,6 +27,11 @@ static const char usage[] =
 "             each arena's size, NUMA node, page kind and bytes used, and\n"
 "             the number of sessions\n"
 "  socket     print the socket path the commands use (for scripts)\n"
+"  put TABLE KEY VALUE   set KEY to VALUE in TABLE (created if missing)\n"
+"  get TABLE KEY         print the value of KEY\n"
+"  del TABLE KEY         delete KEY\n"
+"  scan TABLE            print every KEY<TAB>VALUE of TABLE\n"
+
 "\n"
 "Options:\n"
 "  --socket PATH   the daemon's socket (default: as shmdbd; see shmdbd --help)\n"
@@ -72,6 +84,12 @@ static int cmd_status(const char *socket_path)
 	printf("\nstarted         %s\n", when);
 	printf("writer cpu      %d\n", info.writer_cpu);
 	printf("sessions        %u\n", info.sessions);
+	shmdb_stats st;
+	if (shmdb_stats_get(db, &st) == 0) {
+		printf("commit ts       %" PRIu64 "\n", st.commit_ts);
+		printf("oldest snapshot %" PRIu64 "\n", st.oldest_snapshot);
+		printf("memory          %" PRIu64 " of %" PRIu64 " bytes in use\n", st.mem_used, st.mem_total);
+	}
 	printf("arenas          %u\n", info.arena_count);
 	printf("  arena  node  pages           size         used\n");
 	for (uint32_t i = 0; i < info.arena_count; i++) {
@@ -86,6 +104,89 @@ static int cmd_status(const char *socket_path)
 	}
 	shmdb_close(db);
 	return 0;
+}
+
+static int open_db(const char *socket_path, shmdb **db)
+{
+	int e = shmdb_open(socket_path, db);
+	if (e)
+		fprintf(stderr, "shmdb: %s: %s\n", socket_path ? socket_path : "(default socket)",
+			shmdb_strerror(e));
+	return e;
+}
+
+static void print_bytes(const void *p, size_t n)
+{
+	fwrite(p, 1, n, stdout);
+}
+
+/* put/get/del/scan on one table. argv: the command's operands. */
+static int cmd_data(const char *socket_path, const char *cmd, int argc, char **argv)
+{
+	int want = !strcmp(cmd, "put") ? 3 : !strcmp(cmd, "scan") ? 1 : 2;
+	if (argc != want) {
+		fprintf(stderr, "shmdb: %s takes %d operand%s (see --help)\n", cmd, want, want > 1 ? "s" : "");
+		return 2;
+	}
+	shmdb *db;
+	shmdb_table t;
+	if (open_db(socket_path, &db))
+		return 1;
+	int rc = 0;
+	int e = shmdb_table_open(db, argv[0], !strcmp(cmd, "put") ? SHMDB_CREATE : 0, &t);
+	if (e) {
+		fprintf(stderr, "shmdb: table '%s': %s\n", argv[0],
+			e == -ENOENT ? "no such table" : shmdb_strerror(e));
+		shmdb_close(db);
+		return e == -EINVAL ? 2 : 1;
+	}
+	if (!strcmp(cmd, "put") || !strcmp(cmd, "del")) {
+		shmdb_wtxn *w;
+		uint64_t ts = 0;
+		e = shmdb_write_begin(db, &w);
+		if (!e)
+			e = !strcmp(cmd, "put") ? shmdb_put(w, t, argv[1], strlen(argv[1]), argv[2], strlen(argv[2]))
+						: shmdb_del(w, t, argv[1], strlen(argv[1]));
+		if (!e)
+			e = shmdb_commit(w, &ts);
+		else
+			shmdb_abort(w);
+		if (e) {
+			fprintf(stderr, "shmdb: %s: %s\n", cmd, shmdb_strerror(e));
+			rc = e == -EINVAL || e == -E2BIG ? 2 : 1;
+		} else {
+			printf("committed at %" PRIu64 "\n", ts);
+		}
+	} else {
+		shmdb_rtxn *r;
+		shmdb_val k, v;
+		e = shmdb_read_begin(db, &r);
+		if (!e && !strcmp(cmd, "get")) {
+			e = shmdb_get(r, t, argv[1], strlen(argv[1]), &v);
+			if (!e) {
+				print_bytes(v.data, v.len);
+				printf("\n");
+			}
+		} else if (!e) {
+			shmdb_cursor *c;
+			e = shmdb_cursor_open(r, t, &c);
+			while (!e && shmdb_cursor_next(c, &k, &v) == 0) {
+				print_bytes(k.data, k.len);
+				printf("\t");
+				print_bytes(v.data, v.len);
+				printf("\n");
+			}
+			if (!e)
+				shmdb_cursor_close(c);
+		}
+		shmdb_read_end(r);
+		if (e) {
+			fprintf(stderr, "shmdb: %s: %s\n", cmd, e == -ENOENT ? "no such key" : shmdb_strerror(e));
+			rc = e == -EINVAL ? 2 : 1;
+		}
+	}
+	shmdb_close(db);
+	return rc;
 }
 
 static int cmd_socket(const char *socket_path)
@@ -136,6 +237,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *cmd = argv[optind];
+	if (!strcmp(cmd, "put") || !strcmp(cmd, "get") || !strcmp(cmd, "del") || !strcmp(cmd, "scan"))
+		return cmd_data(socket_path, cmd, argc - optind - 1, argv + optind + 1);
 	if (optind + 1 < argc) {
 		fprintf(stderr, "shmdb: unexpected argument '%s'\n", argv[optind + 1]);
 		return 2;

@@ -11,6 +11,8 @@
  */
 #include "reclaim.h"
 
+#include "tsan.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +68,7 @@ uint64_t reclaim_horizon(struct cds_lfht *sessions, uint64_t previous, uint64_t 
 	uint64_t horizon = commit_ts;
 
 	cds_lfht_for_each_entry(sessions, &it, s, ht_node) {
+		TSAN_ACQUIRE(s);
 		const struct shm_reader_slot *slot =
 			(const void *)((const uint8_t *)s->seg + SHM_SESSION_SLOTS_OFF);
 		for (unsigned i = 0; i < SHM_READER_SLOTS; i++) {
@@ -73,6 +76,7 @@ uint64_t reclaim_horizon(struct cds_lfht *sessions, uint64_t previous, uint64_t 
 			if (snap && snap >= previous && snap < horizon)
 				horizon = snap;
 		}
+		TSAN_RELEASE(s);
 	}
 	return horizon;
 }

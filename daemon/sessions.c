@@ -8,6 +8,8 @@
  */
 #include "sessions.h"
 
+#include "tsan.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -37,7 +39,9 @@ static void free_session(struct session *s)
 
 static void free_session_rcu(struct rcu_head *head)
 {
-	free_session(caa_container_of(head, struct session, rcu));
+	struct session *s = caa_container_of(head, struct session, rcu);
+	TSAN_ACQUIRE(s); /* the grace period: every reader is done with s */
+	free_session(s);
 }
 
 void session_registry_destroy(struct session_registry *r)
@@ -105,6 +109,7 @@ fail:
 
 void session_register(struct session_registry *r, struct session *s)
 {
+	TSAN_RELEASE(s); /* cds_lfht_add publishes s with release order */
 	urcu_memb_read_lock();
 	cds_lfht_add(r->ht, s->id, &s->ht_node);
 	urcu_memb_read_unlock();

@@ -16,6 +16,8 @@
  */
 #include "writer.h"
 
+#include "tsan.h"
+
 #include <errno.h>
 #include <linux/futex.h>
 #include <sched.h>
@@ -50,8 +52,10 @@ static unsigned serve_all(struct writer *w)
 	unsigned done = 0;
 
 	cds_lfht_for_each_entry(w->sessions->ht, &it, s, ht_node) {
+		TSAN_ACQUIRE(s); /* published by session_register */
 		done += ring_serve(&w->applier, s, PASS_BUDGET);
 		ring_flush(s);
+		TSAN_RELEASE(s); /* before the grace period that may free it */
 	}
 	return done;
 }
@@ -60,10 +64,13 @@ static bool any_pending(struct writer *w)
 {
 	struct cds_lfht_iter it;
 	struct session *s;
-	cds_lfht_for_each_entry(w->sessions->ht, &it, s, ht_node)
-		if (ring_pending(s))
-			return true;
-	return false;
+	bool pending = false;
+	cds_lfht_for_each_entry(w->sessions->ht, &it, s, ht_node) {
+		TSAN_ACQUIRE(s);
+		pending = pending || ring_pending(s);
+		TSAN_RELEASE(s);
+	}
+	return pending;
 }
 
 static void sleep_on_doorbell(struct writer *w)

@@ -72,7 +72,11 @@ void applier_destroy(struct applier *ap)
 {
 	retire_free_all(&ap->retired);
 	free(ap->scratch);
+	free(ap->touched);
+	free(ap->dropped);
 	ap->scratch = NULL;
+	ap->touched = NULL;
+	ap->dropped = NULL;
 }
 
 /* ---- catalog ----------------------------------------------------------- */
@@ -193,12 +197,6 @@ static int index_make_room(struct applier *ap, struct shm_table *t, uint64_t add
 
 /* ---- the passes ---------------------------------------------------------- */
 
-/* Tables a transaction writes, with how many keys each may add. */
-struct touched {
-	struct shm_table *t;
-	uint64_t adds;
-};
-
 static int scratch_reserve(struct applier *ap, size_t n)
 {
 	if (n <= ap->scratch_cap)
@@ -206,10 +204,17 @@ static int scratch_reserve(struct applier *ap, size_t n)
 	size_t cap = ap->scratch_cap ? ap->scratch_cap : 64;
 	while (cap < n)
 		cap *= 2;
-	uint64_t *p = realloc(ap->scratch, cap * sizeof(*p));
-	if (!p)
+	uint64_t *off = realloc(ap->scratch, cap * sizeof(*off));
+	if (off)
+		ap->scratch = off;
+	struct touched *tt = realloc(ap->touched, cap * sizeof(*tt));
+	if (tt)
+		ap->touched = tt;
+	uint32_t *dropped = realloc(ap->dropped, cap * sizeof(*dropped));
+	if (dropped)
+		ap->dropped = dropped;
+	if (!off || !tt || !dropped)
 		return -ENOMEM;
-	ap->scratch = p;
 	ap->scratch_cap = cap;
 	return 0;
 }
@@ -262,17 +267,13 @@ static int was_dropped(const uint32_t *dropped, size_t n, uint32_t id)
 /* Pass 2. Returns 0 or a status; on failure nothing stays reserved. */
 static int prepare(struct applier *ap, const uint8_t *buf, size_t len, size_t nops, uint64_t ts)
 {
-	struct touched *tt = calloc(nops, sizeof(*tt));
-	uint32_t *dropped = calloc(nops, sizeof(*dropped));
+	struct touched *tt = ap->touched;
+	uint32_t *dropped = ap->dropped;
 	size_t ntt = 0, ndropped = 0, pos = 0, i = 0, retires = 0;
 	unsigned creates = 0;
 	struct shm_op op;
 	int err = 0;
 
-	if (!tt || !dropped) {
-		err = -ENOMEM;
-		goto out;
-	}
 	memset(ap->scratch, 0, nops * sizeof(uint64_t));
 	/* Tables, checks, drops and index room first: nothing reserved yet. */
 	while (!err && shm_op_decode(buf, len, &pos, &op) == 1) {
@@ -332,9 +333,6 @@ static int prepare(struct applier *ap, const uint8_t *buf, size_t len, size_t no
 	}
 	if (err)
 		unreserve(ap, buf, len, i);
-out:
-	free(tt);
-	free(dropped);
 	return err;
 }
 

@@ -15,6 +15,12 @@
 #include "reclaim.h"
 #include "store.h"
 
+/* A table a transaction writes, with how many keys it may add. */
+struct touched {
+	struct shm_table *t;
+	uint64_t adds;
+};
+
 struct applier {
 	uint8_t *base;
 	struct shm_meta *meta;
@@ -23,7 +29,12 @@ struct applier {
 	struct retire_queue retired;
 	uint64_t horizon;              /* at the last reclamation */
 	uint16_t table_gen[SHM_MAX_TABLES];
-	uint64_t *scratch;             /* per-operation block offsets */
+	/* Per-transaction scratch, grown as needed and kept: one entry per
+	 * operation, so the apply path allocates only when a transaction is
+	 * bigger than any before it. */
+	uint64_t *scratch;             /* block reserved for each operation */
+	struct touched *touched;       /* tables written, with keys added */
+	uint32_t *dropped;             /* ids of tables dropped so far */
 	size_t scratch_cap;
 };
 

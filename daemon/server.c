@@ -257,9 +257,8 @@ static void conn_close(struct server *srv, struct conn *c, const char *why)
 		if (why)
 			log_line("connection from pid %d dropped: %s", (int)c->cred.pid, why);
 	} else {
-		if (why)
-			log_line("session %llu (pid %d) ended: %s",
-				 (unsigned long long)c->session->id, (int)c->cred.pid, why);
+		log_line("session %llu (pid %d) ended: %s", (unsigned long long)c->session->id,
+			 (int)c->cred.pid, why ? why : "closed by the client");
 		session_end(&srv->sessions, c->session);
 		publish_session_count(srv);
 	}
@@ -369,13 +368,8 @@ static void handle_hello(struct server *srv, struct conn *c)
 		.range_align = st->range_align,
 		.meta_size = st->meta->meta_size,
 	};
-	e = shm_send_msg(c->fd, &w, sizeof(w), fds, nfds);
-	close(fds[SHM_FD_SESSION]);
-	if (e) {
-		session_discard(s);
-		conn_close(srv, c, "client gone during the handshake");
-		return;
-	}
+	/* Count the session before the client can see the welcome, so that
+	 * its first look at the figures includes itself. */
 	conn_unlink(srv, c);
 	c->state = CONN_ACTIVE;
 	c->session = s;
@@ -383,6 +377,10 @@ static void handle_hello(struct server *srv, struct conn *c)
 	session_register(&srv->sessions, s);
 	meta_count(&st->meta->sessions_total);
 	publish_session_count(srv);
+	e = shm_send_msg(c->fd, &w, sizeof(w), fds, nfds);
+	close(fds[SHM_FD_SESSION]);
+	if (e)
+		conn_close(srv, c, "client gone during the handshake");
 }
 
 static void conn_readable(struct server *srv, struct conn *c, uint32_t events)

@@ -138,8 +138,3 @@ void session_doom(struct session *s, const char *reason)
 	ssize_t n = write(s->doom_fd, &one, sizeof(one));
 	(void)n;
 }
-
-void session_discard(struct session *s)
-{
-	free_session(s);
-}

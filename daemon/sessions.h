@@ -69,7 +69,5 @@ void session_end(struct session_registry *r, struct session *s);
  */
 void session_doom(struct session *s, const char *reason);
 
-/* Free at once a session that was never registered. */
-void session_discard(struct session *s);
 
 #endif /* SHMDBD_SESSIONS_H */

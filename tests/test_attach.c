@@ -199,20 +199,27 @@ static void forged_peer(const char *path, enum forgery f, int ready_fd)
 	if (c < 0 || recv(c, &hello, sizeof(hello), MSG_WAITALL) != sizeof(hello))
 		_exit(3);
 
-	const uint64_t align = 2 << 20, meta_size = 8192, arena_size = 2 << 20;
-	int fds[3] = { memfd_of(meta_size), memfd_of(4096), memfd_of(arena_size) };
+	const uint64_t align = 2 << 20, arena_size = 2 << 20;
+	const uint64_t meta_size = shm_align_up(sizeof(struct shm_meta), 4096);
+	int fds[4] = { memfd_of(meta_size), memfd_of(SHM_SESSION_SIZE), memfd_of(SHM_DOORBELL_SIZE),
+		       memfd_of(arena_size) };
 	struct shm_meta *m = mmap(NULL, meta_size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
-	uint8_t *arena = mmap(NULL, arena_size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[2], 0);
-	struct shm_session_header *s = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[1], 0);
+	uint8_t *arena = mmap(NULL, arena_size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[3], 0);
+	struct shm_session_header *s = mmap(NULL, SHM_SESSION_SIZE, PROT_READ | PROT_WRITE,
+					    MAP_SHARED, fds[1], 0);
+	struct shm_doorbell *bell = mmap(NULL, SHM_DOORBELL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+					 fds[2], 0);
+	bell->magic = SHM_DOORBELL_MAGIC;
+	bell->format_version = SHM_FORMAT_VERSION;
 	m->magic = f == FORGE_META_MAGIC ? 0x1234 : SHM_META_MAGIC;
 	m->format_version = f == FORGE_META_VERSION ? SHM_FORMAT_VERSION + 1 : SHM_FORMAT_VERSION;
 	m->arena_count = 1;
 	m->meta_size = meta_size;
-	m->range_size = 2 * align + arena_size;
+	m->range_size = shm_align_up(meta_size, align) + align + arena_size;
 	m->range_align = align;
 	m->arena_table_off = offsetof(struct shm_meta, arena_table);
 	m->arena_table[0] = (struct shm_arena_desc){
-		.range_off = f == FORGE_ARENA_OFFSET ? 3 * align : align,
+		.range_off = shm_align_up(meta_size, align) + (f == FORGE_ARENA_OFFSET ? 2 * align : 0),
 		.size = f == FORGE_ARENA_SIZE ? 2 * arena_size : arena_size,
 		.page_size = 4096,
 	};
@@ -223,20 +230,23 @@ static void forged_peer(const char *path, enum forgery f, int ready_fd)
 	h->data_off = 64;
 	s->magic = SHM_SESSION_MAGIC;
 	s->format_version = SHM_FORMAT_VERSION;
-	s->size = 4096;
+	s->size = SHM_SESSION_SIZE;
 	s->session_id = 9;
+	s->reader_slots = SHM_READER_SLOTS;
+	s->sq_size = SHM_SQ_SIZE;
+	s->cq_entries = SHM_CQ_ENTRIES;
 
 	struct shm_welcome w = {
 		.magic = f == FORGE_WELCOME_MAGIC ? 0 : SHM_WELCOME_MAGIC,
 		.proto_version = f == FORGE_PROTO_VERSION ? SHM_PROTO_VERSION + 1 : SHM_PROTO_VERSION,
 		.status = f == FORGE_STATUS ? SHMDB_EREFUSED : 0,
-		.nfds = 3,
+		.nfds = 4,
 		.session_id = 9,
 		.range_size = m->range_size,
 		.range_align = align,
 		.meta_size = meta_size,
 	};
-	unsigned nfds = f == FORGE_FEWER_FDS ? 2 : 3;
+	unsigned nfds = f == FORGE_FEWER_FDS ? 3 : 4;
 	if (f == FORGE_STATUS)
 		nfds = w.nfds = 0;
 	shm_send_msg(c, &w, sizeof(w), fds, nfds);

@@ -44,7 +44,10 @@ static void wait_sessions(shmdb *db, uint32_t want)
 {
 	for (int i = 0; i < 1000 && sessions_of(db) != want; i++)
 		sleep_ms(10);
-	ck_assert_uint_eq(sessions_of(db), want);
+	char log[8192];
+	test_daemon_log(&d, log, sizeof(log));
+	ck_assert_msg(sessions_of(db) == want, "%u sessions, not %u; daemon log:\n%s", sessions_of(db),
+		      want, log);
 }
 
 /* A client in a child: attach, say so on `ready`, hold until every write

@@ -266,6 +266,18 @@ static void conn_close(struct server *srv, struct conn *c, const char *why)
 	free(c);
 }
 
+/* At the limit of connections in the handshake, the oldest goes: a real
+ * client finishes its handshake in microseconds, so a flood of idle or
+ * dead connections pushes out only its own kind. */
+static void evict_oldest_pending(struct server *srv)
+{
+	struct conn *oldest = srv->pending;
+	for (struct conn *c = srv->pending; c; c = c->next)
+		if (c->deadline_ms < oldest->deadline_ms)
+			oldest = c;
+	conn_close(srv, oldest, "evicted: too many connections in the handshake");
+}
+
 static void accept_all(struct server *srv)
 {
 	for (;;) {
@@ -279,8 +291,9 @@ static void accept_all(struct server *srv)
 		}
 		struct conn *c = NULL;
 		socklen_t len = sizeof(struct ucred);
-		if (srv->pending_count >= SERVER_MAX_PENDING ||
-		    srv->sessions.count >= SERVER_MAX_SESSIONS ||
+		if (srv->pending_count >= SERVER_MAX_PENDING)
+			evict_oldest_pending(srv);
+		if (srv->sessions.count >= SERVER_MAX_SESSIONS ||
 		    !(c = calloc(1, sizeof(*c))) ||
 		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0 ||
 		    epoll_watch(srv->epoll_fd, fd, c) < 0) {

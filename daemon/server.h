@@ -13,8 +13,9 @@
 #include "sessions.h"
 #include "store.h"
 
-/* Most connections waiting in the handshake, and most sessions, at once;
- * beyond them a newcomer is refused at once and costs nothing. */
+/* Most connections waiting in the handshake, and most sessions, at once.
+ * Past the first, the oldest waiting connection is dropped; past the
+ * second, a newcomer is refused. */
 #define SERVER_MAX_PENDING 128
 #define SERVER_MAX_SESSIONS 4096
 

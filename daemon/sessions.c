@@ -123,6 +123,7 @@ void session_end(struct session_registry *r, struct session *s)
 	urcu_memb_read_unlock();
 	if (gone == 0) {
 		r->count--;
+		TSAN_RELEASE(s); /* call_rcu orders our accesses before the free */
 		urcu_memb_call_rcu(&s->rcu, free_session_rcu);
 	}
 }

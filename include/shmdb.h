@@ -245,7 +245,8 @@ SHMDB_API void shmdb_read_end(shmdb_rtxn *r);
 
 /*
  * shmdb_cursor_open - a cursor over every record of table t in r's snapshot,
- * each visited exactly once, in no particular order. May allocate.
+ * each visited exactly once, in no particular order. Up to 8 cursors open
+ * at once in a read transaction cost no allocation; more are allocated.
  * Returns 0, -EINVAL, -ENOENT (no such table in the snapshot) or -ENOMEM.
  */
 SHMDB_API int shmdb_cursor_open(shmdb_rtxn *r, shmdb_table t, shmdb_cursor **c);
@@ -257,7 +258,8 @@ SHMDB_API int shmdb_cursor_open(shmdb_rtxn *r, shmdb_table t, shmdb_cursor **c);
  */
 SHMDB_API int shmdb_cursor_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val);
 
-/* Free a cursor; call before or after shmdb_read_end. NULL is a no-op. */
+/* Close a cursor; call it before shmdb_read_end of its transaction. NULL
+ * is a no-op. */
 SHMDB_API void shmdb_cursor_close(shmdb_cursor *c);
 
 /* ---- writing: transactions through the ring -------------------------------- */

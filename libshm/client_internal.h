@@ -13,6 +13,15 @@
 #include "layout.h"
 #include "shmdb.h"
 
+struct shmdb_cursor {
+	shmdb_rtxn *r;
+	const struct shm_index *idx;
+	uint64_t pos;
+	int pooled;                     /* one of r->cursors, else malloc'd */
+};
+
+#define SHM_RTXN_CURSORS 8
+
 /* A thread's read transaction on one handle: one per reader slot. */
 struct shmdb_rtxn {
 	shmdb *db;
@@ -22,12 +31,8 @@ struct shmdb_rtxn {
 	uint64_t snap;
 	int active;
 	int claimed;                    /* a thread owns it (atomic) */
-};
-
-struct shmdb_cursor {
-	shmdb_rtxn *r;
-	const struct shm_index *idx;
-	uint64_t pos;
+	uint32_t cursors_used;          /* bit i: cursors[i] is open */
+	struct shmdb_cursor cursors[SHM_RTXN_CURSORS];
 };
 
 /* A transaction's result, kept until shmdb_wait collects it. */

@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -143,6 +144,7 @@ int shmdb_read_begin(shmdb *db, shmdb_rtxn **out)
 	}
 	r->snap = snap;
 	r->active = 1;
+	r->cursors_used = 0; /* cursors of an earlier transaction are gone */
 	*out = r;
 	return 0;
 }
@@ -207,9 +209,17 @@ int shmdb_cursor_open(shmdb_rtxn *r, shmdb_table t, shmdb_cursor **out)
 	const struct shm_index *idx = table_index(r, t);
 	if (!idx)
 		return -ENOENT;
-	shmdb_cursor *c = malloc(sizeof(*c));
-	if (!c)
+	shmdb_cursor *c;
+	if (r->cursors_used != (1u << SHM_RTXN_CURSORS) - 1) {
+		unsigned i = (unsigned)__builtin_ctz(~r->cursors_used);
+		r->cursors_used |= 1u << i;
+		c = &r->cursors[i];
+		c->pooled = 1;
+	} else if ((c = malloc(sizeof(*c)))) {
+		c->pooled = 0;
+	} else {
 		return -ENOMEM;
+	}
 	c->r = r;
 	c->idx = idx;
 	c->pos = 0;
@@ -240,5 +250,10 @@ int shmdb_cursor_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 
 void shmdb_cursor_close(shmdb_cursor *c)
 {
-	free(c);
+	if (!c)
+		return;
+	if (c->pooled)
+		c->r->cursors_used &= ~(1u << (c - c->r->cursors));
+	else
+		free(c);
 }

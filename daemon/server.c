@@ -271,10 +271,9 @@ static void conn_close(struct server *srv, struct conn *c, const char *why)
  * dead connections pushes out only its own kind. */
 static void evict_oldest_pending(struct server *srv)
 {
-	struct conn *oldest = srv->pending;
-	for (struct conn *c = srv->pending; c; c = c->next)
-		if (c->deadline_ms < oldest->deadline_ms)
-			oldest = c;
+	struct conn *oldest = srv->pending; /* the list is newest first */
+	while (oldest->next)
+		oldest = oldest->next;
 	conn_close(srv, oldest, "evicted: too many connections in the handshake");
 }
 

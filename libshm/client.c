@@ -1,6 +1,7 @@
 /*
- * client.c - attaching to a store: shmdb_open(), shmdb_close() and the
- * readers of the meta segment's identity and arena table.
+ * client.c - attaching to a store: shmdb_open(), shmdb_close(), the
+ * readers of the meta segment (identity, arenas, statistics), and the
+ * process's list of open handles that read.c's thread-exit cleanup uses.
  *
  * shmdb_open() connects, handshakes (proto.c), reserves one PROT_NONE range
  * aligned to the store's range alignment, and maps inside it with MAP_FIXED:
@@ -9,8 +10,9 @@
  * session segment is mapped read-write outside the range. Everything the
  * daemon sent is checked before it is used: sizes against fstat(), offsets
  * against the range, magics, format versions and the store id in every
- * segment. The received descriptors are closed once mapped; the socket stays
- * open as the session's lifeline.
+ * segment. The session segment and the doorbell page are mapped read-write
+ * outside the range. The received descriptors are closed once mapped; the
+ * socket stays open as the session's lifeline.
  *
  * Ordering: fields of the meta segment that change while clients are
  * attached (daemon_state, sessions, arena used) are read with relaxed atomic

@@ -14,8 +14,9 @@
  * largest page size of any arena, at least 2 MiB), which lets hugetlb and
  * transparent huge pages map at aligned addresses.
  *
- * A session segment is separate: one per connection, mapped read-write by its
- * client and the daemon only; offsets inside it are from the session base.
+ * Outside the range: a session segment per connection, mapped read-write by
+ * its client and the daemon only (offsets inside it are from the session
+ * base), and one doorbell page that every client maps read-write.
  *
  * All integers are little-endian host order (x86_64). Every segment begins
  * with a magic and SHM_FORMAT_VERSION; a reader that sees a different magic

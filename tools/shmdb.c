@@ -50,25 +50,21 @@ static void print_size(uint64_t b)
 		printf("%8" PRIu64 " B  ", b);
 }
 
+static int open_db(const char *socket_path, shmdb **db)
+{
+	int e = shmdb_open(socket_path, db);
+	if (e)
+		fprintf(stderr, "shmdb: %s: %s\n", socket_path, shmdb_strerror(e));
+	return e;
+}
+
 static int cmd_status(const char *socket_path)
 {
-	char path[108];
 	shmdb *db;
 	shmdb_info info;
 
-	if (!socket_path) {
-		int e = shmdb_default_socket(path, sizeof(path));
-		if (e) {
-			fprintf(stderr, "shmdb: default socket: %s\n", shmdb_strerror(e));
-			return 1;
-		}
-		socket_path = path;
-	}
-	int e = shmdb_open(socket_path, &db);
-	if (e) {
-		fprintf(stderr, "shmdb: %s: %s\n", socket_path, shmdb_strerror(e));
+	if (open_db(socket_path, &db))
 		return 1;
-	}
 	shmdb_info_get(db, &info);
 	time_t started = (time_t)(info.started_ns / 1000000000ull);
 	char when[64];
@@ -104,15 +100,6 @@ static int cmd_status(const char *socket_path)
 	}
 	shmdb_close(db);
 	return 0;
-}
-
-static int open_db(const char *socket_path, shmdb **db)
-{
-	int e = shmdb_open(socket_path, db);
-	if (e)
-		fprintf(stderr, "shmdb: %s: %s\n", socket_path ? socket_path : "(default socket)",
-			shmdb_strerror(e));
-	return e;
 }
 
 static void print_bytes(const void *p, size_t n)
@@ -191,15 +178,6 @@ static int cmd_data(const char *socket_path, const char *cmd, int argc, char **a
 
 static int cmd_socket(const char *socket_path)
 {
-	char path[108];
-	if (!socket_path) {
-		int e = shmdb_default_socket(path, sizeof(path));
-		if (e) {
-			fprintf(stderr, "shmdb: default socket: %s\n", shmdb_strerror(e));
-			return 1;
-		}
-		socket_path = path;
-	}
 	printf("%s\n", socket_path);
 	return 0;
 }
@@ -237,6 +215,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *cmd = argv[optind];
+	char path[108];
+	if (!socket_path) {
+		int e = shmdb_default_socket(path, sizeof(path));
+		if (e) {
+			fprintf(stderr, "shmdb: default socket: %s\n", shmdb_strerror(e));
+			return 1;
+		}
+		socket_path = path;
+	}
 	if (!strcmp(cmd, "put") || !strcmp(cmd, "get") || !strcmp(cmd, "del") || !strcmp(cmd, "scan"))
 		return cmd_data(socket_path, cmd, argc - optind - 1, argv + optind + 1);
 	if (optind + 1 < argc) {

@@ -6,9 +6,8 @@
  * shmdb_open() connects, handshakes (proto.c), reserves one PROT_NONE range
  * aligned to the store's range alignment, and maps inside it with MAP_FIXED:
  * the meta segment at offset 0 and each arena at its table offset, all
- * read-only and pre-faulted so that later reads take no page fault. The
- * session segment is mapped read-write outside the range. Everything the
- * daemon sent is checked before it is used: sizes against fstat(), offsets
+ * read-only and pre-faulted so that later reads take no page fault.
+ * Everything the daemon sent is checked before it is used: sizes against fstat(), offsets
  * against the range, magics, format versions and the store id in every
  * segment. The session segment and the doorbell page are mapped read-write
  * outside the range. The received descriptors are closed once mapped; the

@@ -1,15 +1,19 @@
 /*
- * shmdb-bench.c - shmdb's own figures: point-get latency and throughput from
- * a separate reader process, commit latency and throughput for 1-put
- * transactions (waiting, and pipelined), and 1,000-put transactions, on a
- * dataset of N records (default 1,000,000, 16-byte keys, 100-byte values).
+ * shmdb-bench.c - shmdb next to its peers on the same workload in the same
+ * run: LMDB (environment in /dev/shm, MDB_NOSYNC | MDB_WRITEMAP), Redis (a
+ * UNIX socket, persistence off) and an ideal open-addressing hash with a
+ * pointer chase (the physical line). Each system loads the same records
+ * (default 1,000,000 of 16-byte keys and 100-byte values), then a reader
+ * process pinned to the client cpu times point gets, read-transaction
+ * begin + end and a full scan, then the parent times 1-put transactions,
+ * waiting and pipelined. Latencies go into log-linear histograms (under 1%
+ * error) timed with the TSC, whose own cost is measured and printed.
  *
- * It starts its own shmdbd on a temporary socket (the binary next to it, or
- * --shmdbd PATH), with the writer polling on its own cpu, unless --socket
- * names a running daemon. Latencies are timed per operation with the TSC
- * (calibrated against CLOCK_MONOTONIC at start; the timer's own cost is
- * measured and printed) and reported as exact percentiles of all samples.
- * Not a test: it asserts nothing about speed.
+ * Output: a table of figures with the ratios shmdb/peer, and with --json a
+ * file of every figure. Every process it starts (shmdbd, redis-server, the
+ * readers) is stopped by pid, also on SIGINT/SIGTERM. Not a test: it
+ * asserts nothing about speed; it fails only when a workload did not run or
+ * read back wrong data.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,78 +23,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <x86intrin.h>
 
-#include "shmdb.h"
+#include "bench.h"
 
-#define KEY_LEN 16
-#define VAL_LEN 100
-
-static double tsc_per_ns;
-
-static uint64_t mono_ns(void)
+uint64_t bench_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static inline uint64_t tsc(void)
-{
-	unsigned aux;
-	uint64_t t = __rdtscp(&aux);
-	_mm_lfence();
-	return t;
-}
-
-static void calibrate(void)
-{
-	uint64_t n0 = mono_ns(), t0 = tsc();
-	while (mono_ns() - n0 < 200000000ull)
-		;
-	uint64_t n1 = mono_ns(), t1 = tsc();
-	tsc_per_ns = (double)(t1 - t0) / (double)(n1 - n0);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* Sort samples (TSC ticks) and print percentiles in ns. */
-static void report(const char *what, uint64_t *s, size_t n, double seconds)
-{
-	qsort(s, n, sizeof(*s), cmp_u64);
-	const double p[] = { 0.50, 0.99, 0.999, 0.9999 };
-	printf("%-34s", what);
-	for (int i = 0; i < 4; i++)
-		printf(" %9.0f", (double)s[(size_t)(p[i] * (double)(n - 1))] / tsc_per_ns);
-	printf(" %9.0f", (double)s[n - 1] / tsc_per_ns);
-	if (seconds > 0)
-		printf(" %12.0f", (double)n / seconds);
-	printf("\n");
-}
-
-static void header(void)
-{
-	printf("%-34s %9s %9s %9s %9s %9s %12s\n", "latency (ns)", "p50", "p99", "p99.9", "p99.99",
-	       "max", "per second");
-}
-
-static void make_key(uint8_t *k, uint64_t i)
-{
-	/* 16 bytes: a scrambled index, so keys do not arrive in hash order. */
-	uint64_t a = i * 0x9e3779b97f4a7c15ull, b = i;
-	memcpy(k, &a, 8);
-	memcpy(k + 8, &b, 8);
-}
-
-static void pin(int cpu)
+void bench_pin(int cpu)
 {
 	cpu_set_t set;
 	CPU_ZERO(&set);
@@ -99,276 +46,316 @@ static void pin(int cpu)
 		fprintf(stderr, "shmdb-bench: cannot pin to cpu %d\n", cpu);
 }
 
-static uint64_t rng_state = 0x243f6a8885a308d3ull;
-static uint64_t rnd(void)
+enum { SYS_SHMDB, SYS_LMDB, SYS_REDIS, SYS_IDEAL, NSYS };
+
+static const struct bench_system *const systems[NSYS] = {
+	[SYS_SHMDB] = &bench_shmdb,
+	[SYS_LMDB] = &bench_lmdb,
+	[SYS_REDIS] = &bench_redis,
+	[SYS_IDEAL] = &bench_ideal,
+};
+
+static struct bench_params params;
+static const struct bench_system *running; /* for the signal handler */
+static pid_t reader_pid;
+static char dir[] = "/tmp/shmdb-bench-XXXXXX";
+
+static void on_signal(int sig)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
+	if (reader_pid > 0)
+		kill(reader_pid, SIGKILL);
+	if (running)
+		running->stop(&params);
+	rmdir(dir);
+	signal(sig, SIG_DFL);
+	raise(sig);
 }
 
-static void die(const char *what, int err)
+static void calibrate(struct bench_params *p, double *timer_ns)
 {
-	fprintf(stderr, "shmdb-bench: %s: %s\n", what, shmdb_strerror(err));
-	exit(1);
+	uint64_t n0 = bench_now_ns(), t0 = bench_tsc();
+	while (bench_now_ns() - n0 < 200000000ull)
+		;
+	uint64_t n1 = bench_now_ns(), t1 = bench_tsc();
+	p->tsc_per_ns = (double)(t1 - t0) / (double)(n1 - n0);
+	uint64_t best = UINT64_MAX;
+	for (int i = 0; i < 10000; i++) {
+		uint64_t a = bench_tsc(), b = bench_tsc();
+		if (b - a < best)
+			best = b - a;
+	}
+	*timer_ns = (double)best / p->tsc_per_ns;
 }
 
-static void load(shmdb *db, shmdb_table t, uint64_t n)
+/* Load, read in a separate pinned process, write; stop. 0 or -1. */
+static int run_system(const struct bench_system *s, struct bench_result *r)
 {
-	uint8_t key[KEY_LEN], val[VAL_LEN];
-	uint64_t *lat = malloc(sizeof(uint64_t) * (n / 1000 + 1));
-	size_t nl = 0;
-	memset(val, 'v', sizeof(val));
-	uint64_t start = mono_ns();
-	for (uint64_t i = 0; i < n; i += 1000) {
-		shmdb_wtxn *w;
-		shmdb_write_begin(db, &w);
-		for (uint64_t j = i; j < i + 1000 && j < n; j++) {
-			make_key(key, j);
-			memcpy(val, &j, sizeof(j));
-			shmdb_put(w, t, key, KEY_LEN, val, VAL_LEN);
+	running = s;
+	bench_pin(params.client_cpu);
+	int err = s->load(&params, r);
+	if (!err) {
+		fflush(stdout);
+		reader_pid = fork();
+		if (reader_pid == 0) {
+			bench_pin(params.client_cpu);
+			_exit(s->read(&params, r) ? 1 : 0);
 		}
-		uint64_t t0 = tsc();
-		int e = shmdb_commit(w, NULL);
-		lat[nl++] = tsc() - t0;
-		if (e)
-			die("bulk load", e);
+		int st;
+		waitpid(reader_pid, &st, 0);
+		reader_pid = 0;
+		err = WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+		if (!err)
+			err = s->write(&params, r);
 	}
-	double secs = (double)(mono_ns() - start) / 1e9;
-	report("1,000-put txn commit (load)", lat, nl, secs);
-	printf("%-34s %12.0f records/s\n", "  bulk load", (double)n / secs);
-	free(lat);
+	s->stop(&params);
+	running = NULL;
+	if (err)
+		fprintf(stderr, "shmdb-bench: %s: a workload failed\n", s->name);
+	return err;
 }
 
-/* In a child process pinned to `cpu`: random gets, timed one by one. */
-static void reader(const char *sock, int cpu, uint64_t n, uint64_t gets)
+/* ---- report ------------------------------------------------------------ */
+
+static double ns(const struct hist *h, double q)
 {
-	shmdb *db;
-	shmdb_table t;
-	pin(cpu);
-	int e = shmdb_open(sock, &db);
-	if (!e)
-		e = shmdb_table_open(db, "bench", 0, &t);
-	if (e)
-		die("reader open", e);
-	uint64_t *lat = malloc(sizeof(uint64_t) * gets);
-	uint8_t key[KEY_LEN];
-	shmdb_rtxn *r;
-	shmdb_val v;
-	rng_state ^= (uint64_t)getpid();
-	for (uint64_t i = 0; i < 100000; i++) { /* warm-up */
-		shmdb_read_begin(db, &r);
-		make_key(key, rnd() % n);
-		shmdb_get(r, t, key, KEY_LEN, &v);
-		shmdb_read_end(r);
-	}
-	uint64_t misses = 0, start = mono_ns();
-	shmdb_read_begin(db, &r);
-	for (uint64_t i = 0; i < gets; i++) {
-		make_key(key, rnd() % n);
-		uint64_t t0 = tsc();
-		int rc = shmdb_get(r, t, key, KEY_LEN, &v);
-		lat[i] = tsc() - t0;
-		misses += rc != 0;
-	}
-	shmdb_read_end(r);
-	double secs = (double)(mono_ns() - start) / 1e9;
-	report("get, one snapshot (reader process)", lat, gets, secs);
-
-	start = mono_ns();
-	for (uint64_t i = 0; i < gets; i++) {
-		make_key(key, rnd() % n);
-		uint64_t t0 = tsc();
-		shmdb_read_begin(db, &r);
-		misses += shmdb_get(r, t, key, KEY_LEN, &v) != 0;
-		shmdb_read_end(r);
-		lat[i] = tsc() - t0;
-	}
-	secs = (double)(mono_ns() - start) / 1e9;
-	report("read_begin + get + read_end", lat, gets, secs);
-
-	for (uint64_t i = 0; i < gets; i++) {
-		uint64_t t0 = tsc();
-		shmdb_read_begin(db, &r);
-		shmdb_read_end(r);
-		lat[i] = tsc() - t0;
-	}
-	report("read_begin + read_end", lat, gets, 0);
-	if (misses)
-		printf("  (%" PRIu64 " gets missed: a bug)\n", misses);
-
-	uint64_t c0 = mono_ns(), count = 0;
-	shmdb_read_begin(db, &r);
-	shmdb_cursor *c;
-	shmdb_val k;
-	shmdb_cursor_open(r, t, &c);
-	while (shmdb_cursor_next(c, &k, &v) == 0)
-		count++;
-	shmdb_cursor_close(c);
-	shmdb_read_end(r);
-	printf("%-34s %12.0f records/s (%" PRIu64 " records)\n", "full scan (cursor)",
-	       (double)count / ((double)(mono_ns() - c0) / 1e9), count);
-	shmdb_close(db);
-	fflush(stdout);
-	_exit(misses ? 1 : 0);
+	return h->count ? (double)hist_quantile(h, q) / params.tsc_per_ns : -1;
 }
 
-static void commits(shmdb *db, shmdb_table t, uint64_t count)
-{
-	uint8_t key[KEY_LEN], val[VAL_LEN];
-	uint64_t *lat = malloc(sizeof(uint64_t) * count);
-	memset(val, 'w', sizeof(val));
-	uint64_t start = mono_ns();
-	for (uint64_t i = 0; i < count; i++) {
-		shmdb_wtxn *w;
-		make_key(key, i);
-		uint64_t t0 = tsc();
-		shmdb_write_begin(db, &w);
-		shmdb_put(w, t, key, KEY_LEN, val, VAL_LEN);
-		int e = shmdb_commit(w, NULL);
-		lat[i] = tsc() - t0;
-		if (e)
-			die("commit", e);
-	}
-	report("1-put txn, shmdb_commit", lat, count, (double)(mono_ns() - start) / 1e9);
+struct figure {
+	const char *name;
+	const char *unit;
+	int lower_is_better;
+	double v[NSYS];
+};
 
-	/* Pipelined: keep up to `window` transactions in flight. */
-	const uint64_t window = 512;
-	uint64_t *tickets = malloc(sizeof(uint64_t) * count);
-	start = mono_ns();
-	for (uint64_t i = 0; i < count; i++) {
-		shmdb_wtxn *w;
-		make_key(key, i);
-		shmdb_write_begin(db, &w);
-		shmdb_put(w, t, key, KEY_LEN, val, VAL_LEN);
-		int e = shmdb_commit_async(w, &tickets[i]);
-		if (e)
-			die("commit_async", e);
-		if (i >= window && (e = shmdb_wait(db, tickets[i - window], NULL)))
-			die("wait", e);
-	}
-	for (uint64_t i = count > window ? count - window : 0; i < count; i++)
-		shmdb_wait(db, tickets[i], NULL);
-	double secs = (double)(mono_ns() - start) / 1e9;
-	printf("%-34s %12.0f txn/s\n", "1-put txn, pipelined (async)", (double)count / secs);
-	free(tickets);
-	free(lat);
+static void print_value(double v)
+{
+	if (v < 0)
+		printf(" %12s", "-");
+	else if (v >= 1e6)
+		printf(" %11.2fM", v / 1e6);
+	else
+		printf(" %12.0f", v);
 }
 
-static pid_t start_daemon(const char *shmdbd, const char *sock, const char *arena, int cpu)
+static void print_ratio(double a, double b)
 {
-	char cpubuf[16];
-	snprintf(cpubuf, sizeof(cpubuf), "%d", cpu);
-	pid_t pid = fork();
-	if (pid == 0) {
-		execl(shmdbd, shmdbd, "--socket", sock, "--arena-size", arena, "--writer-cpu", cpubuf,
-		      "--writer-idle-us", "1000000", (char *)NULL);
-		perror("exec shmdbd");
-		_exit(127);
+	if (a < 0 || b <= 0)
+		printf(" %9s", "-");
+	else
+		printf(" %9.2f", a / b);
+}
+
+static int collect(struct figure *f, const struct bench_result *res, const int *on)
+{
+	static const double qs[] = { 0.5, 0.9, 0.99, 0.999, 0.9999, 1.0 };
+	static const char *const qn[] = { "get p50", "get p90", "get p99", "get p99.9",
+					  "get p99.99", "get max" };
+	int n = 0;
+	for (int q = 0; q < 6; q++, n++) {
+		f[n] = (struct figure){ qn[q], "ns", 1, { 0 } };
+		for (int s = 0; s < NSYS; s++)
+			f[n].v[s] = on[s] ? ns(&res[s].get, qs[q]) : -1;
 	}
-	for (int i = 0; i < 600; i++) {
-		struct stat st;
-		if (stat(sock, &st) == 0)
-			return pid;
-		int status;
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			break;
-		usleep(50000);
+#define FIG(label, unit, lower, expr)                                  \
+	do {                                                           \
+		f[n] = (struct figure){ label, unit, lower, { 0 } };   \
+		for (int s = 0; s < NSYS; s++) {                       \
+			const struct bench_result *r = &res[s];        \
+			f[n].v[s] = on[s] ? (expr) : -1;               \
+		}                                                      \
+		n++;                                                   \
+	} while (0)
+	FIG("gets per second, 1 reader", "/s", 0, r->get_ops);
+	FIG("read txn begin+end p50", "ns", 1, ns(&r->begin_end, 0.5));
+	FIG("read txn begin+end p99", "ns", 1, ns(&r->begin_end, 0.99));
+	FIG("full scan", "rec/s", 0, r->scan_rps > 0 ? r->scan_rps : -1);
+	FIG("1-put commit p50", "ns", 1, ns(&r->commit, 0.5));
+	FIG("1-put commit p99", "ns", 1, ns(&r->commit, 0.99));
+	FIG("1-put commits, waiting", "txn/s", 0, r->commit_tps > 0 ? r->commit_tps : -1);
+	FIG("1-put commits, pipelined", "txn/s", 0, r->pipelined_tps > 0 ? r->pipelined_tps : -1);
+	FIG("bulk load, 1,000-put txns", "rec/s", 0, r->load_rps);
+	FIG("memory: dependent load", "ns", 1, r->chase_ns > 0 ? r->chase_ns : -1);
+#undef FIG
+	return n;
+}
+
+static void print_table(const struct figure *f, int n)
+{
+	printf("\n%-28s %-6s %12s %12s %12s %12s %9s %9s %9s\n", "figure", "unit", "shmdb", "LMDB",
+	       "Redis", "ideal", "/LMDB", "/Redis", "/ideal");
+	for (int i = 0; i < n; i++) {
+		printf("%-28s %-6s", f[i].name, f[i].unit);
+		for (int s = 0; s < NSYS; s++)
+			print_value(f[i].v[s]);
+		for (int s = SYS_LMDB; s < NSYS; s++)
+			print_ratio(f[i].v[SYS_SHMDB], f[i].v[s]);
+		printf("\n");
 	}
-	fprintf(stderr, "shmdb-bench: shmdbd did not start\n");
-	exit(1);
+	printf("ratios are shmdb's figure over the peer's: below 1 is better for ns, above 1 for rates\n");
+}
+
+static int write_json(const char *path, const struct figure *f, int n, double timer_ns)
+{
+	FILE *out = fopen(path, "w");
+	if (!out) {
+		fprintf(stderr, "shmdb-bench: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	fprintf(out, "{\n  \"records\": %" PRIu64 ",\n  \"key_bytes\": %d,\n  \"value_bytes\": %u,\n"
+		"  \"client_cpu\": %d,\n  \"server_cpu\": %d,\n  \"timer_ns\": %.1f,\n  \"figures\": [\n",
+		params.records, BENCH_KEY_LEN, params.val_len, params.client_cpu, params.server_cpu, timer_ns);
+	static const char *const keys[NSYS] = { "shmdb", "lmdb", "redis", "ideal" };
+	for (int i = 0; i < n; i++) {
+		fprintf(out, "    {\"figure\": \"%s\", \"unit\": \"%s\"", f[i].name, f[i].unit);
+		for (int s = 0; s < NSYS; s++) {
+			if (f[i].v[s] < 0)
+				fprintf(out, ", \"%s\": null", keys[s]);
+			else
+				fprintf(out, ", \"%s\": %.1f", keys[s], f[i].v[s]);
+		}
+		fprintf(out, "}%s\n", i + 1 < n ? "," : "");
+	}
+	fprintf(out, "  ]\n}\n");
+	return fclose(out) ? -1 : 0;
+}
+
+/* Each system that ran must have produced every figure it has. */
+static int check_figures(const struct bench_result *res, const int *on)
+{
+	int bad = 0;
+	for (int s = 0; s < NSYS; s++) {
+		if (!on[s])
+			continue;
+		const struct bench_result *r = &res[s];
+		int ok = r->load_rps > 0 && r->get.count == params.gets && r->get_ops > 0;
+		if (s != SYS_IDEAL)
+			ok = ok && r->scan_rps > 0 && r->commit.count == params.commits && r->commit_tps > 0;
+		if (s == SYS_SHMDB || s == SYS_LMDB)
+			ok = ok && r->begin_end.count == params.gets;
+		if (s == SYS_SHMDB || s == SYS_REDIS)
+			ok = ok && r->pipelined_tps > 0;
+		if (s == SYS_IDEAL)
+			ok = ok && r->chase_ns > 0;
+		if (!ok) {
+			fprintf(stderr, "shmdb-bench: %s produced no figure for some workload\n", systems[s]->name);
+			bad = 1;
+		}
+	}
+	return bad;
+}
+
+static void usage(FILE *to)
+{
+	fprintf(to,
+		"Usage: shmdb-bench [OPTION]...\n"
+		"  --records N       dataset size (default 1000000)\n"
+		"  --value-size N    value bytes (default 100, at most %d)\n"
+		"  --gets N          timed gets per reader (default 2000000)\n"
+		"  --commits N       timed 1-put transactions (default 100000)\n"
+		"  --quick           20,000 records, 100,000 gets, 5,000 commits\n"
+		"  --no-lmdb, --no-redis, --no-ideal   leave a peer out\n"
+		"  --client-cpu N    cpu of the client processes (default 0)\n"
+		"  --server-cpu N    cpu of shmdbd's writer and redis-server (default 1)\n"
+		"  --shmdbd PATH     the daemon (default: ../shmdbd next to this program)\n"
+		"  --json FILE       also write every figure as JSON\n",
+		BENCH_MAX_VAL);
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "shmdbd", required_argument, NULL, 'd' },
 		{ "records", required_argument, NULL, 'n' },
+		{ "value-size", required_argument, NULL, 'v' },
 		{ "gets", required_argument, NULL, 'g' },
 		{ "commits", required_argument, NULL, 'c' },
+		{ "quick", no_argument, NULL, 'q' },
+		{ "no-lmdb", no_argument, NULL, 'L' },
+		{ "no-redis", no_argument, NULL, 'R' },
+		{ "no-ideal", no_argument, NULL, 'I' },
+		{ "client-cpu", required_argument, NULL, 'C' },
+		{ "server-cpu", required_argument, NULL, 'S' },
+		{ "shmdbd", required_argument, NULL, 'd' },
+		{ "json", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *sock = NULL, *shmdbd = NULL;
-	uint64_t n = 1000000, gets = 2000000, ncommits = 100000;
+	int on[NSYS] = { 1, 1, 1, 1 };
+	const char *json = NULL;
+	char self[600], shmdbd[700];
+	params = (struct bench_params){ .records = 1000000, .val_len = 100, .gets = 2000000,
+					.commits = 100000, .client_cpu = 0, .server_cpu = 1 };
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		params.server_cpu = 0;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
-		case 's': sock = optarg; break;
-		case 'd': shmdbd = optarg; break;
-		case 'n': n = strtoull(optarg, NULL, 10); break;
-		case 'g': gets = strtoull(optarg, NULL, 10); break;
-		case 'c': ncommits = strtoull(optarg, NULL, 10); break;
-		default:
-			printf("usage: shmdb-bench [--socket PATH | --shmdbd PATH] [--records N] [--gets N] [--commits N]\n");
-			return opt == 'h' ? 0 : 2;
+		case 'n': params.records = strtoull(optarg, NULL, 10); break;
+		case 'v': params.val_len = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'g': params.gets = strtoull(optarg, NULL, 10); break;
+		case 'c': params.commits = strtoull(optarg, NULL, 10); break;
+		case 'q': params.records = 20000; params.gets = 100000; params.commits = 5000; break;
+		case 'L': on[SYS_LMDB] = 0; break;
+		case 'R': on[SYS_REDIS] = 0; break;
+		case 'I': on[SYS_IDEAL] = 0; break;
+		case 'C': params.client_cpu = atoi(optarg); break;
+		case 'S': params.server_cpu = atoi(optarg); break;
+		case 'd': params.shmdbd = optarg; break;
+		case 'j': json = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
 		}
 	}
-	if (n == 0 || gets == 0 || ncommits == 0) {
-		fprintf(stderr, "shmdb-bench: counts must be positive\n");
+	if (!params.records || !params.gets || !params.commits || params.val_len < 8 ||
+	    params.val_len > BENCH_MAX_VAL) {
+		fprintf(stderr, "shmdb-bench: counts must be positive and the value size 8 to %d\n", BENCH_MAX_VAL);
 		return 2;
 	}
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	int writer_cpu = ncpu > 1 ? 1 : 0, client_cpu = 0;
-	char dir[] = "/tmp/shmdb-bench-XXXXXX", sockbuf[128];
-	pid_t daemon = 0;
-	if (!sock) {
-		char self[512], path[600];
+	if (!params.shmdbd) {
 		ssize_t l = readlink("/proc/self/exe", self, sizeof(self) - 1);
 		self[l > 0 ? l : 0] = 0;
 		char *slash = strrchr(self, '/');
 		if (slash)
 			*slash = 0;
-		snprintf(path, sizeof(path), "%s/../shmdbd", self);
-		if (!shmdbd)
-			shmdbd = path;
-		if (!mkdtemp(dir))
-			return 1;
-		snprintf(sockbuf, sizeof(sockbuf), "%s/s.sock", dir);
-		sock = sockbuf;
-		char arena[32];
-		snprintf(arena, sizeof(arena), "%" PRIu64 "M", (n * 400 + ncommits * 400) / (1 << 20) + 256);
-		daemon = start_daemon(shmdbd, sock, arena, writer_cpu);
+		snprintf(shmdbd, sizeof(shmdbd), "%s/../shmdbd", self);
+		params.shmdbd = shmdbd;
 	}
-	calibrate();
-	uint64_t tmin = UINT64_MAX;
-	for (int i = 0; i < 1000; i++) {
-		uint64_t a = tsc(), b = tsc();
-		if (b - a < tmin)
-			tmin = b - a;
+	if (!mkdtemp(dir)) {
+		perror("shmdb-bench: mkdtemp");
+		return 1;
 	}
-	printf("shmdb-bench: %" PRIu64 " records of %d-byte keys and %d-byte values; writer on cpu %d, "
-	       "clients on cpu %d; TSC %.3f GHz, timer cost %.1f ns (included in each sample)\n",
-	       n, KEY_LEN, VAL_LEN, writer_cpu, client_cpu, tsc_per_ns, (double)tmin / tsc_per_ns);
+	params.dir = dir;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
 
-	pin(client_cpu);
-	shmdb *db;
-	shmdb_table t;
-	int e = shmdb_open(sock, &db);
-	if (!e)
-		e = shmdb_table_open(db, "bench", SHMDB_CREATE, &t);
-	if (e)
-		die("open", e);
-	header();
-	load(db, t, n);
+	double timer_ns;
+	calibrate(&params, &timer_ns);
+	printf("shmdb-bench: %" PRIu64 " records, %d-byte keys, %u-byte values; %" PRIu64
+	       " gets, %" PRIu64 " commits\n", params.records, BENCH_KEY_LEN, params.val_len,
+	       params.gets, params.commits);
+	printf("clients (loader, reader process, committer) on cpu %d; shmdbd's writer and "
+	       "redis-server on cpu %d\n", params.client_cpu, params.server_cpu);
+	printf("TSC %.3f GHz; timer cost %.1f ns, included in every latency\n", params.tsc_per_ns,
+	       timer_ns);
 
-	fflush(stdout);
-	pid_t rp = fork();
-	if (rp == 0)
-		reader(sock, client_cpu, n, gets);
-	int status;
-	waitpid(rp, &status, 0);
-	commits(db, t, ncommits);
-	shmdb_close(db);
-	if (daemon) {
-		kill(daemon, SIGTERM);
-		waitpid(daemon, NULL, 0);
-		char p[160];
-		snprintf(p, sizeof(p), "%s.lock", sock);
-		unlink(p);
-		rmdir(dir);
+	struct bench_result *res = mmap(NULL, sizeof(*res) * NSYS, PROT_READ | PROT_WRITE,
+					MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (res == MAP_FAILED)
+		return 1;
+	int failed = 0;
+	for (int s = 0; s < NSYS; s++) {
+		if (!on[s])
+			continue;
+		printf("running %s...\n", systems[s]->name);
+		fflush(stdout);
+		if (run_system(systems[s], &res[s]))
+			failed = 1;
 	}
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+	struct figure f[32];
+	int n = collect(f, res, on);
+	print_table(f, n);
+	if (json && write_json(json, f, n, timer_ns))
+		failed = 1;
+	rmdir(dir);
+	return failed || check_figures(res, on) ? 1 : 0;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "hist.h"
 #include "config.h"
 #include "harness.h"
 #include "shmdb.h"
@@ -304,6 +305,41 @@ START_TEST(hugepage_plans)
 }
 END_TEST
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The benchmark's histogram: every quantile within 1% of the exact one. */
+START_TEST(histogram_error_under_one_percent)
+{
+	static struct hist h;
+	hist_reset(&h);
+	uint64_t x = 88172645463325252ull;
+	enum { N = 200000 };
+	static uint64_t v[N];
+	for (int i = 0; i < N; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		v[i] = (x % 1000000) * ((x >> 40) % 4 == 0 ? 1000 : 1); /* a long tail */
+		hist_add(&h, v[i]);
+	}
+	qsort(v, N, sizeof(v[0]), cmp_u64);
+	const double qs[] = { 0.0, 0.5, 0.9, 0.99, 0.999, 0.9999 };
+	for (int i = 0; i < 6; i++) {
+		uint64_t exact = v[(size_t)(qs[i] * (N - 1))];
+		uint64_t got = hist_quantile(&h, qs[i]);
+		ck_assert_msg(got >= exact && (double)(got - exact) <= 0.01 * (double)exact + 1,
+			      "q %.4f: %llu vs exact %llu", qs[i], (unsigned long long)got,
+			      (unsigned long long)exact);
+	}
+	ck_assert_uint_eq(hist_quantile(&h, 1.0), v[N - 1]);
+	ck_assert_uint_eq(h.count, N);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("units");
@@ -320,6 +356,7 @@ int main(void)
 	tcase_add_test(tc, topology_bad_synthetic);
 	tcase_add_test(tc, this_machine_topology);
 	tcase_add_test(tc, hugepage_plans);
+	tcase_add_test(tc, histogram_error_under_one_percent);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

@@ -1,0 +1,97 @@
+/*
+ * bench.h - what shmdb-bench's parts share: the parameters of a run, the
+ * figures each system reports, the dataset's keys and values, the TSC timer
+ * and cpu pinning. Each system under test (shmdb, LMDB, Redis, the ideal
+ * hash) implements struct bench_system in its own file.
+ */
+#ifndef SHMDB_BENCH_H
+#define SHMDB_BENCH_H
+
+#include <stdint.h>
+#include <string.h>
+#include <x86intrin.h>
+
+#include "hist.h"
+
+#define BENCH_KEY_LEN 16
+#define BENCH_MAX_VAL 4096
+
+struct bench_params {
+	uint64_t records;      /* dataset size */
+	uint32_t val_len;      /* value bytes */
+	uint64_t gets;         /* timed gets per reader */
+	uint64_t commits;      /* timed 1-put commits */
+	int client_cpu;        /* where client processes run */
+	int server_cpu;        /* where shmdbd's writer / redis-server run */
+	const char *shmdbd;    /* path of the daemon binary */
+	const char *dir;       /* scratch directory for sockets and files */
+	double tsc_per_ns;
+};
+
+/* Figures, each -1 (or an empty histogram) when a system has no such
+ * operation. Lives in shared memory: reader processes fill their part. */
+struct bench_result {
+	double load_rps;          /* bulk load, records per second */
+	struct hist get;          /* point get, one reader process */
+	double get_ops;           /* gets per second, one reader */
+	struct hist begin_end;    /* read transaction begin + end */
+	double scan_rps;          /* full scan, records per second */
+	struct hist commit;       /* 1-put transaction, waiting */
+	double commit_tps;
+	double pipelined_tps;     /* 1-put transactions, pipelined */
+	double chase_ns;          /* the ideal's dependent load over the data */
+};
+
+struct bench_system {
+	const char *name;
+	/* Start the system (server, environment) and load the dataset,
+	 * filling load_rps. Returns 0 or -1 with a message on stderr. */
+	int (*load)(const struct bench_params *p, struct bench_result *r);
+	/* In a reader process pinned to the client cpu: timed gets, begin+end,
+	 * scan. Returns 0 or -1. */
+	int (*read)(const struct bench_params *p, struct bench_result *r);
+	/* Timed commits, in the parent. Returns 0 or -1. */
+	int (*write)(const struct bench_params *p, struct bench_result *r);
+	/* Stop everything started; remove files. */
+	void (*stop)(const struct bench_params *p);
+};
+
+extern const struct bench_system bench_shmdb, bench_lmdb, bench_redis, bench_ideal;
+
+static inline uint64_t bench_tsc(void)
+{
+	unsigned aux;
+	uint64_t t = __rdtscp(&aux);
+	_mm_lfence();
+	return t;
+}
+
+/* The key of record i: 16 bytes, scrambled so that keys do not arrive in
+ * hash or sort order. */
+static inline void bench_key(uint8_t *k, uint64_t i)
+{
+	uint64_t a = i * 0x9e3779b97f4a7c15ull;
+	memcpy(k, &a, 8);
+	memcpy(k + 8, &i, 8);
+}
+
+/* The value of record i: val_len bytes starting with i. */
+static inline void bench_value(uint8_t *v, uint64_t i, uint32_t len)
+{
+	memset(v, 'v', len);
+	memcpy(v, &i, len < 8 ? len : 8);
+}
+
+/* A fast per-process random sequence for picking keys. */
+static inline uint64_t bench_rand(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+void bench_pin(int cpu);
+uint64_t bench_now_ns(void);
+
+#endif /* SHMDB_BENCH_H */

@@ -1,0 +1,148 @@
+/*
+ * sys_ideal.c - the physical line for a point get: an ideal open-addressing
+ * hash with the same records inline in 64-byte-aligned slots, in a shared
+ * mapping (huge pages when they can be had, as shmdb gets them), read from a
+ * separate process with the same hash function and the same timer. One
+ * cache-line miss per get, no snapshot, no version chain. And a dependent
+ * pointer chase over as many bytes as the dataset: the memory's own latency.
+ */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+static uint8_t *table;
+static size_t table_bytes, slot_bytes;
+static uint64_t mask;
+
+static void *map_shared(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (p == MAP_FAILED) {
+		p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED)
+			madvise(p, bytes, MADV_HUGEPAGE);
+	}
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static uint8_t *slot(uint64_t i)
+{
+	return table + i * slot_bytes;
+}
+
+static int load(const struct bench_params *p, struct bench_result *r)
+{
+	uint64_t cap = 1;
+	while (cap < 2 * p->records)
+		cap *= 2;
+	mask = cap - 1;
+	/* A slot: 1 byte used flag, key, value, rounded to cache lines. */
+	slot_bytes = (1 + BENCH_KEY_LEN + p->val_len + 63) / 64 * 64;
+	table_bytes = (cap * slot_bytes + (2u << 20) - 1) / (2u << 20) * (2u << 20);
+	if (!(table = map_shared(table_bytes))) {
+		fprintf(stderr, "shmdb-bench: ideal: cannot map %zu bytes\n", table_bytes);
+		return -1;
+	}
+	uint8_t key[BENCH_KEY_LEN];
+	uint64_t start = bench_now_ns();
+	for (uint64_t i = 0; i < p->records; i++) {
+		bench_key(key, i);
+		uint64_t j = XXH3_64bits(key, BENCH_KEY_LEN) & mask;
+		while (slot(j)[0])
+			j = (j + 1) & mask;
+		slot(j)[0] = 1;
+		memcpy(slot(j) + 1, key, BENCH_KEY_LEN);
+		bench_value(slot(j) + 1 + BENCH_KEY_LEN, i, p->val_len);
+	}
+	r->load_rps = (double)p->records / ((double)(bench_now_ns() - start) / 1e9);
+	return 0;
+}
+
+static inline const uint8_t *lookup(const uint8_t *key)
+{
+	uint64_t j = XXH3_64bits(key, BENCH_KEY_LEN) & mask;
+	for (;; j = (j + 1) & mask) {
+		const uint8_t *s = slot(j);
+		if (!s[0])
+			return NULL;
+		if (!memcmp(s + 1, key, BENCH_KEY_LEN))
+			return s + 1 + BENCH_KEY_LEN;
+	}
+}
+
+/* Dependent loads over `bytes` of memory in a random cyclic order. */
+static double pointer_chase(size_t bytes)
+{
+	size_t n = bytes / 64;
+	uint64_t *mem = map_shared(n * 64), rnd = 12345;
+	uint64_t *order = malloc(n * sizeof(uint64_t));
+	if (!mem || !order)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	for (size_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
+		size_t j = bench_rand(&rnd) % (i + 1);
+		uint64_t t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (size_t i = 0; i < n; i++)
+		mem[order[i] * 8] = order[(i + 1) % n];
+	free(order);
+	uint64_t at = 0, hops = n < 4000000 ? n : 4000000;
+	for (uint64_t i = 0; i < hops / 4; i++) /* warm the TLB */
+		at = mem[at * 8];
+	uint64_t start = bench_now_ns();
+	for (uint64_t i = 0; i < hops; i++)
+		at = mem[at * 8];
+	double ns = (double)(bench_now_ns() - start) / (double)hops;
+	munmap(mem, n * 64);
+	return at == (uint64_t)-1 ? -1 : ns;
+}
+
+static int read_side(const struct bench_params *p, struct bench_result *r)
+{
+	uint8_t key[BENCH_KEY_LEN];
+	uint64_t rnd = 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid(), misses = 0;
+	for (uint64_t i = 0; i < p->gets / 10 + 1000; i++) {
+		bench_key(key, bench_rand(&rnd) % p->records);
+		misses += !lookup(key);
+	}
+	uint64_t start = bench_now_ns();
+	for (uint64_t i = 0; i < p->gets; i++) {
+		bench_key(key, bench_rand(&rnd) % p->records);
+		uint64_t t0 = bench_tsc();
+		const uint8_t *v = lookup(key);
+		hist_add(&r->get, bench_tsc() - t0);
+		misses += !v;
+	}
+	r->get_ops = (double)p->gets / ((double)(bench_now_ns() - start) / 1e9);
+	r->chase_ns = pointer_chase(p->records * (BENCH_KEY_LEN + p->val_len + 48));
+	return misses ? -1 : 0;
+}
+
+static int write_side(const struct bench_params *p, struct bench_result *r)
+{
+	(void)p;
+	r->commit_tps = r->pipelined_tps = -1;
+	return 0;
+}
+
+static void stop(const struct bench_params *p)
+{
+	(void)p;
+	if (table)
+		munmap(table, table_bytes);
+	table = NULL;
+}
+
+const struct bench_system bench_ideal = {
+	.name = "ideal", .load = load, .read = read_side, .write = write_side, .stop = stop,
+};

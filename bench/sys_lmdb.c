@@ -1,0 +1,155 @@
+/*
+ * sys_lmdb.c - LMDB under shmdb-bench, as the issue asks: its environment in
+ * /dev/shm, MDB_NOSYNC | MDB_WRITEMAP, readers in separate processes (each
+ * opens the environment itself: an LMDB environment must not cross fork).
+ */
+#include <inttypes.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+static char path[128];
+static MDB_env *env;
+static MDB_dbi dbi;
+
+static int fail(const char *what, int rc)
+{
+	fprintf(stderr, "shmdb-bench: lmdb: %s: %s\n", what, mdb_strerror(rc));
+	return -1;
+}
+
+static int open_env(const struct bench_params *p, MDB_env **e)
+{
+	uint64_t size = (p->records + p->commits) * (p->val_len + 64) * 3 + (64u << 20);
+	int rc = mdb_env_create(e);
+	if (!rc)
+		rc = mdb_env_set_mapsize(*e, size);
+	if (!rc)
+		rc = mdb_env_set_maxreaders(*e, 64);
+	if (!rc)
+		rc = mdb_env_open(*e, path, MDB_NOSYNC | MDB_WRITEMAP | MDB_NOSUBDIR | MDB_NOTLS, 0600);
+	return rc;
+}
+
+static int load(const struct bench_params *p, struct bench_result *r)
+{
+	snprintf(path, sizeof(path), "/dev/shm/shmdb-bench-lmdb-%d", (int)getpid());
+	unlink(path);
+	int rc = open_env(p, &env);
+	MDB_txn *txn;
+	if (rc)
+		return fail("open", rc);
+	if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) || (rc = mdb_dbi_open(txn, NULL, 0, &dbi)) ||
+	    (rc = mdb_txn_commit(txn)))
+		return fail("dbi", rc);
+	uint8_t key[BENCH_KEY_LEN], val[BENCH_MAX_VAL];
+	uint64_t start = bench_now_ns();
+	for (uint64_t i = 0; i < p->records; i += 1000) {
+		if ((rc = mdb_txn_begin(env, NULL, 0, &txn)))
+			return fail("txn", rc);
+		for (uint64_t j = i; j < i + 1000 && j < p->records; j++) {
+			bench_key(key, j);
+			bench_value(val, j, p->val_len);
+			MDB_val k = { BENCH_KEY_LEN, key }, v = { p->val_len, val };
+			if ((rc = mdb_put(txn, dbi, &k, &v, 0)))
+				return fail("put", rc);
+		}
+		if ((rc = mdb_txn_commit(txn)))
+			return fail("commit", rc);
+	}
+	r->load_rps = (double)p->records / ((double)(bench_now_ns() - start) / 1e9);
+	return 0;
+}
+
+static int read_side(const struct bench_params *p, struct bench_result *r)
+{
+	MDB_env *mine;
+	MDB_txn *txn;
+	MDB_dbi d;
+	uint8_t key[BENCH_KEY_LEN];
+	uint64_t rnd = 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid(), misses = 0;
+	int rc = open_env(p, &mine);
+	if (rc || (rc = mdb_txn_begin(mine, NULL, MDB_RDONLY, &txn)) || (rc = mdb_dbi_open(txn, NULL, 0, &d)))
+		return fail("reader open", rc);
+	MDB_val k = { BENCH_KEY_LEN, key }, v;
+	for (uint64_t i = 0; i < p->gets / 10 + 1000; i++) {
+		bench_key(key, bench_rand(&rnd) % p->records);
+		mdb_get(txn, d, &k, &v);
+	}
+	uint64_t start = bench_now_ns();
+	for (uint64_t i = 0; i < p->gets; i++) {
+		bench_key(key, bench_rand(&rnd) % p->records);
+		uint64_t t0 = bench_tsc();
+		misses += mdb_get(txn, d, &k, &v) != 0;
+		hist_add(&r->get, bench_tsc() - t0);
+	}
+	r->get_ops = (double)p->gets / ((double)(bench_now_ns() - start) / 1e9);
+
+	/* Begin + end of a read transaction: LMDB's cheapest form is
+	 * reset + renew of a read-only transaction handle. */
+	for (uint64_t i = 0; i < p->gets; i++) {
+		uint64_t t0 = bench_tsc();
+		mdb_txn_reset(txn);
+		mdb_txn_renew(txn);
+		hist_add(&r->begin_end, bench_tsc() - t0);
+	}
+
+	MDB_cursor *c;
+	uint64_t count = 0;
+	start = bench_now_ns();
+	mdb_cursor_open(txn, d, &c);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+		count++;
+	r->scan_rps = (double)count / ((double)(bench_now_ns() - start) / 1e9);
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	mdb_env_close(mine);
+	if (misses || count < p->records) {
+		fprintf(stderr, "shmdb-bench: lmdb: %" PRIu64 " gets missed, scan saw %" PRIu64 "\n", misses, count);
+		return -1;
+	}
+	return 0;
+}
+
+static int write_side(const struct bench_params *p, struct bench_result *r)
+{
+	uint8_t key[BENCH_KEY_LEN], val[BENCH_MAX_VAL];
+	bench_value(val, 0, p->val_len);
+	uint64_t start = bench_now_ns();
+	for (uint64_t i = 0; i < p->commits; i++) {
+		MDB_txn *txn;
+		bench_key(key, i);
+		MDB_val k = { BENCH_KEY_LEN, key }, v = { p->val_len, val };
+		uint64_t t0 = bench_tsc();
+		int rc = mdb_txn_begin(env, NULL, 0, &txn);
+		if (!rc)
+			rc = mdb_put(txn, dbi, &k, &v, 0);
+		if (!rc)
+			rc = mdb_txn_commit(txn);
+		hist_add(&r->commit, bench_tsc() - t0);
+		if (rc)
+			return fail("commit", rc);
+	}
+	r->commit_tps = (double)p->commits / ((double)(bench_now_ns() - start) / 1e9);
+	r->pipelined_tps = -1; /* LMDB commits synchronously only */
+	return 0;
+}
+
+static void stop(const struct bench_params *p)
+{
+	(void)p;
+	if (env)
+		mdb_env_close(env);
+	env = NULL;
+	char lock[160];
+	snprintf(lock, sizeof(lock), "%s-lock", path);
+	unlink(path);
+	unlink(lock);
+}
+
+const struct bench_system bench_lmdb = {
+	.name = "LMDB", .load = load, .read = read_side, .write = write_side, .stop = stop,
+};

@@ -1,0 +1,197 @@
+/*
+ * sys_shmdb.c - shmdb under shmdb-bench: its own shmdbd on a socket in the
+ * run's directory, the writer pinned to the server cpu and polling (a long
+ * idle window), clients on the client cpu.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "shmdb.h"
+
+static pid_t daemon_pid;
+static char sock[256];
+static shmdb *db;
+static shmdb_table table;
+
+static int fail(const char *what, int err)
+{
+	fprintf(stderr, "shmdb-bench: shmdb: %s: %s\n", what, shmdb_strerror(err));
+	return -1;
+}
+
+static int start_daemon(const struct bench_params *p)
+{
+	char cpu[16], arena[32];
+	/* Versions of ~160 bytes plus the index, and room for the commits. */
+	uint64_t mib = (p->records + p->commits) * (p->val_len + 128) * 2 / (1 << 20) + 64;
+	snprintf(cpu, sizeof(cpu), "%d", p->server_cpu);
+	snprintf(arena, sizeof(arena), "%" PRIu64 "M", mib);
+	snprintf(sock, sizeof(sock), "%s/shmdb.sock", p->dir);
+	daemon_pid = fork();
+	if (daemon_pid == 0) {
+		freopen("/dev/null", "w", stderr);
+		execl(p->shmdbd, p->shmdbd, "--socket", sock, "--arena-size", arena, "--writer-cpu", cpu,
+		      "--writer-idle-us", "10000000", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 1200; i++) {
+		struct stat st;
+		if (stat(sock, &st) == 0)
+			return 0;
+		if (waitpid(daemon_pid, NULL, WNOHANG) == daemon_pid)
+			break;
+		usleep(25000);
+	}
+	fprintf(stderr, "shmdb-bench: shmdbd (%s) did not start\n", p->shmdbd);
+	daemon_pid = 0;
+	return -1;
+}
+
+static int load(const struct bench_params *p, struct bench_result *r)
+{
+	if (start_daemon(p))
+		return -1;
+	int e = shmdb_open(sock, &db);
+	if (!e)
+		e = shmdb_table_open(db, "bench", SHMDB_CREATE, &table);
+	if (e)
+		return fail("open", e);
+	uint8_t key[BENCH_KEY_LEN], val[BENCH_MAX_VAL];
+	uint64_t start = bench_now_ns();
+	for (uint64_t i = 0; i < p->records; i += 1000) {
+		shmdb_wtxn *w;
+		shmdb_write_begin(db, &w);
+		for (uint64_t j = i; j < i + 1000 && j < p->records; j++) {
+			bench_key(key, j);
+			bench_value(val, j, p->val_len);
+			shmdb_put(w, table, key, BENCH_KEY_LEN, val, p->val_len);
+		}
+		if ((e = shmdb_commit(w, NULL)))
+			return fail("bulk load", e);
+	}
+	r->load_rps = (double)p->records / ((double)(bench_now_ns() - start) / 1e9);
+	return 0;
+}
+
+static int read_side(const struct bench_params *p, struct bench_result *r)
+{
+	shmdb *mine;
+	shmdb_table t;
+	shmdb_rtxn *txn;
+	shmdb_val k, v;
+	uint8_t key[BENCH_KEY_LEN];
+	uint64_t rnd = 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid(), misses = 0;
+
+	int e = shmdb_open(sock, &mine);
+	if (!e)
+		e = shmdb_table_open(mine, "bench", 0, &t);
+	if (e)
+		return fail("reader open", e);
+	for (uint64_t i = 0; i < p->gets / 10 + 1000; i++) { /* warm-up */
+		shmdb_read_begin(mine, &txn);
+		bench_key(key, bench_rand(&rnd) % p->records);
+		shmdb_get(txn, t, key, BENCH_KEY_LEN, &v);
+		shmdb_read_end(txn);
+	}
+	shmdb_read_begin(mine, &txn);
+	uint64_t start = bench_now_ns();
+	for (uint64_t i = 0; i < p->gets; i++) {
+		bench_key(key, bench_rand(&rnd) % p->records);
+		uint64_t t0 = bench_tsc();
+		misses += shmdb_get(txn, t, key, BENCH_KEY_LEN, &v) != 0;
+		hist_add(&r->get, bench_tsc() - t0);
+	}
+	r->get_ops = (double)p->gets / ((double)(bench_now_ns() - start) / 1e9);
+	shmdb_read_end(txn);
+
+	for (uint64_t i = 0; i < p->gets; i++) {
+		uint64_t t0 = bench_tsc();
+		shmdb_read_begin(mine, &txn);
+		shmdb_read_end(txn);
+		hist_add(&r->begin_end, bench_tsc() - t0);
+	}
+
+	uint64_t count = 0;
+	shmdb_cursor *c;
+	shmdb_read_begin(mine, &txn);
+	start = bench_now_ns();
+	shmdb_cursor_open(txn, t, &c);
+	while (shmdb_cursor_next(c, &k, &v) == 0)
+		count++;
+	r->scan_rps = (double)count / ((double)(bench_now_ns() - start) / 1e9);
+	shmdb_cursor_close(c);
+	shmdb_read_end(txn);
+	shmdb_close(mine);
+	if (misses || count < p->records) {
+		fprintf(stderr, "shmdb-bench: shmdb: %" PRIu64 " gets missed, scan saw %" PRIu64 "\n",
+			misses, count);
+		return -1;
+	}
+	return 0;
+}
+
+static int write_side(const struct bench_params *p, struct bench_result *r)
+{
+	uint8_t key[BENCH_KEY_LEN], val[BENCH_MAX_VAL];
+	bench_value(val, 0, p->val_len);
+	uint64_t start = bench_now_ns();
+	for (uint64_t i = 0; i < p->commits; i++) {
+		shmdb_wtxn *w;
+		bench_key(key, i);
+		uint64_t t0 = bench_tsc();
+		shmdb_write_begin(db, &w);
+		shmdb_put(w, table, key, BENCH_KEY_LEN, val, p->val_len);
+		int e = shmdb_commit(w, NULL);
+		hist_add(&r->commit, bench_tsc() - t0);
+		if (e)
+			return fail("commit", e);
+	}
+	r->commit_tps = (double)p->commits / ((double)(bench_now_ns() - start) / 1e9);
+
+	const uint64_t window = 512;
+	uint64_t *tickets = calloc(p->commits, sizeof(uint64_t));
+	start = bench_now_ns();
+	for (uint64_t i = 0; i < p->commits; i++) {
+		shmdb_wtxn *w;
+		bench_key(key, i);
+		shmdb_write_begin(db, &w);
+		shmdb_put(w, table, key, BENCH_KEY_LEN, val, p->val_len);
+		int e = shmdb_commit_async(w, &tickets[i]);
+		if (!e && i >= window)
+			e = shmdb_wait(db, tickets[i - window], NULL);
+		if (e) {
+			free(tickets);
+			return fail("pipelined commit", e);
+		}
+	}
+	for (uint64_t i = p->commits > window ? p->commits - window : 0; i < p->commits; i++)
+		shmdb_wait(db, tickets[i], NULL);
+	r->pipelined_tps = (double)p->commits / ((double)(bench_now_ns() - start) / 1e9);
+	free(tickets);
+	return 0;
+}
+
+static void stop(const struct bench_params *p)
+{
+	char lock[300];
+	shmdb_close(db);
+	db = NULL;
+	if (daemon_pid > 0) {
+		kill(daemon_pid, SIGTERM);
+		waitpid(daemon_pid, NULL, 0);
+		daemon_pid = 0;
+	}
+	snprintf(lock, sizeof(lock), "%s/shmdb.sock.lock", p->dir);
+	unlink(lock);
+}
+
+const struct bench_system bench_shmdb = {
+	.name = "shmdb", .load = load, .read = read_side, .write = write_side, .stop = stop,
+};

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <x86intrin.h>
 
+#include "counters.h"
 #include "hist.h"
 
 #define BENCH_KEY_LEN 16
@@ -34,12 +35,16 @@ struct bench_result {
 	double load_rps;          /* bulk load, records per second */
 	struct hist get;          /* point get, one reader process */
 	double get_ops;           /* gets per second, one reader */
+	uint64_t ops_t0, ops_t1;  /* when the untimed gets began and ended */
 	struct hist begin_end;    /* read transaction begin + end */
 	double scan_rps;          /* full scan, records per second */
 	struct hist commit;       /* 1-put transaction, waiting */
 	double commit_tps;
 	double pipelined_tps;     /* 1-put transactions, pipelined */
 	double chase_ns;          /* the ideal's dependent load over the data */
+	double get_ops_2;         /* gets per second, two reader processes */
+	/* Per timed get, from counters (-1: not available here). */
+	double syscalls_per_get, faults_per_get, allocs_per_get;
 };
 
 struct bench_system {
@@ -92,6 +97,10 @@ static inline uint64_t bench_rand(uint64_t *s)
 }
 
 void bench_pin(int cpu);
+
+/* Store what the span between two counter readings cost per operation. */
+void bench_costs(const struct counters *before, const struct counters *after, uint64_t ops,
+		 struct bench_result *r);
 uint64_t bench_now_ns(void);
 
 #endif /* SHMDB_BENCH_H */

@@ -37,6 +37,15 @@ uint64_t bench_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+void bench_costs(const struct counters *before, const struct counters *after, uint64_t ops,
+		 struct bench_result *r)
+{
+	double n = (double)ops;
+	r->syscalls_per_get = before->syscalls < 0 ? -1 : (double)(after->syscalls - before->syscalls) / n;
+	r->faults_per_get = (double)(after->faults - before->faults) / n;
+	r->allocs_per_get = (double)(after->allocations - before->allocations) / n;
+}
+
 void bench_pin(int cpu)
 {
 	cpu_set_t set;
@@ -87,6 +96,37 @@ static void calibrate(struct bench_params *p, double *timer_ns)
 	*timer_ns = (double)best / p->tsc_per_ns;
 }
 
+/* The same reads from two processes at once, one on each cpu (the writer
+ * sleeps meanwhile: nothing commits): all their gets over the time from the
+ * first one's start to the last one's end. */
+static int two_readers(const struct bench_system *s, struct bench_result *r)
+{
+	struct bench_result *scratch = mmap(NULL, 2 * sizeof(*scratch), PROT_READ | PROT_WRITE,
+					    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pid_t pid[2];
+	int ok = scratch != MAP_FAILED;
+	for (int i = 0; ok && i < 2; i++) {
+		pid[i] = fork();
+		if (pid[i] == 0) {
+			bench_pin(i == 0 ? params.client_cpu : params.server_cpu);
+			_exit(s->read(&params, &scratch[i]) ? 1 : 0);
+		}
+	}
+	for (int i = 0; ok && i < 2; i++) {
+		int st;
+		waitpid(pid[i], &st, 0);
+		ok = ok && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	}
+	if (ok) {
+		uint64_t t0 = scratch[0].ops_t0 < scratch[1].ops_t0 ? scratch[0].ops_t0 : scratch[1].ops_t0;
+		uint64_t t1 = scratch[0].ops_t1 > scratch[1].ops_t1 ? scratch[0].ops_t1 : scratch[1].ops_t1;
+		r->get_ops_2 = 2.0 * (double)params.gets / ((double)(t1 - t0) / 1e9);
+	}
+	if (scratch != MAP_FAILED)
+		munmap(scratch, 2 * sizeof(*scratch));
+	return ok ? 0 : -1;
+}
+
 /* Load, read in a separate pinned process, write; stop. 0 or -1. */
 static int run_system(const struct bench_system *s, struct bench_result *r)
 {
@@ -98,12 +138,16 @@ static int run_system(const struct bench_system *s, struct bench_result *r)
 		reader_pid = fork();
 		if (reader_pid == 0) {
 			bench_pin(params.client_cpu);
+			if (counters_open())
+				r->syscalls_per_get = -1;
 			_exit(s->read(&params, r) ? 1 : 0);
 		}
 		int st;
 		waitpid(reader_pid, &st, 0);
 		reader_pid = 0;
 		err = WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+		if (!err)
+			err = two_readers(s, r);
 		if (!err)
 			err = s->write(&params, r);
 	}
@@ -124,18 +168,18 @@ static double ns(const struct hist *h, double q)
 struct figure {
 	const char *name;
 	const char *unit;
-	int lower_is_better;
+	int decimals;
 	double v[NSYS];
 };
 
-static void print_value(double v)
+static void print_value(double v, int decimals)
 {
 	if (v < 0)
 		printf(" %12s", "-");
 	else if (v >= 1e6)
 		printf(" %11.2fM", v / 1e6);
 	else
-		printf(" %12.0f", v);
+		printf(" %12.*f", decimals, v);
 }
 
 static void print_ratio(double a, double b)
@@ -153,13 +197,13 @@ static int collect(struct figure *f, const struct bench_result *res, const int *
 					  "get p99.99", "get max" };
 	int n = 0;
 	for (int q = 0; q < 6; q++, n++) {
-		f[n] = (struct figure){ qn[q], "ns", 1, { 0 } };
+		f[n] = (struct figure){ qn[q], "ns", 0, { 0 } };
 		for (int s = 0; s < NSYS; s++)
 			f[n].v[s] = on[s] ? ns(&res[s].get, qs[q]) : -1;
 	}
-#define FIG(label, unit, lower, expr)                                  \
+#define FIG(label, unit, decimals, expr)                               \
 	do {                                                           \
-		f[n] = (struct figure){ label, unit, lower, { 0 } };   \
+		f[n] = (struct figure){ label, unit, decimals, { 0 } };\
 		for (int s = 0; s < NSYS; s++) {                       \
 			const struct bench_result *r = &res[s];        \
 			f[n].v[s] = on[s] ? (expr) : -1;               \
@@ -167,15 +211,20 @@ static int collect(struct figure *f, const struct bench_result *res, const int *
 		n++;                                                   \
 	} while (0)
 	FIG("gets per second, 1 reader", "/s", 0, r->get_ops);
-	FIG("read txn begin+end p50", "ns", 1, ns(&r->begin_end, 0.5));
-	FIG("read txn begin+end p99", "ns", 1, ns(&r->begin_end, 0.99));
+	FIG("gets per second, 2 readers", "/s", 0, r->get_ops_2 > 0 ? r->get_ops_2 : -1);
+	FIG("2 readers / 1 reader", "x", 2, r->get_ops_2 > 0 ? r->get_ops_2 / r->get_ops : -1);
+	FIG("system calls per get", "", 3, r->syscalls_per_get);
+	FIG("page faults per get", "", 3, r->faults_per_get);
+	FIG("allocations per get", "", 3, r->allocs_per_get);
+	FIG("read txn begin+end p50", "ns", 0, ns(&r->begin_end, 0.5));
+	FIG("read txn begin+end p99", "ns", 0, ns(&r->begin_end, 0.99));
 	FIG("full scan", "rec/s", 0, r->scan_rps > 0 ? r->scan_rps : -1);
-	FIG("1-put commit p50", "ns", 1, ns(&r->commit, 0.5));
-	FIG("1-put commit p99", "ns", 1, ns(&r->commit, 0.99));
+	FIG("1-put commit p50", "ns", 0, ns(&r->commit, 0.5));
+	FIG("1-put commit p99", "ns", 0, ns(&r->commit, 0.99));
 	FIG("1-put commits, waiting", "txn/s", 0, r->commit_tps > 0 ? r->commit_tps : -1);
 	FIG("1-put commits, pipelined", "txn/s", 0, r->pipelined_tps > 0 ? r->pipelined_tps : -1);
 	FIG("bulk load, 1,000-put txns", "rec/s", 0, r->load_rps);
-	FIG("memory: dependent load", "ns", 1, r->chase_ns > 0 ? r->chase_ns : -1);
+	FIG("memory: dependent load", "ns", 0, r->chase_ns > 0 ? r->chase_ns : -1);
 #undef FIG
 	return n;
 }
@@ -187,7 +236,7 @@ static void print_table(const struct figure *f, int n)
 	for (int i = 0; i < n; i++) {
 		printf("%-28s %-6s", f[i].name, f[i].unit);
 		for (int s = 0; s < NSYS; s++)
-			print_value(f[i].v[s]);
+			print_value(f[i].v[s], f[i].decimals);
 		for (int s = SYS_LMDB; s < NSYS; s++)
 			print_ratio(f[i].v[SYS_SHMDB], f[i].v[s]);
 		printf("\n");
@@ -212,7 +261,7 @@ static int write_json(const char *path, const struct figure *f, int n, double ti
 			if (f[i].v[s] < 0)
 				fprintf(out, ", \"%s\": null", keys[s]);
 			else
-				fprintf(out, ", \"%s\": %.1f", keys[s], f[i].v[s]);
+				fprintf(out, ", \"%s\": %.3f", keys[s], f[i].v[s]);
 		}
 		fprintf(out, "}%s\n", i + 1 < n ? "," : "");
 	}
@@ -237,6 +286,7 @@ static int check_figures(const struct bench_result *res, const int *on)
 			ok = ok && r->pipelined_tps > 0;
 		if (s == SYS_IDEAL)
 			ok = ok && r->chase_ns > 0;
+		ok = ok && r->get_ops_2 > 0 && r->faults_per_get >= 0 && r->allocs_per_get >= 0;
 		if (!ok) {
 			fprintf(stderr, "shmdb-bench: %s produced no figure for some workload\n", systems[s]->name);
 			bad = 1;
@@ -337,6 +387,9 @@ int main(int argc, char **argv)
 	       "redis-server on cpu %d\n", params.client_cpu, params.server_cpu);
 	printf("TSC %.3f GHz; timer cost %.1f ns, included in every latency\n", params.tsc_per_ns,
 	       timer_ns);
+	if (counters_open())
+		printf("system calls are not counted: mount tracefs (mount -t tracefs nodev "
+		       "/sys/kernel/tracing) and run as root to count them\n");
 
 	struct bench_result *res = mmap(NULL, sizeof(*res) * NSYS, PROT_READ | PROT_WRITE,
 					MAP_SHARED | MAP_ANONYMOUS, -1, 0);

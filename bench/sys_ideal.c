@@ -115,6 +115,8 @@ static int read_side(const struct bench_params *p, struct bench_result *r)
 		bench_key(key, bench_rand(&rnd) % p->records);
 		misses += !lookup(key);
 	}
+	struct counters c0, c1;
+	counters_read(&c0);
 	for (uint64_t i = 0; i < p->gets; i++) {
 		bench_key(key, bench_rand(&rnd) % p->records);
 		uint64_t t0 = bench_tsc();
@@ -122,12 +124,16 @@ static int read_side(const struct bench_params *p, struct bench_result *r)
 		hist_add(&r->get, bench_tsc() - t0);
 		misses += !v;
 	}
+	counters_read(&c1);
+	bench_costs(&c0, &c1, p->gets, r);
 	uint64_t start = bench_now_ns();
 	for (uint64_t i = 0; i < p->gets; i++) {
 		bench_key(key, bench_rand(&rnd) % p->records);
 		misses += !lookup(key);
 	}
-	r->get_ops = (double)p->gets / ((double)(bench_now_ns() - start) / 1e9);
+	r->ops_t0 = start;
+	r->ops_t1 = bench_now_ns();
+	r->get_ops = (double)p->gets / ((double)(r->ops_t1 - start) / 1e9);
 	r->chase_ns = pointer_chase(p->records * (BENCH_KEY_LEN + p->val_len + 48));
 	return misses ? -1 : 0;
 }

@@ -97,6 +97,8 @@ static int read_side(const struct bench_params *p, struct bench_result *r)
 		bench_key(key, bench_rand(&rnd) % p->records);
 		freeReplyObject(redisCommand(c, "GET %b", key, (size_t)BENCH_KEY_LEN));
 	}
+	struct counters c0, c1;
+	counters_read(&c0);
 	uint64_t start = bench_now_ns();
 	for (uint64_t i = 0; i < p->gets; i++) {
 		bench_key(key, bench_rand(&rnd) % p->records);
@@ -106,7 +108,11 @@ static int read_side(const struct bench_params *p, struct bench_result *r)
 		misses += !rep || rep->type != REDIS_REPLY_STRING;
 		freeReplyObject(rep);
 	}
-	r->get_ops = (double)p->gets / ((double)(bench_now_ns() - start) / 1e9);
+	counters_read(&c1);
+	bench_costs(&c0, &c1, p->gets, r);
+	r->ops_t0 = start;
+	r->ops_t1 = bench_now_ns();
+	r->get_ops = (double)p->gets / ((double)(r->ops_t1 - start) / 1e9);
 
 	/* Full scan: SCAN for keys, MGET for their values, 1,000 at a time. */
 	uint64_t count = 0;

@@ -101,6 +101,8 @@ static int read_side(const struct bench_params *p, struct bench_result *r)
 		shmdb_get(txn, t, key, BENCH_KEY_LEN, &v);
 		shmdb_read_end(txn);
 	}
+	struct counters c0, c1;
+	counters_read(&c0);
 	shmdb_read_begin(mine, &txn);
 	for (uint64_t i = 0; i < p->gets; i++) {
 		bench_key(key, bench_rand(&rnd) % p->records);
@@ -108,13 +110,17 @@ static int read_side(const struct bench_params *p, struct bench_result *r)
 		misses += shmdb_get(txn, t, key, BENCH_KEY_LEN, &v) != 0;
 		hist_add(&r->get, bench_tsc() - t0);
 	}
+	counters_read(&c1);
+	bench_costs(&c0, &c1, p->gets, r);
 	/* Throughput untimed: the timer's fences would serialise the gets. */
 	uint64_t start = bench_now_ns();
 	for (uint64_t i = 0; i < p->gets; i++) {
 		bench_key(key, bench_rand(&rnd) % p->records);
 		misses += shmdb_get(txn, t, key, BENCH_KEY_LEN, &v) != 0;
 	}
-	r->get_ops = (double)p->gets / ((double)(bench_now_ns() - start) / 1e9);
+	r->ops_t0 = start;
+	r->ops_t1 = bench_now_ns();
+	r->get_ops = (double)p->gets / ((double)(r->ops_t1 - start) / 1e9);
 	shmdb_read_end(txn);
 
 	for (uint64_t i = 0; i < p->gets; i++) {

@@ -16,6 +16,7 @@
 
 #define BENCH_KEY_LEN 16
 #define BENCH_MAX_VAL 4096
+#define BENCH_BATCH 16   /* operations per timed sample for the tiniest ones */
 
 struct bench_params {
 	uint64_t records;      /* dataset size */
@@ -36,7 +37,8 @@ struct bench_result {
 	struct hist get;          /* point get, one reader process */
 	double get_ops;           /* gets per second, one reader */
 	uint64_t ops_t0, ops_t1;  /* when the untimed gets began and ended */
-	struct hist begin_end;    /* read transaction begin + end */
+	struct hist begin_end;    /* read transaction begin + end, per pair, timed
+				   * in batches of BENCH_BATCH */
 	double scan_rps;          /* full scan, records per second */
 	struct hist commit;       /* 1-put transaction, waiting */
 	double commit_tps;

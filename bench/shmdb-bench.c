@@ -216,8 +216,8 @@ static int collect(struct figure *f, const struct bench_result *res, const int *
 	FIG("system calls per get", "", 3, r->syscalls_per_get);
 	FIG("page faults per get", "", 3, r->faults_per_get);
 	FIG("allocations per get", "", 3, r->allocs_per_get);
-	FIG("read txn begin+end p50", "ns", 0, ns(&r->begin_end, 0.5));
-	FIG("read txn begin+end p99", "ns", 0, ns(&r->begin_end, 0.99));
+	FIG("read txn begin+end p50", "ns", 1, ns(&r->begin_end, 0.5));
+	FIG("read txn begin+end p99", "ns", 1, ns(&r->begin_end, 0.99));
 	FIG("full scan", "rec/s", 0, r->scan_rps > 0 ? r->scan_rps : -1);
 	FIG("1-put commit p50", "ns", 0, ns(&r->commit, 0.5));
 	FIG("1-put commit p99", "ns", 0, ns(&r->commit, 0.99));

@@ -21,8 +21,11 @@
 #include "apply.h"
 
 #include <errno.h>
+#include <linux/membarrier.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "index.h"
 #include "shmdb.h"
@@ -62,6 +65,8 @@ void applier_init(struct applier *ap, struct store *st, struct cds_lfht *session
 		alloc_add_arena(&ap->alloc, d->range_off + d->used, d->range_off + d->size);
 	}
 	retire_init(&ap->retired);
+	long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+	ap->membarrier = cmds > 0 && (cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED);
 	for (unsigned i = 0; i < SHM_MAX_TABLES; i++)
 		st->meta->tables[i].dropped_ts = SHM_TS_INFINITY;
 	__atomic_store_n(&st->meta->commit_ts, 1, __ATOMIC_RELEASE);
@@ -468,8 +473,12 @@ void applier_reclaim(struct applier *ap)
 {
 	struct shm_meta *m = ap->meta;
 	/* Orders the commit_ts stores before the reader-slot loads of the scan
-	 * (the writer's half of the fence pairing in reclaim.c). */
+	 * (the writer's half of the fence pairing in reclaim.c) for readers
+	 * that fence; for readers in processes registered for it, the global
+	 * membarrier is that fence on their cpus (read.c). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (ap->membarrier)
+		syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0);
 	uint64_t commit = __atomic_load_n(&m->commit_ts, __ATOMIC_RELAXED);
 	ap->horizon = reclaim_horizon(ap->sessions, ap->horizon, commit);
 	uint64_t freed = reclaim_run(&ap->retired, ap->horizon, &ap->alloc, m);

@@ -28,6 +28,7 @@ struct applier {
 	struct alloc alloc;
 	struct retire_queue retired;
 	uint64_t horizon;              /* at the last reclamation */
+	int membarrier;                /* the kernel has GLOBAL_EXPEDITED */
 	uint16_t table_gen[SHM_MAX_TABLES];
 	/* Per-transaction scratch, grown as needed and kept: one entry per
 	 * operation, so the apply path allocates only when a transaction is

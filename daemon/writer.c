@@ -28,7 +28,9 @@
 #include <urcu/urcu-memb.h>
 
 #define PASS_BUDGET 64
-#define RECLAIM_EVERY_NS 1000000ull
+/* Each reclamation interrupts the cpus of registered readers once (the
+ * membarrier): every 2 ms at most while memory waits. */
+#define RECLAIM_EVERY_NS 2000000ull
 #define RECLAIM_EVERY_ITEMS 4096u
 #define SLEEP_WATCHING_NS 10000000ull
 

@@ -18,11 +18,13 @@
  * loads: they are statistics and flags with no data published behind them.
  */
 #include <errno.h>
+#include <linux/membarrier.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "client_internal.h"
@@ -226,8 +228,20 @@ static void list_remove(struct shmdb *db)
 	pthread_mutex_unlock(&open_lock);
 }
 
+/* Register the process for the writer's MEMBARRIER_CMD_GLOBAL_EXPEDITED
+ * once; 1 if it worked, so snapshots need no fence of their own. */
+static pthread_once_t membarrier_once = PTHREAD_ONCE_INIT;
+static int membarrier_ok;
+
+static void register_membarrier(void)
+{
+	membarrier_ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0;
+}
+
 static void init_private(struct shmdb *db)
 {
+	pthread_once(&membarrier_once, register_membarrier);
+	db->reader_fence = !membarrier_ok;
 	for (unsigned i = 0; i < SHM_READER_SLOTS; i++) {
 		struct shmdb_rtxn *r = &db->readers[i];
 		r->db = db;

@@ -56,6 +56,7 @@ struct shmdb {
 	struct shm_doorbell *doorbell;
 	uint64_t session_id;
 	uint64_t serial;             /* unique in the process, for thread caches */
+	int reader_fence;            /* 1: no membarrier here, snapshots fence */
 	struct shmdb *next_open;     /* the process's list of open handles */
 
 	struct shmdb_rtxn readers[SHM_READER_SLOTS];

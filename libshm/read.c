@@ -9,11 +9,18 @@
  * closes. A small per-thread cache maps handles to claimed slots.
  *
  * Snapshot protocol (pairs with the writer's reclamation, reclaim.c):
- *   snap = load commit_ts; repeat { exchange slot := snap (a full fence);
- *   again = load commit_ts; if again == snap stop; snap = again }.
- * After it, every item a snapshot can reach was retired at a commit after
- * snap or not at all, and the writer frees nothing retired after the
- * smallest snapshot it sees in the slots.
+ *   snap = load commit_ts; repeat { slot := snap; ORDER; again = load
+ *   commit_ts; if again == snap stop; snap = again }.
+ * ORDER is a compiler barrier when the process registered for
+ * MEMBARRIER_CMD_GLOBAL_EXPEDITED at open: the writer then issues that
+ * membarrier, a full fence on every cpu running this process, between
+ * publishing commit_ts and scanning the slots, which is what makes the
+ * slot store visible or the re-load see the new commit (the asymmetric
+ * fence of DESIGN section 3). Without membarrier, ORDER is a sequentially
+ * consistent exchange (a full fence) that pairs with the writer's fence.
+ * Either way: after the protocol, every item a snapshot can reach was
+ * retired at a commit after snap or not at all, and the writer frees nothing
+ * retired after the smallest snapshot it sees in the slots.
  *
  * Loads: commit_ts, index_off, table ids and index slots with acquire order
  * (pairing with the writer's release stores); versions are immutable once
@@ -134,10 +141,16 @@ int shmdb_read_begin(shmdb *db, shmdb_rtxn **out)
 	const uint64_t *commit = &db->meta->commit_ts;
 	uint64_t snap = __atomic_load_n(commit, __ATOMIC_ACQUIRE);
 	for (;;) {
-		/* A sequentially consistent exchange: the slot store is ordered
-		 * before the re-load of commit_ts (a full fence on x86). */
-		__atomic_exchange_n(&r->slot->snapshot, snap, __ATOMIC_SEQ_CST);
-		uint64_t again = __atomic_load_n(commit, __ATOMIC_SEQ_CST);
+		if (db->reader_fence) {
+			/* A full fence orders the slot store before the re-load. */
+			__atomic_exchange_n(&r->slot->snapshot, snap, __ATOMIC_SEQ_CST);
+		} else {
+			/* The writer's membarrier supplies the fence (see above);
+			 * only the compiler must keep store and re-load in order. */
+			__atomic_store_n(&r->slot->snapshot, snap, __ATOMIC_RELAXED);
+			__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		}
+		uint64_t again = __atomic_load_n(commit, __ATOMIC_ACQUIRE);
 		if (again == snap)
 			break;
 		snap = again;

@@ -23,6 +23,7 @@ struct bench_params {
 	uint32_t val_len;      /* value bytes */
 	uint64_t gets;         /* timed gets per reader */
 	uint64_t commits;      /* timed 1-put commits */
+	uint64_t write_rate;   /* steady writer's transactions per second */
 	int client_cpu;        /* where client processes run */
 	int server_cpu;        /* where shmdbd's writer / redis-server run */
 	const char *shmdbd;    /* path of the daemon binary */
@@ -45,6 +46,8 @@ struct bench_result {
 	double pipelined_tps;     /* 1-put transactions, pipelined */
 	double chase_ns;          /* the ideal's dependent load over the data */
 	double get_ops_2;         /* gets per second, two reader processes */
+	struct hist get_loaded;   /* scheduled gets while a writer commits */
+	double loaded_commit_tps; /* the rate that writer kept up meanwhile */
 	/* Per timed get, from counters (-1: not available here). */
 	double syscalls_per_get, faults_per_get, allocs_per_get;
 };
@@ -61,6 +64,14 @@ struct bench_system {
 	int (*write)(const struct bench_params *p, struct bench_result *r);
 	/* Stop everything started; remove files. */
 	void (*stop)(const struct bench_params *p);
+	/* Single operations for the scheduled workloads, each in a process of
+	 * its own: a reader that sees the latest commit in each get (a fresh
+	 * snapshot, if the system has them), and a writer of 1-put
+	 * transactions. NULL where a system has no such side. */
+	void *(*reader_open)(const struct bench_params *p);
+	int (*reader_get)(void *h, const uint8_t *key);   /* 0: found */
+	void *(*writer_open)(const struct bench_params *p);
+	int (*writer_put)(void *h, const uint8_t *key, const uint8_t *val, uint32_t len);
 };
 
 extern const struct bench_system bench_shmdb, bench_lmdb, bench_redis, bench_ideal;

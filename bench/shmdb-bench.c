@@ -5,8 +5,9 @@
  * pointer chase (the physical line). Each system loads the same records
  * (default 1,000,000 of 16-byte keys and 100-byte values), then a reader
  * process pinned to the client cpu times point gets, read-transaction
- * begin + end and a full scan, then the parent times 1-put transactions,
- * waiting and pipelined. Latencies go into log-linear histograms (under 1%
+ * begin + end and a full scan; two readers run at once; gets on a fixed
+ * schedule are timed while another process commits at a steady rate; then
+ * the parent times 1-put transactions, waiting and pipelined. Latencies go into log-linear histograms (under 1%
  * error) timed with the TSC, whose own cost is measured and printed.
  *
  * Output: a table of figures with the ratios shmdb/peer, and with --json a
@@ -127,6 +128,107 @@ static int two_readers(const struct bench_system *s, struct bench_result *r)
 	return ok ? 0 : -1;
 }
 
+struct loaded_ctl {
+	volatile int stop;
+	uint64_t commits, t0, t1;
+};
+
+/* The steady writer: every millisecond, write_rate / 1000 1-put
+ * transactions to random records, until told to stop. */
+static void steady_writer(const struct bench_system *s, struct loaded_ctl *ctl)
+{
+	uint8_t key[BENCH_KEY_LEN], val[BENCH_MAX_VAL];
+	uint64_t rnd = 0x2545f4914f6cdd1dull, n = 0, per_ms = params.write_rate / 1000 + 1;
+	void *h = s->writer_open(&params);
+	if (!h)
+		_exit(1);
+	bench_value(val, 7, params.val_len);
+	struct timespec next;
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	ctl->t0 = bench_now_ns();
+	while (!ctl->stop) {
+		for (uint64_t k = 0; k < per_ms; k++, n++) {
+			bench_key(key, bench_rand(&rnd) % params.records);
+			if (s->writer_put(h, key, val, params.val_len))
+				_exit(2);
+		}
+		next.tv_nsec += 1000000;
+		if (next.tv_nsec >= 1000000000) {
+			next.tv_sec++;
+			next.tv_nsec -= 1000000000;
+		}
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+	}
+	ctl->t1 = bench_now_ns();
+	ctl->commits = n;
+	_exit(0);
+}
+
+/* Gets on a fixed schedule, each its own snapshot, each latency counted
+ * from the get's intended start: a stall counts for every get it delays
+ * (no coordinated omission). The interval is 1 us, or twice the system's
+ * median get if that is slower; about 2 s of schedule. */
+static void scheduled_reader(const struct bench_system *s, struct bench_result *r)
+{
+	uint8_t key[BENCH_KEY_LEN];
+	uint64_t rnd = 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid(), misses = 0;
+	void *h = s->reader_open(&params);
+	if (!h)
+		_exit(1);
+	double median = (double)hist_quantile(&r->get, 0.5);
+	uint64_t interval = (uint64_t)(1000.0 * params.tsc_per_ns);
+	if (2 * median > (double)interval)
+		interval = (uint64_t)(2 * median);
+	uint64_t count = (uint64_t)(2e9 * params.tsc_per_ns) / interval;
+	if (count > params.gets)
+		count = params.gets;
+	for (int i = 0; i < 1000; i++) {
+		bench_key(key, bench_rand(&rnd) % params.records);
+		misses += s->reader_get(h, key) != 0;
+	}
+	uint64_t start = bench_tsc() + interval;
+	for (uint64_t i = 0; i < count; i++) {
+		uint64_t intended = start + i * interval;
+		while (bench_tsc() < intended)
+			_mm_pause();
+		bench_key(key, bench_rand(&rnd) % params.records);
+		misses += s->reader_get(h, key) != 0;
+		hist_add(&r->get_loaded, bench_tsc() - intended);
+	}
+	_exit(misses ? 3 : 0);
+}
+
+static int loaded_reads(const struct bench_system *s, struct bench_result *r)
+{
+	if (!s->reader_open || !s->writer_open)
+		return 0;
+	struct loaded_ctl *ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE,
+				      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (ctl == MAP_FAILED)
+		return -1;
+	pid_t w = fork();
+	if (w == 0) {
+		bench_pin(params.server_cpu);
+		steady_writer(s, ctl);
+	}
+	usleep(20000); /* the writer reaches its pace */
+	reader_pid = fork();
+	if (reader_pid == 0) {
+		bench_pin(params.client_cpu);
+		scheduled_reader(s, r);
+	}
+	int st_r, st_w;
+	waitpid(reader_pid, &st_r, 0);
+	reader_pid = 0;
+	ctl->stop = 1;
+	waitpid(w, &st_w, 0);
+	int ok = WIFEXITED(st_r) && WEXITSTATUS(st_r) == 0 && WIFEXITED(st_w) && WEXITSTATUS(st_w) == 0;
+	if (ok && ctl->t1 > ctl->t0)
+		r->loaded_commit_tps = (double)ctl->commits / ((double)(ctl->t1 - ctl->t0) / 1e9);
+	munmap(ctl, sizeof(*ctl));
+	return ok ? 0 : -1;
+}
+
 /* Load, read in a separate pinned process, write; stop. 0 or -1. */
 static int run_system(const struct bench_system *s, struct bench_result *r)
 {
@@ -148,6 +250,8 @@ static int run_system(const struct bench_system *s, struct bench_result *r)
 		err = WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 		if (!err)
 			err = two_readers(s, r);
+		if (!err)
+			err = loaded_reads(s, r);
 		if (!err)
 			err = s->write(&params, r);
 	}
@@ -210,6 +314,16 @@ static int collect(struct figure *f, const struct bench_result *res, const int *
 		}                                                      \
 		n++;                                                   \
 	} while (0)
+	static const char *const ql[] = { "get under writes p50", "get under writes p99",
+					  "get under writes p99.9", "get under writes p99.99",
+					  "get under writes max" };
+	static const double lq[] = { 0.5, 0.99, 0.999, 0.9999, 1.0 };
+	for (int q = 0; q < 5; q++, n++) {
+		f[n] = (struct figure){ ql[q], "ns", 0, { 0 } };
+		for (int s = 0; s < NSYS; s++)
+			f[n].v[s] = on[s] ? ns(&res[s].get_loaded, lq[q]) : -1;
+	}
+	FIG("  while committing", "txn/s", 0, r->loaded_commit_tps > 0 ? r->loaded_commit_tps : -1);
 	FIG("gets per second, 1 reader", "/s", 0, r->get_ops);
 	FIG("gets per second, 2 readers", "/s", 0, r->get_ops_2 > 0 ? r->get_ops_2 : -1);
 	FIG("2 readers / 1 reader", "x", 2, r->get_ops_2 > 0 ? r->get_ops_2 / r->get_ops : -1);
@@ -287,6 +401,8 @@ static int check_figures(const struct bench_result *res, const int *on)
 		if (s == SYS_IDEAL)
 			ok = ok && r->chase_ns > 0;
 		ok = ok && r->get_ops_2 > 0 && r->faults_per_get >= 0 && r->allocs_per_get >= 0;
+		if (systems[s]->reader_open)
+			ok = ok && r->get_loaded.count > 0 && r->loaded_commit_tps > 0;
 		if (!ok) {
 			fprintf(stderr, "shmdb-bench: %s produced no figure for some workload\n", systems[s]->name);
 			bad = 1;
@@ -303,6 +419,8 @@ static void usage(FILE *to)
 		"  --value-size N    value bytes (default 100, at most %d)\n"
 		"  --gets N          timed gets per reader (default 2000000)\n"
 		"  --commits N       timed 1-put transactions (default 100000)\n"
+		"  --write-rate N    transactions per second of the steady writer while\n"
+		"                    scheduled gets are timed (default 100000)\n"
 		"  --quick           20,000 records, 100,000 gets, 5,000 commits\n"
 		"  --no-lmdb, --no-redis, --no-ideal   leave a peer out\n"
 		"  --client-cpu N    cpu of the client processes (default 0)\n"
@@ -319,6 +437,7 @@ int main(int argc, char **argv)
 		{ "value-size", required_argument, NULL, 'v' },
 		{ "gets", required_argument, NULL, 'g' },
 		{ "commits", required_argument, NULL, 'c' },
+		{ "write-rate", required_argument, NULL, 'w' },
 		{ "quick", no_argument, NULL, 'q' },
 		{ "no-lmdb", no_argument, NULL, 'L' },
 		{ "no-redis", no_argument, NULL, 'R' },
@@ -334,7 +453,8 @@ int main(int argc, char **argv)
 	const char *json = NULL;
 	char self[600], shmdbd[700];
 	params = (struct bench_params){ .records = 1000000, .val_len = 100, .gets = 2000000,
-					.commits = 100000, .client_cpu = 0, .server_cpu = 1 };
+					.commits = 100000, .write_rate = 100000, .client_cpu = 0,
+					.server_cpu = 1 };
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		params.server_cpu = 0;
 	int opt;
@@ -344,6 +464,7 @@ int main(int argc, char **argv)
 		case 'v': params.val_len = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'g': params.gets = strtoull(optarg, NULL, 10); break;
 		case 'c': params.commits = strtoull(optarg, NULL, 10); break;
+		case 'w': params.write_rate = strtoull(optarg, NULL, 10); break;
 		case 'q': params.records = 20000; params.gets = 100000; params.commits = 5000; break;
 		case 'L': on[SYS_LMDB] = 0; break;
 		case 'R': on[SYS_REDIS] = 0; break;

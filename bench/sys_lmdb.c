@@ -162,6 +162,49 @@ static void stop(const struct bench_params *p)
 	unlink(lock);
 }
 
+struct handle {
+	MDB_env *env;
+	MDB_txn *txn; /* the reader's, reset and renewed for each get */
+	MDB_dbi dbi;
+};
+
+static void *side_open(const struct bench_params *p)
+{
+	struct handle *h = calloc(1, sizeof(*h));
+	MDB_txn *txn;
+	if (!h || open_env(p, &h->env) || mdb_txn_begin(h->env, NULL, MDB_RDONLY, &txn) ||
+	    mdb_dbi_open(txn, NULL, 0, &h->dbi)) {
+		free(h);
+		return NULL;
+	}
+	mdb_txn_abort(txn);
+	return h;
+}
+
+static int reader_get(void *hv, const uint8_t *key)
+{
+	struct handle *h = hv;
+	MDB_val k = { BENCH_KEY_LEN, (void *)key }, v;
+	int rc = h->txn ? mdb_txn_renew(h->txn) : mdb_txn_begin(h->env, NULL, MDB_RDONLY, &h->txn);
+	if (!rc)
+		rc = mdb_get(h->txn, h->dbi, &k, &v);
+	mdb_txn_reset(h->txn);
+	return rc;
+}
+
+static int writer_put(void *hv, const uint8_t *key, const uint8_t *val, uint32_t len)
+{
+	struct handle *h = hv;
+	MDB_txn *txn;
+	MDB_val k = { BENCH_KEY_LEN, (void *)key }, v = { len, (void *)val };
+	int rc = mdb_txn_begin(h->env, NULL, 0, &txn);
+	if (!rc)
+		rc = mdb_put(txn, h->dbi, &k, &v, 0);
+	return rc ? rc : mdb_txn_commit(txn);
+}
+
 const struct bench_system bench_lmdb = {
 	.name = "LMDB", .load = load, .read = read_side, .write = write_side, .stop = stop,
+	.reader_open = side_open, .reader_get = reader_get,
+	.writer_open = side_open, .writer_put = writer_put,
 };

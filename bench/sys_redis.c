@@ -200,6 +200,30 @@ static void stop(const struct bench_params *p)
 	unlink(sock);
 }
 
+static void *side_open(const struct bench_params *p)
+{
+	(void)p;
+	return connect_redis();
+}
+
+static int reader_get(void *h, const uint8_t *key)
+{
+	redisReply *rep = redisCommand(h, "GET %b", key, (size_t)BENCH_KEY_LEN);
+	int ok = rep && rep->type == REDIS_REPLY_STRING;
+	freeReplyObject(rep);
+	return ok ? 0 : -1;
+}
+
+static int writer_put(void *h, const uint8_t *key, const uint8_t *val, uint32_t len)
+{
+	redisReply *rep = redisCommand(h, "SET %b %b", key, (size_t)BENCH_KEY_LEN, val, (size_t)len);
+	int ok = rep != NULL;
+	freeReplyObject(rep);
+	return ok ? 0 : -1;
+}
+
 const struct bench_system bench_redis = {
 	.name = "Redis", .load = load, .read = read_side, .write = write_side, .stop = stop,
+	.reader_open = side_open, .reader_get = reader_get,
+	.writer_open = side_open, .writer_put = writer_put,
 };

@@ -207,6 +207,55 @@ static void stop(const struct bench_params *p)
 	unlink(lock);
 }
 
+struct handle {
+	shmdb *db;
+	shmdb_table t;
+	uint64_t tickets[256]; /* the writer's transactions in flight */
+	uint64_t issued;
+};
+
+static void *side_open(const struct bench_params *p)
+{
+	(void)p;
+	struct handle *h = calloc(1, sizeof(*h));
+	if (h && !shmdb_open(sock, &h->db) && !shmdb_table_open(h->db, "bench", 0, &h->t))
+		return h;
+	free(h);
+	return NULL;
+}
+
+static int reader_get(void *hv, const uint8_t *key)
+{
+	struct handle *h = hv;
+	shmdb_rtxn *r;
+	shmdb_val v;
+	int e = shmdb_read_begin(h->db, &r);
+	if (!e) {
+		e = shmdb_get(r, h->t, key, BENCH_KEY_LEN, &v);
+		shmdb_read_end(r);
+	}
+	return e;
+}
+
+/* A steady writer does not wait for each commit: up to 256 in flight. */
+static int writer_put(void *hv, const uint8_t *key, const uint8_t *val, uint32_t len)
+{
+	struct handle *h = hv;
+	shmdb_wtxn *w;
+	uint64_t *slot = &h->tickets[h->issued % 256];
+	int e = h->issued >= 256 ? shmdb_wait(h->db, *slot, NULL) : 0;
+	if (!e)
+		e = shmdb_write_begin(h->db, &w);
+	if (!e)
+		e = shmdb_put(w, h->t, key, BENCH_KEY_LEN, val, len);
+	if (!e)
+		e = shmdb_commit_async(w, slot);
+	h->issued++;
+	return e;
+}
+
 const struct bench_system bench_shmdb = {
 	.name = "shmdb", .load = load, .read = read_side, .write = write_side, .stop = stop,
+	.reader_open = side_open, .reader_get = reader_get,
+	.writer_open = side_open, .writer_put = writer_put,
 };

@@ -48,6 +48,7 @@ struct bench_result {
 	double get_ops_2;         /* gets per second, two reader processes */
 	struct hist get_loaded;   /* scheduled gets while a writer commits */
 	double loaded_commit_tps; /* the rate that writer kept up meanwhile */
+	struct hist visible;      /* commit in one process to seen in another */
 	/* Per timed get, from counters (-1: not available here). */
 	double syscalls_per_get, faults_per_get, allocs_per_get;
 };
@@ -69,7 +70,8 @@ struct bench_system {
 	 * snapshot, if the system has them), and a writer of 1-put
 	 * transactions. NULL where a system has no such side. */
 	void *(*reader_open)(const struct bench_params *p);
-	int (*reader_get)(void *h, const uint8_t *key);   /* 0: found */
+	/* 0 when found; copies up to `cap` bytes of the value to out. */
+	int (*reader_get)(void *h, const uint8_t *key, uint8_t *out, uint32_t cap);
 	void *(*writer_open)(const struct bench_params *p);
 	int (*writer_put)(void *h, const uint8_t *key, const uint8_t *val, uint32_t len);
 };

@@ -184,7 +184,7 @@ static void scheduled_reader(const struct bench_system *s, struct bench_result *
 		count = params.gets;
 	for (int i = 0; i < 1000; i++) {
 		bench_key(key, bench_rand(&rnd) % params.records);
-		misses += s->reader_get(h, key) != 0;
+		misses += s->reader_get(h, key, NULL, 0) != 0;
 	}
 	uint64_t start = bench_tsc() + interval;
 	for (uint64_t i = 0; i < count; i++) {
@@ -192,10 +192,76 @@ static void scheduled_reader(const struct bench_system *s, struct bench_result *
 		while (bench_tsc() < intended)
 			_mm_pause();
 		bench_key(key, bench_rand(&rnd) % params.records);
-		misses += s->reader_get(h, key) != 0;
+		misses += s->reader_get(h, key, NULL, 0) != 0;
 		hist_add(&r->get_loaded, bench_tsc() - intended);
 	}
 	_exit(misses ? 3 : 0);
+}
+
+/* Write to visible: a writer process puts (sequence, TSC at the put's
+ * start) into one key; a reader process polls it with fresh snapshots and
+ * records, for each new sequence, the TSC when it first saw it minus the
+ * writer's. The TSC is invariant and shared by the cpus. The writer waits
+ * for the reader to see each value (yielding, so that on a shared cpu the
+ * daemon's writer thread can run) before the next. */
+struct visible_ctl {
+	volatile uint64_t seen;
+};
+
+static int write_to_visible(const struct bench_system *s, struct bench_result *r)
+{
+	if (!s->reader_open || !s->writer_open)
+		return 0;
+	const uint64_t rounds = params.commits / 10 + 1;
+	struct visible_ctl *ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE,
+				       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (ctl == MAP_FAILED)
+		return -1;
+	uint8_t key[BENCH_KEY_LEN];
+	bench_key(key, params.records + 1); /* a key of its own */
+	pid_t w = fork();
+	if (w == 0) {
+		bench_pin(params.server_cpu);
+		void *h = s->writer_open(&params);
+		uint8_t val[BENCH_MAX_VAL];
+		bench_value(val, 0, params.val_len);
+		if (!h)
+			_exit(1);
+		for (uint64_t i = 1; i <= rounds; i++) {
+			uint64_t stamp[2] = { i, bench_tsc() };
+			memcpy(val, stamp, sizeof(stamp));
+			if (s->writer_put(h, key, val, params.val_len))
+				_exit(2);
+			for (uint64_t spins = 0; ctl->seen < i; spins++)
+				if (spins % 64 == 63)
+					sched_yield();
+		}
+		_exit(0);
+	}
+	reader_pid = fork();
+	if (reader_pid == 0) {
+		bench_pin(params.client_cpu);
+		void *h = s->reader_open(&params);
+		uint64_t stamp[2], last = 0;
+		if (!h)
+			_exit(1);
+		while (last < rounds) {
+			if (s->reader_get(h, key, (uint8_t *)stamp, sizeof(stamp)) || stamp[0] <= last)
+				continue;
+			uint64_t now = bench_tsc();
+			hist_add(&r->visible, now - stamp[1]);
+			last = stamp[0];
+			ctl->seen = last;
+		}
+		_exit(0);
+	}
+	int st_r, st_w;
+	waitpid(w, &st_w, 0);
+	waitpid(reader_pid, &st_r, 0);
+	reader_pid = 0;
+	munmap(ctl, sizeof(*ctl));
+	return WIFEXITED(st_r) && WEXITSTATUS(st_r) == 0 && WIFEXITED(st_w) &&
+	       WEXITSTATUS(st_w) == 0 ? 0 : -1;
 }
 
 static int loaded_reads(const struct bench_system *s, struct bench_result *r)
@@ -252,6 +318,8 @@ static int run_system(const struct bench_system *s, struct bench_result *r)
 			err = two_readers(s, r);
 		if (!err)
 			err = loaded_reads(s, r);
+		if (!err)
+			err = write_to_visible(s, r);
 		if (!err)
 			err = s->write(&params, r);
 	}
@@ -324,6 +392,8 @@ static int collect(struct figure *f, const struct bench_result *res, const int *
 			f[n].v[s] = on[s] ? ns(&res[s].get_loaded, lq[q]) : -1;
 	}
 	FIG("  while committing", "txn/s", 0, r->loaded_commit_tps > 0 ? r->loaded_commit_tps : -1);
+	FIG("write to visible p50", "ns", 0, ns(&r->visible, 0.5));
+	FIG("write to visible p99", "ns", 0, ns(&r->visible, 0.99));
 	FIG("gets per second, 1 reader", "/s", 0, r->get_ops);
 	FIG("gets per second, 2 readers", "/s", 0, r->get_ops_2 > 0 ? r->get_ops_2 : -1);
 	FIG("2 readers / 1 reader", "x", 2, r->get_ops_2 > 0 ? r->get_ops_2 / r->get_ops : -1);
@@ -402,7 +472,8 @@ static int check_figures(const struct bench_result *res, const int *on)
 			ok = ok && r->chase_ns > 0;
 		ok = ok && r->get_ops_2 > 0 && r->faults_per_get >= 0 && r->allocs_per_get >= 0;
 		if (systems[s]->reader_open)
-			ok = ok && r->get_loaded.count > 0 && r->loaded_commit_tps > 0;
+			ok = ok && r->get_loaded.count > 0 && r->loaded_commit_tps > 0 &&
+			     r->visible.count > 0;
 		if (!ok) {
 			fprintf(stderr, "shmdb-bench: %s produced no figure for some workload\n", systems[s]->name);
 			bad = 1;

@@ -7,6 +7,7 @@
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -181,13 +182,15 @@ static void *side_open(const struct bench_params *p)
 	return h;
 }
 
-static int reader_get(void *hv, const uint8_t *key)
+static int reader_get(void *hv, const uint8_t *key, uint8_t *out, uint32_t cap)
 {
 	struct handle *h = hv;
 	MDB_val k = { BENCH_KEY_LEN, (void *)key }, v;
 	int rc = h->txn ? mdb_txn_renew(h->txn) : mdb_txn_begin(h->env, NULL, MDB_RDONLY, &h->txn);
 	if (!rc)
 		rc = mdb_get(h->txn, h->dbi, &k, &v);
+	if (!rc && out)
+		memcpy(out, v.mv_data, v.mv_size < cap ? v.mv_size : cap);
 	mdb_txn_reset(h->txn);
 	return rc;
 }

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -206,10 +207,12 @@ static void *side_open(const struct bench_params *p)
 	return connect_redis();
 }
 
-static int reader_get(void *h, const uint8_t *key)
+static int reader_get(void *h, const uint8_t *key, uint8_t *out, uint32_t cap)
 {
 	redisReply *rep = redisCommand(h, "GET %b", key, (size_t)BENCH_KEY_LEN);
 	int ok = rep && rep->type == REDIS_REPLY_STRING;
+	if (ok && out)
+		memcpy(out, rep->str, rep->len < cap ? rep->len : cap);
 	freeReplyObject(rep);
 	return ok ? 0 : -1;
 }

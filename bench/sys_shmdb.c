@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -224,7 +225,7 @@ static void *side_open(const struct bench_params *p)
 	return NULL;
 }
 
-static int reader_get(void *hv, const uint8_t *key)
+static int reader_get(void *hv, const uint8_t *key, uint8_t *out, uint32_t cap)
 {
 	struct handle *h = hv;
 	shmdb_rtxn *r;
@@ -232,6 +233,8 @@ static int reader_get(void *hv, const uint8_t *key)
 	int e = shmdb_read_begin(h->db, &r);
 	if (!e) {
 		e = shmdb_get(r, h->t, key, BENCH_KEY_LEN, &v);
+		if (!e && out)
+			memcpy(out, v.data, v.len < cap ? v.len : cap);
 		shmdb_read_end(r);
 	}
 	return e;

@@ -10,8 +10,8 @@
  * the parent times 1-put transactions, waiting and pipelined. Latencies go into log-linear histograms (under 1%
  * error) timed with the TSC, whose own cost is measured and printed.
  *
- * Output: a table of figures with the ratios shmdb/peer, and with --json a
- * file of every figure. Every process it starts (shmdbd, redis-server, the
+ * Output: a table of figures with the ratios shmdb/peer, with --json a file
+ * of every figure, and with --plot a PNG of the get percentiles (gnuplot). Every process it starts (shmdbd, redis-server, the
  * readers) is stopped by pid, also on SIGINT/SIGTERM. Not a test: it
  * asserts nothing about speed; it fails only when a workload did not run or
  * read back wrong data.
@@ -453,6 +453,46 @@ static int write_json(const char *path, const struct figure *f, int n, double ti
 	return fclose(out) ? -1 : 0;
 }
 
+/* The get-latency percentiles of each system as a PNG, through gnuplot:
+ * one line per system over p50 .. p99.99 and max, log scale. */
+static int write_plot(const char *png, const struct bench_result *res, const int *on)
+{
+	static const double qs[] = { 0.5, 0.9, 0.99, 0.999, 0.9999, 1.0 };
+	static const char *const ql[] = { "p50", "p90", "p99", "p99.9", "p99.99", "max" };
+	char dat[600];
+	snprintf(dat, sizeof(dat), "%s.dat", png);
+	FILE *d = fopen(dat, "w");
+	if (!d)
+		return -1;
+	fprintf(d, "percentile");
+	for (int s = 0; s < NSYS; s++)
+		if (on[s])
+			fprintf(d, " %s", systems[s]->name);
+	fprintf(d, "\n");
+	for (int q = 0; q < 6; q++) {
+		fprintf(d, "%s", ql[q]);
+		for (int s = 0; s < NSYS; s++)
+			if (on[s])
+				fprintf(d, " %.1f", ns(&res[s].get, qs[q]));
+		fprintf(d, "\n");
+	}
+	fclose(d);
+	FILE *g = popen("gnuplot", "w");
+	if (!g) {
+		fprintf(stderr, "shmdb-bench: cannot run gnuplot (apt-get install gnuplot-nox)\n");
+		return -1;
+	}
+	fprintf(g, "set terminal png size 900,540\nset output '%s'\n"
+		"set title 'point get latency, %" PRIu64 " records (one reader process)'\n"
+		"set logscale y\nset ylabel 'ns'\nset key left top\nset grid\n"
+		"set style data linespoints\n", png, params.records);
+	int cols = 0;
+	for (int s = 0; s < NSYS; s++)
+		cols += on[s];
+	fprintf(g, "plot for [i=2:%d] '%s' using i:xtic(1) title columnheader(i)\n", cols + 1, dat);
+	return pclose(g) == 0 ? 0 : -1;
+}
+
 /* Each system that ran must have produced every figure it has. */
 static int check_figures(const struct bench_result *res, const int *on)
 {
@@ -497,7 +537,8 @@ static void usage(FILE *to)
 		"  --client-cpu N    cpu of the client processes (default 0)\n"
 		"  --server-cpu N    cpu of shmdbd's writer and redis-server (default 1)\n"
 		"  --shmdbd PATH     the daemon (default: ../shmdbd next to this program)\n"
-		"  --json FILE       also write every figure as JSON\n",
+		"  --json FILE       also write every figure as JSON\n"
+		"  --plot FILE.png   also plot the get percentiles of each system (gnuplot)\n",
 		BENCH_MAX_VAL);
 }
 
@@ -517,11 +558,12 @@ int main(int argc, char **argv)
 		{ "server-cpu", required_argument, NULL, 'S' },
 		{ "shmdbd", required_argument, NULL, 'd' },
 		{ "json", required_argument, NULL, 'j' },
+		{ "plot", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int on[NSYS] = { 1, 1, 1, 1 };
-	const char *json = NULL;
+	const char *json = NULL, *plot = NULL;
 	char self[600], shmdbd[700];
 	params = (struct bench_params){ .records = 1000000, .val_len = 100, .gets = 2000000,
 					.commits = 100000, .write_rate = 100000, .client_cpu = 0,
@@ -544,6 +586,7 @@ int main(int argc, char **argv)
 		case 'S': params.server_cpu = atoi(optarg); break;
 		case 'd': params.shmdbd = optarg; break;
 		case 'j': json = optarg; break;
+		case 'P': plot = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -600,6 +643,8 @@ int main(int argc, char **argv)
 	int n = collect(f, res, on);
 	print_table(f, n);
 	if (json && write_json(json, f, n, timer_ns))
+		failed = 1;
+	if (plot && write_plot(plot, res, on))
 		failed = 1;
 	rmdir(dir);
 	return failed || check_figures(res, on) ? 1 : 0;

@@ -52,6 +52,8 @@ struct conn {
 	struct shm_hello hello;
 	struct session *session;      /* ACTIVE only */
 	struct conn *prev, *next;     /* on srv->pending or srv->active */
+	struct conn *next_dead;       /* closed, on srv->dead until the batch ends */
+	int closed;
 };
 
 /* epoll tags for the fixed descriptors; connections use their struct. */
@@ -263,7 +265,20 @@ static void conn_close(struct server *srv, struct conn *c, const char *why)
 		publish_session_count(srv);
 	}
 	close(c->fd); /* also removes it from the epoll set */
-	free(c);
+	c->fd = -1;
+	/* Events of this batch may still name it: free it after the batch. */
+	c->closed = 1;
+	c->next_dead = srv->dead;
+	srv->dead = c;
+}
+
+static void free_dead(struct server *srv)
+{
+	while (srv->dead) {
+		struct conn *c = srv->dead;
+		srv->dead = c->next_dead;
+		free(c);
+	}
 }
 
 /* At the limit of connections in the handshake, the oldest goes: a real
@@ -397,6 +412,8 @@ static void handle_hello(struct server *srv, struct conn *c)
 
 static void conn_readable(struct server *srv, struct conn *c, uint32_t events)
 {
+	if (c->closed)
+		return;
 	if (c->state == CONN_ACTIVE) {
 		char b;
 		ssize_t n = recv(c->fd, &b, 1, MSG_DONTWAIT);
@@ -472,6 +489,7 @@ int server_run(struct server *srv)
 				conn_readable(srv, tag, evs[i].events);
 			}
 		}
+		free_dead(srv);
 	}
 }
 
@@ -483,6 +501,7 @@ void server_stop(struct server *srv)
 		conn_close(srv, srv->pending, NULL);
 	while (srv->active)
 		conn_close(srv, srv->active, NULL);
+	free_dead(srv);
 	if (srv->listen_fd >= 0) {
 		close(srv->listen_fd);
 		unlink(srv->cfg->socket_path);

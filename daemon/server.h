@@ -32,6 +32,7 @@ struct server {
 	uint64_t next_session_id;
 	struct conn *pending;    /* connections in the handshake */
 	struct conn *active;     /* connections that own a session */
+	struct conn *dead;       /* closed during this epoll batch */
 	unsigned pending_count;
 };
 

@@ -307,14 +307,17 @@ SHMDB_API int shmdb_commit(shmdb_wtxn *w, uint64_t *commit_ts);
 /*
  * shmdb_commit_async - submit without waiting; *ticket identifies the
  * transaction for shmdb_wait(). w is finished either way. It waits only if
- * the session's ring is full. Returns 0, SHMDB_ESHUTDOWN, or -EINVAL.
+ * the session's ring is full. Returns 0, SHMDB_ESHUTDOWN, -EINVAL, or
+ * -EAGAIN when 4,096 results of this handle are still uncollected (wait for
+ * some first).
  */
 SHMDB_API int shmdb_commit_async(shmdb_wtxn *w, uint64_t *ticket);
 
 /*
  * shmdb_wait - wait for the transaction `ticket` of this handle and return
  * its result as shmdb_commit() does. Each ticket's result can be waited for
- * once; -EINVAL for a ticket never issued or already collected.
+ * once; -EINVAL for a ticket never issued or already collected;
+ * SHMDB_ESHUTDOWN if the daemon stops or ends the session first.
  */
 SHMDB_API int shmdb_wait(shmdb *db, uint64_t ticket, uint64_t *commit_ts);
 

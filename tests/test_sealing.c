@@ -2,8 +2,8 @@
  * test_sealing.c - no client can write the store by any route, against a
  * real shmdbd: a store to a mapped byte is SIGSEGV; mprotect, writable
  * shared mappings of the received descriptors or of reopened ones
- * (/proc/self/fd, /proc/self/map_files), write(2), ftruncate and fallocate
- * all fail; the seals cannot be changed. The session and doorbell segments
+ * (/proc/self/fd, /proc/self/map_files), write(2), ftruncate, fallocate,
+ * /proc/self/mem and process_vm_writev all fail; the seals cannot be changed. The session and doorbell segments
  * are writable by the client but cannot be resized.
  */
 #include <errno.h>
@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -236,6 +237,39 @@ START_TEST(reopened_descriptors_are_sealed)
 }
 END_TEST
 
+/* /proc/self/mem (FOLL_FORCE) and process_vm_writev cannot write it either. */
+START_TEST(forced_writes_fail)
+{
+	start();
+	shmdb *db;
+	ck_assert_int_eq(shmdb_open(d.sock, &db), 0);
+	size_t size;
+	const volatile uint8_t *base = shm_client_range(db, &size);
+	const struct shm_meta *m = (const void *)(uintptr_t)base;
+	const volatile uint8_t *targets[2] = { base, base + m->arena_table[0].range_off + 4096 };
+	int mem = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+	if (mem < 0)
+		ck_assert_msg(errno == EACCES || errno == EPERM, "/proc/self/mem: %s", strerror(errno));
+	for (int i = 0; i < 2; i++) {
+		uint8_t was = *targets[i], b = (uint8_t)~was;
+		if (mem >= 0) {
+			ck_assert_int_eq(pwrite(mem, &b, 1, (off_t)(uintptr_t)targets[i]), -1);
+			ck_assert_uint_eq(*targets[i], was);
+		}
+		struct iovec local = { .iov_base = &b, .iov_len = 1 };
+		struct iovec remote = { .iov_base = (void *)(uintptr_t)targets[i], .iov_len = 1 };
+		ck_assert_int_eq(process_vm_writev(getpid(), &local, 1, &remote, 1, 0), -1);
+		ck_assert_int_eq(errno, EFAULT);
+		ck_assert_uint_eq(*targets[i], was);
+	}
+	if (mem >= 0)
+		close(mem);
+	shmdb_close(db);
+	still_serving();
+	stop();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sealing");
@@ -245,6 +279,7 @@ int main(void)
 	tcase_add_test(tc, mprotect_write_fails);
 	tcase_add_test(tc, received_descriptors_are_sealed);
 	tcase_add_test(tc, reopened_descriptors_are_sealed);
+	tcase_add_test(tc, forced_writes_fail);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

@@ -3,8 +3,9 @@
  * real shmdbd: a store to a mapped byte is SIGSEGV; mprotect, writable
  * shared mappings of the received descriptors or of reopened ones
  * (/proc/self/fd, /proc/self/map_files), write(2), ftruncate, fallocate,
- * /proc/self/mem and process_vm_writev all fail; the seals cannot be changed. The session and doorbell segments
- * are writable by the client but cannot be resized.
+ * /proc/self/mem and process_vm_writev all fail; the seals cannot be
+ * changed. The session and doorbell segments are writable by the client but
+ * cannot be resized.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -21,11 +21,8 @@
 #include "apply.h"
 
 #include <errno.h>
-#include <linux/membarrier.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "index.h"
 #include "shmdb.h"
@@ -53,9 +50,11 @@ static uint32_t version_bytes(const struct shm_version *v)
 	return (uint32_t)shm_version_size(v->klen, v->vlen);
 }
 
-void applier_init(struct applier *ap, struct store *st, struct cds_lfht *sessions)
+void applier_init(struct applier *ap, struct store *st, struct cds_lfht *sessions,
+		  struct grace *grace)
 {
 	memset(ap, 0, sizeof(*ap));
+	ap->grace = grace;
 	ap->base = st->base;
 	ap->meta = st->meta;
 	ap->sessions = sessions;
@@ -65,8 +64,6 @@ void applier_init(struct applier *ap, struct store *st, struct cds_lfht *session
 		alloc_add_arena(&ap->alloc, d->range_off + d->used, d->range_off + d->size);
 	}
 	retire_init(&ap->retired);
-	long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-	ap->membarrier = cmds > 0 && (cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED);
 	for (unsigned i = 0; i < SHM_MAX_TABLES; i++)
 		st->meta->tables[i].dropped_ts = SHM_TS_INFINITY;
 	__atomic_store_n(&st->meta->commit_ts, 1, __ATOMIC_RELEASE);
@@ -228,7 +225,7 @@ static uint64_t alloc_or_reclaim(struct applier *ap, size_t size)
 {
 	uint64_t off = alloc_get(&ap->alloc, size);
 	if (!off && retire_count(&ap->retired)) {
-		applier_reclaim(ap);
+		applier_reclaim_now(ap);
 		off = alloc_get(&ap->alloc, size);
 	}
 	return off;
@@ -469,18 +466,15 @@ int apply_txn(struct applier *ap, const uint8_t *buf, size_t len, uint64_t *comm
 	return 0;
 }
 
-void applier_reclaim(struct applier *ap)
+/* Free what retired at or before `commit`, the commit_ts published before
+ * a grace period that has passed, unless a live snapshot still needs it;
+ * then publish the figures. */
+static void reclaim_upto(struct applier *ap, uint64_t commit)
 {
 	struct shm_meta *m = ap->meta;
-	/* Orders the commit_ts stores before the reader-slot loads of the scan
-	 * (the writer's half of the fence pairing in reclaim.c) for readers
-	 * that fence; for readers in processes registered for it, the global
-	 * membarrier is that fence on their cpus (read.c). */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (ap->membarrier)
-		syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0);
-	uint64_t commit = __atomic_load_n(&m->commit_ts, __ATOMIC_RELAXED);
-	ap->horizon = reclaim_horizon(ap->sessions, ap->horizon, commit);
+	uint64_t horizon = reclaim_horizon(ap->sessions, ap->horizon, commit);
+	if (horizon > ap->horizon)
+		ap->horizon = horizon;
 	uint64_t freed = reclaim_run(&ap->retired, ap->horizon, &ap->alloc, m);
 	__atomic_store_n(&m->oldest_snapshot, ap->horizon, __ATOMIC_RELAXED);
 	__atomic_store_n(&m->reclaimed_bytes, m->reclaimed_bytes + freed, __ATOMIC_RELAXED);
@@ -490,4 +484,25 @@ void applier_reclaim(struct applier *ap)
 		uint64_t header = ar->start - m->arena_table[i].range_off;
 		__atomic_store_n(&m->arena_table[i].used, header + ar->used, __ATOMIC_RELAXED);
 	}
+}
+
+void applier_reclaim(struct applier *ap)
+{
+	if (ap->grace_pending) {
+		if (!grace_passed(ap->grace, ap->grace_gen))
+			return;
+		ap->grace_pending = 0;
+		reclaim_upto(ap, ap->grace_commit);
+	}
+	if (retire_count(&ap->retired)) {
+		ap->grace_commit = __atomic_load_n(&ap->meta->commit_ts, __ATOMIC_RELAXED);
+		ap->grace_gen = grace_request(ap->grace);
+		ap->grace_pending = 1;
+	}
+}
+
+void applier_reclaim_now(struct applier *ap)
+{
+	grace_sync(ap->grace);
+	reclaim_upto(ap, __atomic_load_n(&ap->meta->commit_ts, __ATOMIC_RELAXED));
 }

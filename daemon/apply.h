@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "alloc.h"
+#include "grace.h"
 #include "reclaim.h"
 #include "store.h"
 
@@ -28,7 +29,10 @@ struct applier {
 	struct alloc alloc;
 	struct retire_queue retired;
 	uint64_t horizon;              /* at the last reclamation */
-	int membarrier;                /* the kernel has GLOBAL_EXPEDITED */
+	struct grace *grace;           /* the grace periods reclamation waits for */
+	int grace_pending;             /* a grace period was requested ... */
+	uint32_t grace_gen;            /* ... with this generation ... */
+	uint64_t grace_commit;         /* ... after this commit was published */
 	uint16_t table_gen[SHM_MAX_TABLES];
 	/* Per-transaction scratch, grown as needed and kept: one entry per
 	 * operation, so the apply path allocates only when a transaction is
@@ -39,8 +43,10 @@ struct applier {
 	size_t scratch_cap;
 };
 
-/* applier_init - the store starts empty at commit 1. */
-void applier_init(struct applier *ap, struct store *st, struct cds_lfht *sessions);
+/* applier_init - the store starts empty at commit 1; reclamation waits for
+ * the grace periods of `grace`. */
+void applier_init(struct applier *ap, struct store *st, struct cds_lfht *sessions,
+		  struct grace *grace);
 void applier_destroy(struct applier *ap);
 
 /*
@@ -54,10 +60,19 @@ int apply_txn(struct applier *ap, const uint8_t *buf, size_t len, uint64_t *comm
 	      uint64_t *value);
 
 /*
- * applier_reclaim - compute the horizon and free what it allows; publish
- * oldest_snapshot, arena use and the retire figures in the meta segment.
+ * applier_reclaim - one step of reclamation, without waiting: if the grace
+ * period requested last has passed, compute the horizon, free what it
+ * allows, and publish oldest_snapshot, arena use and the retire figures in
+ * the meta segment; then, if anything waits, request the next grace period.
  * Call inside an RCU read-side section.
  */
 void applier_reclaim(struct applier *ap);
+
+/*
+ * applier_reclaim_now - reclaim up to the current commit after a grace
+ * period taken on this thread (expedited: it interrupts readers' cpus), for
+ * when memory is short. Call inside an RCU read-side section.
+ */
+void applier_reclaim_now(struct applier *ap);
 
 #endif /* SHMDBD_APPLY_H */

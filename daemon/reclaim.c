@@ -4,8 +4,9 @@
  * Safety argument. A reader publishes its snapshot in its slot, issues a
  * full fence (or relies on the writer's membarrier, see libshm/read.c), and
  * re-reads commit_ts, retrying until the two agree. The writer publishes
- * commit_ts, issues a full fence and a global membarrier (the caller's),
- * then scans the slots. So for a commit X that unlinked item I: either the scan sees
+ * commit_ts, then waits for a grace period (a full fence and a global
+ * membarrier that began after the publication, grace.h), then scans the
+ * slots. So for a commit X that unlinked item I: either the scan sees
  * the reader's slot (horizon <= its snapshot < X: I is kept), or the reader's
  * re-read sees X or later and its snapshot cannot reach I. Items are freed
  * only when horizon >= their retire commit.

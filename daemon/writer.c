@@ -28,9 +28,10 @@
 #include <urcu/urcu-memb.h>
 
 #define PASS_BUDGET 64
-/* Each reclamation interrupts the cpus of registered readers once (the
- * membarrier): every 2 ms at most while memory waits. */
-#define RECLAIM_EVERY_NS 2000000ull
+/* How often the loop takes a reclamation step while memory waits: it checks
+ * whether the grace period it asked for has passed (they take milliseconds,
+ * grace.h), frees, and asks for the next. */
+#define RECLAIM_EVERY_NS 1000000ull
 #define RECLAIM_EVERY_ITEMS 4096u
 #define SLEEP_WATCHING_NS 10000000ull
 
@@ -146,18 +147,25 @@ int writer_start(struct writer *w, int cpu, uint64_t idle_ns, struct store *st,
 	w->stop = 0;
 	w->store = st;
 	w->sessions = reg;
-	applier_init(&w->applier, st, reg->ht);
 	if (cpu < 0 || cpu >= CPU_SETSIZE)
 		return -EINVAL;
+	int e = grace_start(&w->grace, cpu);
+	if (e)
+		return e;
+	applier_init(&w->applier, st, reg->ht, &w->grace);
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
-	int e = pthread_attr_init(&attr);
-	if (e)
-		return -e;
-	e = pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
-	if (!e)
-		e = pthread_create(&w->thread, &attr, writer_main, w);
-	pthread_attr_destroy(&attr);
+	e = pthread_attr_init(&attr);
+	if (!e) {
+		e = pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+		if (!e)
+			e = pthread_create(&w->thread, &attr, writer_main, w);
+		pthread_attr_destroy(&attr);
+	}
+	if (e) {
+		applier_destroy(&w->applier);
+		grace_stop(&w->grace);
+	}
 	return -e;
 }
 
@@ -169,4 +177,5 @@ void writer_stop(struct writer *w)
 	syscall(SYS_futex, bell, FUTEX_WAKE, 1, NULL, NULL, 0);
 	pthread_join(w->thread, NULL);
 	applier_destroy(&w->applier);
+	grace_stop(&w->grace);
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "apply.h"
+#include "grace.h"
 #include "sessions.h"
 #include "store.h"
 
@@ -22,11 +23,12 @@ struct writer {
 	struct store *store;
 	struct session_registry *sessions;
 	struct applier applier;
+	struct grace grace;         /* its grace thread */
 };
 
 /*
- * writer_start - start the writer thread pinned to `cpu` (its affinity is set
- * before it runs), serving the sessions of `reg` over store `st`.
+ * writer_start - start the writer thread, and its grace thread, pinned to
+ * `cpu` (their affinity is set before they run), serving the sessions of `reg` over store `st`.
  * Returns 0 or -errno (-EINVAL for a cpu the kernel refuses).
  */
 int writer_start(struct writer *w, int cpu, uint64_t idle_ns, struct store *st,

@@ -12,12 +12,14 @@
  *   snap = load commit_ts; repeat { slot := snap; ORDER; again = load
  *   commit_ts; if again == snap stop; snap = again }.
  * ORDER is a compiler barrier when the process registered for
- * MEMBARRIER_CMD_GLOBAL_EXPEDITED at open: the writer then issues that
- * membarrier, a full fence on every cpu running this process, between
- * publishing commit_ts and scanning the slots, which is what makes the
- * slot store visible or the re-load see the new commit (the asymmetric
- * fence of DESIGN section 3). Without membarrier, ORDER is a sequentially
- * consistent exchange (a full fence) that pairs with the writer's fence.
+ * MEMBARRIER_CMD_GLOBAL_EXPEDITED at open: between publishing commit_ts and
+ * scanning the slots the writer then waits for a global membarrier (the
+ * plain one, a grace period of the scheduler, or under memory pressure the
+ * expedited one; daemon/grace.h), which puts a full fence on every cpu
+ * running this process, so the slot store is visible or the re-load sees
+ * the new commit (the asymmetric fence of DESIGN section 3). Without
+ * registration, ORDER is a sequentially consistent exchange (a full fence)
+ * that pairs with the writer's fence.
  * Either way: after the protocol, every item a snapshot can reach was
  * retired at a commit after snap or not at all, and the writer frees nothing
  * retired after the smallest snapshot it sees in the slots.

@@ -48,6 +48,8 @@ struct bench_result {
 	double get_ops_2;         /* gets per second, two reader processes */
 	struct hist get_loaded;   /* scheduled gets while a writer commits */
 	double loaded_commit_tps; /* the rate that writer kept up meanwhile */
+	double loaded_preempts;   /* times the scheduled reader was preempted */
+	double loaded_runq_ns;    /* and how long it waited for its cpu */
 	struct hist visible;      /* commit in one process to seen in another */
 	/* Per timed get, from counters (-1: not available here). */
 	double syscalls_per_get, faults_per_get, allocs_per_get;

@@ -15,8 +15,10 @@
 
 #include "layout.h"
 
-#define ALLOC_CLASSES 84
-#define ALLOC_MAX ((size_t)32 << 20) /* the largest block */
+/* The largest block: 2 GiB, the largest index (SHM_INDEX_MAX_LOG2 slots). */
+#define ALLOC_MAX ((size_t)1 << 31)
+/* 16 classes to 256 bytes, then 4 per power of two up to ALLOC_MAX. */
+#define ALLOC_CLASSES (16 + (31 - 8) * 4)
 
 struct alloc_arena {
 	uint64_t start, end;  /* range offsets of the arena's data */

@@ -28,16 +28,17 @@
 #include "shmdb.h"
 #include "txn.h"
 
-#define INDEX_MIN_CAPACITY 64u
+#define INDEX_MIN_LOG2 6u /* 64 slots, one 512-byte block */
+_Static_assert(ALLOC_MAX == sizeof(uint64_t) << SHM_INDEX_MAX_LOG2, "the largest index is a block");
 
-static size_t index_bytes(uint64_t capacity)
+static size_t index_bytes(uint64_t word)
 {
-	return sizeof(struct shm_index) + capacity * sizeof(uint64_t);
+	return (shm_index_mask(word) + 1) * sizeof(uint64_t);
 }
 
-static struct shm_index *index_at(struct applier *ap, uint64_t off)
+static uint64_t *index_slots(struct applier *ap, uint64_t word)
 {
-	return (struct shm_index *)(ap->base + off);
+	return (uint64_t *)(ap->base + shm_index_off(word));
 }
 
 static struct shm_version *version_at(struct applier *ap, uint64_t off)
@@ -116,9 +117,9 @@ static unsigned free_table_slots(struct applier *ap, unsigned want)
 static struct shm_version *key_head(struct applier *ap, struct shm_table *t, const uint8_t *key,
 				    uint32_t klen, uint64_t *pos)
 {
-	struct shm_index *idx = index_at(ap, t->index_off);
 	uint64_t s;
-	*pos = shm_index_probe(ap->base, idx, shm_key_hash(key, klen), key, klen, &s);
+	*pos = shm_index_probe(ap->base, index_slots(ap, t->index), shm_index_mask(t->index),
+			       shm_key_hash(key, klen), key, klen, &s);
 	return s ? version_at(ap, s & SHM_SLOT_OFF_MASK) : NULL;
 }
 
@@ -127,15 +128,15 @@ static int dead_to_all(const struct applier *ap, const struct shm_version *head)
 	return head->vlen == SHM_TOMBSTONE && head->begin_ts <= ap->horizon;
 }
 
-static uint64_t new_index(struct applier *ap, uint64_t capacity)
+/* A new empty index of 2^log2 slots: its index word, or 0 if no room. */
+static uint64_t new_index(struct applier *ap, unsigned log2)
 {
-	uint64_t off = alloc_get(&ap->alloc, index_bytes(capacity));
-	if (off) {
-		struct shm_index *idx = index_at(ap, off);
-		memset(idx, 0, index_bytes(capacity));
-		idx->mask = capacity - 1;
-	}
-	return off;
+	size_t bytes = ((size_t)1 << log2) * sizeof(uint64_t);
+	uint64_t off = alloc_get(&ap->alloc, bytes);
+	if (!off)
+		return 0;
+	memset(ap->base + off, 0, bytes);
+	return shm_index_word(off, log2);
 }
 
 /*
@@ -146,14 +147,13 @@ static uint64_t new_index(struct applier *ap, uint64_t capacity)
  */
 static int index_make_room(struct applier *ap, struct shm_table *t, uint64_t adds, uint64_t ts)
 {
-	struct shm_index *old = index_at(ap, t->index_off);
-	uint64_t cap = old->mask + 1;
-	if ((old->used + adds) * 4 <= cap * 3)
+	uint64_t *old = index_slots(ap, t->index), cap = shm_index_mask(t->index) + 1;
+	if ((t->index_used + adds) * 4 <= cap * 3)
 		return 0;
 
 	uint64_t live = 0, dead = 0;
 	for (uint64_t i = 0; i < cap; i++) {
-		uint64_t s = old->slots[i];
+		uint64_t s = old[i];
 		if (!s)
 			continue;
 		if (dead_to_all(ap, version_at(ap, s & SHM_SLOT_OFF_MASK)))
@@ -161,20 +161,20 @@ static int index_make_room(struct applier *ap, struct shm_table *t, uint64_t add
 		else
 			live++;
 	}
-	uint64_t ncap = INDEX_MIN_CAPACITY;
-	while (ncap < 2 * (live + adds))
-		ncap *= 2;
-	if (index_bytes(ncap) > ALLOC_MAX)
+	unsigned log2 = INDEX_MIN_LOG2;
+	while (((uint64_t)1 << log2) < 2 * (live + adds) && log2 <= SHM_INDEX_MAX_LOG2)
+		log2++;
+	if (log2 > SHM_INDEX_MAX_LOG2)
 		return -ENOSPC;
 	if (retire_reserve(&ap->retired, dead + 1))
 		return -ENOMEM;
-	uint64_t noff = new_index(ap, ncap);
-	if (!noff)
+	uint64_t word = new_index(ap, log2);
+	if (!word)
 		return -ENOSPC;
 
-	struct shm_index *idx = index_at(ap, noff);
+	uint64_t *slots = index_slots(ap, word), mask = shm_index_mask(word);
 	for (uint64_t i = 0; i < cap; i++) {
-		uint64_t s = old->slots[i];
+		uint64_t s = old[i];
 		if (!s)
 			continue;
 		struct shm_version *head = version_at(ap, s & SHM_SLOT_OFF_MASK);
@@ -182,18 +182,18 @@ static int index_make_room(struct applier *ap, struct shm_table *t, uint64_t add
 			retire(&ap->retired, ts, s & SHM_SLOT_OFF_MASK, version_bytes(head), RETIRED_BLOCK);
 			continue;
 		}
-		uint64_t h = shm_key_hash(head->key, head->klen);
-		uint64_t j = h & idx->mask;
-		while (idx->slots[j])
-			j = (j + 1) & idx->mask;
-		idx->slots[j] = s; /* the tag bits are the same hash's */
+		uint64_t j = shm_key_hash(head->key, head->klen) & mask;
+		while (slots[j])
+			j = (j + 1) & mask;
+		slots[j] = s; /* the tag bits are the same hash's */
 	}
-	idx->used = live;
-	uint64_t old_off = t->index_off;
+	t->index_used = live;
+	uint64_t old_word = t->index;
 	/* Publish the complete index; snapshots that loaded the old one keep it
 	 * until the retire commit is behind every reader. */
-	__atomic_store_n(&t->index_off, noff, __ATOMIC_RELEASE);
-	retire(&ap->retired, ts, old_off, (uint32_t)index_bytes(cap), RETIRED_BLOCK);
+	__atomic_store_n(&t->index, word, __ATOMIC_RELEASE);
+	retire(&ap->retired, ts, shm_index_off(old_word), (uint32_t)index_bytes(old_word),
+	       RETIRED_BLOCK);
 	return 0;
 }
 
@@ -239,7 +239,7 @@ static void unreserve(struct applier *ap, const uint8_t *buf, size_t len, size_t
 	for (size_t i = 0; i < n && shm_op_decode(buf, len, &pos, &op) == 1; i++) {
 		if (!ap->scratch[i])
 			continue;
-		size_t size = op.code == SHM_OP_CREATE_TABLE ? index_bytes(INDEX_MIN_CAPACITY)
+		size_t size = op.code == SHM_OP_CREATE_TABLE ? (size_t)sizeof(uint64_t) << INDEX_MIN_LOG2
 			    : shm_version_size(op.klen, op.code == SHM_OP_DEL ? SHM_TOMBSTONE : op.vlen);
 		alloc_put(&ap->alloc, ap->scratch[i], size);
 	}
@@ -309,7 +309,7 @@ static int prepare(struct applier *ap, const uint8_t *buf, size_t len, size_t no
 				break;
 			}
 			dropped[ndropped++] = t->id;
-			retires += index_at(ap, t->index_off)->used + 2;
+			retires += t->index_used + 2;
 			break;
 		}
 	}
@@ -329,7 +329,7 @@ static int prepare(struct applier *ap, const uint8_t *buf, size_t len, size_t no
 		else if (op.code == SHM_OP_DEL)
 			size = shm_version_size(op.klen, SHM_TOMBSTONE);
 		else if (op.code == SHM_OP_CREATE_TABLE)
-			size = index_bytes(INDEX_MIN_CAPACITY);
+			size = (size_t)sizeof(uint64_t) << INDEX_MIN_LOG2;
 		if (size && !(ap->scratch[i] = alloc_or_reclaim(ap, size)))
 			err = -ENOSPC;
 	}
@@ -343,7 +343,6 @@ static void write_version(struct applier *ap, struct shm_table *t, const struct 
 {
 	uint64_t pos;
 	struct shm_version *head = key_head(ap, t, op->key, op->klen, &pos);
-	struct shm_index *idx = index_at(ap, t->index_off);
 	int present = head && head->vlen != SHM_TOMBSTONE;
 
 	if (op->code == SHM_OP_DEL && !present) {
@@ -362,11 +361,11 @@ static void write_version(struct applier *ap, struct shm_table *t, const struct 
 
 	uint64_t tag = SHM_SLOT_TAG(shm_key_hash(op->key, op->klen));
 	/* The version is complete: publish it. */
-	__atomic_store_n(&idx->slots[pos], off | tag, __ATOMIC_RELEASE);
+	__atomic_store_n(&index_slots(ap, t->index)[pos], off | tag, __ATOMIC_RELEASE);
 	if (head)
 		retire(&ap->retired, ts, v->older, version_bytes(head), RETIRED_BLOCK);
 	else
-		idx->used++;
+		t->index_used++;
 	if (op->code == SHM_OP_PUT && !present)
 		t->records++;
 	else if (op->code == SHM_OP_DEL)
@@ -378,7 +377,7 @@ static uint64_t create_table(struct applier *ap, const struct shm_op *op, uint64
 {
 	struct shm_table *t = table_by_name(ap, op->key, op->klen);
 	if (t) {
-		alloc_put(&ap->alloc, index_off, index_bytes(INDEX_MIN_CAPACITY));
+		alloc_put(&ap->alloc, index_off, (size_t)sizeof(uint64_t) << INDEX_MIN_LOG2);
 		return t->id;
 	}
 	unsigned slot = 0;
@@ -388,7 +387,9 @@ static uint64_t create_table(struct applier *ap, const struct shm_op *op, uint64
 	uint16_t gen = ++ap->table_gen[slot];
 	if (gen == 0)
 		gen = ++ap->table_gen[slot];
-	t->index_off = index_off;
+	memset(ap->base + index_off, 0, (size_t)sizeof(uint64_t) << INDEX_MIN_LOG2);
+	t->index = shm_index_word(index_off, INDEX_MIN_LOG2);
+	t->index_used = 0;
 	t->created_ts = ts;
 	t->dropped_ts = SHM_TS_INFINITY;
 	t->records = 0;
@@ -405,18 +406,19 @@ static uint64_t create_table(struct applier *ap, const struct shm_op *op, uint64
 static void drop_table(struct applier *ap, const struct shm_op *op, uint64_t ts)
 {
 	struct shm_table *t = table_by_name(ap, op->key, op->klen);
-	struct shm_index *idx = index_at(ap, t->index_off);
+	uint64_t *slots = index_slots(ap, t->index), mask = shm_index_mask(t->index);
 	/* Readers with snapshots from ts on see the table gone; older ones keep
 	 * reading it until the retired blocks are freed after them. */
 	__atomic_store_n(&t->dropped_ts, ts, __ATOMIC_RELEASE);
 	t->state = SHM_TABLE_DROPPED;
-	for (uint64_t i = 0; i <= idx->mask; i++) {
-		uint64_t s = idx->slots[i];
+	for (uint64_t i = 0; i <= mask; i++) {
+		uint64_t s = slots[i];
 		if (s) /* older versions on the chain are retired already */
 			retire(&ap->retired, ts, s & SHM_SLOT_OFF_MASK,
 			       version_bytes(version_at(ap, s & SHM_SLOT_OFF_MASK)), RETIRED_BLOCK);
 	}
-	retire(&ap->retired, ts, t->index_off, (uint32_t)index_bytes(idx->mask + 1), RETIRED_BLOCK);
+	retire(&ap->retired, ts, shm_index_off(t->index), (uint32_t)index_bytes(t->index),
+	       RETIRED_BLOCK);
 	retire(&ap->retired, ts, (uint64_t)(t - ap->meta->tables), 0, RETIRED_TABLE_SLOT);
 }
 

@@ -15,7 +15,8 @@
 
 struct shmdb_cursor {
 	shmdb_rtxn *r;
-	const struct shm_index *idx;
+	const uint64_t *slots;          /* the table's index in r's snapshot */
+	uint64_t mask;
 	uint64_t pos;
 	int pooled;                     /* one of r->cursors, else malloc'd */
 };

@@ -28,23 +28,63 @@ static inline uint64_t shm_slot_load(const uint64_t *slot)
 	return __atomic_load_n(slot, __ATOMIC_ACQUIRE);
 }
 
+/* Whether the n bytes at a and b are equal. Keys of 4 to 32 bytes, the
+ * common ones, compare inline with two overlapping word loads each side
+ * instead of a call into the C library. */
+static inline int shm_key_equal(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	uint64_t a0, a1, b0, b1;
+	if (n >= 8 && n <= 16) {
+		memcpy(&a0, a, 8);
+		memcpy(&b0, b, 8);
+		memcpy(&a1, a + n - 8, 8);
+		memcpy(&b1, b + n - 8, 8);
+		return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+	}
+	if (n > 16 && n <= 32) {
+		uint64_t a2, a3, b2, b3;
+		memcpy(&a0, a, 8);
+		memcpy(&b0, b, 8);
+		memcpy(&a1, a + 8, 8);
+		memcpy(&b1, b + 8, 8);
+		memcpy(&a2, a + n - 16, 8);
+		memcpy(&b2, b + n - 16, 8);
+		memcpy(&a3, a + n - 8, 8);
+		memcpy(&b3, b + n - 8, 8);
+		return ((a0 ^ b0) | (a1 ^ b1) | (a2 ^ b2) | (a3 ^ b3)) == 0;
+	}
+	if (n >= 4 && n < 8) {
+		uint32_t c0, c1, d0, d1;
+		memcpy(&c0, a, 4);
+		memcpy(&d0, b, 4);
+		memcpy(&c1, a + n - 4, 4);
+		memcpy(&d1, b + n - 4, 4);
+		return ((c0 ^ d0) | (c1 ^ d1)) == 0;
+	}
+	return memcmp(a, b, n) == 0;
+}
+
 /*
- * shm_index_probe - the slot position that holds `key` in idx, or the first
- * empty slot where it would go; *slot_val receives the slot's value (0 if
- * empty). The index always has an empty slot (the writer keeps its load
- * below 3/4), so the probe ends.
+ * shm_index_probe - the slot position that holds `key` in the index of
+ * mask + 1 slots at `slots`, or the first empty slot where it would go;
+ * *slot_val receives the slot's value (0 if empty). The index always has an
+ * empty slot (the writer keeps its load below 3/4), so the probe ends.
  */
-static inline uint64_t shm_index_probe(const uint8_t *base, const struct shm_index *idx,
+static inline uint64_t shm_index_probe(const uint8_t *base, const uint64_t *slots, uint64_t mask,
 				       uint64_t hash, const void *key, uint32_t klen,
 				       uint64_t *slot_val)
 {
-	uint64_t mask = idx->mask, tag = SHM_SLOT_TAG(hash);
+	uint64_t tag = SHM_SLOT_TAG(hash);
 	for (uint64_t i = hash & mask;; i = (i + 1) & mask) {
-		uint64_t s = shm_slot_load(&idx->slots[i]);
-		if (s == 0 || ((s & ~SHM_SLOT_OFF_MASK) == tag &&
-			       ((const struct shm_version *)(base + (s & SHM_SLOT_OFF_MASK)))->klen == klen &&
-			       memcmp(((const struct shm_version *)(base + (s & SHM_SLOT_OFF_MASK)))->key,
-				      key, klen) == 0)) {
+		uint64_t s = shm_slot_load(&slots[i]);
+		if (s == 0) {
+			*slot_val = 0;
+			return i;
+		}
+		if ((s & ~SHM_SLOT_OFF_MASK) != tag)
+			continue;
+		const struct shm_version *v = (const struct shm_version *)(base + (s & SHM_SLOT_OFF_MASK));
+		if (v->klen == klen && shm_key_equal(v->key, key, klen)) {
 			*slot_val = s;
 			return i;
 		}

@@ -37,7 +37,7 @@
 #include <stdint.h>
 
 #define SHM_CACHELINE 64
-#define SHM_FORMAT_VERSION 2u
+#define SHM_FORMAT_VERSION 3u
 
 /* Magics: ASCII tags read as little-endian u64, so a hex dump shows them. */
 #define SHM_META_MAGIC    0x3154454d42444d53ull /* "SMDBMET1" */
@@ -93,27 +93,30 @@ enum shm_table_state {
  * everything a reader needs is on line 0.
  *
  * line 0:
- *   0  u64 index_off   offset of the table's current hash index (a
- *                      struct shm_index) from the range base; the writer
+ *   0  u64 index       the table's current hash index: its offset from
+ *                      the range base (64-byte aligned) | log2 of its
+ *                      capacity in bits 0..5 (shm_index_*); the writer
  *                      replaces it with a release store when it rebuilds
  *   8  u64 created_ts  commit that created the table
  *  16  u64 dropped_ts  commit that dropped it; SHM_TS_INFINITY while live
  *  24  u32 id          slot | generation << 16, as shmdb_table; 0 if unused
  *  28  u32 state       enum shm_table_state
  *  32  u64 records     live keys at the last commit (a statistic)
- *  40  u8  reserved[24]
+ *  40  u64 index_used  index slots holding a key (the writer's load factor)
+ *  48  u8  reserved[16]
  * line 1:
  *  64  u8  name_len    1..63
  *  65  char name[63]   not NUL-terminated
  */
 struct shm_table {
-	uint64_t index_off;
+	uint64_t index;
 	uint64_t created_ts;
 	uint64_t dropped_ts;
 	uint32_t id;
 	uint32_t state;
 	uint64_t records;
-	uint8_t reserved[24];
+	uint64_t index_used;
+	uint8_t reserved[16];
 	uint8_t name_len;
 	char name[63];
 };
@@ -121,14 +124,12 @@ struct shm_table {
 #define SHM_TABLE_SLOT(id) ((id) & 0xffffu)
 
 /*
- * A hash index, in an arena: a 64-byte header, then `capacity` 8-byte slots
- * (capacity a power of two, so slots come in 64-byte groups of 8 and a probe
- * usually touches one cache line).
- *
- *   0  u64 mask        capacity - 1
- *   8  u64 used        slots holding a key (for the writer's load factor)
- *  16  u8  reserved[48]
- *  64  u64 slots[capacity]
+ * A hash index, in an arena: `capacity` 8-byte slots and nothing else,
+ * 64-byte aligned, capacity a power of two (so slots come in 64-byte groups
+ * of 8, a probe usually touches one cache line, and the block is exactly a
+ * power of two, which the allocator's classes hold without waste). The
+ * table entry's `index` word names both offset and capacity, so a reader
+ * gets them in one load.
  *
  * A slot is 0 (empty: a probe stops) or the offset of a key's newest version
  * in bits 0..47 with bits 48..63 holding the top 16 bits of the key's hash
@@ -137,12 +138,23 @@ struct shm_table {
  * never misses a key that a slot further on holds. The writer publishes a
  * slot with a release store after the version it points to is complete.
  */
-struct shm_index {
-	uint64_t mask;
-	uint64_t used;
-	uint8_t reserved[48];
-	uint64_t slots[];
-};
+#define SHM_INDEX_LOG2_MASK 63ull
+#define SHM_INDEX_MAX_LOG2 28u /* 2 GiB of slots */
+
+static inline uint64_t shm_index_word(uint64_t off, unsigned log2_capacity)
+{
+	return off | log2_capacity;
+}
+
+static inline uint64_t shm_index_off(uint64_t word)
+{
+	return word & ~SHM_INDEX_LOG2_MASK;
+}
+
+static inline uint64_t shm_index_mask(uint64_t word)
+{
+	return (1ull << (word & SHM_INDEX_LOG2_MASK)) - 1;
+}
 
 #define SHM_SLOT_OFF_MASK ((1ull << 48) - 1)
 #define SHM_SLOT_TAG(hash) ((hash) & ~SHM_SLOT_OFF_MASK)
@@ -430,7 +442,6 @@ _Static_assert(offsetof(struct shm_meta, oldest_snapshot) == 384, "meta line 6")
 _Static_assert(offsetof(struct shm_meta, arena_table) == 448, "arena table");
 _Static_assert(offsetof(struct shm_meta, tables) == 448 + 64 * SHM_MAX_ARENAS, "catalog");
 _Static_assert(sizeof(struct shm_table) == 128, "table entry");
-_Static_assert(sizeof(struct shm_index) == 64, "index header");
 _Static_assert(sizeof(struct shm_version) == 24, "version header");
 _Static_assert(sizeof(struct shm_arena_header) == 64, "arena header");
 _Static_assert(sizeof(struct shm_session_header) == 320, "session lines 0-4");

@@ -24,7 +24,7 @@
  * retired at a commit after snap or not at all, and the writer frees nothing
  * retired after the smallest snapshot it sees in the slots.
  *
- * Loads: commit_ts, index_off, table ids and index slots with acquire order
+ * Loads: commit_ts, index words, table ids and index slots with acquire order
  * (pairing with the writer's release stores); versions are immutable once
  * published and are read with plain loads.
  */
@@ -179,18 +179,18 @@ void shmdb_read_end(shmdb_rtxn *r)
 	r->active = 0;
 }
 
-/* Table t's index as r's snapshot sees it, or NULL if the table does not
- * exist in that snapshot. */
-static inline const struct shm_index *table_index(const shmdb_rtxn *r, shmdb_table t)
+/* Table t's index word as r's snapshot sees it, or 0 if the table does
+ * not exist in that snapshot. */
+static inline uint64_t table_index(const shmdb_rtxn *r, shmdb_table t)
 {
 	uint32_t slot = SHM_TABLE_SLOT(t);
 	if (t == 0 || slot >= SHM_MAX_TABLES)
-		return NULL;
+		return 0;
 	const struct shm_table *tb = &r->meta->tables[slot];
 	if (__atomic_load_n(&tb->id, __ATOMIC_ACQUIRE) != t || tb->created_ts > r->snap ||
 	    __atomic_load_n(&tb->dropped_ts, __ATOMIC_RELAXED) <= r->snap)
-		return NULL;
-	return (const struct shm_index *)(r->base + __atomic_load_n(&tb->index_off, __ATOMIC_ACQUIRE));
+		return 0;
+	return __atomic_load_n(&tb->index, __ATOMIC_ACQUIRE);
 }
 
 static inline void value_of(const struct shm_version *v, shmdb_val *val)
@@ -203,11 +203,12 @@ int shmdb_get(shmdb_rtxn *r, shmdb_table t, const void *key, size_t klen, shmdb_
 {
 	if (!r || !r->active || !key || !val || klen == 0 || klen > SHMDB_MAX_KEY)
 		return -EINVAL;
-	const struct shm_index *idx = table_index(r, t);
+	uint64_t idx = table_index(r, t);
 	if (!idx)
 		return -ENOENT;
 	uint64_t s;
-	shm_index_probe(r->base, idx, shm_key_hash(key, klen), key, (uint32_t)klen, &s);
+	shm_index_probe(r->base, (const uint64_t *)(r->base + shm_index_off(idx)),
+			shm_index_mask(idx), shm_key_hash(key, klen), key, (uint32_t)klen, &s);
 	if (!s)
 		return -ENOENT;
 	const struct shm_version *v = shm_chain_visible(r->base, s & SHM_SLOT_OFF_MASK, r->snap);
@@ -221,7 +222,7 @@ int shmdb_cursor_open(shmdb_rtxn *r, shmdb_table t, shmdb_cursor **out)
 {
 	if (!r || !r->active || !out)
 		return -EINVAL;
-	const struct shm_index *idx = table_index(r, t);
+	uint64_t idx = table_index(r, t);
 	if (!idx)
 		return -ENOENT;
 	shmdb_cursor *c;
@@ -236,7 +237,8 @@ int shmdb_cursor_open(shmdb_rtxn *r, shmdb_table t, shmdb_cursor **out)
 		return -ENOMEM;
 	}
 	c->r = r;
-	c->idx = idx;
+	c->slots = (const uint64_t *)(r->base + shm_index_off(idx));
+	c->mask = shm_index_mask(idx);
 	c->pos = 0;
 	*out = c;
 	return 0;
@@ -247,9 +249,8 @@ int shmdb_cursor_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 	if (!c || !key || !val)
 		return -EINVAL;
 	const shmdb_rtxn *r = c->r;
-	uint64_t cap = c->idx->mask + 1;
-	while (c->pos < cap) {
-		uint64_t s = shm_slot_load(&c->idx->slots[c->pos++]);
+	while (c->pos <= c->mask) {
+		uint64_t s = shm_slot_load(&c->slots[c->pos++]);
 		if (!s)
 			continue;
 		const struct shm_version *v = shm_chain_visible(r->base, s & SHM_SLOT_OFF_MASK, r->snap);

@@ -410,6 +410,38 @@ START_TEST(million_records)
 }
 END_TEST
 
+/* Three million keys: the index passes 32 MiB (2^23 slots), more than one
+ * block of the allocator could once hold. */
+START_TEST(index_past_32_mib)
+{
+	start("512M");
+	shmdb_table t = table("wide");
+	enum { N = 3000000 };
+	for (uint64_t i = 0; i < N; i += 5000) {
+		shmdb_wtxn *w;
+		ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+		for (uint64_t j = i; j < i + 5000; j++) {
+			uint64_t val = ~j;
+			ck_assert_int_eq(shmdb_put(w, t, &j, sizeof(j), &val, sizeof(val)), 0);
+		}
+		ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+	}
+	shmdb_rtxn *r;
+	shmdb_val v;
+	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
+	for (uint64_t j = 0; j < N; j++) {
+		ck_assert_int_eq(shmdb_get(r, t, &j, sizeof(j), &v), 0);
+		uint64_t got;
+		memcpy(&got, v.data, sizeof(got));
+		ck_assert_uint_eq(got, ~j);
+	}
+	uint64_t missing = N;
+	ck_assert_int_eq(shmdb_get(r, t, &missing, sizeof(missing), &v), -ENOENT);
+	shmdb_read_end(r);
+	stop();
+}
+END_TEST
+
 static shmdb_stats stats(void)
 {
 	shmdb_stats st;
@@ -612,6 +644,7 @@ int main(void)
 	tcase_add_test(tc, snapshots_and_checks);
 	tcase_add_test(tc, async_and_big_transactions);
 	tcase_add_test(tc, million_records);
+	tcase_add_test(tc, index_past_32_mib);
 	tcase_add_test(tc, full_arena);
 	tcase_add_test(tc, bounded_memory_under_overwrites);
 	tcase_add_test(tc, read_path_allocates_nothing);

@@ -90,8 +90,9 @@ void shm_readers_forget(shmdb *db)
 	}
 }
 
-/* The slow path: claim a free slot of db for this thread. */
-static shmdb_rtxn *claim(shmdb *db)
+/* The slow path: claim a free slot of db for this thread. Out of line, so
+ * that shmdb_read_begin's fast path saves no registers for it. */
+static __attribute__((noinline, cold)) shmdb_rtxn *claim(shmdb *db)
 {
 	struct tls_reader *free_entry = NULL;
 

@@ -39,6 +39,10 @@ static int start_daemon(const struct bench_params *p)
 	daemon_pid = fork();
 	if (daemon_pid == 0) {
 		freopen("/dev/null", "w", stderr);
+		/* The whole daemon on the server cpu, not the client cpu this
+		 * process is pinned to: its main and RCU threads would otherwise
+		 * inherit that and take time from the clients. */
+		bench_pin(p->server_cpu);
 		execl(p->shmdbd, p->shmdbd, "--socket", sock, "--arena-size", arena, "--writer-cpu", cpu,
 		      (char *)NULL);
 		_exit(127);

@@ -50,6 +50,8 @@ struct bench_result {
 	double loaded_commit_tps; /* the rate that writer kept up meanwhile */
 	double loaded_preempts;   /* times the scheduled reader was preempted */
 	double loaded_runq_ns;    /* and how long it waited for its cpu */
+	double commit_preempts;   /* the same for the committer, over the */
+	double commit_runq_ns;    /* 1-put workloads */
 	struct hist visible;      /* commit in one process to seen in another */
 	/* Per timed get, from counters (-1: not available here). */
 	double syscalls_per_get, faults_per_get, allocs_per_get;

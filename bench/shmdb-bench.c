@@ -384,8 +384,14 @@ static int run_system(const struct bench_system *s, struct bench_result *r)
 			err = loaded_reads(s, r);
 		if (!err)
 			err = write_to_visible(s, r);
-		if (!err)
+		if (!err) {
+			double sw0, wait0, sw1, wait1;
+			preemption(&sw0, &wait0);
 			err = s->write(&params, r);
+			preemption(&sw1, &wait1);
+			r->commit_preempts = sw1 - sw0;
+			r->commit_runq_ns = wait1 - wait0;
+		}
 	}
 	s->stop(&params);
 	running = NULL;
@@ -473,6 +479,8 @@ static int collect(struct figure *f, const struct bench_result *res, const int *
 	FIG("1-put commit p99", "ns", 0, ns(&r->commit, 0.99));
 	FIG("1-put commits, waiting", "txn/s", 0, r->commit_tps > 0 ? r->commit_tps : -1);
 	FIG("1-put commits, pipelined", "txn/s", 0, r->pipelined_tps > 0 ? r->pipelined_tps : -1);
+	FIG("  committer preempted", "times", 0, r->commit.count ? r->commit_preempts : -1);
+	FIG("  committer waited for cpu", "ns", 0, r->commit.count ? r->commit_runq_ns : -1);
 	FIG("bulk load, 1,000-put txns", "rec/s", 0, r->load_rps);
 	FIG("memory: dependent load", "ns", 0, r->chase_ns > 0 ? r->chase_ns : -1);
 #undef FIG
@@ -717,7 +725,7 @@ int main(int argc, char **argv)
 		if (run_system(systems[s], &res[s]))
 			failed = 1;
 	}
-	struct figure f[32];
+	struct figure f[48]; /* room for every figure collect() makes (33) */
 	int n = collect(f, res, on);
 	print_table(f, n);
 	if (json && write_json(json, f, n, timer_ns, &st))

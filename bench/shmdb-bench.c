@@ -616,7 +616,8 @@ static void usage(FILE *to)
 		"  --quick           20,000 records, 100,000 gets, 5,000 commits\n"
 		"  --no-lmdb, --no-redis, --no-ideal   leave a peer out\n"
 		"  --client-cpu N    cpu of the client processes (default 0)\n"
-		"  --server-cpu N    cpu of shmdbd's writer and redis-server (default 1)\n"
+		"  --server-cpu N    cpu of shmdbd (all its threads) and redis-server\n"
+		"                    (default 1)\n"
 		"  --shmdbd PATH     the daemon (default: ../shmdbd next to this program)\n"
 		"  --json FILE       also write every figure as JSON\n"
 		"  --plot FILE.png   also plot the get percentiles of each system (gnuplot)\n",
@@ -699,8 +700,8 @@ int main(int argc, char **argv)
 	printf("shmdb-bench: %" PRIu64 " records, %d-byte keys, %u-byte values; %" PRIu64
 	       " gets, %" PRIu64 " commits\n", params.records, BENCH_KEY_LEN, params.val_len,
 	       params.gets, params.commits);
-	printf("clients (loader, reader process, committer) on cpu %d; shmdbd's writer and "
-	       "redis-server on cpu %d\n", params.client_cpu, params.server_cpu);
+	printf("clients (loader, reader process, committer) on cpu %d; shmdbd (writer and every "
+	       "other thread) and redis-server on cpu %d\n", params.client_cpu, params.server_cpu);
 	printf("TSC %.3f GHz; timer cost %.1f ns, included in every latency\n", params.tsc_per_ns,
 	       timer_ns);
 	bench_pin(params.client_cpu);

@@ -51,7 +51,7 @@ static uint32_t version_bytes(const struct shm_version *v)
 	return (uint32_t)shm_version_size(v->klen, v->vlen);
 }
 
-void applier_init(struct applier *ap, struct store *st, struct cds_lfht *sessions,
+void applier_init(struct applier *ap, struct store *st, const struct session_registry *sessions,
 		  struct grace *grace)
 {
 	memset(ap, 0, sizeof(*ap));

@@ -25,7 +25,7 @@ struct touched {
 struct applier {
 	uint8_t *base;
 	struct shm_meta *meta;
-	struct cds_lfht *sessions;     /* for the reclamation horizon */
+	const struct session_registry *sessions; /* for the reclamation horizon */
 	struct alloc alloc;
 	struct retire_queue retired;
 	uint64_t horizon;              /* at the last reclamation */
@@ -45,7 +45,7 @@ struct applier {
 
 /* applier_init - the store starts empty at commit 1; reclamation waits for
  * the grace periods of `grace`. */
-void applier_init(struct applier *ap, struct store *st, struct cds_lfht *sessions,
+void applier_init(struct applier *ap, struct store *st, const struct session_registry *sessions,
 		  struct grace *grace);
 void applier_destroy(struct applier *ap);
 

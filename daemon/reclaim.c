@@ -63,14 +63,14 @@ void retire(struct retire_queue *q, uint64_t ts, uint64_t off, uint32_t size, ui
 		q->bytes += size;
 }
 
-uint64_t reclaim_horizon(struct cds_lfht *sessions, uint64_t previous, uint64_t commit_ts)
+uint64_t reclaim_horizon(const struct session_registry *sessions, uint64_t previous,
+			 uint64_t commit_ts)
 {
-	struct cds_lfht_iter it;
-	struct session *s;
+	const struct session_list *l = session_list_get(sessions);
 	uint64_t horizon = commit_ts;
 
-	cds_lfht_for_each_entry(sessions, &it, s, ht_node) {
-		TSAN_ACQUIRE(s);
+	for (uint32_t n = 0; n < l->n; n++) {
+		const struct session *s = l->s[n];
 		const struct shm_reader_slot *slot =
 			(const void *)((const uint8_t *)s->seg + SHM_SESSION_SLOTS_OFF);
 		for (unsigned i = 0; i < SHM_READER_SLOTS; i++) {
@@ -80,6 +80,7 @@ uint64_t reclaim_horizon(struct cds_lfht *sessions, uint64_t previous, uint64_t 
 		}
 		TSAN_RELEASE(s);
 	}
+	session_list_put(l);
 	return horizon;
 }
 

@@ -53,7 +53,8 @@ static inline size_t retire_count(const struct retire_queue *q)
  * re-checks commit_ts and retries). Call inside an RCU read-side section,
  * after a full fence that follows the last commit_ts publication.
  */
-uint64_t reclaim_horizon(struct cds_lfht *sessions, uint64_t previous, uint64_t commit_ts);
+uint64_t reclaim_horizon(const struct session_registry *sessions, uint64_t previous,
+			 uint64_t commit_ts);
 
 /*
  * reclaim_run - free every item retired at or before `horizon`: blocks go

@@ -261,7 +261,9 @@ static void conn_close(struct server *srv, struct conn *c, const char *why)
 	} else {
 		log_line("session %llu (pid %d) ended: %s", (unsigned long long)c->session->id,
 			 (int)c->cred.pid, why ? why : "closed by the client");
-		session_end(&srv->sessions, c->session);
+		if (session_end(&srv->sessions, c->session))
+			log_line("session %llu: out of memory; it is dropped at the next change",
+				 (unsigned long long)c->session->id);
 		publish_session_count(srv);
 	}
 	close(c->fd); /* also removes it from the epoll set */
@@ -397,11 +399,18 @@ static void handle_hello(struct server *srv, struct conn *c)
 	};
 	/* Count the session before the client can see the welcome, so that
 	 * its first look at the figures includes itself. */
+	e = session_register(&srv->sessions, s);
+	if (e) {
+		close(fds[SHM_FD_SESSION]);
+		session_discard(s);
+		send_refusal(c, e);
+		conn_close(srv, c, strerror(-e));
+		return;
+	}
 	conn_unlink(srv, c);
 	c->state = CONN_ACTIVE;
 	c->session = s;
 	conn_link(srv, c);
-	session_register(&srv->sessions, s);
 	meta_count(&st->meta->sessions_total);
 	publish_session_count(srv);
 	e = shm_send_msg(c->fd, &w, sizeof(w), fds, nfds);

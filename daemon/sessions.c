@@ -1,10 +1,13 @@
 /*
  * sessions.c - session segments and the session registry (see sessions.h).
  *
- * Invariant: a session is in the registry iff its socket is open and its
- * segment is mapped. Removal unlinks it from the table first (readers that
- * started before may still hold it), and call_rcu frees the mapping only
- * after every RCU reader that could have seen it has finished.
+ * Invariant: a session is in the published list iff its socket is open (or
+ * it ended and a copy of the list failed; it is marked ended and dropped by
+ * the next copy), and its segment is mapped while any list or RCU reader
+ * can reach it. Removal publishes a list without it first (readers that
+ * started before may still hold the old list), and call_rcu frees the
+ * mapping and the old list only after every RCU reader that could have seen
+ * them has finished.
  */
 #include "sessions.h"
 
@@ -24,9 +27,8 @@ int session_registry_init(struct session_registry *r)
 	r->doom_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (r->doom_fd < 0)
 		return -errno;
-	r->ht = cds_lfht_new_flavor(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
-				    &urcu_memb_flavor, NULL);
-	return r->ht ? 0 : -ENOMEM;
+	r->list = calloc(1, sizeof(*r->list));
+	return r->list ? 0 : -ENOMEM;
 }
 
 static void free_session(struct session *s)
@@ -44,20 +46,59 @@ static void free_session_rcu(struct rcu_head *head)
 	free_session(s);
 }
 
+static void free_list_rcu(struct rcu_head *head)
+{
+	struct session_list *l = caa_container_of(head, struct session_list, rcu);
+	TSAN_ACQUIRE(l);
+	free(l);
+}
+
+void session_list_put(const struct session_list *l)
+{
+	TSAN_RELEASE(l); /* the grace period orders this reader before the free */
+}
+
+/* Publish a copy of the list without the ended sessions, with `add` if not
+ * NULL; free the old list and the ended sessions after a grace period. */
+static int republish(struct session_registry *r, struct session *add)
+{
+	struct session_list *old = r->list;
+	uint32_t n = 0, cap = old->n + (add != NULL);
+	struct session_list *l = malloc(sizeof(*l) + cap * sizeof(l->s[0]));
+	if (!l)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < old->n; i++)
+		if (!old->s[i]->ended)
+			l->s[n++] = old->s[i];
+	if (add)
+		l->s[n++] = add;
+	l->n = n;
+	/* Release: the sessions and the array are complete before a reader
+	 * can load the pointer (session_list_get). */
+	__atomic_store_n(&r->list, l, __ATOMIC_RELEASE);
+	r->count = n;
+	for (uint32_t i = 0; i < old->n; i++) {
+		if (old->s[i]->ended) {
+			TSAN_RELEASE(old->s[i]); /* call_rcu orders our accesses before the free */
+			urcu_memb_call_rcu(&old->s[i]->rcu, free_session_rcu);
+		}
+	}
+	TSAN_RELEASE(old);
+	urcu_memb_call_rcu(&old->rcu, free_list_rcu);
+	return 0;
+}
+
 void session_registry_destroy(struct session_registry *r)
 {
-	struct cds_lfht_iter it;
-	struct session *s;
-
-	if (!r->ht)
+	if (!r->list)
 		return;
-	urcu_memb_read_lock();
-	cds_lfht_for_each_entry(r->ht, &it, s, ht_node)
-		session_end(r, s);
-	urcu_memb_read_unlock();
 	urcu_memb_barrier(); /* every call_rcu callback has run */
-	cds_lfht_destroy(r->ht, NULL);
-	r->ht = NULL;
+	/* No reader is left (the writer has stopped): free what remains. */
+	for (uint32_t i = 0; i < r->list->n; i++)
+		free_session(r->list->s[i]);
+	free(r->list);
+	r->list = NULL;
+	r->count = 0;
 	close(r->doom_fd);
 	r->doom_fd = -1;
 }
@@ -107,25 +148,26 @@ fail:
 	return e;
 }
 
-void session_register(struct session_registry *r, struct session *s)
+void session_discard(struct session *s)
 {
-	TSAN_RELEASE(s); /* cds_lfht_add publishes s with release order */
-	urcu_memb_read_lock();
-	cds_lfht_add(r->ht, s->id, &s->ht_node);
-	urcu_memb_read_unlock();
-	r->count++;
+	free_session(s);
 }
 
-void session_end(struct session_registry *r, struct session *s)
+int session_register(struct session_registry *r, struct session *s)
 {
-	urcu_memb_read_lock();
-	int gone = cds_lfht_del(r->ht, &s->ht_node);
-	urcu_memb_read_unlock();
-	if (gone == 0) {
-		r->count--;
-		TSAN_RELEASE(s); /* call_rcu orders our accesses before the free */
-		urcu_memb_call_rcu(&s->rcu, free_session_rcu);
-	}
+	return republish(r, s);
+}
+
+int session_end(struct session_registry *r, struct session *s)
+{
+	if (s->ended)
+		return 0;
+	s->ended = 1;
+	r->count--;
+	/* If the copy fails, s stays listed, marked ended, until the next
+	 * republication drops it; the writer may serve it meanwhile, harmless
+	 * since nothing is freed. */
+	return republish(r, NULL);
 }
 
 void session_doom(struct session *s, const char *reason)

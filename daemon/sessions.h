@@ -1,11 +1,16 @@
 /*
  * sessions.h - client sessions: each has its own read-write session segment
- * and lives exactly as long as its socket connection (which the server owns). The registry is an RCU
- * hash table (liburcu cds_lfht, urcu-memb flavor) so that the writer thread
- * can walk the sessions while the main thread adds and removes them; a
- * removed session is freed after a grace period (call_rcu).
+ * and lives exactly as long as its socket connection (which the server owns).
  *
- * Only the main thread adds and removes; it must be an RCU-registered thread.
+ * The registry is an array of session pointers published through one
+ * pointer: the writer thread walks it on every pass of its polling loop, so
+ * a walk must cost a load per session and nothing more (a liburcu hash
+ * table cost this writer half its polling time in bucket chains). The main
+ * thread, the only one that adds and removes, copies the array, publishes
+ * the copy with a release store, and frees the old array and any removed
+ * session after an RCU grace period (urcu-memb call_rcu); the writer reads
+ * inside an RCU read-side section.
+ *
  * Sessions hold no descriptor: the server owns the connection.
  */
 #ifndef SHMDBD_SESSIONS_H
@@ -15,13 +20,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <urcu/urcu-memb.h>
-#include <urcu/rculfhash.h>
 
 #include "layout.h"
 #include "ring.h"
 
 struct session {
-	struct cds_lfht_node ht_node;
 	struct rcu_head rcu;
 	uint64_t id;
 	struct shm_session_header *seg;   /* daemon's read-write mapping */
@@ -29,21 +32,45 @@ struct session {
 	pid_t pid;                        /* SO_PEERCRED at connect */
 	int doom_fd;                      /* the registry's eventfd */
 	int doomed;                       /* set by the writer: close it */
+	int ended;                        /* main thread: no longer registered */
 	const char *doom_reason;
 	struct ring_state ring;           /* the writer's, private */
 };
 
+/* The sessions registered at one moment; never changed once published. */
+struct session_list {
+	struct rcu_head rcu;
+	uint32_t n;
+	struct session *s[];
+};
+
 struct session_registry {
-	struct cds_lfht *ht;
-	uint32_t count;
+	struct session_list *list;  /* published with release order */
+	uint32_t count;             /* list->n, for the main thread */
 	int doom_fd;  /* eventfd: the writer asks the main thread to end sessions */
 };
 
-/* Returns 0, -ENOMEM, or -errno from eventfd(2). */
+/*
+ * session_list_get - the sessions registered now. Call inside an RCU
+ * read-side section; the list and its sessions stay valid until it ends.
+ * Pair with session_list_put when done with them.
+ */
+static inline const struct session_list *session_list_get(const struct session_registry *r)
+{
+	/* Acquire: pairs with the release store that published the list, so
+	 * the sessions it names are complete. */
+	return __atomic_load_n(&r->list, __ATOMIC_ACQUIRE);
+}
+
+/* session_list_put - done reading l (tells TSan what the grace period
+ * orders before l is freed). */
+void session_list_put(const struct session_list *l);
+
+/* An empty registry. Returns 0, -ENOMEM, or -errno from eventfd(2). */
 int session_registry_init(struct session_registry *r);
 
 /* End every session still registered, wait for their grace periods, free
- * the table. */
+ * the list. */
 void session_registry_destroy(struct session_registry *r);
 
 /*
@@ -57,11 +84,18 @@ void session_registry_destroy(struct session_registry *r);
 int session_create(const struct session_registry *r, uint64_t id, pid_t pid,
 		   const uint8_t store_id[16], struct session **out, int *seg_fd);
 
-/* Add a created session to the registry. */
-void session_register(struct session_registry *r, struct session *s);
+/* session_discard - free a created session that was never registered. */
+void session_discard(struct session *s);
 
-/* Remove a registered session and free it after a grace period. */
-void session_end(struct session_registry *r, struct session *s);
+/* Add a created session to the registry. Returns 0 or -ENOMEM (then s is
+ * not registered). */
+int session_register(struct session_registry *r, struct session *s);
+
+/* Remove a registered session and free it after a grace period. Ending a
+ * session that is not registered does nothing. Copying the list can fail
+ * for memory: then the session stays registered (doomed sessions are not
+ * served) and -ENOMEM is returned for the caller to retry. */
+int session_end(struct session_registry *r, struct session *s);
 
 /*
  * session_doom - called by the writer when s broke the ring protocol: it

@@ -1,9 +1,8 @@
 /*
  * tsan.h - telling ThreadSanitizer about ordering it cannot see. liburcu is
- * not instrumented, so the happens-before edges that its hash table
- * (publication by cds_lfht_add) and its grace periods (call_rcu) provide
- * are invisible to TSan; these annotations state them where our code relies
- * on them. They compile to nothing outside a TSan build.
+ * not instrumented, so the happens-before edges that its grace periods
+ * (call_rcu) provide are invisible to TSan; these annotations state them
+ * where our code relies on them. They compile to nothing outside a TSan build.
  */
 #ifndef SHMDBD_TSAN_H
 #define SHMDBD_TSAN_H

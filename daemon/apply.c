@@ -28,7 +28,8 @@
 #include "shmdb.h"
 #include "txn.h"
 
-#define INDEX_MIN_LOG2 6u /* 64 slots, one 512-byte block */
+#define INDEX_MIN_LOG2 6u /* a new table's index: 64 slots ... */
+#define INDEX_MIN_BYTES (sizeof(uint64_t) << INDEX_MIN_LOG2) /* ... one 512-byte block */
 _Static_assert(ALLOC_MAX == sizeof(uint64_t) << SHM_INDEX_MAX_LOG2, "the largest index is a block");
 
 static size_t index_bytes(uint64_t word)
@@ -239,7 +240,7 @@ static void unreserve(struct applier *ap, const uint8_t *buf, size_t len, size_t
 	for (size_t i = 0; i < n && shm_op_decode(buf, len, &pos, &op) == 1; i++) {
 		if (!ap->scratch[i])
 			continue;
-		size_t size = op.code == SHM_OP_CREATE_TABLE ? (size_t)sizeof(uint64_t) << INDEX_MIN_LOG2
+		size_t size = op.code == SHM_OP_CREATE_TABLE ? INDEX_MIN_BYTES
 			    : shm_version_size(op.klen, op.code == SHM_OP_DEL ? SHM_TOMBSTONE : op.vlen);
 		alloc_put(&ap->alloc, ap->scratch[i], size);
 	}
@@ -329,7 +330,7 @@ static int prepare(struct applier *ap, const uint8_t *buf, size_t len, size_t no
 		else if (op.code == SHM_OP_DEL)
 			size = shm_version_size(op.klen, SHM_TOMBSTONE);
 		else if (op.code == SHM_OP_CREATE_TABLE)
-			size = (size_t)sizeof(uint64_t) << INDEX_MIN_LOG2;
+			size = INDEX_MIN_BYTES;
 		if (size && !(ap->scratch[i] = alloc_or_reclaim(ap, size)))
 			err = -ENOSPC;
 	}
@@ -377,7 +378,7 @@ static uint64_t create_table(struct applier *ap, const struct shm_op *op, uint64
 {
 	struct shm_table *t = table_by_name(ap, op->key, op->klen);
 	if (t) {
-		alloc_put(&ap->alloc, index_off, (size_t)sizeof(uint64_t) << INDEX_MIN_LOG2);
+		alloc_put(&ap->alloc, index_off, INDEX_MIN_BYTES);
 		return t->id;
 	}
 	unsigned slot = 0;
@@ -387,7 +388,7 @@ static uint64_t create_table(struct applier *ap, const struct shm_op *op, uint64
 	uint16_t gen = ++ap->table_gen[slot];
 	if (gen == 0)
 		gen = ++ap->table_gen[slot];
-	memset(ap->base + index_off, 0, (size_t)sizeof(uint64_t) << INDEX_MIN_LOG2);
+	memset(ap->base + index_off, 0, INDEX_MIN_BYTES);
 	t->index = shm_index_word(index_off, INDEX_MIN_LOG2);
 	t->index_used = 0;
 	t->created_ts = ts;
@@ -468,16 +469,10 @@ int apply_txn(struct applier *ap, const uint8_t *buf, size_t len, uint64_t *comm
 	return 0;
 }
 
-/* Free what retired at or before `commit`, the commit_ts published before
- * a grace period that has passed, unless a live snapshot still needs it;
- * then publish the figures. */
-static void reclaim_upto(struct applier *ap, uint64_t commit)
+/* Publish oldest_snapshot, arena use and the retire figures. */
+static void publish_figures(struct applier *ap, uint64_t freed)
 {
 	struct shm_meta *m = ap->meta;
-	uint64_t horizon = reclaim_horizon(ap->sessions, ap->horizon, commit);
-	if (horizon > ap->horizon)
-		ap->horizon = horizon;
-	uint64_t freed = reclaim_run(&ap->retired, ap->horizon, &ap->alloc, m);
 	__atomic_store_n(&m->oldest_snapshot, ap->horizon, __ATOMIC_RELAXED);
 	__atomic_store_n(&m->reclaimed_bytes, m->reclaimed_bytes + freed, __ATOMIC_RELAXED);
 	__atomic_store_n(&m->retired_bytes, ap->retired.bytes, __ATOMIC_RELAXED);
@@ -488,23 +483,35 @@ static void reclaim_upto(struct applier *ap, uint64_t commit)
 	}
 }
 
+/* Free what retired at or before `commit`, the commit_ts published before
+ * a grace period that has passed, unless a live snapshot still needs it.
+ * Returns the bytes freed. */
+static uint64_t reclaim_upto(struct applier *ap, uint64_t commit)
+{
+	uint64_t horizon = reclaim_horizon(ap->sessions, ap->horizon, commit);
+	if (horizon > ap->horizon)
+		ap->horizon = horizon;
+	return reclaim_run(&ap->retired, ap->horizon, &ap->alloc, ap->meta);
+}
+
 void applier_reclaim(struct applier *ap)
 {
-	if (ap->grace_pending) {
-		if (!grace_passed(ap->grace, ap->grace_gen))
-			return;
+	uint64_t freed = 0;
+	if (ap->grace_pending && grace_passed(ap->grace, ap->grace_gen)) {
 		ap->grace_pending = 0;
-		reclaim_upto(ap, ap->grace_commit);
+		freed = reclaim_upto(ap, ap->grace_commit);
 	}
-	if (retire_count(&ap->retired)) {
+	if (!ap->grace_pending && retire_count(&ap->retired)) {
 		ap->grace_commit = __atomic_load_n(&ap->meta->commit_ts, __ATOMIC_RELAXED);
 		ap->grace_gen = grace_request(ap->grace);
 		ap->grace_pending = 1;
 	}
+	publish_figures(ap, freed);
 }
 
 void applier_reclaim_now(struct applier *ap)
 {
 	grace_sync(ap->grace);
-	reclaim_upto(ap, __atomic_load_n(&ap->meta->commit_ts, __ATOMIC_RELAXED));
+	publish_figures(ap, reclaim_upto(ap, __atomic_load_n(&ap->meta->commit_ts,
+							      __ATOMIC_RELAXED)));
 }

@@ -61,9 +61,10 @@ int apply_txn(struct applier *ap, const uint8_t *buf, size_t len, uint64_t *comm
 
 /*
  * applier_reclaim - one step of reclamation, without waiting: if the grace
- * period requested last has passed, compute the horizon, free what it
- * allows, and publish oldest_snapshot, arena use and the retire figures in
- * the meta segment; then, if anything waits, request the next grace period.
+ * period requested last has passed, compute the horizon and free what it
+ * allows; if anything waits and no grace period is pending, request the
+ * next; publish oldest_snapshot, arena use and the retire figures in the
+ * meta segment.
  * Call inside an RCU read-side section.
  */
 void applier_reclaim(struct applier *ap);

@@ -51,7 +51,7 @@ static inline size_t retire_count(const struct retire_queue *q)
  * `previous` (the last horizon) or newer than commit_ts are ignored: no
  * legitimate reader can hold one (a reader that stored a stale snapshot
  * re-checks commit_ts and retries). Call inside an RCU read-side section,
- * after a full fence that follows the last commit_ts publication.
+ * after a grace period that began after commit_ts was published (grace.h).
  */
 uint64_t reclaim_horizon(const struct session_registry *sessions, uint64_t previous,
 			 uint64_t commit_ts);

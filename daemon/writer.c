@@ -116,7 +116,7 @@ static void *writer_main(void *arg)
 		urcu_memb_read_lock();
 		unsigned done = serve_all(w);
 		/* The clock only after work or every CLOCK_EVERY_IDLE empty
-		 * passes: reading it cost an idle pass as much as the pass. */
+		 * passes: an empty pass costs about as much as reading it. */
 		if (done || ++idle_passes % CLOCK_EVERY_IDLE == 0) {
 			now = now_ns();
 			if (retire_count(&w->applier.retired) &&

@@ -32,7 +32,8 @@ struct applier {
 	struct grace *grace;           /* the grace periods reclamation waits for */
 	int grace_pending;             /* a grace period was requested ... */
 	uint32_t grace_gen;            /* ... with this generation ... */
-	uint64_t grace_commit;         /* ... after this commit was published */
+	uint64_t grace_commit;         /* ... after this commit was published ... */
+	uint64_t grace_asked_ns;       /* ... at this time (CLOCK_MONOTONIC) */
 	uint16_t table_gen[SHM_MAX_TABLES];
 	/* Per-transaction scratch, grown as needed and kept: one entry per
 	 * operation, so the apply path allocates only when a transaction is
@@ -60,14 +61,15 @@ int apply_txn(struct applier *ap, const uint8_t *buf, size_t len, uint64_t *comm
 	      uint64_t *value);
 
 /*
- * applier_reclaim - one step of reclamation, without waiting: if the grace
- * period requested last has passed, compute the horizon and free what it
- * allows; if anything waits and no grace period is pending, request the
- * next; publish oldest_snapshot, arena use and the retire figures in the
- * meta segment.
+ * applier_reclaim - one step of reclamation at time `now_ns`, without
+ * waiting: if the grace period requested last has passed, compute the
+ * horizon and free what it allows; if anything waits and no grace period
+ * is pending, request the next, but no sooner than GRACE_EVERY_NS after the
+ * last request unless GRACE_BATCH_BYTES wait (apply.c); publish oldest_snapshot,
+ * arena use and the retire figures in the meta segment.
  * Call inside an RCU read-side section.
  */
-void applier_reclaim(struct applier *ap);
+void applier_reclaim(struct applier *ap, uint64_t now_ns);
 
 /*
  * applier_reclaim_now - reclaim up to the current commit after a grace

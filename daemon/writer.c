@@ -30,7 +30,7 @@
 #define PASS_BUDGET 64
 /* How often the loop takes a reclamation step while memory waits: it checks
  * whether the grace period it asked for has passed (they take milliseconds,
- * grace.h), frees, and asks for the next. */
+ * grace.h), frees, and asks for the next (paced: GRACE_EVERY_NS, apply.c). */
 #define RECLAIM_EVERY_NS 1000000ull
 #define RECLAIM_EVERY_ITEMS 4096u
 #define SLEEP_WATCHING_NS 10000000ull
@@ -122,7 +122,7 @@ static void *writer_main(void *arg)
 			if (retire_count(&w->applier.retired) &&
 			    (retire_count(&w->applier.retired) >= RECLAIM_EVERY_ITEMS ||
 			     now - last_reclaim >= RECLAIM_EVERY_NS)) {
-				applier_reclaim(&w->applier);
+				applier_reclaim(&w->applier, now);
 				last_reclaim = now;
 			}
 		}
@@ -137,7 +137,7 @@ static void *writer_main(void *arg)
 			continue;
 		}
 		urcu_memb_read_lock();
-		applier_reclaim(&w->applier); /* leave figures current before sleeping */
+		applier_reclaim(&w->applier, now); /* leave figures current before sleeping */
 		urcu_memb_read_unlock();
 		sleep_on_doorbell(w);
 		now = last_work = now_ns();

@@ -207,9 +207,8 @@ int shmdb_get(shmdb_rtxn *r, shmdb_table t, const void *key, size_t klen, shmdb_
 	uint64_t idx = table_index(r, t);
 	if (!idx)
 		return -ENOENT;
-	uint64_t s;
-	shm_index_probe(r->base, (const uint64_t *)(r->base + shm_index_off(idx)),
-			shm_index_mask(idx), shm_key_hash(key, klen), key, (uint32_t)klen, &s);
+	uint64_t s = shm_index_find(r->base, (const uint64_t *)(r->base + shm_index_off(idx)),
+				    shm_index_mask(idx), shm_key_hash(key, klen), key, (uint32_t)klen);
 	if (!s)
 		return -ENOENT;
 	const struct shm_version *v = shm_chain_visible(r->base, s & SHM_SLOT_OFF_MASK, r->snap);

@@ -4,7 +4,9 @@
  * mapping (huge pages when they can be had, as shmdb gets them), read from a
  * separate process with the same hash function and the same timer. One
  * cache-line miss per get, no snapshot, no version chain. And a dependent
- * pointer chase over as many bytes as the dataset: the memory's own latency.
+ * pointer chase over as many bytes as the dataset: the memory's own latency;
+ * and a chain of dependent adds: the speed of the core this guest was given
+ * (one cycle each, so 1 / the clock, unless a neighbour shares the core).
  * It has no writer: its scheduled gets run while the server cpu is kept
  * busy instead, the floor of that workload's tail on this machine.
  */
@@ -109,6 +111,17 @@ static double pointer_chase(size_t bytes)
 	return at == (uint64_t)-1 ? -1 : ns;
 }
 
+/* Nanoseconds per add in a chain of dependent one-cycle adds. */
+static double dependent_add(void)
+{
+	const uint64_t adds = 200000000;
+	uint64_t x = 0, start = bench_now_ns();
+	for (uint64_t i = 0; i < adds; i++)
+		__asm__ volatile("add $1, %0" : "+r"(x));
+	double ns = (double)(bench_now_ns() - start) / (double)adds;
+	return x == adds ? ns : -1;
+}
+
 static int read_side(const struct bench_params *p, struct bench_result *r)
 {
 	uint8_t key[BENCH_KEY_LEN];
@@ -137,6 +150,7 @@ static int read_side(const struct bench_params *p, struct bench_result *r)
 	r->ops_t1 = bench_now_ns();
 	r->get_ops = (double)p->gets / ((double)(r->ops_t1 - start) / 1e9);
 	r->chase_ns = pointer_chase(p->records * (BENCH_KEY_LEN + p->val_len + 48));
+	r->add_ns = dependent_add();
 	return misses ? -1 : 0;
 }
 

@@ -238,6 +238,22 @@ SHMDB_API uint64_t shmdb_read_ts(const shmdb_rtxn *r);
 SHMDB_API int shmdb_get(shmdb_rtxn *r, shmdb_table t, const void *key, size_t klen, shmdb_val *val);
 
 /*
+ * shmdb_get_many - look the n keys keys[0..n) up in table t as of r's
+ * snapshot, at once. For each key found, vals[i] points into the store as
+ * shmdb_get's *val does, valid and unchanged until shmdb_read_end(r); for
+ * each key not in the snapshot (every key, if the table is not in it),
+ * vals[i] is { NULL, 0 }. The lookups overlap their cache misses: when the
+ * index and records are not in cache, a batch of 16 takes a fraction of the
+ * time of 16 shmdb_get calls.
+ * Returns 0, or -EINVAL (r NULL or not active; keys or vals NULL with n > 0;
+ * a key with NULL data, or a length 0 or > SHMDB_MAX_KEY), having written
+ * no element of vals.
+ * No system call, lock, copy or allocation.
+ */
+SHMDB_API int shmdb_get_many(shmdb_rtxn *r, shmdb_table t, const shmdb_val *keys, size_t n,
+			     shmdb_val *vals);
+
+/*
  * shmdb_read_end - end the read transaction; every view it returned, and
  * every cursor opened in it, becomes invalid. NULL is a no-op.
  */

@@ -92,32 +92,41 @@ static inline uint64_t shm_index_probe(const uint8_t *base, const uint64_t *slot
 }
 
 /*
- * shm_index_find - the value of the slot that holds `key`, or 0: the
- * reader's probe. The first two slots of the probe, which hold most keys
- * found (the index is at most 3/4 full), are examined with selects instead
- * of a branch on each: a mispredicted branch behind the slot's cache miss
- * would flush the next gets' independent work and serialise a loop of gets.
- * Anything else falls back to shm_index_probe.
+ * shm_index_candidate - the value of the first of the first two slots of
+ * the probe for `hash` whose tag matches (the second only behind an
+ * occupied first: an empty slot ends a probe), or 0. Those two slots hold
+ * most keys found (the index is at most 3/4 full). Masks, not conditionals,
+ * which the compiler turns into branches: a mispredicted branch behind the
+ * slot's cache miss would flush the independent work of the next lookups
+ * and serialise a loop of them.
  */
-static inline uint64_t shm_index_find(const uint8_t *base, const uint64_t *slots, uint64_t mask,
-				      uint64_t hash, const void *key, uint32_t klen)
+static inline uint64_t shm_index_candidate(const uint64_t *slots, uint64_t mask, uint64_t hash)
 {
 	uint64_t tag = SHM_SLOT_TAG(hash), i = hash & mask;
 	uint64_t s0 = shm_slot_load(&slots[i]);
 	uint64_t s1 = shm_slot_load(&slots[(i + 1) & mask]);
-	/* Masks, not conditionals, which the compiler turns into branches. s1
-	 * counts only behind an occupied s0: an empty slot ends a probe. */
 	uint64_t m0 = -(uint64_t)(((s0 ^ tag) >> 48) == 0);
 	uint64_t m1 = -(uint64_t)((((s1 ^ tag) >> 48) == 0) & (s0 != 0));
-	uint64_t c = (s0 & m0) | (s1 & m1 & ~m0);
-	if (__builtin_expect(c != 0, 1)) {
-		const struct shm_version *v = (const struct shm_version *)(base + (c & SHM_SLOT_OFF_MASK));
-		if (v->klen == klen && shm_key_equal(v->key, key, klen))
-			return c;
-	}
-	uint64_t s;
-	shm_index_probe(base, slots, mask, hash, key, klen, &s);
-	return s;
+	return (s0 & m0) | (s1 & m1 & ~m0);
+}
+
+/* Whether the version slot value `s` points to holds `key`. */
+static inline int shm_slot_holds(const uint8_t *base, uint64_t s, const void *key, uint32_t klen)
+{
+	const struct shm_version *v = (const struct shm_version *)(base + (s & SHM_SLOT_OFF_MASK));
+	return v->klen == klen && shm_key_equal(v->key, key, klen);
+}
+
+/* shm_index_find - the value of the slot that holds `key`, or 0: the
+ * reader's probe, the candidate first, then the full probe. */
+static inline uint64_t shm_index_find(const uint8_t *base, const uint64_t *slots, uint64_t mask,
+				      uint64_t hash, const void *key, uint32_t klen)
+{
+	uint64_t c = shm_index_candidate(slots, mask, hash);
+	if (__builtin_expect(c != 0, 1) && shm_slot_holds(base, c, key, klen))
+		return c;
+	shm_index_probe(base, slots, mask, hash, key, klen, &c);
+	return c;
 }
 
 /* The version of the chain starting at `off` that snapshot `snap` sees, or

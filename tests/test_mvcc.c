@@ -386,6 +386,28 @@ START_TEST(million_records)
 		memcpy(&got, v.data, sizeof(got));
 		ck_assert_uint_eq(got, j);
 	}
+	/* The same records through shmdb_get_many, 100 at a time, with one
+	 * absent key (N + j) in each batch. */
+	enum { B = 100 };
+	static char keys[B][17];
+	shmdb_val kv[B], vals[B];
+	for (uint32_t j = 0; j < N; j += B - 1) {
+		for (uint32_t i = 0; i < B; i++) {
+			make_key(keys[i], i == B / 2 ? N + j : (j + i) % N);
+			kv[i] = (shmdb_val){ keys[i], 16 };
+		}
+		ck_assert_int_eq(shmdb_get_many(r, t, kv, B, vals), 0);
+		for (uint32_t i = 0; i < B; i++) {
+			if (i == B / 2) {
+				ck_assert_ptr_null(vals[i].data);
+				continue;
+			}
+			ck_assert_ptr_nonnull(vals[i].data);
+			uint32_t got;
+			memcpy(&got, vals[i].data, sizeof(got));
+			ck_assert_uint_eq(got, (j + i) % N);
+		}
+	}
 	uint8_t *seen = calloc(N, 1);
 	shmdb_cursor *c;
 	uint32_t count = 0;
@@ -535,6 +557,137 @@ START_TEST(bounded_memory_under_overwrites)
 }
 END_TEST
 
+/* shmdb_get_many answers as shmdb_get does, key by key, in old and new
+ * snapshots: short, 16-byte and long keys, deleted, overwritten, absent and
+ * repeated keys, in batches longer than one group of lookups. */
+static void batch_key(char *k, size_t *len, int i)
+{
+	switch (i % 3) {
+	case 0: *len = (size_t)snprintf(k, 64, "s%d", i); break;
+	case 1: *len = (size_t)snprintf(k, 64, "sixteen-byte%04d", i); break;
+	default: *len = (size_t)snprintf(k, 64, "a long key of more than thirty-two bytes %d", i);
+	}
+}
+
+static void same_as_get(shmdb_rtxn *r, shmdb_table t, const shmdb_val *keys, size_t n)
+{
+	shmdb_val vals[200], v;
+	ck_assert_uint_le(n, 200);
+	ck_assert_int_eq(shmdb_get_many(r, t, keys, n, vals), 0);
+	for (size_t i = 0; i < n; i++) {
+		int e = shmdb_get(r, t, keys[i].data, keys[i].len, &v);
+		if (e == -ENOENT) {
+			ck_assert_ptr_null(vals[i].data);
+			ck_assert_uint_eq(vals[i].len, 0);
+		} else {
+			ck_assert_int_eq(e, 0);
+			ck_assert_ptr_eq(vals[i].data, v.data);
+			ck_assert_uint_eq(vals[i].len, v.len);
+		}
+	}
+}
+
+START_TEST(get_many)
+{
+	start("64M");
+	shmdb_table t = table("t");
+	enum { KEYS = 3000 };
+	char key[64], val[32];
+	size_t klen;
+	shmdb_wtxn *w;
+	ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+	for (int i = 0; i < KEYS; i++) {
+		batch_key(key, &klen, i);
+		int vl = snprintf(val, sizeof(val), "first %d", i);
+		ck_assert_int_eq(shmdb_put(w, t, key, klen, val, (size_t)vl), 0);
+	}
+	ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+	shmdb_rtxn *old;
+	ck_assert_int_eq(shmdb_read_begin(db, &old), 0);
+	/* A second handle's snapshot after every 5th key is rewritten and
+	 * every 7th deleted. */
+	ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+	for (int i = 0; i < KEYS; i++) {
+		batch_key(key, &klen, i);
+		int vl = snprintf(val, sizeof(val), "second %d", i);
+		if (i % 7 == 0)
+			ck_assert_int_eq(shmdb_del(w, t, key, klen), 0);
+		else if (i % 5 == 0)
+			ck_assert_int_eq(shmdb_put(w, t, key, klen, val, (size_t)vl), 0);
+	}
+	ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+	shmdb *other;
+	shmdb_rtxn *now;
+	ck_assert_int_eq(shmdb_open(d.sock, &other), 0);
+	ck_assert_int_eq(shmdb_read_begin(other, &now), 0);
+
+	/* Batches of 137 keys: present, absent (i >= KEYS), repeated. */
+	static char kb[137][64];
+	shmdb_val keys[137];
+	for (int start_at = 0; start_at < KEYS; start_at += 101) {
+		for (int i = 0; i < 137; i++) {
+			int k = i % 10 == 9 ? KEYS + i : i % 13 == 12 ? start_at : start_at + i;
+			batch_key(kb[i], &klen, k);
+			keys[i] = (shmdb_val){ kb[i], klen };
+		}
+		same_as_get(old, t, keys, 137);
+		same_as_get(now, t, keys, 137);
+	}
+	/* The old snapshot still sees the first values, the new one the
+	 * second, and not the deleted keys. */
+	shmdb_val one[3], got[3];
+	char k0[64], k5[64], k7[64];
+	batch_key(k0, &klen, 10);
+	one[0] = (shmdb_val){ k0, klen };
+	batch_key(k5, &klen, 11);
+	one[1] = (shmdb_val){ k5, klen };
+	batch_key(k7, &klen, 14);
+	one[2] = (shmdb_val){ k7, klen };
+	ck_assert_int_eq(shmdb_get_many(old, t, one, 3, got), 0);
+	ck_assert(got[0].len == 8 && memcmp(got[0].data, "first 10", 8) == 0);
+	ck_assert(got[1].len == 8 && memcmp(got[1].data, "first 11", 8) == 0);
+	ck_assert(got[2].len == 8 && memcmp(got[2].data, "first 14", 8) == 0);
+	ck_assert_int_eq(shmdb_get_many(now, t, one, 3, got), 0);
+	ck_assert(got[0].len == 9 && memcmp(got[0].data, "second 10", 9) == 0);
+	ck_assert(got[1].len == 8 && memcmp(got[1].data, "first 11", 8) == 0);
+	ck_assert_ptr_null(got[2].data);
+
+	/* Nothing to look up; bad arguments write nothing. */
+	ck_assert_int_eq(shmdb_get_many(now, t, NULL, 0, NULL), 0);
+	shmdb_val sentinel[3] = { { "x", 1 }, { "x", 1 }, { "x", 1 } };
+	memcpy(got, sentinel, sizeof(got));
+	shmdb_val bad[3] = { one[0], { k5, 0 }, one[2] };
+	ck_assert_int_eq(shmdb_get_many(now, t, bad, 3, got), -EINVAL);
+	bad[1] = (shmdb_val){ k5, SHMDB_MAX_KEY + 1 };
+	ck_assert_int_eq(shmdb_get_many(now, t, bad, 3, got), -EINVAL);
+	bad[1] = (shmdb_val){ NULL, 3 };
+	ck_assert_int_eq(shmdb_get_many(now, t, bad, 3, got), -EINVAL);
+	ck_assert(memcmp(got, sentinel, sizeof(got)) == 0);
+	ck_assert_int_eq(shmdb_get_many(NULL, t, one, 3, got), -EINVAL);
+	ck_assert_int_eq(shmdb_get_many(now, t, NULL, 3, got), -EINVAL);
+	ck_assert_int_eq(shmdb_get_many(now, t, one, 3, NULL), -EINVAL);
+
+	shmdb_read_end(old);
+
+	/* A table the snapshot does not have: every key absent. */
+	shmdb_table gone = table("gone");
+	put1(gone, "k", "v");
+	ck_assert_int_eq(shmdb_table_drop(db, "gone"), 0);
+	shmdb_rtxn *after;
+	ck_assert_int_eq(shmdb_read_begin(db, &after), 0);
+	memcpy(got, sentinel, sizeof(got));
+	ck_assert_int_eq(shmdb_get_many(after, gone, one, 3, got), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_ptr_null(got[i].data);
+	shmdb_read_end(after);
+	ck_assert_int_eq(shmdb_get_many(after, t, one, 3, got), -EINVAL); /* ended */
+
+	shmdb_read_end(now);
+	shmdb_close(other);
+	stop();
+}
+END_TEST
+
 /* ---- the read path: no allocation, no system call ------------------------ */
 
 /* Allocations are counted by the benchmark's counters (bench/counters.c):
@@ -557,6 +710,10 @@ static int read_path(shmdb_table t, int rounds)
 			return -1;
 		found += shmdb_get(r, t, "k1", 2, &v) == 0;
 		found += shmdb_get(r, t, "absent", 6, &v) == 0;
+		shmdb_val keys[2] = { { "k2", 2 }, { "absent", 6 } }, vals[2];
+		if (shmdb_get_many(r, t, keys, 2, vals))
+			return -1;
+		found += (vals[0].data != NULL) + (vals[1].data != NULL);
 		if (shmdb_cursor_open(r, t, &c))
 			return -1;
 		found += shmdb_cursor_next(c, &k, &v) == 0;
@@ -576,13 +733,13 @@ START_TEST(read_path_allocates_nothing)
 		put1(t, key, "value");
 	}
 	counters_open();
-	ck_assert_int_ge(read_path(t, 10), 20); /* warm-up: claims the slot */
+	ck_assert_int_eq(read_path(t, 10), 30); /* warm-up: claims the slot */
 	/* Nothing between the two readings but the reads (Check's own asserts
 	 * allocate, so they come after). */
 	int64_t before = allocations_now();
 	int found = read_path(t, 10000);
 	int64_t during = allocations_now() - before;
-	ck_assert_int_ge(found, 20000);
+	ck_assert_int_eq(found, 30000);
 	ck_assert_int_eq(during, 0);
 	/* The counter works: an allocating call is seen. */
 	shmdb_wtxn *w;
@@ -604,7 +761,7 @@ static void no_syscalls(void *arg)
 	if (shmdb_open(d.sock, &mine))
 		_exit(3);
 	db = mine;
-	if (read_path(t, 10) < 20)
+	if (read_path(t, 10) != 30)
 		_exit(4);
 
 	struct sock_filter filter[] = {
@@ -617,7 +774,7 @@ static void no_syscalls(void *arg)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
 		_exit(6);
 	int found = read_path(t, 10000);
-	syscall(SYS_exit_group, found >= 20000 ? 0 : 7);
+	syscall(SYS_exit_group, found == 30000 ? 0 : 7);
 }
 
 START_TEST(read_path_makes_no_system_call)
@@ -625,6 +782,7 @@ START_TEST(read_path_makes_no_system_call)
 	start("16M");
 	shmdb_table t = table("t");
 	put1(t, "k1", "value");
+	put1(t, "k2", "value");
 	int st = test_in_child(no_syscalls, &t);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 		      "child: %s %d", WIFSIGNALED(st) ? "killed by signal" : "exit", 
@@ -647,6 +805,7 @@ int main(void)
 	tcase_add_test(tc, index_past_32_mib);
 	tcase_add_test(tc, full_arena);
 	tcase_add_test(tc, bounded_memory_under_overwrites);
+	tcase_add_test(tc, get_many);
 	tcase_add_test(tc, read_path_allocates_nothing);
 	tcase_add_test(tc, read_path_makes_no_system_call);
 	suite_add_tcase(s, tc);

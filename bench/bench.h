@@ -29,6 +29,10 @@ struct bench_params {
 	const char *shmdbd;    /* path of the daemon binary */
 	const char *dir;       /* scratch directory for sockets and files */
 	double tsc_per_ns;
+	/* Set while two reader processes measure gets per second: each
+	 * counts itself in here and waits for the other before its timed
+	 * loop, so that the two loops run at the same time. */
+	uint32_t *gate;
 };
 
 /* Figures, each -1 (or an empty histogram) when a system has no such
@@ -37,6 +41,7 @@ struct bench_result {
 	double load_rps;          /* bulk load, records per second */
 	struct hist get;          /* point get, one reader process */
 	double get_ops;           /* gets per second, one reader */
+	double get_many_ops;      /* the same in batches of BENCH_MANY keys */
 	uint64_t ops_t0, ops_t1;  /* when the untimed gets began and ended */
 	struct hist begin_end;    /* read transaction begin + end, per pair, timed
 				   * in batches of BENCH_BATCH */
@@ -91,6 +96,9 @@ static inline uint64_t bench_tsc(void)
 	return t;
 }
 
+/* Keys per batched lookup, where a system has one. */
+#define BENCH_MANY 16
+
 /* The key of record i: 16 bytes, scrambled so that keys do not arrive in
  * hash or sort order. */
 static inline void bench_key(uint8_t *k, uint64_t i)
@@ -122,5 +130,17 @@ void bench_pin(int cpu);
 void bench_costs(const struct counters *before, const struct counters *after, uint64_t ops,
 		 struct bench_result *r);
 uint64_t bench_now_ns(void);
+
+/* Wait at p->gate, if set, for the other reader process; for at most 10 s,
+ * in case it failed before reaching it (its exit status reports that). */
+static inline void bench_gate(const struct bench_params *p)
+{
+	if (!p->gate)
+		return;
+	__atomic_fetch_add(p->gate, 1, __ATOMIC_ACQ_REL);
+	uint64_t until = bench_now_ns() + 10000000000ull;
+	while (__atomic_load_n(p->gate, __ATOMIC_ACQUIRE) < 2 && bench_now_ns() < until)
+		;
+}
 
 #endif /* SHMDB_BENCH_H */

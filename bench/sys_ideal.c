@@ -81,6 +81,25 @@ static inline const uint8_t *lookup(const uint8_t *key)
 	}
 }
 
+/* BENCH_MANY lookups with their misses overlapped, as shmdb_get_many
+ * does: every home slot starts loading before any is compared. Returns how
+ * many keys were missing. */
+static uint64_t lookup_many(uint8_t keys[BENCH_MANY][BENCH_KEY_LEN])
+{
+	uint64_t home[BENCH_MANY], missing = 0;
+	for (int j = 0; j < BENCH_MANY; j++) {
+		home[j] = XXH3_64bits(keys[j], BENCH_KEY_LEN) & mask;
+		__builtin_prefetch(slot(home[j]));
+	}
+	for (int j = 0; j < BENCH_MANY; j++) {
+		uint64_t i = home[j];
+		while (slot(i)[0] && memcmp(slot(i) + 1, keys[j], BENCH_KEY_LEN))
+			i = (i + 1) & mask;
+		missing += !slot(i)[0];
+	}
+	return missing;
+}
+
 /* Dependent loads over `bytes` of memory in a random cyclic order. */
 static double pointer_chase(size_t bytes)
 {
@@ -141,6 +160,7 @@ static int read_side(const struct bench_params *p, struct bench_result *r)
 	}
 	counters_read(&c1);
 	bench_costs(&c0, &c1, p->gets, r);
+	bench_gate(p); /* two_readers: both start together */
 	uint64_t start = bench_now_ns();
 	for (uint64_t i = 0; i < p->gets; i++) {
 		bench_key(key, bench_rand(&rnd) % p->records);
@@ -149,6 +169,15 @@ static int read_side(const struct bench_params *p, struct bench_result *r)
 	r->ops_t0 = start;
 	r->ops_t1 = bench_now_ns();
 	r->get_ops = (double)p->gets / ((double)(r->ops_t1 - start) / 1e9);
+	uint8_t many[BENCH_MANY][BENCH_KEY_LEN];
+	uint64_t batches = (p->gets + BENCH_MANY - 1) / BENCH_MANY;
+	start = bench_now_ns();
+	for (uint64_t i = 0; i < batches; i++) {
+		for (int j = 0; j < BENCH_MANY; j++)
+			bench_key(many[j], bench_rand(&rnd) % p->records);
+		misses += lookup_many(many);
+	}
+	r->get_many_ops = (double)(batches * BENCH_MANY) / ((double)(bench_now_ns() - start) / 1e9);
 	r->chase_ns = pointer_chase(p->records * (BENCH_KEY_LEN + p->val_len + 48));
 	r->add_ns = dependent_add();
 	return misses ? -1 : 0;

@@ -100,6 +100,7 @@ static int read_side(const struct bench_params *p, struct bench_result *r)
 	}
 	struct counters c0, c1;
 	counters_read(&c0);
+	bench_gate(p); /* two_readers: both start together */
 	uint64_t start = bench_now_ns();
 	for (uint64_t i = 0; i < p->gets; i++) {
 		bench_key(key, bench_rand(&rnd) % p->records);

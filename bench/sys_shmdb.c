@@ -118,6 +118,7 @@ static int read_side(const struct bench_params *p, struct bench_result *r)
 	counters_read(&c1);
 	bench_costs(&c0, &c1, p->gets, r);
 	/* Throughput untimed: the timer's fences would serialise the gets. */
+	bench_gate(p); /* two_readers: both start together */
 	uint64_t start = bench_now_ns();
 	for (uint64_t i = 0; i < p->gets; i++) {
 		bench_key(key, bench_rand(&rnd) % p->records);
@@ -126,6 +127,22 @@ static int read_side(const struct bench_params *p, struct bench_result *r)
 	r->ops_t0 = start;
 	r->ops_t1 = bench_now_ns();
 	r->get_ops = (double)p->gets / ((double)(r->ops_t1 - start) / 1e9);
+	/* The same gets, BENCH_MANY keys per shmdb_get_many. */
+	uint8_t many[BENCH_MANY][BENCH_KEY_LEN];
+	shmdb_val keys[BENCH_MANY], vals[BENCH_MANY];
+	for (int i = 0; i < BENCH_MANY; i++)
+		keys[i] = (shmdb_val){ many[i], BENCH_KEY_LEN };
+	uint64_t batches = (p->gets + BENCH_MANY - 1) / BENCH_MANY;
+	start = bench_now_ns();
+	for (uint64_t i = 0; i < batches; i++) {
+		for (int j = 0; j < BENCH_MANY; j++)
+			bench_key(many[j], bench_rand(&rnd) % p->records);
+		if ((e = shmdb_get_many(txn, t, keys, BENCH_MANY, vals)))
+			return fail("get_many", e);
+		for (int j = 0; j < BENCH_MANY; j++)
+			misses += !vals[j].data;
+	}
+	r->get_many_ops = (double)(batches * BENCH_MANY) / ((double)(bench_now_ns() - start) / 1e9);
 	shmdb_read_end(txn);
 
 	/* Batches of BENCH_BATCH pairs per sample: the timer would dwarf one. */

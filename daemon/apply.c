@@ -32,16 +32,17 @@
 #define INDEX_MIN_BYTES (sizeof(uint64_t) << INDEX_MIN_LOG2) /* ... one 512-byte block */
 _Static_assert(ALLOC_MAX == sizeof(uint64_t) << SHM_INDEX_MAX_LOG2, "the largest index is a block");
 
-/* How often reclamation asks for a grace period while memory waits. Each
- * is a kernel RCU grace period (grace.h) whose kthread runs on any cpu,
- * clients' included. Traced (sched_switch) over one shmdb-bench run: asked
- * back to back, 570 periods, and the kthread preempted the client cpu 550
- * times; at most one per GRACE_EVERY_NS, 123 and 90. The cost is that much
- * more garbage waiting: under 1 MB at 100k 150-byte puts a second. A
- * backlog of GRACE_BATCH_BYTES asks at once, so heavy overwriting stays
- * bounded, and memory pressure reclaims at once (alloc_or_reclaim). */
+/* How often reclamation asks for a grace period while memory waits or the
+ * horizon lags. Each is a kernel RCU grace period (grace.h) whose kthread
+ * runs on any cpu, clients' included. Traced (sched_switch) over one
+ * shmdb-bench run: asked back to back, 570 periods, and the kthread
+ * preempted the client cpu 550 times; at most one per GRACE_EVERY_NS, 123
+ * and 90. The cost is garbage waiting up to GRACE_EVERY_NS longer (under
+ * 1 MB at 100k 150-byte puts a second). GRACE_BATCH_BYTES retired since the
+ * last request ask at once, so heavy overwriting stays bounded, and memory
+ * pressure reclaims at once (alloc_or_reclaim, index growth). */
 #define GRACE_EVERY_NS 50000000ull
-#define GRACE_BATCH_BYTES (4ull << 20)
+#define GRACE_BATCH_BYTES (1ull << 20)
 
 static size_t index_bytes(uint64_t word)
 {
@@ -327,8 +328,15 @@ static int prepare(struct applier *ap, const uint8_t *buf, size_t len, size_t no
 	}
 	if (!err && creates && free_table_slots(ap, creates) < creates)
 		err = -ENOSPC;
-	for (size_t k = 0; !err && k < ntt; k++)
+	for (size_t k = 0; !err && k < ntt; k++) {
 		err = index_make_room(ap, tt[k].t, tt[k].adds, ts);
+		if (err == -ENOSPC && retire_count(&ap->retired)) {
+			/* As alloc_or_reclaim: free what waits, then count
+			 * live and dead keys again (the horizon moved). */
+			applier_reclaim_now(ap);
+			err = index_make_room(ap, tt[k].t, tt[k].adds, ts);
+		}
+	}
 	if (!err && retire_reserve(&ap->retired, retires))
 		err = -ENOMEM;
 
@@ -512,12 +520,17 @@ void applier_reclaim(struct applier *ap, uint64_t now_ns)
 		ap->grace_pending = 0;
 		freed = reclaim_upto(ap, ap->grace_commit);
 	}
-	if (!ap->grace_pending && retire_count(&ap->retired) &&
+	/* Also when nothing waits but the horizon lags the commit (inserts
+	 * only): the published oldest snapshot would stay stale, and the
+	 * writer would keep waking to watch it. */
+	uint64_t commit = __atomic_load_n(&ap->meta->commit_ts, __ATOMIC_RELAXED);
+	if (!ap->grace_pending && (retire_count(&ap->retired) || ap->horizon < commit) &&
 	    (now_ns - ap->grace_asked_ns >= GRACE_EVERY_NS ||
-	     ap->retired.bytes >= GRACE_BATCH_BYTES)) {
-		ap->grace_commit = __atomic_load_n(&ap->meta->commit_ts, __ATOMIC_RELAXED);
+	     ap->retired.total - ap->grace_asked_total >= GRACE_BATCH_BYTES)) {
+		ap->grace_commit = commit;
 		ap->grace_gen = grace_request(ap->grace);
 		ap->grace_asked_ns = now_ns;
+		ap->grace_asked_total = ap->retired.total;
 		ap->grace_pending = 1;
 	}
 	publish_figures(ap, freed);

@@ -33,7 +33,8 @@ struct applier {
 	int grace_pending;             /* a grace period was requested ... */
 	uint32_t grace_gen;            /* ... with this generation ... */
 	uint64_t grace_commit;         /* ... after this commit was published ... */
-	uint64_t grace_asked_ns;       /* ... at this time (CLOCK_MONOTONIC) */
+	uint64_t grace_asked_ns;       /* ... at this time (CLOCK_MONOTONIC), */
+	uint64_t grace_asked_total;    /* ... when retired.total was this */
 	uint16_t table_gen[SHM_MAX_TABLES];
 	/* Per-transaction scratch, grown as needed and kept: one entry per
 	 * operation, so the apply path allocates only when a transaction is
@@ -63,9 +64,10 @@ int apply_txn(struct applier *ap, const uint8_t *buf, size_t len, uint64_t *comm
 /*
  * applier_reclaim - one step of reclamation at time `now_ns`, without
  * waiting: if the grace period requested last has passed, compute the
- * horizon and free what it allows; if anything waits and no grace period
- * is pending, request the next, but no sooner than GRACE_EVERY_NS after the
- * last request unless GRACE_BATCH_BYTES wait (apply.c); publish oldest_snapshot,
+ * horizon and free what it allows; if anything waits, or the horizon lags
+ * the commit, and no grace period is pending, request the next, but no
+ * sooner than GRACE_EVERY_NS after the last request unless
+ * GRACE_BATCH_BYTES were retired since (apply.c); publish oldest_snapshot,
  * arena use and the retire figures in the meta segment.
  * Call inside an RCU read-side section.
  */

@@ -59,8 +59,10 @@ void retire(struct retire_queue *q, uint64_t ts, uint64_t off, uint32_t size, ui
 	r->size = size;
 	r->kind = kind;
 	q->tail++;
-	if (kind == RETIRED_BLOCK)
+	if (kind == RETIRED_BLOCK) {
 		q->bytes += size;
+		q->total += size;
+	}
 }
 
 uint64_t reclaim_horizon(const struct session_registry *sessions, uint64_t previous,

@@ -28,6 +28,7 @@ struct retire_queue {
 	struct retired *items;
 	size_t cap, head, tail; /* items[head..tail) modulo cap */
 	uint64_t bytes;         /* block bytes waiting */
+	uint64_t total;         /* block bytes ever retired */
 };
 
 void retire_init(struct retire_queue *q);

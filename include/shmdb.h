@@ -240,11 +240,13 @@ SHMDB_API int shmdb_get(shmdb_rtxn *r, shmdb_table t, const void *key, size_t kl
 /*
  * shmdb_get_many - look the n keys keys[0..n) up in table t as of r's
  * snapshot, at once. For each key found, vals[i] points into the store as
- * shmdb_get's *val does, valid and unchanged until shmdb_read_end(r); for
- * each key not in the snapshot (every key, if the table is not in it),
- * vals[i] is { NULL, 0 }. The lookups overlap their cache misses: when the
- * index and records are not in cache, a batch of 16 takes a fraction of the
- * time of 16 shmdb_get calls.
+ * shmdb_get's *val does, valid and unchanged until shmdb_read_end(r); its
+ * data is never NULL, even for an empty value. For each key not in the
+ * snapshot, vals[i] is { NULL, 0 }; if the table is not in the snapshot,
+ * every key is reported absent that way (shmdb_get returns -ENOENT for
+ * both). Keys may repeat; keys and vals must not overlap. The lookups
+ * overlap their cache misses: when the index and records are not in cache,
+ * a batch of 16 takes a fraction of the time of 16 shmdb_get calls.
  * Returns 0, or -EINVAL (r NULL or not active; keys or vals NULL with n > 0;
  * a key with NULL data, or a length 0 or > SHMDB_MAX_KEY), having written
  * no element of vals.

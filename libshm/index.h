@@ -117,16 +117,25 @@ static inline int shm_slot_holds(const uint8_t *base, uint64_t s, const void *ke
 	return v->klen == klen && shm_key_equal(v->key, key, klen);
 }
 
-/* shm_index_find - the value of the slot that holds `key`, or 0: the
- * reader's probe, the candidate first, then the full probe. */
-static inline uint64_t shm_index_find(const uint8_t *base, const uint64_t *slots, uint64_t mask,
-				      uint64_t hash, const void *key, uint32_t klen)
+/* shm_index_confirm - the value of the slot that holds `key`, or 0, given
+ * its candidate c: c if it holds the key, else the full probe's answer. */
+static inline uint64_t shm_index_confirm(const uint8_t *base, const uint64_t *slots,
+					 uint64_t mask, uint64_t hash, const void *key,
+					 uint32_t klen, uint64_t c)
 {
-	uint64_t c = shm_index_candidate(slots, mask, hash);
 	if (__builtin_expect(c != 0, 1) && shm_slot_holds(base, c, key, klen))
 		return c;
 	shm_index_probe(base, slots, mask, hash, key, klen, &c);
 	return c;
+}
+
+/* shm_index_find - the value of the slot that holds `key`, or 0: the
+ * reader's probe. */
+static inline uint64_t shm_index_find(const uint8_t *base, const uint64_t *slots, uint64_t mask,
+				      uint64_t hash, const void *key, uint32_t klen)
+{
+	return shm_index_confirm(base, slots, mask, hash, key, klen,
+				 shm_index_candidate(slots, mask, hash));
 }
 
 /* The version of the chain starting at `off` that snapshot `snap` sees, or

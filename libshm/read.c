@@ -1,7 +1,7 @@
 /*
- * read.c - the read path: snapshots, point gets and cursors, straight from
- * the read-only arenas. No system call, lock, copy or allocation once a
- * thread has its reader slot.
+ * read.c - the read path: snapshots, point gets (one key, or a batch whose
+ * cache misses overlap) and cursors, straight from the read-only arenas. No
+ * system call, lock, copy or allocation once a thread has its reader slot.
  *
  * Reader slots: each handle has SHM_READER_SLOTS slots in its session
  * segment; a thread claims one on its first read on that handle and keeps it
@@ -39,8 +39,9 @@
 #include "index.h"
 
 #define TLS_READERS 16
-/* Lookups of shmdb_get_many in flight at once: two misses each, within the
- * 20-odd outstanding L1 misses of current x86 cores. */
+/* Lookups of shmdb_get_many in flight at once: 16 slot loads, then 16
+ * version loads, each within the 20-odd outstanding L1 misses of current
+ * x86 cores. */
 #define GET_MANY_GROUP 16
 
 struct tls_reader {
@@ -260,10 +261,8 @@ int shmdb_get_many(shmdb_rtxn *r, shmdb_table t, const shmdb_val *keys, size_t n
 		}
 		/* ... and only then does anything wait for one. */
 		for (size_t i = 0; i < m; i++) {
-			uint64_t s = cand[i];
-			uint32_t klen = (uint32_t)k[i].len;
-			if (!s || !shm_slot_holds(r->base, s, k[i].data, klen))
-				shm_index_probe(r->base, slots, mask, hash[i], k[i].data, klen, &s);
+			uint64_t s = shm_index_confirm(r->base, slots, mask, hash[i], k[i].data,
+						       (uint32_t)k[i].len, cand[i]);
 			if (visible_value(r, s, &out[i]))
 				out[i] = (shmdb_val){ NULL, 0 };
 		}

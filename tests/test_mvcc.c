@@ -652,6 +652,35 @@ START_TEST(get_many)
 	ck_assert(got[1].len == 8 && memcmp(got[1].data, "first 11", 8) == 0);
 	ck_assert_ptr_null(got[2].data);
 
+	/* The index grows (10,000 keys more) while both snapshots are held:
+	 * the old one still sees none of them, the new one sees them too. */
+	ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+	for (int i = KEYS; i < KEYS + 10000; i++) {
+		batch_key(key, &klen, i);
+		ck_assert_int_eq(shmdb_put(w, t, key, klen, "", 0), 0);
+	}
+	ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+	shmdb_rtxn *grown;
+	shmdb *third;
+	ck_assert_int_eq(shmdb_open(d.sock, &third), 0);
+	ck_assert_int_eq(shmdb_read_begin(third, &grown), 0);
+	for (int start_at = 0; start_at < KEYS + 10000; start_at += 997) {
+		for (int i = 0; i < 137; i++) {
+			batch_key(kb[i], &klen, start_at + i);
+			keys[i] = (shmdb_val){ kb[i], klen };
+		}
+		same_as_get(old, t, keys, 137);
+		same_as_get(grown, t, keys, 137);
+	}
+	/* An empty value is found: data not NULL, length 0. */
+	batch_key(key, &klen, KEYS + 1);
+	one[0] = (shmdb_val){ key, klen };
+	ck_assert_int_eq(shmdb_get_many(grown, t, one, 1, got), 0);
+	ck_assert_ptr_nonnull(got[0].data);
+	ck_assert_uint_eq(got[0].len, 0);
+	ck_assert_int_eq(shmdb_get_many(old, t, one, 1, got), 0);
+	ck_assert_ptr_null(got[0].data);
+
 	/* Nothing to look up; bad arguments write nothing. */
 	ck_assert_int_eq(shmdb_get_many(now, t, NULL, 0, NULL), 0);
 	shmdb_val sentinel[3] = { { "x", 1 }, { "x", 1 }, { "x", 1 } };
@@ -669,19 +698,28 @@ START_TEST(get_many)
 
 	shmdb_read_end(old);
 
-	/* A table the snapshot does not have: every key absent. */
+	/* A table dropped after a snapshot began: that snapshot still reads
+	 * it; a later one has no such table, and every key is absent. */
 	shmdb_table gone = table("gone");
 	put1(gone, "k", "v");
+	shmdb_read_end(grown);
+	ck_assert_int_eq(shmdb_read_begin(third, &grown), 0);
 	ck_assert_int_eq(shmdb_table_drop(db, "gone"), 0);
 	shmdb_rtxn *after;
 	ck_assert_int_eq(shmdb_read_begin(db, &after), 0);
+	shmdb_val gk[2] = { { "k", 1 }, { "x", 1 } };
+	ck_assert_int_eq(shmdb_get_many(grown, gone, gk, 2, got), 0);
+	ck_assert(got[0].len == 1 && memcmp(got[0].data, "v", 1) == 0);
+	ck_assert_ptr_null(got[1].data);
 	memcpy(got, sentinel, sizeof(got));
-	ck_assert_int_eq(shmdb_get_many(after, gone, one, 3, got), 0);
-	for (int i = 0; i < 3; i++)
-		ck_assert_ptr_null(got[i].data);
+	ck_assert_int_eq(shmdb_get_many(after, gone, gk, 2, got), 0);
+	ck_assert_ptr_null(got[0].data);
+	ck_assert_ptr_null(got[1].data);
 	shmdb_read_end(after);
 	ck_assert_int_eq(shmdb_get_many(after, t, one, 3, got), -EINVAL); /* ended */
 
+	shmdb_read_end(grown);
+	shmdb_close(third);
 	shmdb_read_end(now);
 	shmdb_close(other);
 	stop();

@@ -1,7 +1,8 @@
 /*
  * harness.c - starting and stopping real daemons for the tests (see
- * harness.h). Each daemon runs in its own temporary directory; its stderr
- * goes to a log file there, so a failing test can show it.
+ * harness.h), and running programs to see what they print. Each daemon runs
+ * in its own temporary directory; its stderr goes to a log file there, so a
+ * failing test can show it.
  */
 #include "harness.h"
 
@@ -202,4 +203,37 @@ int test_run_suite(Suite *s)
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed ? 1 : 0;
+}
+
+int test_run(const char *prog, const char *const *args, char *out, size_t outcap, char *err,
+	     size_t errcap)
+{
+	int po[2], pe[2];
+	ck_assert_int_eq(pipe(po), 0);
+	ck_assert_int_eq(pipe(pe), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		const char *argv[32] = { prog };
+		int n = 1;
+		for (; args && *args && n < 31; args++)
+			argv[n++] = *args;
+		argv[n] = NULL;
+		dup2(po[1], 1);
+		dup2(pe[1], 2);
+		execv(prog, (char *const *)argv);
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	ssize_t n = read(po[0], out, outcap - 1), total = n > 0 ? n : 0;
+	while (n > 0 && (size_t)total < outcap - 1 && (n = read(po[0], out + total, outcap - 1 - (size_t)total)) > 0)
+		total += n;
+	out[total] = 0;
+	n = read(pe[0], err, errcap - 1);
+	err[n > 0 ? n : 0] = 0;
+	close(po[0]);
+	close(pe[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

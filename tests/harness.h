@@ -59,6 +59,15 @@ int test_in_child(void (*fn)(void *), void *arg);
  */
 int test_run_suite(Suite *s);
 
+/*
+ * test_run - run the program `prog` with `args` (NULL-terminated, may be
+ * NULL), its stdout into out and its stderr into err (each NUL-terminated,
+ * truncated to its cap; stderr is read after stdout closes, so it must fit
+ * a pipe). Returns its exit status, or -1 if a signal ended it.
+ */
+int test_run(const char *prog, const char *const *args, char *out, size_t outcap, char *err,
+	     size_t errcap);
+
 /* Path of the shmdbd and shmdb binaries of this build. */
 extern const char test_shmdbd_path[];
 extern const char test_shmdb_tool_path[];

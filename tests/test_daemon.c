@@ -297,40 +297,6 @@ START_TEST(sigint_stops_cleanly)
 }
 END_TEST
 
-/* Run a program with args; its exit code, and its stderr in err. */
-static int run(const char *prog, const char *const *args, char *out, size_t outcap, char *err,
-	       size_t errcap)
-{
-	int po[2], pe[2];
-	ck_assert_int_eq(pipe(po), 0);
-	ck_assert_int_eq(pipe(pe), 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		const char *argv[32] = { prog };
-		int n = 1;
-		for (; args && *args && n < 31; args++)
-			argv[n++] = *args;
-		argv[n] = NULL;
-		dup2(po[1], 1);
-		dup2(pe[1], 2);
-		execv(prog, (char *const *)argv);
-		_exit(127);
-	}
-	close(po[1]);
-	close(pe[1]);
-	ssize_t n = read(po[0], out, outcap - 1), total = n > 0 ? n : 0;
-	while (n > 0 && (size_t)total < outcap - 1 && (n = read(po[0], out + total, outcap - 1 - (size_t)total)) > 0)
-		total += n;
-	out[total] = 0;
-	n = read(pe[0], err, errcap - 1);
-	err[n > 0 ? n : 0] = 0;
-	close(po[0]);
-	close(pe[0]);
-	int st;
-	waitpid(pid, &st, 0);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 START_TEST(bad_flags_exit_2_with_one_line)
 {
 	static const char *const cases[][4] = {
@@ -349,16 +315,16 @@ START_TEST(bad_flags_exit_2_with_one_line)
 	char out[4096], err[4096];
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *args[4] = { cases[i][0], cases[i][1], NULL, NULL };
-		int code = run(test_shmdbd_path, args, out, sizeof(out), err, sizeof(err));
+		int code = test_run(test_shmdbd_path, args, out, sizeof(out), err, sizeof(err));
 		ck_assert_msg(code == 2, "%s %s: exit %d", cases[i][0], cases[i][1] ? cases[i][1] : "", code);
 		ck_assert_msg(strstr(err, cases[i][3]), "'%s' does not name %s", err, cases[i][3]);
 		char *nl = strchr(err, '\n');
 		ck_assert_msg(nl && nl[1] == 0, "not one line: '%s'", err);
 	}
-	ck_assert_int_eq(run(test_shmdbd_path, (const char *const[]){ "--help", NULL }, out, sizeof(out),
+	ck_assert_int_eq(test_run(test_shmdbd_path, (const char *const[]){ "--help", NULL }, out, sizeof(out),
 			     err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(strstr(out, "--arena-size"));
-	ck_assert_int_eq(run(test_shmdbd_path, (const char *const[]){ "--version", NULL }, out, sizeof(out),
+	ck_assert_int_eq(test_run(test_shmdbd_path, (const char *const[]){ "--version", NULL }, out, sizeof(out),
 			     err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(strstr(out, SHMDB_VERSION_STRING));
 }
@@ -372,7 +338,7 @@ START_TEST(too_few_hugepages_fail_at_start)
 	ck_assert_ptr_nonnull(mkdtemp(sock));
 	char path[128];
 	snprintf(path, sizeof(path), "%s/s.sock", sock);
-	int code = run(test_shmdbd_path, (const char *const[]){ "--socket", path, "--hugepages", "2M",
+	int code = test_run(test_shmdbd_path, (const char *const[]){ "--socket", path, "--hugepages", "2M",
 			"--arena-size", "900G", NULL }, out, sizeof(out), err, sizeof(err));
 	ck_assert_int_eq(code, 1);
 	ck_assert_msg(strstr(err, "/proc/sys/vm/nr_hugepages"), "%s", err);
@@ -387,7 +353,7 @@ START_TEST(status_tool)
 {
 	ck_assert_int_eq(test_daemon_start(&d, NULL), 0);
 	char out[8192], err[4096], pid[32];
-	int code = run(test_shmdb_tool_path, (const char *const[]){ "status", "--socket", d.sock, NULL },
+	int code = test_run(test_shmdb_tool_path, (const char *const[]){ "status", "--socket", d.sock, NULL },
 		       out, sizeof(out), err, sizeof(err));
 	ck_assert_msg(code == 0, "%s", err);
 	snprintf(pid, sizeof(pid), "daemon pid      %d (running)", (int)d.pid);
@@ -400,13 +366,40 @@ START_TEST(status_tool)
 	ck_assert_ptr_nonnull(strstr(out, "16.0 MiB"));
 	ck_assert_int_eq(test_daemon_stop(&d), 0);
 
-	code = run(test_shmdb_tool_path, (const char *const[]){ "status", "--socket", "/tmp/no-such.sock", NULL },
+	code = test_run(test_shmdb_tool_path, (const char *const[]){ "status", "--socket", "/tmp/no-such.sock", NULL },
 		   out, sizeof(out), err, sizeof(err));
 	ck_assert_int_eq(code, 1);
 	ck_assert_ptr_nonnull(strstr(err, "no shmdbd is serving"));
-	ck_assert_int_eq(run(test_shmdb_tool_path, (const char *const[]){ "frobnicate", NULL }, out,
+	ck_assert_int_eq(test_run(test_shmdb_tool_path, (const char *const[]){ "frobnicate", NULL }, out,
 			     sizeof(out), err, sizeof(err)), 2);
-	ck_assert_int_eq(run(test_shmdb_tool_path, NULL, out, sizeof(out), err, sizeof(err)), 2);
+	ck_assert_int_eq(test_run(test_shmdb_tool_path, NULL, out, sizeof(out), err, sizeof(err)), 2);
+}
+END_TEST
+
+/* put, get and drop through the tool: a dropped table is gone, and a
+ * second drop, or one without its operand, says so. */
+START_TEST(drop_tool)
+{
+	ck_assert_int_eq(test_daemon_start(&d, NULL), 0);
+	char out[4096], err[4096];
+	const char *t = test_shmdb_tool_path;
+	ck_assert_int_eq(test_run(t, (const char *const[]){ "--socket", d.sock, "put", "t", "k", "v", NULL },
+			     out, sizeof(out), err, sizeof(err)), 0);
+	ck_assert_int_eq(test_run(t, (const char *const[]){ "--socket", d.sock, "get", "t", "k", NULL },
+			     out, sizeof(out), err, sizeof(err)), 0);
+	ck_assert_str_eq(out, "v\n");
+	int code = test_run(t, (const char *const[]){ "--socket", d.sock, "drop", "t", NULL }, out,
+		       sizeof(out), err, sizeof(err));
+	ck_assert_msg(code == 0, "%s", err);
+	ck_assert_int_eq(test_run(t, (const char *const[]){ "--socket", d.sock, "get", "t", "k", NULL },
+			     out, sizeof(out), err, sizeof(err)), 1);
+	ck_assert_msg(strstr(err, "no such table"), "%s", err);
+	ck_assert_int_eq(test_run(t, (const char *const[]){ "--socket", d.sock, "drop", "t", NULL }, out,
+			     sizeof(out), err, sizeof(err)), 1);
+	ck_assert_msg(strstr(err, "no such table"), "%s", err);
+	ck_assert_int_eq(test_run(t, (const char *const[]){ "--socket", d.sock, "drop", NULL }, out,
+			     sizeof(out), err, sizeof(err)), 2);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
 }
 END_TEST
 
@@ -424,6 +417,7 @@ int main(void)
 	tcase_add_test(tc, bad_flags_exit_2_with_one_line);
 	tcase_add_test(tc, too_few_hugepages_fail_at_start);
 	tcase_add_test(tc, status_tool);
+	tcase_add_test(tc, drop_tool);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

@@ -6,6 +6,7 @@
  *   get TABLE KEY            print a key's value
  *   del TABLE KEY            delete a key
  *   scan TABLE               print every key and value of a table
+ *   drop TABLE               drop a table and everything in it
  * Keys and values are taken and printed as text.
  * Exit status: 0; 1 when the store cannot be reached or the key/table does
  * not exist; 2 for bad usage.
@@ -31,6 +32,7 @@ static const char usage[] =
 "  get TABLE KEY         print the value of KEY\n"
 "  del TABLE KEY         delete KEY\n"
 "  scan TABLE            print every KEY<TAB>VALUE of TABLE\n"
+"  drop TABLE            drop TABLE and everything in it\n"
 
 "\n"
 "Options:\n"
@@ -105,6 +107,24 @@ static int cmd_status(const char *socket_path)
 static void print_bytes(const void *p, size_t n)
 {
 	fwrite(p, 1, n, stdout);
+}
+
+/* drop TABLE. argv: the command's operands. */
+static int cmd_drop(const char *socket_path, int argc, char **argv)
+{
+	if (argc != 1) {
+		fprintf(stderr, "shmdb: drop takes 1 operand (see --help)\n");
+		return 2;
+	}
+	shmdb *db;
+	if (open_db(socket_path, &db))
+		return 1;
+	int e = shmdb_table_drop(db, argv[0]);
+	if (e)
+		fprintf(stderr, "shmdb: table '%s': %s\n", argv[0],
+			e == -ENOENT ? "no such table" : shmdb_strerror(e));
+	shmdb_close(db);
+	return !e ? 0 : e == -EINVAL ? 2 : 1;
 }
 
 /* put/get/del/scan on one table. argv: the command's operands. */
@@ -226,6 +246,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "put") || !strcmp(cmd, "get") || !strcmp(cmd, "del") || !strcmp(cmd, "scan"))
 		return cmd_data(socket_path, cmd, argc - optind - 1, argv + optind + 1);
+	if (!strcmp(cmd, "drop"))
+		return cmd_drop(socket_path, argc - optind - 1, argv + optind + 1);
 	if (optind + 1 < argc) {
 		fprintf(stderr, "shmdb: unexpected argument '%s'\n", argv[optind + 1]);
 		return 2;

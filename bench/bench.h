@@ -27,6 +27,8 @@ struct bench_params {
 	int client_cpu;        /* where client processes run */
 	int server_cpu;        /* where shmdbd's writer / redis-server run */
 	const char *shmdbd;    /* path of the daemon binary */
+	const char *socket;    /* a running shmdbd's socket, or NULL: start one */
+	int interrupted;       /* stop() runs in a signal handler */
 	const char *dir;       /* scratch directory for sockets and files */
 	double tsc_per_ns;
 	/* Set while two reader processes measure gets per second: each
@@ -131,16 +133,23 @@ void bench_costs(const struct counters *before, const struct counters *after, ui
 		 struct bench_result *r);
 uint64_t bench_now_ns(void);
 
-/* Wait at p->gate, if set, for the other reader process; for at most 10 s,
- * in case it failed before reaching it (its exit status reports that). */
-static inline void bench_gate(const struct bench_params *p)
+/* Wait at p->gate, if set, for the other reader process. Returns 0, or -1
+ * after 10 s without it (it failed before the gate: the two loops would not
+ * overlap, so there is no figure). The counter orders nothing else: each
+ * process only needs to see the other's increment, so relaxed suffices. */
+static inline int bench_gate(const struct bench_params *p)
 {
 	if (!p->gate)
-		return;
-	__atomic_fetch_add(p->gate, 1, __ATOMIC_ACQ_REL);
+		return 0;
+	__atomic_fetch_add(p->gate, 1, __ATOMIC_RELAXED);
 	uint64_t until = bench_now_ns() + 10000000000ull;
-	while (__atomic_load_n(p->gate, __ATOMIC_ACQUIRE) < 2 && bench_now_ns() < until)
-		;
+	while (__atomic_load_n(p->gate, __ATOMIC_RELAXED) < 2) {
+		if (bench_now_ns() > until) {
+			fprintf(stderr, "shmdb-bench: the other reader process never came\n");
+			return -1;
+		}
+	}
+	return 0;
 }
 
 #endif /* SHMDB_BENCH_H */

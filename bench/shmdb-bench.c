@@ -13,8 +13,9 @@
  * error) timed with the TSC, whose own cost is measured and printed.
  *
  * Output: a table of figures with the ratios shmdb/peer, with --json a file
- * of every figure, and with --plot a PNG of the get percentiles (gnuplot). Every process it starts (shmdbd, redis-server, the
- * readers) is stopped by pid, also on SIGINT/SIGTERM. Not a test: it
+ * of every figure, and with --plot a PNG of the get percentiles (gnuplot).
+ * Every process it starts (shmdbd unless --socket names a running one,
+ * redis-server, the readers) is stopped by pid, also on SIGINT/SIGTERM. Not a test: it
  * asserts nothing about speed; it fails only when a workload did not run or
  * read back wrong data.
  */
@@ -70,18 +71,51 @@ static const struct bench_system *const systems[NSYS] = {
 
 static struct bench_params params;
 static const struct bench_system *running; /* for the signal handler */
-static pid_t reader_pid;
+static pid_t main_pid;
+/* The client processes forked and not yet reaped: the signal handler kills
+ * them by pid. */
+#define MAX_CHILDREN 4
+static volatile pid_t children[MAX_CHILDREN];
 static char dir[] = "/tmp/shmdb-bench-XXXXXX";
 
 static void on_signal(int sig)
 {
-	if (reader_pid > 0)
-		kill(reader_pid, SIGKILL);
+	if (getpid() != main_pid) /* a child: the parent cleans up */
+		_exit(128 + sig);
+	for (int i = 0; i < MAX_CHILDREN; i++)
+		if (children[i] > 0)
+			kill(children[i], SIGKILL);
+	params.interrupted = 1;
 	if (running)
 		running->stop(&params);
 	rmdir(dir);
 	signal(sig, SIG_DFL);
 	raise(sig);
+}
+
+/* fork(), remembering the child for on_signal. */
+static pid_t spawn(void)
+{
+	fflush(stdout);
+	pid_t pid = fork();
+	for (int i = 0; pid > 0 && i < MAX_CHILDREN; i++) {
+		if (!children[i]) {
+			children[i] = pid;
+			break;
+		}
+	}
+	return pid;
+}
+
+/* Wait for a child of spawn(): whether it exited with status 0. */
+static int reap(pid_t pid)
+{
+	int st = 0;
+	waitpid(pid, &st, 0);
+	for (int i = 0; i < MAX_CHILDREN; i++)
+		if (children[i] == pid)
+			children[i] = 0;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
 static void calibrate(struct bench_params *p, double *timer_ns)
@@ -141,18 +175,16 @@ static int two_readers(const struct bench_system *s, struct bench_result *r)
 	pid_t pid[2];
 	int ok = scratch != MAP_FAILED && gate != MAP_FAILED;
 	for (int i = 0; ok && i < 2; i++) {
-		pid[i] = fork();
+		pid[i] = spawn();
 		if (pid[i] == 0) {
 			bench_pin(i == 0 ? params.client_cpu : params.server_cpu);
 			params.gate = gate;
 			_exit(s->read(&params, &scratch[i]) ? 1 : 0);
 		}
 	}
-	for (int i = 0; ok && i < 2; i++) {
-		int st;
-		waitpid(pid[i], &st, 0);
-		ok = ok && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-	}
+	if (ok)
+		for (int i = 0; i < 2; i++)
+			ok = reap(pid[i]) && ok;
 	if (ok) {
 		uint64_t t0 = scratch[0].ops_t0 < scratch[1].ops_t0 ? scratch[0].ops_t0 : scratch[1].ops_t0;
 		uint64_t t1 = scratch[0].ops_t1 > scratch[1].ops_t1 ? scratch[0].ops_t1 : scratch[1].ops_t1;
@@ -277,7 +309,7 @@ static int write_to_visible(const struct bench_system *s, struct bench_result *r
 		return -1;
 	uint8_t key[BENCH_KEY_LEN];
 	bench_key(key, params.records + 1); /* a key of its own */
-	pid_t w = fork();
+	pid_t w = spawn();
 	if (w == 0) {
 		bench_pin(params.server_cpu);
 		void *h = s->writer_open(&params);
@@ -296,8 +328,8 @@ static int write_to_visible(const struct bench_system *s, struct bench_result *r
 		}
 		_exit(0);
 	}
-	reader_pid = fork();
-	if (reader_pid == 0) {
+	pid_t reader = spawn();
+	if (reader == 0) {
 		bench_pin(params.client_cpu);
 		void *h = s->reader_open(&params);
 		uint64_t stamp[2], last = 0;
@@ -313,13 +345,10 @@ static int write_to_visible(const struct bench_system *s, struct bench_result *r
 		}
 		_exit(0);
 	}
-	int st_r, st_w;
-	waitpid(w, &st_w, 0);
-	waitpid(reader_pid, &st_r, 0);
-	reader_pid = 0;
+	int ok = reap(w);
+	ok = reap(reader) && ok;
 	munmap(ctl, sizeof(*ctl));
-	return WIFEXITED(st_r) && WEXITSTATUS(st_r) == 0 && WIFEXITED(st_w) &&
-	       WEXITSTATUS(st_w) == 0 ? 0 : -1;
+	return ok ? 0 : -1;
 }
 
 /* The floor for a system without a writer: the server cpu kept busy, as a
@@ -340,7 +369,7 @@ static int loaded_reads(const struct bench_system *s, struct bench_result *r)
 				      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (ctl == MAP_FAILED)
 		return -1;
-	pid_t w = fork();
+	pid_t w = spawn();
 	if (w == 0) {
 		bench_pin(params.server_cpu);
 		if (s->writer_open)
@@ -348,17 +377,14 @@ static int loaded_reads(const struct bench_system *s, struct bench_result *r)
 		busy_server(ctl);
 	}
 	usleep(20000); /* the writer reaches its pace */
-	reader_pid = fork();
-	if (reader_pid == 0) {
+	pid_t reader = spawn();
+	if (reader == 0) {
 		bench_pin(params.client_cpu);
 		scheduled_reader(s, r);
 	}
-	int st_r, st_w;
-	waitpid(reader_pid, &st_r, 0);
-	reader_pid = 0;
+	int ok = reap(reader);
 	ctl->stop = 1;
-	waitpid(w, &st_w, 0);
-	int ok = WIFEXITED(st_r) && WEXITSTATUS(st_r) == 0 && WIFEXITED(st_w) && WEXITSTATUS(st_w) == 0;
+	ok = reap(w) && ok;
 	if (ok && s->writer_open && ctl->t1 > ctl->t0)
 		r->loaded_commit_tps = (double)ctl->commits / ((double)(ctl->t1 - ctl->t0) / 1e9);
 	munmap(ctl, sizeof(*ctl));
@@ -372,18 +398,14 @@ static int run_system(const struct bench_system *s, struct bench_result *r)
 	bench_pin(params.client_cpu);
 	int err = s->load(&params, r);
 	if (!err) {
-		fflush(stdout);
-		reader_pid = fork();
-		if (reader_pid == 0) {
+		pid_t reader = spawn();
+		if (reader == 0) {
 			bench_pin(params.client_cpu);
 			if (counters_open())
 				r->syscalls_per_get = -1;
 			_exit(s->read(&params, r) ? 1 : 0);
 		}
-		int st;
-		waitpid(reader_pid, &st, 0);
-		reader_pid = 0;
-		err = WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+		err = reap(reader) ? 0 : -1;
 		if (!err)
 			err = two_readers(s, r);
 		if (!err)
@@ -629,6 +651,9 @@ static void usage(FILE *to)
 		"  --server-cpu N    cpu of shmdbd (all its threads) and redis-server\n"
 		"                    (default 1)\n"
 		"  --shmdbd PATH     the daemon (default: ../shmdbd next to this program)\n"
+		"  --socket PATH     use the shmdbd already serving PATH instead of starting\n"
+		"                    one: a table of its own, dropped at the end; the\n"
+		"                    daemon's cpus are as it was started\n"
 		"  --json FILE       also write every figure as JSON\n"
 		"  --plot FILE.png   also plot the get percentiles of each system (gnuplot)\n",
 		BENCH_MAX_VAL);
@@ -649,6 +674,7 @@ int main(int argc, char **argv)
 		{ "client-cpu", required_argument, NULL, 'C' },
 		{ "server-cpu", required_argument, NULL, 'S' },
 		{ "shmdbd", required_argument, NULL, 'd' },
+		{ "socket", required_argument, NULL, 's' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "plot", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
@@ -677,6 +703,7 @@ int main(int argc, char **argv)
 		case 'C': params.client_cpu = atoi(optarg); break;
 		case 'S': params.server_cpu = atoi(optarg); break;
 		case 'd': params.shmdbd = optarg; break;
+		case 's': params.socket = optarg; break;
 		case 'j': json = optarg; break;
 		case 'P': plot = optarg; break;
 		case 'h': usage(stdout); return 0;
@@ -702,6 +729,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	params.dir = dir;
+	main_pid = getpid();
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
@@ -710,8 +738,13 @@ int main(int argc, char **argv)
 	printf("shmdb-bench: %" PRIu64 " records, %d-byte keys, %u-byte values; %" PRIu64
 	       " gets, %" PRIu64 " commits\n", params.records, BENCH_KEY_LEN, params.val_len,
 	       params.gets, params.commits);
-	printf("clients (loader, reader process, committer) on cpu %d; shmdbd (writer and every "
-	       "other thread) and redis-server on cpu %d\n", params.client_cpu, params.server_cpu);
+	if (params.socket)
+		printf("clients (loader, reader process, committer) on cpu %d; redis-server on cpu %d; "
+		       "the shmdbd at %s, on the cpus it was started with\n", params.client_cpu,
+		       params.server_cpu, params.socket);
+	else
+		printf("clients (loader, reader process, committer) on cpu %d; shmdbd (writer and every "
+		       "other thread) and redis-server on cpu %d\n", params.client_cpu, params.server_cpu);
 	printf("TSC %.3f GHz; timer cost %.1f ns, included in every latency\n", params.tsc_per_ns,
 	       timer_ns);
 	bench_pin(params.client_cpu);

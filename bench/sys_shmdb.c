@@ -3,6 +3,9 @@
  * run's directory, the writer pinned to the server cpu with its default idle
  * window (it polls while commits keep coming, and sleeps during the read
  * workloads instead of taking a core from them), clients on the client cpu.
+ * With --socket, a running shmdbd instead, as it was started: the records go
+ * into a table named after this process, which is dropped at the end, so
+ * that the store is left as it was found.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -19,6 +22,8 @@
 
 static pid_t daemon_pid;
 static char sock[256];
+static char table_name[64];
+static char left_behind[512]; /* what to say if interrupted with --socket */
 static shmdb *db;
 static shmdb_table table;
 
@@ -62,13 +67,36 @@ static int start_daemon(const struct bench_params *p)
 
 static int load(const struct bench_params *p, struct bench_result *r)
 {
-	if (start_daemon(p))
+	if (p->socket) {
+		if (strlen(p->socket) >= sizeof(sock)) {
+			fprintf(stderr, "shmdb-bench: --socket: path too long\n");
+			return -1;
+		}
+		strcpy(sock, p->socket);
+	} else if (start_daemon(p)) {
 		return -1;
+	}
+	snprintf(table_name, sizeof(table_name), "shmdb-bench-%d", (int)getpid());
+	snprintf(left_behind, sizeof(left_behind),
+		 "shmdb-bench: interrupted; its table is left in the store: "
+		 "shmdb --socket %s drop %s\n", sock, table_name);
 	int e = shmdb_open(sock, &db);
-	if (!e)
-		e = shmdb_table_open(db, "bench", SHMDB_CREATE, &table);
 	if (e)
-		return fail("open", e);
+		return fail(sock, e);
+	/* A table of this run's own, never one that was there before. */
+	if (!shmdb_table_open(db, table_name, 0, &table)) {
+		table = 0;
+		fprintf(stderr, "shmdb-bench: %s already has a table %s\n", sock, table_name);
+		return -1;
+	}
+	if ((e = shmdb_table_open(db, table_name, SHMDB_CREATE, &table)))
+		return fail(table_name, e);
+	if (p->socket) {
+		shmdb_info info;
+		if (!shmdb_info_get(db, &info))
+			printf("  shmdbd at %s: writer on cpu %d; records in table %s\n", sock,
+			       info.writer_cpu, table_name);
+	}
 	uint8_t key[BENCH_KEY_LEN], val[BENCH_MAX_VAL];
 	uint64_t start = bench_now_ns();
 	for (uint64_t i = 0; i < p->records; i += 1000) {
@@ -97,7 +125,7 @@ static int read_side(const struct bench_params *p, struct bench_result *r)
 
 	int e = shmdb_open(sock, &mine);
 	if (!e)
-		e = shmdb_table_open(mine, "bench", 0, &t);
+		e = shmdb_table_open(mine, table_name, 0, &t);
 	if (e)
 		return fail("reader open", e);
 	for (uint64_t i = 0; i < p->gets / 10 + 1000; i++) { /* warm-up */
@@ -118,7 +146,8 @@ static int read_side(const struct bench_params *p, struct bench_result *r)
 	counters_read(&c1);
 	bench_costs(&c0, &c1, p->gets, r);
 	/* Throughput untimed: the timer's fences would serialise the gets. */
-	bench_gate(p); /* two_readers: both start together */
+	if (bench_gate(p)) /* two_readers: both start together */
+		return -1;
 	uint64_t start = bench_now_ns();
 	for (uint64_t i = 0; i < p->gets; i++) {
 		bench_key(key, bench_rand(&rnd) % p->records);
@@ -127,6 +156,11 @@ static int read_side(const struct bench_params *p, struct bench_result *r)
 	r->ops_t0 = start;
 	r->ops_t1 = bench_now_ns();
 	r->get_ops = (double)p->gets / ((double)(r->ops_t1 - start) / 1e9);
+	if (p->gate) { /* two_readers wants this figure only: stop while the other times */
+		shmdb_read_end(txn);
+		shmdb_close(mine);
+		return misses ? -1 : 0;
+	}
 	/* The same gets, BENCH_MANY keys per shmdb_get_many. */
 	uint8_t many[BENCH_MANY][BENCH_KEY_LEN];
 	shmdb_val keys[BENCH_MANY], vals[BENCH_MANY];
@@ -218,8 +252,18 @@ static int write_side(const struct bench_params *p, struct bench_result *r)
 static void stop(const struct bench_params *p)
 {
 	char lock[300];
-	shmdb_close(db);
-	db = NULL;
+	if (p->interrupted) {
+		/* In a signal handler: the handle may be inside a call, so it
+		 * is left to die with the process (the daemon ends its session). */
+		if (p->socket && table)
+			(void)!write(STDERR_FILENO, left_behind, strlen(left_behind));
+	} else {
+		if (p->socket && table)
+			shmdb_table_drop(db, table_name);
+		shmdb_close(db);
+		db = NULL;
+		table = 0;
+	}
 	if (daemon_pid > 0) {
 		kill(daemon_pid, SIGTERM);
 		waitpid(daemon_pid, NULL, 0);
@@ -240,7 +284,7 @@ static void *side_open(const struct bench_params *p)
 {
 	(void)p;
 	struct handle *h = calloc(1, sizeof(*h));
-	if (h && !shmdb_open(sock, &h->db) && !shmdb_table_open(h->db, "bench", 0, &h->t))
+	if (h && !shmdb_open(sock, &h->db) && !shmdb_table_open(h->db, table_name, 0, &h->t))
 		return h;
 	free(h);
 	return NULL;

@@ -36,8 +36,8 @@ _Static_assert(ALLOC_MAX == sizeof(uint64_t) << SHM_INDEX_MAX_LOG2, "the largest
  * horizon lags. Each is a kernel RCU grace period (grace.h) whose kthread
  * runs on any cpu, clients' included. Traced (sched_switch) over one
  * shmdb-bench run: asked back to back, 570 periods, and the kthread
- * preempted the client cpu 550 times; at most one per GRACE_EVERY_NS, 123
- * and 90. The cost is garbage waiting up to GRACE_EVERY_NS longer (under
+ * preempted the client cpu 550 times; at most one per GRACE_EVERY_NS, 145
+ * and 110. The cost is garbage waiting up to GRACE_EVERY_NS longer (under
  * 1 MB at 100k 150-byte puts a second). GRACE_BATCH_BYTES retired since the
  * last request ask at once, so heavy overwriting stays bounded, and memory
  * pressure reclaims at once (alloc_or_reclaim, index growth). */

@@ -330,9 +330,11 @@ static int prepare(struct applier *ap, const uint8_t *buf, size_t len, size_t no
 		err = -ENOSPC;
 	for (size_t k = 0; !err && k < ntt; k++) {
 		err = index_make_room(ap, tt[k].t, tt[k].adds, ts);
-		if (err == -ENOSPC && retire_count(&ap->retired)) {
-			/* As alloc_or_reclaim: free what waits, then count
-			 * live and dead keys again (the horizon moved). */
+		if (err == -ENOSPC && retire_count(&ap->retired) &&
+		    retire_oldest_ts(&ap->retired) < ts) {
+			/* As alloc_or_reclaim: free what waits (not what this
+			 * transaction retired), then count live and dead keys
+			 * again (the horizon moved). */
 			applier_reclaim_now(ap);
 			err = index_make_room(ap, tt[k].t, tt[k].adds, ts);
 		}
@@ -520,11 +522,8 @@ void applier_reclaim(struct applier *ap, uint64_t now_ns)
 		ap->grace_pending = 0;
 		freed = reclaim_upto(ap, ap->grace_commit);
 	}
-	/* Also when nothing waits but the horizon lags the commit (inserts
-	 * only): the published oldest snapshot would stay stale, and the
-	 * writer would keep waking to watch it. */
 	uint64_t commit = __atomic_load_n(&ap->meta->commit_ts, __ATOMIC_RELAXED);
-	if (!ap->grace_pending && (retire_count(&ap->retired) || ap->horizon < commit) &&
+	if (!ap->grace_pending && applier_waiting(ap) &&
 	    (now_ns - ap->grace_asked_ns >= GRACE_EVERY_NS ||
 	     ap->retired.total - ap->grace_asked_total >= GRACE_BATCH_BYTES)) {
 		ap->grace_commit = commit;
@@ -534,6 +533,16 @@ void applier_reclaim(struct applier *ap, uint64_t now_ns)
 		ap->grace_pending = 1;
 	}
 	publish_figures(ap, freed);
+}
+
+bool applier_waiting(const struct applier *ap)
+{
+	/* The horizon alone is worth a grace period only once per commit: if
+	 * a reader holds an old snapshot, asking again without a new commit
+	 * would find the same horizon. */
+	uint64_t commit = __atomic_load_n(&ap->meta->commit_ts, __ATOMIC_RELAXED);
+	return retire_count(&ap->retired) || ap->grace_pending ||
+	       (ap->horizon < commit && commit != ap->grace_commit);
 }
 
 void applier_reclaim_now(struct applier *ap)

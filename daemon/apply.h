@@ -8,6 +8,7 @@
 #ifndef SHMDBD_APPLY_H
 #define SHMDBD_APPLY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -72,6 +73,13 @@ int apply_txn(struct applier *ap, const uint8_t *buf, size_t len, uint64_t *comm
  * Call inside an RCU read-side section.
  */
 void applier_reclaim(struct applier *ap, uint64_t now_ns);
+
+/*
+ * applier_waiting - whether reclamation has anything to do: retired items,
+ * a grace period pending, or a horizon behind a commit made since the last
+ * grace period was asked for. The writer keeps waking while it is true.
+ */
+bool applier_waiting(const struct applier *ap);
 
 /*
  * applier_reclaim_now - reclaim up to the current commit after a grace

@@ -46,6 +46,12 @@ static inline size_t retire_count(const struct retire_queue *q)
 	return q->tail - q->head;
 }
 
+/* The commit that retired the oldest item; the queue must not be empty. */
+static inline uint64_t retire_oldest_ts(const struct retire_queue *q)
+{
+	return q->items[q->head % q->cap].ts;
+}
+
 /*
  * reclaim_horizon - the oldest snapshot any live reader slot of any session
  * holds, or commit_ts if none. Slots claiming a snapshot older than

@@ -93,10 +93,10 @@ static void sleep_on_doorbell(struct writer *w)
 	bool work = any_pending(w);
 	urcu_memb_read_unlock();
 	if (!work && !__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
-		/* While memory waits for readers, or a reader holds an old
-		 * snapshot, wake now and then to reclaim and refresh the figures. */
-		bool watch = retire_count(&w->applier.retired) ||
-			     w->applier.horizon < __atomic_load_n(&m->commit_ts, __ATOMIC_RELAXED);
+		/* While reclamation has something to do (memory waits for
+		 * readers, or the horizon for a grace period), wake now and
+		 * then to take its steps and refresh the figures. */
+		bool watch = applier_waiting(&w->applier);
 		uint64_t ns = watch ? SLEEP_WATCHING_NS : 0;
 		struct timespec to = { .tv_sec = (time_t)(ns / 1000000000ull),
 				       .tv_nsec = (long)(ns % 1000000000ull) };

@@ -134,15 +134,16 @@ void bench_costs(const struct counters *before, const struct counters *after, ui
 uint64_t bench_now_ns(void);
 
 /* Wait at p->gate, if set, for the other reader process. Returns 0, or -1
- * after 10 s without it (it failed before the gate: the two loops would not
- * overlap, so there is no figure). The counter orders nothing else: each
- * process only needs to see the other's increment, so relaxed suffices. */
+ * after 120 s without it (it failed before the gate, since warm-ups take
+ * seconds: the two loops would not overlap, so there is no figure). The
+ * counter orders nothing else: each process only needs to see the other's
+ * increment, so relaxed suffices. */
 static inline int bench_gate(const struct bench_params *p)
 {
 	if (!p->gate)
 		return 0;
 	__atomic_fetch_add(p->gate, 1, __ATOMIC_RELAXED);
-	uint64_t until = bench_now_ns() + 10000000000ull;
+	uint64_t until = bench_now_ns() + 120000000000ull;
 	while (__atomic_load_n(p->gate, __ATOMIC_RELAXED) < 2) {
 		if (bench_now_ns() > until) {
 			fprintf(stderr, "shmdb-bench: the other reader process never came\n");

@@ -93,10 +93,25 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
+/* SIGINT and SIGTERM held back while `children` and the processes it
+ * names disagree: between fork and record, and between reaping and
+ * forgetting (on_signal would otherwise miss a child, or kill a pid that
+ * may be reused). */
+static void hold_signals(sigset_t *old)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, old);
+}
+
 /* fork(), remembering the child for on_signal. */
 static pid_t spawn(void)
 {
+	sigset_t old;
 	fflush(stdout);
+	hold_signals(&old);
 	pid_t pid = fork();
 	for (int i = 0; pid > 0 && i < MAX_CHILDREN; i++) {
 		if (!children[i]) {
@@ -104,17 +119,23 @@ static pid_t spawn(void)
 			break;
 		}
 	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	return pid;
 }
 
 /* Wait for a child of spawn(): whether it exited with status 0. */
 static int reap(pid_t pid)
 {
+	siginfo_t info;
+	sigset_t old;
 	int st = 0;
+	waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT); /* exited, not yet reaped */
+	hold_signals(&old);
 	waitpid(pid, &st, 0);
 	for (int i = 0; i < MAX_CHILDREN; i++)
 		if (children[i] == pid)
 			children[i] = 0;
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 

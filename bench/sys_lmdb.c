@@ -12,7 +12,7 @@
 
 #include "bench.h"
 
-static char path[128];
+static char path[128], lock_path[160];
 static MDB_env *env;
 static MDB_dbi dbi;
 
@@ -38,6 +38,7 @@ static int open_env(const struct bench_params *p, MDB_env **e)
 static int load(const struct bench_params *p, struct bench_result *r)
 {
 	snprintf(path, sizeof(path), "/dev/shm/shmdb-bench-lmdb-%d", (int)getpid());
+	snprintf(lock_path, sizeof(lock_path), "%s-lock", path);
 	unlink(path);
 	int rc = open_env(p, &env);
 	MDB_txn *txn;
@@ -160,14 +161,13 @@ static int write_side(const struct bench_params *p, struct bench_result *r)
 
 static void stop(const struct bench_params *p)
 {
-	(void)p;
-	if (env)
+	/* In a signal handler, only what is safe there: the files go, the
+	 * handle dies with the process. */
+	if (env && !p->interrupted)
 		mdb_env_close(env);
 	env = NULL;
-	char lock[160];
-	snprintf(lock, sizeof(lock), "%s-lock", path);
 	unlink(path);
-	unlink(lock);
+	unlink(lock_path);
 }
 
 struct handle {

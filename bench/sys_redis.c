@@ -195,8 +195,7 @@ static int write_side(const struct bench_params *p, struct bench_result *r)
 
 static void stop(const struct bench_params *p)
 {
-	(void)p;
-	if (ctx)
+	if (ctx && !p->interrupted) /* redisFree is not for signal handlers */
 		redisFree(ctx);
 	ctx = NULL;
 	if (server_pid > 0) {

@@ -24,6 +24,7 @@ static pid_t daemon_pid;
 static char sock[256];
 static char table_name[64];
 static char left_behind[512]; /* what to say if interrupted with --socket */
+static char lock_path[300];   /* the lock file of the daemon it started */
 static shmdb *db;
 static shmdb_table table;
 
@@ -41,6 +42,7 @@ static int start_daemon(const struct bench_params *p)
 	snprintf(cpu, sizeof(cpu), "%d", p->server_cpu);
 	snprintf(arena, sizeof(arena), "%" PRIu64 "M", mib);
 	snprintf(sock, sizeof(sock), "%s/shmdb.sock", p->dir);
+	snprintf(lock_path, sizeof(lock_path), "%s.lock", sock);
 	daemon_pid = fork();
 	if (daemon_pid == 0) {
 		freopen("/dev/null", "w", stderr);
@@ -251,15 +253,15 @@ static int write_side(const struct bench_params *p, struct bench_result *r)
 
 static void stop(const struct bench_params *p)
 {
-	char lock[300];
 	if (p->interrupted) {
 		/* In a signal handler: the handle may be inside a call, so it
 		 * is left to die with the process (the daemon ends its session). */
 		if (p->socket && table)
 			(void)!write(STDERR_FILENO, left_behind, strlen(left_behind));
 	} else {
-		if (p->socket && table)
-			shmdb_table_drop(db, table_name);
+		if (p->socket && table && shmdb_table_drop(db, table_name))
+			fprintf(stderr, "shmdb-bench: could not drop its table: shmdb --socket %s drop %s\n",
+				sock, table_name);
 		shmdb_close(db);
 		db = NULL;
 		table = 0;
@@ -269,8 +271,8 @@ static void stop(const struct bench_params *p)
 		waitpid(daemon_pid, NULL, 0);
 		daemon_pid = 0;
 	}
-	snprintf(lock, sizeof(lock), "%s/shmdb.sock.lock", p->dir);
-	unlink(lock);
+	if (lock_path[0]) /* the daemon it started leaves its lock file */
+		unlink(lock_path);
 }
 
 struct handle {

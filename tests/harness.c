@@ -212,6 +212,7 @@ int test_run(const char *prog, const char *const *args, char *out, size_t outcap
 	ck_assert_int_eq(pipe(po), 0);
 	ck_assert_int_eq(pipe(pe), 0);
 	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		const char *argv[32] = { prog };
 		int n = 1;
@@ -229,6 +230,9 @@ int test_run(const char *prog, const char *const *args, char *out, size_t outcap
 	while (n > 0 && (size_t)total < outcap - 1 && (n = read(po[0], out + total, outcap - 1 - (size_t)total)) > 0)
 		total += n;
 	out[total] = 0;
+	char rest[4096]; /* what does not fit is read and dropped, so the child never blocks */
+	while (n > 0 && (n = read(po[0], rest, sizeof(rest))) > 0)
+		;
 	n = read(pe[0], err, errcap - 1);
 	err[n > 0 ? n : 0] = 0;
 	close(po[0]);

@@ -671,6 +671,11 @@ START_TEST(get_many)
 		}
 		same_as_get(old, t, keys, 137);
 		same_as_get(grown, t, keys, 137);
+		shmdb_val newer[137];
+		ck_assert_int_eq(shmdb_get_many(old, t, keys, 137, newer), 0);
+		for (int i = 0; i < 137; i++)
+			if (start_at + i >= KEYS)
+				ck_assert_ptr_null(newer[i].data);
 	}
 	/* An empty value is found: data not NULL, length 0. */
 	batch_key(key, &klen, KEYS + 1);

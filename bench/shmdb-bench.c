@@ -15,9 +15,9 @@
  * Output: a table of figures with the ratios shmdb/peer, with --json a file
  * of every figure, and with --plot a PNG of the get percentiles (gnuplot).
  * Every process it starts (shmdbd unless --socket names a running one,
- * redis-server, the readers) is stopped by pid, also on SIGINT/SIGTERM. Not a test: it
- * asserts nothing about speed; it fails only when a workload did not run or
- * read back wrong data.
+ * redis-server, the readers) is stopped by pid, also on SIGINT/SIGTERM.
+ * Not a test: it asserts nothing about speed; it fails only when a workload
+ * did not run or read back wrong data.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -123,12 +123,15 @@ static pid_t spawn(void)
 	return pid;
 }
 
-/* Wait for a child of spawn(): whether it exited with status 0. */
+/* Wait for a child of spawn(): whether it exited with status 0. A failed
+ * spawn (pid -1) counts as a failure; waiting for it would reap any child. */
 static int reap(pid_t pid)
 {
 	siginfo_t info;
 	sigset_t old;
 	int st = 0;
+	if (pid <= 0)
+		return 0;
 	waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT); /* exited, not yet reaped */
 	hold_signals(&old);
 	waitpid(pid, &st, 0);

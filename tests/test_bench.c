@@ -2,12 +2,16 @@
  * test_bench.c - shmdb-bench --socket, against a daemon this test starts:
  * the run is a guest of that store (its records in a table of its own,
  * dropped at the end, the daemon and everyone else's data left as they
- * were), and a socket nobody serves is a clear error. Asserts nothing about
- * speed.
+ * were; interrupted, it says how to drop that table), and a socket nobody
+ * serves is a clear error. Asserts nothing about speed.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -71,6 +75,75 @@ START_TEST(quick_run_as_a_guest)
 }
 END_TEST
 
+/* Interrupted while a guest: the run ends by the signal, says on stderr
+ * how to drop the table it leaves, and that command works. */
+START_TEST(interrupted_guest_says_how_to_drop)
+{
+	ck_assert_int_eq(test_daemon_start(&d, (const char *const[]){ "--arena-size", "256M", NULL }), 0);
+	char errpath[128];
+	snprintf(errpath, sizeof(errpath), "%s/bench.err", d.dir);
+	int out[2];
+	ck_assert_int_eq(pipe(out), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int err = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(out[1], 1);
+		dup2(err, 2);
+		/* Enough gets that the signal lands while they run. */
+		execl(SHMDB_BENCH_PATH, SHMDB_BENCH_PATH, "--records", "20000", "--gets", "100000000",
+		      "--socket", d.sock, "--no-lmdb", "--no-redis", "--no-ideal", (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	/* The table's name is printed (and flushed) before the first reader
+	 * process starts. */
+	static char buf[65536];
+	size_t have = 0;
+	struct pollfd pfd = { .fd = out[0], .events = POLLIN };
+	while (!strstr(buf, "records in table ") && have < sizeof(buf) - 1 &&
+	       poll(&pfd, 1, 60000) == 1) {
+		ssize_t n = read(out[0], buf + have, sizeof(buf) - 1 - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = 0;
+	}
+	ck_assert_msg(strstr(buf, "records in table "), "%s", buf);
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	close(out[0]);
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
+
+	char err[4096] = "";
+	FILE *f = fopen(errpath, "r");
+	ck_assert_ptr_nonnull(f);
+	size_t n = fread(err, 1, sizeof(err) - 1, f);
+	err[n] = 0;
+	fclose(f);
+	const char *drop = strstr(err, " drop ");
+	ck_assert_msg(drop, "%s", err);
+	char table[64];
+	ck_assert_int_eq(sscanf(drop, " drop %63s", table), 1);
+	char want[64];
+	snprintf(want, sizeof(want), "shmdb-bench-%d", (int)pid);
+	ck_assert_str_eq(table, want);
+
+	shmdb *db;
+	shmdb_table t;
+	ck_assert(test_daemon_alive(&d));
+	ck_assert_int_eq(shmdb_open(d.sock, &db), 0);
+	ck_assert_int_eq(shmdb_table_open(db, table, 0, &t), 0);
+	static char o[4096], e[4096];
+	ck_assert_int_eq(test_run(test_shmdb_tool_path, (const char *const[]){ "--socket", d.sock,
+			 "drop", table, NULL }, o, sizeof(o), e, sizeof(e)), 0);
+	ck_assert_int_eq(shmdb_table_open(db, table, 0, &t), -ENOENT);
+	shmdb_close(db);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
 START_TEST(no_daemon_at_the_socket)
 {
 	static char out[65536], err[4096];
@@ -88,6 +161,7 @@ int main(void)
 	TCase *tc = tcase_create("bench");
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, quick_run_as_a_guest);
+	tcase_add_test(tc, interrupted_guest_says_how_to_drop);
 	tcase_add_test(tc, no_daemon_at_the_socket);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);

@@ -3,8 +3,9 @@
  * so its state is private to the daemon and needs no lock; the arenas hold
  * only data. Blocks come in size classes (16-byte steps up to 256 bytes,
  * then four classes per power of two) carved from the arenas in order by a
- * bump pointer; a freed block goes on its class's free list, linked through
- * its own first 8 bytes (no reader can see a block once it is freed).
+ * bump pointer; a freed block goes on its class's stack of free blocks,
+ * which lives in the free blocks themselves (alloc.c; no reader can see a
+ * block once it is freed).
  * Blocks of 64 bytes or more start on a cache line.
  */
 #ifndef SHMDBD_ALLOC_H
@@ -30,7 +31,7 @@ struct alloc {
 	uint8_t *base;
 	unsigned narenas;
 	struct alloc_arena arena[SHM_MAX_ARENAS];
-	uint64_t free_head[ALLOC_CLASSES];
+	uint64_t free_head[ALLOC_CLASSES]; /* each class's top free chunk, or 0 */
 };
 
 /* alloc_init - no block allocated; arena i spans [start_i, end_i). */

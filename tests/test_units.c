@@ -2,7 +2,7 @@
  * test_units.c - unit tests of the daemon's and library's pure logic: size
  * and flag parsing, NUMA node lists and writer-cpu choice on hwloc synthetic
  * topologies of 2 and 4 nodes, huge-page planning, the default socket path,
- * error names.
+ * error names, the arena allocator.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "arena.h"
 #include "hist.h"
 #include "config.h"
@@ -340,6 +341,87 @@ START_TEST(histogram_error_under_one_percent)
 }
 END_TEST
 
+/* The arena allocator against a model: random gets and puts of mixed
+ * sizes hand out blocks that never overlap a live one (each live block
+ * keeps the pattern written into it), count their bytes, and once
+ * everything is freed serve the same requests again without growing. */
+enum { ALLOC_TEST_ARENA = 16 << 20, ALLOC_TEST_BLOCKS = 3000 };
+static uint64_t test_off[ALLOC_TEST_BLOCKS];
+static size_t test_size[ALLOC_TEST_BLOCKS];
+
+static void fill(uint8_t *base, int i, int check)
+{
+	uint64_t word = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
+	/* ck_abort, not ck_assert: in fork mode each passing ck_assert
+	 * sends the parent a message. */
+	for (size_t b = 0; b + 8 <= test_size[i]; b += 8) {
+		if (!check)
+			memcpy(base + test_off[i] + b, &word, 8);
+		else if (memcmp(base + test_off[i] + b, &word, 8))
+			ck_abort_msg("block %d (%zu bytes at %llu) changed at byte %zu", i,
+				     test_size[i], (unsigned long long)test_off[i], b);
+	}
+}
+
+START_TEST(allocator_reuses_without_overlap)
+{
+	static const size_t sizes[] = { 16, 24, 48, 100, 152, 160, 300, 1000, 5000 };
+	uint8_t *base = aligned_alloc(64, ALLOC_TEST_ARENA);
+	ck_assert_ptr_nonnull(base);
+	struct alloc a;
+	alloc_init(&a, base);
+	alloc_add_arena(&a, 64, ALLOC_TEST_ARENA);
+	uint64_t x = 88172645463325252ull, used = 0;
+	for (int round = 0; round < 300000; round++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		int i = (int)(x % ALLOC_TEST_BLOCKS);
+		if (test_off[i]) {
+			fill(base, i, 1);
+			alloc_put(&a, test_off[i], test_size[i]);
+			used -= alloc_class_size(test_size[i]);
+			test_off[i] = 0;
+		} else {
+			test_size[i] = sizes[(x >> 32) % (sizeof(sizes) / sizeof(sizes[0]))];
+			test_off[i] = alloc_get(&a, test_size[i]);
+			if (!test_off[i] || test_off[i] % (test_size[i] >= 64 ? 64 : 16))
+				ck_abort_msg("%zu bytes at %llu", test_size[i],
+					     (unsigned long long)test_off[i]);
+			fill(base, i, 0);
+			used += alloc_class_size(test_size[i]);
+		}
+		if (alloc_used(&a) != used)
+			ck_abort_msg("round %d: %llu bytes used, want %llu", round,
+				     (unsigned long long)alloc_used(&a), (unsigned long long)used);
+	}
+	for (int i = 0; i < ALLOC_TEST_BLOCKS; i++)
+		if (test_off[i])
+			fill(base, i, 1);
+	/* Free every live block, then ask for them again: all come back
+	 * from the freed blocks, none from fresh arena. */
+	uint64_t bump = a.arena[0].bump;
+	for (int i = 0; i < ALLOC_TEST_BLOCKS; i++)
+		if (test_off[i])
+			alloc_put(&a, test_off[i], test_size[i]);
+	ck_assert_uint_eq(alloc_used(&a), 0);
+	for (int i = 0; i < ALLOC_TEST_BLOCKS; i++) {
+		if (!test_off[i])
+			continue;
+		test_off[i] = alloc_get(&a, test_size[i]);
+		if (!test_off[i])
+			ck_abort_msg("block %d: no room", i);
+		fill(base, i, 0);
+	}
+	for (int i = 0; i < ALLOC_TEST_BLOCKS; i++)
+		if (test_off[i])
+			fill(base, i, 1);
+	ck_assert_uint_eq(alloc_used(&a), used);
+	ck_assert_uint_eq(a.arena[0].bump, bump);
+	free(base);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("units");
@@ -357,6 +439,9 @@ int main(void)
 	tcase_add_test(tc, this_machine_topology);
 	tcase_add_test(tc, hugepage_plans);
 	tcase_add_test(tc, histogram_error_under_one_percent);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("allocator");
+	tcase_add_test(tc, allocator_reuses_without_overlap);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

@@ -2,7 +2,8 @@
  * apply.c - the writer's transaction apply (see apply.h).
  *
  * Three passes over the private copy of a transaction:
- *   1. decode and validate every operation (txn.c);
+ *   1. decode and validate every operation (txn.c) once, into an array,
+ *      with each key's hash;
  *   2. resolve tables, evaluate checks, make index room, reserve every
  *      block and retire-queue entry the transaction needs; on failure free
  *      the reserved blocks (never published) and report;
@@ -87,10 +88,10 @@ void applier_init(struct applier *ap, struct store *st, const struct session_reg
 void applier_destroy(struct applier *ap)
 {
 	retire_free_all(&ap->retired);
-	free(ap->scratch);
 	free(ap->touched);
 	free(ap->dropped);
-	ap->scratch = NULL;
+	free(ap->ops);
+	ap->ops = NULL;
 	ap->touched = NULL;
 	ap->dropped = NULL;
 }
@@ -126,13 +127,14 @@ static unsigned free_table_slots(struct applier *ap, unsigned want)
 
 /* ---- index --------------------------------------------------------------- */
 
-/* The newest version of key in t, or NULL, with its slot position. */
-static struct shm_version *key_head(struct applier *ap, struct shm_table *t, const uint8_t *key,
-				    uint32_t klen, uint64_t *pos)
+/* The newest version of op's key in t, or NULL, with its slot position;
+ * `hash` is the key's. */
+static struct shm_version *key_head(struct applier *ap, struct shm_table *t,
+				    const struct shm_op *op, uint64_t hash, uint64_t *pos)
 {
 	uint64_t s;
-	*pos = shm_index_probe(ap->base, index_slots(ap, t->index), shm_index_mask(t->index),
-			       shm_key_hash(key, klen), key, klen, &s);
+	*pos = shm_index_probe(ap->base, index_slots(ap, t->index), shm_index_mask(t->index), hash,
+			       op->key, op->klen, &s);
 	return s ? version_at(ap, s & SHM_SLOT_OFF_MASK) : NULL;
 }
 
@@ -152,6 +154,64 @@ static uint64_t new_index(struct applier *ap, unsigned log2)
 	return shm_index_word(off, log2);
 }
 
+/* Old slots whose versions a rebuild loads at once: each slot's key is in
+ * its version, a cache miss away, and the misses of a chunk overlap instead
+ * of coming one after another. */
+#define REHASH_CHUNK 32
+_Static_assert(REHASH_CHUNK <= 1u << INDEX_MIN_LOG2, "chunks divide every index");
+
+/* How many of the cap slots at `old` hold a key dead to every snapshot. */
+static uint64_t count_dead(struct applier *ap, const uint64_t *old, uint64_t cap)
+{
+	uint64_t dead = 0;
+	for (uint64_t c = 0; c < cap; c += REHASH_CHUNK) {
+		for (unsigned i = 0; i < REHASH_CHUNK; i++)
+			if (old[c + i])
+				__builtin_prefetch(version_at(ap, old[c + i] & SHM_SLOT_OFF_MASK));
+		for (unsigned i = 0; i < REHASH_CHUNK; i++)
+			if (old[c + i])
+				dead += dead_to_all(ap, version_at(ap, old[c + i] & SHM_SLOT_OFF_MASK));
+	}
+	return dead;
+}
+
+/* Copy the keys of the cap slots at `old` into the empty index `word`,
+ * retiring at `ts` those dead to every snapshot. Per chunk: every version
+ * starts loading, then every live key's new slot, then each is placed. */
+static void rehash(struct applier *ap, const uint64_t *old, uint64_t cap, uint64_t word,
+		   uint64_t ts)
+{
+	uint64_t *slots = index_slots(ap, word), mask = shm_index_mask(word);
+	for (uint64_t c = 0; c < cap; c += REHASH_CHUNK) {
+		uint64_t keep[REHASH_CHUNK], home[REHASH_CHUNK];
+		for (unsigned i = 0; i < REHASH_CHUNK; i++)
+			if (old[c + i])
+				__builtin_prefetch(version_at(ap, old[c + i] & SHM_SLOT_OFF_MASK));
+		for (unsigned i = 0; i < REHASH_CHUNK; i++) {
+			uint64_t s = keep[i] = old[c + i];
+			if (!s)
+				continue;
+			struct shm_version *head = version_at(ap, s & SHM_SLOT_OFF_MASK);
+			if (dead_to_all(ap, head)) {
+				retire(&ap->retired, ts, s & SHM_SLOT_OFF_MASK, version_bytes(head),
+				       RETIRED_BLOCK);
+				keep[i] = 0;
+				continue;
+			}
+			home[i] = shm_key_hash(head->key, head->klen) & mask;
+			__builtin_prefetch(&slots[home[i]], 1);
+		}
+		for (unsigned i = 0; i < REHASH_CHUNK; i++) {
+			if (!keep[i])
+				continue;
+			uint64_t j = home[i];
+			while (slots[j])
+				j = (j + 1) & mask;
+			slots[j] = keep[i]; /* the tag bits are the same hash's */
+		}
+	}
+}
+
 /*
  * Make room in t's index for `adds` more keys: rebuild it when its load would
  * pass 3/4, at twice the live keys (plus adds), dropping keys that no
@@ -164,42 +224,24 @@ static int index_make_room(struct applier *ap, struct shm_table *t, uint64_t add
 	if ((t->index_used + adds) * 4 <= cap * 3)
 		return 0;
 
-	uint64_t live = 0, dead = 0;
-	for (uint64_t i = 0; i < cap; i++) {
-		uint64_t s = old[i];
-		if (!s)
-			continue;
-		if (dead_to_all(ap, version_at(ap, s & SHM_SLOT_OFF_MASK)))
-			dead++;
-		else
-			live++;
-	}
+	/* Only a tombstone can be dead, and the slots that are not records
+	 * hold the tombstones: without any, nothing needs counting. */
+	uint64_t dead = t->index_used > t->records ? count_dead(ap, old, cap) : 0;
+	uint64_t live = t->index_used - dead;
 	unsigned log2 = INDEX_MIN_LOG2;
 	while (((uint64_t)1 << log2) < 2 * (live + adds) && log2 <= SHM_INDEX_MAX_LOG2)
 		log2++;
 	if (log2 > SHM_INDEX_MAX_LOG2)
 		return -ENOSPC;
-	if (retire_reserve(&ap->retired, dead + 1))
+	/* Room to retire every tombstone (the dead are among them) and the
+	 * old index. */
+	if (retire_reserve(&ap->retired, t->index_used - t->records + 1))
 		return -ENOMEM;
 	uint64_t word = new_index(ap, log2);
 	if (!word)
 		return -ENOSPC;
 
-	uint64_t *slots = index_slots(ap, word), mask = shm_index_mask(word);
-	for (uint64_t i = 0; i < cap; i++) {
-		uint64_t s = old[i];
-		if (!s)
-			continue;
-		struct shm_version *head = version_at(ap, s & SHM_SLOT_OFF_MASK);
-		if (dead_to_all(ap, head)) {
-			retire(&ap->retired, ts, s & SHM_SLOT_OFF_MASK, version_bytes(head), RETIRED_BLOCK);
-			continue;
-		}
-		uint64_t j = shm_key_hash(head->key, head->klen) & mask;
-		while (slots[j])
-			j = (j + 1) & mask;
-		slots[j] = s; /* the tag bits are the same hash's */
-	}
+	rehash(ap, old, cap, word, ts);
 	t->index_used = live;
 	uint64_t old_word = t->index;
 	/* Publish the complete index; snapshots that loaded the old one keep it
@@ -219,16 +261,16 @@ static int scratch_reserve(struct applier *ap, size_t n)
 	size_t cap = ap->scratch_cap ? ap->scratch_cap : 64;
 	while (cap < n)
 		cap *= 2;
-	uint64_t *off = realloc(ap->scratch, cap * sizeof(*off));
-	if (off)
-		ap->scratch = off;
+	struct pending_op *ops = realloc(ap->ops, cap * sizeof(*ops));
+	if (ops)
+		ap->ops = ops;
 	struct touched *tt = realloc(ap->touched, cap * sizeof(*tt));
 	if (tt)
 		ap->touched = tt;
 	uint32_t *dropped = realloc(ap->dropped, cap * sizeof(*dropped));
 	if (dropped)
 		ap->dropped = dropped;
-	if (!off || !tt || !dropped)
+	if (!ops || !tt || !dropped)
 		return -ENOMEM;
 	ap->scratch_cap = cap;
 	return 0;
@@ -245,16 +287,15 @@ static uint64_t alloc_or_reclaim(struct applier *ap, size_t size)
 }
 
 /* Free the blocks pass 2 reserved for ops[0..n) (never published). */
-static void unreserve(struct applier *ap, const uint8_t *buf, size_t len, size_t n)
+static void unreserve(struct applier *ap, size_t n)
 {
-	size_t pos = 0;
-	struct shm_op op;
-	for (size_t i = 0; i < n && shm_op_decode(buf, len, &pos, &op) == 1; i++) {
-		if (!ap->scratch[i])
+	for (size_t i = 0; i < n; i++) {
+		const struct shm_op *op = &ap->ops[i].op;
+		if (!ap->ops[i].block)
 			continue;
-		size_t size = op.code == SHM_OP_CREATE_TABLE ? INDEX_MIN_BYTES
-			    : shm_version_size(op.klen, op.code == SHM_OP_DEL ? SHM_TOMBSTONE : op.vlen);
-		alloc_put(&ap->alloc, ap->scratch[i], size);
+		size_t size = op->code == SHM_OP_CREATE_TABLE ? INDEX_MIN_BYTES
+			    : shm_version_size(op->klen, op->code == SHM_OP_DEL ? SHM_TOMBSTONE : op->vlen);
+		alloc_put(&ap->alloc, ap->ops[i].block, size);
 	}
 }
 
@@ -279,33 +320,33 @@ static int was_dropped(const uint32_t *dropped, size_t n, uint32_t id)
 	return 0;
 }
 
-/* Pass 2. Returns 0 or a status; on failure nothing stays reserved. */
-static int prepare(struct applier *ap, const uint8_t *buf, size_t len, size_t nops, uint64_t ts)
+/* Pass 2 over ap->ops[0..nops). Returns 0 or a status; on failure nothing
+ * stays reserved. */
+static int prepare(struct applier *ap, size_t nops, uint64_t ts)
 {
 	struct touched *tt = ap->touched;
 	uint32_t *dropped = ap->dropped;
-	size_t ntt = 0, ndropped = 0, pos = 0, i = 0, retires = 0;
+	size_t ntt = 0, ndropped = 0, i, retires = 0;
 	unsigned creates = 0;
-	struct shm_op op;
 	int err = 0;
 
-	memset(ap->scratch, 0, nops * sizeof(uint64_t));
 	/* Tables, checks, drops and index room first: nothing reserved yet. */
-	while (!err && shm_op_decode(buf, len, &pos, &op) == 1) {
+	for (i = 0; !err && i < nops; i++) {
+		const struct shm_op *op = &ap->ops[i].op;
 		struct shm_table *t = NULL;
 		uint64_t slot;
-		switch (op.code) {
+		switch (op->code) {
 		case SHM_OP_PUT:
 		case SHM_OP_DEL:
 		case SHM_OP_CHECK:
-			t = live_table(ap, op.table);
-			if (!t || was_dropped(dropped, ndropped, op.table)) {
+			t = live_table(ap, op->table);
+			if (!t || was_dropped(dropped, ndropped, op->table)) {
 				err = -ENOENT;
 				break;
 			}
-			if (op.code == SHM_OP_CHECK) {
-				struct shm_version *head = key_head(ap, t, op.key, op.klen, &slot);
-				if (head && head->begin_ts > op.since_ts)
+			if (op->code == SHM_OP_CHECK) {
+				struct shm_version *head = key_head(ap, t, op, ap->ops[i].hash, &slot);
+				if (head && head->begin_ts > op->since_ts)
 					err = SHMDB_ECONFLICT;
 			} else {
 				touch(tt, &ntt, t);
@@ -316,7 +357,7 @@ static int prepare(struct applier *ap, const uint8_t *buf, size_t len, size_t no
 			creates++;
 			break;
 		case SHM_OP_DROP_TABLE:
-			t = table_by_name(ap, op.key, op.klen);
+			t = table_by_name(ap, op->key, op->klen);
 			if (!t || was_dropped(dropped, ndropped, t->id)) {
 				err = -ENOENT;
 				break;
@@ -343,28 +384,84 @@ static int prepare(struct applier *ap, const uint8_t *buf, size_t len, size_t no
 		err = -ENOMEM;
 
 	/* Then every block the transaction will write. */
-	pos = 0;
-	for (i = 0; !err && shm_op_decode(buf, len, &pos, &op) == 1; i++) {
+	for (i = 0; !err && i < nops; i++) {
+		const struct shm_op *op = &ap->ops[i].op;
 		size_t size = 0;
-		if (op.code == SHM_OP_PUT)
-			size = shm_version_size(op.klen, op.vlen);
-		else if (op.code == SHM_OP_DEL)
-			size = shm_version_size(op.klen, SHM_TOMBSTONE);
-		else if (op.code == SHM_OP_CREATE_TABLE)
+		if (op->code == SHM_OP_PUT)
+			size = shm_version_size(op->klen, op->vlen);
+		else if (op->code == SHM_OP_DEL)
+			size = shm_version_size(op->klen, SHM_TOMBSTONE);
+		else if (op->code == SHM_OP_CREATE_TABLE)
 			size = INDEX_MIN_BYTES;
-		if (size && !(ap->scratch[i] = alloc_or_reclaim(ap, size)))
+		if (size && !(ap->ops[i].block = alloc_or_reclaim(ap, size)))
 			err = -ENOSPC;
 	}
 	if (err)
-		unreserve(ap, buf, len, i);
+		unreserve(ap, i);
 	return err;
 }
 
+/*
+ * Pass 3 overlaps the cache misses of neighbouring operations: while
+ * operation i is applied, the index slot of operation i + 2 * APPLY_AHEAD,
+ * and the version that operation i + APPLY_AHEAD's slot points to (the
+ * key's head, if the tag matches) and the block its new version goes into,
+ * are already loading. Each op otherwise waits on up to three misses in
+ * turn. Only hints: what changes before an op runs makes a prefetch miss,
+ * never a wrong answer. The helpers return addresses and the loop issues
+ * the prefetches: GCC deletes calls to a void function that only
+ * prefetches (it finds it pure).
+ */
+#define APPLY_AHEAD 16
+
+/* The index of the table op i writes, or NULL if op i writes none. */
+static const uint64_t *op_slots(struct applier *ap, size_t i, uint64_t *mask)
+{
+	const struct shm_op *op = &ap->ops[i].op;
+	if (op->code != SHM_OP_PUT && op->code != SHM_OP_DEL)
+		return NULL;
+	const struct shm_table *t = live_table(ap, op->table);
+	if (!t)
+		return NULL;
+	*mask = shm_index_mask(t->index);
+	return index_slots(ap, t->index);
+}
+
+/* Op i's home slot in its table's index, or NULL. */
+static const uint64_t *home_slot(struct applier *ap, size_t i)
+{
+	uint64_t mask;
+	const uint64_t *slots = op_slots(ap, i, &mask);
+	return slots ? &slots[ap->ops[i].hash & mask] : NULL;
+}
+
+/* The version op i's key most likely has as head (a tag match in its
+ * first two slots), or NULL. */
+static const struct shm_version *likely_head(struct applier *ap, size_t i)
+{
+	uint64_t mask;
+	const uint64_t *slots = op_slots(ap, i, &mask);
+	uint64_t c = slots ? shm_index_candidate(slots, mask, ap->ops[i].hash) : 0;
+	return c ? version_at(ap, c & SHM_SLOT_OFF_MASK) : NULL;
+}
+
+static void prefetch_ahead(struct applier *ap, size_t i, size_t nops)
+{
+	const void *p;
+	if (i + 2 * APPLY_AHEAD < nops && (p = home_slot(ap, i + 2 * APPLY_AHEAD)))
+		__builtin_prefetch(p);
+	if (i + APPLY_AHEAD < nops && ap->ops[i + APPLY_AHEAD].block) {
+		if ((p = likely_head(ap, i + APPLY_AHEAD)))
+			__builtin_prefetch(p);
+		__builtin_prefetch(ap->base + ap->ops[i + APPLY_AHEAD].block, 1);
+	}
+}
+
 static void write_version(struct applier *ap, struct shm_table *t, const struct shm_op *op,
-			  uint64_t off, uint64_t ts)
+			  uint64_t hash, uint64_t off, uint64_t ts)
 {
 	uint64_t pos;
-	struct shm_version *head = key_head(ap, t, op->key, op->klen, &pos);
+	struct shm_version *head = key_head(ap, t, op, hash, &pos);
 	int present = head && head->vlen != SHM_TOMBSTONE;
 
 	if (op->code == SHM_OP_DEL && !present) {
@@ -381,9 +478,9 @@ static void write_version(struct applier *ap, struct shm_table *t, const struct 
 	if (op->code == SHM_OP_PUT && op->vlen)
 		memcpy((uint8_t *)v + shm_version_value_off(op->klen), op->val, op->vlen);
 
-	uint64_t tag = SHM_SLOT_TAG(shm_key_hash(op->key, op->klen));
 	/* The version is complete: publish it. */
-	__atomic_store_n(&index_slots(ap, t->index)[pos], off | tag, __ATOMIC_RELEASE);
+	__atomic_store_n(&index_slots(ap, t->index)[pos], off | SHM_SLOT_TAG(hash),
+			 __ATOMIC_RELEASE);
 	if (head)
 		retire(&ap->retired, ts, v->older, version_bytes(head), RETIRED_BLOCK);
 	else
@@ -453,8 +550,17 @@ int apply_txn(struct applier *ap, const uint8_t *buf, size_t len, uint64_t *comm
 
 	*value = 0;
 	*commit_ts = 0;
-	while ((r = shm_op_decode(buf, len, &pos, &op)) == 1)
+	/* Pass 1: decode once into ap->ops, with each key's hash. */
+	while ((r = shm_op_decode(buf, len, &pos, &op)) == 1) {
+		if (nops == ap->scratch_cap && scratch_reserve(ap, nops + 1))
+			return -ENOMEM;
+		ap->ops[nops].op = op;
+		ap->ops[nops].block = 0;
+		ap->ops[nops].hash = op.code == SHM_OP_CREATE_TABLE || op.code == SHM_OP_DROP_TABLE
+				       ? 0
+				       : shm_key_hash(op.key, op.klen);
 		nops++;
+	}
 	if (r < 0)
 		return SHMDB_EBADTXN;
 	uint64_t ts = ap->meta->commit_ts + 1;
@@ -462,24 +568,27 @@ int apply_txn(struct applier *ap, const uint8_t *buf, size_t len, uint64_t *comm
 		*commit_ts = ts - 1;
 		return 0;
 	}
-	if (scratch_reserve(ap, nops))
-		return -ENOMEM;
-	r = prepare(ap, buf, len, nops, ts);
+	r = prepare(ap, nops, ts);
 	if (r)
 		return r;
 
-	pos = 0;
-	for (size_t i = 0; shm_op_decode(buf, len, &pos, &op) == 1; i++) {
-		switch (op.code) {
+	const void *p;
+	for (size_t i = 0; i < nops && i < 2 * APPLY_AHEAD; i++)
+		if ((p = home_slot(ap, i)))
+			__builtin_prefetch(p);
+	for (size_t i = 0; i < nops; i++) {
+		const struct shm_op *o = &ap->ops[i].op;
+		prefetch_ahead(ap, i, nops);
+		switch (o->code) {
 		case SHM_OP_PUT:
 		case SHM_OP_DEL:
-			write_version(ap, live_table(ap, op.table), &op, ap->scratch[i], ts);
+			write_version(ap, live_table(ap, o->table), o, ap->ops[i].hash, ap->ops[i].block, ts);
 			break;
 		case SHM_OP_CREATE_TABLE:
-			*value = create_table(ap, &op, ap->scratch[i], ts);
+			*value = create_table(ap, o, ap->ops[i].block, ts);
 			break;
 		case SHM_OP_DROP_TABLE:
-			drop_table(ap, &op, ts);
+			drop_table(ap, o, ts);
 			break;
 		}
 	}

@@ -16,6 +16,15 @@
 #include "grace.h"
 #include "reclaim.h"
 #include "store.h"
+#include "txn.h"
+
+/* An operation of the transaction being applied: decoded once, with its
+ * key's hash (0 for table operations) and the block reserved for it. */
+struct pending_op {
+	struct shm_op op;
+	uint64_t hash;
+	uint64_t block;
+};
 
 /* A table a transaction writes, with how many keys it may add. */
 struct touched {
@@ -40,7 +49,7 @@ struct applier {
 	/* Per-transaction scratch, grown as needed and kept: one entry per
 	 * operation, so the apply path allocates only when a transaction is
 	 * bigger than any before it. */
-	uint64_t *scratch;             /* block reserved for each operation */
+	struct pending_op *ops;        /* the transaction's operations */
 	struct touched *touched;       /* tables written, with keys added */
 	uint32_t *dropped;             /* ids of tables dropped so far */
 	size_t scratch_cap;

@@ -43,6 +43,8 @@
  * version loads, each within the 20-odd outstanding L1 misses of current
  * x86 cores. */
 #define GET_MANY_GROUP 16
+/* Slots a cursor looks ahead to start loading a version. */
+#define CURSOR_AHEAD 16
 
 struct tls_reader {
 	shmdb *db;
@@ -302,6 +304,11 @@ int shmdb_cursor_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 		return -EINVAL;
 	const shmdb_rtxn *r = c->r;
 	while (c->pos <= c->mask) {
+		/* The slots are read in order, their versions are anywhere: the
+		 * version CURSOR_AHEAD slots on starts loading now, so that
+		 * the misses overlap instead of coming one per record. */
+		uint64_t ahead = shm_slot_load(&c->slots[(c->pos + CURSOR_AHEAD) & c->mask]);
+		__builtin_prefetch(r->base + (ahead & SHM_SLOT_OFF_MASK));
 		uint64_t s = shm_slot_load(&c->slots[c->pos++]);
 		if (!s)
 			continue;

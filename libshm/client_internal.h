@@ -64,6 +64,7 @@ struct shmdb {
 
 	pthread_mutex_t sq_lock;     /* submitters: sq_tail, issued */
 	uint64_t sq_tail;
+	uint64_t sq_head_seen;       /* sq_head when last loaded */
 	uint64_t issued;             /* last ticket handed out */
 	pthread_mutex_t cq_lock;     /* waiters: cq_head, results */
 	uint32_t cq_head;

@@ -53,6 +53,8 @@ struct bench_result {
 	double pipelined_tps;     /* 1-put transactions, pipelined */
 	double chase_ns;          /* the ideal's dependent load over the data */
 	double add_ns;            /* the ideal's dependent one-cycle add */
+	struct hist round_trip;   /* the ideal's cache line, client cpu to
+				   * server cpu and back */
 	double get_ops_2;         /* gets per second, two reader processes */
 	struct hist get_loaded;   /* scheduled gets while a writer commits */
 	double loaded_commit_tps; /* the rate that writer kept up meanwhile */

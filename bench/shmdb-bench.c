@@ -537,6 +537,7 @@ static int collect(struct figure *f, const struct bench_result *res, const int *
 	FIG("bulk load, 1,000-put txns", "rec/s", 0, r->load_rps);
 	FIG("memory: dependent load", "ns", 0, r->chase_ns > 0 ? r->chase_ns : -1);
 	FIG("cpu: dependent add", "ns", 2, r->add_ns > 0 ? r->add_ns : -1);
+	FIG("cores: round trip p50", "ns", 0, ns(&r->round_trip, 0.5));
 #undef FIG
 	return n;
 }
@@ -643,7 +644,7 @@ static int check_figures(const struct bench_result *res, const int *on)
 		if (s == SYS_SHMDB || s == SYS_REDIS)
 			ok = ok && r->pipelined_tps > 0;
 		if (s == SYS_IDEAL)
-			ok = ok && r->chase_ns > 0 && r->add_ns > 0;
+			ok = ok && r->chase_ns > 0 && r->add_ns > 0 && r->round_trip.count > 0;
 		if (s == SYS_SHMDB || s == SYS_IDEAL)
 			ok = ok && r->get_many_ops > 0;
 		ok = ok && r->get_ops_2 > 0 && r->faults_per_get >= 0 && r->allocs_per_get >= 0;

@@ -6,7 +6,10 @@
  * cache-line miss per get, no snapshot, no version chain. And a dependent
  * pointer chase over as many bytes as the dataset: the memory's own latency;
  * and a chain of dependent adds: the speed of the core this guest was given
- * (one cycle each, so 1 / the clock, unless a neighbour shares the core).
+ * (one cycle each, so 1 / the clock, unless a neighbour shares the core);
+ * and a cache line's round trip between the client and the server cpu: the
+ * floor of a commit that waits (its submission goes one way, its completion
+ * the other), which on a guest moves with where the host runs its vCPUs.
  * It has no writer: its scheduled gets run while the server cpu is kept
  * busy instead, the floor of that workload's tail on this machine.
  */
@@ -14,6 +17,7 @@
 #include <xxhash.h>
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -130,6 +134,43 @@ static double pointer_chase(size_t bytes)
 	return at == (uint64_t)-1 ? -1 : ns;
 }
 
+/* The round trip: the client's thread stores a count in one line, a thread
+ * on the server cpu polls it and stores the count in another, which the
+ * client polls. Each in its own cache line, so that a trip moves exactly
+ * two lines. */
+#define ROUND_TRIPS 200000
+static struct {
+	_Alignas(64) uint64_t ping;
+	_Alignas(64) uint64_t pong;
+} trip;
+
+static void *answer_trips(void *cpu)
+{
+	bench_pin(*(const int *)cpu);
+	for (uint64_t i = 1; i <= ROUND_TRIPS; i++) {
+		while (__atomic_load_n(&trip.ping, __ATOMIC_ACQUIRE) != i)
+			;
+		__atomic_store_n(&trip.pong, i, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+static int round_trips(int server_cpu, struct hist *h)
+{
+	pthread_t t;
+	trip.ping = trip.pong = 0;
+	if (pthread_create(&t, NULL, answer_trips, &server_cpu))
+		return -1;
+	for (uint64_t i = 1; i <= ROUND_TRIPS; i++) {
+		uint64_t t0 = bench_tsc();
+		__atomic_store_n(&trip.ping, i, __ATOMIC_RELEASE);
+		while (__atomic_load_n(&trip.pong, __ATOMIC_ACQUIRE) != i)
+			;
+		hist_add(h, bench_tsc() - t0);
+	}
+	return pthread_join(t, NULL) ? -1 : 0;
+}
+
 /* Nanoseconds per add in a chain of dependent one-cycle adds. */
 static double dependent_add(void)
 {
@@ -183,6 +224,8 @@ static int read_side(const struct bench_params *p, struct bench_result *r)
 	r->get_many_ops = (double)(batches * BENCH_MANY) / ((double)(bench_now_ns() - start) / 1e9);
 	r->chase_ns = pointer_chase(p->records * (BENCH_KEY_LEN + p->val_len + 48));
 	r->add_ns = dependent_add();
+	if (round_trips(p->server_cpu, &r->round_trip))
+		return -1;
 	return misses ? -1 : 0;
 }
 

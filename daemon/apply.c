@@ -32,6 +32,8 @@
 #define INDEX_MIN_LOG2 6u /* a new table's index: 64 slots ... */
 #define INDEX_MIN_BYTES (sizeof(uint64_t) << INDEX_MIN_LOG2) /* ... one 512-byte block */
 _Static_assert(ALLOC_MAX == sizeof(uint64_t) << SHM_INDEX_MAX_LOG2, "the largest index is a block");
+_Static_assert(SHMDB_MAX_TABLE_KEYS == (3ull << SHM_INDEX_MAX_LOG2) / 4,
+	       "a table holds 3/4 of its largest index");
 
 /* How often reclamation asks for a grace period while memory waits or the
  * horizon lags. Each is a kernel RCU grace period (grace.h) whose kthread
@@ -214,8 +216,8 @@ static void rehash(struct applier *ap, const uint64_t *old, uint64_t cap, uint64
 
 /*
  * Make room in t's index for `adds` more keys: rebuild it when its load would
- * pass 3/4, at twice the live keys (plus adds), dropping keys that no
- * snapshot can see. The old index and the dropped tombstones are retired at
+ * pass 3/4, at twice the live keys (plus adds), or at the largest size if
+ * that holds them at 3/4, dropping keys that no snapshot can see. The old index and the dropped tombstones are retired at
  * commit `ts`. Returns 0, -ENOSPC or -ENOMEM.
  */
 static int index_make_room(struct applier *ap, struct shm_table *t, uint64_t adds, uint64_t ts)
@@ -229,9 +231,9 @@ static int index_make_room(struct applier *ap, struct shm_table *t, uint64_t add
 	uint64_t dead = t->index_used > t->records ? count_dead(ap, old, cap) : 0;
 	uint64_t live = t->index_used - dead;
 	unsigned log2 = INDEX_MIN_LOG2;
-	while (((uint64_t)1 << log2) < 2 * (live + adds) && log2 <= SHM_INDEX_MAX_LOG2)
+	while (((uint64_t)1 << log2) < 2 * (live + adds) && log2 < SHM_INDEX_MAX_LOG2)
 		log2++;
-	if (log2 > SHM_INDEX_MAX_LOG2)
+	if ((live + adds) * 4 > ((uint64_t)3 << log2))
 		return -ENOSPC;
 	/* Room to retire every tombstone (the dead are among them) and the
 	 * old index. */
@@ -299,16 +301,17 @@ static void unreserve(struct applier *ap, size_t n)
 	}
 }
 
-static void touch(struct touched *tt, size_t *ntt, struct shm_table *t)
+/* Count `adds` more keys that t may gain in this transaction. */
+static void touch(struct touched *tt, size_t *ntt, struct shm_table *t, uint64_t adds)
 {
 	for (size_t i = 0; i < *ntt; i++) {
 		if (tt[i].t == t) {
-			tt[i].adds++;
+			tt[i].adds += adds;
 			return;
 		}
 	}
 	tt[*ntt].t = t;
-	tt[*ntt].adds = 1;
+	tt[*ntt].adds = adds;
 	(*ntt)++;
 }
 
@@ -339,6 +342,7 @@ static int prepare(struct applier *ap, size_t nops, uint64_t ts)
 		case SHM_OP_PUT:
 		case SHM_OP_DEL:
 		case SHM_OP_CHECK:
+		case SHM_OP_RESERVE:
 			t = live_table(ap, op->table);
 			if (!t || was_dropped(dropped, ndropped, op->table)) {
 				err = -ENOENT;
@@ -348,8 +352,13 @@ static int prepare(struct applier *ap, size_t nops, uint64_t ts)
 				struct shm_version *head = key_head(ap, t, op, ap->ops[i].hash, &slot);
 				if (head && head->begin_ts > op->since_ts)
 					err = SHMDB_ECONFLICT;
+			} else if (op->code == SHM_OP_RESERVE) {
+				/* since_ts is the key count (txn.h): room for
+				 * that many, whatever else the transaction adds. */
+				touch(tt, &ntt, t,
+				      op->since_ts > t->records ? op->since_ts - t->records : 0);
 			} else {
-				touch(tt, &ntt, t);
+				touch(tt, &ntt, t, 1);
 				retires++;
 			}
 			break;
@@ -556,9 +565,10 @@ int apply_txn(struct applier *ap, const uint8_t *buf, size_t len, uint64_t *comm
 			return -ENOMEM;
 		ap->ops[nops].op = op;
 		ap->ops[nops].block = 0;
-		ap->ops[nops].hash = op.code == SHM_OP_CREATE_TABLE || op.code == SHM_OP_DROP_TABLE
-				       ? 0
-				       : shm_key_hash(op.key, op.klen);
+		ap->ops[nops].hash = op.code == SHM_OP_PUT || op.code == SHM_OP_DEL ||
+					     op.code == SHM_OP_CHECK
+				       ? shm_key_hash(op.key, op.klen)
+				       : 0;
 		nops++;
 	}
 	if (r < 0)

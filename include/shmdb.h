@@ -175,6 +175,7 @@ SHMDB_API const char *shmdb_page_kind_name(uint32_t page_kind);
 #define SHMDB_MAX_KEY 1024              /* bytes; at least 1 */
 #define SHMDB_MAX_VALUE (16u << 20)     /* bytes; 0 is allowed */
 #define SHMDB_MAX_TXN (64u << 20)       /* encoded bytes of one transaction */
+#define SHMDB_MAX_TABLE_KEYS (3u << 26) /* keys in one table (201,326,592) */
 
 /* ---- tables ------------------------------------------------------------- */
 
@@ -202,6 +203,22 @@ SHMDB_API int shmdb_table_open(shmdb *db, const char *name, int flags, shmdb_tab
  * or what shmdb_commit() returns.
  */
 SHMDB_API int shmdb_table_drop(shmdb *db, const char *name);
+
+/*
+ * shmdb_table_reserve - make room in table t's index for `keys` keys in all,
+ * now, as one write transaction: inserting keys until t holds that many
+ * then rebuilds nothing (a deleted key's tombstone holds its slot until a
+ * rebuild finds no snapshot can see it). A table's index otherwise doubles as it fills, and each
+ * doubling copies every key while the writer waits: about 30 ms at 800,000
+ * keys, and proportionally more for more keys; every commit of every
+ * client waits that long. A writer that knows its size reserves once, when
+ * it chooses (before loading, say). A table that has the room already is
+ * left as it is; the room is given back only by deletes and later rebuilds.
+ * Returns 0, -EINVAL (db NULL), -ENOENT (no live table t), -ENOSPC (keys
+ * over SHMDB_MAX_TABLE_KEYS, or no arena room for the index; the table is
+ * unchanged), SHMDB_ESHUTDOWN, or what shmdb_commit() returns.
+ */
+SHMDB_API int shmdb_table_reserve(shmdb *db, shmdb_table t, uint64_t keys);
 
 /* ---- reading: snapshots --------------------------------------------------- */
 
@@ -350,6 +367,8 @@ typedef struct shmdb_stats {
 	uint64_t mem_total;        /* arena bytes in all */
 	uint64_t oldest_snapshot;  /* oldest snapshot still held by a reader, or commit_ts if none */
 	uint32_t sessions;
+	uint64_t mem_retired;      /* of mem_used, bytes no new snapshot can see, waiting
+				    * for older snapshots to end (reclamation) */
 } shmdb_stats;
 
 /* shmdb_stats_get - read from the meta segment, no round trip. 0 or -EINVAL. */

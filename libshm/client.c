@@ -353,6 +353,7 @@ int shmdb_stats_get(shmdb *db, shmdb_stats *st)
 	uint64_t oldest = __atomic_load_n(&m->oldest_snapshot, __ATOMIC_RELAXED);
 	st->oldest_snapshot = oldest && oldest <= st->commit_ts ? oldest : st->commit_ts;
 	st->sessions = __atomic_load_n(&m->sessions, __ATOMIC_RELAXED);
+	st->mem_retired = __atomic_load_n(&m->retired_bytes, __ATOMIC_RELAXED);
 	return 0;
 }
 

@@ -60,6 +60,10 @@ int shm_op_decode(const uint8_t *buf, size_t len, size_t *pos, struct shm_op *op
 		if (h.klen < 1 || h.klen > SHMDB_MAX_TABLE_NAME || h.vlen || h.table || h.since_ts)
 			return -EBADMSG;
 		break;
+	case SHM_OP_RESERVE:
+		if (h.klen || h.vlen || !h.table || h.since_ts > SHMDB_MAX_TABLE_KEYS)
+			return -EBADMSG;
+		break;
 	default:
 		return -EBADMSG;
 	}

@@ -400,3 +400,21 @@ int shmdb_table_drop(shmdb *db, const char *name)
 		return -EINVAL;
 	return table_op(db, SHM_OP_DROP_TABLE, name, len, NULL);
 }
+
+int shmdb_table_reserve(shmdb *db, shmdb_table t, uint64_t keys)
+{
+	if (!db)
+		return -EINVAL;
+	if (keys > SHMDB_MAX_TABLE_KEYS)
+		return -ENOSPC;
+	shmdb_wtxn *w;
+	int err = shmdb_write_begin(db, &w);
+	if (err)
+		return err;
+	err = append(w, SHM_OP_RESERVE, t, keys, "", 0, NULL, 0);
+	if (err) {
+		shmdb_abort(w);
+		return err;
+	}
+	return shmdb_commit(w, NULL);
+}

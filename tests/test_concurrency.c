@@ -1313,6 +1313,13 @@ static void hostile_child(void *arg)
 		shm_op_encode(buf, SHM_OP_PUT, a->t, 0, "ghost1", 6, "x", 1);
 		buf[1] = 1;
 		CHILD_REQUIRE(raw_txn(db, buf, n1, &ts) == SHMDB_EBADTXN, 112);
+		/* Reserves with a key, for table 0, over the limit. */
+		shm_op_encode(buf, SHM_OP_RESERVE, a->t, 10, "k", 1, NULL, 0);
+		CHILD_REQUIRE(raw_txn(db, buf, shm_op_size(1, 0), &ts) == SHMDB_EBADTXN, 164);
+		shm_op_encode(buf, SHM_OP_RESERVE, 0, 10, "", 0, NULL, 0);
+		CHILD_REQUIRE(raw_txn(db, buf, shm_op_size(0, 0), &ts) == SHMDB_EBADTXN, 165);
+		shm_op_encode(buf, SHM_OP_RESERVE, a->t, SHMDB_MAX_TABLE_KEYS + 1ull, "", 0, NULL, 0);
+		CHILD_REQUIRE(raw_txn(db, buf, shm_op_size(0, 0), &ts) == SHMDB_EBADTXN, 166);
 		still_usable(db, a->t);
 		break;
 

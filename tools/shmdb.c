@@ -86,7 +86,8 @@ static int cmd_status(const char *socket_path)
 	if (shmdb_stats_get(db, &st) == 0) {
 		printf("commit ts       %" PRIu64 "\n", st.commit_ts);
 		printf("oldest snapshot %" PRIu64 "\n", st.oldest_snapshot);
-		printf("memory          %" PRIu64 " of %" PRIu64 " bytes in use\n", st.mem_used, st.mem_total);
+		printf("memory          %" PRIu64 " of %" PRIu64 " bytes in use, %" PRIu64
+		       " of them retired\n", st.mem_used, st.mem_total, st.mem_retired);
 	}
 	printf("arenas          %u\n", info.arena_count);
 	printf("  arena  node  pages           size         used\n");

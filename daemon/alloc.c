@@ -2,7 +2,7 @@
  * alloc.c - size-class allocator over the arenas (see alloc.h).
  *
  * Classes: 0..15 are 16..256 bytes in 16-byte steps; above, for each k from
- * 8 to 24, the four classes 2^k * 5/4, 6/4, 7/4 and 8/4, so a block wastes
+ * 8 to 30, the four classes 2^k * 5/4, 6/4, 7/4 and 8/4, so a block wastes
  * at most a quarter of itself. A freed block is reused only by its class.
  *
  * Free blocks: each class keeps a stack of free-block offsets, stored in

@@ -14,6 +14,12 @@
  * to every snapshot): that changes no snapshot's view, so it may happen even
  * if the transaction then fails.
  *
+ * Counters the writer relies on: a table's index_used is the number of
+ * non-empty slots of its index, records the number whose head is not a
+ * tombstone, so index_used - records heads are tombstones (write_version
+ * keeps both, rehash sets index_used to what it copied and drops only
+ * tombstones, create_table zeroes both).
+ *
  * Ordering: a version and everything it points to are written before the
  * release store that publishes its slot; a catalog entry is complete before
  * the release store of its id; commit_ts is stored last. Readers pair these
@@ -87,15 +93,21 @@ void applier_init(struct applier *ap, struct store *st, const struct session_reg
 	ap->horizon = 1;
 }
 
-void applier_destroy(struct applier *ap)
+static void scratch_free(struct applier *ap)
 {
-	retire_free_all(&ap->retired);
+	free(ap->ops);
 	free(ap->touched);
 	free(ap->dropped);
-	free(ap->ops);
 	ap->ops = NULL;
 	ap->touched = NULL;
 	ap->dropped = NULL;
+	ap->scratch_cap = 0;
+}
+
+void applier_destroy(struct applier *ap)
+{
+	retire_free_all(&ap->retired);
+	scratch_free(ap);
 }
 
 /* ---- catalog ----------------------------------------------------------- */
@@ -235,9 +247,12 @@ static int index_make_room(struct applier *ap, struct shm_table *t, uint64_t add
 		log2++;
 	if ((live + adds) * 4 > ((uint64_t)3 << log2))
 		return -ENOSPC;
-	/* Room to retire every tombstone (the dead are among them) and the
-	 * old index. */
-	if (retire_reserve(&ap->retired, t->index_used - t->records + 1))
+	/* The largest index rebuilt at its own size and over half full would
+	 * be rebuilt again within a few adds: only if that drops a sixteenth
+	 * of it are the next cap / 16 adds free of another rebuild. */
+	if (((uint64_t)1 << log2) == cap && 2 * (live + adds) > cap && dead < cap / 16)
+		return -ENOSPC;
+	if (retire_reserve(&ap->retired, dead + 1))
 		return -ENOMEM;
 	uint64_t word = new_index(ap, log2);
 	if (!word)
@@ -550,8 +565,8 @@ static void drop_table(struct applier *ap, const struct shm_op *op, uint64_t ts)
 	retire(&ap->retired, ts, (uint64_t)(t - ap->meta->tables), 0, RETIRED_TABLE_SLOT);
 }
 
-int apply_txn(struct applier *ap, const uint8_t *buf, size_t len, uint64_t *commit_ts,
-	      uint64_t *value)
+static int apply(struct applier *ap, const uint8_t *buf, size_t len, uint64_t *commit_ts,
+		 uint64_t *value)
 {
 	size_t pos = 0, nops = 0;
 	struct shm_op op;
@@ -607,6 +622,19 @@ int apply_txn(struct applier *ap, const uint8_t *buf, size_t len, uint64_t *comm
 	__atomic_store_n(&ap->meta->commits, ap->meta->commits + 1, __ATOMIC_RELAXED);
 	*commit_ts = ts;
 	return 0;
+}
+
+/* Operations whose scratch (84 bytes each) stays allocated between
+ * transactions; a larger transaction's is freed after it. */
+#define SCRATCH_KEEP 65536
+
+int apply_txn(struct applier *ap, const uint8_t *buf, size_t len, uint64_t *commit_ts,
+	      uint64_t *value)
+{
+	int r = apply(ap, buf, len, commit_ts, value);
+	if (ap->scratch_cap > SCRATCH_KEEP)
+		scratch_free(ap);
+	return r;
 }
 
 /* Publish oldest_snapshot, arena use and the retire figures. */

@@ -46,9 +46,10 @@ struct applier {
 	uint64_t grace_asked_ns;       /* ... at this time (CLOCK_MONOTONIC), */
 	uint64_t grace_asked_total;    /* ... when retired.total was this */
 	uint16_t table_gen[SHM_MAX_TABLES];
-	/* Per-transaction scratch, grown as needed and kept: one entry per
-	 * operation, so the apply path allocates only when a transaction is
-	 * bigger than any before it. */
+	/* Per-transaction scratch, grown as needed and kept up to
+	 * SCRATCH_KEEP operations (apply.c): one entry per operation, so the
+	 * apply path allocates only when a transaction is bigger than any
+	 * before it, or bigger than that. */
 	struct pending_op *ops;        /* the transaction's operations */
 	struct touched *touched;       /* tables written, with keys added */
 	uint32_t *dropped;             /* ids of tables dropped so far */

@@ -101,8 +101,10 @@ enum shm_table_state {
  *  16  u64 dropped_ts  commit that dropped it; SHM_TS_INFINITY while live
  *  24  u32 id          slot | generation << 16, as shmdb_table; 0 if unused
  *  28  u32 state       enum shm_table_state
- *  32  u64 records     live keys at the last commit (a statistic)
- *  40  u64 index_used  index slots holding a key (the writer's load factor)
+ *  32  u64 records     live keys at the last commit: index slots whose
+ *                      head is not a tombstone
+ *  40  u64 index_used  index slots holding a key, tombstones included
+ *                      (the writer's load factor)
  *  48  u8  reserved[16]
  * line 1:
  *  64  u8  name_len    1..63

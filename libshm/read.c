@@ -307,8 +307,12 @@ int shmdb_cursor_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 		/* The slots are read in order, their versions are anywhere: the
 		 * version CURSOR_AHEAD slots on starts loading now, so that
 		 * the misses overlap instead of coming one per record. */
-		uint64_t ahead = shm_slot_load(&c->slots[(c->pos + CURSOR_AHEAD) & c->mask]);
-		__builtin_prefetch(r->base + (ahead & SHM_SLOT_OFF_MASK));
+		if (c->pos + CURSOR_AHEAD <= c->mask) {
+			uint64_t ahead = __atomic_load_n(&c->slots[c->pos + CURSOR_AHEAD],
+							 __ATOMIC_RELAXED); /* a hint */
+			if (ahead)
+				__builtin_prefetch(r->base + (ahead & SHM_SLOT_OFF_MASK));
+		}
 		uint64_t s = shm_slot_load(&c->slots[c->pos++]);
 		if (!s)
 			continue;

@@ -6,7 +6,10 @@
  * Submission (under sq_lock, so that tickets follow ring order): a
  * transaction goes out as one or more chunk records of at most a quarter of
  * the ring each, so a transaction larger than the ring streams through it
- * while the writer consumes. Each record is written completely, then
+ * while the writer consumes. The room left is judged first by the sq_head
+ * loaded last (with acquire order, under sq_lock): the head only moves
+ * forward, so that room is there; only when it is too little is sq_head
+ * loaded again, sparing most commits a cache line from the writer's core. Each record is written completely, then
  * sq_tail is stored with release order; a full fence follows, then
  * writer_sleeping is loaded, and a sleeping writer is woken through the
  * doorbell (the other half of the rule in the daemon's writer.c).
@@ -407,6 +410,8 @@ int shmdb_table_reserve(shmdb *db, shmdb_table t, uint64_t keys)
 		return -EINVAL;
 	if (keys > SHMDB_MAX_TABLE_KEYS)
 		return -ENOSPC;
+	if (t == 0) /* no table has id 0 */
+		return -ENOENT;
 	shmdb_wtxn *w;
 	int err = shmdb_write_begin(db, &w);
 	if (err)

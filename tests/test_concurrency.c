@@ -1320,6 +1320,12 @@ static void hostile_child(void *arg)
 		CHILD_REQUIRE(raw_txn(db, buf, shm_op_size(0, 0), &ts) == SHMDB_EBADTXN, 165);
 		shm_op_encode(buf, SHM_OP_RESERVE, a->t, SHMDB_MAX_TABLE_KEYS + 1ull, "", 0, NULL, 0);
 		CHILD_REQUIRE(raw_txn(db, buf, shm_op_size(0, 0), &ts) == SHMDB_EBADTXN, 166);
+		/* A good reserve with a put in one transaction: both apply. */
+		n2 = shm_op_size(0, 0);
+		shm_op_encode(buf, SHM_OP_RESERVE, a->t, 5000, "", 0, NULL, 0);
+		shm_op_encode(buf + n2, SHM_OP_PUT, a->t, 0, "ghost3", 6, "z", 1);
+		CHILD_REQUIRE(raw_txn(db, buf, n2 + n1, &ts) == 0 && ts > 0, 167);
+		CHILD_REQUIRE(visible(db, a->t, "ghost3"), 168);
 		still_usable(db, a->t);
 		break;
 

@@ -476,13 +476,16 @@ static shmdb_stats stats(void)
 static uint64_t settled_mem_used(void)
 {
 	shmdb_stats last = stats(), now;
-	for (;;) {
+	for (int i = 0; i < 3000; i++) {
 		usleep(20000);
 		now = stats();
 		if (now.mem_retired == 0 && now.mem_used == last.mem_used)
 			return now.mem_used;
 		last = now;
 	}
+	ck_abort_msg("arena use never settled in 60 s: %llu used, %llu retired",
+		     (unsigned long long)now.mem_used, (unsigned long long)now.mem_retired);
+	return 0;
 }
 
 /* Keys "reserve-%010d", all the same length: versions of one size. */

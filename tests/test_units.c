@@ -365,7 +365,7 @@ static void fill(uint8_t *base, int i, int check)
 
 START_TEST(allocator_reuses_without_overlap)
 {
-	static const size_t sizes[] = { 16, 24, 48, 100, 152, 160, 300, 1000, 5000 };
+	static const size_t sizes[] = { 16, 24, 48, 60, 100, 152, 160, 300, 1000, 5000 };
 	uint8_t *base = aligned_alloc(64, ALLOC_TEST_ARENA);
 	ck_assert_ptr_nonnull(base);
 	struct alloc a;
@@ -385,7 +385,8 @@ START_TEST(allocator_reuses_without_overlap)
 		} else {
 			test_size[i] = sizes[(x >> 32) % (sizeof(sizes) / sizeof(sizes[0]))];
 			test_off[i] = alloc_get(&a, test_size[i]);
-			if (!test_off[i] || test_off[i] % (test_size[i] >= 64 ? 64 : 16))
+			if (!test_off[i] ||
+			    test_off[i] % (alloc_class_size(test_size[i]) >= 64 ? 64 : 16))
 				ck_abort_msg("%zu bytes at %llu", test_size[i],
 					     (unsigned long long)test_off[i]);
 			fill(base, i, 0);

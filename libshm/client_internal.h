@@ -33,6 +33,8 @@ struct shmdb_rtxn {
 	int active;
 	int claimed;                    /* a thread owns it (atomic) */
 	uint32_t cursors_used;          /* bit i: cursors[i] is open */
+	shmdb_table last_table;         /* the table read last in this snapshot, */
+	uint64_t last_index;            /* and its index word (read.c) */
 	struct shmdb_cursor cursors[SHM_RTXN_CURSORS];
 };
 

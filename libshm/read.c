@@ -167,6 +167,7 @@ int shmdb_read_begin(shmdb *db, shmdb_rtxn **out)
 	r->snap = snap;
 	r->active = 1;
 	r->cursors_used = 0; /* cursors of an earlier transaction are gone */
+	r->last_table = 0;
 	*out = r;
 	return 0;
 }
@@ -187,9 +188,14 @@ void shmdb_read_end(shmdb_rtxn *r)
 }
 
 /* Table t's index word as r's snapshot sees it, or 0 if the table does
- * not exist in that snapshot. */
-static inline uint64_t table_index(const shmdb_rtxn *r, shmdb_table t)
+ * not exist in that snapshot. The word found for the table read last is
+ * kept for the rest of the snapshot: an index the writer replaces after
+ * the snapshot began is retired at a later commit, so it stays until the
+ * snapshot ends, and it holds every version the snapshot can see. */
+static inline uint64_t table_index(shmdb_rtxn *r, shmdb_table t)
 {
+	if (__builtin_expect(t == r->last_table && t != 0, 1))
+		return r->last_index;
 	uint32_t slot = SHM_TABLE_SLOT(t);
 	if (t == 0 || slot >= SHM_MAX_TABLES)
 		return 0;
@@ -197,7 +203,8 @@ static inline uint64_t table_index(const shmdb_rtxn *r, shmdb_table t)
 	if (__atomic_load_n(&tb->id, __ATOMIC_ACQUIRE) != t || tb->created_ts > r->snap ||
 	    __atomic_load_n(&tb->dropped_ts, __ATOMIC_RELAXED) <= r->snap)
 		return 0;
-	return __atomic_load_n(&tb->index, __ATOMIC_ACQUIRE);
+	r->last_table = t;
+	return r->last_index = __atomic_load_n(&tb->index, __ATOMIC_ACQUIRE);
 }
 
 static inline void value_of(const struct shm_version *v, shmdb_val *val)

@@ -403,6 +403,36 @@ START_TEST(drop_tool)
 }
 END_TEST
 
+/* reserve through the tool: room for a count of keys in a new table, and
+ * clear errors for a count over the limit and for one that is no number. */
+START_TEST(reserve_tool)
+{
+	ck_assert_int_eq(test_daemon_start(&d, NULL), 0);
+	char out[4096], err[4096];
+	const char *t = test_shmdb_tool_path;
+	int code = test_run(t, (const char *const[]){ "--socket", d.sock, "reserve", "t", "100000", NULL },
+			    out, sizeof(out), err, sizeof(err));
+	ck_assert_msg(code == 0, "%s", err);
+	ck_assert_int_eq(test_run(t, (const char *const[]){ "--socket", d.sock, "put", "t", "k", "v", NULL },
+			     out, sizeof(out), err, sizeof(err)), 0);
+	ck_assert_int_eq(test_run(t, (const char *const[]){ "--socket", d.sock, "reserve", "t",
+							     "300000000", NULL },
+			     out, sizeof(out), err, sizeof(err)), 1);
+	ck_assert_msg(strstr(err, "no room"), "%s", err);
+	ck_assert_int_eq(test_run(t, (const char *const[]){ "--socket", d.sock, "reserve", "t", "12x", NULL },
+			     out, sizeof(out), err, sizeof(err)), 2);
+	ck_assert_msg(strstr(err, "not a number"), "%s", err);
+	ck_assert_int_eq(test_run(t, (const char *const[]){ "--socket", d.sock, "reserve", "t", "-1", NULL },
+			     out, sizeof(out), err, sizeof(err)), 2);
+	ck_assert_int_eq(test_run(t, (const char *const[]){ "--socket", d.sock, "reserve", "t", NULL }, out,
+			     sizeof(out), err, sizeof(err)), 2);
+	ck_assert_int_eq(test_run(t, (const char *const[]){ "--socket", d.sock, "get", "t", "k", NULL },
+			     out, sizeof(out), err, sizeof(err)), 0);
+	ck_assert_str_eq(out, "v\n");
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("daemon");
@@ -418,6 +448,7 @@ int main(void)
 	tcase_add_test(tc, too_few_hugepages_fail_at_start);
 	tcase_add_test(tc, status_tool);
 	tcase_add_test(tc, drop_tool);
+	tcase_add_test(tc, reserve_tool);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

@@ -7,6 +7,7 @@
  *   del TABLE KEY            delete a key
  *   scan TABLE               print every key and value of a table
  *   drop TABLE               drop a table and everything in it
+ *   reserve TABLE KEYS       make a table's index room for KEYS keys now
  * Keys and values are taken and printed as text.
  * Exit status: 0; 1 when the store cannot be reached or the key/table does
  * not exist; 2 for bad usage.
@@ -15,6 +16,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -33,6 +35,8 @@ static const char usage[] =
 "  del TABLE KEY         delete KEY\n"
 "  scan TABLE            print every KEY<TAB>VALUE of TABLE\n"
 "  drop TABLE            drop TABLE and everything in it\n"
+"  reserve TABLE KEYS    make room in TABLE (created if missing) for KEYS\n"
+"                        keys now, so that loading them rebuilds nothing\n"
 
 "\n"
 "Options:\n"
@@ -124,6 +128,38 @@ static int cmd_drop(const char *socket_path, int argc, char **argv)
 	if (e)
 		fprintf(stderr, "shmdb: table '%s': %s\n", argv[0],
 			e == -ENOENT ? "no such table" : shmdb_strerror(e));
+	shmdb_close(db);
+	return !e ? 0 : e == -EINVAL ? 2 : 1;
+}
+
+/* reserve TABLE KEYS. argv: the command's operands. */
+static int cmd_reserve(const char *socket_path, int argc, char **argv)
+{
+	char *end;
+	if (argc != 2) {
+		fprintf(stderr, "shmdb: reserve takes 2 operands (see --help)\n");
+		return 2;
+	}
+	errno = 0;
+	unsigned long long keys = strtoull(argv[1], &end, 10);
+	if (errno || end == argv[1] || *end || argv[1][0] == '-') {
+		fprintf(stderr, "shmdb: reserve: '%s' is not a number of keys\n", argv[1]);
+		return 2;
+	}
+	shmdb *db;
+	shmdb_table t;
+	if (open_db(socket_path, &db))
+		return 1;
+	int e = shmdb_table_open(db, argv[0], SHMDB_CREATE, &t);
+	if (!e)
+		e = shmdb_table_reserve(db, t, keys);
+	if (e == -ENOSPC)
+		fprintf(stderr, "shmdb: reserve %llu keys in '%s': no room (a table holds at most "
+				"%u keys, and its index must fit in the arenas)\n",
+			keys, argv[0], (unsigned)SHMDB_MAX_TABLE_KEYS);
+	else if (e)
+		fprintf(stderr, "shmdb: reserve %llu keys in '%s': %s\n", keys, argv[0],
+			shmdb_strerror(e));
 	shmdb_close(db);
 	return !e ? 0 : e == -EINVAL ? 2 : 1;
 }
@@ -249,6 +285,8 @@ int main(int argc, char **argv)
 		return cmd_data(socket_path, cmd, argc - optind - 1, argv + optind + 1);
 	if (!strcmp(cmd, "drop"))
 		return cmd_drop(socket_path, argc - optind - 1, argv + optind + 1);
+	if (!strcmp(cmd, "reserve"))
+		return cmd_reserve(socket_path, argc - optind - 1, argv + optind + 1);
 	if (optind + 1 < argc) {
 		fprintf(stderr, "shmdb: unexpected argument '%s'\n", argv[optind + 1]);
 		return 2;

@@ -208,17 +208,17 @@ SHMDB_API int shmdb_table_drop(shmdb *db, const char *name);
  * shmdb_table_reserve - make room in table t's index for `keys` keys in all,
  * now, as one write transaction: inserting keys until t holds that many
  * then rebuilds nothing (a deleted key's tombstone holds its slot until a
- * rebuild finds no snapshot can see it). A table's index otherwise doubles as it fills, and each
- * doubling copies every key while the writer waits: about 30 ms at 800,000
- * keys, and proportionally more for more keys; every commit of every
- * client waits that long. A writer that knows its size reserves once, when
+ * rebuild finds no snapshot can see it). A table's index otherwise doubles
+ * as it fills, and each doubling copies every key while the writer waits:
+ * about 30 ms at 800,000 keys, and proportionally more for more keys;
+ * every commit of every client waits that long. A writer that knows its size reserves once, when
  * it chooses (before loading, say). A table that has the room already is
  * left as it is; the room is given back only by deletes and later rebuilds.
  * Making the room stalls the writer while the new index is built: about
  * 2 ms per million keys of room on the benchmark host.
  * Returns 0, -EINVAL (db NULL), -ENOENT (no live table t), -ENOSPC (keys
- * over SHMDB_MAX_TABLE_KEYS, keys plus the table's deleted keys that a
- * snapshot can still see over what its largest index holds, or no arena
+ * over SHMDB_MAX_TABLE_KEYS; or the table full as shmdb_commit() says,
+ * counting its deleted keys that no rebuild has dropped yet; or no arena
  * room for the index; the table is unchanged), SHMDB_ESHUTDOWN, or what
  * shmdb_commit() returns.
  */
@@ -237,7 +237,8 @@ typedef struct shmdb_cursor shmdb_cursor;
 /*
  * shmdb_read_begin - begin a read transaction: a snapshot of the store as
  * of the latest commit. A thread holds at most one read transaction per
- * handle at a time. The first call in a thread claims a reader slot in the
+ * handle at a time, and only that thread uses it and its cursors (unlike
+ * the handle, a read transaction is not shared between threads). The first call in a thread claims a reader slot in the
  * session (and may allocate); later calls make no system call, take no
  * lock and allocate nothing.
  * Returns 0 and sets *r, or -EINVAL, -EBUSY (this thread already holds one
@@ -338,10 +339,13 @@ SHMDB_API int shmdb_check(shmdb_wtxn *w, shmdb_table t, const void *key, size_t 
  * and visible to every snapshot begun afterwards, with its commit timestamp
  * in *commit_ts (may be NULL). w is finished either way. A transaction with
  * no operation changes nothing and reports the latest commit timestamp.
- * Returns 0, SHMDB_ECONFLICT, -ENOENT (a table does not exist), -ENOSPC (no
- * arena room for it: nothing applied), -ENOMEM (the client or the writer
- * could not allocate private memory for it: nothing applied), -EAGAIN (as
- * shmdb_commit_async), SHMDB_EBADTXN, SHMDB_ESHUTDOWN.
+ * Returns 0, -EINVAL (w NULL), SHMDB_ECONFLICT, -ENOENT (a table does not
+ * exist), -ENOSPC (no arena room for it, or a table would be full: past
+ * SHMDB_MAX_TABLE_KEYS keys, deleted ones included until a rebuild of its
+ * largest index can drop a sixteenth of it; nothing applied), -ENOMEM (the
+ * client or the writer could not allocate private memory for it: nothing
+ * applied), -EAGAIN (as shmdb_commit_async), SHMDB_EBADTXN,
+ * SHMDB_ESHUTDOWN.
  */
 SHMDB_API int shmdb_commit(shmdb_wtxn *w, uint64_t *commit_ts);
 
@@ -374,8 +378,9 @@ typedef struct shmdb_stats {
 	uint64_t oldest_snapshot;  /* oldest snapshot still held by a reader, or commit_ts if none */
 	uint32_t sessions;
 	uint64_t mem_retired;      /* bytes no new snapshot can see, waiting for older
-				    * snapshots to end (reclamation); about that much
-				    * of mem_used comes back when they do */
+				    * snapshots to end and the next reclamation (one
+				    * about every 50 ms); about that much of
+				    * mem_used comes back then */
 } shmdb_stats;
 
 /* shmdb_stats_get - read from the meta segment, no round trip. 0 or -EINVAL. */

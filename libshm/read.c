@@ -189,9 +189,11 @@ void shmdb_read_end(shmdb_rtxn *r)
 
 /* Table t's index word as r's snapshot sees it, or 0 if the table does
  * not exist in that snapshot. The word found for the table read last is
- * kept for the rest of the snapshot: an index the writer replaces after
- * the snapshot began is retired at a later commit, so it stays until the
- * snapshot ends, and it holds every version the snapshot can see. */
+ * kept for the rest of the snapshot (r belongs to one thread): an index
+ * the writer replaces after the snapshot began, even by a transaction that
+ * then fails, is retired at a commit after the snapshot's, so it stays
+ * until the snapshot ends, and it holds every version the snapshot can
+ * see. */
 static inline uint64_t table_index(shmdb_rtxn *r, shmdb_table t)
 {
 	if (__builtin_expect(t == r->last_table && t != 0, 1))

@@ -417,12 +417,26 @@ START_TEST(reserve_tool)
 			     out, sizeof(out), err, sizeof(err)), 0);
 	ck_assert_int_eq(test_run(t, (const char *const[]){ "--socket", d.sock, "reserve", "t",
 							     "300000000", NULL },
+			     out, sizeof(out), err, sizeof(err)), 2);
+	ck_assert_msg(strstr(err, "at most"), "%s", err);
+	/* Room the default 1 GiB arena cannot give: the table is unchanged. */
+	ck_assert_int_eq(test_run(t, (const char *const[]){ "--socket", d.sock, "reserve", "t",
+							     "200000000", NULL },
 			     out, sizeof(out), err, sizeof(err)), 1);
 	ck_assert_msg(strstr(err, "no room"), "%s", err);
+	/* A count refused before anything is created. */
+	ck_assert_int_eq(test_run(t, (const char *const[]){ "--socket", d.sock, "reserve", "u",
+							     "999999999999", NULL },
+			     out, sizeof(out), err, sizeof(err)), 2);
+	ck_assert_int_eq(test_run(t, (const char *const[]){ "--socket", d.sock, "get", "u", "k", NULL },
+			     out, sizeof(out), err, sizeof(err)), 1);
+	ck_assert_msg(strstr(err, "no such table"), "%s", err);
 	ck_assert_int_eq(test_run(t, (const char *const[]){ "--socket", d.sock, "reserve", "t", "12x", NULL },
 			     out, sizeof(out), err, sizeof(err)), 2);
 	ck_assert_msg(strstr(err, "not a number"), "%s", err);
 	ck_assert_int_eq(test_run(t, (const char *const[]){ "--socket", d.sock, "reserve", "t", "-1", NULL },
+			     out, sizeof(out), err, sizeof(err)), 2);
+	ck_assert_int_eq(test_run(t, (const char *const[]){ "--socket", d.sock, "reserve", "t", " -1", NULL },
 			     out, sizeof(out), err, sizeof(err)), 2);
 	ck_assert_int_eq(test_run(t, (const char *const[]){ "--socket", d.sock, "reserve", "t", NULL }, out,
 			     sizeof(out), err, sizeof(err)), 2);

@@ -555,6 +555,66 @@ START_TEST(reserve)
 }
 END_TEST
 
+static int count_in(shmdb_rtxn *r, shmdb_table t)
+{
+	shmdb_cursor *c;
+	shmdb_val k, v;
+	int n = 0;
+	ck_assert_int_eq(shmdb_cursor_open(r, t, &c), 0);
+	while (shmdb_cursor_next(c, &k, &v) == 0)
+		n++;
+	shmdb_cursor_close(c);
+	return n;
+}
+
+static void expect(shmdb_rtxn *r, shmdb_table t, const char *key, const char *want)
+{
+	shmdb_val v;
+	int e = shmdb_get(r, t, key, strlen(key), &v);
+	if (!want) {
+		ck_assert_int_eq(e, -ENOENT);
+		return;
+	}
+	ck_assert_int_eq(e, 0);
+	ck_assert_uint_eq(v.len, strlen(want));
+	ck_assert(!memcmp(v.data, want, v.len));
+}
+
+/* A snapshot reads the table as it began, whatever the writer does to it
+ * meanwhile: a rebuild of its index (a reserve), new keys and an
+ * overwrite; with gets on another table in between, batches and cursors. */
+START_TEST(snapshot_across_rebuild)
+{
+	start("64M");
+	shmdb_table a = table("a"), b = table("b");
+	put1(a, "k", "old");
+	put1(b, "k", "b-old");
+	shmdb_rtxn *r;
+	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
+	expect(r, a, "k", "old");
+	ck_assert_int_eq(shmdb_table_reserve(db, a, 100000), 0);
+	insert_range(a, 0, 20000);
+	put1(a, "k", "new");
+	expect(r, a, "k", "old");
+	expect(r, a, "reserve-0000000005", NULL);
+	expect(r, b, "k", "b-old");
+	expect(r, a, "k", "old");
+	shmdb_val keys[2] = { { "k", 1 }, { "reserve-0000000005", 18 } }, vals[2];
+	ck_assert_int_eq(shmdb_get_many(r, a, keys, 2, vals), 0);
+	ck_assert_uint_eq(vals[0].len, 3);
+	ck_assert(!memcmp(vals[0].data, "old", 3));
+	ck_assert_ptr_null(vals[1].data);
+	ck_assert_int_eq(count_in(r, a), 1);
+	shmdb_read_end(r);
+	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
+	expect(r, a, "k", "new");
+	expect(r, a, "reserve-0000000005", "v");
+	ck_assert_int_eq(count_in(r, a), 20001);
+	shmdb_read_end(r);
+	stop();
+}
+END_TEST
+
 START_TEST(full_arena)
 {
 	start("4M");
@@ -967,6 +1027,7 @@ int main(void)
 	tcase_add_test(tc, million_records);
 	tcase_add_test(tc, index_past_32_mib);
 	tcase_add_test(tc, reserve);
+	tcase_add_test(tc, snapshot_across_rebuild);
 	tcase_add_test(tc, full_arena);
 	tcase_add_test(tc, bounded_memory_under_overwrites);
 	tcase_add_test(tc, bounded_memory_under_delete_churn);

@@ -7,11 +7,13 @@
  *   del TABLE KEY            delete a key
  *   scan TABLE               print every key and value of a table
  *   drop TABLE               drop a table and everything in it
- *   reserve TABLE KEYS       make a table's index room for KEYS keys now
+ *   reserve TABLE KEYS       make room for KEYS keys in a table (created if
+ *                            missing) now
  * Keys and values are taken and printed as text.
- * Exit status: 0; 1 when the store cannot be reached or the key/table does
- * not exist; 2 for bad usage.
+ * Exit status: 0; 1 when the store cannot be reached, the key/table does
+ * not exist or there is no room; 2 for bad usage.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -142,8 +144,13 @@ static int cmd_reserve(const char *socket_path, int argc, char **argv)
 	}
 	errno = 0;
 	unsigned long long keys = strtoull(argv[1], &end, 10);
-	if (errno || end == argv[1] || *end || argv[1][0] == '-') {
+	if (!isdigit((unsigned char)argv[1][0]) || *end) {
 		fprintf(stderr, "shmdb: reserve: '%s' is not a number of keys\n", argv[1]);
+		return 2;
+	}
+	if (errno || keys > SHMDB_MAX_TABLE_KEYS) {
+		fprintf(stderr, "shmdb: reserve: %s keys: a table holds at most %u\n", argv[1],
+			(unsigned)SHMDB_MAX_TABLE_KEYS);
 		return 2;
 	}
 	shmdb *db;
@@ -151,15 +158,14 @@ static int cmd_reserve(const char *socket_path, int argc, char **argv)
 	if (open_db(socket_path, &db))
 		return 1;
 	int e = shmdb_table_open(db, argv[0], SHMDB_CREATE, &t);
-	if (!e)
-		e = shmdb_table_reserve(db, t, keys);
-	if (e == -ENOSPC)
-		fprintf(stderr, "shmdb: reserve %llu keys in '%s': no room (a table holds at most "
-				"%u keys, and its index must fit in the arenas)\n",
-			keys, argv[0], (unsigned)SHMDB_MAX_TABLE_KEYS);
-	else if (e)
+	if (e) {
+		fprintf(stderr, "shmdb: table '%s': %s\n", argv[0], shmdb_strerror(e));
+	} else if ((e = shmdb_table_reserve(db, t, keys))) {
 		fprintf(stderr, "shmdb: reserve %llu keys in '%s': %s\n", keys, argv[0],
-			shmdb_strerror(e));
+			e == -ENOSPC ? "no room (the index must fit in the arenas, and deleted "
+				       "keys count until a rebuild drops them)"
+				     : shmdb_strerror(e));
+	}
 	shmdb_close(db);
 	return !e ? 0 : e == -EINVAL ? 2 : 1;
 }

@@ -432,9 +432,10 @@ static int prepare(struct applier *ap, size_t nops, uint64_t ts)
  * key's head, if the tag matches) and the block its new version goes into,
  * are already loading. Each op otherwise waits on up to three misses in
  * turn. Only hints: what changes before an op runs makes a prefetch miss,
- * never a wrong answer. The helpers return addresses and the loop issues
- * the prefetches: GCC deletes calls to a void function that only
- * prefetches (it finds it pure).
+ * never a wrong answer. The helpers return addresses and the prefetches
+ * are issued inline in the apply loop (prefetch_ahead is always inlined):
+ * GCC deletes calls to a function that only prefetches (it finds it pure),
+ * as it did to a first version of this.
  */
 #define APPLY_AHEAD 16
 
@@ -469,7 +470,8 @@ static const struct shm_version *likely_head(struct applier *ap, size_t i)
 	return c ? version_at(ap, c & SHM_SLOT_OFF_MASK) : NULL;
 }
 
-static void prefetch_ahead(struct applier *ap, size_t i, size_t nops)
+static inline __attribute__((always_inline)) void prefetch_ahead(struct applier *ap, size_t i,
+								  size_t nops)
 {
 	const void *p;
 	if (i + 2 * APPLY_AHEAD < nops && (p = home_slot(ap, i + 2 * APPLY_AHEAD)))

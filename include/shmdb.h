@@ -211,9 +211,10 @@ SHMDB_API int shmdb_table_drop(shmdb *db, const char *name);
  * rebuild finds no snapshot can see it). A table's index otherwise doubles
  * as it fills, and each doubling copies every key while the writer waits:
  * about 30 ms at 800,000 keys, and proportionally more for more keys;
- * every commit of every client waits that long. A writer that knows its size reserves once, when
- * it chooses (before loading, say). A table that has the room already is
- * left as it is; the room is given back only by deletes and later rebuilds.
+ * every commit of every client waits that long. A writer that knows its
+ * size reserves once, when it chooses (before loading, say). A table that
+ * has the room already is left as it is; the room is given back only by
+ * deletes and later rebuilds.
  * Making the room stalls the writer while the new index is built: about
  * 2 ms per million keys of room on the benchmark host.
  * Returns 0, -EINVAL (db NULL), -ENOENT (no live table t), -ENOSPC (keys
@@ -238,9 +239,9 @@ typedef struct shmdb_cursor shmdb_cursor;
  * shmdb_read_begin - begin a read transaction: a snapshot of the store as
  * of the latest commit. A thread holds at most one read transaction per
  * handle at a time, and only that thread uses it and its cursors (unlike
- * the handle, a read transaction is not shared between threads). The first call in a thread claims a reader slot in the
- * session (and may allocate); later calls make no system call, take no
- * lock and allocate nothing.
+ * the handle, a read transaction is not shared between threads). The first
+ * call in a thread claims a reader slot in the session (and may allocate);
+ * later calls make no system call, take no lock and allocate nothing.
  * Returns 0 and sets *r, or -EINVAL, -EBUSY (this thread already holds one
  * on db), or -EAGAIN (all reader slots of this handle are taken by other
  * threads: open another handle).

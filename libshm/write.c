@@ -9,10 +9,11 @@
  * while the writer consumes. The room left is judged first by the sq_head
  * loaded last (with acquire order, under sq_lock): the head only moves
  * forward, so that room is there; only when it is too little is sq_head
- * loaded again, sparing most commits a cache line from the writer's core. Each record is written completely, then
- * sq_tail is stored with release order; a full fence follows, then
- * writer_sleeping is loaded, and a sleeping writer is woken through the
- * doorbell (the other half of the rule in the daemon's writer.c).
+ * loaded again, sparing most commits a cache line from the writer's core.
+ * Each record is written completely, then sq_tail is stored with release
+ * order; a full fence follows, then writer_sleeping is loaded, and a
+ * sleeping writer is woken through the doorbell (the other half of the
+ * rule in the daemon's writer.c).
  *
  * Completion (under cq_lock): entries between cq_head and the writer's
  * cq_tail (loaded with acquire order) are moved into the results table; a

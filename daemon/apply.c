@@ -229,8 +229,9 @@ static void rehash(struct applier *ap, const uint64_t *old, uint64_t cap, uint64
 /*
  * Make room in t's index for `adds` more keys: rebuild it when its load would
  * pass 3/4, at twice the live keys (plus adds), or at the largest size if
- * that holds them at 3/4, dropping keys that no snapshot can see. The old index and the dropped tombstones are retired at
- * commit `ts`. Returns 0, -ENOSPC or -ENOMEM.
+ * that holds them at 3/4 and the rebuild drops a sixteenth of it, dropping
+ * keys that no snapshot can see. The old index and the dropped tombstones
+ * are retired at commit `ts`. Returns 0, -ENOSPC or -ENOMEM.
  */
 static int index_make_room(struct applier *ap, struct shm_table *t, uint64_t adds, uint64_t ts)
 {

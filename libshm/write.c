@@ -361,15 +361,18 @@ static shmdb_table find_table(shmdb *db, const char *name, size_t len)
 	return 0;
 }
 
-/* Commit a transaction of the one table operation; *value gets its result. */
-static int table_op(shmdb *db, uint8_t code, const char *name, size_t len, uint64_t *value)
+/* Commit a transaction of the one table operation (on table t, with count
+ * in the since_ts field, or on the table named `name`); *value (may be
+ * NULL) gets its result. */
+static int table_op(shmdb *db, uint8_t code, shmdb_table t, uint64_t count, const char *name,
+		    size_t len, uint64_t *value)
 {
 	shmdb_wtxn *w;
 	uint64_t ticket;
 	int err = shmdb_write_begin(db, &w);
 	if (err)
 		return err;
-	err = append(w, code, 0, 0, name, len, NULL, 0);
+	err = append(w, code, t, count, name, len, NULL, 0);
 	if (err) {
 		shmdb_abort(w);
 		return err;
@@ -386,7 +389,7 @@ int shmdb_table_open(shmdb *db, const char *name, int flags, shmdb_table *t)
 	shmdb_table id = find_table(db, name, len);
 	if (!id && (flags & SHMDB_CREATE)) {
 		uint64_t value = 0;
-		int err = table_op(db, SHM_OP_CREATE_TABLE, name, len, &value);
+		int err = table_op(db, SHM_OP_CREATE_TABLE, 0, 0, name, len, &value);
 		if (err)
 			return err;
 		id = (shmdb_table)value;
@@ -402,7 +405,7 @@ int shmdb_table_drop(shmdb *db, const char *name)
 	size_t len;
 	if (!db || !name_ok(name, &len))
 		return -EINVAL;
-	return table_op(db, SHM_OP_DROP_TABLE, name, len, NULL);
+	return table_op(db, SHM_OP_DROP_TABLE, 0, 0, name, len, NULL);
 }
 
 int shmdb_table_reserve(shmdb *db, shmdb_table t, uint64_t keys)
@@ -413,14 +416,5 @@ int shmdb_table_reserve(shmdb *db, shmdb_table t, uint64_t keys)
 		return -ENOSPC;
 	if (t == 0) /* no table has id 0 */
 		return -ENOENT;
-	shmdb_wtxn *w;
-	int err = shmdb_write_begin(db, &w);
-	if (err)
-		return err;
-	err = append(w, SHM_OP_RESERVE, t, keys, "", 0, NULL, 0);
-	if (err) {
-		shmdb_abort(w);
-		return err;
-	}
-	return shmdb_commit(w, NULL);
+	return table_op(db, SHM_OP_RESERVE, t, keys, "", 0, NULL);
 }

@@ -244,7 +244,8 @@ typedef struct shmdb_cursor shmdb_cursor;
  * later calls make no system call, take no lock and allocate nothing.
  * Returns 0 and sets *r, or -EINVAL, -EBUSY (this thread already holds one
  * on db), or -EAGAIN (all reader slots of this handle are taken by other
- * threads: open another handle).
+ * threads: open another handle; or this thread already reads through 16
+ * other open handles: close one).
  */
 SHMDB_API int shmdb_read_begin(shmdb *db, shmdb_rtxn **r);
 

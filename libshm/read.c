@@ -6,7 +6,8 @@
  * Reader slots: each handle has SHM_READER_SLOTS slots in its session
  * segment; a thread claims one on its first read on that handle and keeps it
  * until it exits (a thread-exit destructor gives it back) or the handle
- * closes. A small per-thread cache maps handles to claimed slots.
+ * closes. A small per-thread cache maps handles to claimed slots; its entry
+ * 0 holds the handle read last, the only one shmdb_read_begin checks inline.
  *
  * Snapshot protocol (pairs with the writer's reclamation, reclaim.c):
  *   snap = load commit_ts; repeat { slot := snap; ORDER; again = load
@@ -96,23 +97,10 @@ void shm_readers_forget(shmdb *db)
 	}
 }
 
-/* The slow path: claim a free slot of db for this thread. Out of line, so
- * that shmdb_read_begin's fast path saves no registers for it. */
-static __attribute__((noinline, cold)) shmdb_rtxn *claim(shmdb *db)
+/* Claim a free slot of db for this thread, recorded in the free cache entry
+ * `entry`: NULL if db has no free slot. */
+static shmdb_rtxn *claim(shmdb *db, struct tls_reader *entry)
 {
-	struct tls_reader *free_entry = NULL;
-
-	pthread_once(&exit_once, make_exit_key);
-	pthread_setspecific(exit_key, (void *)1); /* so that thread_exit runs */
-	shm_client_lock_open_list();
-	for (int i = 0; i < TLS_READERS && !free_entry; i++) {
-		struct tls_reader *t = &tls_readers[i];
-		if (!t->db || !shm_client_is_open(t->db, t->serial))
-			free_entry = t;
-	}
-	shm_client_unlock_open_list();
-	if (!free_entry)
-		return NULL;
 	for (unsigned i = 0; i < SHM_READER_SLOTS; i++) {
 		shmdb_rtxn *r = &db->readers[i];
 		int expected = 0;
@@ -120,29 +108,54 @@ static __attribute__((noinline, cold)) shmdb_rtxn *claim(shmdb *db)
 						__ATOMIC_RELAXED)) {
 			r->active = 0;
 			r->slot->owner = (uint32_t)syscall(SYS_gettid);
-			free_entry->db = db;
-			free_entry->serial = db->serial;
-			free_entry->r = r;
+			*entry = (struct tls_reader){ db, db->serial, r };
 			return r;
 		}
 	}
 	return NULL;
 }
 
-static inline shmdb_rtxn *thread_reader(shmdb *db)
+/* The slow path of finding this thread's reader on db (claimed on its
+ * first read): db's reader is not in entry 0 of the thread's cache. Find it
+ * in the other entries, or claim a slot into a free entry, and move it to
+ * entry 0, where the next read on db finds it at once. Out of line, so that
+ * shmdb_read_begin's fast path saves no registers for it. NULL if db has no
+ * free reader slot or the thread's cache is full. */
+static __attribute__((noinline, cold)) shmdb_rtxn *other_reader(shmdb *db)
 {
-	for (int i = 0; i < TLS_READERS; i++)
+	struct tls_reader *hit = NULL, *free_entry = NULL;
+	for (int i = 1; i < TLS_READERS && !hit; i++)
 		if (tls_readers[i].db == db && tls_readers[i].serial == db->serial)
-			return tls_readers[i].r;
-	return NULL;
+			hit = &tls_readers[i];
+	if (!hit) {
+		pthread_once(&exit_once, make_exit_key);
+		pthread_setspecific(exit_key, (void *)1); /* so that thread_exit runs */
+		shm_client_lock_open_list();
+		for (int i = 0; i < TLS_READERS && !free_entry; i++) {
+			struct tls_reader *t = &tls_readers[i];
+			if (!t->db || !shm_client_is_open(t->db, t->serial))
+				free_entry = t;
+		}
+		shm_client_unlock_open_list();
+		if (!free_entry || !claim(db, free_entry))
+			return NULL;
+		hit = free_entry;
+	}
+	struct tls_reader front = tls_readers[0];
+	tls_readers[0] = *hit;
+	*hit = front;
+	return tls_readers[0].r;
 }
 
 int shmdb_read_begin(shmdb *db, shmdb_rtxn **out)
 {
 	if (!db || !out)
 		return -EINVAL;
-	shmdb_rtxn *r = thread_reader(db);
-	if (!r && !(r = claim(db)))
+	const struct tls_reader *last = &tls_readers[0];
+	shmdb_rtxn *r;
+	if (__builtin_expect(last->db == db && last->serial == db->serial, 1))
+		r = last->r;
+	else if (!(r = other_reader(db)))
 		return -EAGAIN;
 	if (r->active)
 		return -EBUSY;

@@ -2,7 +2,7 @@
  * test_threads.c - one handle shared by the threads of a process: each
  * thread gets its own reader slot, submissions from several threads keep
  * their tickets and results straight, and a thread's exit gives its slot
- * back. Built under TSan too (cmake -DSHMDB_TSAN=ON), where it checks the
+ * back; and one thread reading through many handles. Built under TSan too (cmake -DSHMDB_TSAN=ON), where it checks the
  * client library's locking.
  */
 #include <errno.h>
@@ -137,6 +137,61 @@ START_TEST(exited_threads_give_slots_back)
 }
 END_TEST
 
+/* One thread reading through many handles: each handle keeps its own
+ * reader (the same one on every begin, another than any other handle's),
+ * whatever order the handles are used in; 16 handles at once is the
+ * thread's limit (-EAGAIN), and closing one makes room. */
+#define HANDLES 17
+START_TEST(one_thread_reads_through_many_handles)
+{
+	struct test_daemon d;
+	ck_assert_int_eq(test_daemon_start(&d, NULL), 0);
+	shmdb *db[HANDLES];
+	shmdb_rtxn *mine[HANDLES] = { 0 }, *r, *again;
+	shmdb_table t;
+	shmdb_val v;
+	for (int i = 0; i < HANDLES; i++)
+		ck_assert_int_eq(shmdb_open(d.sock, &db[i]), 0);
+	ck_assert_int_eq(shmdb_table_open(db[0], "many", SHMDB_CREATE, &t), 0);
+	for (int k = 0; k < 5 * (HANDLES - 1); k++) {
+		int i = (k * 7 + k / (HANDLES - 1)) % (HANDLES - 1); /* every handle, scrambled */
+		char val[16];
+		int vl = snprintf(val, sizeof(val), "%d", k);
+		shmdb_wtxn *w;
+		ck_assert_int_eq(shmdb_write_begin(db[i], &w), 0);
+		ck_assert_int_eq(shmdb_put(w, t, "k", 1, val, (size_t)vl), 0);
+		ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+		ck_assert_int_eq(shmdb_read_begin(db[i], &r), 0);
+		if (mine[i])
+			ck_assert_ptr_eq(r, mine[i]);
+		for (int j = 0; j < HANDLES; j++)
+			if (j != i)
+				ck_assert_ptr_ne(r, mine[j]);
+		mine[i] = r;
+		ck_assert_int_eq(shmdb_read_begin(db[i], &again), -EBUSY);
+		ck_assert_int_eq(shmdb_get(r, t, "k", 1, &v), 0);
+		ck_assert_mem_eq(v.data, val, (size_t)vl);
+		shmdb_read_end(r);
+	}
+	for (int i = 0; i < HANDLES - 1; i++) /* all at once: the thread's limit */
+		ck_assert_int_eq(shmdb_read_begin(db[i], &r), 0);
+	ck_assert_int_eq(shmdb_read_begin(db[HANDLES - 1], &r), -EAGAIN);
+	for (int i = 0; i < HANDLES - 1; i++)
+		shmdb_read_end(mine[i]);
+	shmdb_close(db[5]);
+	ck_assert_int_eq(shmdb_read_begin(db[HANDLES - 1], &r), 0);
+	ck_assert_int_eq(shmdb_get(r, t, "k", 1, &v), 0);
+	shmdb_read_end(r);
+	ck_assert_int_eq(shmdb_read_begin(db[0], &r), 0);
+	ck_assert_ptr_eq(r, mine[0]);
+	shmdb_read_end(r);
+	for (int i = 0; i < HANDLES; i++)
+		if (i != 5)
+			shmdb_close(db[i]);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("threads");
@@ -144,6 +199,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, threads_share_a_handle);
 	tcase_add_test(tc, exited_threads_give_slots_back);
+	tcase_add_test(tc, one_thread_reads_through_many_handles);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

@@ -11,14 +11,17 @@
  *      slot with a release store, retire the version it replaced; then
  *      publish commit_ts with a release store.
  * Pass 2 may rebuild a table's index (bigger, or without keys that are dead
- * to every snapshot): that changes no snapshot's view, so it may happen even
- * if the transaction then fails.
+ * to every snapshot), or take a step of building its next one (pass 3 then
+ * repeats writes there: "Growing an index in steps" below): neither changes
+ * a snapshot's view, so either may happen even if the transaction then
+ * fails.
  *
  * Counters the writer relies on: a table's index_used is the number of
  * non-empty slots of its index, records the number whose head is not a
  * tombstone, so index_used - records heads are tombstones (write_version
- * keeps both, rehash sets index_used to what it copied and drops only
- * tombstones, create_table zeroes both).
+ * keeps both, a rebuild or a build's publication sets index_used to what
+ * the new index holds, having dropped only tombstones, create_table zeroes
+ * both).
  *
  * Ordering: a version and everything it points to are written before the
  * release store that publishes its slot; a catalog entry is complete before
@@ -107,6 +110,7 @@ static void scratch_free(struct applier *ap)
 void applier_destroy(struct applier *ap)
 {
 	retire_free_all(&ap->retired);
+	free(ap->build.dead);
 	scratch_free(ap);
 }
 
@@ -157,14 +161,16 @@ static int dead_to_all(const struct applier *ap, const struct shm_version *head)
 	return head->vlen == SHM_TOMBSTONE && head->begin_ts <= ap->horizon;
 }
 
-/* A new empty index of 2^log2 slots: its index word, or 0 if no room. */
-static uint64_t new_index(struct applier *ap, unsigned log2)
+/* A new index of 2^log2 slots, cleared if `clear`: its index word, or 0
+ * if no room. */
+static uint64_t new_index(struct applier *ap, unsigned log2, int clear)
 {
 	size_t bytes = ((size_t)1 << log2) * sizeof(uint64_t);
 	uint64_t off = alloc_get(&ap->alloc, bytes);
 	if (!off)
 		return 0;
-	memset(ap->base + off, 0, bytes);
+	if (clear)
+		memset(ap->base + off, 0, bytes);
 	return shm_index_word(off, log2);
 }
 
@@ -189,14 +195,61 @@ static uint64_t count_dead(struct applier *ap, const uint64_t *old, uint64_t cap
 	return dead;
 }
 
-/* Copy the keys of the cap slots at `old` into the empty index `word`,
- * retiring at `ts` those dead to every snapshot. Per chunk: every version
- * starts loading, then every live key's new slot, then each is placed. */
-static void rehash(struct applier *ap, const uint64_t *old, uint64_t cap, uint64_t word,
-		   uint64_t ts)
+/*
+ * Growing an index in steps. Past half full (and with few tombstones), a
+ * table's next index is allocated and filled a step per transaction, in
+ * the order of the current index's slots, while the current one stays the
+ * one readers and the writer's lookups use; it is published when complete.
+ * A write to a slot the build has passed is repeated in the new index
+ * (build_mirror), so at every step the new index holds exactly the current
+ * one's keys in [0, copied), less the dead ones it left out. Each step
+ * clears BUILD_CLEAR_PER_COPY times as many new slots, or copies BUILD_STEP
+ * slots plus BUILD_PER_ADD per key the transaction may add: the build,
+ * begun at half load, ends before the current index is 3/4 full, which
+ * would force the rest of it at once (index_make_room). So a transaction
+ * that adds fewer keys than an eighth of the index's slots never waits for
+ * a whole rebuild. One build at a time: another table that fills meanwhile
+ * is rebuilt at once, as is a table with many tombstones (that rebuild
+ * counts and drops the dead keys first, and may keep the size), and a
+ * table told to reserve room.
+ * Readers see one index or the other, each complete for their snapshot:
+ * publishing changes no snapshot's view. A key the build left out as dead
+ * whose slot is written again is written as a new key (no older version):
+ * its tombstone is retired when the index is published, and every snapshot
+ * already saw it as deleted.
+ */
+#define BUILD_STEP 1024
+#define BUILD_PER_ADD 8
+/* The new index is cleared in steps too, before the copy: clearing a slot
+ * costs a fraction of copying one (no cache miss on a version). */
+#define BUILD_CLEAR_PER_COPY 16
+
+/* Keep dead head `off` in b's list: 1, or 0 if the list cannot grow. */
+static int build_keep_dead(struct index_build *b, uint64_t off)
 {
-	uint64_t *slots = index_slots(ap, word), mask = shm_index_mask(word);
-	for (uint64_t c = 0; c < cap; c += REHASH_CHUNK) {
+	if (b->ndead == b->dead_cap) {
+		size_t cap = b->dead_cap ? 2 * b->dead_cap : 256;
+		uint64_t *dead = realloc(b->dead, cap * sizeof(*dead));
+		if (!dead)
+			return 0;
+		b->dead = dead;
+		b->dead_cap = cap;
+	}
+	b->dead[b->ndead++] = off;
+	return 1;
+}
+
+/* Copy the keys of the old slots [from, to) (whole chunks) into the index
+ * `word`, leaving out those dead to every snapshot: retired at `ts`, or,
+ * with a build b, kept in b->dead until it is published (or copied after
+ * all if that list cannot grow). Returns the keys placed. Per chunk: every
+ * version starts loading, then every live key's new slot, then each is
+ * placed. */
+static uint64_t copy_slots(struct applier *ap, const uint64_t *old, uint64_t from, uint64_t to,
+			   uint64_t word, uint64_t ts, struct index_build *b)
+{
+	uint64_t *slots = index_slots(ap, word), mask = shm_index_mask(word), placed = 0;
+	for (uint64_t c = from; c < to; c += REHASH_CHUNK) {
 		uint64_t keep[REHASH_CHUNK], home[REHASH_CHUNK];
 		for (unsigned i = 0; i < REHASH_CHUNK; i++)
 			if (old[c + i])
@@ -207,10 +260,16 @@ static void rehash(struct applier *ap, const uint64_t *old, uint64_t cap, uint64
 				continue;
 			struct shm_version *head = version_at(ap, s & SHM_SLOT_OFF_MASK);
 			if (dead_to_all(ap, head)) {
-				retire(&ap->retired, ts, s & SHM_SLOT_OFF_MASK, version_bytes(head),
-				       RETIRED_BLOCK);
-				keep[i] = 0;
-				continue;
+				if (!b) {
+					retire(&ap->retired, ts, s & SHM_SLOT_OFF_MASK,
+					       version_bytes(head), RETIRED_BLOCK);
+					keep[i] = 0;
+					continue;
+				}
+				if (build_keep_dead(b, s & SHM_SLOT_OFF_MASK)) {
+					keep[i] = 0;
+					continue;
+				}
 			}
 			home[i] = shm_key_hash(head->key, head->klen) & mask;
 			__builtin_prefetch(&slots[home[i]], 1);
@@ -222,45 +281,108 @@ static void rehash(struct applier *ap, const uint64_t *old, uint64_t cap, uint64
 			while (slots[j])
 				j = (j + 1) & mask;
 			slots[j] = keep[i]; /* the tag bits are the same hash's */
+			placed++;
 		}
+	}
+	return placed;
+}
+
+static void build_clear(struct index_build *b)
+{
+	b->t = NULL;
+	b->ndead = 0;
+	if (b->dead_cap > 65536) { /* a large list is not kept between builds */
+		free(b->dead);
+		b->dead = NULL;
+		b->dead_cap = 0;
 	}
 }
 
-/*
- * Make room in t's index for `adds` more keys: rebuild it when its load would
- * pass 3/4, at twice the live keys (plus adds), or at the largest size if
- * that holds them at 3/4 and the rebuild drops a sixteenth of it, dropping
- * keys that no snapshot can see. The old index and the dropped tombstones
- * are retired at commit `ts`. Returns 0, -ENOSPC or -ENOMEM.
- */
-static int index_make_room(struct applier *ap, struct shm_table *t, uint64_t adds, uint64_t ts)
+/* Give up the build (its table is dropped): the new index was never seen. */
+static void build_abort(struct applier *ap)
+{
+	struct index_build *b = &ap->build;
+	alloc_put(&ap->alloc, shm_index_off(b->word), index_bytes(b->word));
+	build_clear(b);
+}
+
+/* Clear up to BUILD_CLEAR_PER_COPY * budget slots of the new index, then
+ * copy up to what remains of `budget`; when all are copied, publish the new
+ * index and retire the old one and the dead heads left out at `ts`.
+ * Returns 0 or -ENOMEM (nothing published; the next step tries again). */
+static int build_step(struct applier *ap, uint64_t budget, uint64_t ts)
+{
+	struct index_build *b = &ap->build;
+	struct shm_table *t = b->t;
+	uint64_t cap = shm_index_mask(t->index) + 1, new_cap = shm_index_mask(b->word) + 1;
+	if (b->zeroed < new_cap) {
+		uint64_t n = new_cap - b->zeroed;
+		if (budget < n / BUILD_CLEAR_PER_COPY)
+			n = budget * BUILD_CLEAR_PER_COPY;
+		memset(index_slots(ap, b->word) + b->zeroed, 0, n * sizeof(uint64_t));
+		b->zeroed += n;
+		budget -= n / BUILD_CLEAR_PER_COPY;
+		if (b->zeroed < new_cap)
+			return 0;
+	}
+	uint64_t to = cap - b->copied < budget ? cap : b->copied + budget;
+	to = (to + REHASH_CHUNK - 1) / REHASH_CHUNK * REHASH_CHUNK;
+	b->used += copy_slots(ap, index_slots(ap, t->index), b->copied, to, b->word, ts, b);
+	b->copied = to;
+	if (b->copied < cap)
+		return 0;
+	if (retire_reserve(&ap->retired, b->ndead + 1))
+		return -ENOMEM;
+	for (size_t i = 0; i < b->ndead; i++)
+		retire(&ap->retired, ts, b->dead[i], version_bytes(version_at(ap, b->dead[i])),
+		       RETIRED_BLOCK);
+	uint64_t old_word = t->index;
+	t->index_used = b->used;
+	/* Publish the complete index (release: its slots are written before);
+	 * snapshots that loaded the old one keep it until the retire commit is
+	 * behind every reader. */
+	__atomic_store_n(&t->index, b->word, __ATOMIC_RELEASE);
+	retire(&ap->retired, ts, shm_index_off(old_word), (uint32_t)index_bytes(old_word),
+	       RETIRED_BLOCK);
+	build_clear(b);
+	return 0;
+}
+
+/* The write of slot `pos` of the build's table, whose key has `hash`, is
+ * about to be made: the slot of the new index that must take it too, or
+ * NULL if the build has not reached pos (it will copy it). *fresh is set
+ * if that slot is empty; *left_out if the key is one the build left out
+ * as dead (its head must not be linked to). */
+static uint64_t *build_mirror(struct applier *ap, const struct shm_table *t, uint64_t pos,
+			      const struct shm_op *op, uint64_t hash, int *fresh, int *left_out)
+{
+	struct index_build *b = &ap->build;
+	*fresh = *left_out = 0;
+	if (b->t != t || pos >= b->copied)
+		return NULL;
+	uint64_t s, *slots = index_slots(ap, b->word);
+	uint64_t p = shm_index_probe(ap->base, slots, shm_index_mask(b->word), hash, op->key, op->klen,
+				     &s);
+	*fresh = s == 0;
+	/* Slot pos was not empty when the build passed it (or it holds the
+	 * key now: a key placed there since was mirrored), so a key there
+	 * that the new index lacks was left out. */
+	*left_out = s == 0 && index_slots(ap, t->index)[pos] != 0;
+	return &slots[p];
+}
+
+/* Rebuild t's index now: the cap slots at `old` into a new index of 2^log2
+ * slots with `dead` keys left out, retired at `ts` with the old index. */
+static int rebuild_now(struct applier *ap, struct shm_table *t, unsigned log2, uint64_t dead,
+		       uint64_t ts)
 {
 	uint64_t *old = index_slots(ap, t->index), cap = shm_index_mask(t->index) + 1;
-	if ((t->index_used + adds) * 4 <= cap * 3)
-		return 0;
-
-	/* Only a tombstone can be dead, and the slots that are not records
-	 * hold the tombstones: without any, nothing needs counting. */
-	uint64_t dead = t->index_used > t->records ? count_dead(ap, old, cap) : 0;
-	uint64_t live = t->index_used - dead;
-	unsigned log2 = INDEX_MIN_LOG2;
-	while (((uint64_t)1 << log2) < 2 * (live + adds) && log2 < SHM_INDEX_MAX_LOG2)
-		log2++;
-	if ((live + adds) * 4 > ((uint64_t)3 << log2))
-		return -ENOSPC;
-	/* The largest index rebuilt at its own size and over half full would
-	 * be rebuilt again within a few adds: only if that drops a sixteenth
-	 * of it are the next cap / 16 adds free of another rebuild. */
-	if (((uint64_t)1 << log2) == cap && 2 * (live + adds) > cap && dead < cap / 16)
-		return -ENOSPC;
 	if (retire_reserve(&ap->retired, dead + 1))
 		return -ENOMEM;
-	uint64_t word = new_index(ap, log2);
+	uint64_t word = new_index(ap, log2, 1);
 	if (!word)
 		return -ENOSPC;
-
-	rehash(ap, old, cap, word, ts);
-	t->index_used = live;
+	t->index_used = copy_slots(ap, old, 0, cap, word, ts, NULL);
 	uint64_t old_word = t->index;
 	/* Publish the complete index; snapshots that loaded the old one keep it
 	 * until the retire commit is behind every reader. */
@@ -268,6 +390,62 @@ static int index_make_room(struct applier *ap, struct shm_table *t, uint64_t add
 	retire(&ap->retired, ts, shm_index_off(old_word), (uint32_t)index_bytes(old_word),
 	       RETIRED_BLOCK);
 	return 0;
+}
+
+/* The smallest index size (log2) that holds `keys` at half load, up to
+ * the largest. */
+static unsigned index_log2_for(uint64_t keys)
+{
+	unsigned log2 = INDEX_MIN_LOG2;
+	while (((uint64_t)1 << log2) < 2 * keys && log2 < SHM_INDEX_MAX_LOG2)
+		log2++;
+	return log2;
+}
+
+/*
+ * Make room in t's index for `adds` more keys. Past half load, with few
+ * tombstones and no other build under way, begin building the next index
+ * in steps (above). When the load would pass 3/4: finish a build of t at
+ * once, or else rebuild now, at twice the live keys (plus adds), or at the
+ * largest size if that holds them at 3/4 and the rebuild drops a sixteenth
+ * of it, dropping keys that no snapshot can see. The old index and the
+ * dropped tombstones are retired at commit `ts`. Returns 0, -ENOSPC or
+ * -ENOMEM.
+ */
+static int index_make_room(struct applier *ap, struct shm_table *t, uint64_t adds, uint64_t ts)
+{
+	struct index_build *b = &ap->build;
+	uint64_t cap = shm_index_mask(t->index) + 1;
+	if ((t->index_used + adds) * 4 > cap * 3 && b->t == t) {
+		int err = build_step(ap, UINT64_MAX, ts);
+		if (err)
+			return err;
+		cap = shm_index_mask(t->index) + 1;
+	}
+	if ((t->index_used + adds) * 4 <= cap * 3) {
+		unsigned log2 = index_log2_for(t->index_used + adds);
+		if (!b->t && (t->index_used + adds) * 2 > cap && ((uint64_t)1 << log2) > cap &&
+		    (t->index_used - t->records) * 16 <= cap && (b->word = new_index(ap, log2, 0))) {
+			b->t = t;
+			b->zeroed = b->copied = b->used = 0;
+		}
+		return 0;
+	}
+
+	/* Only a tombstone can be dead, and the slots that are not records
+	 * hold the tombstones: without any, nothing needs counting. */
+	uint64_t *old = index_slots(ap, t->index);
+	uint64_t dead = t->index_used > t->records ? count_dead(ap, old, cap) : 0;
+	uint64_t live = t->index_used - dead;
+	unsigned log2 = index_log2_for(live + adds);
+	if ((live + adds) * 4 > ((uint64_t)3 << log2))
+		return -ENOSPC;
+	/* The largest index rebuilt at its own size and over half full would
+	 * be rebuilt again within a few adds: only if that drops a sixteenth
+	 * of it are the next cap / 16 adds free of another rebuild. */
+	if (((uint64_t)1 << log2) == cap && 2 * (live + adds) > cap && dead < cap / 16)
+		return -ENOSPC;
+	return rebuild_now(ap, t, log2, dead, ts);
 }
 
 /* ---- the passes ---------------------------------------------------------- */
@@ -405,6 +583,16 @@ static int prepare(struct applier *ap, size_t nops, uint64_t ts)
 			err = index_make_room(ap, tt[k].t, tt[k].adds, ts);
 		}
 	}
+	if (!err && ap->build.t) {
+		/* A step of the build under way, bigger as its table gains
+		 * keys; one that cannot publish for want of memory is tried
+		 * again by the next transaction. */
+		uint64_t adds = 0;
+		for (size_t k = 0; k < ntt; k++)
+			if (tt[k].t == ap->build.t)
+				adds = tt[k].adds;
+		(void)build_step(ap, BUILD_STEP + BUILD_PER_ADD * adds, ts);
+	}
 	if (!err && retire_reserve(&ap->retired, retires))
 		err = -ENOMEM;
 
@@ -488,8 +676,11 @@ static void write_version(struct applier *ap, struct shm_table *t, const struct 
 			  uint64_t hash, uint64_t off, uint64_t ts)
 {
 	uint64_t pos;
+	int fresh, left_out;
 	struct shm_version *head = key_head(ap, t, op, hash, &pos);
-	int present = head && head->vlen != SHM_TOMBSTONE;
+	uint64_t *mirror = build_mirror(ap, t, pos, op, hash, &fresh, &left_out);
+	struct shm_version *older = left_out ? NULL : head;
+	int present = older && older->vlen != SHM_TOMBSTONE;
 
 	if (op->code == SHM_OP_DEL && !present) {
 		/* Deleting a missing key changes nothing. */
@@ -498,7 +689,7 @@ static void write_version(struct applier *ap, struct shm_table *t, const struct 
 	}
 	struct shm_version *v = version_at(ap, off);
 	v->begin_ts = ts;
-	v->older = head ? (uint64_t)((uint8_t *)head - ap->base) : 0;
+	v->older = older ? (uint64_t)((uint8_t *)older - ap->base) : 0;
 	v->klen = op->klen;
 	v->vlen = op->code == SHM_OP_DEL ? SHM_TOMBSTONE : op->vlen;
 	memcpy(v->key, op->key, op->klen);
@@ -508,9 +699,14 @@ static void write_version(struct applier *ap, struct shm_table *t, const struct 
 	/* The version is complete: publish it. */
 	__atomic_store_n(&index_slots(ap, t->index)[pos], off | SHM_SLOT_TAG(hash),
 			 __ATOMIC_RELEASE);
-	if (head)
-		retire(&ap->retired, ts, v->older, version_bytes(head), RETIRED_BLOCK);
-	else
+	if (mirror) {
+		/* Unpublished: the release store of its index word orders it. */
+		*mirror = off | SHM_SLOT_TAG(hash);
+		ap->build.used += fresh;
+	}
+	if (older)
+		retire(&ap->retired, ts, v->older, version_bytes(older), RETIRED_BLOCK);
+	else if (!head)
 		t->index_used++;
 	if (op->code == SHM_OP_PUT && !present)
 		t->records++;
@@ -552,6 +748,8 @@ static uint64_t create_table(struct applier *ap, const struct shm_op *op, uint64
 static void drop_table(struct applier *ap, const struct shm_op *op, uint64_t ts)
 {
 	struct shm_table *t = table_by_name(ap, op->key, op->klen);
+	if (ap->build.t == t)
+		build_abort(ap);
 	uint64_t *slots = index_slots(ap, t->index), mask = shm_index_mask(t->index);
 	/* Readers with snapshots from ts on see the table gone; older ones keep
 	 * reading it until the retired blocks are freed after them. */

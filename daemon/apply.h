@@ -32,6 +32,18 @@ struct touched {
 	uint64_t adds;
 };
 
+/* A bigger index for one table, built a step per transaction while the
+ * table's current index stays the live one (apply.c). */
+struct index_build {
+	struct shm_table *t;           /* NULL: no build under way */
+	uint64_t word;                 /* the new index, not yet published */
+	uint64_t zeroed;               /* its slots [0, zeroed) are cleared */
+	uint64_t copied;               /* the current index's slots [0, copied) are in it */
+	uint64_t used;                 /* its non-empty slots */
+	uint64_t *dead;                /* heads of the dead keys it left out, */
+	size_t ndead, dead_cap;        /* retired when it is published */
+};
+
 struct applier {
 	uint8_t *base;
 	struct shm_meta *meta;
@@ -46,6 +58,7 @@ struct applier {
 	uint64_t grace_asked_ns;       /* ... at this time (CLOCK_MONOTONIC), */
 	uint64_t grace_asked_total;    /* ... when retired.total was this */
 	uint16_t table_gen[SHM_MAX_TABLES];
+	struct index_build build;
 	/* Per-transaction scratch, grown as needed and kept up to
 	 * SCRATCH_KEEP operations (apply.c): one entry per operation, so the
 	 * apply path allocates only when a transaction is bigger than any

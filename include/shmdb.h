@@ -209,9 +209,15 @@ SHMDB_API int shmdb_table_drop(shmdb *db, const char *name);
  * now, as one write transaction: inserting keys until t holds that many
  * then rebuilds nothing (a deleted key's tombstone holds its slot until a
  * rebuild finds no snapshot can see it). A table's index otherwise doubles
- * as it fills, and each doubling copies every key while the writer waits:
- * about 30 ms at 800,000 keys, and proportionally more for more keys;
- * every commit of every client waits that long. A writer that knows its
+ * as it fills: the writer builds the bigger one a step per commit, from
+ * half load on, and no commit waits for the whole copy unless one adds
+ * over an eighth of the index's size in keys, another table's index is
+ * being built at the same time, or the table holds many deleted keys;
+ * then that commit waits for all of it (about 30 ms at 800,000 keys on
+ * the benchmark host, and proportionally more for more keys), and so does
+ * every commit of every client queued behind it. The steps themselves
+ * cost commits a little (the copy is spread, not saved), and the bigger
+ * index's memory is taken when the build begins. A writer that knows its
  * size reserves once, when it chooses (before loading, say). A table that
  * has the room already is left as it is; the room is given back only by
  * deletes and later rebuilds.

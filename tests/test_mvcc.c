@@ -18,8 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client_internal.h"
 #include "counters.h"
 #include "harness.h"
+#include "layout.h"
 #include "shmdb.h"
 
 static struct test_daemon d;
@@ -615,6 +617,140 @@ START_TEST(snapshot_across_rebuild)
 }
 END_TEST
 
+/* The index word of table t, as published (layout.h: the table's catalog
+ * entry in the meta segment at the start of the client's range). */
+static uint64_t index_word(shmdb_table t)
+{
+	size_t len;
+	const struct shm_meta *m = shm_client_range(db, &len);
+	return __atomic_load_n(&m->tables[SHM_TABLE_SLOT(t)].index, __ATOMIC_ACQUIRE);
+}
+
+#define GROW_KEYS 60000
+static int grow_now[GROW_KEYS], grow_then[GROW_KEYS]; /* version, or -1: absent */
+
+static void grow_key(char *k, int i)
+{
+	snprintf(k, 16, "g%06d", i);
+}
+
+/* Every key of the model in snapshot r, by get and by a cursor's count. */
+static void grow_check(shmdb_rtxn *r, shmdb_table t, const int *model)
+{
+	char key[16], want[32];
+	int live = 0;
+	for (int i = 0; i < GROW_KEYS; i++) {
+		grow_key(key, i);
+		shmdb_val v;
+		int e = shmdb_get(r, t, key, strlen(key), &v);
+		if (model[i] < 0) {
+			if (e != -ENOENT)
+				ck_abort_msg("%s: %d, want absent", key, e);
+			continue;
+		}
+		live++;
+		int wl = snprintf(want, sizeof(want), "v%d-%d", i, model[i]);
+		if (e || v.len != (size_t)wl || memcmp(v.data, want, v.len))
+			ck_abort_msg("%s: %d, want %s", key, e, want);
+	}
+	ck_assert_int_eq(count_in(r, t), live);
+}
+
+/* One transaction: key i written (version v) or deleted (v < 0). */
+static void grow_write(shmdb_wtxn *w, shmdb_table t, int i, int v)
+{
+	char key[16], val[32];
+	grow_key(key, i);
+	if (v < 0) {
+		ck_assert_int_eq(shmdb_del(w, t, key, strlen(key)), 0);
+	} else {
+		int vl = snprintf(val, sizeof(val), "v%d-%d", i, v);
+		ck_assert_int_eq(shmdb_put(w, t, key, strlen(key), val, (size_t)vl), 0);
+	}
+	grow_now[i] = v;
+}
+
+/*
+ * A growing table's next index is built across many commits and published
+ * whole: the new index's memory is taken at one commit and the index word
+ * changes only commits later. Meanwhile inserts, overwrites, deletes and
+ * puts of keys deleted long before (dead to every snapshot, which the
+ * build leaves out) all land in the new index; a snapshot taken before the
+ * build still reads its own view, by get and by cursor, and a new one reads
+ * the model's. Dropped, the table gives back all its memory.
+ */
+START_TEST(index_grows_in_steps)
+{
+	start("256M");
+	shmdb_table other = table("other");
+	put1(other, "tick", "t");
+	uint64_t baseline = settled_mem_used();
+	shmdb_table t = table("grow");
+	for (int i = 0; i < GROW_KEYS; i++)
+		grow_now[i] = -1;
+	shmdb_wtxn *w;
+	for (int i = 0; i < 20000; i += 1000) {
+		ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+		for (int j = i; j < i + 1000; j++)
+			grow_write(w, t, j, 0);
+		ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+	}
+	/* 1000 tombstones, then until no snapshot can see the keys. */
+	uint64_t del_ts;
+	ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+	for (int i = 0; i < 1000; i++)
+		grow_write(w, t, i, -1);
+	ck_assert_int_eq(shmdb_commit(w, &del_ts), 0);
+	for (int waited = 0; stats().oldest_snapshot <= del_ts; waited++) {
+		ck_assert_int_lt(waited, 500);
+		put1(other, "tick", "t"); /* a commit, for the horizon to pass */
+		usleep(10000);
+	}
+	shmdb_rtxn *then;
+	ck_assert_int_eq(shmdb_read_begin(db, &then), 0);
+	memcpy(grow_then, grow_now, sizeof(grow_now));
+
+	/* 100-key transactions: new keys, overwrites, deletes, and the deleted
+	 * keys put again, until the index has grown once. */
+	uint64_t word = index_word(t), mem = stats().mem_used;
+	int next = 20000, commits = 0, reserved_at = -1, readd = 0;
+	while (index_word(t) == word) {
+		ck_assert_int_lt(next, GROW_KEYS - 100);
+		ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+		for (int j = 0; j < 85; j++)
+			grow_write(w, t, next++, 0);
+		for (int j = 0; j < 10; j++) {
+			int k = 1000 + (commits * 37 + j * 911) % 19000;
+			grow_write(w, t, k, grow_now[k] + 1);
+		}
+		for (int j = 0; j < 3; j++)
+			grow_write(w, t, 1000 + (commits * 53 + j * 4099) % 19000, -1);
+		for (int j = 0; j < 2 && readd < 1000; j++, readd++)
+			grow_write(w, t, readd, 7);
+		ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+		commits++;
+		uint64_t now = stats().mem_used;
+		if (reserved_at < 0 && index_word(t) == word && now >= mem + (512u << 10))
+			reserved_at = commits; /* the next index's memory, taken */
+		mem = now;
+	}
+	ck_assert_msg(reserved_at > 0, "the next index was never allocated ahead of its publication");
+	ck_assert_msg(commits - reserved_at >= 10, "built in %d commits", commits - reserved_at);
+
+	grow_check(then, t, grow_then);
+	shmdb_read_end(then);
+	shmdb_rtxn *r;
+	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
+	grow_check(r, t, grow_now);
+	shmdb_read_end(r);
+	/* Every version and index was retired exactly once: dropped and
+	 * reclaimed, the table gives back every byte it took. */
+	ck_assert_int_eq(shmdb_table_drop(db, "grow"), 0);
+	ck_assert_uint_eq(settled_mem_used(), baseline);
+	stop();
+}
+END_TEST
+
 START_TEST(full_arena)
 {
 	start("4M");
@@ -1028,6 +1164,7 @@ int main(void)
 	tcase_add_test(tc, index_past_32_mib);
 	tcase_add_test(tc, reserve);
 	tcase_add_test(tc, snapshot_across_rebuild);
+	tcase_add_test(tc, index_grows_in_steps);
 	tcase_add_test(tc, full_arena);
 	tcase_add_test(tc, bounded_memory_under_overwrites);
 	tcase_add_test(tc, bounded_memory_under_delete_churn);

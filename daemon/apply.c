@@ -214,35 +214,37 @@ static uint64_t count_dead(struct applier *ap, const uint64_t *old, uint64_t cap
  * table told to reserve room.
  * Readers see one index or the other, each complete for their snapshot:
  * publishing changes no snapshot's view. A key the build left out as dead
- * whose slot is written again is written as a new key (no older version):
- * its tombstone is retired when the index is published, and every snapshot
- * already saw it as deleted.
+ * and written again is a new key in the new index; its tombstone is retired
+ * by that write, as any replaced head is. The tombstones still heads when
+ * the index is published are retired then, and every snapshot already saw
+ * them as deleted.
  */
 #define BUILD_STEP 1024
-#define BUILD_PER_ADD 8
+#define BUILD_PER_ADD 16
 /* The new index is cleared in steps too, before the copy: clearing a slot
  * costs a fraction of copying one (no cache miss on a version). */
 #define BUILD_CLEAR_PER_COPY 16
 
-/* Keep dead head `off` in b's list: 1, or 0 if the list cannot grow. */
-static int build_keep_dead(struct index_build *b, uint64_t off)
+/* Keep the dead key at slot `pos`, head `off`, in b's list: 1, or 0 if the
+ * list cannot grow. */
+static int build_keep_dead(struct index_build *b, uint64_t pos, uint64_t off)
 {
 	if (b->ndead == b->dead_cap) {
 		size_t cap = b->dead_cap ? 2 * b->dead_cap : 256;
-		uint64_t *dead = realloc(b->dead, cap * sizeof(*dead));
+		struct left_out *dead = realloc(b->dead, cap * sizeof(*dead));
 		if (!dead)
 			return 0;
 		b->dead = dead;
 		b->dead_cap = cap;
 	}
-	b->dead[b->ndead++] = off;
+	b->dead[b->ndead++] = (struct left_out){ pos, off };
 	return 1;
 }
 
 /* Copy the keys of the old slots [from, to) (whole chunks) into the index
  * `word`, leaving out those dead to every snapshot: retired at `ts`, or,
- * with a build b, kept in b->dead until it is published (or copied after
- * all if that list cannot grow). Returns the keys placed. Per chunk: every
+ * with a build b, listed in b->dead (or copied after all if that list
+ * cannot grow). Returns the keys placed. Per chunk: every
  * version starts loading, then every live key's new slot, then each is
  * placed. */
 static uint64_t copy_slots(struct applier *ap, const uint64_t *old, uint64_t from, uint64_t to,
@@ -266,7 +268,7 @@ static uint64_t copy_slots(struct applier *ap, const uint64_t *old, uint64_t fro
 					keep[i] = 0;
 					continue;
 				}
-				if (build_keep_dead(b, s & SHM_SLOT_OFF_MASK)) {
+				if (build_keep_dead(b, c + i, s & SHM_SLOT_OFF_MASK)) {
 					keep[i] = 0;
 					continue;
 				}
@@ -287,7 +289,7 @@ static uint64_t copy_slots(struct applier *ap, const uint64_t *old, uint64_t fro
 	return placed;
 }
 
-static void build_clear(struct index_build *b)
+static void build_reset(struct index_build *b)
 {
 	b->t = NULL;
 	b->ndead = 0;
@@ -298,12 +300,13 @@ static void build_clear(struct index_build *b)
 	}
 }
 
-/* Give up the build (its table is dropped): the new index was never seen. */
+/* Give up the build (its table is dropped, which retires every head of its
+ * current index, the left-out ones too): the new index was never seen. */
 static void build_abort(struct applier *ap)
 {
 	struct index_build *b = &ap->build;
 	alloc_put(&ap->alloc, shm_index_off(b->word), index_bytes(b->word));
-	build_clear(b);
+	build_reset(b);
 }
 
 /* Clear up to BUILD_CLEAR_PER_COPY * budget slots of the new index, then
@@ -333,9 +336,11 @@ static int build_step(struct applier *ap, uint64_t budget, uint64_t ts)
 		return 0;
 	if (retire_reserve(&ap->retired, b->ndead + 1))
 		return -ENOMEM;
-	for (size_t i = 0; i < b->ndead; i++)
-		retire(&ap->retired, ts, b->dead[i], version_bytes(version_at(ap, b->dead[i])),
-		       RETIRED_BLOCK);
+	const uint64_t *old = index_slots(ap, t->index);
+	for (size_t i = 0; i < b->ndead; i++) /* unless written since: retired then */
+		if ((old[b->dead[i].pos] & SHM_SLOT_OFF_MASK) == b->dead[i].off)
+			retire(&ap->retired, ts, b->dead[i].off,
+			       version_bytes(version_at(ap, b->dead[i].off)), RETIRED_BLOCK);
 	uint64_t old_word = t->index;
 	t->index_used = b->used;
 	/* Publish the complete index (release: its slots are written before);
@@ -344,30 +349,25 @@ static int build_step(struct applier *ap, uint64_t budget, uint64_t ts)
 	__atomic_store_n(&t->index, b->word, __ATOMIC_RELEASE);
 	retire(&ap->retired, ts, shm_index_off(old_word), (uint32_t)index_bytes(old_word),
 	       RETIRED_BLOCK);
-	build_clear(b);
+	build_reset(b);
 	return 0;
 }
 
 /* The write of slot `pos` of the build's table, whose key has `hash`, is
  * about to be made: the slot of the new index that must take it too, or
- * NULL if the build has not reached pos (it will copy it). *fresh is set
- * if that slot is empty; *left_out if the key is one the build left out
- * as dead (its head must not be linked to). */
+ * NULL if the build has not reached pos (it will copy it); *fresh is set if
+ * that slot is empty (a new key, or one the build left out as dead). */
 static uint64_t *build_mirror(struct applier *ap, const struct shm_table *t, uint64_t pos,
-			      const struct shm_op *op, uint64_t hash, int *fresh, int *left_out)
+			      const struct shm_op *op, uint64_t hash, int *fresh)
 {
 	struct index_build *b = &ap->build;
-	*fresh = *left_out = 0;
+	*fresh = 0;
 	if (b->t != t || pos >= b->copied)
 		return NULL;
 	uint64_t s, *slots = index_slots(ap, b->word);
 	uint64_t p = shm_index_probe(ap->base, slots, shm_index_mask(b->word), hash, op->key, op->klen,
 				     &s);
 	*fresh = s == 0;
-	/* Slot pos was not empty when the build passed it (or it holds the
-	 * key now: a key placed there since was mirrored), so a key there
-	 * that the new index lacks was left out. */
-	*left_out = s == 0 && index_slots(ap, t->index)[pos] != 0;
 	return &slots[p];
 }
 
@@ -404,7 +404,8 @@ static unsigned index_log2_for(uint64_t keys)
 
 /*
  * Make room in t's index for `adds` more keys. Past half load, with few
- * tombstones and no other build under way, begin building the next index
+ * tombstones, no other build under way and no `reserve` (a RESERVE op, whose
+ * room is the index's as it is if it fits), begin building the next index
  * in steps (above). When the load would pass 3/4: finish a build of t at
  * once, or else rebuild now, at twice the live keys (plus adds), or at the
  * largest size if that holds them at 3/4 and the rebuild drops a sixteenth
@@ -412,7 +413,8 @@ static unsigned index_log2_for(uint64_t keys)
  * dropped tombstones are retired at commit `ts`. Returns 0, -ENOSPC or
  * -ENOMEM.
  */
-static int index_make_room(struct applier *ap, struct shm_table *t, uint64_t adds, uint64_t ts)
+static int index_make_room(struct applier *ap, struct shm_table *t, uint64_t adds, int reserve,
+			   uint64_t ts)
 {
 	struct index_build *b = &ap->build;
 	uint64_t cap = shm_index_mask(t->index) + 1;
@@ -424,7 +426,7 @@ static int index_make_room(struct applier *ap, struct shm_table *t, uint64_t add
 	}
 	if ((t->index_used + adds) * 4 <= cap * 3) {
 		unsigned log2 = index_log2_for(t->index_used + adds);
-		if (!b->t && (t->index_used + adds) * 2 > cap && ((uint64_t)1 << log2) > cap &&
+		if (!b->t && !reserve && (t->index_used + adds) * 2 > cap && ((uint64_t)1 << log2) > cap &&
 		    (t->index_used - t->records) * 16 <= cap && (b->word = new_index(ap, log2, 0))) {
 			b->t = t;
 			b->zeroed = b->copied = b->used = 0;
@@ -495,17 +497,19 @@ static void unreserve(struct applier *ap, size_t n)
 	}
 }
 
-/* Count `adds` more keys that t may gain in this transaction. */
-static void touch(struct touched *tt, size_t *ntt, struct shm_table *t, uint64_t adds)
+/* Count `adds` more keys that t may gain in this transaction, for a
+ * RESERVE op if `reserve`. */
+static void touch(struct touched *tt, size_t *ntt, struct shm_table *t, uint64_t adds,
+		  int reserve)
 {
 	for (size_t i = 0; i < *ntt; i++) {
 		if (tt[i].t == t) {
 			tt[i].adds += adds;
+			tt[i].reserve |= reserve;
 			return;
 		}
 	}
-	tt[*ntt].t = t;
-	tt[*ntt].adds = adds;
+	tt[*ntt] = (struct touched){ t, adds, reserve };
 	(*ntt)++;
 }
 
@@ -550,9 +554,9 @@ static int prepare(struct applier *ap, size_t nops, uint64_t ts)
 				/* since_ts is the key count (txn.h): room for
 				 * that many, whatever else the transaction adds. */
 				touch(tt, &ntt, t,
-				      op->since_ts > t->records ? op->since_ts - t->records : 0);
+				      op->since_ts > t->records ? op->since_ts - t->records : 0, 1);
 			} else {
-				touch(tt, &ntt, t, 1);
+				touch(tt, &ntt, t, 1, 0);
 				retires++;
 			}
 			break;
@@ -573,14 +577,14 @@ static int prepare(struct applier *ap, size_t nops, uint64_t ts)
 	if (!err && creates && free_table_slots(ap, creates) < creates)
 		err = -ENOSPC;
 	for (size_t k = 0; !err && k < ntt; k++) {
-		err = index_make_room(ap, tt[k].t, tt[k].adds, ts);
+		err = index_make_room(ap, tt[k].t, tt[k].adds, tt[k].reserve, ts);
 		if (err == -ENOSPC && retire_count(&ap->retired) &&
 		    retire_oldest_ts(&ap->retired) < ts) {
 			/* As alloc_or_reclaim: free what waits (not what this
 			 * transaction retired), then count live and dead keys
 			 * again (the horizon moved). */
 			applier_reclaim_now(ap);
-			err = index_make_room(ap, tt[k].t, tt[k].adds, ts);
+			err = index_make_room(ap, tt[k].t, tt[k].adds, tt[k].reserve, ts);
 		}
 	}
 	if (!err && ap->build.t) {
@@ -676,11 +680,10 @@ static void write_version(struct applier *ap, struct shm_table *t, const struct 
 			  uint64_t hash, uint64_t off, uint64_t ts)
 {
 	uint64_t pos;
-	int fresh, left_out;
+	int fresh;
 	struct shm_version *head = key_head(ap, t, op, hash, &pos);
-	uint64_t *mirror = build_mirror(ap, t, pos, op, hash, &fresh, &left_out);
-	struct shm_version *older = left_out ? NULL : head;
-	int present = older && older->vlen != SHM_TOMBSTONE;
+	uint64_t *mirror = build_mirror(ap, t, pos, op, hash, &fresh);
+	int present = head && head->vlen != SHM_TOMBSTONE;
 
 	if (op->code == SHM_OP_DEL && !present) {
 		/* Deleting a missing key changes nothing. */
@@ -689,7 +692,7 @@ static void write_version(struct applier *ap, struct shm_table *t, const struct 
 	}
 	struct shm_version *v = version_at(ap, off);
 	v->begin_ts = ts;
-	v->older = older ? (uint64_t)((uint8_t *)older - ap->base) : 0;
+	v->older = head ? (uint64_t)((uint8_t *)head - ap->base) : 0;
 	v->klen = op->klen;
 	v->vlen = op->code == SHM_OP_DEL ? SHM_TOMBSTONE : op->vlen;
 	memcpy(v->key, op->key, op->klen);
@@ -704,9 +707,9 @@ static void write_version(struct applier *ap, struct shm_table *t, const struct 
 		*mirror = off | SHM_SLOT_TAG(hash);
 		ap->build.used += fresh;
 	}
-	if (older)
-		retire(&ap->retired, ts, v->older, version_bytes(older), RETIRED_BLOCK);
-	else if (!head)
+	if (head)
+		retire(&ap->retired, ts, v->older, version_bytes(head), RETIRED_BLOCK);
+	else
 		t->index_used++;
 	if (op->code == SHM_OP_PUT && !present)
 		t->records++;

@@ -30,6 +30,13 @@ struct pending_op {
 struct touched {
 	struct shm_table *t;
 	uint64_t adds;
+	int reserve;          /* a RESERVE op is among them: room now, no build */
+};
+
+/* A dead key a build left out: its slot in the current index, and the
+ * offset of its head (a tombstone) when the build passed it. */
+struct left_out {
+	uint64_t pos, off;
 };
 
 /* A bigger index for one table, built a step per transaction while the
@@ -40,8 +47,8 @@ struct index_build {
 	uint64_t zeroed;               /* its slots [0, zeroed) are cleared */
 	uint64_t copied;               /* the current index's slots [0, copied) are in it */
 	uint64_t used;                 /* its non-empty slots */
-	uint64_t *dead;                /* heads of the dead keys it left out, */
-	size_t ndead, dead_cap;        /* retired when it is published */
+	struct left_out *dead;         /* the dead keys it left out, retired when */
+	size_t ndead, dead_cap;        /* it is published if still the heads */
 };
 
 struct applier {

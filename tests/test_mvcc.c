@@ -626,7 +626,7 @@ static uint64_t index_word(shmdb_table t)
 	return __atomic_load_n(&m->tables[SHM_TABLE_SLOT(t)].index, __ATOMIC_ACQUIRE);
 }
 
-#define GROW_KEYS 60000
+#define GROW_KEYS 100000
 static int grow_now[GROW_KEYS], grow_then[GROW_KEYS]; /* version, or -1: absent */
 
 static void grow_key(char *k, int i)
@@ -671,13 +671,67 @@ static void grow_write(shmdb_wtxn *w, shmdb_table t, int i, int v)
 }
 
 /*
+ * 100-key transactions on t (new keys, overwrites, deletes, and keys 0..999
+ * put again), until the index word changes, or, if drop_after >= 0, until
+ * drop_after commits after the next index's memory was taken. Fails unless
+ * that memory was taken at least 10 commits before the word changed: the
+ * index is built across commits. Returns the commits made.
+ */
+static int grow_round(shmdb_table t, int *next, int *readd, int drop_after)
+{
+	uint64_t word = index_word(t), mem = stats().mem_used;
+	int commits = 0, reserved_at = -1;
+	while (index_word(t) == word && (reserved_at < 0 || commits - reserved_at < drop_after ||
+					 drop_after < 0)) {
+		shmdb_wtxn *w;
+		ck_assert_int_lt(*next, GROW_KEYS - 100);
+		ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+		for (int j = 0; j < 85; j++, (*next)++)
+			grow_write(w, t, *next, 0);
+		for (int j = 0; j < 10; j++) {
+			int k = 1000 + (commits * 37 + j * 911) % 19000;
+			grow_write(w, t, k, grow_now[k] + 1);
+		}
+		for (int j = 0; j < 3; j++)
+			grow_write(w, t, 1000 + (commits * 53 + j * 4099) % 19000, -1);
+		for (int j = 0; j < 2; j++, (*readd)++)
+			grow_write(w, t, *readd % 1000, grow_now[*readd % 1000] + 1);
+		ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+		commits++;
+		uint64_t now = stats().mem_used;
+		if (reserved_at < 0 && index_word(t) == word && now >= mem + (512u << 10))
+			reserved_at = commits; /* the next index's memory, taken */
+		mem = now;
+	}
+	ck_assert_msg(reserved_at > 0, "the next index was never allocated ahead of its publication");
+	if (drop_after < 0)
+		ck_assert_msg(commits - reserved_at >= 10, "built in %d commits", commits - reserved_at);
+	else
+		ck_assert_msg(index_word(t) == word, "built in under %d commits", drop_after);
+	return commits;
+}
+
+/* Until no snapshot can see what committed up to now. */
+static void settle_horizon(shmdb_table other)
+{
+	uint64_t now = stats().commit_ts;
+	for (int waited = 0; stats().oldest_snapshot <= now; waited++) {
+		ck_assert_int_lt(waited, 500);
+		put1(other, "tick", "t"); /* a commit, for the horizon to pass */
+		usleep(10000);
+	}
+}
+
+/*
  * A growing table's next index is built across many commits and published
  * whole: the new index's memory is taken at one commit and the index word
  * changes only commits later. Meanwhile inserts, overwrites, deletes and
  * puts of keys deleted long before (dead to every snapshot, which the
- * build leaves out) all land in the new index; a snapshot taken before the
- * build still reads its own view, by get and by cursor, and a new one reads
- * the model's. Dropped, the table gives back all its memory.
+ * build leaves out) all land in the new index; a snapshot that read the
+ * table before the build still reads its own view, by get and by cursor,
+ * and a new one reads the model's. Then the next build is cut short by
+ * dropping the table, and the table gives back every byte it took: every
+ * version and index was retired exactly once.
  */
 START_TEST(index_grows_in_steps)
 {
@@ -695,56 +749,27 @@ START_TEST(index_grows_in_steps)
 			grow_write(w, t, j, 0);
 		ck_assert_int_eq(shmdb_commit(w, NULL), 0);
 	}
-	/* 1000 tombstones, then until no snapshot can see the keys. */
-	uint64_t del_ts;
 	ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
-	for (int i = 0; i < 1000; i++)
+	for (int i = 0; i < 1000; i++) /* 1000 tombstones, soon dead to all */
 		grow_write(w, t, i, -1);
-	ck_assert_int_eq(shmdb_commit(w, &del_ts), 0);
-	for (int waited = 0; stats().oldest_snapshot <= del_ts; waited++) {
-		ck_assert_int_lt(waited, 500);
-		put1(other, "tick", "t"); /* a commit, for the horizon to pass */
-		usleep(10000);
-	}
+	ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+	settle_horizon(other);
 	shmdb_rtxn *then;
 	ck_assert_int_eq(shmdb_read_begin(db, &then), 0);
 	memcpy(grow_then, grow_now, sizeof(grow_now));
+	expect(then, t, "g001000", "v1000-0"); /* it holds the current index */
 
-	/* 100-key transactions: new keys, overwrites, deletes, and the deleted
-	 * keys put again, until the index has grown once. */
-	uint64_t word = index_word(t), mem = stats().mem_used;
-	int next = 20000, commits = 0, reserved_at = -1, readd = 0;
-	while (index_word(t) == word) {
-		ck_assert_int_lt(next, GROW_KEYS - 100);
-		ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
-		for (int j = 0; j < 85; j++)
-			grow_write(w, t, next++, 0);
-		for (int j = 0; j < 10; j++) {
-			int k = 1000 + (commits * 37 + j * 911) % 19000;
-			grow_write(w, t, k, grow_now[k] + 1);
-		}
-		for (int j = 0; j < 3; j++)
-			grow_write(w, t, 1000 + (commits * 53 + j * 4099) % 19000, -1);
-		for (int j = 0; j < 2 && readd < 1000; j++, readd++)
-			grow_write(w, t, readd, 7);
-		ck_assert_int_eq(shmdb_commit(w, NULL), 0);
-		commits++;
-		uint64_t now = stats().mem_used;
-		if (reserved_at < 0 && index_word(t) == word && now >= mem + (512u << 10))
-			reserved_at = commits; /* the next index's memory, taken */
-		mem = now;
-	}
-	ck_assert_msg(reserved_at > 0, "the next index was never allocated ahead of its publication");
-	ck_assert_msg(commits - reserved_at >= 10, "built in %d commits", commits - reserved_at);
-
+	int next = 20000, readd = 0;
+	grow_round(t, &next, &readd, -1);
 	grow_check(then, t, grow_then);
 	shmdb_read_end(then);
 	shmdb_rtxn *r;
 	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
 	grow_check(r, t, grow_now);
 	shmdb_read_end(r);
-	/* Every version and index was retired exactly once: dropped and
-	 * reclaimed, the table gives back every byte it took. */
+
+	settle_horizon(other); /* the deletes so far are dead to all */
+	grow_round(t, &next, &readd, 5);
 	ck_assert_int_eq(shmdb_table_drop(db, "grow"), 0);
 	ck_assert_uint_eq(settled_mem_used(), baseline);
 	stop();

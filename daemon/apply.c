@@ -244,9 +244,8 @@ static int build_keep_dead(struct index_build *b, uint64_t pos, uint64_t off)
 /* Copy the keys of the old slots [from, to) (whole chunks) into the index
  * `word`, leaving out those dead to every snapshot: retired at `ts`, or,
  * with a build b, listed in b->dead (or copied after all if that list
- * cannot grow). Returns the keys placed. Per chunk: every
- * version starts loading, then every live key's new slot, then each is
- * placed. */
+ * cannot grow). Returns the keys placed. Per chunk: every version starts
+ * loading, then every live key's new slot, then each is placed. */
 static uint64_t copy_slots(struct applier *ap, const uint64_t *old, uint64_t from, uint64_t to,
 			   uint64_t word, uint64_t ts, struct index_build *b)
 {
@@ -287,6 +286,21 @@ static uint64_t copy_slots(struct applier *ap, const uint64_t *old, uint64_t fro
 		}
 	}
 	return placed;
+}
+
+/* Make the complete index `word`, with `used` non-empty slots, t's, and
+ * retire the one it replaces at `ts` (its room in the retire queue is
+ * reserved). */
+static void publish_index(struct applier *ap, struct shm_table *t, uint64_t word, uint64_t used,
+			  uint64_t ts)
+{
+	uint64_t old_word = t->index;
+	t->index_used = used;
+	/* Release: the slots are written before. Snapshots that loaded the old
+	 * index keep it until the retire commit is behind every reader. */
+	__atomic_store_n(&t->index, word, __ATOMIC_RELEASE);
+	retire(&ap->retired, ts, shm_index_off(old_word), (uint32_t)index_bytes(old_word),
+	       RETIRED_BLOCK);
 }
 
 static void build_reset(struct index_build *b)
@@ -341,14 +355,7 @@ static int build_step(struct applier *ap, uint64_t budget, uint64_t ts)
 		if ((old[b->dead[i].pos] & SHM_SLOT_OFF_MASK) == b->dead[i].off)
 			retire(&ap->retired, ts, b->dead[i].off,
 			       version_bytes(version_at(ap, b->dead[i].off)), RETIRED_BLOCK);
-	uint64_t old_word = t->index;
-	t->index_used = b->used;
-	/* Publish the complete index (release: its slots are written before);
-	 * snapshots that loaded the old one keep it until the retire commit is
-	 * behind every reader. */
-	__atomic_store_n(&t->index, b->word, __ATOMIC_RELEASE);
-	retire(&ap->retired, ts, shm_index_off(old_word), (uint32_t)index_bytes(old_word),
-	       RETIRED_BLOCK);
+	publish_index(ap, t, b->word, b->used, ts);
 	build_reset(b);
 	return 0;
 }
@@ -382,13 +389,7 @@ static int rebuild_now(struct applier *ap, struct shm_table *t, unsigned log2, u
 	uint64_t word = new_index(ap, log2, 1);
 	if (!word)
 		return -ENOSPC;
-	t->index_used = copy_slots(ap, old, 0, cap, word, ts, NULL);
-	uint64_t old_word = t->index;
-	/* Publish the complete index; snapshots that loaded the old one keep it
-	 * until the retire commit is behind every reader. */
-	__atomic_store_n(&t->index, word, __ATOMIC_RELEASE);
-	retire(&ap->retired, ts, shm_index_off(old_word), (uint32_t)index_bytes(old_word),
-	       RETIRED_BLOCK);
+	publish_index(ap, t, word, copy_slots(ap, old, 0, cap, word, ts, NULL), ts);
 	return 0;
 }
 

@@ -89,12 +89,19 @@ int counters_open(void)
 	return syscall_fd < 0 ? -1 : 0;
 }
 
+/* System calls counters_read has made so far, counted by the tracepoint:
+ * each reading makes two (its read, which counts itself, then getrusage). */
+static int64_t own_syscalls;
+
 void counters_read(struct counters *c)
 {
 	struct rusage ru;
 	uint64_t n = 0;
-	c->syscalls = syscall_fd >= 0 && read(syscall_fd, &n, sizeof(n)) == sizeof(n) ? (int64_t)n : -1;
+	c->syscalls = -1;
+	if (syscall_fd >= 0 && read(syscall_fd, &n, sizeof(n)) == sizeof(n))
+		c->syscalls = (int64_t)n - ++own_syscalls;
 	getrusage(RUSAGE_SELF, &ru);
+	own_syscalls++;
 	c->faults = ru.ru_minflt + ru.ru_majflt;
 	c->allocations = __atomic_load_n(&allocations, __ATOMIC_RELAXED);
 }

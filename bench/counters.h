@@ -19,8 +19,8 @@ struct counters {
  * that measures). Returns 0, or -1 if only faults and allocations count. */
 int counters_open(void);
 
-/* Read all three now. The reading itself makes system calls; they are
- * outside the span between two readings. */
+/* Read all three now. The readings' own system calls are left out of the
+ * count, so two readings differ by what happened between them. */
 void counters_read(struct counters *c);
 
 #endif /* SHMDB_BENCH_COUNTERS_H */

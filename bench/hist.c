@@ -10,6 +10,13 @@ void hist_reset(struct hist *h)
 	memset(h, 0, sizeof(*h));
 }
 
+void hist_prefault(struct hist *h)
+{
+	volatile uint64_t *b = h->buckets; /* count and max share page 0 */
+	for (unsigned i = 0; i < HIST_BUCKETS; i += 4096 / sizeof(uint64_t))
+		b[i] = b[i];
+}
+
 /* The largest value that falls in bucket i. */
 static uint64_t bucket_top(unsigned i)
 {

@@ -21,6 +21,12 @@ struct hist {
 
 void hist_reset(struct hist *h);
 
+/* Write every page of h once, keeping its contents: a process forked after
+ * h was mapped shared faults on its first write to each page, and the
+ * recording that follows should fault on nothing (the bench counts the
+ * page faults of a timed loop). */
+void hist_prefault(struct hist *h);
+
 static inline unsigned hist_index(uint64_t v)
 {
 	if (v < HIST_SUB)

@@ -427,6 +427,7 @@ static int run_system(const struct bench_system *s, struct bench_result *r)
 			bench_pin(params.client_cpu);
 			if (counters_open())
 				r->syscalls_per_get = -1;
+			hist_prefault(&r->get); /* faults counted are the system's */
 			_exit(s->read(&params, r) ? 1 : 0);
 		}
 		err = reap(reader) ? 0 : -1;

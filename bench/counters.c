@@ -98,8 +98,12 @@ void counters_read(struct counters *c)
 	struct rusage ru;
 	uint64_t n = 0;
 	c->syscalls = -1;
-	if (syscall_fd >= 0 && read(syscall_fd, &n, sizeof(n)) == sizeof(n))
-		c->syscalls = (int64_t)n - ++own_syscalls;
+	if (syscall_fd >= 0) {
+		int ok = read(syscall_fd, &n, sizeof(n)) == sizeof(n);
+		own_syscalls++; /* counted, whether it read or not */
+		if (ok)
+			c->syscalls = (int64_t)n - own_syscalls;
+	}
 	getrusage(RUSAGE_SELF, &ru);
 	own_syscalls++;
 	c->faults = ru.ru_minflt + ru.ru_majflt;

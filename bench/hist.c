@@ -12,9 +12,10 @@ void hist_reset(struct hist *h)
 
 void hist_prefault(struct hist *h)
 {
-	volatile uint64_t *b = h->buckets; /* count and max share page 0 */
-	for (unsigned i = 0; i < HIST_BUCKETS; i += 4096 / sizeof(uint64_t))
-		b[i] = b[i];
+	volatile uint8_t *p = (volatile uint8_t *)h;
+	for (size_t i = 0; i < sizeof(*h); i += 4096) /* a byte of every page ... */
+		p[i] = p[i];
+	p[sizeof(*h) - 1] = p[sizeof(*h) - 1]; /* ... and of the last */
 }
 
 /* The largest value that falls in bucket i. */

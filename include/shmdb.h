@@ -246,8 +246,9 @@ typedef struct shmdb_cursor shmdb_cursor;
  * of the latest commit. A thread holds at most one read transaction per
  * handle at a time, and only that thread uses it and its cursors (unlike
  * the handle, a read transaction is not shared between threads). The first
- * call in a thread claims a reader slot in the session (and may allocate);
- * later calls make no system call, take no lock and allocate nothing.
+ * call in a thread on a handle claims a reader slot in the session (and may
+ * allocate); later calls make no system call, take no lock and allocate
+ * nothing.
  * Returns 0 and sets *r, or -EINVAL, -EBUSY (this thread already holds one
  * on db), or -EAGAIN (all reader slots of this handle are taken by other
  * threads: open another handle; or this thread already reads through 16

@@ -2,8 +2,8 @@
  * test_threads.c - one handle shared by the threads of a process: each
  * thread gets its own reader slot, submissions from several threads keep
  * their tickets and results straight, and a thread's exit gives its slot
- * back; and one thread reading through many handles. Built under TSan too (cmake -DSHMDB_TSAN=ON), where it checks the
- * client library's locking.
+ * back; and one thread reading through many handles. Built under TSan too
+ * (cmake -DSHMDB_TSAN=ON), where it checks the client library's locking.
  */
 #include <errno.h>
 #include <pthread.h>

@@ -242,7 +242,7 @@ static inline int visible_value(const shmdb_rtxn *r, uint64_t s, shmdb_val *val)
 }
 
 /* shmdb_get whole: every check, the full probe, the walk down the chain. */
-static __attribute__((noinline, cold)) int get_slow(shmdb_rtxn *r, shmdb_table t, const void *key,
+static __attribute__((noinline)) int get_slow(shmdb_rtxn *r, shmdb_table t, const void *key,
 						    size_t klen, shmdb_val *val)
 {
 	if (!r || !r->active || !key || !val || klen == 0 || klen > SHMDB_MAX_KEY)

@@ -1,9 +1,10 @@
 /*
  * test_mvcc.c - the store's semantics through the public API, one client
  * against a real shmdbd: tables, puts, deletes, checks, snapshots and their
- * views, limits, asynchronous commits, a million records, a full arena,
- * bounded memory under overwrites, and a read path that allocates nothing
- * and makes no system call.
+ * views, limits, asynchronous commits, a million records, an index grown
+ * in steps across commits (seen in the catalog of the meta segment, the one
+ * look past the public API), a full arena, bounded memory under overwrites,
+ * and a read path that allocates nothing and makes no system call.
  */
 #include <errno.h>
 #include <linux/filter.h>

@@ -241,48 +241,56 @@ static inline int visible_value(const shmdb_rtxn *r, uint64_t s, shmdb_val *val)
 	return 0;
 }
 
-/* shmdb_get whole: every check, the full probe, the walk down the chain. */
-static __attribute__((noinline)) int get_slow(shmdb_rtxn *r, shmdb_table t, const void *key,
-						    size_t klen, shmdb_val *val)
+/* The rest of a get in table index idx, by its hash: the full probe and
+ * the walk down the chain. Out of line, as the uncommon part of shmdb_get. */
+static __attribute__((noinline)) int get_rest(const shmdb_rtxn *r, uint64_t idx, uint64_t hash,
+					      const void *key, size_t klen, shmdb_val *val)
+{
+	uint64_t s = shm_index_find(r->base, (const uint64_t *)(r->base + shm_index_off(idx)),
+				    shm_index_mask(idx), hash, key, (uint32_t)klen);
+	return visible_value(r, s, val);
+}
+
+/* shmdb_get for what its inline path does not take: every check first. */
+static __attribute__((noinline)) int get_checked(shmdb_rtxn *r, shmdb_table t, const void *key,
+						 size_t klen, shmdb_val *val)
 {
 	if (!r || !r->active || !key || !val || klen == 0 || klen > SHMDB_MAX_KEY)
 		return -EINVAL;
 	uint64_t idx = table_index(r, t);
 	if (!idx)
 		return -ENOENT;
-	uint64_t s = shm_index_find(r->base, (const uint64_t *)(r->base + shm_index_off(idx)),
-				    shm_index_mask(idx), shm_key_hash(key, klen), key, (uint32_t)klen);
-	return visible_value(r, s, val);
+	return get_rest(r, idx, shm_key_hash(key, klen), key, klen, val);
 }
 
 /*
- * The common case inline, the rest in get_slow: a key of 4 to 32 bytes
+ * The common case inline, the rest out of line: a key of 4 to 32 bytes
  * (compared without a call), found in the first two slots of its probe,
  * whose newest version the snapshot sees and is not a tombstone. A loop of
  * gets overlaps the cache misses of neighbouring gets only as far as the
  * core's window of instructions reaches, so every instruction of this path
  * counts: without the slow paths in the same function it saves 4 registers
- * instead of 6 and calls nothing. A get that misses here is answered by
- * get_slow from the start, as if this had not run.
+ * instead of 6 and calls nothing. Other keys and bad arguments go to
+ * get_checked; a key not in those slots, or whose head the snapshot does
+ * not see, goes on in get_rest with the hash already made.
  */
 int shmdb_get(shmdb_rtxn *r, shmdb_table t, const void *key, size_t klen, shmdb_val *val)
 {
-	if (__builtin_expect(r && key && val && klen - 4 <= 28 && r->active, 1)) {
-		uint64_t idx = table_index(r, t);
-		if (idx) {
-			const uint64_t *slots = (const uint64_t *)(r->base + shm_index_off(idx));
-			uint64_t hash = shm_key_hash(key, klen);
-			uint64_t c = shm_index_candidate(slots, shm_index_mask(idx), hash);
-			const struct shm_version *v =
-				(const struct shm_version *)(r->base + (c & SHM_SLOT_OFF_MASK));
-			if (__builtin_expect(c && v->klen == klen && shm_key_equal(v->key, key, klen) &&
-					     v->begin_ts <= r->snap && v->vlen != SHM_TOMBSTONE, 1)) {
-				value_of(v, val);
-				return 0;
-			}
-		}
+	if (__builtin_expect(!(r && key && val && klen - 4 <= 28 && r->active), 0))
+		return get_checked(r, t, key, klen, val);
+	uint64_t idx = table_index(r, t);
+	if (!idx)
+		return -ENOENT;
+	uint64_t hash = shm_key_hash(key, klen);
+	uint64_t c = shm_index_candidate((const uint64_t *)(r->base + shm_index_off(idx)),
+					 shm_index_mask(idx), hash);
+	const struct shm_version *v = (const struct shm_version *)(r->base + (c & SHM_SLOT_OFF_MASK));
+	if (__builtin_expect(c && v->klen == klen && shm_key_equal(v->key, key, klen) &&
+			     v->begin_ts <= r->snap && v->vlen != SHM_TOMBSTONE, 1)) {
+		value_of(v, val);
+		return 0;
 	}
-	return get_slow(r, t, key, klen, val);
+	return get_rest(r, idx, hash, key, klen, val);
 }
 
 int shmdb_get_many(shmdb_rtxn *r, shmdb_table t, const shmdb_val *keys, size_t n, shmdb_val *vals)

@@ -683,7 +683,6 @@ static void write_version(struct applier *ap, struct shm_table *t, const struct 
 	uint64_t pos;
 	int fresh;
 	struct shm_version *head = key_head(ap, t, op, hash, &pos);
-	uint64_t *mirror = build_mirror(ap, t, pos, op, hash, &fresh);
 	int present = head && head->vlen != SHM_TOMBSTONE;
 
 	if (op->code == SHM_OP_DEL && !present) {
@@ -691,6 +690,7 @@ static void write_version(struct applier *ap, struct shm_table *t, const struct 
 		alloc_put(&ap->alloc, off, shm_version_size(op->klen, SHM_TOMBSTONE));
 		return;
 	}
+	uint64_t *mirror = build_mirror(ap, t, pos, op, hash, &fresh);
 	struct shm_version *v = version_at(ap, off);
 	v->begin_ts = ts;
 	v->older = head ? (uint64_t)((uint8_t *)head - ap->base) : 0;

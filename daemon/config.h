@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "shmdb.h"
+
 enum hugepages_mode {
 	HUGEPAGES_AUTO, /* hugetlb 2M if enough are reserved, else 4K (+THP) */
 	HUGEPAGES_2M,   /* hugetlb 2M or fail */
@@ -22,7 +24,7 @@ enum hugepages_mode {
 #define CONFIG_DEFAULT_WRITER_IDLE_US 200
 
 struct config {
-	char socket_path[108];      /* resolved: flag, or shmdb_default_socket() */
+	char socket_path[SHMDB_SOCKET_PATH_MAX];      /* resolved: flag, or shmdb_default_socket() */
 	uint64_t arena_size;        /* bytes per arena, before page rounding */
 	char numa_nodes[256];       /* "all" or a list such as "0,2-3" */
 	enum hugepages_mode hugepages;

@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "proto.h"
 #include "shmdb.h"
@@ -59,18 +60,11 @@ struct conn {
 /* epoll tags for the fixed descriptors; connections use their struct. */
 static char tag_listen, tag_signal, tag_doom;
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- instance lock and socket ---------------------------------------- */
 
 static int ensure_dir(const char *path, char *err, size_t errlen)
 {
-	char copy[108];
+	char copy[SHMDB_SOCKET_PATH_MAX];
 	struct stat st;
 	snprintf(copy, sizeof(copy), "%s", path);
 	const char *dir = dirname(copy);
@@ -320,7 +314,7 @@ static void accept_all(struct server *srv)
 		}
 		c->fd = fd;
 		c->state = CONN_HANDSHAKE;
-		c->deadline_ms = now_ms() + SHM_HANDSHAKE_TIMEOUT_MS;
+		c->deadline_ms = shm_now_ms() + SHM_HANDSHAKE_TIMEOUT_MS;
 		conn_link(srv, c);
 	}
 }
@@ -460,7 +454,7 @@ static void end_doomed(struct server *srv)
 
 static int expire_pending(struct server *srv)
 {
-	int64_t now = now_ms(), next = -1;
+	int64_t now = shm_now_ms(), next = -1;
 	struct conn *c = srv->pending;
 	while (c) {
 		struct conn *nx = c->next;
@@ -479,7 +473,7 @@ int server_run(struct server *srv)
 	__atomic_store_n(&srv->store->meta->daemon_state, SHM_STATE_RUNNING, __ATOMIC_RELEASE);
 	for (;;) {
 		int timeout = expire_pending(srv);
-		int n = epoll_wait(srv->epoll_fd, evs, 64, timeout);
+		int n = epoll_wait(srv->epoll_fd, evs, (int)(sizeof(evs) / sizeof(evs[0])), timeout);
 		if (n < 0 && errno != EINTR) {
 			log_line("epoll_wait: %s", strerror(errno));
 			return 0;

@@ -16,6 +16,8 @@
  */
 #include "writer.h"
 
+#include "clock.h"
+#include "spin.h"
 #include "tsan.h"
 
 #include <errno.h>
@@ -35,22 +37,6 @@
 #define RECLAIM_EVERY_ITEMS 4096u
 #define SLEEP_WATCHING_NS 10000000ull
 #define CLOCK_EVERY_IDLE 64u
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* One turn of a polling loop: a compiler barrier, not PAUSE. On KVM guests
- * a loop of PAUSE triggers pause-loop exits to the host: measured here, 400
- * to 900 stalls of 2-10 us per second, and a 1-put commit p50 of 1.1 us
- * instead of 0.4 us in some runs. The cost: an SMT sibling is not yielded to. */
-static void cpu_relax(void)
-{
-	__asm__ volatile("" ::: "memory");
-}
 
 /* One pass over every session. Returns the transactions completed. */
 static unsigned serve_all(struct writer *w)
@@ -108,7 +94,7 @@ static void sleep_on_doorbell(struct writer *w)
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
-	uint64_t now = now_ns(), last_work = now, last_reclaim = now;
+	uint64_t now = shm_now_ns(), last_work = now, last_reclaim = now;
 	unsigned idle_passes = 0;
 
 	urcu_memb_register_thread();
@@ -118,7 +104,7 @@ static void *writer_main(void *arg)
 		/* The clock only after work or every CLOCK_EVERY_IDLE empty
 		 * passes: an empty pass costs about as much as reading it. */
 		if (done || ++idle_passes % CLOCK_EVERY_IDLE == 0) {
-			now = now_ns();
+			now = shm_now_ns();
 			if (retire_count(&w->applier.retired) &&
 			    (retire_count(&w->applier.retired) >= RECLAIM_EVERY_ITEMS ||
 			     now - last_reclaim >= RECLAIM_EVERY_NS)) {
@@ -133,14 +119,14 @@ static void *writer_main(void *arg)
 			continue;
 		}
 		if (now - last_work < w->idle_ns) {
-			cpu_relax();
+			shm_cpu_relax();
 			continue;
 		}
 		urcu_memb_read_lock();
 		applier_reclaim(&w->applier, now); /* leave figures current before sleeping */
 		urcu_memb_read_unlock();
 		sleep_on_doorbell(w);
-		now = last_work = now_ns();
+		now = last_work = shm_now_ns();
 		idle_passes = 0;
 	}
 	urcu_memb_unregister_thread();

@@ -71,10 +71,14 @@ typedef struct shmdb shmdb;
  * "/tmp/shmdb-<uid>/shmdb.sock". shmdbd resolves its default the same way,
  * so a daemon and a client started by the same user meet with no flags.
  *
- * Writes at most `cap` bytes, NUL included, into `buf`.
+ * Writes at most `cap` bytes, NUL included, into `buf`; a buffer of
+ * SHMDB_SOCKET_PATH_MAX bytes holds any path a UNIX socket can have.
  * Returns 0, or -ENAMETOOLONG if the path does not fit in `cap` bytes or in
  * a UNIX socket address.
  */
+/* The longest socket path, NUL included (sizeof sockaddr_un's sun_path). */
+#define SHMDB_SOCKET_PATH_MAX 108
+
 SHMDB_API int shmdb_default_socket(char *buf, size_t cap);
 
 /*

@@ -269,7 +269,7 @@ static void detach(struct shmdb *db)
 
 int shmdb_open(const char *socket_path, shmdb **out)
 {
-	char path[108];
+	char path[SHMDB_SOCKET_PATH_MAX];
 	struct shm_welcome w;
 	int fds[SHM_MAX_FDS];
 	unsigned nfds = 0;

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "shmdb.h"
 
 int shm_send_msg(int sock, const void *buf, size_t len, const int *fds, unsigned nfds)
@@ -56,13 +57,6 @@ int shm_send_msg(int sock, const void *buf, size_t len, const int *fds, unsigned
 		msg.msg_control = NULL;
 		msg.msg_controllen = 0;
 	}
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void close_all(int *fds, unsigned *nfds)
@@ -105,13 +99,13 @@ int shm_recv_msg(int sock, void *buf, size_t len, int *fds, unsigned max_fds,
 		char buf[CMSG_SPACE(sizeof(int) * (SHM_MAX_FDS + 8))];
 		struct cmsghdr align;
 	} ctl;
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = shm_now_ms() + timeout_ms;
 	size_t got = 0;
 	int err = 0;
 
 	*nfds = 0;
 	while (got < len) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - shm_now_ms();
 		if (left <= 0) {
 			err = -ETIMEDOUT;
 			break;

@@ -36,6 +36,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "catalog.h"
 #include "client_internal.h"
 #include "index.h"
 
@@ -211,8 +212,8 @@ static inline uint64_t table_index(shmdb_rtxn *r, shmdb_table t)
 {
 	if (__builtin_expect(t == r->last_table && t != 0, 1))
 		return r->last_index;
-	uint32_t slot = SHM_TABLE_SLOT(t);
-	if (t == 0 || slot >= SHM_MAX_TABLES)
+	int slot = shm_table_slot(t);
+	if (slot < 0)
 		return 0;
 	const struct shm_table *tb = &r->meta->tables[slot];
 	if (__atomic_load_n(&tb->id, __ATOMIC_ACQUIRE) != t || tb->created_ts > r->snap ||

@@ -12,6 +12,9 @@
 
 #include "shmdb.h"
 
+_Static_assert(SHMDB_SOCKET_PATH_MAX == sizeof(((struct sockaddr_un *)0)->sun_path),
+	       "a socket path buffer holds any UNIX socket path");
+
 int shmdb_default_socket(char *buf, size_t cap)
 {
 	const char *env = getenv("SHMDB_SOCKET");
@@ -28,7 +31,7 @@ int shmdb_default_socket(char *buf, size_t cap)
 		n = snprintf(buf, cap, "%s/shmdb.sock", xdg);
 	else
 		n = snprintf(buf, cap, "/tmp/shmdb-%u/shmdb.sock", (unsigned)geteuid());
-	if (n < 0 || (size_t)n >= cap || (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path))
+	if (n < 0 || (size_t)n >= cap || (size_t)n >= SHMDB_SOCKET_PATH_MAX)
 		return -ENAMETOOLONG;
 	return 0;
 }

@@ -32,7 +32,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "catalog.h"
 #include "client_internal.h"
+#include "spin.h"
 #include "txn.h"
 
 #define CHUNK_MAX (SHM_SQ_SIZE / 4 - sizeof(struct shm_sqe_hdr))
@@ -43,15 +45,6 @@ struct shmdb_wtxn {
 	uint8_t *buf;
 	size_t len, cap;
 };
-
-/* One turn of a polling loop: a compiler barrier, not PAUSE. On KVM guests
- * a loop of PAUSE triggers pause-loop exits to the host: measured here, 400
- * to 900 stalls of 2-10 us per second, and a 1-put commit p50 of 1.1 us
- * instead of 0.4 us in some runs. The cost: an SMT sibling is not yielded to. */
-static void cpu_relax(void)
-{
-	__asm__ volatile("" ::: "memory");
-}
 
 /* ---- collecting ------------------------------------------------------------ */
 
@@ -183,7 +176,7 @@ static int wait_result(shmdb *db, uint64_t ticket, uint64_t *commit_ts, uint64_t
 		if (res->state == RESULT_READY)
 			break;
 		if (spins < SPINS_BEFORE_SLEEP) {
-			cpu_relax();
+			shm_cpu_relax();
 			continue;
 		}
 		sleep_for_completion(db);
@@ -246,7 +239,7 @@ static int sq_room(shmdb *db, size_t need)
 			pthread_mutex_unlock(&db->cq_lock);
 		}
 		if (spins < SPINS_BEFORE_SLEEP) {
-			cpu_relax();
+			shm_cpu_relax();
 			continue;
 		}
 		if (spins % 256 == 0 && shm_client_daemon_gone(db))
@@ -351,14 +344,8 @@ static int name_ok(const char *name, size_t *len)
 /* The live table named `name` in the catalog, or 0. */
 static shmdb_table find_table(shmdb *db, const char *name, size_t len)
 {
-	for (unsigned i = 0; i < SHM_MAX_TABLES; i++) {
-		const struct shm_table *t = &db->meta->tables[i];
-		uint32_t id = __atomic_load_n(&t->id, __ATOMIC_ACQUIRE);
-		if (id && __atomic_load_n(&t->state, __ATOMIC_RELAXED) == SHM_TABLE_LIVE &&
-		    t->name_len == len && !memcmp(t->name, name, len))
-			return id;
-	}
-	return 0;
+	uint32_t id;
+	return shm_table_find(db->meta, name, len, &id) < 0 ? 0 : id;
 }
 
 /* Commit a transaction of the one table operation (on table t, with count

@@ -278,7 +278,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *cmd = argv[optind];
-	char path[108];
+	char path[SHMDB_SOCKET_PATH_MAX];
 	if (!socket_path) {
 		int e = shmdb_default_socket(path, sizeof(path));
 		if (e) {

@@ -1,0 +1,49 @@
+/*
+ * catalog.h - finding a table in the meta segment's catalog, by id and by
+ * name: the one rule the client library and the writer both apply.
+ *
+ * Only the writer changes the catalog. It completes an entry before the
+ * release store of its id, so a reader that loads a matching id with
+ * acquire order sees the rest of the entry as of that publication; state,
+ * created_ts and dropped_ts say whether the entry is the live table, and
+ * each caller judges them against its own view (the writer: live now; a
+ * snapshot: created at or before it and not dropped by it).
+ */
+#ifndef SHMDB_CATALOG_H
+#define SHMDB_CATALOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "layout.h"
+
+/* The catalog slot a table id names, or -1 for 0 or a slot past the
+ * catalog. The entry there may hold another table (another generation). */
+static inline int shm_table_slot(uint32_t id)
+{
+	uint32_t slot = SHM_TABLE_SLOT(id);
+	return id && slot < SHM_MAX_TABLES ? (int)slot : -1;
+}
+
+/* The slot of the live table named name[0..len), or -1; *id (may be
+ * NULL) gets the id that slot held when it matched, loaded once, so that a
+ * client never pairs one table's name with a later table's id. Acquire on
+ * each id: pairs with the writer's publication of the entry. */
+static inline int shm_table_find(const struct shm_meta *m, const void *name, size_t len,
+				 uint32_t *id)
+{
+	for (unsigned i = 0; i < SHM_MAX_TABLES; i++) {
+		const struct shm_table *t = &m->tables[i];
+		uint32_t seen = __atomic_load_n(&t->id, __ATOMIC_ACQUIRE);
+		if (seen && __atomic_load_n(&t->state, __ATOMIC_RELAXED) == SHM_TABLE_LIVE &&
+		    t->name_len == len && !memcmp(t->name, name, len)) {
+			if (id)
+				*id = seen;
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+#endif /* SHMDB_CATALOG_H */

@@ -27,9 +27,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "apply.h"
-#include "layout.h"
-#include "sessions.h"
 #include "shmdb.h"
 
 /* A transaction may carry a little framing beyond SHMDB_MAX_TXN. */
@@ -42,14 +39,14 @@ void ring_state_free(struct ring_state *rs)
 	rs->txn_cap = rs->txn_len = 0;
 }
 
-static uint8_t *sq_base(const struct session *s)
+static uint8_t *sq_base(struct shm_session_header *seg)
 {
-	return (uint8_t *)s->seg + SHM_SESSION_SQ_OFF;
+	return (uint8_t *)seg + SHM_SESSION_SQ_OFF;
 }
 
-static struct shm_cqe *cq_base(const struct session *s)
+static struct shm_cqe *cq_base(struct shm_session_header *seg)
 {
-	return (struct shm_cqe *)((uint8_t *)s->seg + SHM_SESSION_CQ_OFF);
+	return (struct shm_cqe *)((uint8_t *)seg + SHM_SESSION_CQ_OFF);
 }
 
 static int txn_append(struct ring_state *rs, const uint8_t *src, size_t n)
@@ -73,10 +70,10 @@ static int txn_append(struct ring_state *rs, const uint8_t *src, size_t n)
 	return 0;
 }
 
-static void post(struct session *s, int status, uint64_t commit_ts, uint64_t value)
+static void post(struct ring_state *rs, struct shm_session_header *seg, int status,
+		 uint64_t commit_ts, uint64_t value)
 {
-	struct ring_state *rs = &s->ring;
-	struct shm_cqe *e = &cq_base(s)[rs->cq_tail & (SHM_CQ_ENTRIES - 1)];
+	struct shm_cqe *e = &cq_base(seg)[rs->cq_tail & (SHM_CQ_ENTRIES - 1)];
 	e->ticket = ++rs->tickets;
 	e->status = status;
 	e->reserved = 0;
@@ -86,25 +83,23 @@ static void post(struct session *s, int status, uint64_t commit_ts, uint64_t val
 	rs->posted = true;
 }
 
-unsigned ring_serve(struct applier *ap, struct session *s, unsigned budget)
+unsigned ring_serve(struct ring_state *rs, struct shm_session_header *h, unsigned budget,
+		    ring_commit_fn *commit, void *ctx, const char **broken)
 {
-	struct ring_state *rs = &s->ring;
-	struct shm_session_header *h = s->seg;
 	unsigned done = 0;
 
-	if (s->doomed)
-		return 0;
+	*broken = NULL;
 	uint64_t tail = __atomic_load_n(&h->sq_tail, __ATOMIC_ACQUIRE);
 	uint64_t avail = tail - rs->sq_head;
 	if (avail > SHM_SQ_SIZE || avail % 8) {
-		session_doom(s, "submission tail out of range");
+		*broken = "submission tail out of range";
 		return 0;
 	}
 	while (rs->sq_head != tail && done < budget) {
 		uint32_t cq_head = __atomic_load_n(&h->cq_head, __ATOMIC_ACQUIRE);
 		uint32_t queued = rs->cq_tail - cq_head;
 		if (queued > SHM_CQ_ENTRIES) {
-			session_doom(s, "completion head out of range");
+			*broken = "completion head out of range";
 			return done;
 		}
 		if (queued == SHM_CQ_ENTRIES)
@@ -112,10 +107,10 @@ unsigned ring_serve(struct applier *ap, struct session *s, unsigned budget)
 
 		uint64_t pos = rs->sq_head & (SHM_SQ_SIZE - 1);
 		struct shm_sqe_hdr hdr;
-		memcpy(&hdr, sq_base(s) + pos, sizeof(hdr));
+		memcpy(&hdr, sq_base(h) + pos, sizeof(hdr));
 		if (hdr.len < sizeof(hdr) || hdr.len % 8 || hdr.len > SHM_SQ_SIZE - pos ||
 		    hdr.len > tail - rs->sq_head) {
-			session_doom(s, "malformed submission record");
+			*broken = "malformed submission record";
 			return done;
 		}
 		if (hdr.kind == SHM_SQE_PAD) {
@@ -125,7 +120,7 @@ unsigned ring_serve(struct applier *ap, struct session *s, unsigned budget)
 		bool first = hdr.flags & SHM_SQE_FIRST, last = hdr.flags & SHM_SQE_LAST;
 		if (hdr.kind != SHM_SQE_CHUNK || (hdr.flags & ~(SHM_SQE_FIRST | SHM_SQE_LAST)) ||
 		    first == rs->in_txn) {
-			session_doom(s, "submission records out of order");
+			*broken = "submission records out of order";
 			return done;
 		}
 		if (first) {
@@ -133,8 +128,8 @@ unsigned ring_serve(struct applier *ap, struct session *s, unsigned budget)
 			rs->txn_len = 0;
 			rs->txn_too_big = false;
 		}
-		if (txn_append(rs, sq_base(s) + pos + sizeof(hdr), hdr.len - sizeof(hdr))) {
-			session_doom(s, "out of memory for a transaction");
+		if (txn_append(rs, sq_base(h) + pos + sizeof(hdr), hdr.len - sizeof(hdr))) {
+			*broken = "out of memory for a transaction";
 			return done;
 		}
 		rs->sq_head += hdr.len;
@@ -143,8 +138,8 @@ unsigned ring_serve(struct applier *ap, struct session *s, unsigned budget)
 		rs->in_txn = false;
 		uint64_t ts = 0, value = 0;
 		int status = rs->txn_too_big ? SHMDB_EBADTXN
-			   : apply_txn(ap, rs->txn, rs->txn_len, &ts, &value);
-		post(s, status, status ? 0 : ts, value);
+			   : commit(ctx, rs->txn, rs->txn_len, &ts, &value);
+		post(rs, h, status, status ? 0 : ts, value);
 		done++;
 		if (rs->txn_cap > (1u << 20)) /* do not keep a huge buffer per session */
 			ring_state_free(rs);
@@ -152,10 +147,8 @@ unsigned ring_serve(struct applier *ap, struct session *s, unsigned budget)
 	return done;
 }
 
-void ring_flush(struct session *s)
+void ring_flush(struct ring_state *rs, struct shm_session_header *h)
 {
-	struct ring_state *rs = &s->ring;
-	struct shm_session_header *h = s->seg;
 	/* The client may reuse ring space up to here. Stored only when it moved,
 	 * so that an idle pass does not take the line from the client. */
 	if (rs->sq_head != rs->sq_head_published) {
@@ -173,8 +166,7 @@ void ring_flush(struct session *s)
 		syscall(SYS_futex, &h->cq_tail, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
-bool ring_pending(const struct session *s)
+bool ring_pending(const struct ring_state *rs, const struct shm_session_header *h)
 {
-	const struct shm_session_header *h = s->seg;
-	return !s->doomed && __atomic_load_n(&h->sq_tail, __ATOMIC_ACQUIRE) != s->ring.sq_head;
+	return __atomic_load_n(&h->sq_tail, __ATOMIC_ACQUIRE) != rs->sq_head;
 }

@@ -1,6 +1,8 @@
 /*
- * ring.h - the writer's side of a session's rings: taking submissions,
- * reassembling transactions, posting completions. Writer thread only.
+ * ring.h - the writer's side of one session's rings: taking submissions,
+ * reassembling transactions, handing each to the caller to commit, posting
+ * completions. Writer thread only. It knows the session segment's layout
+ * and nothing of sessions or of how a transaction is applied.
  */
 #ifndef SHMDBD_RING_H
 #define SHMDBD_RING_H
@@ -9,10 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct applier;
-struct session;
+#include "layout.h"
 
-/* The writer's private state for one session (inside struct session). */
+/* The writer's private state for one session's rings. All zero is the
+ * state of a new session. */
 struct ring_state {
 	uint64_t sq_head;      /* private copy: what the client wrote is not trusted */
 	uint64_t sq_head_published; /* last value stored in the segment */
@@ -28,20 +30,28 @@ struct ring_state {
 void ring_state_free(struct ring_state *rs);
 
 /*
- * ring_serve - take up to `budget` transactions from s's submission ring,
- * apply each, and post its completion. A session whose ring breaks the
- * protocol (a tail moved past the head, a record that does not fit, chunks
- * out of order) is marked doomed and skipped from then on; the main thread
- * closes it. Returns the number of transactions completed.
+ * Commit one complete transaction txn[0..len) (the writer's private copy):
+ * its status, with *commit_ts and *value for the completion.
  */
-unsigned ring_serve(struct applier *ap, struct session *s, unsigned budget);
+typedef int ring_commit_fn(void *ctx, const uint8_t *txn, size_t len, uint64_t *commit_ts,
+			   uint64_t *value);
 
-/* ring_flush - publish the consumed head and posted completions of s, and
- * wake its client if it sleeps. */
-void ring_flush(struct session *s);
+/*
+ * ring_serve - take up to `budget` transactions from the submission ring of
+ * session segment `seg`, commit each with commit(ctx, ...), and post its
+ * completion. A ring that breaks the protocol (a tail moved past the head,
+ * a record that does not fit, chunks out of order) sets *broken to the
+ * reason and stops; the caller must not serve it again. Returns the number
+ * of transactions completed.
+ */
+unsigned ring_serve(struct ring_state *rs, struct shm_session_header *seg, unsigned budget,
+		    ring_commit_fn *commit, void *ctx, const char **broken);
 
-/* Whether s has submissions waiting (for the writer's last look before it
- * sleeps). */
-bool ring_pending(const struct session *s);
+/* ring_flush - publish the consumed head and posted completions, and wake
+ * the client if it sleeps. */
+void ring_flush(struct ring_state *rs, struct shm_session_header *seg);
+
+/* Whether submissions wait (for the writer's last look before it sleeps). */
+bool ring_pending(const struct ring_state *rs, const struct shm_session_header *seg);
 
 #endif /* SHMDBD_RING_H */

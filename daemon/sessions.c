@@ -35,7 +35,6 @@ static void free_session(struct session *s)
 {
 	if (s->seg)
 		munmap(s->seg, s->seg_size);
-	ring_state_free(&s->ring);
 	free(s);
 }
 
@@ -73,6 +72,7 @@ static int republish(struct session_registry *r, struct session *add)
 	if (add)
 		l->s[n++] = add;
 	l->n = n;
+	l->gen = old->gen + 1;
 	/* Release: the sessions and the array are complete before a reader
 	 * can load the pointer (session_list_get). */
 	__atomic_store_n(&r->list, l, __ATOMIC_RELEASE);
@@ -180,4 +180,29 @@ void session_doom(struct session *s, const char *reason)
 	 * has a wake-up pending anyway and will find this session. */
 	ssize_t n = write(s->doom_fd, &one, sizeof(one));
 	(void)n;
+}
+
+void session_sweep_begin(void *sweep)
+{
+	struct session_sweep *w = sweep;
+	w->l = session_list_get(w->r);
+	w->i = 0;
+}
+
+const struct shm_reader_slot *session_sweep_next(void *sweep, unsigned *n)
+{
+	struct session_sweep *w = sweep;
+	if (w->i > 0)
+		TSAN_RELEASE(w->l->s[w->i - 1]); /* before the grace period that may free it */
+	if (w->i == w->l->n)
+		return NULL;
+	const struct session *s = w->l->s[w->i++];
+	*n = SHM_READER_SLOTS;
+	return (const void *)((const uint8_t *)s->seg + SHM_SESSION_SLOTS_OFF);
+}
+
+void session_sweep_end(void *sweep)
+{
+	struct session_sweep *w = sweep;
+	session_list_put(w->l);
 }

@@ -11,7 +11,8 @@
  * session after an RCU grace period (urcu-memb call_rcu); the writer reads
  * inside an RCU read-side section.
  *
- * Sessions hold no descriptor: the server owns the connection.
+ * Sessions hold no descriptor: the server owns the connection, and nothing
+ * of the writer's: the writer keeps its own state per session (writer.c).
  */
 #ifndef SHMDBD_SESSIONS_H
 #define SHMDBD_SESSIONS_H
@@ -22,7 +23,6 @@
 #include <urcu/urcu-memb.h>
 
 #include "layout.h"
-#include "ring.h"
 
 struct session {
 	struct rcu_head rcu;
@@ -34,14 +34,14 @@ struct session {
 	int doomed;                       /* set by the writer: close it */
 	int ended;                        /* main thread: no longer registered */
 	const char *doom_reason;
-	struct ring_state ring;           /* the writer's, private */
 };
 
 /* The sessions registered at one moment; never changed once published. */
 struct session_list {
 	struct rcu_head rcu;
+	uint64_t gen;               /* one more than the list it replaced */
 	uint32_t n;
-	struct session *s[];
+	struct session *s[];        /* in the order they registered */
 };
 
 struct session_registry {
@@ -102,6 +102,22 @@ int session_end(struct session_registry *r, struct session *s);
  * stops serving s and asks the main thread (through doom_fd) to end it.
  */
 void session_doom(struct session *s, const char *reason);
+
+/*
+ * A sweep over the reader slots of every session registered when it
+ * begins, for the reclaimer (its struct slot_source): begin takes the list,
+ * next returns one session's slots at a time (NULL after the last), end
+ * puts the list. All three take a struct session_sweep; call inside an RCU
+ * read-side section.
+ */
+struct session_sweep {
+	const struct session_registry *r;
+	const struct session_list *l;
+	uint32_t i;
+};
+void session_sweep_begin(void *sweep);
+const struct shm_reader_slot *session_sweep_next(void *sweep, unsigned *n);
+void session_sweep_end(void *sweep);
 
 
 #endif /* SHMDBD_SESSIONS_H */

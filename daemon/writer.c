@@ -4,7 +4,16 @@
  * One pass walks the session registry under an RCU read-side lock, serving
  * up to PASS_BUDGET transactions per session so that one flooding session
  * cannot starve the others, and flushes each session's completions once.
- * Reclamation runs when enough has been retired or enough time has passed.
+ * Each transaction goes through the core (core.h); one that finds no room
+ * while retired memory waits is tried once more after an immediate
+ * reclamation. The reclaimer takes a step when enough has been retired or
+ * enough time has passed.
+ *
+ * The writer's state per session (its ring state) is its own, not the
+ * session's: an array kept parallel to the session list it last saw, and
+ * carried over by session id when the main thread publishes a new list
+ * (follow_sessions). Sessions are freed only after an RCU grace period, so
+ * the list the writer holds in a pass stays valid through it.
  *
  * Sleeping, the SQPOLL rule: the writer reads the doorbell counter, stores
  * writer_sleeping = 1, issues a full fence, and looks at every ring once
@@ -21,6 +30,7 @@
 #include "tsan.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -32,11 +42,73 @@
 #define PASS_BUDGET 64
 /* How often the loop takes a reclamation step while memory waits: it checks
  * whether the grace period it asked for has passed (they take milliseconds,
- * grace.h), frees, and asks for the next (paced: GRACE_EVERY_NS, apply.c). */
+ * grace.h), frees, and asks for the next (paced: GRACE_EVERY_NS, reclaim.c). */
 #define RECLAIM_EVERY_NS 1000000ull
 #define RECLAIM_EVERY_ITEMS 4096u
 #define SLEEP_WATCHING_NS 10000000ull
 #define CLOCK_EVERY_IDLE 64u
+
+/*
+ * Make w->served follow the session list l: each session keeps its ring
+ * state, found by id (both lists are in registration order, so the search
+ * usually ends at its first look), a new session starts from a zeroed one,
+ * and the states of sessions gone are freed. Returns 0, or -ENOMEM with
+ * nothing changed (the next pass tries again).
+ */
+static int follow_sessions(struct writer *w, const struct session_list *l)
+{
+	if (l->gen == w->served_gen)
+		return 0;
+	struct served *next = calloc(l->n ? l->n : 1, sizeof(*next));
+	if (!next)
+		return -ENOMEM;
+	uint32_t from = 0;
+	for (uint32_t i = 0; i < l->n; i++) {
+		next[i].session_id = l->s[i]->id;
+		for (uint32_t k = 0; k < w->nserved; k++) {
+			struct served *old = &w->served[(from + k) % w->nserved];
+			if (old->session_id == l->s[i]->id) {
+				next[i].ring = old->ring;
+				old->session_id = 0; /* carried over; ids start at 1 */
+				from = (from + k + 1) % w->nserved;
+				break;
+			}
+		}
+	}
+	for (uint32_t j = 0; j < w->nserved; j++)
+		if (w->served[j].session_id)
+			ring_state_free(&w->served[j].ring);
+	free(w->served);
+	w->served = next;
+	w->nserved = l->n;
+	w->served_gen = l->gen;
+	return 0;
+}
+
+static void forget_sessions(struct writer *w)
+{
+	for (uint32_t j = 0; j < w->nserved; j++)
+		ring_state_free(&w->served[j].ring);
+	free(w->served);
+	w->served = NULL;
+	w->nserved = 0;
+}
+
+/* A transaction of a ring, through the core. */
+static int commit_one(void *arg, const uint8_t *txn, size_t len, uint64_t *commit_ts,
+		      uint64_t *value)
+{
+	struct writer *w = arg;
+	int r = commit_txn(&w->core, txn, len, commit_ts, value);
+	if (r == -ENOSPC && reclaimer_can_free(&w->reclaimer)) {
+		/* Memory is short while retired blocks wait: free what no
+		 * snapshot needs now (an expedited grace period), then try
+		 * once more. */
+		reclaimer_now(&w->reclaimer);
+		r = commit_txn(&w->core, txn, len, commit_ts, value);
+	}
+	return r;
+}
 
 /* One pass over every session. Returns the transactions completed. */
 static unsigned serve_all(struct writer *w)
@@ -44,22 +116,32 @@ static unsigned serve_all(struct writer *w)
 	const struct session_list *l = session_list_get(w->sessions);
 	unsigned done = 0;
 
-	for (uint32_t i = 0; i < l->n; i++) {
-		struct session *s = l->s[i];
-		done += ring_serve(&w->applier, s, PASS_BUDGET);
-		ring_flush(s);
-		TSAN_RELEASE(s); /* before the grace period that may free it */
+	if (follow_sessions(w, l) == 0) {
+		for (uint32_t i = 0; i < l->n; i++) {
+			struct session *s = l->s[i];
+			struct ring_state *rs = &w->served[i].ring;
+			const char *broken;
+			if (!s->doomed) {
+				done += ring_serve(rs, s->seg, PASS_BUDGET, commit_one, w, &broken);
+				if (broken)
+					session_doom(s, broken);
+			}
+			ring_flush(rs, s->seg);
+			TSAN_RELEASE(s); /* before the grace period that may free it */
+		}
 	}
 	session_list_put(l);
 	return done;
 }
 
+/* Whether any session has submissions waiting (or the writer could not
+ * follow the list: then it must not sleep). */
 static bool any_pending(struct writer *w)
 {
 	const struct session_list *l = session_list_get(w->sessions);
-	bool pending = false;
+	bool pending = follow_sessions(w, l) != 0;
 	for (uint32_t i = 0; i < l->n && !pending; i++) {
-		pending = ring_pending(l->s[i]);
+		pending = !l->s[i]->doomed && ring_pending(&w->served[i].ring, l->s[i]->seg);
 		TSAN_RELEASE(l->s[i]);
 	}
 	session_list_put(l);
@@ -82,7 +164,7 @@ static void sleep_on_doorbell(struct writer *w)
 		/* While reclamation has something to do (memory waits for
 		 * readers, or the horizon for a grace period), wake now and
 		 * then to take its steps and refresh the figures. */
-		bool watch = applier_waiting(&w->applier);
+		bool watch = reclaimer_waiting(&w->reclaimer);
 		uint64_t ns = watch ? SLEEP_WATCHING_NS : 0;
 		struct timespec to = { .tv_sec = (time_t)(ns / 1000000000ull),
 				       .tv_nsec = (long)(ns % 1000000000ull) };
@@ -105,10 +187,10 @@ static void *writer_main(void *arg)
 		 * passes: an empty pass costs about as much as reading it. */
 		if (done || ++idle_passes % CLOCK_EVERY_IDLE == 0) {
 			now = shm_now_ns();
-			if (retire_count(&w->applier.retired) &&
-			    (retire_count(&w->applier.retired) >= RECLAIM_EVERY_ITEMS ||
+			if (retire_count(&w->retired) &&
+			    (retire_count(&w->retired) >= RECLAIM_EVERY_ITEMS ||
 			     now - last_reclaim >= RECLAIM_EVERY_NS)) {
-				applier_reclaim(&w->applier, now);
+				reclaimer_step(&w->reclaimer, now);
 				last_reclaim = now;
 			}
 		}
@@ -123,7 +205,7 @@ static void *writer_main(void *arg)
 			continue;
 		}
 		urcu_memb_read_lock();
-		applier_reclaim(&w->applier, now); /* leave figures current before sleeping */
+		reclaimer_step(&w->reclaimer, now); /* leave figures current before sleeping */
 		urcu_memb_read_unlock();
 		sleep_on_doorbell(w);
 		now = last_work = shm_now_ns();
@@ -131,6 +213,14 @@ static void *writer_main(void *arg)
 	}
 	urcu_memb_unregister_thread();
 	return NULL;
+}
+
+/* Free what the writer's thread kept: ring states, scratch, the queue. */
+static void writer_free(struct writer *w)
+{
+	forget_sessions(w);
+	core_destroy(&w->core);
+	retire_free_all(&w->retired);
 }
 
 int writer_start(struct writer *w, int cpu, uint64_t idle_ns, struct store *st,
@@ -149,7 +239,20 @@ int writer_start(struct writer *w, int cpu, uint64_t idle_ns, struct store *st,
 	int e = grace_start(&w->grace, cpu);
 	if (e)
 		return e;
-	applier_init(&w->applier, st, reg, &w->grace);
+	alloc_init(&w->alloc, st->base);
+	for (unsigned i = 0; i < st->arena_count; i++) {
+		const struct shm_arena_desc *d = &st->meta->arena_table[i];
+		alloc_add_arena(&w->alloc, d->range_off + d->used, d->range_off + d->size);
+	}
+	retire_init(&w->retired);
+	core_init(&w->core, st->base, st->meta, &w->alloc, &w->retired);
+	w->sweep = (struct session_sweep){ .r = reg };
+	reclaimer_init(&w->reclaimer, st->meta, &w->alloc, &w->retired, &w->grace,
+		       (struct slot_source){ session_sweep_begin, session_sweep_next,
+					     session_sweep_end, &w->sweep });
+	w->served = NULL;
+	w->nserved = 0;
+	w->served_gen = UINT64_MAX;
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	e = pthread_attr_init(&attr);
@@ -160,7 +263,7 @@ int writer_start(struct writer *w, int cpu, uint64_t idle_ns, struct store *st,
 		pthread_attr_destroy(&attr);
 	}
 	if (e) {
-		applier_destroy(&w->applier);
+		writer_free(w);
 		grace_stop(&w->grace);
 	}
 	return -e;
@@ -173,6 +276,6 @@ void writer_stop(struct writer *w)
 	__atomic_fetch_add(bell, 1, __ATOMIC_RELEASE);
 	syscall(SYS_futex, bell, FUTEX_WAKE, 1, NULL, NULL, 0);
 	pthread_join(w->thread, NULL);
-	applier_destroy(&w->applier);
+	writer_free(w);
 	grace_stop(&w->grace);
 }

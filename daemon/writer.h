@@ -1,8 +1,8 @@
 /*
  * writer.h - the single writer thread: it serves every session's ring in
- * turn, applies their transactions, publishes commits, posts completions,
- * reclaims, and sleeps on the doorbell when there has been no work for its
- * idle window.
+ * turn, commits their transactions through the core, posts completions,
+ * runs the reclaimer, and sleeps on the doorbell when there has been no
+ * work for its idle window.
  */
 #ifndef SHMDBD_WRITER_H
 #define SHMDBD_WRITER_H
@@ -10,10 +10,21 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "apply.h"
+#include "alloc.h"
+#include "commit.h"
+#include "core.h"
 #include "grace.h"
+#include "reclaim.h"
+#include "retire.h"
+#include "ring.h"
 #include "sessions.h"
 #include "store.h"
+
+/* The writer's ring state of one session, by session id. */
+struct served {
+	uint64_t session_id;
+	struct ring_state ring;
+};
 
 struct writer {
 	pthread_t thread;
@@ -22,8 +33,17 @@ struct writer {
 	uint32_t stop;              /* 1: stop requested */
 	struct store *store;
 	struct session_registry *sessions;
-	struct applier applier;
+	struct alloc alloc;         /* the arenas' blocks: the core allocates, */
+	struct retire_queue retired; /* retires, and the reclaimer frees */
+	struct core core;
+	struct reclaimer reclaimer;
+	struct session_sweep sweep; /* the reclaimer's view of the reader slots */
 	struct grace grace;         /* its grace thread */
+	/* served[i] is the ring state of session i of the list of generation
+	 * served_gen (writer.c). */
+	struct served *served;
+	uint32_t nserved;
+	uint64_t served_gen;        /* UINT64_MAX: none followed yet */
 };
 
 /*

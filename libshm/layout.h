@@ -158,6 +158,12 @@ static inline uint64_t shm_index_mask(uint64_t word)
 	return (1ull << (word & SHM_INDEX_LOG2_MASK)) - 1;
 }
 
+/* The bytes of the index `word` names. */
+static inline size_t shm_index_bytes(uint64_t word)
+{
+	return (size_t)(shm_index_mask(word) + 1) * sizeof(uint64_t);
+}
+
 #define SHM_SLOT_OFF_MASK ((1ull << 48) - 1)
 #define SHM_SLOT_TAG(hash) ((hash) & ~SHM_SLOT_OFF_MASK)
 

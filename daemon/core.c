@@ -1,0 +1,26 @@
+/*
+ * core.c - setting up and tearing down the writer's core (see core.h).
+ *
+ * The store starts empty at commit 1, published with release order so that
+ * a reader's first snapshot sees the empty catalog tables_init wrote.
+ */
+#include "core.h"
+
+void core_init(struct core *c, uint8_t *base, struct shm_meta *meta, struct alloc *alloc,
+	       struct retire_queue *retired)
+{
+	c->base = base;
+	c->meta = meta;
+	c->alloc = alloc;
+	c->retired = retired;
+	c->scratch = (struct txn_scratch){ 0 };
+	tables_init(&c->tables, base, meta, retired);
+	index_build_init(&c->build, base, alloc, retired);
+	__atomic_store_n(&meta->commit_ts, 1, __ATOMIC_RELEASE);
+}
+
+void core_destroy(struct core *c)
+{
+	index_build_destroy(&c->build);
+	scratch_free(&c->scratch);
+}

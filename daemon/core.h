@@ -1,0 +1,39 @@
+/*
+ * core.h - the writer's core: what a transaction's passes work on (the
+ * range, the allocator, the retire queue, the catalog, the index build and
+ * the per-transaction scratch). Writer thread only; no thread, socket or
+ * session here, so that a test can run it on a calloc'd range. commit.h
+ * runs a transaction through it.
+ */
+#ifndef SHMDBD_CORE_H
+#define SHMDBD_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alloc.h"
+#include "decode.h"
+#include "index_build.h"
+#include "retire.h"
+#include "tables.h"
+
+struct core {
+	uint8_t *base;                 /* the range: meta at 0, arenas after */
+	struct shm_meta *meta;
+	struct alloc *alloc;           /* shared with the reclaimer, which frees */
+	struct retire_queue *retired;  /* shared with the reclaimer, which drains */
+	struct tables tables;
+	struct index_build build;
+	struct txn_scratch scratch;
+};
+
+/*
+ * core_init - the store starts empty, at commit 1: every catalog slot
+ * free, commit_ts published. Blocks come from `alloc`; what transactions
+ * unlink goes to `retired`.
+ */
+void core_init(struct core *c, uint8_t *base, struct shm_meta *meta, struct alloc *alloc,
+	       struct retire_queue *retired);
+void core_destroy(struct core *c);
+
+#endif /* SHMDBD_CORE_H */

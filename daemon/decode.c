@@ -1,0 +1,81 @@
+/*
+ * decode.c - pass 1 of a transaction in the writer (see decode.h).
+ *
+ * Invariant: the three scratch arrays always have `cap` entries each (a
+ * failed growth keeps the old cap, so they never disagree). Decoding reads
+ * only the writer's private copy of what the client wrote; shm_op_decode
+ * validates every field before it is used.
+ */
+#include "decode.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "index.h"
+#include "shmdb.h"
+
+/* Operations whose scratch (84 bytes each) stays allocated between
+ * transactions; a larger transaction's is freed after it. */
+#define SCRATCH_KEEP 65536
+
+static int scratch_reserve(struct txn_scratch *s, size_t n)
+{
+	if (n <= s->cap)
+		return 0;
+	size_t cap = s->cap ? s->cap : 64;
+	while (cap < n)
+		cap *= 2;
+	struct pending_op *ops = realloc(s->ops, cap * sizeof(*ops));
+	if (ops)
+		s->ops = ops;
+	struct touched *tt = realloc(s->touched, cap * sizeof(*tt));
+	if (tt)
+		s->touched = tt;
+	uint32_t *dropped = realloc(s->dropped, cap * sizeof(*dropped));
+	if (dropped)
+		s->dropped = dropped;
+	if (!ops || !tt || !dropped)
+		return -ENOMEM;
+	s->cap = cap;
+	return 0;
+}
+
+void scratch_free(struct txn_scratch *s)
+{
+	free(s->ops);
+	free(s->touched);
+	free(s->dropped);
+	s->ops = NULL;
+	s->touched = NULL;
+	s->dropped = NULL;
+	s->cap = 0;
+}
+
+void scratch_trim(struct txn_scratch *s)
+{
+	if (s->cap > SCRATCH_KEEP)
+		scratch_free(s);
+}
+
+static int keyed(uint8_t code)
+{
+	return code == SHM_OP_PUT || code == SHM_OP_DEL || code == SHM_OP_CHECK;
+}
+
+int decode_txn(struct txn_scratch *s, const uint8_t *buf, size_t len, size_t *nops)
+{
+	size_t pos = 0, n = 0;
+	struct shm_op op;
+	int r;
+
+	while ((r = shm_op_decode(buf, len, &pos, &op)) == 1) {
+		if (n == s->cap && scratch_reserve(s, n + 1))
+			return -ENOMEM;
+		s->ops[n].op = op;
+		s->ops[n].block = 0;
+		s->ops[n].hash = keyed(op.code) ? shm_key_hash(op.key, op.klen) : 0;
+		n++;
+	}
+	*nops = n;
+	return r < 0 ? SHMDB_EBADTXN : 0;
+}

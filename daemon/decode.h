@@ -1,0 +1,55 @@
+/*
+ * decode.h - pass 1 of a transaction in the writer: decode and validate its
+ * private copy once (libshm/txn.h's codec), into an array of operations
+ * with each key's hash. Writer thread only.
+ */
+#ifndef SHMDBD_DECODE_H
+#define SHMDBD_DECODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layout.h"
+#include "txn.h"
+
+/* An operation of the transaction being applied: decoded once, with its
+ * key's hash (0 for table operations) and the block prepare reserved for
+ * it (0 if none). */
+struct pending_op {
+	struct shm_op op;
+	uint64_t hash;
+	uint64_t block;
+};
+
+/* A table a transaction writes, with how many keys it may add. */
+struct touched {
+	struct shm_table *t;
+	uint64_t adds;
+	int reserve;          /* a RESERVE op is among them: room now, no build */
+};
+
+/* Per-transaction scratch, one entry of each array per operation, grown as
+ * needed and kept between transactions up to SCRATCH_KEEP operations
+ * (decode.c): the apply path allocates only when a transaction is bigger
+ * than any before it, or bigger than that. */
+struct txn_scratch {
+	struct pending_op *ops;       /* the transaction's operations */
+	struct touched *touched;      /* tables written, with keys added (prepare) */
+	uint32_t *dropped;            /* ids of tables dropped so far (prepare) */
+	size_t cap;
+};
+
+/*
+ * decode_txn - decode buf[0..len) (a private copy) into s->ops[0..*nops).
+ * Returns 0, SHMDB_EBADTXN (a malformed operation) or -ENOMEM. The ops
+ * point into buf.
+ */
+int decode_txn(struct txn_scratch *s, const uint8_t *buf, size_t len, size_t *nops);
+
+/* scratch_trim - after a transaction: free the scratch if a transaction
+ * made it larger than what is kept. */
+void scratch_trim(struct txn_scratch *s);
+
+void scratch_free(struct txn_scratch *s);
+
+#endif /* SHMDBD_DECODE_H */

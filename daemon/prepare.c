@@ -1,0 +1,147 @@
+/*
+ * prepare.c - pass 2 of a transaction in the writer (see prepare.h).
+ *
+ * Invariant: on success, every block and retire-queue entry pass 3 needs is
+ * reserved, so applying cannot fail half way; on failure, nothing stays
+ * reserved. What this pass changes in shared memory (an index rebuilt or a
+ * build's step, both published with release order by index_build.c)
+ * changes no snapshot's view, so it may stay even when the transaction
+ * fails.
+ */
+#include "prepare.h"
+
+#include <errno.h>
+
+#include "index.h"
+#include "shmdb.h"
+
+size_t op_block_size(const struct shm_op *op)
+{
+	switch (op->code) {
+	case SHM_OP_PUT:
+		return shm_version_size(op->klen, op->vlen);
+	case SHM_OP_DEL:
+		return shm_version_size(op->klen, SHM_TOMBSTONE);
+	case SHM_OP_CREATE_TABLE:
+		return INDEX_MIN_BYTES;
+	}
+	return 0;
+}
+
+void unreserve(struct core *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (c->scratch.ops[i].block)
+			alloc_put(c->alloc, c->scratch.ops[i].block, op_block_size(&c->scratch.ops[i].op));
+}
+
+/* The newest version of key[0..klen) in t, or NULL; `hash` is the key's. */
+static const struct shm_version *head_of(const struct core *c, const struct shm_table *t,
+					 const uint8_t *key, uint32_t klen, uint64_t hash)
+{
+	uint64_t s = shm_index_find(c->base, (const uint64_t *)(c->base + shm_index_off(t->index)),
+				    shm_index_mask(t->index), hash, key, klen);
+	return s ? (const void *)(c->base + (s & SHM_SLOT_OFF_MASK)) : NULL;
+}
+
+/* Count `adds` more keys that t may gain in this transaction, for a
+ * RESERVE op if `reserve`. */
+static void touch(struct touched *tt, size_t *ntt, struct shm_table *t, uint64_t adds,
+		  int reserve)
+{
+	for (size_t i = 0; i < *ntt; i++) {
+		if (tt[i].t == t) {
+			tt[i].adds += adds;
+			tt[i].reserve |= reserve;
+			return;
+		}
+	}
+	tt[*ntt] = (struct touched){ t, adds, reserve };
+	(*ntt)++;
+}
+
+static int was_dropped(const uint32_t *dropped, size_t n, uint32_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (dropped[i] == id)
+			return 1;
+	return 0;
+}
+
+int prepare(struct core *c, size_t nops, uint64_t ts)
+{
+	struct pending_op *ops = c->scratch.ops;
+	struct touched *tt = c->scratch.touched;
+	uint32_t *dropped = c->scratch.dropped;
+	size_t ntt = 0, ndropped = 0, i, retires = 0;
+	unsigned creates = 0;
+	int err = 0;
+
+	/* Tables, checks, drops and index room first: nothing reserved yet. */
+	for (i = 0; !err && i < nops; i++) {
+		const struct shm_op *op = &ops[i].op;
+		struct shm_table *t = NULL;
+		switch (op->code) {
+		case SHM_OP_PUT:
+		case SHM_OP_DEL:
+		case SHM_OP_CHECK:
+		case SHM_OP_RESERVE:
+			t = tables_live(&c->tables, op->table);
+			if (!t || was_dropped(dropped, ndropped, op->table)) {
+				err = -ENOENT;
+				break;
+			}
+			if (op->code == SHM_OP_CHECK) {
+				const struct shm_version *head =
+					head_of(c, t, op->key, op->klen, ops[i].hash);
+				if (head && head->begin_ts > op->since_ts)
+					err = SHMDB_ECONFLICT;
+			} else if (op->code == SHM_OP_RESERVE) {
+				/* since_ts is the key count (txn.h): room for
+				 * that many, whatever else the transaction adds. */
+				touch(tt, &ntt, t,
+				      op->since_ts > t->records ? op->since_ts - t->records : 0, 1);
+			} else {
+				touch(tt, &ntt, t, 1, 0);
+				retires++;
+			}
+			break;
+		case SHM_OP_CREATE_TABLE:
+			creates++;
+			break;
+		case SHM_OP_DROP_TABLE:
+			t = tables_named(&c->tables, op->key, op->klen);
+			if (!t || was_dropped(dropped, ndropped, t->id)) {
+				err = -ENOENT;
+				break;
+			}
+			dropped[ndropped++] = t->id;
+			retires += tables_drop_retires(t);
+			break;
+		}
+	}
+	if (!err && creates && tables_free_slots(&c->tables, creates) < creates)
+		err = -ENOSPC;
+	for (size_t k = 0; !err && k < ntt; k++)
+		err = index_make_room(&c->build, tt[k].t, tt[k].adds, tt[k].reserve, ts);
+	if (!err && c->build.t) {
+		/* A step of the build under way, bigger as its table gains keys. */
+		uint64_t adds = 0;
+		for (size_t k = 0; k < ntt; k++)
+			if (tt[k].t == c->build.t)
+				adds = tt[k].adds;
+		index_build_step(&c->build, adds, ts);
+	}
+	if (!err && retire_reserve(c->retired, retires))
+		err = -ENOMEM;
+
+	/* Then every block the transaction will write. */
+	for (i = 0; !err && i < nops; i++) {
+		size_t size = op_block_size(&ops[i].op);
+		if (size && !(ops[i].block = alloc_get(c->alloc, size)))
+			err = -ENOSPC;
+	}
+	if (err)
+		unreserve(c, i);
+	return err;
+}

@@ -1,0 +1,32 @@
+/*
+ * prepare.h - pass 2 of a transaction in the writer: everything that can
+ * fail, before anything a snapshot can see changes. Writer thread only.
+ */
+#ifndef SHMDBD_PREPARE_H
+#define SHMDBD_PREPARE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core.h"
+
+/* The block operation `op` writes into: its bytes, or 0 for none. The one
+ * rule for what prepare reserves, what unreserve gives back and what apply
+ * frees when an op turns out to write nothing. */
+size_t op_block_size(const struct shm_op *op);
+
+/*
+ * prepare - over c->scratch.ops[0..nops) of the transaction that will
+ * commit at `ts`: resolve tables, evaluate checks, make index room (which
+ * may rebuild an index or step a build: no snapshot's view changes),
+ * reserve every retire-queue entry and every block the transaction will
+ * write, setting each op's block. Returns 0, or SHMDB_ECONFLICT, -ENOENT,
+ * -ENOSPC or -ENOMEM with nothing reserved.
+ */
+int prepare(struct core *c, size_t nops, uint64_t ts);
+
+/* unreserve - give back the blocks prepare reserved for ops[0..n) (never
+ * published). */
+void unreserve(struct core *c, size_t n);
+
+#endif /* SHMDBD_PREPARE_H */

@@ -1,0 +1,69 @@
+/*
+ * retire.c - the retire queue (see retire.h).
+ *
+ * Invariants: items[head..tail) (modulo cap) are in the order they were
+ * retired, so in commit order; `bytes` is the sum of their block sizes;
+ * `total` only grows. Room is reserved before anything is unlinked, so
+ * retire() cannot fail.
+ */
+#include "retire.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void retire_init(struct retire_queue *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->horizon = 1;
+}
+
+void retire_free_all(struct retire_queue *q)
+{
+	free(q->items);
+	memset(q, 0, sizeof(*q));
+}
+
+int retire_reserve(struct retire_queue *q, size_t n)
+{
+	size_t count = retire_count(q);
+	if (count + n <= q->cap)
+		return 0;
+	size_t cap = q->cap ? q->cap : 1024;
+	while (cap < count + n)
+		cap *= 2;
+	struct retired *items = malloc(cap * sizeof(*items));
+	if (!items)
+		return -ENOMEM;
+	for (size_t i = 0; i < count; i++)
+		items[i] = q->items[(q->head + i) % q->cap];
+	free(q->items);
+	q->items = items;
+	q->cap = cap;
+	q->head = 0;
+	q->tail = count;
+	return 0;
+}
+
+void retire(struct retire_queue *q, uint64_t ts, uint64_t off, uint32_t size, uint32_t kind)
+{
+	struct retired *r = &q->items[q->tail % q->cap];
+	r->ts = ts;
+	r->off = off;
+	r->size = size;
+	r->kind = kind;
+	q->tail++;
+	if (kind == RETIRED_BLOCK) {
+		q->bytes += size;
+		q->total += size;
+	}
+}
+
+void retire_pop(struct retire_queue *q)
+{
+	const struct retired *r = &q->items[q->head % q->cap];
+	if (r->kind == RETIRED_BLOCK)
+		q->bytes -= r->size;
+	if (++q->head == q->tail)
+		q->head = q->tail = 0;
+}

@@ -1,0 +1,104 @@
+/*
+ * tables.c - the writer's side of the catalog (see tables.h).
+ *
+ * Invariants: a slot is FREE, LIVE or DROPPED (layout.h); a LIVE entry's id
+ * is slot | gen << 16 with a generation never 0 and never reused until it
+ * wraps, so a client holding a dropped table's id does not reach a newer
+ * table in the same slot; a DROPPED slot becomes FREE only when the
+ * reclaimer frees it, after every snapshot that could name it (reclaim.c).
+ *
+ * Ordering: an entry is written completely before the release store of its
+ * id, which readers load with acquire order (libshm/catalog.h); dropped_ts
+ * is stored with release order before the contents are retired.
+ */
+#include "tables.h"
+
+#include <string.h>
+
+#include "catalog.h"
+
+void tables_init(struct tables *c, uint8_t *base, struct shm_meta *meta,
+		 struct retire_queue *retired)
+{
+	memset(c, 0, sizeof(*c));
+	c->base = base;
+	c->meta = meta;
+	c->retired = retired;
+	for (unsigned i = 0; i < SHM_MAX_TABLES; i++)
+		meta->tables[i].dropped_ts = SHM_TS_INFINITY;
+}
+
+struct shm_table *tables_live(struct tables *c, uint32_t id)
+{
+	int slot = shm_table_slot(id);
+	if (slot < 0)
+		return NULL;
+	struct shm_table *t = &c->meta->tables[slot];
+	return t->id == id && t->state == SHM_TABLE_LIVE ? t : NULL;
+}
+
+struct shm_table *tables_named(struct tables *c, const void *name, size_t len)
+{
+	int slot = shm_table_find(c->meta, name, len, NULL);
+	return slot < 0 ? NULL : &c->meta->tables[slot];
+}
+
+unsigned tables_free_slots(const struct tables *c, unsigned want)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < SHM_MAX_TABLES && n < want; i++)
+		n += c->meta->tables[i].state == SHM_TABLE_FREE;
+	return n;
+}
+
+uint32_t tables_create(struct tables *c, const void *name, size_t len, uint64_t index_off,
+		       uint64_t ts, int *used)
+{
+	struct shm_table *t = tables_named(c, name, len);
+	*used = 0;
+	if (t)
+		return t->id;
+	unsigned slot = 0;
+	while (c->meta->tables[slot].state != SHM_TABLE_FREE)
+		slot++; /* the caller counted enough free slots */
+	t = &c->meta->tables[slot];
+	uint16_t gen = ++c->gen[slot];
+	if (gen == 0)
+		gen = ++c->gen[slot];
+	memset(c->base + index_off, 0, INDEX_MIN_BYTES);
+	t->index = shm_index_word(index_off, INDEX_MIN_LOG2);
+	t->index_used = 0;
+	t->created_ts = ts;
+	t->dropped_ts = SHM_TS_INFINITY;
+	t->records = 0;
+	t->name_len = (uint8_t)len;
+	memset(t->name, 0, sizeof(t->name));
+	memcpy(t->name, name, len);
+	t->state = SHM_TABLE_LIVE;
+	uint32_t id = slot | (uint32_t)gen << 16;
+	/* The entry is complete: publish its id. */
+	__atomic_store_n(&t->id, id, __ATOMIC_RELEASE);
+	*used = 1;
+	return id;
+}
+
+void tables_drop(struct tables *c, struct shm_table *t, uint64_t ts)
+{
+	uint64_t *slots = (uint64_t *)(c->base + shm_index_off(t->index));
+	uint64_t mask = shm_index_mask(t->index);
+	/* Readers with snapshots from ts on see the table gone; older ones keep
+	 * reading it until the retired blocks are freed after them. */
+	__atomic_store_n(&t->dropped_ts, ts, __ATOMIC_RELEASE);
+	t->state = SHM_TABLE_DROPPED;
+	for (uint64_t i = 0; i <= mask; i++) {
+		uint64_t s = slots[i];
+		if (s) { /* older versions on the chain are retired already */
+			const struct shm_version *v = (const void *)(c->base + (s & SHM_SLOT_OFF_MASK));
+			retire(c->retired, ts, s & SHM_SLOT_OFF_MASK,
+			       (uint32_t)shm_version_size(v->klen, v->vlen), RETIRED_BLOCK);
+		}
+	}
+	retire(c->retired, ts, shm_index_off(t->index), (uint32_t)shm_index_bytes(t->index),
+	       RETIRED_BLOCK);
+	retire(c->retired, ts, (uint64_t)(t - c->meta->tables), 0, RETIRED_TABLE_SLOT);
+}

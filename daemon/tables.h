@@ -1,0 +1,61 @@
+/*
+ * tables.h - the writer's side of the table catalog in the meta segment:
+ * finding a live table by id or name, creating and dropping tables.
+ * Writer thread only.
+ */
+#ifndef SHMDBD_TABLES_H
+#define SHMDBD_TABLES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "index_build.h"
+#include "layout.h"
+#include "retire.h"
+
+struct tables {
+	uint8_t *base;
+	struct shm_meta *meta;
+	struct retire_queue *retired;
+	uint16_t gen[SHM_MAX_TABLES];   /* each slot's last generation */
+};
+
+/* tables_init - an empty catalog: every slot free, none ever dropped. */
+void tables_init(struct tables *c, uint8_t *base, struct shm_meta *meta,
+		 struct retire_queue *retired);
+
+/* The live table with this id, or NULL. */
+struct shm_table *tables_live(struct tables *c, uint32_t id);
+
+/* The live table named name[0..len), or NULL. */
+struct shm_table *tables_named(struct tables *c, const void *name, size_t len);
+
+/* How many free slots there are, counting up to `want`. */
+unsigned tables_free_slots(const struct tables *c, unsigned want);
+
+/* How many retire-queue items dropping t takes. */
+static inline uint64_t tables_drop_retires(const struct shm_table *t)
+{
+	return t->index_used + 2; /* every head, the index, the slot */
+}
+
+/*
+ * tables_create - the table named name[0..len), live from commit ts, with
+ * the INDEX_MIN_BYTES block at index_off as its empty index: its id. If a
+ * live table has that name already, its id, and *used is cleared (the
+ * caller frees the block); else *used is set. A free slot must exist
+ * (tables_free_slots). The entry is complete before its id is published
+ * with release order.
+ */
+uint32_t tables_create(struct tables *c, const void *name, size_t len, uint64_t index_off,
+		       uint64_t ts, int *used);
+
+/*
+ * tables_drop - drop live table t at commit ts: snapshots from ts on see it
+ * gone, older ones read it until its blocks are freed after them. Retires
+ * every key's head, the index and the catalog slot at ts (room reserved:
+ * tables_drop_retires).
+ */
+void tables_drop(struct tables *c, struct shm_table *t, uint64_t ts);
+
+#endif /* SHMDBD_TABLES_H */

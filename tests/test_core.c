@@ -1,0 +1,630 @@
+/*
+ * test_core.c - the writer's core without a daemon: transactions run
+ * through decode, prepare, apply and publish (commit.h) on a calloc'd range
+ * (meta segment at offset 0, one arena after it), read back with the same
+ * index lookups clients use.
+ *
+ *   - the catalog: create, find by id and name, drop, the slot freed by
+ *     reclamation and reused with a new generation, no room for a table;
+ *   - the passes: versions and snapshots, deletes, checks, bad input, and
+ *     that a failed transaction changes nothing and keeps no memory;
+ *   - prepare reserves exactly op_block_size() per operation and unreserve
+ *     gives exactly that back;
+ *   - an index grown in steps, checked after every commit against a model
+ *     of the table, and, while a build is under way, against the slots of
+ *     the current index it has passed; every byte given back at the end;
+ *   - the reclaimer: the horizon over reader slots, claims out of range
+ *     ignored, grace periods paced, nothing freed that a snapshot sees.
+ *
+ * Nothing here waits or depends on time: the reclaimer is handed its clock.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commit.h"
+#include "core.h"
+#include "harness.h"
+#include "index.h"
+#include "prepare.h"
+#include "reclaim.h"
+#include "shmdb.h"
+#include "txn.h"
+
+/* ---- a store on the heap ------------------------------------------------- */
+
+static struct {
+	uint8_t *base;
+	struct shm_meta *meta;
+	struct alloc alloc;
+	struct retire_queue q;
+	struct core c;
+} f;
+
+static void store_on_heap(size_t arena)
+{
+	size_t meta_size = shm_align_up(sizeof(struct shm_meta), 4096);
+	ck_assert_int_eq(posix_memalign((void **)&f.base, 4096, meta_size + arena), 0);
+	memset(f.base, 0, meta_size + arena);
+	f.meta = (struct shm_meta *)f.base;
+	alloc_init(&f.alloc, f.base);
+	alloc_add_arena(&f.alloc, meta_size, meta_size + arena);
+	retire_init(&f.q);
+	core_init(&f.c, f.base, f.meta, &f.alloc, &f.q);
+}
+
+static void setup(void)
+{
+	store_on_heap(64u << 20);
+}
+
+static void teardown(void)
+{
+	core_destroy(&f.c);
+	retire_free_all(&f.q);
+	free(f.base);
+}
+
+static uint64_t commit_ts(void)
+{
+	return f.meta->commit_ts;
+}
+
+/* Free everything retired, as if no reader held a snapshot. */
+static uint64_t reclaim_all(void)
+{
+	f.q.horizon = commit_ts();
+	return reclaim_run(&f.q, f.q.horizon, &f.alloc, f.meta);
+}
+
+/* ---- encoding transactions ----------------------------------------------- */
+
+struct tx {
+	uint8_t *buf;
+	size_t len, cap;
+};
+
+static void tx_op(struct tx *t, uint8_t code, uint32_t table, uint64_t since, const void *key,
+		  size_t klen, const void *val, size_t vlen)
+{
+	size_t need = shm_op_size(klen, vlen);
+	if (t->len + need > t->cap) {
+		t->cap = 2 * (t->len + need);
+		t->buf = realloc(t->buf, t->cap);
+		ck_assert_ptr_nonnull(t->buf);
+	}
+	shm_op_encode(t->buf + t->len, code, table, since, key, klen, val, vlen);
+	t->len += need;
+}
+
+static void tx_put(struct tx *t, uint32_t table, const char *key, const char *val)
+{
+	tx_op(t, SHM_OP_PUT, table, 0, key, strlen(key), val, strlen(val));
+}
+
+static int tx_commit(struct tx *t, uint64_t *ts, uint64_t *value)
+{
+	uint64_t ts_, value_;
+	int r = commit_txn(&f.c, t->buf, t->len, ts ? ts : &ts_, value ? value : &value_);
+	t->len = 0;
+	return r;
+}
+
+static void tx_free(struct tx *t)
+{
+	free(t->buf);
+	*t = (struct tx){ 0 };
+}
+
+/* One transaction of one table operation on `name`: its status; *id gets
+ * a created table's id. */
+static int table_op(uint8_t code, const char *name, uint32_t *id)
+{
+	struct tx t = { 0 };
+	uint64_t value = 0;
+	tx_op(&t, code, 0, 0, name, strlen(name), NULL, 0);
+	int r = tx_commit(&t, NULL, &value);
+	tx_free(&t);
+	if (id)
+		*id = (uint32_t)value;
+	return r;
+}
+
+static int put1(uint32_t table, const char *key, const char *val, uint64_t *ts)
+{
+	struct tx t = { 0 };
+	tx_put(&t, table, key, val);
+	int r = tx_commit(&t, ts, NULL);
+	tx_free(&t);
+	return r;
+}
+
+/* ---- reading back --------------------------------------------------------- */
+
+/* The version of key[0..klen) in table id that snapshot `snap` sees, or
+ * NULL; read as a client does, through the published index word. */
+static const struct shm_version *lookup(uint32_t id, const void *key, size_t klen, uint64_t snap)
+{
+	const struct shm_table *t = &f.meta->tables[SHM_TABLE_SLOT(id)];
+	ck_assert_uint_eq(t->id, id);
+	uint64_t word = t->index;
+	const uint64_t *slots = (const uint64_t *)(f.base + shm_index_off(word));
+	uint64_t s = shm_index_find(f.base, slots, shm_index_mask(word), shm_key_hash(key, klen), key,
+				    (uint32_t)klen);
+	return s ? shm_chain_visible(f.base, s & SHM_SLOT_OFF_MASK, snap) : NULL;
+}
+
+/* Whether snapshot snap sees key with value val (NULL: absent). */
+static int sees(uint32_t id, const char *key, const char *val, uint64_t snap)
+{
+	const struct shm_version *v = lookup(id, key, strlen(key), snap);
+	if (!v || v->vlen == SHM_TOMBSTONE)
+		return val == NULL;
+	return val && v->vlen == strlen(val) &&
+	       !memcmp((const uint8_t *)v + shm_version_value_off(v->klen), val, v->vlen);
+}
+
+/* ---- the catalog ---------------------------------------------------------- */
+
+START_TEST(catalog_create_find_drop)
+{
+	uint32_t a, again, b, a2;
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "a", &a), 0);
+	ck_assert_uint_ne(a, 0);
+	ck_assert_ptr_eq(tables_live(&f.c.tables, a), &f.meta->tables[SHM_TABLE_SLOT(a)]);
+	ck_assert_ptr_eq(tables_named(&f.c.tables, "a", 1), tables_live(&f.c.tables, a));
+	ck_assert_uint_eq(f.meta->tables[SHM_TABLE_SLOT(a)].created_ts, commit_ts());
+
+	/* Creating an existing table opens it and keeps no memory. */
+	uint64_t used = alloc_used(&f.alloc);
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "a", &again), 0);
+	ck_assert_uint_eq(again, a);
+	ck_assert_uint_eq(alloc_used(&f.alloc), used);
+
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "b", &b), 0);
+	ck_assert_uint_ne(b, a);
+	ck_assert_int_eq(put1(a, "k", "v", NULL), 0);
+
+	ck_assert_int_eq(table_op(SHM_OP_DROP_TABLE, "a", NULL), 0);
+	uint64_t dropped = commit_ts();
+	ck_assert_ptr_null(tables_live(&f.c.tables, a));
+	ck_assert_ptr_null(tables_named(&f.c.tables, "a", 1));
+	ck_assert_uint_eq(f.meta->tables[SHM_TABLE_SLOT(a)].state, SHM_TABLE_DROPPED);
+	ck_assert_uint_eq(f.meta->tables[SHM_TABLE_SLOT(a)].dropped_ts, dropped);
+	ck_assert_int_eq(table_op(SHM_OP_DROP_TABLE, "a", NULL), -ENOENT);
+	ck_assert_int_eq(put1(a, "k", "v", NULL), -ENOENT);
+	ck_assert_uint_eq(commit_ts(), dropped);
+
+	/* An older snapshot still reads the dropped table's key until the
+	 * slot is reclaimed; then the slot is free and reused with another
+	 * generation, and the old id names nothing. */
+	ck_assert(sees(a, "k", "v", dropped - 1));
+	ck_assert_uint_gt(reclaim_all(), 0);
+	ck_assert_uint_eq(f.meta->tables[SHM_TABLE_SLOT(a)].state, SHM_TABLE_FREE);
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "a2", &a2), 0);
+	ck_assert_uint_eq(SHM_TABLE_SLOT(a2), SHM_TABLE_SLOT(a));
+	ck_assert_uint_ne(a2, a);
+	ck_assert_ptr_null(tables_live(&f.c.tables, a));
+	ck_assert_int_eq(put1(a, "k", "v", NULL), -ENOENT);
+	ck_assert_ptr_nonnull(tables_live(&f.c.tables, b));
+}
+END_TEST
+
+START_TEST(catalog_full)
+{
+	char name[16];
+	for (unsigned i = 0; i < SHM_MAX_TABLES; i++) {
+		snprintf(name, sizeof(name), "t%u", i);
+		ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, name, NULL), 0);
+	}
+	uint64_t ts = commit_ts(), used = alloc_used(&f.alloc);
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "one more", NULL), -ENOSPC);
+	ck_assert_uint_eq(commit_ts(), ts);
+	ck_assert_uint_eq(alloc_used(&f.alloc), used);
+	/* Dropping one makes room only once it is reclaimed. */
+	ck_assert_int_eq(table_op(SHM_OP_DROP_TABLE, "t7", NULL), 0);
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "one more", NULL), -ENOSPC);
+	reclaim_all();
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "one more", NULL), 0);
+}
+END_TEST
+
+/* ---- the passes ------------------------------------------------------------ */
+
+START_TEST(versions_snapshots_and_checks)
+{
+	uint32_t t;
+	uint64_t ts1, ts2, ts3, ts;
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "t", &t), 0);
+	ck_assert_int_eq(put1(t, "k", "one", &ts1), 0);
+	ck_assert_int_eq(put1(t, "k", "two", &ts2), 0);
+	ck_assert_uint_eq(ts2, ts1 + 1);
+	ck_assert(sees(t, "k", "one", ts1));
+	ck_assert(sees(t, "k", "two", ts2));
+	ck_assert(sees(t, "k", NULL, ts1 - 1));
+	/* The version "two" replaced waits in the retire queue. */
+	ck_assert_uint_eq(retire_count(&f.q), 1);
+	ck_assert_uint_eq(f.q.bytes, shm_version_size(1, 3));
+
+	struct tx x = { 0 };
+	tx_op(&x, SHM_OP_DEL, t, 0, "k", 1, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, &ts3, NULL), 0);
+	ck_assert(sees(t, "k", NULL, ts3));
+	ck_assert(sees(t, "k", "two", ts2));
+	ck_assert_uint_eq(f.meta->tables[SHM_TABLE_SLOT(t)].records, 0);
+	ck_assert_uint_eq(f.meta->tables[SHM_TABLE_SLOT(t)].index_used, 1);
+
+	/* A check of a key written after the snapshot fails the whole
+	 * transaction: nothing applied, nothing kept. */
+	uint64_t used = alloc_used(&f.alloc);
+	size_t retired = retire_count(&f.q);
+	tx_put(&x, t, "other", "x");
+	tx_op(&x, SHM_OP_CHECK, t, ts2, "k", 1, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, &ts, NULL), SHMDB_ECONFLICT);
+	ck_assert_uint_eq(commit_ts(), ts3);
+	ck_assert_uint_eq(alloc_used(&f.alloc), used);
+	ck_assert_uint_eq(retire_count(&f.q), retired);
+	ck_assert(sees(t, "other", NULL, ts3 + 1));
+	/* The same check against the current snapshot passes. */
+	tx_put(&x, t, "other", "x");
+	tx_op(&x, SHM_OP_CHECK, t, ts3, "k", 1, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, &ts, NULL), 0);
+	ck_assert_uint_eq(ts, ts3 + 1);
+	ck_assert(sees(t, "other", "x", ts));
+
+	/* Deleting a missing key commits and keeps no memory. */
+	used = alloc_used(&f.alloc);
+	tx_op(&x, SHM_OP_DEL, t, 0, "missing", 7, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, &ts, NULL), 0);
+	ck_assert_uint_eq(alloc_used(&f.alloc), used);
+
+	/* An unknown table, a malformed transaction, an empty one. */
+	tx_put(&x, t, "a", "b");
+	tx_put(&x, t + (1u << 16), "a", "b");
+	ck_assert_int_eq(tx_commit(&x, &ts, NULL), -ENOENT);
+	ck_assert_uint_eq(alloc_used(&f.alloc), used);
+	tx_put(&x, t, "a", "b");
+	x.len -= 8; /* cut into the value */
+	ck_assert_int_eq(tx_commit(&x, &ts, NULL), SHMDB_EBADTXN);
+	ck_assert_int_eq(tx_commit(&x, &ts, NULL), 0);
+	ck_assert_uint_eq(ts, commit_ts());
+	ck_assert(sees(t, "a", NULL, commit_ts()));
+	tx_free(&x);
+}
+END_TEST
+
+/* ---- block sizes: prepare and unreserve ------------------------------------ */
+
+static uint8_t big_value[SHMDB_MAX_VALUE];
+
+START_TEST(prepare_reserves_op_block_size)
+{
+	uint32_t t;
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "t", &t), 0);
+	ck_assert_int_eq(put1(t, "present", "x", NULL), 0);
+
+	struct tx x = { 0 };
+	tx_put(&x, t, "k1", "");
+	tx_put(&x, t, "k2", "a value of some length");
+	tx_op(&x, SHM_OP_PUT, t, 0, "k3", 2, big_value, 70000);
+	tx_op(&x, SHM_OP_DEL, t, 0, "present", 7, NULL, 0);
+	tx_op(&x, SHM_OP_DEL, t, 0, "absent", 6, NULL, 0);
+	tx_op(&x, SHM_OP_CHECK, t, commit_ts(), "k1", 2, NULL, 0);
+	tx_op(&x, SHM_OP_CREATE_TABLE, 0, 0, "new", 3, NULL, 0);
+	tx_op(&x, SHM_OP_RESERVE, t, 10, NULL, 0, NULL, 0);
+
+	size_t nops;
+	ck_assert_int_eq(decode_txn(&f.c.scratch, x.buf, x.len, &nops), 0);
+	ck_assert_uint_eq(nops, 8);
+	uint64_t before = alloc_used(&f.alloc), expect = 0;
+	ck_assert_int_eq(prepare(&f.c, nops, commit_ts() + 1), 0);
+	for (size_t i = 0; i < nops; i++) {
+		const struct pending_op *p = &f.c.scratch.ops[i];
+		size_t size = op_block_size(&p->op);
+		ck_assert_int_eq(p->block != 0, size != 0);
+		if (size)
+			expect += alloc_class_size(size);
+	}
+	ck_assert_uint_eq(op_block_size(&f.c.scratch.ops[0].op), shm_version_size(2, 0));
+	ck_assert_uint_eq(op_block_size(&f.c.scratch.ops[2].op), shm_version_size(2, 70000));
+	ck_assert_uint_eq(op_block_size(&f.c.scratch.ops[3].op), shm_version_size(7, SHM_TOMBSTONE));
+	ck_assert_uint_eq(op_block_size(&f.c.scratch.ops[5].op), 0);
+	ck_assert_uint_eq(op_block_size(&f.c.scratch.ops[7].op), 0);
+	ck_assert_uint_eq(alloc_used(&f.alloc) - before, expect);
+	unreserve(&f.c, nops);
+	ck_assert_uint_eq(alloc_used(&f.alloc), before);
+
+	/* The same transaction committed keeps every block but the missing
+	 * key's tombstone. */
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	ck_assert_uint_eq(alloc_used(&f.alloc) - before,
+			  expect - alloc_class_size(shm_version_size(6, SHM_TOMBSTONE)));
+	tx_free(&x);
+}
+END_TEST
+
+START_TEST(no_room_keeps_nothing)
+{
+	teardown();
+	store_on_heap(8u << 20);
+	uint32_t t;
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "t", &t), 0);
+	struct tx x = { 0 };
+	tx_op(&x, SHM_OP_PUT, t, 0, "a", 1, big_value, 3u << 20);
+	tx_op(&x, SHM_OP_PUT, t, 0, "b", 1, big_value, 3u << 20);
+	tx_op(&x, SHM_OP_PUT, t, 0, "c", 1, big_value, 3u << 20);
+	uint64_t ts = commit_ts(), used = alloc_used(&f.alloc);
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), -ENOSPC);
+	ck_assert_uint_eq(commit_ts(), ts);
+	ck_assert_uint_eq(alloc_used(&f.alloc), used);
+	ck_assert_uint_eq(retire_count(&f.q), 0);
+	ck_assert(sees(t, "a", NULL, ts));
+	/* Two fit. */
+	tx_op(&x, SHM_OP_PUT, t, 0, "a", 1, big_value, 3u << 20);
+	tx_op(&x, SHM_OP_PUT, t, 0, "b", 1, big_value, 3u << 20);
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	tx_free(&x);
+}
+END_TEST
+
+/* ---- the index build, against a model --------------------------------------- */
+
+#define MODEL_KEYS 40000
+
+static uint32_t model_gen[MODEL_KEYS]; /* 0: absent; else the value's generation */
+
+static void model_key(char k[16], unsigned i)
+{
+	snprintf(k, 16, "key-%08u", i);
+}
+
+static void model_val(char v[24], unsigned i, uint32_t gen)
+{
+	snprintf(v, 24, "v%u.%u", i, gen);
+}
+
+/* Every key of the model, as the current snapshot reads it. */
+static void check_model(uint32_t t, unsigned nkeys)
+{
+	char k[16], v[24];
+	uint64_t live = 0;
+	for (unsigned i = 0; i < nkeys; i++) {
+		model_key(k, i);
+		if (model_gen[i]) {
+			model_val(v, i, model_gen[i]);
+			live++;
+		}
+		if (!sees(t, k, model_gen[i] ? v : NULL, commit_ts()))
+			ck_abort_msg("key %u: not what the model holds (gen %u)", i, model_gen[i]);
+	}
+	ck_assert_uint_eq(f.meta->tables[SHM_TABLE_SLOT(t)].records, live);
+}
+
+static int left_out(const struct index_build *b, uint64_t pos, uint64_t off)
+{
+	for (size_t i = 0; i < b->ndead; i++)
+		if (b->dead[i].pos == pos && b->dead[i].off == off)
+			return 1;
+	return 0;
+}
+
+/* While a build is under way: the new index holds exactly the keys of the
+ * current index's slots [0, copied), less the dead ones it left out, each
+ * pointing at the same head; `used` counts its non-empty slots. */
+static void check_build(void)
+{
+	const struct index_build *b = &f.c.build;
+	const struct shm_table *t = b->t;
+	const uint64_t *cur = (const uint64_t *)(f.base + shm_index_off(t->index));
+	const uint64_t *nxt = (const uint64_t *)(f.base + shm_index_off(b->word));
+	uint64_t nmask = shm_index_mask(b->word), expect = 0, have = 0;
+	if (b->zeroed <= nmask)
+		return; /* still clearing: nothing copied yet */
+	for (uint64_t p = 0; p < b->copied; p++) {
+		uint64_t s = cur[p];
+		if (!s || left_out(b, p, s & SHM_SLOT_OFF_MASK))
+			continue;
+		const struct shm_version *v = (const void *)(f.base + (s & SHM_SLOT_OFF_MASK));
+		uint64_t got = shm_index_find(f.base, nxt, nmask, shm_key_hash(v->key, v->klen), v->key,
+					      v->klen);
+		if (got != s)
+			ck_abort_msg("slot %llu: the build holds %llx, the index %llx",
+				     (unsigned long long)p, (unsigned long long)got,
+				     (unsigned long long)s);
+		expect++;
+	}
+	for (uint64_t p = 0; p <= nmask; p++)
+		have += nxt[p] != 0;
+	ck_assert_uint_eq(have, expect);
+	ck_assert_uint_eq(b->used, have);
+}
+
+START_TEST(index_grows_in_steps_against_a_model)
+{
+	uint32_t t;
+	char k[16], v[24];
+	unsigned nkeys = 0, builds_seen = 0, steps_checked = 0;
+	uint64_t last_word = 0, last_build = 0;
+	unsigned seed = 12345;
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "t", &t), 0);
+	const struct shm_table *tb = &f.meta->tables[SHM_TABLE_SLOT(t)];
+	memset(model_gen, 0, sizeof(model_gen));
+
+	struct tx x = { 0 };
+	for (unsigned round = 0; nkeys < MODEL_KEYS; round++) {
+		/* 100 ops: mostly new keys, some overwrites, some deletes
+		 * (tombstones for the build to leave out once no snapshot
+		 * can see them), some deleted keys written again. */
+		for (int n = 0; n < 100 && nkeys < MODEL_KEYS; n++) {
+			unsigned r = (seed = seed * 1103515245u + 12345u) >> 16;
+			unsigned i = r % 10 < 6 || nkeys == 0 ? nkeys++ : r % nkeys;
+			model_key(k, i);
+			if (r % 10 == 9 && model_gen[i]) {
+				tx_op(&x, SHM_OP_DEL, t, 0, k, strlen(k), NULL, 0);
+				model_gen[i] = 0;
+			} else {
+				model_gen[i]++;
+				if (model_gen[i] == 0)
+					model_gen[i] = 1;
+				model_val(v, i, model_gen[i]);
+				tx_put(&x, t, k, v);
+			}
+		}
+		/* A transaction that names a key twice applies them in order,
+		 * as the model does. */
+		ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+		if (round % 8 == 0)
+			reclaim_all(); /* no reader: tombstones become dead */
+		if (f.c.build.t) {
+			builds_seen += f.c.build.word != last_build;
+			last_build = f.c.build.word;
+			check_build();
+			steps_checked++;
+		}
+		if (round % 16 == 0 || tb->index != last_word)
+			check_model(t, nkeys);
+		last_word = tb->index;
+	}
+	check_model(t, nkeys);
+	/* The index grew past 64K slots through builds in steps. */
+	ck_assert_uint_ge(shm_index_mask(tb->index) + 1, 65536);
+	ck_assert_uint_ge(steps_checked, 20);
+	ck_assert_uint_ge(builds_seen, 3);
+
+	/* Drop it while a build is under way: once reclaimed, every byte of
+	 * the store is back, the unpublished index included. */
+	for (unsigned i = 0; !f.c.build.t && i < 100000; i++) {
+		model_key(k, MODEL_KEYS + i);
+		tx_put(&x, t, k, "x");
+		ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	}
+	ck_assert_ptr_nonnull(f.c.build.t);
+	ck_assert_int_eq(table_op(SHM_OP_DROP_TABLE, "t", NULL), 0);
+	ck_assert_ptr_null(f.c.build.t);
+	reclaim_all();
+	ck_assert_uint_eq(alloc_used(&f.alloc), 0);
+	ck_assert_uint_eq(f.q.bytes, 0);
+	tx_free(&x);
+}
+END_TEST
+
+/* ---- the reclaimer ----------------------------------------------------------- */
+
+/* Reader slots of two fake sessions, swept as the writer sweeps sessions'. */
+static struct shm_reader_slot fake_slots[2][SHM_READER_SLOTS];
+static unsigned fake_next;
+
+static void fake_begin(void *ctx)
+{
+	(void)ctx;
+	fake_next = 0;
+}
+
+static const struct shm_reader_slot *fake_sweep(void *ctx, unsigned *n)
+{
+	(void)ctx;
+	if (fake_next == 2)
+		return NULL;
+	*n = SHM_READER_SLOTS;
+	return fake_slots[fake_next++];
+}
+
+static void fake_end(void *ctx)
+{
+	(void)ctx;
+}
+
+static const struct slot_source fake_source = { fake_begin, fake_sweep, fake_end, NULL };
+
+START_TEST(horizon_over_reader_slots)
+{
+	memset(fake_slots, 0, sizeof(fake_slots));
+	ck_assert_uint_eq(reclaim_horizon(&fake_source, 1, 50), 50);
+	fake_slots[1][3].snapshot = 20;
+	fake_slots[0][0].snapshot = 30;
+	ck_assert_uint_eq(reclaim_horizon(&fake_source, 1, 50), 20);
+	/* Claims older than the last horizon, or newer than the commit, are
+	 * no reader's: ignored. */
+	fake_slots[0][5].snapshot = 5;
+	fake_slots[1][0].snapshot = 70;
+	ck_assert_uint_eq(reclaim_horizon(&fake_source, 10, 50), 20);
+}
+END_TEST
+
+START_TEST(reclaimer_frees_only_what_no_snapshot_sees)
+{
+	struct grace g = { 0 }; /* no thread: a requested grace period has passed */
+	struct reclaimer rc;
+	uint32_t t;
+	uint64_t ts1, ts2, now = 1000000000ull;
+	memset(fake_slots, 0, sizeof(fake_slots));
+	reclaimer_init(&rc, f.meta, &f.alloc, &f.q, &g, fake_source);
+
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "t", &t), 0);
+	ck_assert_int_eq(put1(t, "k", "one", &ts1), 0);
+	fake_slots[0][2].snapshot = ts1; /* a reader holds "one" */
+	ck_assert_int_eq(put1(t, "k", "two", &ts2), 0);
+	ck_assert(reclaimer_waiting(&rc));
+	ck_assert(reclaimer_can_free(&rc));
+
+	uint64_t used = alloc_used(&f.alloc);
+	reclaimer_step(&rc, now);        /* asks for a grace period */
+	reclaimer_step(&rc, now + 1);    /* it passed: scan, free nothing */
+	ck_assert_uint_eq(alloc_used(&f.alloc), used);
+	ck_assert_uint_eq(f.q.horizon, ts1);
+	ck_assert_uint_eq(f.meta->oldest_snapshot, ts1);
+	ck_assert(sees(t, "k", "one", ts1));
+
+	/* The reader lets go; the next grace period is paced: not asked at
+	 * once for a few bytes, asked later. */
+	fake_slots[0][2].snapshot = 0;
+	reclaimer_step(&rc, now + 2);
+	reclaimer_step(&rc, now + 3);
+	ck_assert_uint_eq(alloc_used(&f.alloc), used);
+	reclaimer_step(&rc, now + 1000000000ull);
+	reclaimer_step(&rc, now + 1000000001ull);
+	ck_assert_uint_eq(alloc_used(&f.alloc), used - alloc_class_size(shm_version_size(1, 3)));
+	ck_assert_uint_eq(f.meta->reclaimed_bytes, shm_version_size(1, 3));
+	ck_assert_uint_eq(f.meta->retired_bytes, 0);
+	ck_assert_uint_eq(f.q.horizon, ts2);
+	ck_assert(!reclaimer_can_free(&rc));
+
+	/* Under memory pressure, at once. */
+	fake_slots[1][1].snapshot = ts2;
+	ck_assert_int_eq(put1(t, "k", "six", NULL), 0);
+	reclaimer_now(&rc);
+	ck_assert_uint_eq(retire_count(&f.q), 1); /* ts2's reader sees "two" */
+	fake_slots[1][1].snapshot = 0;
+	reclaimer_now(&rc);
+	ck_assert_uint_eq(retire_count(&f.q), 0);
+	ck_assert(sees(t, "k", "six", commit_ts()));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("core");
+	TCase *tc = tcase_create("catalog");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, catalog_create_find_drop);
+	tcase_add_test(tc, catalog_full);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("passes");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, versions_snapshots_and_checks);
+	tcase_add_test(tc, prepare_reserves_op_block_size);
+	tcase_add_test(tc, no_room_keeps_nothing);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("index build");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, index_grows_in_steps_against_a_model);
+	tcase_set_timeout(tc, 120);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("reclaimer");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, horizon_over_reader_slots);
+	tcase_add_test(tc, reclaimer_frees_only_what_no_snapshot_sees);
+	suite_add_tcase(s, tc);
+	return test_run_suite(s);
+}

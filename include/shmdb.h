@@ -9,8 +9,9 @@
  * Conventions
  *   - Every function that can fail returns 0 on success or a negative
  *     errno-style code (-ENOENT, -EACCES, ...). Codes specific to shmdb live
- *     in their own range, below SHMDB_ERR_BASE; shmdb_strerror() names every
- *     code a function here returns.
+ *     in their own range, below SHMDB_ERR_BASE, listed with their messages
+ *     in SHMDB_ERRORS; shmdb_strerror() names every code a function here
+ *     returns.
  *   - Handles are opaque. A shmdb handle may be used by several threads of
  *     one process at once unless a function says otherwise.
  *   - Views (pointers into the store) stay valid for as long as the function
@@ -39,25 +40,57 @@ extern "C" {
 /* Store-specific codes are negative and at or below SHMDB_ERR_BASE, far
  * from every errno value, so a caller can tell the two kinds apart. */
 #define SHMDB_ERR_BASE (-1000)
-/* The store's layout has a magic or format version this library does not
- * understand: the daemon and the library come from different releases. */
-#define SHMDB_EVERSION (SHMDB_ERR_BASE - 1)
-/* The daemon answered with something that breaks the protocol or describes
- * an impossible layout (wrong sizes, missing descriptors). */
-#define SHMDB_EPROTO (SHMDB_ERR_BASE - 2)
-/* The daemon refused this client: its uid/gid is not admitted. */
-#define SHMDB_EREFUSED (SHMDB_ERR_BASE - 3)
-/* No daemon is serving the socket path (no socket file, or nobody listens). */
-#define SHMDB_ENODAEMON (SHMDB_ERR_BASE - 4)
-/* The daemon has stopped or is stopping; the handle can still read what it
- * mapped, but nothing new will happen in it. Reattach with shmdb_open(). */
-#define SHMDB_ESHUTDOWN (SHMDB_ERR_BASE - 5)
-/* A transaction's shmdb_check() found that a commit after its since_ts
- * wrote or deleted the key: nothing of the transaction was applied. */
-#define SHMDB_ECONFLICT (SHMDB_ERR_BASE - 6)
-/* The daemon found the encoded transaction malformed and applied nothing
- * (only a damaged or hostile client sees this). */
-#define SHMDB_EBADTXN (SHMDB_ERR_BASE - 7)
+
+/*
+ * SHMDB_ERRORS(X) - every store-specific code, once, with the name
+ * shmdb_strerror() gives it: X(name, offset, message) makes `name` the code
+ * SHMDB_ERR_BASE - offset. Offsets run 1, 2, 3, ... without a gap and never
+ * change (programs are built against the values); a new code takes the next
+ * offset, here and nowhere else. The library's build fails for an entry
+ * without a message, an empty message, or an offset repeated or outside
+ * SHMDB_ERR_FIRST .. SHMDB_ERR_LAST.
+ */
+#define SHMDB_ERRORS(X)								\
+	/* The store's layout (or the daemon's protocol) has a magic or		\
+	 * format version this library does not understand: the daemon		\
+	 * and the library come from different releases. */			\
+	X(SHMDB_EVERSION, 1,							\
+	  "store format version or magic not understood by this library")	\
+	/* The daemon answered with something that breaks the protocol or	\
+	 * describes an impossible layout (wrong sizes, missing			\
+	 * descriptors). */							\
+	X(SHMDB_EPROTO, 2, "malformed answer from the daemon")			\
+	/* The daemon refused this client: its uid/gid is not admitted. */	\
+	X(SHMDB_EREFUSED, 3, "the daemon does not admit this user")		\
+	/* No daemon is serving the socket path (no socket file, or nobody	\
+	 * listens). */								\
+	X(SHMDB_ENODAEMON, 4, "no shmdbd is serving that socket")		\
+	/* The daemon has stopped or is stopping; the handle can still read	\
+	 * what it mapped, but nothing new will happen in it. Reattach with	\
+	 * shmdb_open(). */							\
+	X(SHMDB_ESHUTDOWN, 5, "the daemon has shut down")			\
+	/* A transaction's shmdb_check() found that a commit after its		\
+	 * since_ts wrote or deleted the key: nothing of the transaction	\
+	 * was applied. */							\
+	X(SHMDB_ECONFLICT, 6,							\
+	  "a checked key was written after since_ts: nothing applied")		\
+	/* The daemon found the encoded transaction malformed and applied	\
+	 * nothing (only a damaged or hostile client sees this). */		\
+	X(SHMDB_EBADTXN, 7, "malformed transaction: nothing applied")
+
+#define SHMDB_ERR_ENUMERATOR_(name, offset, message) name = SHMDB_ERR_BASE - (offset),
+enum shmdb_error { SHMDB_ERRORS(SHMDB_ERR_ENUMERATOR_) };
+#undef SHMDB_ERR_ENUMERATOR_
+
+/* How many codes the list has, and the first and last of them: every
+ * value from SHMDB_ERR_FIRST down to SHMDB_ERR_LAST is a code, and no value
+ * past either end is. SHMDB_ERR_COUNT is a constant expression, for #if
+ * too (a program can test "#if SHMDB_ERR_COUNT >= 6" where it needs
+ * SHMDB_ECONFLICT), but not within an X of SHMDB_ERRORS itself. */
+#define SHMDB_ERR_ONE_(name, offset, message) +1
+#define SHMDB_ERR_COUNT (0 SHMDB_ERRORS(SHMDB_ERR_ONE_))
+#define SHMDB_ERR_FIRST (SHMDB_ERR_BASE - 1)
+#define SHMDB_ERR_LAST (SHMDB_ERR_BASE - SHMDB_ERR_COUNT)
 
 /* ---- opening and closing ---------------------------------------------- */
 

@@ -1,7 +1,9 @@
 /*
  * client.c - attaching to a store: shmdb_open(), shmdb_close(), the
- * readers of the meta segment (identity, arenas, statistics), and the
- * process's list of open handles that read.c's thread-exit cleanup uses.
+ * readers of the meta segment (identity, arenas, statistics). An open
+ * handle is on the process's list (handles.c) from the end of shmdb_open()
+ * until shmdb_close() begins; then the closing thread's reader slots are
+ * released (read.c). Neither module calls back into this one.
  *
  * shmdb_open() connects, handshakes (proto.c), reserves one PROT_NONE range
  * aligned to the store's range alignment, and maps inside it with MAP_FIXED:
@@ -28,9 +30,11 @@
 #include <unistd.h>
 
 #include "client_internal.h"
+#include "handles.h"
 #include "layout.h"
 #include "proto.h"
 #include "range.h"
+#include "read.h"
 #include "shmdb.h"
 
 #define SHM_MAX_RANGE (1ull << 46) /* 64 TiB: more than any machine maps */
@@ -183,51 +187,6 @@ static int attach(struct shmdb *db, const struct shm_welcome *w, const int *fds)
 	return map_doorbell(db, fds[SHM_FD_DOORBELL]);
 }
 
-/* Every open handle of the process, so that a thread's exit can tell which
- * of the handles it read from still exist (read.c). */
-static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct shmdb *open_list;
-static uint64_t last_serial;
-
-int shm_client_is_open(const shmdb *db, uint64_t serial)
-{
-	for (struct shmdb *d = open_list; d; d = d->next_open)
-		if (d == db && d->serial == serial)
-			return 1;
-	return 0;
-}
-
-void shm_client_lock_open_list(void)
-{
-	pthread_mutex_lock(&open_lock);
-}
-
-void shm_client_unlock_open_list(void)
-{
-	pthread_mutex_unlock(&open_lock);
-}
-
-static void list_add(struct shmdb *db)
-{
-	pthread_mutex_lock(&open_lock);
-	db->serial = ++last_serial;
-	db->next_open = open_list;
-	open_list = db;
-	pthread_mutex_unlock(&open_lock);
-}
-
-static void list_remove(struct shmdb *db)
-{
-	pthread_mutex_lock(&open_lock);
-	for (struct shmdb **p = &open_list; *p; p = &(*p)->next_open) {
-		if (*p == db) {
-			*p = db->next_open;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&open_lock);
-}
-
 /* Register the process for the writer's MEMBARRIER_CMD_GLOBAL_EXPEDITED
  * once; 1 if it worked, so snapshots need no fence of their own. */
 static pthread_once_t membarrier_once = PTHREAD_ONCE_INIT;
@@ -314,7 +273,7 @@ int shmdb_open(const char *socket_path, shmdb **out)
 		return err;
 	}
 	init_private(db);
-	list_add(db);
+	shm_handles_add(db);
 	*out = db;
 	return 0;
 }
@@ -323,7 +282,7 @@ void shmdb_close(shmdb *db)
 {
 	if (!db)
 		return;
-	list_remove(db);
+	shm_handles_remove(db);
 	shm_readers_forget(db);
 	pthread_mutex_destroy(&db->sq_lock);
 	pthread_mutex_destroy(&db->cq_lock);

@@ -2,7 +2,7 @@
  * test_units.c - unit tests of the daemon's and library's pure logic: size
  * and flag parsing, NUMA node lists and writer-cpu choice on hwloc synthetic
  * topologies of 2 and 4 nodes, huge-page planning, the default socket path,
- * error names, the arena allocator.
+ * error names, the arena allocator, the growth of a private byte buffer.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -12,6 +12,7 @@
 
 #include "alloc.h"
 #include "arena.h"
+#include "buf.h"
 #include "hist.h"
 #include "config.h"
 #include "harness.h"
@@ -200,6 +201,30 @@ START_TEST(error_names)
 	}
 	ck_assert_str_eq(shmdb_page_kind_name(SHMDB_PAGES_2M), "2M");
 	ck_assert_str_eq(shmdb_page_kind_name(99), "?");
+}
+END_TEST
+
+START_TEST(buffer_grows_by_doubling)
+{
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	ck_assert_int_eq(shm_buf_reserve(&buf, &cap, 0, 256), 0);
+	ck_assert_ptr_null(buf);
+	ck_assert_int_eq(shm_buf_reserve(&buf, &cap, 100, 256), 0);
+	ck_assert_uint_eq(cap, 256);
+	memset(buf, 0xa5, 100);
+	ck_assert_int_eq(shm_buf_reserve(&buf, &cap, 256, 256), 0);
+	ck_assert_uint_eq(cap, 256);
+	ck_assert_int_eq(shm_buf_reserve(&buf, &cap, 1500, 256), 0);
+	ck_assert_uint_eq(cap, 2048);
+	for (int i = 0; i < 100; i++)
+		ck_assert_uint_eq(buf[i], 0xa5);
+	/* No size can hold that much: nothing changes. */
+	uint8_t *before = buf;
+	ck_assert_int_eq(shm_buf_reserve(&buf, &cap, SIZE_MAX, 256), -ENOMEM);
+	ck_assert_ptr_eq(buf, before);
+	ck_assert_uint_eq(cap, 2048);
+	free(buf);
 }
 END_TEST
 
@@ -480,6 +505,7 @@ int main(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("allocator");
 	tcase_add_test(tc, allocator_reuses_without_overlap);
+	tcase_add_test(tc, buffer_grows_by_doubling);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

@@ -9,8 +9,9 @@
  * Conventions
  *   - Every function that can fail returns 0 on success or a negative
  *     errno-style code (-ENOENT, -EACCES, ...). Codes specific to shmdb live
- *     in their own range, below SHMDB_ERR_BASE; shmdb_strerror() names every
- *     code a function here returns.
+ *     in their own range, below SHMDB_ERR_BASE, listed with their messages
+ *     in SHMDB_ERRORS; shmdb_strerror() names every code a function here
+ *     returns.
  *   - Handles are opaque. A shmdb handle may be used by several threads of
  *     one process at once unless a function says otherwise.
  *   - Views (pointers into the store) stay valid for as long as the function
@@ -39,25 +40,66 @@ extern "C" {
 /* Store-specific codes are negative and at or below SHMDB_ERR_BASE, far
  * from every errno value, so a caller can tell the two kinds apart. */
 #define SHMDB_ERR_BASE (-1000)
-/* The store's layout has a magic or format version this library does not
- * understand: the daemon and the library come from different releases. */
-#define SHMDB_EVERSION (SHMDB_ERR_BASE - 1)
-/* The daemon answered with something that breaks the protocol or describes
- * an impossible layout (wrong sizes, missing descriptors). */
-#define SHMDB_EPROTO (SHMDB_ERR_BASE - 2)
-/* The daemon refused this client: its uid/gid is not admitted. */
-#define SHMDB_EREFUSED (SHMDB_ERR_BASE - 3)
-/* No daemon is serving the socket path (no socket file, or nobody listens). */
-#define SHMDB_ENODAEMON (SHMDB_ERR_BASE - 4)
-/* The daemon has stopped or is stopping; the handle can still read what it
- * mapped, but nothing new will happen in it. Reattach with shmdb_open(). */
-#define SHMDB_ESHUTDOWN (SHMDB_ERR_BASE - 5)
-/* A transaction's shmdb_check() found that a commit after its since_ts
- * wrote or deleted the key: nothing of the transaction was applied. */
-#define SHMDB_ECONFLICT (SHMDB_ERR_BASE - 6)
-/* The daemon found the encoded transaction malformed and applied nothing
- * (only a damaged or hostile client sees this). */
-#define SHMDB_EBADTXN (SHMDB_ERR_BASE - 7)
+
+/*
+ * SHMDB_ERRORS(X) - every store-specific code, once, with the name
+ * shmdb_strerror() gives it: X(name, offset, message) makes `name` the code
+ * SHMDB_ERR_BASE - offset. Offsets run 1, 2, 3, ... without a gap and never
+ * change (programs are built against the values); a new code takes the next
+ * offset, here and nowhere else. The library's build fails for an entry
+ * without a message, an empty message, or an offset repeated or outside
+ * SHMDB_ERR_FIRST .. SHMDB_ERR_LAST.
+ */
+#define SHMDB_ERRORS(X)								\
+	/* The store's layout (or the daemon's protocol) has a magic or		\
+	 * format version this library does not understand: the daemon		\
+	 * and the library come from different releases. */			\
+	X(SHMDB_EVERSION, 1,							\
+	  "store format version or magic not understood by this library")	\
+	/* The daemon answered with something that breaks the protocol or	\
+	 * describes an impossible layout (wrong sizes, missing			\
+	 * descriptors). */							\
+	X(SHMDB_EPROTO, 2, "malformed answer from the daemon")			\
+	/* The daemon refused this client: its uid/gid is not admitted. */	\
+	X(SHMDB_EREFUSED, 3, "the daemon does not admit this user")		\
+	/* No daemon is serving the socket path (no socket file, or nobody	\
+	 * listens). */								\
+	X(SHMDB_ENODAEMON, 4, "no shmdbd is serving that socket")		\
+	/* The daemon has stopped or is stopping; the handle can still read	\
+	 * what it mapped, but nothing new will happen in it. Reattach with	\
+	 * shmdb_open(). */							\
+	X(SHMDB_ESHUTDOWN, 5, "the daemon has shut down")			\
+	/* A transaction's shmdb_check() found that a commit after its		\
+	 * since_ts wrote or deleted the key: nothing of the transaction	\
+	 * was applied. */							\
+	X(SHMDB_ECONFLICT, 6,							\
+	  "a checked key was written after since_ts: nothing applied")		\
+	/* The daemon found the encoded transaction malformed and applied	\
+	 * nothing (only a damaged or hostile client sees this). */		\
+	X(SHMDB_EBADTXN, 7, "malformed transaction: nothing applied")
+
+#define SHMDB_ERR_ENUMERATOR_(name, offset, message) name = SHMDB_ERR_BASE - (offset),
+enum shmdb_error { SHMDB_ERRORS(SHMDB_ERR_ENUMERATOR_) };
+#undef SHMDB_ERR_ENUMERATOR_
+/* Each code is also a macro of its own name, as the codes were before the
+ * list, so that a program's "#ifdef SHMDB_ECONFLICT" keeps working. */
+#define SHMDB_EVERSION SHMDB_EVERSION
+#define SHMDB_EPROTO SHMDB_EPROTO
+#define SHMDB_EREFUSED SHMDB_EREFUSED
+#define SHMDB_ENODAEMON SHMDB_ENODAEMON
+#define SHMDB_ESHUTDOWN SHMDB_ESHUTDOWN
+#define SHMDB_ECONFLICT SHMDB_ECONFLICT
+#define SHMDB_EBADTXN SHMDB_EBADTXN
+
+/* How many codes the list has, and the first and last of them: every
+ * value from SHMDB_ERR_FIRST down to SHMDB_ERR_LAST is a code, and no value
+ * past either end is. SHMDB_ERR_COUNT is a constant expression, for #if
+ * too (a program can test "#if SHMDB_ERR_COUNT >= 6" where it needs
+ * SHMDB_ECONFLICT), but not within an X of SHMDB_ERRORS itself. */
+#define SHMDB_ERR_ONE_(name, offset, message) +1
+#define SHMDB_ERR_COUNT (0 SHMDB_ERRORS(SHMDB_ERR_ONE_))
+#define SHMDB_ERR_FIRST (SHMDB_ERR_BASE - 1)
+#define SHMDB_ERR_LAST (SHMDB_ERR_BASE - SHMDB_ERR_COUNT)
 
 /* ---- opening and closing ---------------------------------------------- */
 
@@ -73,8 +115,8 @@ typedef struct shmdb shmdb;
  *
  * Writes at most `cap` bytes, NUL included, into `buf`; a buffer of
  * SHMDB_SOCKET_PATH_MAX bytes holds any path a UNIX socket can have.
- * Returns 0, or -ENAMETOOLONG if the path does not fit in `cap` bytes or in
- * a UNIX socket address.
+ * Returns 0, -EINVAL if buf is NULL, or -ENAMETOOLONG if the path does not
+ * fit in `cap` bytes or in a UNIX socket address.
  */
 /* The longest socket path, NUL included (sizeof sockaddr_un's sun_path). */
 #define SHMDB_SOCKET_PATH_MAX 108
@@ -97,25 +139,30 @@ SHMDB_API int shmdb_default_socket(char *buf, size_t cap);
  *   SHMDB_ENODAEMON   no daemon serves that path (no socket, or refused)
  *   -EACCES           the socket file's permissions deny this user
  *   SHMDB_EREFUSED    the daemon does not admit this uid/gid
- *   SHMDB_EVERSION    the store's magic or format version is unknown here
+ *   SHMDB_EVERSION    the store's magic or format version, or the daemon's
+ *                     protocol version, is unknown here
  *   SHMDB_EPROTO      the daemon's answer was malformed
  *   -ETIMEDOUT        the daemon did not answer within 5 seconds
  *   -ENOMEM           the address space or memory ran out
  *   other -errno      from socket(2), connect(2), recvmsg(2) or mmap(2)
- * Nothing is left mapped or open on failure.
+ * Nothing is left mapped or open on failure. On success *db stays usable
+ * until shmdb_close(*db), also after the daemon stops (SHMDB_ESHUTDOWN).
  */
 SHMDB_API int shmdb_open(const char *socket_path, shmdb **db);
 
 /*
  * shmdb_close - detach: end the session, unmap everything, free the handle.
- * Every view obtained through `db` becomes invalid. NULL is a no-op.
+ * Every view, read transaction and cursor obtained through `db` becomes
+ * invalid; a write transaction of db not yet finished may then only be
+ * given to shmdb_abort(). NULL is a no-op.
  * No other thread may use `db` during or after the call.
  */
 SHMDB_API void shmdb_close(shmdb *db);
 
 /*
  * shmdb_strerror - a short, static, human-readable name for `err`, which is
- * 0, a negative errno value, or a SHMDB_E* code. Never returns NULL; the
+ * 0, a negative errno value, or a SHMDB_E* code (the message SHMDB_ERRORS
+ * gives it); "unknown error" for any other value. Never returns NULL; the
  * string lives as long as the program. Thread-safe.
  */
 SHMDB_API const char *shmdb_strerror(int err);
@@ -194,39 +241,40 @@ typedef uint32_t shmdb_table;
  * client creates it at the same moment, both get the same table.
  * A table id stays valid until the table is dropped; after that every use
  * returns -ENOENT (a snapshot begun before the drop still reads it).
- * Returns 0, -EINVAL (bad name or flags), -ENOENT (missing, no SHMDB_CREATE),
- * -ENOSPC (no room for another table or its index), SHMDB_ESHUTDOWN, or
- * what shmdb_commit() returns.
+ * Returns 0, -EINVAL (db or t NULL, bad name or flags), -ENOENT (missing,
+ * no SHMDB_CREATE), -ENOSPC (no room for another table or its index),
+ * SHMDB_ESHUTDOWN, or what shmdb_commit() returns.
  */
 SHMDB_API int shmdb_table_open(shmdb *db, const char *name, int flags, shmdb_table *t);
 
 /*
  * shmdb_table_drop - drop the table `name` and everything in it, as one
  * write transaction. Snapshots begun before the drop keep reading it.
- * Returns 0, -EINVAL (bad name), -ENOENT (no such table), SHMDB_ESHUTDOWN,
- * or what shmdb_commit() returns.
+ * Returns 0, -EINVAL (db NULL or bad name), -ENOENT (no such table),
+ * SHMDB_ESHUTDOWN, or what shmdb_commit() returns.
  */
 SHMDB_API int shmdb_table_drop(shmdb *db, const char *name);
 
 /*
  * shmdb_table_reserve - make room in table t's index for `keys` keys in all,
- * now, as one write transaction: inserting keys until t holds that many
- * then rebuilds nothing (a deleted key's tombstone holds its slot until a
- * rebuild finds no snapshot can see it). A table's index otherwise doubles
- * as it fills: the writer builds the bigger one a step per commit, from
- * half load on, and no commit waits for the whole copy unless one adds
- * over an eighth of the index's size in keys, another table's index is
- * being built at the same time, or the table holds many deleted keys;
- * then that commit waits for all of it (about 30 ms at 800,000 keys on
- * the benchmark host, and proportionally more for more keys), and so does
- * every commit of every client queued behind it. The steps themselves
- * cost commits a little (the copy is spread, not saved), and the bigger
- * index's memory is taken when the build begins. A writer that knows its
- * size reserves once, when it chooses (before loading, say). A table that
- * has the room already is left as it is; the room is given back only by
- * deletes and later rebuilds.
- * Making the room stalls the writer while the new index is built: about
- * 2 ms per million keys of room on the benchmark host.
+ * now, as one write transaction. Once it returns 0, inserting keys until t
+ * holds `keys` of them triggers no index rebuild (a deleted key's
+ * tombstone holds its slot until a rebuild finds no snapshot can see it).
+ * A table that has the room already is left as it is; the room is given
+ * back only by deletes and later rebuilds.
+ *
+ * Without it, a table's index doubles as it fills: the writer builds the
+ * bigger one a step per commit, from half load on, and no commit waits for
+ * the whole copy unless one adds over an eighth of the index's size in
+ * keys, another table's index is being built at the same time, or the
+ * table holds many deleted keys; then that commit waits for all of it, for
+ * a time that grows with the number of keys, and so does every commit of
+ * every client queued behind it. The steps themselves cost commits a
+ * little (the copy is spread, not saved), and the bigger index's memory is
+ * taken when the build begins. A writer that knows its size reserves once,
+ * when it chooses (before loading, say): the call holds up the writer,
+ * and every client's commits behind it, while the new index is built, for
+ * a time that grows with `keys`.
  * Returns 0, -EINVAL (db NULL), -ENOENT (no live table t), -ENOSPC (keys
  * over SHMDB_MAX_TABLE_KEYS; or the table full as shmdb_commit() says,
  * counting its deleted keys that no rebuild has dropped yet; or no arena
@@ -252,22 +300,25 @@ typedef struct shmdb_cursor shmdb_cursor;
  * the handle, a read transaction is not shared between threads). The first
  * call in a thread on a handle claims a reader slot in the session (and may
  * allocate); later calls make no system call, take no lock and allocate
- * nothing.
- * Returns 0 and sets *r, or -EINVAL, -EBUSY (this thread already holds one
- * on db), or -EAGAIN (all reader slots of this handle are taken by other
- * threads: open another handle; or this thread already reads through 16
- * other open handles: close one).
+ * nothing. *r stays valid until shmdb_read_end(*r); every view read
+ * through it stays valid and unchanged until then, whatever is committed
+ * meanwhile.
+ * Returns 0 and sets *r, or -EINVAL (db or r NULL), -EBUSY (this thread
+ * already holds one on db), or -EAGAIN (all reader slots of this handle are
+ * taken by other threads: open another handle; or this thread already reads
+ * through 16 other open handles: close one).
  */
 SHMDB_API int shmdb_read_begin(shmdb *db, shmdb_rtxn **r);
 
-/* The commit timestamp the snapshot shows. */
+/* The commit timestamp r's snapshot shows (every commit up to it and none
+ * after), or 0 if r is NULL. */
 SHMDB_API uint64_t shmdb_read_ts(const shmdb_rtxn *r);
 
 /*
  * shmdb_get - look `key` up in table t as of r's snapshot. On 0, *val points
  * into the store and stays valid and unchanged until shmdb_read_end(r).
  * Returns 0, -ENOENT (no such key in the snapshot, or no such table in it),
- * or -EINVAL (NULL argument, klen 0 or > SHMDB_MAX_KEY).
+ * or -EINVAL (NULL argument, r ended, klen 0 or > SHMDB_MAX_KEY).
  * No system call, lock, copy or allocation.
  */
 SHMDB_API int shmdb_get(shmdb_rtxn *r, shmdb_table t, const void *key, size_t klen, shmdb_val *val);
@@ -280,8 +331,8 @@ SHMDB_API int shmdb_get(shmdb_rtxn *r, shmdb_table t, const void *key, size_t kl
  * snapshot, vals[i] is { NULL, 0 }; if the table is not in the snapshot,
  * every key is reported absent that way (shmdb_get returns -ENOENT for
  * both). Keys may repeat; keys and vals must not overlap. The lookups
- * overlap their cache misses: when the index and records are not in cache,
- * a batch of 16 takes a fraction of the time of 16 shmdb_get calls.
+ * overlap their cache misses, up to 16 at a time, where successive
+ * shmdb_get calls wait for one miss after another.
  * Returns 0, or -EINVAL (r NULL or not active; keys or vals NULL with n > 0;
  * a key with NULL data, or a length 0 or > SHMDB_MAX_KEY), having written
  * no element of vals.
@@ -298,15 +349,19 @@ SHMDB_API void shmdb_read_end(shmdb_rtxn *r);
 
 /*
  * shmdb_cursor_open - a cursor over every record of table t in r's snapshot,
- * each visited exactly once, in no particular order. Up to 8 cursors open
- * at once in a read transaction cost no allocation; more are allocated.
- * Returns 0, -EINVAL, -ENOENT (no such table in the snapshot) or -ENOMEM.
+ * each visited exactly once, in no particular order. *c stays valid until
+ * shmdb_cursor_close(*c) or shmdb_read_end(r), whichever comes first. Up
+ * to 8 cursors open at once in a read transaction cost no allocation; more
+ * are allocated, and freed only by shmdb_cursor_close.
+ * Returns 0, -EINVAL (NULL argument, r ended), -ENOENT (no such table in
+ * the snapshot) or -ENOMEM.
  */
 SHMDB_API int shmdb_cursor_open(shmdb_rtxn *r, shmdb_table t, shmdb_cursor **c);
 
 /*
  * shmdb_cursor_next - the next record: *key and *val point into the store and
- * stay valid until shmdb_read_end. Returns 0, or -ENOENT after the last.
+ * stay valid and unchanged until shmdb_read_end of c's transaction.
+ * Returns 0, -ENOENT after the last, or -EINVAL (NULL argument).
  * No system call, lock or allocation.
  */
 SHMDB_API int shmdb_cursor_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val);
@@ -321,15 +376,19 @@ typedef struct shmdb_wtxn shmdb_wtxn;
 
 /*
  * shmdb_write_begin - start collecting a write transaction (in private
- * memory; nothing reaches the daemon before commit). Any number may be open.
- * Returns 0, -EINVAL or -ENOMEM.
+ * memory; nothing reaches the daemon before commit). Any number may be open,
+ * each used by one thread at a time; *w stays valid until shmdb_commit(),
+ * shmdb_commit_async() or shmdb_abort() finishes it.
+ * Returns 0, -EINVAL (db or w NULL) or -ENOMEM.
  */
 SHMDB_API int shmdb_write_begin(shmdb *db, shmdb_wtxn **w);
 
 /*
  * shmdb_put - set key to value in table t when the transaction commits.
- * Returns 0, -EINVAL (NULL, klen 0 or > SHMDB_MAX_KEY), -E2BIG (vlen >
- * SHMDB_MAX_VALUE, or the transaction would exceed SHMDB_MAX_TXN), -ENOMEM.
+ * The key and value are copied: their buffers may be reused at once.
+ * Returns 0, -EINVAL (w or key NULL, val NULL with vlen > 0, klen 0 or >
+ * SHMDB_MAX_KEY), -E2BIG (vlen > SHMDB_MAX_VALUE, or the transaction would
+ * exceed SHMDB_MAX_TXN), -ENOMEM; on an error the transaction is as it was.
  * The table is checked at commit (-ENOENT then).
  */
 SHMDB_API int shmdb_put(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen,
@@ -374,7 +433,7 @@ SHMDB_API int shmdb_commit_async(shmdb_wtxn *w, uint64_t *ticket);
 /*
  * shmdb_wait - wait for the transaction `ticket` of this handle and return
  * its result as shmdb_commit() does. Each ticket's result can be waited for
- * once; -EINVAL for a ticket never issued or already collected;
+ * once; -EINVAL for db NULL or a ticket never issued or already collected;
  * SHMDB_ESHUTDOWN if the daemon stops or ends the session first.
  */
 SHMDB_API int shmdb_wait(shmdb *db, uint64_t ticket, uint64_t *commit_ts);
@@ -391,12 +450,16 @@ typedef struct shmdb_stats {
 	uint64_t oldest_snapshot;  /* oldest snapshot still held by a reader, or commit_ts if none */
 	uint32_t sessions;
 	uint64_t mem_retired;      /* bytes no new snapshot can see, waiting for older
-				    * snapshots to end and the next reclamation (one
-				    * about every 50 ms); about that much of
+				    * snapshots to end and the daemon's next
+				    * reclamation pass; about that much of
 				    * mem_used comes back then */
 } shmdb_stats;
 
-/* shmdb_stats_get - read from the meta segment, no round trip. 0 or -EINVAL. */
+/*
+ * shmdb_stats_get - the store's figures now, read from the meta segment (no
+ * system call, no round trip); each is a moment's reading, and they are not
+ * read at one instant together. Returns 0, or -EINVAL if an argument is NULL.
+ */
 SHMDB_API int shmdb_stats_get(shmdb *db, shmdb_stats *st);
 
 #ifdef __cplusplus

@@ -1,7 +1,9 @@
 /*
  * client.c - attaching to a store: shmdb_open(), shmdb_close(), the
- * readers of the meta segment (identity, arenas, statistics), and the
- * process's list of open handles that read.c's thread-exit cleanup uses.
+ * readers of the meta segment (identity, arenas, statistics). An open
+ * handle is on the process's list (handles.c) from the end of shmdb_open()
+ * until shmdb_close() begins; then the closing thread's reader slots are
+ * released (read.c). Neither module calls back into this one.
  *
  * shmdb_open() connects, handshakes (proto.c), reserves one PROT_NONE range
  * aligned to the store's range alignment, and maps inside it with MAP_FIXED:
@@ -28,9 +30,11 @@
 #include <unistd.h>
 
 #include "client_internal.h"
+#include "handles.h"
 #include "layout.h"
 #include "proto.h"
 #include "range.h"
+#include "read.h"
 #include "shmdb.h"
 
 #define SHM_MAX_RANGE (1ull << 46) /* 64 TiB: more than any machine maps */
@@ -104,45 +108,57 @@ static int map_arena(struct shmdb *db, uint32_t i, int fd, uint64_t *end)
 	return 0;
 }
 
-static int map_session(struct shmdb *db, int fd)
+/* Every segment begins with a u64 magic and a u32 format version
+ * (layout.h), whatever its struct. */
+struct segment_head {
+	uint64_t magic;
+	uint32_t format_version;
+};
+_Static_assert(offsetof(struct shm_session_header, format_version) ==
+	       offsetof(struct segment_head, format_version), "session head");
+_Static_assert(offsetof(struct shm_doorbell, format_version) ==
+	       offsetof(struct segment_head, format_version), "doorbell head");
+
+/* Map the whole of a read-write segment whose descriptor must be `size`
+ * bytes and which must begin with `magic` and this library's format
+ * version. *seg is the mapping once there is one, NULL before, so that
+ * detach() unmaps it even when a check fails. */
+static int map_rw(int fd, uint64_t size, uint64_t magic, void **seg)
 {
-	uint64_t size = 0;
-	int err = fd_size(fd, &size);
+	struct segment_head head;
+	uint64_t fsize = 0;
+
+	*seg = NULL;
+	int err = fd_size(fd, &fsize);
 	if (err)
 		return err;
-	if (size != SHM_SESSION_SIZE)
+	if (fsize != size)
 		return SHMDB_EPROTO;
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	db->session = p;
-	db->session_size = size;
-	const struct shm_session_header *h = p;
-	if (h->magic != SHM_SESSION_MAGIC || h->format_version != SHM_FORMAT_VERSION)
+	*seg = p;
+	memcpy(&head, p, sizeof(head));
+	if (head.magic != magic || head.format_version != SHM_FORMAT_VERSION)
 		return SHMDB_EVERSION;
-	if (h->size != size || h->session_id != db->session_id ||
+	return 0;
+}
+
+/* Map the session segment and check the rest of its header. */
+static int map_session(struct shmdb *db, int fd)
+{
+	void *seg;
+	int err = map_rw(fd, SHM_SESSION_SIZE, SHM_SESSION_MAGIC, &seg);
+	db->session = seg;
+	db->session_size = SHM_SESSION_SIZE;
+	if (err)
+		return err;
+	const struct shm_session_header *h = db->session;
+	if (h->size != SHM_SESSION_SIZE || h->session_id != db->session_id ||
 	    h->reader_slots != SHM_READER_SLOTS || h->sq_size != SHM_SQ_SIZE ||
 	    h->cq_entries != SHM_CQ_ENTRIES ||
 	    memcmp(h->store_id, db->meta->store_id, sizeof(h->store_id)))
 		return SHMDB_EPROTO;
-	return 0;
-}
-
-static int map_doorbell(struct shmdb *db, int fd)
-{
-	uint64_t size = 0;
-	int err = fd_size(fd, &size);
-	if (err)
-		return err;
-	if (size != SHM_DOORBELL_SIZE)
-		return SHMDB_EPROTO;
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-	if (p == MAP_FAILED)
-		return -errno;
-	db->doorbell = p;
-	if (db->doorbell->magic != SHM_DOORBELL_MAGIC ||
-	    db->doorbell->format_version != SHM_FORMAT_VERSION)
-		return SHMDB_EVERSION;
 	return 0;
 }
 
@@ -180,52 +196,10 @@ static int attach(struct shmdb *db, const struct shm_welcome *w, const int *fds)
 	err = map_session(db, fds[SHM_FD_SESSION]);
 	if (err)
 		return err;
-	return map_doorbell(db, fds[SHM_FD_DOORBELL]);
-}
-
-/* Every open handle of the process, so that a thread's exit can tell which
- * of the handles it read from still exist (read.c). */
-static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct shmdb *open_list;
-static uint64_t last_serial;
-
-int shm_client_is_open(const shmdb *db, uint64_t serial)
-{
-	for (struct shmdb *d = open_list; d; d = d->next_open)
-		if (d == db && d->serial == serial)
-			return 1;
-	return 0;
-}
-
-void shm_client_lock_open_list(void)
-{
-	pthread_mutex_lock(&open_lock);
-}
-
-void shm_client_unlock_open_list(void)
-{
-	pthread_mutex_unlock(&open_lock);
-}
-
-static void list_add(struct shmdb *db)
-{
-	pthread_mutex_lock(&open_lock);
-	db->serial = ++last_serial;
-	db->next_open = open_list;
-	open_list = db;
-	pthread_mutex_unlock(&open_lock);
-}
-
-static void list_remove(struct shmdb *db)
-{
-	pthread_mutex_lock(&open_lock);
-	for (struct shmdb **p = &open_list; *p; p = &(*p)->next_open) {
-		if (*p == db) {
-			*p = db->next_open;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&open_lock);
+	void *bell;
+	err = map_rw(fds[SHM_FD_DOORBELL], SHM_DOORBELL_SIZE, SHM_DOORBELL_MAGIC, &bell);
+	db->doorbell = bell;
+	return err;
 }
 
 /* Register the process for the writer's MEMBARRIER_CMD_GLOBAL_EXPEDITED
@@ -314,7 +288,7 @@ int shmdb_open(const char *socket_path, shmdb **out)
 		return err;
 	}
 	init_private(db);
-	list_add(db);
+	shm_handles_add(db);
 	*out = db;
 	return 0;
 }
@@ -323,7 +297,7 @@ void shmdb_close(shmdb *db)
 {
 	if (!db)
 		return;
-	list_remove(db);
+	shm_handles_remove(db);
 	shm_readers_forget(db);
 	pthread_mutex_destroy(&db->sq_lock);
 	pthread_mutex_destroy(&db->cq_lock);

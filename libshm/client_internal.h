@@ -1,7 +1,9 @@
 /*
  * client_internal.h - the handle behind shmdb.h's opaque types, shared by
  * libshmdb's modules (client.c: attach; read.c: snapshots; write.c: the
- * ring) and visible to the tests. Not installed; not part of the public API.
+ * ring; handles.c: the list of open handles), and the calls of client.c
+ * that the other modules and the tests use. Not installed; not part of the
+ * public API.
  */
 #ifndef SHMDB_CLIENT_INTERNAL_H
 #define SHMDB_CLIENT_INTERNAL_H
@@ -60,7 +62,7 @@ struct shmdb {
 	uint64_t session_id;
 	uint64_t serial;             /* unique in the process, for thread caches */
 	int reader_fence;            /* 1: no membarrier here, snapshots fence */
-	struct shmdb *next_open;     /* the process's list of open handles */
+	struct shmdb *next_open;     /* the process's list of open handles (handles.c) */
 
 	struct shmdb_rtxn readers[SHM_READER_SLOTS];
 
@@ -76,15 +78,6 @@ struct shmdb {
 /* Whether the daemon is gone for this handle: stopped, or our session was
  * closed. Makes a system call (poll); for wait loops only. */
 int shm_client_daemon_gone(shmdb *db);
-
-/* The process's list of open handles (client.c), for read.c's thread-exit
- * cleanup: whether (db, serial) is still open; call with the list locked. */
-int shm_client_is_open(const shmdb *db, uint64_t serial);
-void shm_client_lock_open_list(void);
-void shm_client_unlock_open_list(void);
-
-/* Release the reader slots the calling thread holds on db (shmdb_close). */
-void shm_readers_forget(shmdb *db);
 
 /* The store's range in this process (meta at offset 0), read-only. */
 const void *shm_client_range(const shmdb *db, size_t *size);

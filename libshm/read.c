@@ -36,8 +36,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "read.h"
+
 #include "catalog.h"
 #include "client_internal.h"
+#include "handles.h"
 #include "index.h"
 
 #define TLS_READERS 16
@@ -73,14 +76,14 @@ static void release(shmdb_rtxn *r)
 static void thread_exit(void *unused)
 {
 	(void)unused;
-	shm_client_lock_open_list();
+	shm_handles_lock();
 	for (int i = 0; i < TLS_READERS; i++) {
 		struct tls_reader *t = &tls_readers[i];
-		if (t->db && shm_client_is_open(t->db, t->serial))
+		if (t->db && shm_handles_is_open(t->db, t->serial))
 			release(t->r);
 		t->db = NULL;
 	}
-	shm_client_unlock_open_list();
+	shm_handles_unlock();
 }
 
 static void make_exit_key(void)
@@ -131,13 +134,13 @@ static __attribute__((noinline, cold)) shmdb_rtxn *other_reader(shmdb *db)
 	if (!hit) {
 		pthread_once(&exit_once, make_exit_key);
 		pthread_setspecific(exit_key, (void *)1); /* so that thread_exit runs */
-		shm_client_lock_open_list();
+		shm_handles_lock();
 		for (int i = 0; i < TLS_READERS && !free_entry; i++) {
 			struct tls_reader *t = &tls_readers[i];
-			if (!t->db || !shm_client_is_open(t->db, t->serial))
+			if (!t->db || !shm_handles_is_open(t->db, t->serial))
 				free_entry = t;
 		}
-		shm_client_unlock_open_list();
+		shm_handles_unlock();
 		if (!free_entry || !claim(db, free_entry))
 			return NULL;
 		hit = free_entry;

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "catalog.h"
 #include "client_internal.h"
 #include "spin.h"
@@ -74,16 +75,9 @@ static int append(shmdb_wtxn *w, uint8_t code, uint32_t table, uint64_t since,
 	size_t need = shm_op_size(klen, vlen);
 	if (w->len + need > SHMDB_MAX_TXN)
 		return -E2BIG;
-	if (w->len + need > w->cap) {
-		size_t cap = w->cap ? w->cap : 256;
-		while (cap < w->len + need)
-			cap *= 2;
-		uint8_t *p = realloc(w->buf, cap);
-		if (!p)
-			return -ENOMEM;
-		w->buf = p;
-		w->cap = cap;
-	}
+	int err = shm_buf_reserve(&w->buf, &w->cap, w->len + need, 256);
+	if (err)
+		return err;
 	shm_op_encode(w->buf + w->len, code, table, since, key, klen, val, vlen);
 	w->len += need;
 	return 0;

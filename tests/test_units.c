@@ -2,7 +2,7 @@
  * test_units.c - unit tests of the daemon's and library's pure logic: size
  * and flag parsing, NUMA node lists and writer-cpu choice on hwloc synthetic
  * topologies of 2 and 4 nodes, huge-page planning, the default socket path,
- * error names, the arena allocator.
+ * error names, the arena allocator, the growth of a private byte buffer.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -12,6 +12,7 @@
 
 #include "alloc.h"
 #include "arena.h"
+#include "buf.h"
 #include "hist.h"
 #include "config.h"
 #include "harness.h"
@@ -147,22 +148,83 @@ START_TEST(default_socket_path)
 }
 END_TEST
 
+/* Every code of shmdb.h's list, with the message the list gives it. */
+#define ERROR_ENTRY(name, offset, message) { name, #name, message },
+static const struct {
+	int code;
+	const char *name;
+	const char *message;
+} error_list[] = { SHMDB_ERRORS(ERROR_ENTRY) };
+#undef ERROR_ENTRY
+
 START_TEST(error_names)
 {
-	const int codes[] = { SHMDB_EVERSION, SHMDB_EPROTO, SHMDB_EREFUSED, SHMDB_ENODAEMON,
-			      SHMDB_ESHUTDOWN, -ENOENT, -EACCES, 0 };
-	const size_t n = sizeof(codes) / sizeof(codes[0]);
-	for (size_t i = 0; i < n; i++) {
-		const char *a = shmdb_strerror(codes[i]);
+	/* Every value from SHMDB_ERR_FIRST to SHMDB_ERR_LAST is a code of the
+	 * list, named by the list's message, which no other code has. */
+	ck_assert_int_eq(sizeof(error_list) / sizeof(error_list[0]), SHMDB_ERR_COUNT);
+	ck_assert_int_eq(SHMDB_ERR_FIRST, SHMDB_ERR_BASE - 1);
+	for (int e = SHMDB_ERR_FIRST; e >= SHMDB_ERR_LAST; e--) {
+		const char *a = shmdb_strerror(e);
 		ck_assert_ptr_nonnull(a);
+		ck_assert_msg(strlen(a) > 0 && strcmp(a, "unknown error") != 0,
+			      "code %d has no message", e);
+		for (int f = SHMDB_ERR_FIRST; f > e; f--)
+			ck_assert_msg(strcmp(a, shmdb_strerror(f)) != 0,
+				      "codes %d and %d share the message \"%s\"", e, f, a);
+	}
+	for (size_t i = 0; i < sizeof(error_list) / sizeof(error_list[0]); i++) {
+		ck_assert_msg(error_list[i].code <= SHMDB_ERR_FIRST &&
+			      error_list[i].code >= SHMDB_ERR_LAST,
+			      "%s is outside SHMDB_ERR_FIRST .. SHMDB_ERR_LAST", error_list[i].name);
+		ck_assert_str_eq(shmdb_strerror(error_list[i].code), error_list[i].message);
+	}
+	/* The values programs were built against never change. */
+	const int kept[] = { SHMDB_EVERSION, SHMDB_EPROTO, SHMDB_EREFUSED, SHMDB_ENODAEMON,
+			     SHMDB_ESHUTDOWN, SHMDB_ECONFLICT, SHMDB_EBADTXN };
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		ck_assert_int_eq(kept[i], -1001 - (int)i);
+
+	/* Past either end of the list, nothing is named. */
+	ck_assert_str_eq(shmdb_strerror(SHMDB_ERR_LAST - 1), "unknown error");
+	ck_assert_str_eq(shmdb_strerror(SHMDB_ERR_BASE), "unknown error");
+	ck_assert_str_eq(shmdb_strerror(SHMDB_ERR_BASE - 999), "unknown error");
+	ck_assert_str_eq(shmdb_strerror(1), "unknown error");
+
+	/* errno values and 0 have names of their own, none a store code's. */
+	const int other[] = { -ENOENT, -EACCES, -ENOSPC, 0 };
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+		const char *a = shmdb_strerror(other[i]);
 		ck_assert(strlen(a) > 0);
 		ck_assert_str_ne(a, "unknown error");
-		for (size_t j = 0; j < i; j++)
-			ck_assert_str_ne(a, shmdb_strerror(codes[j]));
+		for (int e = SHMDB_ERR_FIRST; e >= SHMDB_ERR_LAST; e--)
+			ck_assert_str_ne(a, shmdb_strerror(e));
 	}
-	ck_assert_str_eq(shmdb_strerror(SHMDB_ERR_BASE - 999), "unknown error");
 	ck_assert_str_eq(shmdb_page_kind_name(SHMDB_PAGES_2M), "2M");
 	ck_assert_str_eq(shmdb_page_kind_name(99), "?");
+}
+END_TEST
+
+START_TEST(buffer_grows_by_doubling)
+{
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	ck_assert_int_eq(shm_buf_reserve(&buf, &cap, 0, 256), 0);
+	ck_assert_ptr_null(buf);
+	ck_assert_int_eq(shm_buf_reserve(&buf, &cap, 100, 256), 0);
+	ck_assert_uint_eq(cap, 256);
+	memset(buf, 0xa5, 100);
+	ck_assert_int_eq(shm_buf_reserve(&buf, &cap, 256, 256), 0);
+	ck_assert_uint_eq(cap, 256);
+	ck_assert_int_eq(shm_buf_reserve(&buf, &cap, 1500, 256), 0);
+	ck_assert_uint_eq(cap, 2048);
+	for (int i = 0; i < 100; i++)
+		ck_assert_uint_eq(buf[i], 0xa5);
+	/* No size can hold that much: nothing changes. */
+	uint8_t *before = buf;
+	ck_assert_int_eq(shm_buf_reserve(&buf, &cap, SIZE_MAX, 256), -ENOMEM);
+	ck_assert_ptr_eq(buf, before);
+	ck_assert_uint_eq(cap, 2048);
+	free(buf);
 }
 END_TEST
 
@@ -443,6 +505,7 @@ int main(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("allocator");
 	tcase_add_test(tc, allocator_reuses_without_overlap);
+	tcase_add_test(tc, buffer_grows_by_doubling);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

@@ -175,7 +175,7 @@ static int check_placement(const uint8_t *addr, const struct arena_plan *p,
 			   char *err, size_t errlen)
 {
 	uint64_t last = p->size - p->page_size;
-	const uint64_t probes[3] = { 0, (last / 2) & ~((uint64_t)p->page_size - 1), last };
+	const uint64_t probes[3] = { 0, shm_align_down(last / 2, p->page_size), last };
 	for (int i = 0; i < 3; i++) {
 		int n = node_of_address(addr + probes[i]);
 		if (n != p->node) {

@@ -58,10 +58,7 @@ _Static_assert(REHASH_CHUNK <= 1u << INDEX_MIN_LOG2, "chunks divide every index"
 void index_build_init(struct index_build *b, uint8_t *base, struct alloc *alloc,
 		      struct retire_queue *retired)
 {
-	memset(b, 0, sizeof(*b));
-	b->base = base;
-	b->alloc = alloc;
-	b->retired = retired;
+	*b = (struct index_build){ .base = base, .alloc = alloc, .retired = retired };
 }
 
 void index_build_destroy(struct index_build *b)

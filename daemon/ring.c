@@ -27,6 +27,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "shmdb.h"
 
 /* A transaction may carry a little framing beyond SHMDB_MAX_TXN. */
@@ -55,16 +56,9 @@ static int txn_append(struct ring_state *rs, const uint8_t *src, size_t n)
 		rs->txn_too_big = true;
 		return 0;
 	}
-	if (rs->txn_len + n > rs->txn_cap) {
-		size_t cap = rs->txn_cap ? rs->txn_cap : 4096;
-		while (cap < rs->txn_len + n)
-			cap *= 2;
-		uint8_t *p = realloc(rs->txn, cap);
-		if (!p)
-			return -ENOMEM;
-		rs->txn = p;
-		rs->txn_cap = cap;
-	}
+	int err = shm_buf_reserve(&rs->txn, &rs->txn_cap, rs->txn_len + n, 4096);
+	if (err)
+		return err;
 	memcpy(rs->txn + rs->txn_len, src, n);
 	rs->txn_len += n;
 	return 0;

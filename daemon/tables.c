@@ -20,10 +20,7 @@
 void tables_init(struct tables *c, uint8_t *base, struct shm_meta *meta,
 		 struct retire_queue *retired)
 {
-	memset(c, 0, sizeof(*c));
-	c->base = base;
-	c->meta = meta;
-	c->retired = retired;
+	*c = (struct tables){ .base = base, .meta = meta, .retired = retired };
 	for (unsigned i = 0; i < SHM_MAX_TABLES; i++)
 		meta->tables[i].dropped_ts = SHM_TS_INFINITY;
 }

@@ -1,6 +1,7 @@
 /*
  * buf.h - growing a private byte buffer by doubling, for daemon and
- * clients alike: a client's write transaction as it is collected (write.c).
+ * clients alike: a client's write transaction as it is collected
+ * (write.c), the writer's copy of one as it is reassembled (daemon/ring.c).
  * Private memory only: nothing here is shared between processes.
  */
 #ifndef SHMDB_BUF_H

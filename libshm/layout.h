@@ -36,6 +36,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "align.h"
+
 #define SHM_CACHELINE 64
 #define SHM_FORMAT_VERSION 3u
 
@@ -197,13 +199,13 @@ struct shm_version {
 
 static inline size_t shm_version_value_off(uint32_t klen)
 {
-	return sizeof(struct shm_version) + (((size_t)klen + 7) & ~(size_t)7);
+	return sizeof(struct shm_version) + shm_align_up(klen, 8);
 }
 
 static inline size_t shm_version_size(uint32_t klen, uint32_t vlen)
 {
 	size_t v = vlen == SHM_TOMBSTONE ? 0 : vlen;
-	return (shm_version_value_off(klen) + v + 7) & ~(size_t)7;
+	return shm_align_up(shm_version_value_off(klen) + v, 8);
 }
 
 /*
@@ -461,10 +463,5 @@ _Static_assert(sizeof(struct shm_reader_slot) == 64, "reader slot");
 _Static_assert(sizeof(struct shm_cqe) == 32, "completion");
 _Static_assert(sizeof(struct shm_sqe_hdr) == 8, "submission header");
 _Static_assert(offsetof(struct shm_doorbell, ring) == 64, "doorbell line");
-
-static inline uint64_t shm_align_up(uint64_t v, uint64_t a)
-{
-	return (v + a - 1) & ~(a - 1);
-}
 
 #endif /* SHMDB_LAYOUT_H */

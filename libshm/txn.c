@@ -23,11 +23,11 @@ void shm_op_encode(uint8_t *dst, uint8_t code, uint32_t table, uint64_t since_ts
 	memcpy(dst, &h, sizeof(h));
 	dst += sizeof(h);
 	memcpy(dst, key, klen);
-	memset(dst + klen, 0, shm_pad8(klen) - klen);
-	dst += shm_pad8(klen);
+	memset(dst + klen, 0, shm_align_up(klen, 8) - klen);
+	dst += shm_align_up(klen, 8);
 	if (vlen)
 		memcpy(dst, val, vlen);
-	memset(dst + vlen, 0, shm_pad8(vlen) - vlen);
+	memset(dst + vlen, 0, shm_align_up(vlen, 8) - vlen);
 }
 
 int shm_op_decode(const uint8_t *buf, size_t len, size_t *pos, struct shm_op *op)
@@ -76,7 +76,7 @@ int shm_op_decode(const uint8_t *buf, size_t len, size_t *pos, struct shm_op *op
 	op->klen = h.klen;
 	op->key = buf + p + sizeof(h);
 	op->vlen = h.vlen;
-	op->val = op->key + shm_pad8(h.klen);
+	op->val = op->key + shm_align_up(h.klen, 8);
 	*pos = p + need;
 	return 1;
 }

@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "align.h"
+
 enum shm_op_code {
 	SHM_OP_PUT = 1,
 	SHM_OP_DEL = 2,
@@ -54,15 +56,10 @@ struct shm_op {
 	uint32_t vlen;
 };
 
-static inline size_t shm_pad8(size_t n)
-{
-	return (n + 7) & ~(size_t)7;
-}
-
 /* Bytes one operation takes in the encoding. */
 static inline size_t shm_op_size(size_t klen, size_t vlen)
 {
-	return sizeof(struct shm_op_hdr) + shm_pad8(klen) + shm_pad8(vlen);
+	return sizeof(struct shm_op_hdr) + shm_align_up(klen, 8) + shm_align_up(vlen, 8);
 }
 
 /*

@@ -22,7 +22,8 @@ void shm_op_encode(uint8_t *dst, uint8_t code, uint32_t table, uint64_t since_ts
 	};
 	memcpy(dst, &h, sizeof(h));
 	dst += sizeof(h);
-	memcpy(dst, key, klen);
+	if (klen)
+		memcpy(dst, key, klen);
 	memset(dst + klen, 0, shm_align_up(klen, 8) - klen);
 	dst += shm_align_up(klen, 8);
 	if (vlen)

@@ -288,8 +288,9 @@ pid_t test_spawn(void (*fn)(void *), void *arg)
 
 int test_running(pid_t pid)
 {
-	int st;
-	return waitpid(pid, &st, WNOHANG) == 0;
+	/* WNOWAIT: a child that has ended stays to be reaped with its status. */
+	siginfo_t info = { 0 };
+	return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0;
 }
 
 /* Wait up to the deadline `end` for fd to be ready for `events`: 1, or 0

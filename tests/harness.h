@@ -115,7 +115,8 @@ pid_t test_spawn(void (*fn)(void *), void *arg);
  */
 int test_reap(pid_t pid, int timeout_ms);
 
-/* Whether the child pid is still running (it is not reaped). */
+/* Whether the child pid is still running; one that has ended is left for
+ * test_reap, which then has its status. */
 int test_running(pid_t pid);
 
 /* Write all n bytes to fd within timeout_ms: 0, or -1. */

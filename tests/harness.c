@@ -160,7 +160,8 @@ int test_daemon_run_again(const struct test_daemon *d, const char *const *args, 
 		return -1;
 	if (pid == 0)
 		exec_daemon(d->sock, d->log, args);
-	return test_reap(pid, timeout_ms);
+	int code = test_reap(pid, timeout_ms);
+	return code < 0 ? -1 : code;
 }
 
 static void remove_dir(const char *dir)
@@ -186,6 +187,8 @@ int test_daemon_stop(struct test_daemon *d)
 	if (d->pid > 0) {
 		kill(d->pid, SIGTERM);
 		code = test_reap(d->pid, 10000);
+		if (code < 0) /* as documented: -1, also for a daemon reaped before */
+			code = -1;
 		d->pid = 0;
 	}
 	if (d->dir[0])

@@ -1,31 +1,53 @@
 /*
  * harness.c - starting and stopping real daemons for the tests (see
- * harness.h), and running programs to see what they print. Each daemon runs
- * in its own temporary directory; its stderr goes to a log file there, so a
- * failing test can show it.
+ * harness.h), running programs to see what they print, children and bounded
+ * waits, the client calls the multi-process suites share, and raw access to
+ * a session's rings. Each daemon runs in its own temporary directory; its
+ * stderr goes to a log file there, so a failing test can show it.
  */
 #include "harness.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "client_internal.h"
+#include "layout.h"
+
 const char test_shmdbd_path[] = SHMDBD_PATH;
 const char test_shmdb_tool_path[] = SHMDB_TOOL_PATH;
 
+uint64_t test_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void test_sleep_us(long us)
+{
+	struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000 };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
 static void sleep_ms(int ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
-	nanosleep(&ts, NULL);
+	test_sleep_us((long)ms * 1000);
 }
 
 static int has_flag(const char *const *args, const char *flag)
@@ -110,17 +132,25 @@ int test_daemon_start(struct test_daemon *d, const char *const *args)
 	return -1;
 }
 
-static int wait_exit(pid_t pid, int timeout_ms)
+int test_reap(pid_t pid, int timeout_ms)
 {
-	for (int waited = 0; waited < timeout_ms; waited += 5) {
+	uint64_t end = test_now_ms() + (uint64_t)timeout_ms;
+	for (;;) {
 		int st;
-		if (waitpid(pid, &st, WNOHANG) == pid)
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
 			return status_code(st);
-		sleep_ms(5);
+		if (r < 0 && errno != EINTR)
+			return -2;
+		if (test_now_ms() >= end) {
+			/* Killed, the child ends at once: this wait is short. */
+			kill(pid, SIGKILL);
+			while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+				;
+			return -1;
+		}
+		test_sleep_us(1000);
 	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	return -1;
 }
 
 int test_daemon_run_again(const struct test_daemon *d, const char *const *args, int timeout_ms)
@@ -130,7 +160,8 @@ int test_daemon_run_again(const struct test_daemon *d, const char *const *args, 
 		return -1;
 	if (pid == 0)
 		exec_daemon(d->sock, d->log, args);
-	return wait_exit(pid, timeout_ms);
+	int code = test_reap(pid, timeout_ms);
+	return code < 0 ? -1 : code;
 }
 
 static void remove_dir(const char *dir)
@@ -155,7 +186,9 @@ int test_daemon_stop(struct test_daemon *d)
 	int code = 0;
 	if (d->pid > 0) {
 		kill(d->pid, SIGTERM);
-		code = wait_exit(d->pid, 10000);
+		code = test_reap(d->pid, 10000);
+		if (code < 0) /* as documented: -1, also for a daemon reaped before */
+			code = -1;
 		d->pid = 0;
 	}
 	if (d->dir[0])
@@ -240,4 +273,316 @@ int test_run(const char *prog, const char *const *args, char *out, size_t outcap
 	int st;
 	waitpid(pid, &st, 0);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* ---- children and bounded waits ---------------------------------------------- */
+
+pid_t test_spawn(void (*fn)(void *), void *arg)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		fn(arg);
+		_exit(0);
+	}
+	return pid;
+}
+
+int test_running(pid_t pid)
+{
+	/* WNOWAIT: a child that has ended stays to be reaped with its status. */
+	siginfo_t info = { 0 };
+	return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0;
+}
+
+/* Wait up to the deadline `end` for fd to be ready for `events`: 1, or 0
+ * at the deadline or on an error. */
+static int ready_by(int fd, short events, uint64_t end)
+{
+	for (;;) {
+		uint64_t now = test_now_ms();
+		if (now >= end)
+			return 0;
+		struct pollfd pfd = { .fd = fd, .events = events };
+		int e = poll(&pfd, 1, (int)(end - now));
+		if (e < 0 && errno == EINTR)
+			continue;
+		return e > 0;
+	}
+}
+
+int test_write_full(int fd, const void *buf, size_t n, int timeout_ms)
+{
+	const uint8_t *p = buf;
+	uint64_t end = test_now_ms() + (uint64_t)timeout_ms;
+	while (n) {
+		if (!ready_by(fd, POLLOUT, end))
+			return -1;
+		ssize_t k = write(fd, p, n);
+		if (k < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (k <= 0)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+int test_read_full(int fd, void *buf, size_t n, int timeout_ms)
+{
+	uint8_t *p = buf;
+	uint64_t end = test_now_ms() + (uint64_t)timeout_ms;
+	while (n) {
+		if (!ready_by(fd, POLLIN, end))
+			return -1;
+		ssize_t k = read(fd, p, n);
+		if (k < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (k <= 0)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+int test_told_to_stop(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	return poll(&pfd, 1, 0) > 0;
+}
+
+/* ---- clients of a test daemon ------------------------------------------------ */
+
+void test_start_daemon(struct test_daemon *d, const char *arena_size)
+{
+	const char *const args[] = { "--arena-size", arena_size, NULL };
+	ck_assert_int_eq(test_daemon_start(d, args), 0);
+}
+
+shmdb *test_open(const struct test_daemon *d)
+{
+	shmdb *db = NULL;
+	ck_assert_int_eq(shmdb_open(d->sock, &db), 0);
+	return db;
+}
+
+shmdb *test_child_open(const struct test_daemon *d)
+{
+	shmdb *db = NULL;
+	int e = shmdb_open(d->sock, &db);
+	CHILD_REQUIRE(e == 0, 90);
+	return db;
+}
+
+shmdb_table test_table(shmdb *db, const char *name)
+{
+	shmdb_table t = 0;
+	ck_assert_int_eq(shmdb_table_open(db, name, SHMDB_CREATE, &t), 0);
+	return t;
+}
+
+int test_commit_put(shmdb *db, shmdb_table t, const char *key, const void *val, size_t vlen,
+		    uint64_t *ts)
+{
+	shmdb_wtxn *w;
+	int e = shmdb_write_begin(db, &w);
+	if (e)
+		return e;
+	e = shmdb_put(w, t, key, strlen(key), val, vlen);
+	if (e) {
+		shmdb_abort(w);
+		return e;
+	}
+	return shmdb_commit(w, ts);
+}
+
+int test_read_key(shmdb *db, shmdb_table t, const char *key, void *buf, size_t cap, size_t *len)
+{
+	shmdb_rtxn *r;
+	shmdb_val v;
+	int e = shmdb_read_begin(db, &r);
+	if (e)
+		return e;
+	e = shmdb_get(r, t, key, strlen(key), &v);
+	if (!e) {
+		*len = v.len;
+		memcpy(buf, v.data, v.len < cap ? v.len : cap);
+	}
+	shmdb_read_end(r);
+	return e;
+}
+
+int test_visible(shmdb *db, shmdb_table t, const char *key)
+{
+	char buf[8];
+	size_t len;
+	return test_read_key(db, t, key, buf, sizeof(buf), &len) == 0;
+}
+
+uint64_t test_commit_ts(shmdb *db)
+{
+	shmdb_stats st;
+	ck_assert_int_eq(shmdb_stats_get(db, &st), 0);
+	return st.commit_ts;
+}
+
+void test_wait_sessions(shmdb *db, uint32_t n, int timeout_ms)
+{
+	shmdb_stats st = { 0 };
+	uint64_t end = test_now_ms() + (uint64_t)timeout_ms;
+	do {
+		ck_assert_int_eq(shmdb_stats_get(db, &st), 0);
+		if (st.sessions == n)
+			return;
+		test_sleep_us(2000);
+	} while (test_now_ms() < end);
+	ck_assert_msg(0, "the daemon still counts %u sessions after %d ms, want %u", st.sessions,
+		      timeout_ms, n);
+}
+
+/* Commit tag under prefix:tag through db and read it back. */
+static void served_through(shmdb *db, shmdb_table t, const char *prefix, const char *tag)
+{
+	char key[96], buf[96];
+	size_t len = 0;
+	snprintf(key, sizeof(key), "%s:%s", prefix, tag);
+	ck_assert_int_eq(test_commit_put(db, t, key, tag, strlen(tag), NULL), 0);
+	ck_assert_int_eq(test_read_key(db, t, key, buf, sizeof(buf), &len), 0);
+	ck_assert_uint_eq(len, strlen(tag));
+	ck_assert_mem_eq(buf, tag, len);
+}
+
+void test_assert_served(const struct test_daemon *d, const char *tag)
+{
+	ck_assert_msg(test_daemon_alive(d), "the daemon died (%s)", tag);
+	shmdb *db = test_open(d);
+	served_through(db, test_table(db, "served"), "served", tag);
+	shmdb_close(db);
+}
+
+void test_assert_handle_served(shmdb *db, shmdb_table t, const char *tag)
+{
+	served_through(db, t, "bystander", tag);
+}
+
+/* ---- raw access to a session's rings ------------------------------------------ */
+
+static struct shm_session_header *session_of(shmdb *db)
+{
+	size_t size;
+	return shm_client_session(db, &size);
+}
+
+static uint8_t *sq_of(shmdb *db)
+{
+	return (uint8_t *)session_of(db) + SHM_SESSION_SQ_OFF;
+}
+
+void test_raw_record(shmdb *db, uint32_t len, uint16_t kind, uint16_t flags,
+		     const void *payload, size_t plen, size_t advance)
+{
+	uint64_t pos = db->sq_tail & (SHM_SQ_SIZE - 1);
+	CHILD_REQUIRE(pos + sizeof(struct shm_sqe_hdr) + plen <= SHM_SQ_SIZE, 100);
+	struct shm_sqe_hdr h = { .len = len, .kind = kind, .flags = flags };
+	memcpy(sq_of(db) + pos, &h, sizeof(h));
+	if (plen)
+		memcpy(sq_of(db) + pos + sizeof(h), payload, plen);
+	db->sq_tail += advance;
+}
+
+void test_raw_chunk(shmdb *db, uint16_t flags, const void *payload, size_t plen)
+{
+	CHILD_REQUIRE(plen % 8 == 0, 101);
+	size_t len = sizeof(struct shm_sqe_hdr) + plen;
+	test_raw_record(db, (uint32_t)len, SHM_SQE_CHUNK, flags, payload, plen, len);
+}
+
+/* As write.c's publish_tail: the tail with release order, a full fence,
+ * then the doorbell if the writer may sleep. */
+void test_raw_publish_at(shmdb *db, uint64_t tail)
+{
+	__atomic_store_n(&session_of(db)->sq_tail, tail, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&db->meta->writer_sleeping, __ATOMIC_RELAXED)) {
+		__atomic_fetch_add(&db->doorbell->ring, 1, __ATOMIC_RELEASE);
+		syscall(SYS_futex, &db->doorbell->ring, FUTEX_WAKE, 1, NULL, NULL, 0);
+	}
+}
+
+void test_raw_publish(shmdb *db)
+{
+	test_raw_publish_at(db, db->sq_tail);
+}
+
+uint64_t test_raw_tail(shmdb *db)
+{
+	return db->sq_tail;
+}
+
+uint64_t test_raw_head(shmdb *db)
+{
+	return __atomic_load_n(&session_of(db)->sq_head, __ATOMIC_ACQUIRE);
+}
+
+void test_raw_set_cq_head(shmdb *db, uint32_t v)
+{
+	__atomic_store_n(&session_of(db)->cq_head, v, __ATOMIC_RELEASE);
+}
+
+/* Book the next ticket as shmdb_commit_async does, so that shmdb_wait()
+ * collects the completion of one raw transaction. */
+static uint64_t raw_ticket(shmdb *db)
+{
+	pthread_mutex_lock(&db->sq_lock);
+	pthread_mutex_lock(&db->cq_lock);
+	uint64_t t = db->issued + 1;
+	struct shm_result *res = &db->results[t % SHM_RESULTS];
+	CHILD_REQUIRE(res->state == RESULT_FREE, 102);
+	res->ticket = t;
+	res->state = RESULT_PENDING;
+	__atomic_store_n(&db->issued, t, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&db->cq_lock);
+	pthread_mutex_unlock(&db->sq_lock);
+	return t;
+}
+
+/* This session's n-th completion is at CQ index n - 1: raw transactions
+ * are the only ones whose entries are looked at after shmdb_wait(). */
+int test_raw_txn(shmdb *db, const void *buf, size_t len, uint64_t *commit_ts)
+{
+	uint64_t ticket = raw_ticket(db);
+	test_raw_chunk(db, SHM_SQE_FIRST | SHM_SQE_LAST, buf, len);
+	test_raw_publish(db);
+	int status = shmdb_wait(db, ticket, commit_ts);
+	const struct shm_cqe *cq =
+		(const void *)((const uint8_t *)session_of(db) + SHM_SESSION_CQ_OFF);
+	const struct shm_cqe *e = &cq[(ticket - 1) & (SHM_CQ_ENTRIES - 1)];
+	CHILD_REQUIRE(e->ticket == ticket && e->status == status, 103);
+	CHILD_REQUIRE(status != 0 || e->commit_ts == *commit_ts, 103);
+	CHILD_REQUIRE(status == 0 || e->commit_ts == 0, 103);
+	return status;
+}
+
+int test_raw_consumed(shmdb *db, int timeout_ms)
+{
+	uint64_t end = test_now_ms() + (uint64_t)timeout_ms;
+	while (test_raw_head(db) != db->sq_tail) {
+		if (test_now_ms() >= end)
+			return 0;
+		test_sleep_us(500);
+	}
+	return 1;
+}
+
+int test_session_dropped(shmdb *db, int timeout_ms)
+{
+	int fd = shm_client_socket(db);
+	char b;
+	/* The daemon sends nothing after the welcome: readable means closed. */
+	if (!ready_by(fd, POLLIN, test_now_ms() + (uint64_t)timeout_ms))
+		return 0;
+	return recv(fd, &b, 1, MSG_DONTWAIT) == 0;
 }

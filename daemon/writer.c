@@ -30,10 +30,10 @@
 #include "tsan.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>

@@ -132,25 +132,33 @@ int test_daemon_start(struct test_daemon *d, const char *const *args)
 	return -1;
 }
 
-int test_reap(pid_t pid, int timeout_ms)
+/* Wait up to timeout_ms for the child pid, then kill and reap it: 0 with
+ * *st its raw status, -1 if it was killed for the time (*st says so), -2
+ * if pid is not a child of ours. */
+static int wait_bounded(pid_t pid, int timeout_ms, int *st)
 {
 	uint64_t end = test_now_ms() + (uint64_t)timeout_ms;
 	for (;;) {
-		int st;
-		pid_t r = waitpid(pid, &st, WNOHANG);
+		pid_t r = waitpid(pid, st, WNOHANG);
 		if (r == pid)
-			return status_code(st);
+			return 0;
 		if (r < 0 && errno != EINTR)
 			return -2;
 		if (test_now_ms() >= end) {
 			/* Killed, the child ends at once: this wait is short. */
 			kill(pid, SIGKILL);
-			while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			while (waitpid(pid, st, 0) < 0 && errno == EINTR)
 				;
 			return -1;
 		}
 		test_sleep_us(1000);
 	}
+}
+
+int test_reap(pid_t pid, int timeout_ms)
+{
+	int st, r = wait_bounded(pid, timeout_ms, &st);
+	return r ? r : status_code(st);
 }
 
 int test_daemon_run_again(const struct test_daemon *d, const char *const *args, int timeout_ms)
@@ -222,9 +230,10 @@ int test_in_child(void (*fn)(void *), void *arg)
 		fn(arg);
 		_exit(0);
 	}
-	int st;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
+	int st = 0;
+	if (wait_bounded(pid, TEST_CHILD_TIMEOUT_MS, &st) == -1)
+		fprintf(stderr, "child %d still ran after %d ms: killed\n", (int)pid,
+			TEST_CHILD_TIMEOUT_MS);
 	return st;
 }
 
@@ -254,6 +263,9 @@ int test_run(const char *prog, const char *const *args, char *out, size_t outcap
 		argv[n] = NULL;
 		dup2(po[1], 1);
 		dup2(pe[1], 2);
+		/* Kept across exec: a program that hangs ends, its pipes close,
+		 * and the reads and the wait below return. */
+		alarm((TEST_CHILD_TIMEOUT_MS + 999) / 1000);
 		execv(prog, (char *const *)argv);
 		_exit(127);
 	}
@@ -270,8 +282,8 @@ int test_run(const char *prog, const char *const *args, char *out, size_t outcap
 	err[n > 0 ? n : 0] = 0;
 	close(po[0]);
 	close(pe[0]);
-	int st;
-	waitpid(pid, &st, 0);
+	int st = 0;
+	wait_bounded(pid, TEST_CHILD_TIMEOUT_MS, &st);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 

@@ -21,7 +21,7 @@
 struct test_daemon {
 	pid_t pid;
 	char dir[64];     /* temporary directory holding socket, lock and log */
-	char sock[108];   /* the socket path */
+	char sock[SHMDB_SOCKET_PATH_MAX]; /* the socket path */
 	char log[96];     /* the daemon's stderr */
 };
 
@@ -56,8 +56,11 @@ void test_daemon_log(const struct test_daemon *d, char *buf, size_t cap);
 
 /*
  * test_in_child - run fn(arg) in a forked child that exits 0 when fn
- * returns. Returns the raw wait status (use WIFSIGNALED/WTERMSIG etc).
+ * returns. Returns the raw wait status (use WIFSIGNALED/WTERMSIG etc). A
+ * child still running after TEST_CHILD_TIMEOUT_MS is killed (SIGKILL, and
+ * said on stderr).
  */
+#define TEST_CHILD_TIMEOUT_MS 60000
 int test_in_child(void (*fn)(void *), void *arg);
 
 /*
@@ -71,7 +74,8 @@ int test_run_suite(Suite *s);
  * test_run - run the program `prog` with `args` (NULL-terminated, may be
  * NULL), its stdout into out and its stderr into err (each NUL-terminated,
  * truncated to its cap; stderr is read after stdout closes, so it must fit
- * a pipe). Returns its exit status, or -1 if a signal ended it.
+ * a pipe). Returns its exit status, or -1 if a signal ended it: SIGALRM
+ * if it still ran after TEST_CHILD_TIMEOUT_MS.
  */
 int test_run(const char *prog, const char *const *args, char *out, size_t outcap, char *err,
 	     size_t errcap);

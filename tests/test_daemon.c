@@ -99,8 +99,8 @@ START_TEST(clients_at_once_and_killed)
 	pid_t a = holding_client(ready[1], go);
 	pid_t b = holding_client(ready[1], go);
 	char r;
-	ck_assert_int_eq(read(ready[0], &r, 1), 1);
-	ck_assert_int_eq(read(ready[0], &r, 1), 1);
+	ck_assert_int_eq(test_read_full(ready[0], &r, 1, 10000), 0);
+	ck_assert_int_eq(test_read_full(ready[0], &r, 1, 10000), 0);
 	close(go[0]);
 	ck_assert_uint_eq(sessions_of(db), 3);
 
@@ -109,9 +109,7 @@ START_TEST(clients_at_once_and_killed)
 	waitpid(a, NULL, 0);
 	wait_sessions(db, 2);
 	close(go[1]);
-	int st;
-	waitpid(b, &st, 0);
-	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_int_eq(test_reap(b, 10000), 0);
 	wait_sessions(db, 1);
 	shmdb *again;
 	ck_assert_int_eq(shmdb_open(d.sock, &again), 0);
@@ -186,9 +184,8 @@ static int open_as_nobody(void)
 		int e = shmdb_open(d.sock, &db);
 		_exit(e == 0 ? 0 : e == SHMDB_EREFUSED ? 1 : e == -EACCES ? 2 : 3);
 	}
-	int st;
-	waitpid(pid, &st, 0);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	int code = test_reap(pid, 10000);
+	return code >= 0 && code < 128 ? code : -1;
 }
 
 START_TEST(admission)
@@ -266,10 +263,8 @@ static void stop_with(int sig)
 	ck_assert_int_eq(info.running, 1);
 
 	kill(d.pid, sig);
-	int st;
-	ck_assert_int_eq(waitpid(d.pid, &st, 0), d.pid);
+	ck_assert_int_eq(test_reap(d.pid, 10000), 0);
 	d.pid = 0;
-	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	struct stat sb;
 	ck_assert_int_eq(stat(d.sock, &sb), -1); /* the socket file is gone */
 	shmdb_info_get(db, &info);

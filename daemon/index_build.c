@@ -117,9 +117,10 @@ static uint64_t count_dead(const struct index_build *b, const uint64_t *old, uin
 	return dead;
 }
 
-/* Keep the dead key at slot `pos`, head `off`, in b's list: 1, or 0 if the
- * list cannot grow. */
-static int keep_dead(struct index_build *b, uint64_t pos, uint64_t off)
+/* Keep the dead key at slot `pos`, whose head is `head` at offset `off`, in
+ * b's list: 1, or 0 if the list cannot grow. */
+static int keep_dead(struct index_build *b, uint64_t pos, uint64_t off,
+		     const struct shm_version *head)
 {
 	if (b->ndead == b->dead_cap) {
 		size_t cap = b->dead_cap ? 2 * b->dead_cap : 256;
@@ -129,7 +130,7 @@ static int keep_dead(struct index_build *b, uint64_t pos, uint64_t off)
 		b->dead = dead;
 		b->dead_cap = cap;
 	}
-	b->dead[b->ndead++] = (struct left_out){ pos, off };
+	b->dead[b->ndead++] = (struct left_out){ pos, off, head->begin_ts };
 	return 1;
 }
 
@@ -160,7 +161,7 @@ static uint64_t copy_slots(struct index_build *b, const uint64_t *old, uint64_t 
 					keep[i] = 0;
 					continue;
 				}
-				if (keep_dead(b, c + i, s & SHM_SLOT_OFF_MASK)) {
+				if (keep_dead(b, c + i, s & SHM_SLOT_OFF_MASK, head)) {
 					keep[i] = 0;
 					continue;
 				}
@@ -242,10 +243,12 @@ static int build_step(struct index_build *b, uint64_t budget, uint64_t ts)
 	if (retire_reserve(b->retired, b->ndead + 1))
 		return -ENOMEM;
 	const uint64_t *old = slots_of(b, t->index);
-	for (size_t i = 0; i < b->ndead; i++) /* unless written since: retired then */
-		if ((old[b->dead[i].pos] & SHM_SLOT_OFF_MASK) == b->dead[i].off)
-			retire(b->retired, ts, b->dead[i].off,
-			       version_bytes(version_at(b, b->dead[i].off)), RETIRED_BLOCK);
+	for (size_t i = 0; i < b->ndead; i++) { /* unless written since: retired then */
+		const struct left_out *d = &b->dead[i];
+		const struct shm_version *head = version_at(b, d->off);
+		if ((old[d->pos] & SHM_SLOT_OFF_MASK) == d->off && head->begin_ts == d->begin_ts)
+			retire(b->retired, ts, d->off, version_bytes(head), RETIRED_BLOCK);
+	}
 	publish_index(b, t, b->word, b->used, ts);
 	build_reset(b);
 	return 0;

@@ -35,9 +35,12 @@
 #define BUILD_PER_ADD 16
 
 /* A dead key a build left out: its slot in the current index, and the
- * offset of its head (a tombstone) when the build passed it. */
+ * offset and commit of its head (a tombstone) when the build passed it.
+ * The commit tells that head from a later one in the same block: written
+ * again, the key retires that tombstone, which may be freed and its block
+ * reused for the key's next tombstone, at the same offset. */
 struct left_out {
-	uint64_t pos, off;
+	uint64_t pos, off, begin_ts;
 };
 
 struct index_build {

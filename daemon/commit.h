@@ -21,8 +21,7 @@
  * and publish its commit. Returns 0 with *commit_ts set (the current one
  * for an empty transaction) and *value set (a created table's id, else 0),
  * or SHMDB_EBADTXN, SHMDB_ECONFLICT, -ENOENT (unknown table), -ENOSPC or
- * -ENOMEM, having changed nothing a snapshot can see. On -ENOSPC the caller
- * may free what waits in the retire queue and try again.
+ * -ENOMEM, having changed nothing a snapshot can see.
  */
 int commit_txn(struct core *c, const uint8_t *buf, size_t len, uint64_t *commit_ts,
 	       uint64_t *value);

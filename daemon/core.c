@@ -7,8 +7,9 @@
 #include "core.h"
 
 void core_init(struct core *c, uint8_t *base, struct shm_meta *meta, struct alloc *alloc,
-	       struct retire_queue *retired)
+	       struct retire_queue *retired, struct core_pressure pressure)
 {
+	c->pressure = pressure;
 	c->base = base;
 	c->meta = meta;
 	c->alloc = alloc;

@@ -17,11 +17,23 @@
 #include "retire.h"
 #include "tables.h"
 
+/*
+ * What the core asks for when memory is short while retired blocks wait:
+ * that whatever no snapshot can see any more be freed now (the writer's
+ * reclaimer, reclaim.h). The core knows only this function, not who
+ * answers it; reclaim_now NULL asks nobody.
+ */
+struct core_pressure {
+	void (*reclaim_now)(void *ctx);
+	void *ctx;
+};
+
 struct core {
 	uint8_t *base;                 /* the range: meta at 0, arenas after */
 	struct shm_meta *meta;
 	struct alloc *alloc;           /* shared with the reclaimer, which frees */
 	struct retire_queue *retired;  /* shared with the reclaimer, which drains */
+	struct core_pressure pressure;
 	struct tables tables;
 	struct index_build build;
 	struct txn_scratch scratch;
@@ -30,10 +42,10 @@ struct core {
 /*
  * core_init - the store starts empty, at commit 1: every catalog slot
  * free, commit_ts published. Blocks come from `alloc`; what transactions
- * unlink goes to `retired`.
+ * unlink goes to `retired`; when memory is short, `pressure` is asked.
  */
 void core_init(struct core *c, uint8_t *base, struct shm_meta *meta, struct alloc *alloc,
-	       struct retire_queue *retired);
+	       struct retire_queue *retired, struct core_pressure pressure);
 void core_destroy(struct core *c);
 
 #endif /* SHMDBD_CORE_H */

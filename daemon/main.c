@@ -83,7 +83,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shmdbd: %s\n", err);
 		return 1;
 	}
-	int e = session_registry_init(&srv.sessions);
+	int e = session_registry_init(&srv.sessions, WRITER_SESSION_STATE_SIZE,
+				       writer_session_state_free);
 	if (e) {
 		fprintf(stderr, "shmdbd: session registry: %s\n", strerror(-e));
 		return 1;

@@ -3,10 +3,10 @@
  *
  * Invariant: on success, every block and retire-queue entry pass 3 needs is
  * reserved, so applying cannot fail half way; on failure, nothing stays
- * reserved. What this pass changes in shared memory (an index rebuilt or a
- * build's step, both published with release order by index_build.c)
- * changes no snapshot's view, so it may stay even when the transaction
- * fails.
+ * reserved. What this pass may change in shared memory (an index rebuilt,
+ * or a build that completes, each published with one release store of the
+ * table's index word by index_build.c) changes no snapshot's view, so it
+ * may stay even when the transaction fails.
  */
 #include "prepare.h"
 
@@ -42,6 +42,18 @@ static const struct shm_version *head_of(const struct core *c, const struct shm_
 	uint64_t s = shm_index_find(c->base, (const uint64_t *)(c->base + shm_index_off(t->index)),
 				    shm_index_mask(t->index), hash, key, klen);
 	return s ? (const void *)(c->base + (s & SHM_SLOT_OFF_MASK)) : NULL;
+}
+
+/* A block of `size` bytes, or 0: when the arenas are full while retired
+ * blocks wait, ask for them to be freed and try once more. */
+static uint64_t alloc_or_reclaim(struct core *c, size_t size)
+{
+	uint64_t off = alloc_get(c->alloc, size);
+	if (!off && retire_count(c->retired) && c->pressure.reclaim_now) {
+		c->pressure.reclaim_now(c->pressure.ctx);
+		off = alloc_get(c->alloc, size);
+	}
+	return off;
 }
 
 /* Count `adds` more keys that t may gain in this transaction, for a
@@ -122,10 +134,21 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 	}
 	if (!err && creates && tables_free_slots(&c->tables, creates) < creates)
 		err = -ENOSPC;
-	for (size_t k = 0; !err && k < ntt; k++)
+	for (size_t k = 0; !err && k < ntt; k++) {
 		err = index_make_room(&c->build, tt[k].t, tt[k].adds, tt[k].reserve, ts);
+		if (err == -ENOSPC && retire_count(c->retired) &&
+		    retire_oldest_ts(c->retired) < ts && c->pressure.reclaim_now) {
+			/* As alloc_or_reclaim: free what waits (not what this
+			 * transaction retired), then count live and dead keys
+			 * again (the horizon moved). */
+			c->pressure.reclaim_now(c->pressure.ctx);
+			err = index_make_room(&c->build, tt[k].t, tt[k].adds, tt[k].reserve, ts);
+		}
+	}
 	if (!err && c->build.t) {
-		/* A step of the build under way, bigger as its table gains keys. */
+		/* A step of the build under way, bigger as its table gains
+		 * keys; one that cannot publish for want of memory is taken
+		 * again by the next transaction. */
 		uint64_t adds = 0;
 		for (size_t k = 0; k < ntt; k++)
 			if (tt[k].t == c->build.t)
@@ -138,7 +161,7 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 	/* Then every block the transaction will write. */
 	for (i = 0; !err && i < nops; i++) {
 		size_t size = op_block_size(&ops[i].op);
-		if (size && !(ops[i].block = alloc_get(c->alloc, size)))
+		if (size && !(ops[i].block = alloc_or_reclaim(c, size)))
 			err = -ENOSPC;
 	}
 	if (err)

@@ -20,8 +20,9 @@ size_t op_block_size(const struct shm_op *op);
  * commit at `ts`: resolve tables, evaluate checks, make index room (which
  * may rebuild an index or step a build: no snapshot's view changes),
  * reserve every retire-queue entry and every block the transaction will
- * write, setting each op's block. Returns 0, or SHMDB_ECONFLICT, -ENOENT,
- * -ENOSPC or -ENOMEM with nothing reserved.
+ * write, setting each op's block. Where memory is short while retired
+ * blocks wait, c->pressure is asked first. Returns 0, or SHMDB_ECONFLICT,
+ * -ENOENT, -ENOSPC or -ENOMEM with nothing reserved.
  */
 int prepare(struct core *c, size_t nops, uint64_t ts);
 

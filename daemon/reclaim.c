@@ -23,8 +23,8 @@
  * and 110. The cost is garbage waiting up to GRACE_EVERY_NS longer (under
  * 1 MB at 100k 150-byte puts a second). GRACE_BATCH_BYTES retired since the
  * last request ask at once, so heavy overwriting stays bounded, and memory
- * pressure reclaims at once (reclaimer_now, called by the writer when a
- * transaction finds no room).
+ * pressure reclaims at once (reclaimer_now, which the core asks for when a
+ * transaction finds no room, core.h).
  */
 #include "reclaim.h"
 
@@ -130,12 +130,6 @@ bool reclaimer_waiting(const struct reclaimer *rc)
 	uint64_t commit = __atomic_load_n(&rc->meta->commit_ts, __ATOMIC_RELAXED);
 	return retire_count(rc->retired) || rc->grace_pending ||
 	       (rc->retired->horizon < commit && commit != rc->grace_commit);
-}
-
-bool reclaimer_can_free(const struct reclaimer *rc)
-{
-	return retire_count(rc->retired) &&
-	       retire_oldest_ts(rc->retired) <= __atomic_load_n(&rc->meta->commit_ts, __ATOMIC_RELAXED);
 }
 
 void reclaimer_now(struct reclaimer *rc)

@@ -66,12 +66,6 @@ void reclaimer_step(struct reclaimer *rc, uint64_t now_ns);
 bool reclaimer_waiting(const struct reclaimer *rc);
 
 /*
- * reclaimer_can_free - whether reclaiming now could free anything: an item
- * retired by a published commit waits.
- */
-bool reclaimer_can_free(const struct reclaimer *rc);
-
-/*
  * reclaimer_now - reclaim up to the current commit after a grace period
  * taken on this thread (expedited: it interrupts readers' cpus), for when
  * memory is short. Call inside an RCU read-side section.

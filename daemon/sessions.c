@@ -21,9 +21,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-int session_registry_init(struct session_registry *r)
+int session_registry_init(struct session_registry *r, size_t writer_state_size,
+			  void (*writer_state_free)(void *state))
 {
 	r->count = 0;
+	r->writer_state_size = writer_state_size;
+	r->writer_state_free = writer_state_free;
 	r->doom_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (r->doom_fd < 0)
 		return -errno;
@@ -35,6 +38,7 @@ static void free_session(struct session *s)
 {
 	if (s->seg)
 		munmap(s->seg, s->seg_size);
+	s->writer_state_free(s->writer_state);
 	free(s);
 }
 
@@ -106,9 +110,10 @@ void session_registry_destroy(struct session_registry *r)
 int session_create(const struct session_registry *r, uint64_t id, pid_t pid,
 		   const uint8_t store_id[16], struct session **out, int *seg_fd)
 {
-	struct session *s = calloc(1, sizeof(*s));
+	struct session *s = calloc(1, sizeof(*s) + r->writer_state_size);
 	if (!s)
 		return -ENOMEM;
+	s->writer_state_free = r->writer_state_free;
 	s->id = id;
 	s->pid = pid;
 	s->doom_fd = r->doom_fd;

@@ -11,8 +11,10 @@
  * session after an RCU grace period (urcu-memb call_rcu); the writer reads
  * inside an RCU read-side section.
  *
- * Sessions hold no descriptor: the server owns the connection, and nothing
- * of the writer's: the writer keeps its own state per session (writer.c).
+ * Sessions hold no descriptor: the server owns the connection. Each holds
+ * the writer's state for it as opaque bytes, of the size the registry was
+ * given, zeroed at creation and freed with the session: what they are, only
+ * the writer knows (writer.h).
  */
 #ifndef SHMDBD_SESSIONS_H
 #define SHMDBD_SESSIONS_H
@@ -34,6 +36,8 @@ struct session {
 	int doomed;                       /* set by the writer: close it */
 	int ended;                        /* main thread: no longer registered */
 	const char *doom_reason;
+	void (*writer_state_free)(void *state); /* the registry's, for free */
+	max_align_t writer_state[];       /* the writer's, opaque here */
 };
 
 /* The sessions registered at one moment; never changed once published. */
@@ -48,6 +52,8 @@ struct session_registry {
 	struct session_list *list;  /* published with release order */
 	uint32_t count;             /* list->n, for the main thread */
 	int doom_fd;  /* eventfd: the writer asks the main thread to end sessions */
+	size_t writer_state_size;               /* bytes of each session's */
+	void (*writer_state_free)(void *state); /* frees what one holds */
 };
 
 /*
@@ -66,8 +72,11 @@ static inline const struct session_list *session_list_get(const struct session_r
  * orders before l is freed). */
 void session_list_put(const struct session_list *l);
 
-/* An empty registry. Returns 0, -ENOMEM, or -errno from eventfd(2). */
-int session_registry_init(struct session_registry *r);
+/* An empty registry whose sessions each carry writer_state_size bytes of
+ * the writer's state, released by writer_state_free(state) when the
+ * session is freed. Returns 0, -ENOMEM, or -errno from eventfd(2). */
+int session_registry_init(struct session_registry *r, size_t writer_state_size,
+			  void (*writer_state_free)(void *state));
 
 /* End every session still registered, wait for their grace periods, free
  * the list. */

@@ -4,16 +4,14 @@
  * One pass walks the session registry under an RCU read-side lock, serving
  * up to PASS_BUDGET transactions per session so that one flooding session
  * cannot starve the others, and flushes each session's completions once.
- * Each transaction goes through the core (core.h); one that finds no room
- * while retired memory waits is tried once more after an immediate
- * reclamation. The reclaimer takes a step when enough has been retired or
- * enough time has passed.
+ * Each transaction goes through the core (commit.h); when the core finds no
+ * room while retired memory waits, it asks (core.h's pressure hook) and the
+ * reclaimer frees what no snapshot needs at once. The reclaimer otherwise
+ * takes a step when enough has been retired or enough time has passed.
  *
- * The writer's state per session (its ring state) is its own, not the
- * session's: an array kept parallel to the session list it last saw, and
- * carried over by session id when the main thread publishes a new list
- * (follow_sessions). Sessions are freed only after an RCU grace period, so
- * the list the writer holds in a pass stays valid through it.
+ * The writer's state per session (its ring state) lives in the session's
+ * opaque bytes, allocated with the session by the main thread and freed
+ * with it after an RCU grace period; the session knows its size only.
  *
  * Sleeping, the SQPOLL rule: the writer reads the doorbell counter, stores
  * writer_sleeping = 1, issues a full fence, and looks at every ring once
@@ -48,50 +46,16 @@
 #define SLEEP_WATCHING_NS 10000000ull
 #define CLOCK_EVERY_IDLE 64u
 
-/*
- * Make w->served follow the session list l: each session keeps its ring
- * state, found by id (both lists are in registration order, so the search
- * usually ends at its first look), a new session starts from a zeroed one,
- * and the states of sessions gone are freed. Returns 0, or -ENOMEM with
- * nothing changed (the next pass tries again).
- */
-static int follow_sessions(struct writer *w, const struct session_list *l)
+/* The writer's ring state of session s, kept in the session's opaque
+ * bytes (sessions.h). */
+static struct ring_state *ring_of(struct session *s)
 {
-	if (l->gen == w->served_gen)
-		return 0;
-	struct served *next = calloc(l->n ? l->n : 1, sizeof(*next));
-	if (!next)
-		return -ENOMEM;
-	uint32_t from = 0;
-	for (uint32_t i = 0; i < l->n; i++) {
-		next[i].session_id = l->s[i]->id;
-		for (uint32_t k = 0; k < w->nserved; k++) {
-			struct served *old = &w->served[(from + k) % w->nserved];
-			if (old->session_id == l->s[i]->id) {
-				next[i].ring = old->ring;
-				old->session_id = 0; /* carried over; ids start at 1 */
-				from = (from + k + 1) % w->nserved;
-				break;
-			}
-		}
-	}
-	for (uint32_t j = 0; j < w->nserved; j++)
-		if (w->served[j].session_id)
-			ring_state_free(&w->served[j].ring);
-	free(w->served);
-	w->served = next;
-	w->nserved = l->n;
-	w->served_gen = l->gen;
-	return 0;
+	return (struct ring_state *)s->writer_state;
 }
 
-static void forget_sessions(struct writer *w)
+void writer_session_state_free(void *state)
 {
-	for (uint32_t j = 0; j < w->nserved; j++)
-		ring_state_free(&w->served[j].ring);
-	free(w->served);
-	w->served = NULL;
-	w->nserved = 0;
+	ring_state_free(state);
 }
 
 /* A transaction of a ring, through the core. */
@@ -99,15 +63,15 @@ static int commit_one(void *arg, const uint8_t *txn, size_t len, uint64_t *commi
 		      uint64_t *value)
 {
 	struct writer *w = arg;
-	int r = commit_txn(&w->core, txn, len, commit_ts, value);
-	if (r == -ENOSPC && reclaimer_can_free(&w->reclaimer)) {
-		/* Memory is short while retired blocks wait: free what no
-		 * snapshot needs now (an expedited grace period), then try
-		 * once more. */
-		reclaimer_now(&w->reclaimer);
-		r = commit_txn(&w->core, txn, len, commit_ts, value);
-	}
-	return r;
+	return commit_txn(&w->core, txn, len, commit_ts, value);
+}
+
+/* The core found no room while retired memory waits (core.h). Inside the
+ * RCU read-side section of the pass that serves the transaction. */
+static void reclaim_now(void *arg)
+{
+	struct writer *w = arg;
+	reclaimer_now(&w->reclaimer);
 }
 
 /* One pass over every session. Returns the transactions completed. */
@@ -116,32 +80,27 @@ static unsigned serve_all(struct writer *w)
 	const struct session_list *l = session_list_get(w->sessions);
 	unsigned done = 0;
 
-	if (follow_sessions(w, l) == 0) {
-		for (uint32_t i = 0; i < l->n; i++) {
-			struct session *s = l->s[i];
-			struct ring_state *rs = &w->served[i].ring;
-			const char *broken;
-			if (!s->doomed) {
-				done += ring_serve(rs, s->seg, PASS_BUDGET, commit_one, w, &broken);
-				if (broken)
-					session_doom(s, broken);
-			}
-			ring_flush(rs, s->seg);
-			TSAN_RELEASE(s); /* before the grace period that may free it */
+	for (uint32_t i = 0; i < l->n; i++) {
+		struct session *s = l->s[i];
+		const char *broken;
+		if (!s->doomed) {
+			done += ring_serve(ring_of(s), s->seg, PASS_BUDGET, commit_one, w, &broken);
+			if (broken)
+				session_doom(s, broken);
 		}
+		ring_flush(ring_of(s), s->seg);
+		TSAN_RELEASE(s); /* before the grace period that may free it */
 	}
 	session_list_put(l);
 	return done;
 }
 
-/* Whether any session has submissions waiting (or the writer could not
- * follow the list: then it must not sleep). */
 static bool any_pending(struct writer *w)
 {
 	const struct session_list *l = session_list_get(w->sessions);
-	bool pending = follow_sessions(w, l) != 0;
+	bool pending = false;
 	for (uint32_t i = 0; i < l->n && !pending; i++) {
-		pending = !l->s[i]->doomed && ring_pending(&w->served[i].ring, l->s[i]->seg);
+		pending = !l->s[i]->doomed && ring_pending(ring_of(l->s[i]), l->s[i]->seg);
 		TSAN_RELEASE(l->s[i]);
 	}
 	session_list_put(l);
@@ -215,10 +174,9 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-/* Free what the writer's thread kept: ring states, scratch, the queue. */
+/* Free what the writer's thread kept: scratch, the queue. */
 static void writer_free(struct writer *w)
 {
-	forget_sessions(w);
 	core_destroy(&w->core);
 	retire_free_all(&w->retired);
 }
@@ -245,14 +203,12 @@ int writer_start(struct writer *w, int cpu, uint64_t idle_ns, struct store *st,
 		alloc_add_arena(&w->alloc, d->range_off + d->used, d->range_off + d->size);
 	}
 	retire_init(&w->retired);
-	core_init(&w->core, st->base, st->meta, &w->alloc, &w->retired);
+	core_init(&w->core, st->base, st->meta, &w->alloc, &w->retired,
+		  (struct core_pressure){ reclaim_now, w });
 	w->sweep = (struct session_sweep){ .r = reg };
 	reclaimer_init(&w->reclaimer, st->meta, &w->alloc, &w->retired, &w->grace,
 		       (struct slot_source){ session_sweep_begin, session_sweep_next,
 					     session_sweep_end, &w->sweep });
-	w->served = NULL;
-	w->nserved = 0;
-	w->served_gen = UINT64_MAX;
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	e = pthread_attr_init(&attr);

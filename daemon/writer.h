@@ -20,12 +20,6 @@
 #include "sessions.h"
 #include "store.h"
 
-/* The writer's ring state of one session, by session id. */
-struct served {
-	uint64_t session_id;
-	struct ring_state ring;
-};
-
 struct writer {
 	pthread_t thread;
 	int cpu;
@@ -39,12 +33,12 @@ struct writer {
 	struct reclaimer reclaimer;
 	struct session_sweep sweep; /* the reclaimer's view of the reader slots */
 	struct grace grace;         /* its grace thread */
-	/* served[i] is the ring state of session i of the list of generation
-	 * served_gen (writer.c). */
-	struct served *served;
-	uint32_t nserved;
-	uint64_t served_gen;        /* UINT64_MAX: none followed yet */
 };
+
+/* What the writer keeps in each session (sessions.h's opaque bytes): the
+ * size to give session_registry_init, and how to free one. */
+#define WRITER_SESSION_STATE_SIZE sizeof(struct ring_state)
+void writer_session_state_free(void *state);
 
 /*
  * writer_start - start the writer thread, and its grace thread, pinned to

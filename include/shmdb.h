@@ -257,11 +257,13 @@ SHMDB_API int shmdb_table_drop(shmdb *db, const char *name);
 
 /*
  * shmdb_table_reserve - make room in table t's index for `keys` keys in all,
- * now, as one write transaction. Once it returns 0, inserting keys until t
- * holds `keys` of them triggers no index rebuild (a deleted key's
- * tombstone holds its slot until a rebuild finds no snapshot can see it).
- * A table that has the room already is left as it is; the room is given
- * back only by deletes and later rebuilds.
+ * now, as one write transaction. Once it returns 0, no commit inserting
+ * keys until t holds `keys` of them waits for an index rebuild (a deleted
+ * key's tombstone holds its slot until a rebuild finds no snapshot can see
+ * it). A table whose index holds `keys` within its 3/4 limit already is
+ * left as it is: past half full it may still grow a step per commit as the
+ * keys arrive, as any table does (below), but no commit waits for the
+ * copy. The room is given back only by deletes and later rebuilds.
  *
  * Without it, a table's index doubles as it fills: the writer builds the
  * bigger one a step per commit, from half load on, and no commit waits for

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "client_internal.h"
+#include "clock.h"
 #include "layout.h"
 
 const char test_shmdbd_path[] = SHMDBD_PATH;
@@ -33,9 +34,7 @@ const char test_shmdb_tool_path[] = SHMDB_TOOL_PATH;
 
 uint64_t test_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)shm_now_ms();
 }
 
 void test_sleep_us(long us)

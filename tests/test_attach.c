@@ -259,7 +259,7 @@ static void forged_peer(const char *path, enum forgery f, int ready_fd)
 static int open_forged(enum forgery f)
 {
 	char dir[] = "/tmp/shmdb-forged-XXXXXX";
-	char path[108];
+	char path[SHMDB_SOCKET_PATH_MAX];
 	int pipefd[2];
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/s.sock", dir);

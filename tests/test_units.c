@@ -129,7 +129,7 @@ END_TEST
 
 START_TEST(default_socket_path)
 {
-	char buf[108];
+	char buf[SHMDB_SOCKET_PATH_MAX];
 	unsetenv("SHMDB_SOCKET");
 	ck_assert_int_eq(shmdb_default_socket(buf, sizeof(buf)), 0);
 	if (geteuid() == 0)

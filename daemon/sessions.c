@@ -76,7 +76,6 @@ static int republish(struct session_registry *r, struct session *add)
 	if (add)
 		l->s[n++] = add;
 	l->n = n;
-	l->gen = old->gen + 1;
 	/* Release: the sessions and the array are complete before a reader
 	 * can load the pointer (session_list_get). */
 	__atomic_store_n(&r->list, l, __ATOMIC_RELEASE);

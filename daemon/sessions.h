@@ -43,7 +43,6 @@ struct session {
 /* The sessions registered at one moment; never changed once published. */
 struct session_list {
 	struct rcu_head rcu;
-	uint64_t gen;               /* one more than the list it replaced */
 	uint32_t n;
 	struct session *s[];        /* in the order they registered */
 };

@@ -27,10 +27,9 @@ void tables_init(struct tables *c, uint8_t *base, struct shm_meta *meta,
 
 struct shm_table *tables_live(struct tables *c, uint32_t id)
 {
-	int slot = shm_table_slot(id);
-	if (slot < 0)
+	if (!shm_table_id_ok(id))
 		return NULL;
-	struct shm_table *t = &c->meta->tables[slot];
+	struct shm_table *t = &c->meta->tables[SHM_TABLE_SLOT(id)];
 	return t->id == id && t->state == SHM_TABLE_LIVE ? t : NULL;
 }
 

@@ -31,7 +31,6 @@
 #include <linux/futex.h>
 #include <sched.h>
 #include <stdbool.h>
-#include <stdlib.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>

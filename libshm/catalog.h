@@ -18,12 +18,12 @@
 
 #include "layout.h"
 
-/* The catalog slot a table id names, or -1 for 0 or a slot past the
- * catalog. The entry there may hold another table (another generation). */
-static inline int shm_table_slot(uint32_t id)
+/* Whether a table id names a catalog slot (SHM_TABLE_SLOT(id)): not 0,
+ * and not past the catalog. The entry there may hold another table
+ * (another generation): the caller compares its id. */
+static inline int shm_table_id_ok(uint32_t id)
 {
-	uint32_t slot = SHM_TABLE_SLOT(id);
-	return id && slot < SHM_MAX_TABLES ? (int)slot : -1;
+	return SHM_TABLE_SLOT(id) < SHM_MAX_TABLES && id != 0;
 }
 
 /* The slot of the live table named name[0..len), or -1; *id (may be

@@ -26,28 +26,11 @@
 
 static struct test_daemon d;
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
-	nanosleep(&ts, NULL);
-}
-
 static uint32_t sessions_of(shmdb *db)
 {
 	shmdb_info info;
 	ck_assert_int_eq(shmdb_info_get(db, &info), 0);
 	return info.sessions;
-}
-
-/* Poll until db reports `want` sessions, for up to 10 s. */
-static void wait_sessions(shmdb *db, uint32_t want)
-{
-	for (int i = 0; i < 1000 && sessions_of(db) != want; i++)
-		sleep_ms(10);
-	char log[8192];
-	test_daemon_log(&d, log, sizeof(log));
-	ck_assert_msg(sessions_of(db) == want, "%u sessions, not %u; daemon log:\n%s", sessions_of(db),
-		      want, log);
 }
 
 /* A client in a child: attach, say so on `ready`, hold until every write
@@ -107,10 +90,10 @@ START_TEST(clients_at_once_and_killed)
 	/* One of them dies hard: the daemon ends its session, serves on. */
 	kill(a, SIGKILL);
 	waitpid(a, NULL, 0);
-	wait_sessions(db, 2);
+	test_wait_sessions(db, 2, 10000);
 	close(go[1]);
 	ck_assert_int_eq(test_reap(b, 10000), 0);
-	wait_sessions(db, 1);
+	test_wait_sessions(db, 1, 10000);
 	shmdb *again;
 	ck_assert_int_eq(shmdb_open(d.sock, &again), 0);
 	ck_assert_uint_eq(sessions_of(db), 2);
@@ -165,7 +148,7 @@ START_TEST(misbehaving_connections_cost_nothing)
 	ck_assert(sees_eof(silent));
 	close(silent);
 
-	wait_sessions(db, 1);
+	test_wait_sessions(db, 1, 10000);
 	ck_assert(test_daemon_alive(&d));
 	shmdb_close(db);
 	ck_assert_int_eq(test_daemon_stop(&d), 0);
@@ -241,7 +224,7 @@ START_TEST(one_daemon_per_socket)
 	d.pid = pid;
 	int e = SHMDB_ENODAEMON;
 	for (int i = 0; i < 1000 && e == SHMDB_ENODAEMON; i++) {
-		sleep_ms(10);
+		test_sleep_us(10000);
 		e = shmdb_open(d.sock, &db);
 	}
 	ck_assert_int_eq(e, 0);

@@ -56,12 +56,11 @@ uint64_t reclaim_horizon(const struct slot_source *slots, uint64_t previous, uin
 	return horizon;
 }
 
-uint64_t reclaim_run(struct retire_queue *q, uint64_t horizon, struct alloc *a,
-		     struct shm_meta *meta)
+uint64_t reclaim_run(struct retire_queue *q, struct alloc *a, struct shm_meta *meta)
 {
 	const struct retired *r;
 	uint64_t freed = 0;
-	while ((r = retire_peek(q)) && r->ts <= horizon) {
+	while ((r = retire_peek(q)) && r->ts <= q->horizon) {
 		if (r->kind == RETIRED_BLOCK) {
 			alloc_put(a, r->off, r->size);
 			freed += r->size;
@@ -99,7 +98,7 @@ static uint64_t reclaim_upto(struct reclaimer *rc, uint64_t commit)
 	uint64_t horizon = reclaim_horizon(&rc->slots, q->horizon, commit);
 	if (horizon > q->horizon)
 		q->horizon = horizon;
-	return reclaim_run(q, q->horizon, rc->alloc, rc->meta);
+	return reclaim_run(q, rc->alloc, rc->meta);
 }
 
 void reclaimer_step(struct reclaimer *rc, uint64_t now_ns)

@@ -83,11 +83,10 @@ void reclaimer_now(struct reclaimer *rc);
 uint64_t reclaim_horizon(const struct slot_source *slots, uint64_t previous, uint64_t commit_ts);
 
 /*
- * reclaim_run - free every item of q retired at or before `horizon`: blocks
- * go back to the allocator, table slots are marked free in the catalog.
- * Returns the bytes freed.
+ * reclaim_run - free every item of q retired at or before q->horizon:
+ * blocks go back to the allocator, table slots are marked free in the
+ * catalog. Returns the bytes freed.
  */
-uint64_t reclaim_run(struct retire_queue *q, uint64_t horizon, struct alloc *a,
-		     struct shm_meta *meta);
+uint64_t reclaim_run(struct retire_queue *q, struct alloc *a, struct shm_meta *meta);
 
 #endif /* SHMDBD_RECLAIM_H */

@@ -105,6 +105,9 @@ enum shmdb_error { SHMDB_ERRORS(SHMDB_ERR_ENUMERATOR_) };
 
 typedef struct shmdb shmdb;
 
+/* The longest socket path, NUL included (sizeof sockaddr_un's sun_path). */
+#define SHMDB_SOCKET_PATH_MAX 108
+
 /*
  * shmdb_default_socket - the socket path used when none is given.
  *
@@ -118,9 +121,6 @@ typedef struct shmdb shmdb;
  * Returns 0, -EINVAL if buf is NULL, or -ENAMETOOLONG if the path does not
  * fit in `cap` bytes or in a UNIX socket address.
  */
-/* The longest socket path, NUL included (sizeof sockaddr_un's sun_path). */
-#define SHMDB_SOCKET_PATH_MAX 108
-
 SHMDB_API int shmdb_default_socket(char *buf, size_t cap);
 
 /*

@@ -323,14 +323,15 @@ static int ready_by(int fd, short events, uint64_t end)
 	}
 }
 
-int test_write_full(int fd, const void *buf, size_t n, int timeout_ms)
+/* Move all n bytes between fd and p, reading if `events` is POLLIN, else
+ * writing, within timeout_ms: 0, or -1. */
+static int transfer_full(int fd, uint8_t *p, size_t n, short events, int timeout_ms)
 {
-	const uint8_t *p = buf;
 	uint64_t end = test_now_ms() + (uint64_t)timeout_ms;
 	while (n) {
-		if (!ready_by(fd, POLLOUT, end))
+		if (!ready_by(fd, events, end))
 			return -1;
-		ssize_t k = write(fd, p, n);
+		ssize_t k = events == POLLIN ? read(fd, p, n) : write(fd, p, n);
 		if (k < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (k <= 0)
@@ -341,22 +342,14 @@ int test_write_full(int fd, const void *buf, size_t n, int timeout_ms)
 	return 0;
 }
 
+int test_write_full(int fd, const void *buf, size_t n, int timeout_ms)
+{
+	return transfer_full(fd, (uint8_t *)(uintptr_t)buf, n, POLLOUT, timeout_ms);
+}
+
 int test_read_full(int fd, void *buf, size_t n, int timeout_ms)
 {
-	uint8_t *p = buf;
-	uint64_t end = test_now_ms() + (uint64_t)timeout_ms;
-	while (n) {
-		if (!ready_by(fd, POLLIN, end))
-			return -1;
-		ssize_t k = read(fd, p, n);
-		if (k < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (k <= 0)
-			return -1;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
+	return transfer_full(fd, buf, n, POLLIN, timeout_ms);
 }
 
 int test_told_to_stop(int fd)

@@ -92,7 +92,7 @@ static uint64_t commit_ts(void)
 static uint64_t reclaim_all(void)
 {
 	f.q.horizon = commit_ts();
-	return reclaim_run(&f.q, f.q.horizon, &f.alloc, f.meta);
+	return reclaim_run(&f.q, &f.alloc, f.meta);
 }
 
 /* ---- encoding transactions ----------------------------------------------- */

@@ -173,16 +173,11 @@ static void hostile_child(void *arg)
 		break;
 	}
 
-	case H_LEN_ODD:
+	case H_LEN_ODD:        /* a length 3 short of the record */
+	case H_LEN_UNALIGNED:  /* 4 short: a multiple of 4, not of 8 */
 		shm_op_encode(buf, SHM_OP_PUT, a->t, 0, "ghost1", 6, "x", 1);
-		test_raw_record(db, (uint32_t)(8 + n1 - 3), SHM_SQE_CHUNK,
-				SHM_SQE_FIRST | SHM_SQE_LAST, buf, n1, 8 + n1);
-		test_raw_publish(db);
-		break;
-	case H_LEN_UNALIGNED:
-		shm_op_encode(buf, SHM_OP_PUT, a->t, 0, "ghost1", 6, "x", 1);
-		test_raw_record(db, (uint32_t)(8 + n1 - 4), SHM_SQE_CHUNK,
-				SHM_SQE_FIRST | SHM_SQE_LAST, buf, n1, 8 + n1);
+		test_raw_record(db, (uint32_t)(8 + n1 - (a->which == H_LEN_ODD ? 3 : 4)),
+				SHM_SQE_CHUNK, SHM_SQE_FIRST | SHM_SQE_LAST, buf, n1, 8 + n1);
 		test_raw_publish(db);
 		break;
 	case H_LEN_HUGE:

@@ -451,10 +451,18 @@ typedef struct shmdb_stats {
 	uint64_t mem_total;        /* arena bytes in all */
 	uint64_t oldest_snapshot;  /* oldest snapshot still held by a reader, or commit_ts if none */
 	uint32_t sessions;
-	uint64_t mem_retired;      /* bytes no new snapshot can see, waiting for older
-				    * snapshots to end and the daemon's next
-				    * reclamation pass; about that much of
-				    * mem_used comes back then */
+	uint64_t mem_retired;      /* bytes no new snapshot can see, waiting for the
+				    * snapshots that still see them to end (mem_pinned)
+				    * or for the daemon's next reclamation pass; about
+				    * that much of mem_used comes back then */
+	/* Who holds memory, as of the daemon's last reclamation pass: */
+	uint32_t snapshots;        /* distinct snapshots held by readers */
+	uint32_t oldest_pid;       /* process holding the oldest snapshot, 0 if none */
+	uint64_t oldest_held_ns;   /* how long that snapshot has been held, at least
+				    * (as first seen by the daemon), 0 if none */
+	uint64_t oldest_only_bytes;/* bytes that only the oldest snapshot keeps alive:
+				    * freed when it ends */
+	uint64_t mem_pinned;       /* bytes kept because some live snapshot sees them */
 } shmdb_stats;
 
 /*

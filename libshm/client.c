@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "client_internal.h"
+#include "clock.h"
 #include "handles.h"
 #include "layout.h"
 #include "proto.h"
@@ -328,6 +329,12 @@ int shmdb_stats_get(shmdb *db, shmdb_stats *st)
 	st->oldest_snapshot = oldest && oldest <= st->commit_ts ? oldest : st->commit_ts;
 	st->sessions = __atomic_load_n(&m->sessions, __ATOMIC_RELAXED);
 	st->mem_retired = __atomic_load_n(&m->retired_bytes, __ATOMIC_RELAXED);
+	st->snapshots = __atomic_load_n(&m->snapshots, __ATOMIC_RELAXED);
+	st->oldest_pid = __atomic_load_n(&m->oldest_pid, __ATOMIC_RELAXED);
+	uint64_t since = __atomic_load_n(&m->oldest_since_ns, __ATOMIC_RELAXED), now = shm_now_ns();
+	st->oldest_held_ns = since && now > since ? now - since : 0;
+	st->oldest_only_bytes = __atomic_load_n(&m->oldest_only_bytes, __ATOMIC_RELAXED);
+	st->mem_pinned = __atomic_load_n(&m->pinned_bytes, __ATOMIC_RELAXED);
 	return 0;
 }
 

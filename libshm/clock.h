@@ -1,7 +1,8 @@
 /*
  * clock.h - the monotonic clock, as daemon and clients read it: for
- * deadlines, idle windows and reclamation pacing, never for anything
- * stored in shared memory.
+ * deadlines, idle windows and reclamation pacing. CLOCK_MONOTONIC is one
+ * clock for every process of the machine, so a time the daemon stores in
+ * the meta segment (oldest_since_ns) means the same to a client.
  */
 #ifndef SHMDB_CLOCK_H
 #define SHMDB_CLOCK_H

@@ -39,7 +39,7 @@
 #include "align.h"
 
 #define SHM_CACHELINE 64
-#define SHM_FORMAT_VERSION 3u
+#define SHM_FORMAT_VERSION 4u
 
 /* Magics: ASCII tags read as little-endian u64, so a hex dump shows them. */
 #define SHM_META_MAGIC    0x3154454d42444d53ull /* "SMDBMET1" */
@@ -243,7 +243,14 @@ static inline size_t shm_version_size(uint32_t klen, uint32_t vlen)
  * 384  u64 oldest_snapshot  the reclamation horizon at the last scan
  * 392  u64 commits          transactions committed since start
  * 400  u64 reclaimed_bytes  bytes freed by reclamation since start
- * 408  u64 retired_bytes    bytes waiting for readers to move on
+ * 408  u64 retired_bytes    bytes waiting for readers to move on (pinned
+ *                          ones included)
+ * 416  u64 oldest_since_ns  CLOCK_MONOTONIC when the writer first saw the
+ *                          oldest live snapshot, 0 if none
+ * 424  u64 oldest_only_bytes bytes only the oldest live snapshot keeps
+ * 432  u32 oldest_pid       pid of the session holding it, 0 if none
+ * 436  u32 snapshots        distinct live snapshots at the last scan
+ * 440  u64 pinned_bytes     retired bytes a live snapshot still sees
  * 448  struct shm_arena_desc arena_table[SHM_MAX_ARENAS]   (4096 bytes)
  * 4544 struct shm_table      tables[SHM_MAX_TABLES]         (128 bytes each)
  * end; the segment is rounded up to 4096-byte pages.
@@ -284,7 +291,11 @@ struct shm_meta {
 	uint64_t commits;
 	uint64_t reclaimed_bytes;
 	uint64_t retired_bytes;
-	uint8_t pad6[32];
+	uint64_t oldest_since_ns;
+	uint64_t oldest_only_bytes;
+	uint32_t oldest_pid;
+	uint32_t snapshots;
+	uint64_t pinned_bytes;
 	/* 448.. */
 	struct shm_arena_desc arena_table[SHM_MAX_ARENAS];
 	struct shm_table tables[SHM_MAX_TABLES];

@@ -94,6 +94,12 @@ static int cmd_status(const char *socket_path)
 		printf("oldest snapshot %" PRIu64 "\n", st.oldest_snapshot);
 		printf("memory          %" PRIu64 " of %" PRIu64 " bytes in use, %" PRIu64
 		       " of them retired\n", st.mem_used, st.mem_total, st.mem_retired);
+		printf("snapshots       %u held, %" PRIu64 " bytes kept for them\n", st.snapshots,
+		       st.mem_pinned);
+		if (st.oldest_pid)
+			printf("oldest holder   pid %u, held %.1f s, %" PRIu64
+			       " bytes kept for it alone\n", st.oldest_pid,
+			       (double)st.oldest_held_ns / 1e9, st.oldest_only_bytes);
 	}
 	printf("arenas          %u\n", info.arena_count);
 	printf("  arena  node  pages           size         used\n");

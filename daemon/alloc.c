@@ -15,6 +15,14 @@
  * popped before it (the writer's apply loop then ran at memory latency per
  * put); here a pop reads the top chunk, which one miss brings in for up to
  * chunk_cap pops. 16-byte blocks hold no offsets and form a plain list.
+ *
+ * Two sets of stacks: the general ones, and those of pruned versions
+ * (alloc_put_version), which readers may still stand on (layout.h): such a
+ * block is handed out again only for a version (alloc_get_version), and its
+ * chunk header starts one word in, so that its first word, a version's
+ * begin_ts, stays SHM_VERSION_FREE while it is free. A version takes a
+ * pruned block first, then a general one, then new space; other blocks
+ * never take a pruned one.
  */
 #include "alloc.h"
 
@@ -47,6 +55,7 @@ void alloc_init(struct alloc *a, uint8_t *base)
 {
 	memset(a, 0, sizeof(*a));
 	a->base = base;
+	a->versions.skip = sizeof(uint64_t); /* begin_ts stays SHM_VERSION_FREE */
 }
 
 void alloc_add_arena(struct alloc *a, uint64_t start, uint64_t end)
@@ -66,80 +75,111 @@ static struct alloc_arena *arena_of(struct alloc *a, uint64_t off)
 	return NULL;
 }
 
-/* The header of a free block that holds free-block offsets of its class. */
+/* The header of a free block that holds free-block offsets of its class,
+ * `skip` bytes into the block (struct free_stack). */
 struct free_chunk {
 	uint64_t next;      /* the next chunk of the class, or 0 */
 	uint64_t count;     /* offsets held */
 	uint64_t offs[];    /* chunk_cap(class) of them */
 };
 
-static uint64_t chunk_cap(size_t csize)
+static uint64_t chunk_cap(const struct free_stack *st, size_t csize)
 {
-	return (csize - sizeof(struct free_chunk)) / sizeof(uint64_t);
+	return (csize - st->skip - sizeof(struct free_chunk)) / sizeof(uint64_t);
 }
 
-static struct free_chunk *chunk_at(struct alloc *a, uint64_t off)
+static struct free_chunk *chunk_at(struct alloc *a, const struct free_stack *st, uint64_t off)
 {
-	return (struct free_chunk *)(a->base + off);
+	return (struct free_chunk *)(a->base + off + st->skip);
 }
 
-/* A free block of class c, or 0. */
-static uint64_t pop_free(struct alloc *a, unsigned c)
+/* A free block of class c from st, or 0. */
+static uint64_t pop_free(struct alloc *a, struct free_stack *st, unsigned c)
 {
-	uint64_t top = a->free_head[c];
+	uint64_t top = st->head[c];
 	if (!top)
 		return 0;
-	struct free_chunk *ch = chunk_at(a, top);
+	struct free_chunk *ch = chunk_at(a, st, top);
 	if (ch->count)
 		return ch->offs[--ch->count];
-	a->free_head[c] = ch->next;
+	st->head[c] = ch->next;
 	return top;
 }
 
-static void push_free(struct alloc *a, unsigned c, uint64_t off)
+static void push_free(struct alloc *a, struct free_stack *st, unsigned c, uint64_t off)
 {
-	uint64_t top = a->free_head[c];
+	uint64_t top = st->head[c];
 	if (top) {
-		struct free_chunk *ch = chunk_at(a, top);
-		if (ch->count < chunk_cap(class_size(c))) {
+		struct free_chunk *ch = chunk_at(a, st, top);
+		if (ch->count < chunk_cap(st, class_size(c))) {
 			ch->offs[ch->count++] = off;
 			return;
 		}
 	}
-	struct free_chunk *ch = chunk_at(a, off);
+	struct free_chunk *ch = chunk_at(a, st, off);
 	ch->next = top;
 	ch->count = 0;
-	a->free_head[c] = off;
+	st->head[c] = off;
 }
 
-uint64_t alloc_get(struct alloc *a, size_t size)
+/* A block of class c from the bump pointers, or 0. */
+static uint64_t bump(struct alloc *a, unsigned c)
 {
-	if (size == 0 || size > ALLOC_MAX)
-		return 0;
-	unsigned c = class_of(size);
 	size_t csize = class_size(c);
-	uint64_t off = pop_free(a, c);
-	if (off) {
-		arena_of(a, off)->used += csize;
-		return off;
-	}
 	uint64_t align = csize >= SHM_CACHELINE ? SHM_CACHELINE : 16;
 	for (unsigned i = 0; i < a->narenas; i++) {
 		struct alloc_arena *ar = &a->arena[i];
 		uint64_t at = shm_align_up(ar->bump, align);
 		if (at + csize <= ar->end) {
 			ar->bump = at + csize;
-			ar->used += csize;
 			return at;
 		}
 	}
 	return 0;
 }
 
+/* A block of class c: from `first` if given and not empty, then from the
+ * general stacks, then from the bump pointers; 0 if none. */
+static uint64_t get_block(struct alloc *a, struct free_stack *first, unsigned c)
+{
+	uint64_t off = first ? pop_free(a, first, c) : 0;
+	if (!off)
+		off = pop_free(a, &a->general, c);
+	if (!off)
+		off = bump(a, c);
+	if (off)
+		arena_of(a, off)->used += class_size(c);
+	return off;
+}
+
+uint64_t alloc_get(struct alloc *a, size_t size)
+{
+	if (size == 0 || size > ALLOC_MAX)
+		return 0;
+	return get_block(a, NULL, class_of(size));
+}
+
+uint64_t alloc_get_version(struct alloc *a, size_t size)
+{
+	if (size < ALLOC_VERSION_MIN || size > ALLOC_MAX)
+		return 0;
+	return get_block(a, &a->versions, class_of(size));
+}
+
 void alloc_put(struct alloc *a, uint64_t off, size_t size)
 {
 	unsigned c = class_of(size);
-	push_free(a, c, off);
+	push_free(a, &a->general, c, off);
+	arena_of(a, off)->used -= class_size(c);
+}
+
+void alloc_put_version(struct alloc *a, uint64_t off, size_t size)
+{
+	unsigned c = class_of(size);
+	/* Release: whatever the block held is written before readers can see
+	 * it free (layout.h). */
+	__atomic_store_n((uint64_t *)(a->base + off), SHM_VERSION_FREE, __ATOMIC_RELEASE);
+	push_free(a, &a->versions, c, off);
 	arena_of(a, off)->used -= class_size(c);
 }
 

@@ -4,8 +4,9 @@
  * only data. Blocks come in size classes (16-byte steps up to 256 bytes,
  * then four classes per power of two) carved from the arenas in order by a
  * bump pointer; a freed block goes on its class's stack of free blocks,
- * which lives in the free blocks themselves (alloc.c; no reader can see a
- * block once it is freed).
+ * which lives in the free blocks themselves (alloc.c). A block freed with
+ * alloc_put is one no reader can see; a pruned version, which a reader may
+ * still be reading, is freed with alloc_put_version and stays a version.
  * Blocks of 64 bytes or more start on a cache line.
  */
 #ifndef SHMDBD_ALLOC_H
@@ -27,12 +28,23 @@ struct alloc_arena {
 	uint64_t used;        /* bytes in allocated blocks (class sizes) */
 };
 
+/* Stacks of free blocks, one per class (alloc.c). */
+struct free_stack {
+	uint64_t head[ALLOC_CLASSES]; /* each class's top free chunk, or 0 */
+	size_t skip;                  /* bytes of a block before its chunk header */
+};
+
 struct alloc {
 	uint8_t *base;
 	unsigned narenas;
 	struct alloc_arena arena[SHM_MAX_ARENAS];
-	uint64_t free_head[ALLOC_CLASSES]; /* each class's top free chunk, or 0 */
+	struct free_stack general;    /* blocks no reader can reach */
+	struct free_stack versions;   /* pruned versions: for versions only */
 };
+
+/* The smallest version block (a 1-byte key, no value): the version stacks
+ * hold no smaller class. */
+#define ALLOC_VERSION_MIN 32u
 
 /* alloc_init - no block allocated; arena i spans [start_i, end_i). */
 void alloc_init(struct alloc *a, uint8_t *base);
@@ -45,8 +57,19 @@ size_t alloc_class_size(size_t size);
  * no arena has room (or size is 0 or over ALLOC_MAX). */
 uint64_t alloc_get(struct alloc *a, size_t size);
 
-/* alloc_put - free the block at `off` that was allocated with `size`. */
+/* alloc_get_version - as alloc_get, for a record version (size at least
+ * ALLOC_VERSION_MIN): a pruned version's block if its class has one. */
+uint64_t alloc_get_version(struct alloc *a, size_t size);
+
+/* alloc_put - free the block at `off` that was allocated with `size`; no
+ * reader may reach it any more. */
 void alloc_put(struct alloc *a, uint64_t off, size_t size);
+
+/* alloc_put_version - free the version block at `off` (allocated with
+ * `size`, by either call) that readers may still stand on: its begin_ts
+ * becomes SHM_VERSION_FREE and only alloc_get_version hands it out again
+ * (layout.h). */
+void alloc_put_version(struct alloc *a, uint64_t off, size_t size);
 
 /* Bytes in use in all arenas. */
 uint64_t alloc_used(const struct alloc *a);

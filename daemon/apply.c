@@ -6,8 +6,11 @@
  * records heads are tombstones; write_version keeps both.
  *
  * Ordering: a version and everything it points to are written before the
- * release store that publishes its slot; the slot's old head is retired at
- * the commit, so a snapshot older than it can still follow `older` to it.
+ * release store that publishes its slot, and its begin_ts last of its own
+ * fields (its block may be a pruned version a reader still reads, layout.h);
+ * the slot's old head is retired at the commit with its own begin_ts and the
+ * new version, so a snapshot older than it can still follow `older` to it
+ * and the reclaimer knows which snapshots see it and who links to it.
  * Readers pair these with acquire loads (index.h, the client's read path).
  *
  * Cache misses of neighbouring operations overlap: while operation i is
@@ -97,25 +100,27 @@ static void write_version(struct core *c, struct shm_table *t, const struct pend
 
 	if (op->code == SHM_OP_DEL && !present) {
 		/* Deleting a missing key changes nothing. */
-		alloc_put(c->alloc, p->block, op_block_size(op));
+		alloc_put_version(c->alloc, p->block, op_block_size(op));
 		return;
 	}
+	/* The block may be a pruned version that a reader still reads: its
+	 * begin_ts goes last, so that until then it reads as free. */
 	struct shm_version *v = version_at(c, p->block);
-	v->begin_ts = ts;
 	v->older = head ? s & SHM_SLOT_OFF_MASK : 0;
 	v->klen = op->klen;
 	v->vlen = op->code == SHM_OP_DEL ? SHM_TOMBSTONE : op->vlen;
 	memcpy(v->key, op->key, op->klen);
 	if (op->code == SHM_OP_PUT && op->vlen)
 		memcpy((uint8_t *)v + shm_version_value_off(op->klen), op->val, op->vlen);
+	__atomic_store_n(&v->begin_ts, ts, __ATOMIC_RELEASE);
 
 	/* The version is complete: publish it. */
 	uint64_t value = p->block | SHM_SLOT_TAG(p->hash);
 	__atomic_store_n(&slots[pos], value, __ATOMIC_RELEASE);
 	index_build_repeat(&c->build, t, pos, p->hash, op->key, op->klen, value);
 	if (head)
-		retire(c->retired, ts, v->older, (uint32_t)shm_version_size(head->klen, head->vlen),
-		       RETIRED_BLOCK);
+		retire_version(c->retired, ts, head->begin_ts, v->older,
+			       (uint32_t)shm_version_size(head->klen, head->vlen), p->block, t->id);
 	else
 		t->index_used++;
 	if (op->code == SHM_OP_PUT && !present)

@@ -8,6 +8,7 @@
 #ifndef SHMDBD_CORE_H
 #define SHMDBD_CORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,13 +19,15 @@
 #include "tables.h"
 
 /*
- * What the core asks for when memory is short while retired blocks wait:
- * that whatever no snapshot can see any more be freed now (the writer's
- * reclaimer, reclaim.h). The core knows only this function, not who
- * answers it; reclaim_now NULL asks nobody.
+ * What the core asks for when memory is short: whether retired memory
+ * waits anywhere (waiting), and then that whatever no snapshot can see any
+ * more be freed now (reclaim_now; the writer's reclaimer, reclaim.h). The
+ * core knows only these functions, not who answers them; reclaim_now NULL
+ * asks nobody.
  */
 struct core_pressure {
 	void (*reclaim_now)(void *ctx);
+	bool (*waiting)(void *ctx);
 	void *ctx;
 };
 

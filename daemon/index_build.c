@@ -156,8 +156,8 @@ static uint64_t copy_slots(struct index_build *b, const uint64_t *old, uint64_t 
 			struct shm_version *head = version_at(b, s);
 			if (dead_to_all(b, head)) {
 				if (now) {
-					retire(b->retired, ts, s & SHM_SLOT_OFF_MASK, version_bytes(head),
-					       RETIRED_BLOCK);
+					retire_block(b->retired, ts, 0, s & SHM_SLOT_OFF_MASK,
+						     version_bytes(head), RETIRED_BLOCK);
 					keep[i] = 0;
 					continue;
 				}
@@ -193,8 +193,8 @@ static void publish_index(struct index_build *b, struct shm_table *t, uint64_t w
 	/* Release: the slots are written before. Snapshots that loaded the old
 	 * index keep it until the retire commit is behind every reader. */
 	__atomic_store_n(&t->index, word, __ATOMIC_RELEASE);
-	retire(b->retired, ts, shm_index_off(old_word), (uint32_t)shm_index_bytes(old_word),
-	       RETIRED_BLOCK);
+	retire_block(b->retired, ts, 0, shm_index_off(old_word), (uint32_t)shm_index_bytes(old_word),
+		     RETIRED_BLOCK);
 }
 
 static void build_reset(struct index_build *b)
@@ -247,7 +247,7 @@ static int build_step(struct index_build *b, uint64_t budget, uint64_t ts)
 		const struct left_out *d = &b->dead[i];
 		const struct shm_version *head = version_at(b, d->off);
 		if ((old[d->pos] & SHM_SLOT_OFF_MASK) == d->off && head->begin_ts == d->begin_ts)
-			retire(b->retired, ts, d->off, version_bytes(head), RETIRED_BLOCK);
+			retire_block(b->retired, ts, 0, d->off, version_bytes(head), RETIRED_BLOCK);
 	}
 	publish_index(b, t, b->word, b->used, ts);
 	build_reset(b);

@@ -28,11 +28,24 @@ size_t op_block_size(const struct shm_op *op)
 	return 0;
 }
 
+/* Whether op's block is a record version (alloc.h: those may be pruned
+ * versions, reused only as versions). */
+static int op_writes_version(const struct shm_op *op)
+{
+	return op->code == SHM_OP_PUT || op->code == SHM_OP_DEL;
+}
+
 void unreserve(struct core *c, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (c->scratch.ops[i].block)
-			alloc_put(c->alloc, c->scratch.ops[i].block, op_block_size(&c->scratch.ops[i].op));
+	for (size_t i = 0; i < n; i++) {
+		const struct pending_op *p = &c->scratch.ops[i];
+		if (!p->block)
+			continue;
+		if (op_writes_version(&p->op))
+			alloc_put_version(c->alloc, p->block, op_block_size(&p->op));
+		else
+			alloc_put(c->alloc, p->block, op_block_size(&p->op));
+	}
 }
 
 /* The newest version of key[0..klen) in t, or NULL; `hash` is the key's. */
@@ -44,14 +57,21 @@ static const struct shm_version *head_of(const struct core *c, const struct shm_
 	return s ? (const void *)(c->base + (s & SHM_SLOT_OFF_MASK)) : NULL;
 }
 
-/* A block of `size` bytes, or 0: when the arenas are full while retired
- * blocks wait, ask for them to be freed and try once more. */
-static uint64_t alloc_or_reclaim(struct core *c, size_t size)
+/* The block op writes, or 0 if there is no room. */
+static uint64_t op_block(struct core *c, const struct shm_op *op)
 {
-	uint64_t off = alloc_get(c->alloc, size);
-	if (!off && retire_count(c->retired) && c->pressure.reclaim_now) {
+	size_t size = op_block_size(op);
+	return op_writes_version(op) ? alloc_get_version(c->alloc, size) : alloc_get(c->alloc, size);
+}
+
+/* op's block, or 0: when the arenas are full while retired blocks wait,
+ * ask for them to be freed and try once more. */
+static uint64_t alloc_or_reclaim(struct core *c, const struct shm_op *op)
+{
+	uint64_t off = op_block(c, op);
+	if (!off && c->pressure.reclaim_now && c->pressure.waiting(c->pressure.ctx)) {
 		c->pressure.reclaim_now(c->pressure.ctx);
-		off = alloc_get(c->alloc, size);
+		off = op_block(c, op);
 	}
 	return off;
 }
@@ -136,8 +156,8 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 		err = -ENOSPC;
 	for (size_t k = 0; !err && k < ntt; k++) {
 		err = index_make_room(&c->build, tt[k].t, tt[k].adds, tt[k].reserve, ts);
-		if (err == -ENOSPC && retire_count(c->retired) &&
-		    retire_oldest_ts(c->retired) < ts && c->pressure.reclaim_now) {
+		if (err == -ENOSPC && c->pressure.reclaim_now &&
+		    c->pressure.waiting(c->pressure.ctx)) {
 			/* As alloc_or_reclaim: free what waits (not what this
 			 * transaction retired), then count live and dead keys
 			 * again (the horizon moved). */
@@ -159,11 +179,9 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 		err = -ENOMEM;
 
 	/* Then every block the transaction will write. */
-	for (i = 0; !err && i < nops; i++) {
-		size_t size = op_block_size(&ops[i].op);
-		if (size && !(ops[i].block = alloc_or_reclaim(c, size)))
+	for (i = 0; !err && i < nops; i++)
+		if (op_block_size(&ops[i].op) && !(ops[i].block = alloc_or_reclaim(c, &ops[i].op)))
 			err = -ENOSPC;
-	}
 	if (err)
 		unreserve(c, i);
 	return err;

@@ -5,15 +5,33 @@
  * full fence (or relies on the writer's membarrier, see libshm/read.c), and
  * re-reads commit_ts, retrying until the two agree. The writer publishes
  * commit_ts, then waits for a grace period (a full fence and a global
- * membarrier that began after the publication, grace.h), then scans the
- * slots. So for a commit X that unlinked item I: either the scan sees
- * the reader's slot (horizon <= its snapshot < X: I is kept), or the reader's
- * re-read sees X or later and its snapshot cannot reach I. Items are freed
- * only when horizon >= their retire commit.
+ * membarrier that began after the publication, grace.h), then sweeps the
+ * slots. So for an item retired at a commit X at or before the graced
+ * commit C: a reader whose snapshot is older than X is in the sweep, and
+ * one that is not has a snapshot of C or later, which neither sees the item
+ * nor walks through it (it stops at the first version at or below its
+ * snapshot, which is at or above X). A later sweep, without a new grace
+ * period, still sees every snapshot older than C: those were stored before
+ * the grace period, and a reader clears its slot only after its last load.
+ * So every sweep judges the items retired at or before the last graced
+ * commit. An item is kept while a swept snapshot lies in [begin, end);
+ * a snapshot not in the sweep is newer than every such end, so the set of
+ * snapshots that see an item only shrinks (pins.h).
+ *
+ * Freeing: with no live snapshot older than an item's end, no reader can
+ * reach it (a reader follows `older` only from a version newer than its
+ * snapshot, and the versions between are gone only if no live snapshot saw
+ * them): it goes back to the allocator. Otherwise a replaced version is
+ * unlinked first and freed as a pruned version (prune.h). Other items are
+ * reachable only by the snapshots of their interval: an index the writer
+ * replaced, by every snapshot older than its end ([0, end)); what a drop
+ * retired, by the table's [created, dropped); a version of a dropped table
+ * whose interval no live snapshot meets is out of reach the same way.
  *
  * Invariants: the horizon (retired->horizon) never moves back; at most one
  * grace period is requested at a time, and grace_commit is the commit
- * published before it was.
+ * published before it was; `graced` never moves back; an item is in the
+ * queue, in a pin group, in `rejudge`, or freed, exactly once.
  *
  * Pacing. How often reclamation asks for a grace period while memory waits
  * or the horizon lags: each is a kernel RCU grace period (grace.h) whose
@@ -24,64 +42,167 @@
  * 1 MB at 100k 150-byte puts a second). GRACE_BATCH_BYTES retired since the
  * last request ask at once, so heavy overwriting stays bounded, and memory
  * pressure reclaims at once (reclaimer_now, which the core asks for when a
- * transaction finds no room, core.h).
+ * transaction finds no room, core.h). A step judges STEP_ITEMS items plus
+ * twice what was retired since the last step, so the judging keeps up with
+ * any write rate while one step stays short (an unlink may miss the cache
+ * twice).
  */
 #include "reclaim.h"
 
+#include "clock.h"
+#include "prune.h"
+
 #define GRACE_EVERY_NS 50000000ull
 #define GRACE_BATCH_BYTES (1ull << 20)
+/* Steps while nothing is under way: when this many items wait, or this
+ * long after the last while any wait. */
+#define STEP_EVERY_ITEMS 4096u
+#define STEP_EVERY_NS 1000000ull
+#define STEP_ITEMS 256u
 
-void reclaimer_init(struct reclaimer *rc, struct shm_meta *meta, struct alloc *alloc,
-		    struct retire_queue *retired, struct grace *grace, struct slot_source slots)
+void reclaimer_init(struct reclaimer *rc, uint8_t *base, struct shm_meta *meta,
+		    struct alloc *alloc, struct retire_queue *retired, struct grace *grace,
+		    struct slot_source slots)
 {
-	*rc = (struct reclaimer){ .meta = meta, .alloc = alloc, .retired = retired,
-				  .grace = grace, .slots = slots };
+	*rc = (struct reclaimer){ .base = base, .meta = meta, .alloc = alloc, .retired = retired,
+				  .grace = grace, .slots = slots, .graced = retired->horizon };
+	pins_init(&rc->pins);
+	snapset_init(&rc->live);
 }
 
-uint64_t reclaim_horizon(const struct slot_source *slots, uint64_t previous, uint64_t commit_ts)
+void reclaimer_destroy(struct reclaimer *rc)
 {
-	const struct shm_reader_slot *slot;
-	uint64_t horizon = commit_ts;
-	unsigned n;
+	pins_free(&rc->pins);
+	pin_group_free(&rc->rejudge);
+	snapset_free(&rc->live);
+}
 
-	slots->begin(slots->ctx);
-	while ((slot = slots->next(slots->ctx, &n))) {
-		for (unsigned i = 0; i < n; i++) {
-			uint64_t snap = __atomic_load_n(&slot[i].snapshot, __ATOMIC_RELAXED);
-			if (snap && snap >= previous && snap < horizon)
-				horizon = snap;
+/* Free an item no reader can reach. */
+static void free_unreachable(struct reclaimer *rc, const struct retired *it)
+{
+	if (it->kind == RETIRED_TABLE_SLOT) {
+		struct shm_table *t = &rc->meta->tables[it->off];
+		/* No snapshot can name the dropped table any more. */
+		__atomic_store_n(&t->id, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&t->state, SHM_TABLE_FREE, __ATOMIC_RELAXED);
+		return;
+	}
+	alloc_put(rc->alloc, it->off, it->size);
+	rc->freed += it->size;
+}
+
+/* Whether a reader of a live snapshot can reach the table of version item
+ * it: the table is live, or dropped with a live snapshot from its
+ * creation to its drop. */
+static bool table_reachable(const struct reclaimer *rc, const struct retired *it)
+{
+	const struct shm_table *t = &rc->meta->tables[SHM_TABLE_SLOT(it->table)];
+	if (t->id != it->table || t->state == SHM_TABLE_FREE)
+		return false;
+	return t->state == SHM_TABLE_LIVE ||
+	       snapset_newest_in(&rc->live, t->created_ts, t->dropped_ts) != 0;
+}
+
+/* Judge item it against the pass's sweep (reclaim.h). Returns 0, or
+ * -ENOMEM when it could not be pinned (it is then where it was). */
+static int judge(struct reclaimer *rc, const struct retired *it)
+{
+	if (it->end <= rc->retired->horizon) {
+		free_unreachable(rc, it);
+		return 0;
+	}
+	uint64_t snap = snapset_newest_in(&rc->live, it->begin, it->end);
+	if (snap)
+		return pins_add(&rc->pins, snap, it);
+	if (it->kind == RETIRED_VERSION && table_reachable(rc, it)) {
+		if (prune_version(rc->base, rc->meta, rc->alloc, it))
+			rc->freed += it->size;
+		return 0;
+	}
+	free_unreachable(rc, it);
+	return 0;
+}
+
+/* Sweep the slots and begin a pass judging what retired up to `graced`. */
+static void pass_begin(struct reclaimer *rc, uint64_t now_ns)
+{
+	struct retire_queue *q = rc->retired;
+	uint64_t commit = __atomic_load_n(&rc->meta->commit_ts, __ATOMIC_RELAXED);
+	rc->scanned_ns = now_ns;
+	rc->pass = snapset_scan(&rc->live, &rc->slots, q->horizon, commit) == 0;
+	if (!rc->pass)
+		return; /* out of memory: the next step tries again */
+	uint64_t horizon = rc->live.n && rc->live.v[0].snap < rc->graced ? rc->live.v[0].snap
+									     : rc->graced;
+	if (horizon > q->horizon)
+		q->horizon = horizon;
+	if (!rc->live.n) {
+		rc->oldest_snap = 0;
+	} else if (rc->live.v[0].snap != rc->oldest_snap) {
+		rc->oldest_snap = rc->live.v[0].snap;
+		rc->oldest_since_ns = now_ns;
+	}
+}
+
+/* The next pin group whose snapshot ended, moved to rejudge; false if none. */
+static bool next_ended_group(struct reclaimer *rc)
+{
+	for (size_t i = 0; i < rc->pins.n; i++) {
+		if (!snapset_has(&rc->live, rc->pins.g[i].snap)) {
+			pin_group_free(&rc->rejudge);
+			pins_take(&rc->pins, i, &rc->rejudge);
+			return true;
 		}
 	}
-	slots->end(slots->ctx);
-	return horizon;
+	return false;
 }
 
-uint64_t reclaim_run(struct retire_queue *q, struct alloc *a, struct shm_meta *meta)
+/* Judge up to `budget` items of the pass; the pass ends when nothing it may
+ * judge is left. */
+static void pass_work(struct reclaimer *rc, uint64_t budget)
 {
-	const struct retired *r;
-	uint64_t freed = 0;
-	while ((r = retire_peek(q)) && r->ts <= q->horizon) {
-		if (r->kind == RETIRED_BLOCK) {
-			alloc_put(a, r->off, r->size);
-			freed += r->size;
+	struct retire_queue *q = rc->retired;
+	const struct retired *it;
+	while (rc->pass && budget) {
+		if (rc->rejudge.n) {
+			it = &rc->rejudge.items[rc->rejudge.n - 1];
+			uint64_t bytes = retired_bytes(it);
+			if (judge(rc, it))
+				return;
+			rc->rejudge.n--;
+			rc->rejudge.bytes -= bytes;
+		} else if (next_ended_group(rc)) {
+			continue;
+		} else if ((it = retire_peek(q)) && it->end <= rc->graced) {
+			if (judge(rc, it))
+				return;
+			retire_pop(q);
 		} else {
-			struct shm_table *t = &meta->tables[r->off];
-			/* No snapshot can name the dropped table any more. */
-			__atomic_store_n(&t->id, 0, __ATOMIC_RELAXED);
-			__atomic_store_n(&t->state, SHM_TABLE_FREE, __ATOMIC_RELAXED);
+			rc->pass = false;
+			return;
 		}
-		retire_pop(q);
+		budget--;
 	}
-	return freed;
 }
 
 /* Publish oldest_snapshot, arena use and the retire figures. */
-static void publish_figures(struct reclaimer *rc, uint64_t freed)
+static void publish_figures(struct reclaimer *rc)
 {
 	struct shm_meta *m = rc->meta;
+	uint64_t pinned = rc->pins.bytes + rc->rejudge.bytes;
 	__atomic_store_n(&m->oldest_snapshot, rc->retired->horizon, __ATOMIC_RELAXED);
-	__atomic_store_n(&m->reclaimed_bytes, m->reclaimed_bytes + freed, __ATOMIC_RELAXED);
-	__atomic_store_n(&m->retired_bytes, rc->retired->bytes, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->reclaimed_bytes, m->reclaimed_bytes + rc->freed, __ATOMIC_RELAXED);
+	rc->freed = 0;
+	__atomic_store_n(&m->retired_bytes, rc->retired->bytes + pinned, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->pinned_bytes, pinned, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->snapshots, (uint32_t)rc->live.n, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->oldest_pid, rc->live.n ? (uint32_t)rc->live.v[0].pid : 0,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&m->oldest_since_ns, rc->oldest_snap ? rc->oldest_since_ns : 0,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&m->oldest_only_bytes,
+			 rc->oldest_snap ? pins_bytes_of(&rc->pins, rc->oldest_snap) : 0,
+			 __ATOMIC_RELAXED);
 	for (unsigned i = 0; i < rc->alloc->narenas; i++) {
 		struct alloc_arena *ar = &rc->alloc->arena[i];
 		uint64_t header = ar->start - m->arena_table[i].range_off;
@@ -89,36 +210,9 @@ static void publish_figures(struct reclaimer *rc, uint64_t freed)
 	}
 }
 
-/* Free what retired at or before `commit`, the commit_ts published before
- * a grace period that has passed, unless a live snapshot still needs it.
- * Returns the bytes freed. */
-static uint64_t reclaim_upto(struct reclaimer *rc, uint64_t commit)
+bool reclaimer_holds(const struct reclaimer *rc)
 {
-	struct retire_queue *q = rc->retired;
-	uint64_t horizon = reclaim_horizon(&rc->slots, q->horizon, commit);
-	if (horizon > q->horizon)
-		q->horizon = horizon;
-	return reclaim_run(q, rc->alloc, rc->meta);
-}
-
-void reclaimer_step(struct reclaimer *rc, uint64_t now_ns)
-{
-	uint64_t freed = 0;
-	if (rc->grace_pending && grace_passed(rc->grace, rc->grace_gen)) {
-		rc->grace_pending = 0;
-		freed = reclaim_upto(rc, rc->grace_commit);
-	}
-	uint64_t commit = __atomic_load_n(&rc->meta->commit_ts, __ATOMIC_RELAXED);
-	if (!rc->grace_pending && reclaimer_waiting(rc) &&
-	    (now_ns - rc->grace_asked_ns >= GRACE_EVERY_NS ||
-	     rc->retired->total - rc->grace_asked_total >= GRACE_BATCH_BYTES)) {
-		rc->grace_commit = commit;
-		rc->grace_gen = grace_request(rc->grace);
-		rc->grace_asked_ns = now_ns;
-		rc->grace_asked_total = rc->retired->total;
-		rc->grace_pending = 1;
-	}
-	publish_figures(rc, freed);
+	return retire_count(rc->retired) || rc->pins.n || rc->rejudge.n;
 }
 
 bool reclaimer_waiting(const struct reclaimer *rc)
@@ -127,13 +221,54 @@ bool reclaimer_waiting(const struct reclaimer *rc)
 	 * a reader holds an old snapshot, asking again without a new commit
 	 * would find the same horizon. */
 	uint64_t commit = __atomic_load_n(&rc->meta->commit_ts, __ATOMIC_RELAXED);
-	return retire_count(rc->retired) || rc->grace_pending ||
+	return reclaimer_holds(rc) || rc->grace_pending || rc->pass ||
 	       (rc->retired->horizon < commit && commit != rc->grace_commit);
+}
+
+bool reclaimer_due(const struct reclaimer *rc, uint64_t now_ns)
+{
+	return rc->pass || (reclaimer_waiting(rc) &&
+			    (retire_count(rc->retired) >= STEP_EVERY_ITEMS ||
+			     now_ns - rc->stepped_ns >= STEP_EVERY_NS ||
+			     (rc->grace_pending && grace_passed(rc->grace, rc->grace_gen))));
+}
+
+void reclaimer_step(struct reclaimer *rc, uint64_t now_ns)
+{
+	struct retire_queue *q = rc->retired;
+	rc->stepped_ns = now_ns;
+	if (rc->grace_pending && grace_passed(rc->grace, rc->grace_gen)) {
+		rc->grace_pending = 0;
+		rc->graced = rc->grace_commit;
+		pass_begin(rc, now_ns);
+	} else if (!rc->pass && (rc->pins.n || rc->rejudge.n) &&
+		   now_ns - rc->scanned_ns >= GRACE_EVERY_NS) {
+		pass_begin(rc, now_ns); /* which pinning snapshots ended? */
+	}
+	pass_work(rc, STEP_ITEMS + 2 * (q->items_total - rc->step_retired));
+	rc->step_retired = q->items_total;
+
+	uint64_t commit = __atomic_load_n(&rc->meta->commit_ts, __ATOMIC_RELAXED);
+	bool lagging = retire_count(q) || (q->horizon < commit && commit != rc->grace_commit);
+	if (!rc->grace_pending && lagging &&
+	    (now_ns - rc->grace_asked_ns >= GRACE_EVERY_NS ||
+	     q->total - rc->grace_asked_total >= GRACE_BATCH_BYTES)) {
+		rc->grace_commit = commit;
+		rc->grace_gen = grace_request(rc->grace);
+		rc->grace_asked_ns = now_ns;
+		rc->grace_asked_total = q->total;
+		rc->grace_pending = 1;
+	}
+	publish_figures(rc);
 }
 
 void reclaimer_now(struct reclaimer *rc)
 {
 	grace_sync(rc->grace);
-	publish_figures(rc, reclaim_upto(rc, __atomic_load_n(&rc->meta->commit_ts,
-							      __ATOMIC_RELAXED)));
+	uint64_t commit = __atomic_load_n(&rc->meta->commit_ts, __ATOMIC_RELAXED);
+	if (commit > rc->graced)
+		rc->graced = commit;
+	pass_begin(rc, shm_now_ns());
+	pass_work(rc, UINT64_MAX);
+	publish_figures(rc);
 }

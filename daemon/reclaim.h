@@ -1,7 +1,22 @@
 /*
- * reclaim.h - the reclaimer: it frees what the retire queue holds once no
- * snapshot can reach it, and owns the pacing of that work (when to ask for
- * a grace period, when to scan the reader slots). Writer thread only.
+ * reclaim.h - the reclaimer: it frees what was retired once no live
+ * snapshot can see it, exactly: an item is kept only while some live
+ * snapshot lies in its interval [begin, end) (retire.h), however old the
+ * oldest snapshot is, so a snapshot held for an hour keeps only the
+ * versions it sees (at most one per key). It owns the pacing of that work
+ * (when to ask for a grace period, when to look at the reader slots again)
+ * and publishes the figures an operator reads. Writer thread only.
+ *
+ * Each item, once a grace period after its end has passed, is judged
+ * against the live snapshots of one sweep of the reader slots:
+ *   - no live snapshot older than its end: no reader can reach it; freed;
+ *   - a live snapshot in its interval: kept, in that snapshot's group of
+ *     pins (pins.h), judged again when the snapshot ends;
+ *   - else a replaced version that an older snapshot may walk through on
+ *     its way down: unlinked from its chain and freed as a pruned version
+ *     (prune.h), which readers detect if they stand on it (libshm/index.h);
+ *     any other item: no snapshot in its interval can reach it; freed.
+ * The judging runs in bounded steps between the writer's transactions.
  */
 #ifndef SHMDBD_RECLAIM_H
 #define SHMDBD_RECLAIM_H
@@ -12,81 +27,81 @@
 #include "alloc.h"
 #include "grace.h"
 #include "layout.h"
+#include "pins.h"
 #include "retire.h"
-
-/*
- * Where the live snapshots are: one sweep over every reader slot of every
- * session. begin starts a sweep, next returns the next run of *n slots (NULL
- * after the last), end closes it. A sweep sees every session that was
- * registered when it began. Called inside the caller's RCU read-side
- * section.
- */
-struct slot_source {
-	void (*begin)(void *ctx);
-	const struct shm_reader_slot *(*next)(void *ctx, unsigned *n);
-	void (*end)(void *ctx);
-	void *ctx;
-};
+#include "snapset.h"
 
 struct reclaimer {
+	uint8_t *base;
 	struct shm_meta *meta;
 	struct alloc *alloc;
 	struct retire_queue *retired;  /* its horizon is the reclaimer's to move */
 	struct grace *grace;           /* the grace periods reclamation waits for */
 	struct slot_source slots;
+	struct pins pins;              /* items a live snapshot sees */
+	/* The pass under way: the live snapshots of one sweep, and the items it
+	 * may judge (retired at or before `graced`). */
+	bool pass;
+	uint64_t graced;               /* the last commit a grace period followed */
+	struct snapset live;
+	struct pin_group rejudge;      /* a group whose snapshot ended, being judged */
+	uint64_t scanned_ns;           /* when the slots were swept last */
+	uint64_t stepped_ns;           /* when the last step was taken */
+	uint64_t step_retired;         /* retired->items when the last step began */
+	/* Grace periods: */
 	int grace_pending;             /* a grace period was requested ... */
 	uint32_t grace_gen;            /* ... with this generation ... */
 	uint64_t grace_commit;         /* ... after this commit was published ... */
 	uint64_t grace_asked_ns;       /* ... at this time (CLOCK_MONOTONIC), */
 	uint64_t grace_asked_total;    /* ... when retired->total was this */
+	/* Figures: */
+	uint64_t freed;                /* bytes freed since the figures were published */
+	uint64_t oldest_snap;          /* the oldest live snapshot at the last sweep, */
+	uint64_t oldest_since_ns;      /* first seen as the oldest at this time */
 };
 
 /* reclaimer_init - nothing requested yet; frees into `alloc`. */
-void reclaimer_init(struct reclaimer *rc, struct shm_meta *meta, struct alloc *alloc,
-		    struct retire_queue *retired, struct grace *grace, struct slot_source slots);
+void reclaimer_init(struct reclaimer *rc, uint8_t *base, struct shm_meta *meta,
+		    struct alloc *alloc, struct retire_queue *retired, struct grace *grace,
+		    struct slot_source slots);
+void reclaimer_destroy(struct reclaimer *rc);
 
 /*
- * reclaimer_step - one step of reclamation at time `now_ns`, without
- * waiting: if the grace period requested last has passed, compute the
- * horizon and free what it allows; if anything waits, or the horizon lags
- * the commit, and no grace period is pending, request the next, but no
- * sooner than GRACE_EVERY_NS after the last request unless
- * GRACE_BATCH_BYTES were retired since (reclaim.c); publish oldest_snapshot,
- * arena use and the retire figures in the meta segment.
- * Call inside an RCU read-side section.
+ * reclaimer_step - one bounded step of reclamation at time `now_ns`,
+ * without waiting: if the grace period requested last has passed, sweep
+ * the slots and begin a pass (or sweep again, every GRACE_EVERY_NS, while
+ * items are pinned, to see which snapshots ended); judge a bounded number
+ * of items of the pass under way; if anything waits and no grace period is
+ * pending, request the next, but no sooner than GRACE_EVERY_NS after the
+ * last request unless GRACE_BATCH_BYTES were retired since (reclaim.c);
+ * publish the figures in the meta segment. Call inside an RCU read-side
+ * section.
  */
 void reclaimer_step(struct reclaimer *rc, uint64_t now_ns);
 
+/* reclaimer_due - whether the writer should take a step at `now_ns`: a
+ * pass is under way, or enough was retired or enough time passed while
+ * reclamation waits. */
+bool reclaimer_due(const struct reclaimer *rc, uint64_t now_ns);
+
 /*
- * reclaimer_waiting - whether reclamation has anything to do: retired
- * items, a grace period pending, or a horizon behind a commit made since
- * the last grace period was asked for. The writer keeps waking while it is
- * true.
+ * reclaimer_waiting - whether reclamation has anything to do: retired or
+ * pinned items, a grace period pending, a pass under way, or a horizon
+ * behind a commit made since the last grace period was asked for. The
+ * writer keeps waking while it is true.
  */
 bool reclaimer_waiting(const struct reclaimer *rc);
 
+/* reclaimer_holds - whether any retired item waits, in the queue or
+ * pinned: what memory pressure could get back. */
+bool reclaimer_holds(const struct reclaimer *rc);
+
 /*
- * reclaimer_now - reclaim up to the current commit after a grace period
- * taken on this thread (expedited: it interrupts readers' cpus), for when
- * memory is short. Call inside an RCU read-side section.
+ * reclaimer_now - judge every item retired up to the current commit after
+ * a grace period taken on this thread (expedited: it interrupts readers'
+ * cpus), and every pinned item whose snapshot ended, for when memory is
+ * short. Call inside an RCU read-side section.
  */
 void reclaimer_now(struct reclaimer *rc);
-
-/*
- * reclaim_horizon - the oldest snapshot any reader slot holds, or
- * commit_ts if none. Slots claiming a snapshot older than `previous` (the
- * last horizon) or newer than commit_ts are ignored: no legitimate reader
- * can hold one (a reader that stored a stale snapshot re-checks commit_ts
- * and retries). Call after a grace period that began after commit_ts was
- * published (grace.h).
- */
-uint64_t reclaim_horizon(const struct slot_source *slots, uint64_t previous, uint64_t commit_ts);
-
-/*
- * reclaim_run - free every item of q retired at or before q->horizon:
- * blocks go back to the allocator, table slots are marked free in the
- * catalog. Returns the bytes freed.
- */
-uint64_t reclaim_run(struct retire_queue *q, struct alloc *a, struct shm_meta *meta);
 
 #endif /* SHMDBD_RECLAIM_H */

@@ -45,24 +45,21 @@ int retire_reserve(struct retire_queue *q, size_t n)
 	return 0;
 }
 
-void retire(struct retire_queue *q, uint64_t ts, uint64_t off, uint32_t size, uint32_t kind)
+void retire(struct retire_queue *q, const struct retired *item)
 {
-	struct retired *r = &q->items[q->tail % q->cap];
-	r->ts = ts;
-	r->off = off;
-	r->size = size;
-	r->kind = kind;
+	q->items[q->tail % q->cap] = *item;
 	q->tail++;
-	if (kind == RETIRED_BLOCK) {
-		q->bytes += size;
-		q->total += size;
+	q->items_total++;
+	if (item->kind != RETIRED_TABLE_SLOT) {
+		q->bytes += item->size;
+		q->total += item->size;
 	}
 }
 
 void retire_pop(struct retire_queue *q)
 {
 	const struct retired *r = &q->items[q->head % q->cap];
-	if (r->kind == RETIRED_BLOCK)
+	if (r->kind != RETIRED_TABLE_SLOT)
 		q->bytes -= r->size;
 	if (++q->head == q->tail)
 		q->head = q->tail = 0;

@@ -3,6 +3,9 @@
  * store, with the commit that unlinked it, waiting until no snapshot can
  * reach it (reclaim.h frees it then). Writer thread only.
  *
+ * The queue holds what no reclamation pass has looked at yet; what a live
+ * snapshot still sees moves on to the reclaimer's pins (pins.h).
+ *
  * The queue also carries the reclamation horizon: no live snapshot is older
  * than it. The reclaimer advances it; the transaction passes read it to
  * tell a tombstone dead to every snapshot (one a rebuilt index may leave
@@ -15,23 +18,36 @@
 #include <stdint.h>
 
 enum retired_kind {
+	RETIRED_VERSION,     /* a replaced record version: off, size; prunable */
 	RETIRED_BLOCK,       /* an arena block: off, size */
 	RETIRED_TABLE_SLOT,  /* a dropped table's catalog slot: off = slot */
 };
 
+/*
+ * An item and the snapshots that may reach it: those in [begin, end). For
+ * a replaced version, its own begin_ts and the commit that replaced it; for
+ * an index the writer replaced, [0, end) (a reader keeps the index it
+ * loaded for its whole snapshot); for what a table drop retired (its heads,
+ * index and catalog slot), the table's [created_ts, dropped_ts).
+ */
 struct retired {
-	uint64_t ts;    /* the commit that unlinked it */
+	uint64_t end;    /* the commit that unlinked it */
+	uint64_t begin;
 	uint64_t off;
+	uint64_t newer;  /* RETIRED_VERSION: the version that replaced it */
 	uint32_t size;
 	uint32_t kind;
+	uint32_t table;  /* RETIRED_VERSION: its table's id */
+	uint32_t reserved;
 };
 
 /* A FIFO of retired items, in commit order (the writer retires in order). */
 struct retire_queue {
 	struct retired *items;
 	size_t cap, head, tail; /* items[head..tail) modulo cap */
-	uint64_t bytes;         /* block bytes waiting */
+	uint64_t bytes;         /* block bytes in the queue */
 	uint64_t total;         /* block bytes ever retired */
+	uint64_t items_total;   /* items ever retired */
 	uint64_t horizon;       /* no live snapshot is older (reclaim.c) */
 };
 
@@ -41,7 +57,24 @@ void retire_free_all(struct retire_queue *q);
 
 /* Queue an item. Room must have been made with retire_reserve(): a writer
  * must never unlink what it cannot retire. */
-void retire(struct retire_queue *q, uint64_t ts, uint64_t off, uint32_t size, uint32_t kind);
+void retire(struct retire_queue *q, const struct retired *item);
+
+/* Queue the version at `off` (`size` bytes, begin_ts `begin`, of table
+ * `table`) that `newer` replaced at commit `end`. */
+static inline void retire_version(struct retire_queue *q, uint64_t end, uint64_t begin,
+				  uint64_t off, uint32_t size, uint64_t newer, uint32_t table)
+{
+	retire(q, &(struct retired){ .end = end, .begin = begin, .off = off, .newer = newer,
+				     .size = size, .kind = RETIRED_VERSION, .table = table });
+}
+
+/* Queue a block or table slot reachable by the snapshots in [begin, end). */
+static inline void retire_block(struct retire_queue *q, uint64_t end, uint64_t begin,
+				uint64_t off, uint32_t size, uint32_t kind)
+{
+	retire(q, &(struct retired){ .end = end, .begin = begin, .off = off, .size = size,
+				     .kind = kind });
+}
 
 /* Make room for n more items. Returns 0 or -ENOMEM. */
 int retire_reserve(struct retire_queue *q, size_t n);
@@ -49,12 +82,6 @@ int retire_reserve(struct retire_queue *q, size_t n);
 static inline size_t retire_count(const struct retire_queue *q)
 {
 	return q->tail - q->head;
-}
-
-/* The commit that retired the oldest item; the queue must not be empty. */
-static inline uint64_t retire_oldest_ts(const struct retire_queue *q)
-{
-	return q->items[q->head % q->cap].ts;
 }
 
 /* The oldest item, or NULL if the queue is empty; retire_pop removes it. */

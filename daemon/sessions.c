@@ -193,7 +193,7 @@ void session_sweep_begin(void *sweep)
 	w->i = 0;
 }
 
-const struct shm_reader_slot *session_sweep_next(void *sweep, unsigned *n)
+const struct shm_reader_slot *session_sweep_next(void *sweep, unsigned *n, pid_t *pid)
 {
 	struct session_sweep *w = sweep;
 	if (w->i > 0)
@@ -202,6 +202,7 @@ const struct shm_reader_slot *session_sweep_next(void *sweep, unsigned *n)
 		return NULL;
 	const struct session *s = w->l->s[w->i++];
 	*n = SHM_READER_SLOTS;
+	*pid = s->pid;
 	return (const void *)((const uint8_t *)s->seg + SHM_SESSION_SLOTS_OFF);
 }
 

@@ -113,9 +113,9 @@ void session_doom(struct session *s, const char *reason);
 
 /*
  * A sweep over the reader slots of every session registered when it
- * begins, for the reclaimer (its struct slot_source): begin takes the list,
- * next returns one session's slots at a time (NULL after the last), end
- * puts the list. All three take a struct session_sweep; call inside an RCU
+ * begins, for the reclaimer (its struct slot_source, snapset.h): begin
+ * takes the list, next returns one session's slots and its pid at a time
+ * (NULL after the last), end puts the list. All three take a struct session_sweep; call inside an RCU
  * read-side section.
  */
 struct session_sweep {
@@ -124,7 +124,7 @@ struct session_sweep {
 	uint32_t i;
 };
 void session_sweep_begin(void *sweep);
-const struct shm_reader_slot *session_sweep_next(void *sweep, unsigned *n);
+const struct shm_reader_slot *session_sweep_next(void *sweep, unsigned *n, pid_t *pid);
 void session_sweep_end(void *sweep);
 
 

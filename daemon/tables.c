@@ -82,19 +82,21 @@ void tables_drop(struct tables *c, struct shm_table *t, uint64_t ts)
 {
 	uint64_t *slots = (uint64_t *)(c->base + shm_index_off(t->index));
 	uint64_t mask = shm_index_mask(t->index);
-	/* Readers with snapshots from ts on see the table gone; older ones keep
-	 * reading it until the retired blocks are freed after them. */
+	/* Readers with snapshots from ts on see the table gone; those from its
+	 * creation to ts keep reading it, so what it held is retired for
+	 * [created_ts, ts) (retire.h). */
 	__atomic_store_n(&t->dropped_ts, ts, __ATOMIC_RELEASE);
 	t->state = SHM_TABLE_DROPPED;
 	for (uint64_t i = 0; i <= mask; i++) {
 		uint64_t s = slots[i];
 		if (s) { /* older versions on the chain are retired already */
 			const struct shm_version *v = (const void *)(c->base + (s & SHM_SLOT_OFF_MASK));
-			retire(c->retired, ts, s & SHM_SLOT_OFF_MASK,
-			       (uint32_t)shm_version_size(v->klen, v->vlen), RETIRED_BLOCK);
+			retire_block(c->retired, ts, t->created_ts, s & SHM_SLOT_OFF_MASK,
+				     (uint32_t)shm_version_size(v->klen, v->vlen), RETIRED_BLOCK);
 		}
 	}
-	retire(c->retired, ts, shm_index_off(t->index), (uint32_t)shm_index_bytes(t->index),
-	       RETIRED_BLOCK);
-	retire(c->retired, ts, (uint64_t)(t - c->meta->tables), 0, RETIRED_TABLE_SLOT);
+	retire_block(c->retired, ts, t->created_ts, shm_index_off(t->index),
+		     (uint32_t)shm_index_bytes(t->index), RETIRED_BLOCK);
+	retire_block(c->retired, ts, t->created_ts, (uint64_t)(t - c->meta->tables), 0,
+		     RETIRED_TABLE_SLOT);
 }

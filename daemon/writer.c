@@ -7,7 +7,8 @@
  * Each transaction goes through the core (commit.h); when the core finds no
  * room while retired memory waits, it asks (core.h's pressure hook) and the
  * reclaimer frees what no snapshot needs at once. The reclaimer otherwise
- * takes a step when enough has been retired or enough time has passed.
+ * takes a step after a pass over the sessions when it says one is due
+ * (reclaimer_due): a bounded one, so that commits keep flowing.
  *
  * The writer's state per session (its ring state) lives in the session's
  * opaque bytes, allocated with the session by the main thread and freed
@@ -37,11 +38,6 @@
 #include <urcu/urcu-memb.h>
 
 #define PASS_BUDGET 64
-/* How often the loop takes a reclamation step while memory waits: it checks
- * whether the grace period it asked for has passed (they take milliseconds,
- * grace.h), frees, and asks for the next (paced: GRACE_EVERY_NS, reclaim.c). */
-#define RECLAIM_EVERY_NS 1000000ull
-#define RECLAIM_EVERY_ITEMS 4096u
 #define SLEEP_WATCHING_NS 10000000ull
 #define CLOCK_EVERY_IDLE 64u
 
@@ -71,6 +67,12 @@ static void reclaim_now(void *arg)
 {
 	struct writer *w = arg;
 	reclaimer_now(&w->reclaimer);
+}
+
+static bool reclaim_holds(void *arg)
+{
+	struct writer *w = arg;
+	return reclaimer_holds(&w->reclaimer);
 }
 
 /* One pass over every session. Returns the transactions completed. */
@@ -134,7 +136,7 @@ static void sleep_on_doorbell(struct writer *w)
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
-	uint64_t now = shm_now_ns(), last_work = now, last_reclaim = now;
+	uint64_t now = shm_now_ns(), last_work = now;
 	unsigned idle_passes = 0;
 
 	urcu_memb_register_thread();
@@ -145,12 +147,8 @@ static void *writer_main(void *arg)
 		 * passes: an empty pass costs about as much as reading it. */
 		if (done || ++idle_passes % CLOCK_EVERY_IDLE == 0) {
 			now = shm_now_ns();
-			if (retire_count(&w->retired) &&
-			    (retire_count(&w->retired) >= RECLAIM_EVERY_ITEMS ||
-			     now - last_reclaim >= RECLAIM_EVERY_NS)) {
+			if (reclaimer_due(&w->reclaimer, now))
 				reclaimer_step(&w->reclaimer, now);
-				last_reclaim = now;
-			}
 		}
 		urcu_memb_read_unlock();
 		if (done) {
@@ -177,6 +175,7 @@ static void *writer_main(void *arg)
 static void writer_free(struct writer *w)
 {
 	core_destroy(&w->core);
+	reclaimer_destroy(&w->reclaimer);
 	retire_free_all(&w->retired);
 }
 
@@ -203,9 +202,9 @@ int writer_start(struct writer *w, int cpu, uint64_t idle_ns, struct store *st,
 	}
 	retire_init(&w->retired);
 	core_init(&w->core, st->base, st->meta, &w->alloc, &w->retired,
-		  (struct core_pressure){ reclaim_now, w });
+		  (struct core_pressure){ reclaim_now, reclaim_holds, w });
 	w->sweep = (struct session_sweep){ .r = reg };
-	reclaimer_init(&w->reclaimer, st->meta, &w->alloc, &w->retired, &w->grace,
+	reclaimer_init(&w->reclaimer, st->base, st->meta, &w->alloc, &w->retired, &w->grace,
 		       (struct slot_source){ session_sweep_begin, session_sweep_next,
 					     session_sweep_end, &w->sweep });
 	CPU_ZERO(&set);

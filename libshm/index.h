@@ -4,8 +4,10 @@
  *
  * Ordering: a reader loads a slot with acquire order; the writer stored it
  * with release order after writing the version it points to, so the version
- * is complete when the reader dereferences it. Versions never change after
- * publication, so plain loads read them.
+ * is complete when the reader dereferences it. A version the reader's
+ * snapshot sees never changes until the snapshot ends; the others may be
+ * pruned and reused under it, which shm_lookup and shm_slot_visible detect
+ * (below).
  */
 #ifndef SHMDB_INDEX_H
 #define SHMDB_INDEX_H
@@ -117,39 +119,144 @@ static inline int shm_slot_holds(const uint8_t *base, uint64_t s, const void *ke
 	return v->klen == klen && shm_key_equal(v->key, key, klen);
 }
 
-/* shm_index_confirm - the value of the slot that holds `key`, or 0, given
- * its candidate c: c if it holds the key, else the full probe's answer. */
-static inline uint64_t shm_index_confirm(const uint8_t *base, const uint64_t *slots,
-					 uint64_t mask, uint64_t hash, const void *key,
-					 uint32_t klen, uint64_t c)
+/* shm_index_find - the value of the slot that holds `key`, or 0: the
+ * writer's probe (the writer alone changes what it reads). Readers use
+ * shm_lookup, which validates what it reads. */
+static inline uint64_t shm_index_find(const uint8_t *base, const uint64_t *slots, uint64_t mask,
+				      uint64_t hash, const void *key, uint32_t klen)
 {
+	uint64_t c = shm_index_candidate(slots, mask, hash);
 	if (__builtin_expect(c != 0, 1) && shm_slot_holds(base, c, key, klen))
 		return c;
 	shm_index_probe(base, slots, mask, hash, key, klen, &c);
 	return c;
 }
 
-/* shm_index_find - the value of the slot that holds `key`, or 0: the
- * reader's probe. */
-static inline uint64_t shm_index_find(const uint8_t *base, const uint64_t *slots, uint64_t mask,
-				      uint64_t hash, const void *key, uint32_t klen)
+/*
+ * Readers and pruned versions (layout.h). A reader whose snapshot is older
+ * than a key's head walks down the chain through versions the writer may
+ * unlink, free and reuse for another version while it reads. Each step is
+ * validated, as the Linux kernel's SLAB_TYPESAFE_BY_RCU lookups are:
+ *   - a version v read with begin_ts b, and b read again after v's other
+ *     fields, unchanged and not SHM_VERSION_FREE: the fields belong to one
+ *     occupant of the block (begin_ts grows with every reuse, and is FREE in
+ *     between), whatever the writer did meanwhile;
+ *   - a step from v to y = v.older counts only if, after y's begin_ts is
+ *     read, v still has begin_ts b and still links to y: then y was not
+ *     pruned (pruning y changes its predecessor's link, or its predecessor
+ *     was pruned first and is FREE), so y is the key's version;
+ *   - a version whose begin_ts is <= the snapshot is one the snapshot sees:
+ *     a reused block always carries a commit newer than any snapshot that
+ *     could have reached it, so it is not reused, and it stays until the
+ *     snapshot ends. The walk stops there with no further check, so the
+ *     common case (the head is visible) costs nothing more.
+ * A failed check restarts the lookup; one needs the writer to free and
+ * reuse the very block within the reader's few loads, after a grace period
+ * that the reader's own cpu took part in, so restarts are rare.
+ *
+ * Loads are acquire, so that the compiler and the cpu keep them in program
+ * order (plain moves on x86); the fences below order plain loads of a key
+ * before the re-load of begin_ts.
+ */
+static inline uint64_t shm_begin_load(const struct shm_version *v)
 {
-	return shm_index_confirm(base, slots, mask, hash, key, klen,
-				 shm_index_candidate(slots, mask, hash));
+	return __atomic_load_n(&v->begin_ts, __ATOMIC_ACQUIRE);
 }
 
-/* The version of the chain starting at `off` that snapshot `snap` sees, or
- * NULL (none, or the key did not exist yet). May be a tombstone. */
-static inline const struct shm_version *shm_chain_visible(const uint8_t *base, uint64_t off,
-							  uint64_t snap)
+static inline uint64_t shm_older_load(const struct shm_version *v)
 {
-	while (off) {
-		const struct shm_version *v = (const struct shm_version *)(base + off);
-		if (v->begin_ts <= snap)
-			return v;
-		off = v->older;
+	return __atomic_load_n(&v->older, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * shm_chain_walk - from version v of a key, read with begin_ts b (both
+ * validated), the version snapshot `snap` sees: 1 with *out set (NULL if
+ * none: the key did not exist yet), or 0 if a check failed and the lookup
+ * must restart.
+ */
+static inline int shm_chain_walk(const uint8_t *base, const struct shm_version *v, uint64_t b,
+				 uint64_t snap, const struct shm_version **out)
+{
+	for (;;) {
+		if (b <= snap) {
+			*out = v;
+			return 1;
+		}
+		uint64_t o = shm_older_load(v);
+		if (!o) {
+			*out = NULL;
+			return shm_begin_load(v) == b;
+		}
+		const struct shm_version *y = (const struct shm_version *)(base + o);
+		uint64_t by = shm_begin_load(y);
+		if (shm_begin_load(v) != b || shm_older_load(v) != o)
+			return 0;
+		v = y;
+		b = by;
 	}
-	return NULL;
+}
+
+/*
+ * shm_lookup - the version of `key` that snapshot `snap` sees in the index
+ * of mask + 1 slots at `slots`, or NULL (no such key then; the caller
+ * checks for a tombstone): the readers' probe, validated as above. A key
+ * compared against a block that changed meanwhile is compared again after
+ * the slot is read again.
+ */
+static inline const struct shm_version *shm_lookup(const uint8_t *base, const uint64_t *slots,
+						   uint64_t mask, uint64_t hash, const void *key,
+						   uint32_t klen, uint64_t snap)
+{
+	uint64_t tag = SHM_SLOT_TAG(hash);
+	for (;;) {
+		uint64_t i = hash & mask, s;
+		const struct shm_version *v = NULL, *out;
+		uint64_t b = 0;
+		while ((s = shm_slot_load(&slots[i])) != 0) {
+			if ((s & ~SHM_SLOT_OFF_MASK) == tag) {
+				v = (const struct shm_version *)(base + (s & SHM_SLOT_OFF_MASK));
+				b = shm_begin_load(v);
+				int same = v->klen == klen && shm_key_equal(v->key, key, klen);
+				__atomic_thread_fence(__ATOMIC_ACQUIRE);
+				/* The block held one version while compared, and
+				 * the slot still names it: the comparison stands. */
+				if (b == SHM_VERSION_FREE || shm_slot_load(&slots[i]) != s ||
+				    shm_begin_load(v) != b)
+					continue; /* read the slot again */
+				if (same)
+					break;
+			}
+			i = (i + 1) & mask;
+		}
+		if (!s)
+			return NULL;
+		if (shm_chain_walk(base, v, b, snap, &out))
+			return out;
+	}
+}
+
+/*
+ * shm_slot_visible - the version that snapshot `snap` sees of the key in
+ * index slot `slot`, or NULL (empty slot, or no version yet): the cursor's
+ * step, validated as shm_lookup.
+ */
+static inline const struct shm_version *shm_slot_visible(const uint8_t *base,
+							 const uint64_t *slot, uint64_t snap)
+{
+	for (;;) {
+		uint64_t s = shm_slot_load(slot);
+		if (!s)
+			return NULL;
+		const struct shm_version *v = (const struct shm_version *)(base + (s & SHM_SLOT_OFF_MASK)),
+					 *out;
+		uint64_t b = shm_begin_load(v);
+		if (b <= snap)
+			return v;
+		if (b == SHM_VERSION_FREE || shm_slot_load(slot) != s || shm_begin_load(v) != b)
+			continue;
+		if (shm_chain_walk(base, v, b, snap, &out))
+			return out;
+	}
 }
 
 #endif /* SHMDB_INDEX_H */

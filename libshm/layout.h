@@ -179,13 +179,27 @@ static inline size_t shm_index_bytes(uint64_t word)
  *  24  u8  key[klen]
  *      u8  value[vlen] at 24 + klen rounded up to 8
  *
- * A version never changes once published. The newest version of a key is in
- * the key's index slot; each links to the one it replaced. A snapshot `snap`
- * sees the first version on the chain with begin_ts <= snap (none, or a
- * tombstone: the key is absent). A replaced version is retired with the
- * commit that replaced it and freed once every snapshot is at or past that
- * commit; a reader follows `older` only from a version newer than its
- * snapshot, so it never follows a link to freed memory.
+ * A published version never changes but for `older`, which the writer
+ * may point past a pruned version. The newest version of a key is in the
+ * key's index slot; each links to the next older one still kept. A
+ * snapshot `snap` sees the first version on the chain with begin_ts <= snap
+ * (none, or a tombstone: the key is absent).
+ *
+ * A replaced version V is visible to the snapshots in [V.begin_ts, end)
+ * where end is the begin_ts of the version that replaced it. The writer
+ * frees V once no live snapshot lies in that interval (daemon/reclaim.c):
+ * if no live snapshot is older than end, no reader can reach V and it is
+ * simply freed; otherwise an older snapshot may still walk through V on its
+ * way down, so the writer first unlinks it (its predecessor's `older` skips
+ * it), stores SHM_VERSION_FREE in its begin_ts, and puts it where only a
+ * new version will reuse it. Such a block is type-stable: at its offset
+ * there is always either a version or a free block whose first word is
+ * SHM_VERSION_FREE, and a new version is written field by field with
+ * begin_ts stored last (release). A reader that may stand on a pruned block
+ * detects it (index.h): a begin_ts read twice differs, or a link it came by
+ * has changed, and it restarts the lookup. A version whose begin_ts a
+ * reader reads as <= its snapshot is one its snapshot sees, so it stays
+ * until the snapshot ends and views into it stay valid.
  */
 struct shm_version {
 	uint64_t begin_ts;
@@ -196,6 +210,8 @@ struct shm_version {
 };
 
 #define SHM_TOMBSTONE UINT32_MAX
+/* begin_ts of a pruned block while it is free: newer than any snapshot. */
+#define SHM_VERSION_FREE UINT64_MAX
 
 static inline size_t shm_version_value_off(uint32_t klen)
 {

@@ -26,8 +26,11 @@
  * retired after the smallest snapshot it sees in the slots.
  *
  * Loads: commit_ts, index words, table ids and index slots with acquire order
- * (pairing with the writer's release stores); versions are immutable once
- * published and are read with plain loads.
+ * (pairing with the writer's release stores). A version the snapshot sees
+ * never changes while the snapshot lasts and is read with plain loads; the
+ * versions newer than the snapshot, which a walk down a chain passes, may be
+ * pruned and reused under it, and are read through index.h's validated
+ * lookups (shm_lookup, shm_slot_visible), which restart when they were.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -231,27 +234,25 @@ static inline void value_of(const struct shm_version *v, shmdb_val *val)
 	val->len = v->vlen;
 }
 
-/* The value of the version r's snapshot sees in the chain whose slot value
- * is s (0: no such key): 0 and *val set, or -ENOENT. */
-static inline int visible_value(const shmdb_rtxn *r, uint64_t s, shmdb_val *val)
+/* The value of version v, as a get returns it: 0 and *val set, or -ENOENT
+ * for none or a tombstone. */
+static inline int visible_value(const struct shm_version *v, shmdb_val *val)
 {
-	if (!s)
-		return -ENOENT;
-	const struct shm_version *v = shm_chain_visible(r->base, s & SHM_SLOT_OFF_MASK, r->snap);
 	if (!v || v->vlen == SHM_TOMBSTONE)
 		return -ENOENT;
 	value_of(v, val);
 	return 0;
 }
 
-/* The rest of a get in table index idx, by its hash: the full probe and
- * the walk down the chain. Out of line, as the uncommon part of shmdb_get. */
+/* The rest of a get in table index idx, by its hash: the validated probe
+ * and the walk down the chain (index.h). Out of line, as the uncommon part
+ * of shmdb_get. */
 static __attribute__((noinline)) int get_rest(const shmdb_rtxn *r, uint64_t idx, uint64_t hash,
 					      const void *key, size_t klen, shmdb_val *val)
 {
-	uint64_t s = shm_index_find(r->base, (const uint64_t *)(r->base + shm_index_off(idx)),
-				    shm_index_mask(idx), hash, key, (uint32_t)klen);
-	return visible_value(r, s, val);
+	return visible_value(shm_lookup(r->base, (const uint64_t *)(r->base + shm_index_off(idx)),
+					shm_index_mask(idx), hash, key, (uint32_t)klen, r->snap),
+			     val);
 }
 
 /* shmdb_get for what its inline path does not take: every check first. */
@@ -264,6 +265,21 @@ static __attribute__((noinline)) int get_checked(shmdb_rtxn *r, shmdb_table t, c
 	if (!idx)
 		return -ENOENT;
 	return get_rest(r, idx, shm_key_hash(key, klen), key, klen, val);
+}
+
+/*
+ * Whether the candidate c (its version v) answers a get of key at once:
+ * it holds the key, the snapshot sees it, and it is not a tombstone. With
+ * no further check: a block whose begin_ts reads <= the snapshot holds a
+ * version the snapshot sees, never a reused one (index.h), so the key and
+ * value read from it are that version's, whatever order they are loaded
+ * in; any other outcome goes to the validated lookup.
+ */
+static inline int head_answers(const shmdb_rtxn *r, uint64_t c, const struct shm_version *v,
+			       const void *key, size_t klen)
+{
+	return c && v->klen == klen && shm_key_equal(v->key, key, klen) && v->begin_ts <= r->snap &&
+	       v->vlen != SHM_TOMBSTONE;
 }
 
 /*
@@ -288,8 +304,7 @@ int shmdb_get(shmdb_rtxn *r, shmdb_table t, const void *key, size_t klen, shmdb_
 	uint64_t c = shm_index_candidate((const uint64_t *)(r->base + shm_index_off(idx)),
 					 shm_index_mask(idx), hash);
 	const struct shm_version *v = (const struct shm_version *)(r->base + (c & SHM_SLOT_OFF_MASK));
-	if (__builtin_expect(c && v->klen == klen && shm_key_equal(v->key, key, klen) &&
-			     v->begin_ts <= r->snap && v->vlen != SHM_TOMBSTONE, 1)) {
+	if (__builtin_expect(head_answers(r, c, v, key, klen), 1)) {
 		value_of(v, val);
 		return 0;
 	}
@@ -328,9 +343,13 @@ int shmdb_get_many(shmdb_rtxn *r, shmdb_table t, const shmdb_val *keys, size_t n
 		}
 		/* ... and only then does anything wait for one. */
 		for (size_t i = 0; i < m; i++) {
-			uint64_t s = shm_index_confirm(r->base, slots, mask, hash[i], k[i].data,
-						       (uint32_t)k[i].len, cand[i]);
-			if (visible_value(r, s, &out[i]))
+			const struct shm_version *v =
+				(const struct shm_version *)(r->base + (cand[i] & SHM_SLOT_OFF_MASK));
+			if (head_answers(r, cand[i], v, k[i].data, k[i].len))
+				value_of(v, &out[i]);
+			else if (visible_value(shm_lookup(r->base, slots, mask, hash[i], k[i].data,
+							  (uint32_t)k[i].len, r->snap),
+					       &out[i]))
 				out[i] = (shmdb_val){ NULL, 0 };
 		}
 	}
@@ -378,10 +397,7 @@ int shmdb_cursor_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 			if (ahead)
 				__builtin_prefetch(r->base + (ahead & SHM_SLOT_OFF_MASK));
 		}
-		uint64_t s = shm_slot_load(&c->slots[c->pos++]);
-		if (!s)
-			continue;
-		const struct shm_version *v = shm_chain_visible(r->base, s & SHM_SLOT_OFF_MASK, r->snap);
+		const struct shm_version *v = shm_slot_visible(r->base, &c->slots[c->pos++], r->snap);
 		if (!v || v->vlen == SHM_TOMBSTONE)
 			continue;
 		key->data = v->key;

@@ -18,8 +18,12 @@
  *     passed; every byte given back at the end; a tombstone the build left
  *     out, written again, freed and its block reused by the key's next
  *     tombstone, is not retired at publication;
- *   - the reclaimer: the horizon over reader slots, claims out of range
- *     ignored, grace periods paced, nothing freed that a snapshot sees.
+ *   - the reclaimer: the live snapshots of a sweep (claims out of range
+ *     ignored), grace periods paced, nothing freed that a snapshot sees and
+ *     everything else freed (exact reclamation): versions pruned from the
+ *     middle of a chain, a walk standing on one restarts, pruned blocks
+ *     reused by versions, dropped tables kept only for the snapshots from
+ *     their creation to their drop, the figures naming who holds what.
  *
  * Nothing here waits or depends on time: the reclaimer is handed its clock.
  */
@@ -45,17 +49,52 @@ static struct {
 	struct alloc alloc;
 	struct retire_queue q;
 	struct core c;
+	struct grace g;     /* no thread: a requested grace period has passed */
+	struct reclaimer rc;
 	unsigned pressure_calls;
 } f;
 
+/* Reader slots of two fake sessions, swept as the writer sweeps sessions'. */
+static struct shm_reader_slot fake_slots[2][SHM_READER_SLOTS];
+static unsigned fake_next;
+
+static void fake_begin(void *ctx)
+{
+	(void)ctx;
+	fake_next = 0;
+}
+
+static const struct shm_reader_slot *fake_sweep(void *ctx, unsigned *n, pid_t *pid)
+{
+	(void)ctx;
+	if (fake_next == 2)
+		return NULL;
+	*n = SHM_READER_SLOTS;
+	*pid = 100 + (pid_t)fake_next;
+	return fake_slots[fake_next++];
+}
+
+static void fake_end(void *ctx)
+{
+	(void)ctx;
+}
+
+static const struct slot_source fake_source = { fake_begin, fake_sweep, fake_end, NULL };
+
 static uint64_t reclaim_all(void);
 
-/* The core's pressure hook: what the reclaimer does with no reader. */
+/* The core's pressure hooks: the reclaimer, over the fake slots. */
 static void pressure(void *ctx)
 {
 	(void)ctx;
 	f.pressure_calls++;
-	reclaim_all();
+	reclaimer_now(&f.rc);
+}
+
+static bool holds(void *ctx)
+{
+	(void)ctx;
+	return reclaimer_holds(&f.rc);
 }
 
 static void store_on_heap(size_t arena)
@@ -63,11 +102,15 @@ static void store_on_heap(size_t arena)
 	size_t meta_size = shm_align_up(sizeof(struct shm_meta), 4096);
 	ck_assert_int_eq(posix_memalign((void **)&f.base, 4096, meta_size + arena), 0);
 	memset(f.base, 0, meta_size + arena);
+	memset(fake_slots, 0, sizeof(fake_slots));
 	f.meta = (struct shm_meta *)f.base;
 	alloc_init(&f.alloc, f.base);
 	alloc_add_arena(&f.alloc, meta_size, meta_size + arena);
 	retire_init(&f.q);
-	core_init(&f.c, f.base, f.meta, &f.alloc, &f.q, (struct core_pressure){ pressure, NULL });
+	core_init(&f.c, f.base, f.meta, &f.alloc, &f.q,
+		  (struct core_pressure){ pressure, holds, NULL });
+	memset(&f.g, 0, sizeof(f.g));
+	reclaimer_init(&f.rc, f.base, f.meta, &f.alloc, &f.q, &f.g, fake_source);
 	f.pressure_calls = 0;
 }
 
@@ -79,6 +122,7 @@ static void setup(void)
 static void teardown(void)
 {
 	core_destroy(&f.c);
+	reclaimer_destroy(&f.rc);
 	retire_free_all(&f.q);
 	free(f.base);
 }
@@ -88,11 +132,13 @@ static uint64_t commit_ts(void)
 	return f.meta->commit_ts;
 }
 
-/* Free everything retired, as if no reader held a snapshot. */
+/* Judge everything retired against the fake slots at once (none held: free
+ * everything); the bytes freed. */
 static uint64_t reclaim_all(void)
 {
-	f.q.horizon = commit_ts();
-	return reclaim_run(&f.q, &f.alloc, f.meta);
+	uint64_t before = f.meta->reclaimed_bytes;
+	reclaimer_now(&f.rc);
+	return f.meta->reclaimed_bytes - before;
 }
 
 /* ---- encoding transactions ----------------------------------------------- */
@@ -167,9 +213,8 @@ static const struct shm_version *lookup(uint32_t id, const void *key, size_t kle
 	ck_assert_uint_eq(t->id, id);
 	uint64_t word = t->index;
 	const uint64_t *slots = (const uint64_t *)(f.base + shm_index_off(word));
-	uint64_t s = shm_index_find(f.base, slots, shm_index_mask(word), shm_key_hash(key, klen), key,
-				    (uint32_t)klen);
-	return s ? shm_chain_visible(f.base, s & SHM_SLOT_OFF_MASK, snap) : NULL;
+	return shm_lookup(f.base, slots, shm_index_mask(word), shm_key_hash(key, klen), key,
+			  (uint32_t)klen, snap);
 }
 
 /* Whether snapshot snap sees key with value val (NULL: absent). */
@@ -631,92 +676,205 @@ END_TEST
 
 /* ---- the reclaimer ----------------------------------------------------------- */
 
-/* Reader slots of two fake sessions, swept as the writer sweeps sessions'. */
-static struct shm_reader_slot fake_slots[2][SHM_READER_SLOTS];
-static unsigned fake_next;
-
-static void fake_begin(void *ctx)
+START_TEST(snapshots_of_a_sweep)
 {
-	(void)ctx;
-	fake_next = 0;
-}
-
-static const struct shm_reader_slot *fake_sweep(void *ctx, unsigned *n)
-{
-	(void)ctx;
-	if (fake_next == 2)
-		return NULL;
-	*n = SHM_READER_SLOTS;
-	return fake_slots[fake_next++];
-}
-
-static void fake_end(void *ctx)
-{
-	(void)ctx;
-}
-
-static const struct slot_source fake_source = { fake_begin, fake_sweep, fake_end, NULL };
-
-START_TEST(horizon_over_reader_slots)
-{
-	memset(fake_slots, 0, sizeof(fake_slots));
-	ck_assert_uint_eq(reclaim_horizon(&fake_source, 1, 50), 50);
+	struct snapset set;
+	snapset_init(&set);
+	ck_assert_int_eq(snapset_scan(&set, &fake_source, 1, 50), 0);
+	ck_assert_uint_eq(set.n, 0);
 	fake_slots[1][3].snapshot = 20;
 	fake_slots[0][0].snapshot = 30;
-	ck_assert_uint_eq(reclaim_horizon(&fake_source, 1, 50), 20);
+	fake_slots[1][9].snapshot = 30;
 	/* Claims older than the last horizon, or newer than the commit, are
 	 * no reader's: ignored. */
 	fake_slots[0][5].snapshot = 5;
 	fake_slots[1][0].snapshot = 70;
-	ck_assert_uint_eq(reclaim_horizon(&fake_source, 10, 50), 20);
+	ck_assert_int_eq(snapset_scan(&set, &fake_source, 10, 50), 0);
+	ck_assert_uint_eq(set.n, 2); /* sorted, each once, with a holder */
+	ck_assert_uint_eq(set.v[0].snap, 20);
+	ck_assert_int_eq(set.v[0].pid, 101);
+	ck_assert_uint_eq(set.v[1].snap, 30);
+	ck_assert_uint_eq(snapset_newest_in(&set, 0, 20), 0);
+	ck_assert_uint_eq(snapset_newest_in(&set, 0, 21), 20);
+	ck_assert_uint_eq(snapset_newest_in(&set, 0, 100), 30);
+	ck_assert_uint_eq(snapset_newest_in(&set, 21, 30), 0);
+	ck_assert_uint_eq(snapset_newest_in(&set, 25, 31), 30);
+	ck_assert(snapset_has(&set, 20) && !snapset_has(&set, 25));
+	snapset_free(&set);
 }
 END_TEST
 
 START_TEST(reclaimer_frees_only_what_no_snapshot_sees)
 {
-	struct grace g = { 0 }; /* no thread: a requested grace period has passed */
-	struct reclaimer rc;
 	uint32_t t;
 	uint64_t ts1, ts2, now = 1000000000ull;
-	memset(fake_slots, 0, sizeof(fake_slots));
-	reclaimer_init(&rc, f.meta, &f.alloc, &f.q, &g, fake_source);
+	struct reclaimer *rc = &f.rc;
 
 	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "t", &t), 0);
 	ck_assert_int_eq(put1(t, "k", "one", &ts1), 0);
 	fake_slots[0][2].snapshot = ts1; /* a reader holds "one" */
 	ck_assert_int_eq(put1(t, "k", "two", &ts2), 0);
-	ck_assert(reclaimer_waiting(&rc));
+	ck_assert(reclaimer_waiting(rc));
 
 	uint64_t used = alloc_used(&f.alloc);
-	reclaimer_step(&rc, now);        /* asks for a grace period */
-	reclaimer_step(&rc, now + 1);    /* it passed: scan, free nothing */
+	reclaimer_step(rc, now);        /* asks for a grace period */
+	reclaimer_step(rc, now + 1);    /* it passed: sweep, pin "one" for ts1 */
 	ck_assert_uint_eq(alloc_used(&f.alloc), used);
 	ck_assert_uint_eq(f.q.horizon, ts1);
 	ck_assert_uint_eq(f.meta->oldest_snapshot, ts1);
+	ck_assert_uint_eq(f.meta->oldest_pid, 100);
+	ck_assert_uint_eq(f.meta->snapshots, 1);
+	ck_assert_uint_eq(f.meta->pinned_bytes, shm_version_size(1, 3));
+	ck_assert_uint_eq(f.meta->oldest_only_bytes, shm_version_size(1, 3));
 	ck_assert(sees(t, "k", "one", ts1));
 
-	/* The reader lets go; the next grace period is paced: not asked at
-	 * once for a few bytes, asked later. */
+	/* The reader lets go; the slots are swept again for pinned items, but
+	 * no sooner than the pace allows. */
 	fake_slots[0][2].snapshot = 0;
-	reclaimer_step(&rc, now + 2);
-	reclaimer_step(&rc, now + 3);
+	reclaimer_step(rc, now + 2);
 	ck_assert_uint_eq(alloc_used(&f.alloc), used);
-	reclaimer_step(&rc, now + 1000000000ull);
-	reclaimer_step(&rc, now + 1000000001ull);
+	reclaimer_step(rc, now + 1000000000ull);
 	ck_assert_uint_eq(alloc_used(&f.alloc), used - alloc_class_size(shm_version_size(1, 3)));
 	ck_assert_uint_eq(f.meta->reclaimed_bytes, shm_version_size(1, 3));
 	ck_assert_uint_eq(f.meta->retired_bytes, 0);
+	ck_assert_uint_eq(f.meta->pinned_bytes, 0);
+	ck_assert_uint_eq(f.meta->oldest_pid, 0);
 	ck_assert_uint_eq(f.q.horizon, ts2);
 
 	/* Under memory pressure, at once. */
 	fake_slots[1][1].snapshot = ts2;
 	ck_assert_int_eq(put1(t, "k", "six", NULL), 0);
-	reclaimer_now(&rc);
-	ck_assert_uint_eq(retire_count(&f.q), 1); /* ts2's reader sees "two" */
+	reclaimer_now(rc);
+	ck_assert_uint_eq(rc->pins.bytes, shm_version_size(1, 3)); /* ts2's reader sees "two" */
 	fake_slots[1][1].snapshot = 0;
-	reclaimer_now(&rc);
-	ck_assert_uint_eq(retire_count(&f.q), 0);
+	reclaimer_now(rc);
+	ck_assert(!reclaimer_holds(rc));
 	ck_assert(sees(t, "k", "six", commit_ts()));
+}
+END_TEST
+
+/* The offsets of key's chain in table id, newest first, into off[]; their
+ * number. */
+static unsigned chain_of(uint32_t id, const char *key, uint64_t off[], unsigned cap)
+{
+	const struct shm_table *t = &f.meta->tables[SHM_TABLE_SLOT(id)];
+	const uint64_t *slots = (const uint64_t *)(f.base + shm_index_off(t->index));
+	uint64_t s = shm_index_find(f.base, slots, shm_index_mask(t->index),
+				    shm_key_hash(key, strlen(key)), key, (uint32_t)strlen(key));
+	unsigned n = 0;
+	for (uint64_t at = s & SHM_SLOT_OFF_MASK; at && n < cap;) {
+		const struct shm_version *v = (const void *)(f.base + at);
+		off[n++] = at;
+		if (v->begin_ts <= f.q.horizon)
+			break; /* below it, links may point at freed blocks */
+		at = v->older;
+	}
+	return n;
+}
+
+static const struct shm_version *version(uint64_t off)
+{
+	return (const struct shm_version *)(f.base + off);
+}
+
+/* Ten versions of a key; snapshots held at the 3rd and the 7th. Exact
+ * reclamation keeps only the versions they see and the head, unlinks the
+ * others from the middle of the chain and frees them as pruned versions; a
+ * walk standing on a pruned one notices; the blocks go to new versions;
+ * when the 7th's holder lets go, its version goes too (its replacement
+ * was pruned before, so it is found from the head). */
+START_TEST(exact_pruning_keeps_only_what_snapshots_see)
+{
+	uint32_t t;
+	uint64_t ts[10], off[16];
+	char val[8];
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "t", &t), 0);
+	for (int i = 0; i < 10; i++) {
+		snprintf(val, sizeof(val), "v%d", i);
+		ck_assert_int_eq(put1(t, "k", val, &ts[i]), 0);
+	}
+	ck_assert_uint_eq(chain_of(t, "k", off, 16), 10);
+	const struct shm_version *v5 = version(off[5]); /* "v4": a reader of ts[2] passes it */
+	ck_assert_uint_eq(v5->begin_ts, ts[4]);
+	fake_slots[0][0].snapshot = ts[2];
+	fake_slots[1][7].snapshot = ts[6];
+	uint64_t used = alloc_used(&f.alloc);
+	size_t vsize = alloc_class_size(shm_version_size(1, 2));
+
+	reclaimer_now(&f.rc);
+	/* Kept: v9 (the head), v6 (ts[6]), v2 (ts[2]). v0 and v1 are older
+	 * than every snapshot: freed without unlinking; v3-v5 and v7, v8
+	 * unlinked. */
+	ck_assert_uint_eq(alloc_used(&f.alloc), used - 7 * vsize);
+	ck_assert_uint_eq(chain_of(t, "k", off, 16), 3);
+	ck_assert_uint_eq(version(off[0])->begin_ts, ts[9]);
+	ck_assert_uint_eq(version(off[1])->begin_ts, ts[6]);
+	ck_assert_uint_eq(version(off[2])->begin_ts, ts[2]);
+	ck_assert(sees(t, "k", "v2", ts[2]) && sees(t, "k", "v6", ts[6]) &&
+		  sees(t, "k", "v9", commit_ts()));
+	ck_assert_uint_eq(f.meta->oldest_only_bytes, shm_version_size(1, 2));
+	ck_assert_uint_eq(f.meta->pinned_bytes, 2 * shm_version_size(1, 2));
+	/* A reader that stood on v4 when it was pruned must restart. */
+	const struct shm_version *out;
+	ck_assert_uint_eq(v5->begin_ts, SHM_VERSION_FREE);
+	ck_assert_int_eq(shm_chain_walk(f.base, v5, ts[4], ts[2], &out), 0);
+
+	/* New versions take the pruned blocks, begin_ts written last. */
+	ck_assert_int_eq(put1(t, "k", "v10", NULL), 0);
+	ck_assert_uint_eq(v5->begin_ts, SHM_VERSION_FREE); /* a stack, the last pruned first */
+	uint64_t head[1];
+	ck_assert_uint_eq(chain_of(t, "k", head, 1), 1);
+	ck_assert(version(head[0])->begin_ts == commit_ts());
+
+	/* The holder of ts[6] lets go: v6 goes (its replacement v7 was pruned:
+	 * found from the head), and v9, replaced by v10, goes as well. */
+	fake_slots[1][7].snapshot = 0;
+	reclaimer_now(&f.rc);
+	ck_assert_uint_eq(chain_of(t, "k", off, 16), 2);
+	ck_assert(sees(t, "k", "v2", ts[2]) && sees(t, "k", "v10", commit_ts()));
+	ck_assert_uint_eq(f.meta->pinned_bytes, shm_version_size(1, 2));
+	fake_slots[0][0].snapshot = 0;
+	reclaimer_now(&f.rc);
+	ck_assert(!reclaimer_holds(&f.rc));
+	ck_assert_uint_eq(f.meta->retired_bytes, 0);
+}
+END_TEST
+
+/* A dropped table is reachable only by snapshots from its creation to its
+ * drop: a snapshot older than the table keeps nothing of it, one inside
+ * keeps all of it, and versions it replaced before the drop are pruned as
+ * in a live table while that one holds. */
+START_TEST(dropped_table_kept_only_for_its_snapshots)
+{
+	uint32_t a, t;
+	uint64_t old, inside;
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "a", &a), 0);
+	ck_assert_int_eq(put1(a, "x", "1", &old), 0);
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "t", &t), 0);
+	ck_assert_int_eq(put1(t, "k", "one", NULL), 0);
+	ck_assert_int_eq(put1(t, "k", "two", &inside), 0);
+	ck_assert_int_eq(put1(t, "k", "three", NULL), 0);
+	ck_assert_int_eq(put1(t, "k", "four", NULL), 0);
+	fake_slots[0][0].snapshot = old;
+	fake_slots[0][1].snapshot = inside;
+	uint64_t used = alloc_used(&f.alloc);
+	ck_assert_int_eq(table_op(SHM_OP_DROP_TABLE, "t", NULL), 0);
+	reclaimer_now(&f.rc);
+	/* "one" (older than both: freed), "three" (seen by neither: pruned);
+	 * "two" kept for `inside`, the head "four", the index, the slot too. */
+	ck_assert_uint_eq(alloc_used(&f.alloc),
+			  used - alloc_class_size(shm_version_size(1, 3)) -
+				  alloc_class_size(shm_version_size(1, 5)));
+	ck_assert(sees(t, "k", "two", inside));
+	ck_assert_uint_eq(f.meta->tables[SHM_TABLE_SLOT(t)].id, t);
+	/* The snapshot inside lets go: the older one cannot reach the table,
+	 * so all of it goes, slot included, while `old` lives on. */
+	fake_slots[0][1].snapshot = 0;
+	reclaimer_now(&f.rc);
+	ck_assert_uint_eq(f.meta->tables[SHM_TABLE_SLOT(t)].state, SHM_TABLE_FREE);
+	ck_assert_uint_eq(f.q.horizon, old);
+	ck_assert(!reclaimer_holds(&f.rc));
+	ck_assert(sees(a, "x", "1", old));
 }
 END_TEST
 
@@ -742,8 +900,10 @@ int main(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("reclaimer");
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, horizon_over_reader_slots);
+	tcase_add_test(tc, snapshots_of_a_sweep);
 	tcase_add_test(tc, reclaimer_frees_only_what_no_snapshot_sees);
+	tcase_add_test(tc, exact_pruning_keeps_only_what_snapshots_see);
+	tcase_add_test(tc, dropped_table_kept_only_for_its_snapshots);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

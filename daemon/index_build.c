@@ -22,7 +22,10 @@
  * A key the build left out as dead and written again is a new key in the
  * new index; its tombstone is retired by that write, as any replaced head
  * is. The tombstones still heads when the index is published are retired
- * then, and every snapshot already saw them as deleted.
+ * then, and every snapshot already saw them as deleted (or saw the key
+ * absent: a tombstone whose older versions were all pruned, so that a
+ * snapshot held for long does not keep every key ever deleted in the
+ * index).
  *
  * Counters: a table's index_used is the number of non-empty slots of its
  * index; a rebuild or a build's publication sets it to what the new index
@@ -84,9 +87,14 @@ static uint32_t version_bytes(const struct shm_version *v)
 	return (uint32_t)shm_version_size(v->klen, v->vlen);
 }
 
+/* Whether the key whose head is `head` is absent to every snapshot: its
+ * head is a tombstone that every live snapshot sees, or one with nothing
+ * below it (the reclaimer pruned every older version: no live snapshot saw
+ * one, so each sees the key absent, reclaim.h). */
 static int dead_to_all(const struct index_build *b, const struct shm_version *head)
 {
-	return head->vlen == SHM_TOMBSTONE && head->begin_ts <= b->retired->horizon;
+	return head->vlen == SHM_TOMBSTONE &&
+	       (head->begin_ts <= b->retired->horizon || head->older == 0);
 }
 
 /* A new index of 2^log2 slots, cleared if `clear`: its index word, or 0

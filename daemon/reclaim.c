@@ -59,6 +59,7 @@
 #define STEP_EVERY_ITEMS 4096u
 #define STEP_EVERY_NS 1000000ull
 #define STEP_ITEMS 256u
+#define JUDGE_AHEAD 8u
 
 void reclaimer_init(struct reclaimer *rc, uint8_t *base, struct shm_meta *meta,
 		    struct alloc *alloc, struct retire_queue *retired, struct grace *grace,
@@ -157,14 +158,28 @@ static bool next_ended_group(struct reclaimer *rc)
 	return false;
 }
 
+/* Start loading what judging `it` will touch if it is likely unlinked: the
+ * version and its replacement (prune.c). Only a hint. */
+static inline void prefetch_judged(const struct reclaimer *rc, const struct retired *it)
+{
+	if (it && it->kind == RETIRED_VERSION && it->end > rc->retired->horizon) {
+		__builtin_prefetch(rc->base + it->off, 1);
+		__builtin_prefetch(rc->base + it->newer, 1);
+	}
+}
+
 /* Judge up to `budget` items of the pass; the pass ends when nothing it may
- * judge is left. */
+ * judge is left. An unlink waits on two cache misses (the version and its
+ * replacement, written long ago): those of the item JUDGE_AHEAD places on
+ * are already loading. */
 static void pass_work(struct reclaimer *rc, uint64_t budget)
 {
 	struct retire_queue *q = rc->retired;
 	const struct retired *it;
 	while (rc->pass && budget) {
 		if (rc->rejudge.n) {
+			if (rc->rejudge.n > JUDGE_AHEAD)
+				prefetch_judged(rc, &rc->rejudge.items[rc->rejudge.n - 1 - JUDGE_AHEAD]);
 			it = &rc->rejudge.items[rc->rejudge.n - 1];
 			uint64_t bytes = retired_bytes(it);
 			if (judge(rc, it))
@@ -174,6 +189,7 @@ static void pass_work(struct reclaimer *rc, uint64_t budget)
 		} else if (next_ended_group(rc)) {
 			continue;
 		} else if ((it = retire_peek(q)) && it->end <= rc->graced) {
+			prefetch_judged(rc, retire_at(q, JUDGE_AHEAD));
 			if (judge(rc, it))
 				return;
 			retire_pop(q);

@@ -84,10 +84,16 @@ static inline size_t retire_count(const struct retire_queue *q)
 	return q->tail - q->head;
 }
 
+/* The k-th oldest item (from 0), or NULL if the queue holds no more. */
+static inline const struct retired *retire_at(const struct retire_queue *q, size_t k)
+{
+	return k < retire_count(q) ? &q->items[(q->head + k) % q->cap] : NULL;
+}
+
 /* The oldest item, or NULL if the queue is empty; retire_pop removes it. */
 static inline const struct retired *retire_peek(const struct retire_queue *q)
 {
-	return q->head == q->tail ? NULL : &q->items[q->head % q->cap];
+	return retire_at(q, 0);
 }
 void retire_pop(struct retire_queue *q);
 

@@ -878,6 +878,39 @@ START_TEST(dropped_table_kept_only_for_its_snapshots)
 }
 END_TEST
 
+/* Keys inserted and deleted while an older snapshot is held: each key's
+ * put is seen by no snapshot and is pruned, its tombstone then has nothing
+ * below it and the key is dead to every snapshot, so rebuilds leave it out
+ * and the index stays small: the held snapshot keeps only what it sees,
+ * index slots included. */
+START_TEST(deleted_keys_leave_the_index_under_a_held_snapshot)
+{
+	uint32_t t;
+	uint64_t ts0;
+	char k[16];
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "t", &t), 0);
+	ck_assert_int_eq(put1(t, "held", "v", &ts0), 0);
+	fake_slots[0][0].snapshot = ts0;
+	for (int i = 0; i < 20000; i++) {
+		struct tx x = { 0 };
+		snprintf(k, sizeof(k), "key%d", i);
+		ck_assert_int_eq(put1(t, k, "value", NULL), 0);
+		tx_op(&x, SHM_OP_DEL, t, 0, k, strlen(k), NULL, 0);
+		ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+		tx_free(&x);
+		if (i % 64 == 63)
+			reclaimer_now(&f.rc);
+	}
+	const struct shm_table *tb = &f.meta->tables[SHM_TABLE_SLOT(t)];
+	ck_assert_msg(shm_index_mask(tb->index) + 1 <= 1024,
+		      "an index of %llu slots for one live key",
+		      (unsigned long long)shm_index_mask(tb->index) + 1);
+	ck_assert(sees(t, "held", "v", ts0) && sees(t, "key19999", NULL, ts0) &&
+		  sees(t, "key19999", NULL, commit_ts()));
+	ck_assert_uint_eq(f.q.horizon, ts0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("core");
@@ -904,6 +937,7 @@ int main(void)
 	tcase_add_test(tc, reclaimer_frees_only_what_no_snapshot_sees);
 	tcase_add_test(tc, exact_pruning_keeps_only_what_snapshots_see);
 	tcase_add_test(tc, dropped_table_kept_only_for_its_snapshots);
+	tcase_add_test(tc, deleted_keys_leave_the_index_under_a_held_snapshot);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

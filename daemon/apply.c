@@ -88,6 +88,21 @@ static inline __attribute__((always_inline)) void prefetch_ahead(struct core *c,
 	}
 }
 
+/*
+ * The oldest snapshot that may reach `head`, t's head being replaced now. A
+ * snapshot sees it from its begin_ts on; but if it was already the head
+ * when t's index was last replaced, the replaced index (kept for every
+ * snapshot older than that, retire.h) names it in its slot, and a snapshot
+ * that keeps that index reaches it first whatever its age: then every
+ * snapshot older than its end may, and it is kept for them (a slot naming
+ * a pruned block would send a cursor nowhere). Versions written since the
+ * last replacement are in no older index.
+ */
+static uint64_t reached_from(const struct shm_table *t, const struct shm_version *head)
+{
+	return head->begin_ts < t->index_replaced_ts ? 0 : head->begin_ts;
+}
+
 static void write_version(struct core *c, struct shm_table *t, const struct pending_op *p,
 			  uint64_t ts)
 {
@@ -119,7 +134,7 @@ static void write_version(struct core *c, struct shm_table *t, const struct pend
 	__atomic_store_n(&slots[pos], value, __ATOMIC_RELEASE);
 	index_build_repeat(&c->build, t, pos, p->hash, op->key, op->klen, value);
 	if (head)
-		retire_version(c->retired, ts, head->begin_ts, v->older,
+		retire_version(c->retired, ts, reached_from(t, head), v->older,
 			       (uint32_t)shm_version_size(head->klen, head->vlen), p->block, t->id);
 	else
 		t->index_used++;

@@ -198,6 +198,7 @@ static void publish_index(struct index_build *b, struct shm_table *t, uint64_t w
 {
 	uint64_t old_word = t->index;
 	t->index_used = used;
+	t->index_replaced_ts = ts;
 	/* Release: the slots are written before. Snapshots that loaded the old
 	 * index keep it until the retire commit is behind every reader. */
 	__atomic_store_n(&t->index, word, __ATOMIC_RELEASE);

@@ -64,6 +64,8 @@ int snapset_scan(struct snapset *set, const struct slot_source *src, uint64_t fl
 		set->n = 0;
 		return err;
 	}
+	if (set->n < 2)
+		return 0;
 	qsort(set->v, set->n, sizeof(*set->v), by_snap);
 	size_t kept = 0;
 	for (size_t i = 0; i < set->n; i++)

@@ -64,6 +64,7 @@ uint32_t tables_create(struct tables *c, const void *name, size_t len, uint64_t 
 	memset(c->base + index_off, 0, INDEX_MIN_BYTES);
 	t->index = shm_index_word(index_off, INDEX_MIN_LOG2);
 	t->index_used = 0;
+	t->index_replaced_ts = 0;
 	t->created_ts = ts;
 	t->dropped_ts = SHM_TS_INFINITY;
 	t->records = 0;

@@ -107,7 +107,9 @@ enum shm_table_state {
  *                      head is not a tombstone
  *  40  u64 index_used  index slots holding a key, tombstones included
  *                      (the writer's load factor)
- *  48  u8  reserved[16]
+ *  48  u64 index_replaced_ts  the commit whose transaction last replaced
+ *                      the index (0: never); the writer's, readers ignore it
+ *  56  u8  reserved[8]
  * line 1:
  *  64  u8  name_len    1..63
  *  65  char name[63]   not NUL-terminated
@@ -120,7 +122,8 @@ struct shm_table {
 	uint32_t state;
 	uint64_t records;
 	uint64_t index_used;
-	uint8_t reserved[16];
+	uint64_t index_replaced_ts;
+	uint8_t reserved[8];
 	uint8_t name_len;
 	char name[63];
 };

@@ -911,6 +911,67 @@ START_TEST(deleted_keys_leave_the_index_under_a_held_snapshot)
 }
 END_TEST
 
+/* A snapshot keeps the index it found for its whole life, so a version
+ * that was a key's head when that index was replaced stays reachable from
+ * the old index's slot however old the snapshot: it is kept for every
+ * snapshot older than its end, never pruned, and a cursor over the old
+ * index still reads every key as of the snapshot. */
+START_TEST(replaced_index_heads_kept_for_its_readers)
+{
+	uint32_t t;
+	uint64_t snap;
+	char k[16], v[16];
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "t", &t), 0);
+	for (int i = 0; i < 10; i++) {
+		snprintf(k, sizeof(k), "k%d", i);
+		ck_assert_int_eq(put1(t, k, "original", &snap), 0);
+	}
+	fake_slots[0][0].snapshot = snap;
+	const struct shm_table *tb = &f.meta->tables[SHM_TABLE_SLOT(t)];
+	for (int i = 0; i < 10; i++) { /* heads newer than the snapshot */
+		snprintf(k, sizeof(k), "k%d", i);
+		ck_assert_int_eq(put1(t, k, "first", NULL), 0);
+	}
+	uint64_t old_word = tb->index;
+	for (int i = 10; i < 200; i++) { /* the index is replaced */
+		snprintf(k, sizeof(k), "k%d", i);
+		ck_assert_int_eq(put1(t, k, "new", NULL), 0);
+	}
+	ck_assert_uint_ne(tb->index, old_word);
+	for (int round = 0; round < 10; round++) {
+		for (int i = 0; i < 10; i++) {
+			snprintf(k, sizeof(k), "k%d", i);
+			snprintf(v, sizeof(v), "round%d", round);
+			ck_assert_int_eq(put1(t, k, v, NULL), 0);
+		}
+		reclaimer_now(&f.rc);
+	}
+	const uint64_t *slots = (const uint64_t *)(f.base + shm_index_off(old_word));
+	unsigned seen = 0;
+	int n = 0;
+	/* Every block the old index names is still the version it named. */
+	for (uint64_t i = 0; i <= shm_index_mask(old_word); i++)
+		if (slots[i])
+			ck_assert_uint_lt(version(slots[i] & SHM_SLOT_OFF_MASK)->begin_ts,
+					  tb->index_replaced_ts);
+	for (uint64_t i = 0; i <= shm_index_mask(old_word); i++) {
+		const struct shm_version *x = shm_slot_visible(f.base, &slots[i], snap);
+		if (!x)
+			continue;
+		ck_assert_uint_eq(x->vlen, 8);
+		ck_assert(!memcmp((const uint8_t *)x + shm_version_value_off(x->klen), "original", 8));
+		ck_assert(x->klen == 2 && x->key[0] == 'k' && x->key[1] >= '0' && x->key[1] <= '9');
+		seen |= 1u << (x->key[1] - '0'); /* each key once */
+		ck_assert_int_eq(__builtin_popcount(seen), ++n);
+	}
+	ck_assert_uint_eq(seen, 0x3ff);
+	/* Once the snapshot ends, all of it goes. */
+	fake_slots[0][0].snapshot = 0;
+	reclaimer_now(&f.rc);
+	ck_assert(!reclaimer_holds(&f.rc));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("core");
@@ -938,6 +999,7 @@ int main(void)
 	tcase_add_test(tc, exact_pruning_keeps_only_what_snapshots_see);
 	tcase_add_test(tc, dropped_table_kept_only_for_its_snapshots);
 	tcase_add_test(tc, deleted_keys_leave_the_index_under_a_held_snapshot);
+	tcase_add_test(tc, replaced_index_heads_kept_for_its_readers);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

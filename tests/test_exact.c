@@ -11,6 +11,9 @@
  *     the live versions need plus a stated slack, the snapshot and a view
  *     taken before the churn read as they did, and the statistics name the
  *     holder;
+ *   - five snapshots taken at five moments of a churn of overwrites,
+ *     deletes and re-inserts each read exactly the model of their moment,
+ *     with memory bounded by keys x 6 versions plus the slack;
  *   - with no snapshot held, the churn of the first case stays within keys
  *     x 1 version plus the same slack.
  *
@@ -619,6 +622,161 @@ START_TEST(no_snapshot_ten_million_overwrites)
 }
 END_TEST
 
+/* ---- 2: five snapshots, each against the model of its moment ------------------ */
+
+enum { MOMENTS = 5, MODEL_OPS = 2000000, MODEL_VIEWS = 4 };
+
+/* After how many operations of the churn each snapshot is taken
+ * (multiples of PER_TXN); the churn goes on to MODEL_OPS after the last. */
+static const uint64_t moment_at[MOMENTS] = { 200000, 500000, 800000, 1100000, 1400000 };
+
+/*
+ * Random operations on the 1,000 keys, PER_TXN to a transaction: a put of
+ * the next value number (7 in 8) or a delete (1 in 8), so keys are
+ * overwritten, deleted and put again. At five moments the churn waits for
+ * its commits and a snapshot is taken on a handle of its own, with the
+ * model of that moment (every key's value number, or absent) and views of
+ * a few keys. Afterwards each snapshot reads its model exactly, by get,
+ * batch and cursor, and its views are as they were. Bound on mem_used
+ * over its figure before the churn: keys x (5 snapshots + 1) x 144-byte
+ * versions = 864,000 bytes, plus SLACK (32 MiB): 34,418,432 bytes. A
+ * daemon that keeps every version the oldest snapshot pinned is 3/4 of
+ * SLACK ahead some 200,000 operations after the first snapshot and never
+ * catches up.
+ */
+START_TEST(five_snapshots_against_models)
+{
+	const char *const args[] = { "--arena-size", "256M", NULL };
+	ck_assert_int_eq(test_daemon_start(&d, args), 0);
+	shmdb *db = test_open(&d);
+	shmdb_table t = test_table(db, "exact");
+	load(db, t);
+	shmdb *h[MOMENTS];
+	for (int i = 0; i < MOMENTS; i++)
+		h[i] = test_open(&d);
+	struct mem_watch m;
+	mem_init(&m, db, settled_mem_used(db), (uint64_t)KEYS * (MOMENTS + 1) * version_bytes());
+
+	static int64_t cur[KEYS], model[MOMENTS][KEYS];
+	static uint8_t copy[MOMENTS][MODEL_VIEWS][VLEN];
+	shmdb_rtxn *r[MOMENTS];
+	uint64_t snap[MOMENTS];
+	shmdb_val view[MOMENTS][MODEL_VIEWS];
+	uint32_t view_key[MOMENTS][MODEL_VIEWS];
+	char key[16];
+	uint8_t val[VLEN];
+	model_all(cur, 0);
+
+	uint64_t seed = mix((uint64_t)getpid() << 32 ^ test_now_ms()), rnd = seed, ctr = 0, op = 0;
+	uint64_t t0 = test_now_ms();
+	struct writer wr = { .db = db };
+	int moment = 0;
+	while (op < MODEL_OPS) {
+		if (moment < MOMENTS && op == moment_at[moment]) {
+			if (drain(&wr))
+				break;
+			shmdb_rtxn **rm = &r[moment];
+			ck_assert_int_eq(shmdb_read_begin(h[moment], rm), 0);
+			snap[moment] = shmdb_read_ts(*rm);
+			ck_assert_msg(snap[moment] == wr.last_ts,
+				      "snapshot %d shows commit %" PRIu64 ", the last is %" PRIu64,
+				      moment, snap[moment], wr.last_ts);
+			memcpy(model[moment], cur, sizeof(cur));
+			for (int j = 0; j < MODEL_VIEWS; j++) {
+				uint32_t k = (uint32_t)(moment * 97 + j * 251) % KEYS;
+				key_of(key, k);
+				view_key[moment][j] = k;
+				int e = shmdb_get(*rm, t, key, KLEN, &view[moment][j]);
+				if (cur[k] == ABSENT) {
+					ck_assert_int_eq(e, -ENOENT);
+					view[moment][j] = (shmdb_val){ NULL, 0 };
+					continue;
+				}
+				ck_assert_int_eq(e, 0);
+				ck_assert(is_value(view[moment][j], k, (uint64_t)cur[k]));
+				memcpy(copy[moment][j], view[moment][j].data, VLEN);
+			}
+			moment++;
+		}
+		shmdb_wtxn *w;
+		int e = shmdb_write_begin(db, &w);
+		for (int j = 0; !e && j < PER_TXN; j++) {
+			rnd = mix(rnd);
+			uint32_t k = (uint32_t)(rnd % KEYS);
+			key_of(key, k);
+			if ((rnd >> 32) % 8 == 0) {
+				e = shmdb_del(w, t, key, KLEN);
+				cur[k] = ABSENT;
+			} else {
+				value_of(val, k, ++ctr);
+				e = shmdb_put(w, t, key, KLEN, val, VLEN);
+				cur[k] = (int64_t)ctr;
+			}
+		}
+		if (e)
+			ck_abort_msg("operation %" PRIu64 ": %s", op, shmdb_strerror(e));
+		op += PER_TXN;
+		if (submit(&wr, w) || !mem_sample(&m))
+			break;
+	}
+	int e = drain(&wr);
+	mem_read(&m);
+	printf("exact: five snapshots: %" PRIu64 " operations in %.2f s (seed %" PRIu64
+	       "); mem_used at most %" PRIu64 " over the %" PRIu64 " before (bound %" PRIu64
+	       "), %" PRIu64 " waits for reclamation\n",
+	       op, (double)(test_now_ms() - t0) / 1000, seed, m.max - m.base, m.base,
+	       mem_bound(&m), m.pauses);
+	fflush(stdout);
+	ck_assert_msg(e == 0, "a commit failed after %" PRIu64 " operations (seed %" PRIu64 "): %s",
+		      op, seed, shmdb_strerror(e));
+	mem_assert(&m, "five snapshots");
+	ck_assert_int_eq(moment, MOMENTS);
+
+	for (int i = 0; i < MOMENTS; i++) {
+		char who[64];
+		snprintf(who, sizeof(who), "snapshot %d (commit %" PRIu64 ")", i, snap[i]);
+		ck_assert_uint_eq(shmdb_read_ts(r[i]), snap[i]);
+		ck_assert_msg(check_model(r[i], t, model[i], who) == 0,
+			      "%s does not read its model (seed %" PRIu64 "): see stderr", who, seed);
+		for (int j = 0; j < MODEL_VIEWS; j++) {
+			uint32_t k = view_key[i][j];
+			if (model[i][k] == ABSENT)
+				continue;
+			ck_assert_msg(!memcmp(view[i][j].data, copy[i][j], VLEN) &&
+					      is_value(view[i][j], k, (uint64_t)model[i][k]),
+				      "%s: the view of key %u changed", who, k);
+		}
+	}
+
+	/* The statistics name the five snapshots and the oldest of them. */
+	shmdb_stats st = stats_of(db);
+	for (uint64_t end = test_now_ms() + 10000; test_now_ms() < end; st = stats_of(db)) {
+		if (st.snapshots == MOMENTS && st.oldest_snapshot == snap[0] &&
+		    st.oldest_pid == (uint32_t)getpid())
+			break;
+		test_sleep_us(10000);
+	}
+	ck_assert_msg(st.snapshots == MOMENTS, "stats: %u snapshots, %d held", st.snapshots,
+		      MOMENTS);
+	ck_assert_msg(st.oldest_snapshot == snap[0],
+		      "stats: oldest_snapshot %" PRIu64 ", the oldest held is %" PRIu64,
+		      st.oldest_snapshot, snap[0]);
+	ck_assert_msg(st.oldest_pid == (uint32_t)getpid(), "stats: oldest_pid %u, want %d",
+		      st.oldest_pid, (int)getpid());
+
+	for (int i = 0; i < MOMENTS; i++) {
+		shmdb_read_end(r[i]);
+		shmdb_close(h[i]);
+	}
+	shmdb_rtxn *now;
+	ck_assert_int_eq(shmdb_read_begin(db, &now), 0);
+	ck_assert_int_eq(check_model(now, t, cur, "after the churn"), 0);
+	shmdb_read_end(now);
+	shmdb_close(db);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
 /* Each case its own TCase, so that CK_RUN_CASE=<name> runs one alone. */
 static void add_case(Suite *s, const char *name, const TTest *test)
 {
@@ -632,6 +790,7 @@ int main(void)
 {
 	Suite *s = suite_create("exact");
 	add_case(s, "held_snapshot", held_snapshot_ten_million_overwrites);
+	add_case(s, "five_snapshots", five_snapshots_against_models);
 	add_case(s, "no_snapshot", no_snapshot_ten_million_overwrites);
 	return test_run_suite(s);
 }

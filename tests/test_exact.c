@@ -14,6 +14,9 @@
  *   - five snapshots taken at five moments of a churn of overwrites,
  *     deletes and re-inserts each read exactly the model of their moment,
  *     with memory bounded by keys x 6 versions plus the slack;
+ *   - reader processes holding old snapshots, and one taking fresh ones,
+ *     check every get, batch and cursor scan against the round their
+ *     snapshot shows while the writer overwrites as fast as it can;
  *   - with no snapshot held, the churn of the first case stays within keys
  *     x 1 version plus the same slack.
  *
@@ -777,6 +780,203 @@ START_TEST(five_snapshots_against_models)
 }
 END_TEST
 
+/* ---- 3: reader processes walking chains while they are pruned ----------------- */
+
+enum { FIRST_MS = 500, ROUNDS_MS = 3000, ROUND_VIEWS = 4 };
+
+struct round_args {
+	shmdb_table t;
+	uint64_t ts0;   /* the commit of round 0: round r commits at ts0 + r */
+	int fresh;      /* take a fresh snapshot for every pass */
+	int up;         /* to the parent: a hello, then the passes made */
+	int stop_r, stop_w;
+};
+
+/*
+ * A reader of rounds: the snapshot of commit ts0 + r shows value number r
+ * of every key. An old reader takes one snapshot and checks it (and a few
+ * views) pass after pass; a fresh one takes a new snapshot for every pass.
+ * Each pass is every key by get, by batch and by a cursor. It stops after
+ * the pass during which the parent said stop, and sends its count.
+ */
+static void round_reader(void *arg)
+{
+	const struct round_args *a = arg;
+	close(a->stop_w);
+	static int64_t want[KEYS];
+	static uint8_t copy[ROUND_VIEWS][VLEN];
+	shmdb_val view[ROUND_VIEWS];
+	char who[64], key[16];
+	uint64_t passes = 0;
+	shmdb_rtxn *r;
+	shmdb *db = test_child_open(&d);
+	struct hello h = { .pid = (int32_t)getpid() };
+	if (a->fresh) {
+		CHILD_REQUIRE(test_write_full(a->up, &h, sizeof(h), 30000) == 0, 40);
+		do {
+			CHILD_REQUIRE(shmdb_read_begin(db, &r) == 0, 41);
+			uint64_t snap = shmdb_read_ts(r);
+			CHILD_REQUIRE(snap >= a->ts0, 42);
+			model_all(want, (int64_t)(snap - a->ts0));
+			snprintf(who, sizeof(who), "fresh reader, round %" PRIu64, snap - a->ts0);
+			int bad = check_model(r, a->t, want, who);
+			if (bad)
+				_exit(42 + bad); /* 43 get, 44 get_many, 45 cursor */
+			shmdb_read_end(r);
+			passes++;
+		} while (!test_told_to_stop(a->stop_r));
+	} else {
+		CHILD_REQUIRE(shmdb_read_begin(db, &r) == 0, 50);
+		h.snap = shmdb_read_ts(r);
+		CHILD_REQUIRE(h.snap >= a->ts0, 51);
+		model_all(want, (int64_t)(h.snap - a->ts0));
+		snprintf(who, sizeof(who), "old reader, round %" PRIu64, h.snap - a->ts0);
+		for (int i = 0; i < ROUND_VIEWS; i++) {
+			key_of(key, (uint32_t)(i * 331 % KEYS));
+			CHILD_REQUIRE(shmdb_get(r, a->t, key, KLEN, &view[i]) == 0, 52);
+			CHILD_REQUIRE(is_value(view[i], (uint32_t)(i * 331 % KEYS),
+					       (uint64_t)want[0]), 52);
+			memcpy(copy[i], view[i].data, VLEN);
+		}
+		CHILD_REQUIRE(test_write_full(a->up, &h, sizeof(h), 30000) == 0, 53);
+		do {
+			int bad = check_model(r, a->t, want, who);
+			if (bad)
+				_exit(53 + bad); /* 54 get, 55 get_many, 56 cursor */
+			for (int i = 0; i < ROUND_VIEWS; i++)
+				CHILD_REQUIRE(!memcmp(view[i].data, copy[i], VLEN), 57);
+			passes++;
+		} while (!test_told_to_stop(a->stop_r));
+		CHILD_REQUIRE(shmdb_read_ts(r) == h.snap, 58);
+		shmdb_read_end(r);
+	}
+	CHILD_REQUIRE(test_write_full(a->up, &passes, sizeof(passes), 30000) == 0, 59);
+	shmdb_close(db);
+}
+
+/* Start a reader of rounds; its hello into *h. */
+static pid_t start_round_reader(struct round_args *a, int *up, struct hello *h)
+{
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	a->up = p[1];
+	pid_t pid = test_spawn(round_reader, a);
+	close(p[1]);
+	*up = p[0];
+	ck_assert_msg(test_read_full(p[0], h, sizeof(*h), 30000) == 0,
+		      "a reader failed before its loop (exit %d)", test_reap(pid, 1000));
+	return pid;
+}
+
+/* Submit rounds until the deadline or the first failure: round n puts
+ * value number n into every key, in one transaction. */
+static void write_rounds(struct writer *wr, shmdb_table t, uint64_t *round, uint64_t until_ms,
+			 struct mem_watch *m)
+{
+	char key[16];
+	uint8_t val[VLEN];
+	while (test_now_ms() < until_ms) {
+		shmdb_wtxn *w;
+		uint64_t n = *round + 1;
+		int e = shmdb_write_begin(wr->db, &w);
+		for (uint32_t k = 0; !e && k < KEYS; k++) {
+			key_of(key, k);
+			value_of(val, k, n);
+			e = shmdb_put(w, t, key, KLEN, val, VLEN);
+		}
+		if (e)
+			ck_abort_msg("round %" PRIu64 ": %s", n, shmdb_strerror(e));
+		if (submit(wr, w))
+			return;
+		*round = n;
+		if (!mem_sample(m))
+			return;
+	}
+}
+
+/*
+ * Three reader processes (two holding snapshots taken at different
+ * rounds, one taking a fresh snapshot for every pass) check every value
+ * they read, whole, against the round their snapshot shows, while this
+ * process overwrites every key in round after round as fast as it can:
+ * versions between the snapshots are unlinked from the middle of the
+ * chains the old readers walk, and their blocks reused at once. Memory is
+ * watched as in the other cases: keys x (3 snapshots + 1) x 144-byte
+ * versions = 576,000 bytes plus SLACK.
+ */
+START_TEST(readers_walk_pruned_chains)
+{
+	const char *const args[] = { "--arena-size", "256M", NULL };
+	ck_assert_int_eq(test_daemon_start(&d, args), 0);
+	shmdb *db = test_open(&d);
+	shmdb_table t = test_table(db, "exact");
+	uint64_t ts0 = load(db, t);
+	struct mem_watch m;
+	mem_init(&m, db, settled_mem_used(db), (uint64_t)KEYS * 4 * version_bytes());
+
+	int stop[2];
+	ck_assert_int_eq(pipe(stop), 0);
+	struct round_args fa = { .t = t, .ts0 = ts0, .fresh = 1, .stop_r = stop[0],
+				 .stop_w = stop[1] };
+	struct round_args oa = fa, ob = fa;
+	oa.fresh = ob.fresh = 0;
+	struct hello hf, ha, hb;
+	int up_f, up_a, up_b;
+	pid_t fresh = start_round_reader(&fa, &up_f, &hf);
+	pid_t old_a = start_round_reader(&oa, &up_a, &ha);
+	ck_assert_uint_eq(ha.snap, ts0);
+
+	struct writer wr = { .db = db };
+	uint64_t round = 0, t0 = test_now_ms();
+	write_rounds(&wr, t, &round, t0 + FIRST_MS, &m);
+	int e = drain(&wr);
+	ck_assert_msg(e == 0, "round %" PRIu64 " or before failed: %s", round, shmdb_strerror(e));
+	mem_assert(&m, "rounds");
+	pid_t old_b = start_round_reader(&ob, &up_b, &hb);
+	ck_assert_uint_gt(hb.snap, ha.snap);
+	write_rounds(&wr, t, &round, test_now_ms() + ROUNDS_MS, &m);
+	e = drain(&wr);
+	mem_read(&m);
+	uint64_t ms = test_now_ms() - t0;
+
+	/* Stop the readers (each after its current pass), then judge. */
+	ck_assert_int_eq(test_write_full(stop[1], "s", 1, 10000), 0);
+	int code_f = test_reap(fresh, 120000), code_a = test_reap(old_a, 120000),
+	    code_b = test_reap(old_b, 120000);
+	uint64_t passes_f = 0, passes_a = 0, passes_b = 0;
+	if (code_f == 0)
+		ck_assert_int_eq(test_read_full(up_f, &passes_f, 8, 10000), 0);
+	if (code_a == 0)
+		ck_assert_int_eq(test_read_full(up_a, &passes_a, 8, 10000), 0);
+	if (code_b == 0)
+		ck_assert_int_eq(test_read_full(up_b, &passes_b, 8, 10000), 0);
+	printf("exact: readers: %" PRIu64 " rounds of %d overwrites in %.2f s; passes: old "
+	       "reader of round 0 %" PRIu64 ", old reader of round %" PRIu64 " %" PRIu64
+	       ", fresh reader %" PRIu64 "; mem_used at most %" PRIu64 " over the %" PRIu64
+	       " before (bound %" PRIu64 "), %" PRIu64 " waits for reclamation\n",
+	       round, KEYS, (double)ms / 1000, passes_a, hb.snap - ts0, passes_b, passes_f,
+	       m.max - m.base, m.base, mem_bound(&m), m.pauses);
+	fflush(stdout);
+	ck_assert_msg(code_a == 0, "the old reader of round 0 ended with %d", code_a);
+	ck_assert_msg(code_b == 0, "the old reader of round %" PRIu64 " ended with %d",
+		      hb.snap - ts0, code_b);
+	ck_assert_msg(code_f == 0, "the fresh reader ended with %d", code_f);
+	ck_assert(passes_a > 0 && passes_b > 0 && passes_f > 0);
+	ck_assert_msg(e == 0, "a commit failed after round %" PRIu64 ": %s", round,
+		      shmdb_strerror(e));
+	mem_assert(&m, "rounds");
+	ck_assert_uint_eq(wr.last_ts, ts0 + round);
+
+	close(up_f);
+	close(up_a);
+	close(up_b);
+	close(stop[0]);
+	close(stop[1]);
+	shmdb_close(db);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
 /* Each case its own TCase, so that CK_RUN_CASE=<name> runs one alone. */
 static void add_case(Suite *s, const char *name, const TTest *test)
 {
@@ -791,6 +991,7 @@ int main(void)
 	Suite *s = suite_create("exact");
 	add_case(s, "held_snapshot", held_snapshot_ten_million_overwrites);
 	add_case(s, "five_snapshots", five_snapshots_against_models);
+	add_case(s, "readers", readers_walk_pruned_chains);
 	add_case(s, "no_snapshot", no_snapshot_ten_million_overwrites);
 	return test_run_suite(s);
 }

@@ -17,6 +17,8 @@
  *   - reader processes holding old snapshots, and one taking fresh ones,
  *     check every get, batch and cursor scan against the round their
  *     snapshot shows while the writer overwrites as fast as it can;
+ *   - a holder killed with SIGKILL in the middle of a churn over the keys
+ *     its snapshot saw gives the memory back;
  *   - with no snapshot held, the churn of the first case stays within keys
  *     x 1 version plus the same slack.
  *
@@ -977,6 +979,87 @@ START_TEST(readers_walk_pruned_chains)
 }
 END_TEST
 
+/* ---- 4: a holder killed with SIGKILL during a churn ---------------------------- */
+
+enum { KILL_OPS = 500000 };
+
+/*
+ * A process holds a snapshot of the 1,000 keys; 500,000 overwrites of them
+ * go through (the horizon never passes the live snapshot meanwhile); the
+ * holder is killed with SIGKILL; 500,000 more go through. Within 10 s the
+ * horizon passes the dead snapshot, no snapshot is counted, and mem_used
+ * comes back within 1 MiB of its figure before the churn (the live
+ * versions take what the overwritten ones took).
+ */
+START_TEST(killed_holder_gives_memory_back)
+{
+	const char *const args[] = { "--arena-size", "256M", NULL };
+	ck_assert_int_eq(test_daemon_start(&d, args), 0);
+	shmdb *db = test_open(&d);
+	shmdb_table t = test_table(db, "exact");
+	load(db, t);
+	uint64_t base = settled_mem_used(db);
+
+	struct holder_args a;
+	struct hello h;
+	int up[2], down[2];
+	pid_t pid = start_holder(&a, up, down, t, &h);
+
+	struct mem_watch m;
+	mem_init(&m, db, base, UINT64_MAX);
+	m.live_snap = h.snap;
+	struct writer wr = { .db = db };
+	uint64_t done = 0;
+	int e = overwrite(&wr, t, 0, KILL_OPS, &m, &done);
+	ck_assert_msg(e == 0, "a commit failed after %" PRIu64 " overwrites: %s", done,
+		      shmdb_strerror(e));
+	mem_assert(&m, "before the kill");
+	ck_assert(test_running(pid));
+	uint64_t held = m.max - base;
+
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(test_reap(pid, 10000), 128 + SIGKILL);
+	mem_init(&m, db, base, UINT64_MAX);
+	e = overwrite(&wr, t, KILL_OPS, KILL_OPS, &m, &done);
+	ck_assert_msg(e == 0, "a commit failed after the kill and %" PRIu64 " overwrites: %s",
+		      done, shmdb_strerror(e));
+
+	const uint64_t bound = base + (1u << 20);
+	shmdb_stats st = stats_of(db);
+	uint64_t t0 = test_now_ms();
+	for (uint64_t end = t0 + 10000; test_now_ms() < end; st = stats_of(db)) {
+		if (st.oldest_snapshot > h.snap && st.mem_used <= bound && st.snapshots == 0 &&
+		    st.oldest_pid != (uint32_t)pid)
+			break;
+		test_sleep_us(5000);
+	}
+	printf("exact: killed holder: %" PRIu64 " held over the %" PRIu64
+	       " before it was killed; %" PRIu64 " after %" PRIu64 " ms\n",
+	       held, base, st.mem_used - base, test_now_ms() - t0);
+	fflush(stdout);
+	ck_assert_msg(st.oldest_snapshot > h.snap,
+		      "oldest_snapshot %" PRIu64 " still at or below the dead holder's %" PRIu64,
+		      st.oldest_snapshot, h.snap);
+	ck_assert_msg(st.mem_used <= bound,
+		      "mem_used %" PRIu64 " did not come back within 1 MiB of %" PRIu64, st.mem_used,
+		      base);
+	ck_assert_msg(st.snapshots == 0, "stats: %u snapshots after the holder died",
+		      st.snapshots);
+	ck_assert_msg(st.oldest_pid != (uint32_t)pid, "stats: the dead holder is still oldest_pid");
+
+	static int64_t want[KEYS];
+	shmdb_rtxn *r;
+	model_after(want, 2 * KILL_OPS);
+	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
+	ck_assert_int_eq(check_model(r, t, want, "after the kill"), 0);
+	shmdb_read_end(r);
+	close(up[0]);
+	close(down[1]);
+	shmdb_close(db);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
 /* Each case its own TCase, so that CK_RUN_CASE=<name> runs one alone. */
 static void add_case(Suite *s, const char *name, const TTest *test)
 {
@@ -992,6 +1075,7 @@ int main(void)
 	add_case(s, "held_snapshot", held_snapshot_ten_million_overwrites);
 	add_case(s, "five_snapshots", five_snapshots_against_models);
 	add_case(s, "readers", readers_walk_pruned_chains);
+	add_case(s, "killed_holder", killed_holder_gives_memory_back);
 	add_case(s, "no_snapshot", no_snapshot_ten_million_overwrites);
 	return test_run_suite(s);
 }

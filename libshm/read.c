@@ -22,8 +22,11 @@
  * registration, ORDER is a sequentially consistent exchange (a full fence)
  * that pairs with the writer's fence.
  * Either way: after the protocol, every item a snapshot can reach was
- * retired at a commit after snap or not at all, and the writer frees nothing
- * retired after the smallest snapshot it sees in the slots.
+ * retired at a commit after snap or not at all, and the writer sees the
+ * snapshot in its sweep of the slots: it keeps every version the snapshot
+ * sees (and every index and dropped table it may reach) while the slot
+ * holds it, and unlinks only versions no swept snapshot sees, which a walk
+ * of this snapshot may still pass and detects (index.h).
  *
  * Loads: commit_ts, index words, table ids and index slots with acquire order
  * (pairing with the writer's release stores). A version the snapshot sees

@@ -49,6 +49,8 @@
  */
 #include "reclaim.h"
 
+#include <assert.h>
+
 #include "clock.h"
 #include "prune.h"
 
@@ -116,7 +118,11 @@ static int judge(struct reclaimer *rc, const struct retired *it)
 	if (snap)
 		return pins_add(&rc->pins, snap, it);
 	if (it->kind == RETIRED_VERSION && table_reachable(rc, it)) {
-		if (prune_version(rc->base, rc->meta, rc->alloc, it))
+		/* A version not on its chain is a broken invariant: kept, never
+		 * freed under a reader; loud where asserts are on. */
+		bool unlinked = prune_version(rc->base, rc->meta, rc->alloc, it);
+		assert(unlinked);
+		if (unlinked)
 			rc->freed += it->size;
 		return 0;
 	}

@@ -1,8 +1,9 @@
 /*
  * bench.h - what shmdb-bench's parts share: the parameters of a run, the
- * figures each system reports, the dataset's keys and values, the TSC timer
- * and cpu pinning. Each system under test (shmdb, LMDB, Redis, the ideal
- * hash) implements struct bench_system in its own file.
+ * figures each system reports (and those of the pinned-overwrite workload),
+ * the dataset's keys and values, the TSC timer and cpu pinning. Each system
+ * under test (shmdb, LMDB, Redis, the ideal hash) implements struct
+ * bench_system in its own file.
  */
 #ifndef SHMDB_BENCH_H
 #define SHMDB_BENCH_H
@@ -67,6 +68,26 @@ struct bench_result {
 	double syscalls_per_get, faults_per_get, allocs_per_get;
 };
 
+/* Every BENCH_GET_EVERY-th overwrite of the pinned-overwrite workload
+ * carries a timed get (see shmdb-bench.c). */
+#define BENCH_GET_EVERY 16
+
+/* One run of the pinned-overwrite workload: the loaded records overwritten
+ * round robin, with or without one snapshot held by another thread from
+ * before the first overwrite until after the last. Memory is the system's
+ * own measure: shmdb's arena bytes in use (shmdb_stats.mem_used), LMDB's
+ * data file up to its last page in use. Plain memory of the parent. */
+struct bench_overwrite {
+	double mem_before;     /* bytes, before the first overwrite */
+	double mem_peak;       /* the most sampled meanwhile (every 1,024 commits) */
+	double mem_end;        /* right after the last, the snapshot still held */
+	uint64_t done;         /* overwrites committed */
+	int full;              /* the store ran out of room after `done` */
+	double elapsed_s;      /* the overwrites' wall time */
+	struct hist commit;    /* 1-put overwrite commits, waiting */
+	struct hist get;       /* the gets sampled meanwhile */
+};
+
 struct bench_system {
 	const char *name;
 	/* Start the system (server, environment) and load the dataset,
@@ -88,6 +109,14 @@ struct bench_system {
 	int (*reader_get)(void *h, const uint8_t *key, uint8_t *out, uint32_t cap);
 	void *(*writer_open)(const struct bench_params *p);
 	int (*writer_put)(void *h, const uint8_t *key, const uint8_t *val, uint32_t len);
+	/* The pinned-overwrite workload, in the parent, between load and stop
+	 * (p->records and p->commits are then its keys and overwrites): the
+	 * overwrites, with one snapshot held by a thread of its own on a handle
+	 * of its own if `hold`, which must read every record as loaded when it
+	 * is taken and when it ends. Running out of room ends the run early
+	 * (o->full), which is no failure. NULL where a system has no snapshots
+	 * to hold. Returns 0 or -1. */
+	int (*overwrite)(const struct bench_params *p, int hold, struct bench_overwrite *o);
 };
 
 extern const struct bench_system bench_shmdb, bench_lmdb, bench_redis, bench_ideal;

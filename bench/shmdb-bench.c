@@ -11,6 +11,8 @@
  * floor of that tail here, with the client cpu's own stalls); then
  * the parent times 1-put transactions, waiting and pipelined. Latencies go into log-linear histograms (under 1%
  * error) timed with the TSC, whose own cost is measured and printed.
+ * Then the pinned-overwrite workload (below), for shmdb and LMDB: memory
+ * and latencies of overwrites with and without one snapshot held.
  *
  * Output: a table of figures with the ratios shmdb/peer, with --json a file
  * of every figure, and with --plot a PNG of the get percentiles (gnuplot).
@@ -22,6 +24,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -453,6 +456,55 @@ static int run_system(const struct bench_system *s, struct bench_result *r)
 	return err;
 }
 
+/* ---- pinned-overwrite ------------------------------------------------------
+ *
+ * What a long-held snapshot costs the writers: pinned_keys records (default
+ * 10,000) are loaded and then overwritten round robin by pinned_puts 1-put
+ * commits (default 2,000,000), twice, each time in a store of its own (a
+ * daemon or environment of its own; with --socket, a table of its own, and
+ * then the memory figures are the whole store's): without a snapshot held,
+ * and with one taken before the first overwrite and ended after the last,
+ * by another thread on a handle of its own (a real reader slot), asleep
+ * meanwhile, reading every record as loaded at both ends. Each run gives
+ * the memory in use before, at its peak and right after the last overwrite
+ * (the snapshot still held), commit latency, get latency under the churn
+ * and its time; the report sets the runs with a snapshot against those
+ * without, next to the targets of exact reclamation (memory at the end at
+ * most 2x, commit p50 and p99 at most 1.1x, get p50 unchanged).
+ *
+ * On two cpus the committer has the client cpu and shmdbd's writer polls
+ * the server cpu: a reader thread or process sampling gets would take its
+ * time from one of them, and its wake-ups would land in the very commit
+ * latencies being compared. So the committer samples the gets itself, one
+ * every BENCH_GET_EVERY commits: shmdb submits that commit without waiting,
+ * times a get of a random record in a fresh snapshot while the writer
+ * applies it, then waits for it, untimed (LMDB, which commits
+ * synchronously, times the get after the commit). Nothing else runs. */
+static uint64_t pinned_keys = 10000, pinned_puts = 2000000;
+static struct bench_overwrite pinned[NSYS][2]; /* [system][snapshot held] */
+static struct bench_result pinned_load;        /* the loads' figures, unused */
+
+/* Both runs of system s, each loaded, overwritten and stopped. 0 or -1. */
+static int run_pinned(int s)
+{
+	const struct bench_system *sys = systems[s];
+	struct bench_params p = params;
+	p.records = pinned_keys;
+	p.commits = pinned_puts;
+	int err = 0;
+	for (int hold = 0; hold < 2 && !err; hold++) {
+		running = sys;
+		err = sys->load(&p, &pinned_load);
+		if (!err)
+			err = sys->overwrite(&p, hold, &pinned[s][hold]);
+		sys->stop(&p);
+		running = NULL;
+	}
+	if (err)
+		fprintf(stderr, "shmdb-bench: %s: the pinned-overwrite workload failed\n", sys->name);
+	return err;
+}
+
 /* ---- report ------------------------------------------------------------ */
 
 static double ns(const struct hist *h, double q)
@@ -560,8 +612,147 @@ static void print_table(const struct figure *f, int n)
 	       "floor of that workload here\n");
 }
 
-static int write_json(const char *path, const struct figure *f, int n, double timer_ns,
-		      const struct stalls *st)
+/* The pinned-overwrite figures: for each system, without and with the
+ * snapshot held, and where it means something, held over not held. */
+struct pinned_figure {
+	const char *name;
+	const char *unit;
+	int decimals;
+	int ratio;          /* held / not held is printed */
+	const char *target; /* exact reclamation's, for shmdb's ratio, or NULL */
+	double limit;       /* the ratio that target allows, 0: not a bound */
+	double v[NSYS][2];  /* NAN: no such figure */
+};
+
+static int collect_pinned(struct pinned_figure *f, const int *on)
+{
+	const double mib = 1024.0 * 1024.0;
+	int n = 0;
+#define PFIG(label, unit, decimals, ratio, target, limit, expr)                                 \
+	do {                                                                                    \
+		f[n] = (struct pinned_figure){ label, unit, decimals, ratio, target, limit, { { 0 } } }; \
+		for (int s = 0; s < NSYS; s++)                                                  \
+			for (int h = 0; h < 2; h++) {                                           \
+				const struct bench_overwrite *o = &pinned[s][h];                \
+				f[n].v[s][h] = on[s] && systems[s]->overwrite ? (expr) : NAN;   \
+			}                                                                       \
+		n++;                                                                            \
+	} while (0)
+	PFIG("memory in use at end", "MiB", 1, 1, "<= 2", 2.0, o->mem_end / mib);
+	PFIG("memory peak", "MiB", 1, 1, NULL, 0, o->mem_peak / mib);
+	PFIG("memory growth", "MiB", 1, 1, NULL, 0, (o->mem_end - o->mem_before) / mib);
+	PFIG("  per overwrite", "B", 1, 1, NULL, 0,
+	     o->done ? (o->mem_end - o->mem_before) / (double)o->done : NAN);
+	PFIG("commit p50", "ns", 0, 1, "<= 1.1", 1.1, o->commit.count ? ns(&o->commit, 0.5) : NAN);
+	PFIG("commit p99", "ns", 0, 1, "<= 1.1", 1.1, o->commit.count ? ns(&o->commit, 0.99) : NAN);
+	PFIG("get under the churn p50", "ns", 0, 1, "unchanged", 0,
+	     o->get.count ? ns(&o->get, 0.5) : NAN);
+	PFIG("get under the churn p99", "ns", 0, 1, NULL, 0, o->get.count ? ns(&o->get, 0.99) : NAN);
+	PFIG("overwrites done", "", 0, 0, NULL, 0, (double)o->done);
+	PFIG("ran out of room", "", 0, 0, NULL, 0, o->full);
+	PFIG("elapsed", "s", 2, 1, NULL, 0, o->elapsed_s);
+#undef PFIG
+	return n;
+}
+
+static double held_ratio(const struct pinned_figure *f, int s)
+{
+	return f->ratio && f->v[s][0] > 0 && f->v[s][1] >= 0 ? f->v[s][1] / f->v[s][0] : NAN;
+}
+
+static void print_pinned(const struct pinned_figure *f, int n, const int *on)
+{
+	printf("\npinned-overwrite: %" PRIu64 " records (%d-byte keys, %u-byte values) overwritten "
+	       "round robin by %" PRIu64 " 1-put commits,\nwithout and with one snapshot held "
+	       "throughout; a get timed every %d commits (shmdb: while the writer applies one)\n",
+	       pinned_keys, BENCH_KEY_LEN, params.val_len, pinned_puts, BENCH_GET_EVERY);
+	printf("%-24s %-4s", "figure", "unit");
+	for (int s = 0; s < NSYS; s++)
+		if (on[s] && systems[s]->overwrite)
+			printf(" %12s %12s %8s", systems[s]->name, "+snapshot", "ratio");
+	printf("  %s\n", "shmdb's target");
+	for (int i = 0; i < n; i++) {
+		printf("%-24s %-4s", f[i].name, f[i].unit);
+		for (int s = 0; s < NSYS; s++) {
+			if (!on[s] || !systems[s]->overwrite)
+				continue;
+			for (int h = 0; h < 2; h++) {
+				if (isnan(f[i].v[s][h]))
+					printf(" %12s", "-");
+				else
+					printf(" %12.*f", f[i].decimals, f[i].v[s][h]);
+			}
+			double r = held_ratio(&f[i], s);
+			if (isnan(r))
+				printf(" %8s", "");
+			else
+				printf(" %8.2f", r);
+		}
+		if (f[i].target && on[SYS_SHMDB]) {
+			double r = held_ratio(&f[i], SYS_SHMDB);
+			printf("  %s%s", f[i].target, f[i].limit == 0 || isnan(r) ? ""
+			       : r <= f[i].limit ? " (met)" : " (missed)");
+		}
+		printf("\n");
+	}
+	printf("ratio: with the snapshot held over without; memory is shmdb's arena bytes in use "
+	       "(mem_used), LMDB's data file up to its last page in use\n");
+	if (params.socket)
+		printf("shmdb ran as a guest of the shmdbd at %s: its memory figures are the whole "
+		       "store's\n", params.socket);
+	for (int s = 0; s < NSYS; s++) {
+		for (int h = 0; h < 2; h++) {
+			const struct bench_overwrite *o = &pinned[s][h];
+			if (!on[s] || !systems[s]->overwrite || !o->full)
+				continue;
+			printf("%s%s ran out of room after %" PRIu64 " of %" PRIu64 " overwrites (%s): "
+			       "the figures are of those; at that rate, all of them would have grown "
+			       "it by %.0f MiB\n", systems[s]->name, h ? " with the snapshot held" : "",
+			       o->done, pinned_puts, s == SYS_LMDB ? "MDB_MAP_FULL" : "-ENOSPC",
+			       o->done ? (o->mem_end - o->mem_before) / (double)o->done *
+			       (double)pinned_puts / (1024.0 * 1024.0) : 0);
+		}
+	}
+}
+
+static void json_number(FILE *out, const char *key, double v)
+{
+	if (isnan(v))
+		fprintf(out, ", \"%s\": null", key);
+	else
+		fprintf(out, ", \"%s\": %.3f", key, v);
+}
+
+/* The pinned-overwrite figures as the JSON object's "pinned_overwrite". */
+static void write_json_pinned(FILE *out, const struct pinned_figure *f, int n)
+{
+	static const char *const keys[NSYS] = { "shmdb", "lmdb", "redis", "ideal" };
+	fprintf(out, ",\n  \"pinned_overwrite\": {\n    \"records\": %" PRIu64 ",\n"
+		"    \"overwrites\": %" PRIu64 ",\n    \"puts_per_commit\": 1,\n"
+		"    \"get_every\": %d,\n    \"figures\": [\n", pinned_keys, pinned_puts, BENCH_GET_EVERY);
+	for (int i = 0; i < n; i++) {
+		fprintf(out, "      {\"figure\": \"%s\", \"unit\": \"%s\"", f[i].name, f[i].unit);
+		if (f[i].target)
+			fprintf(out, ", \"target\": \"%s\"", f[i].target);
+		for (int s = 0; s < NSYS; s++) {
+			if (!systems[s]->overwrite)
+				continue;
+			char key[32];
+			json_number(out, keys[s], f[i].v[s][0]);
+			snprintf(key, sizeof(key), "%s_held", keys[s]);
+			json_number(out, key, f[i].v[s][1]);
+			if (f[i].ratio) {
+				snprintf(key, sizeof(key), "%s_ratio", keys[s]);
+				json_number(out, key, held_ratio(&f[i], s));
+			}
+		}
+		fprintf(out, "}%s\n", i + 1 < n ? "," : "");
+	}
+	fprintf(out, "    ]\n  }");
+}
+
+static int write_json(const char *path, const struct figure *f, int n,
+		      const struct pinned_figure *pf, int pn, double timer_ns, const struct stalls *st)
 {
 	FILE *out = fopen(path, "w");
 	if (!out) {
@@ -585,7 +776,10 @@ static int write_json(const char *path, const struct figure *f, int n, double ti
 		}
 		fprintf(out, "}%s\n", i + 1 < n ? "," : "");
 	}
-	fprintf(out, "  ]\n}\n");
+	fprintf(out, "  ]");
+	if (pn)
+		write_json_pinned(out, pf, pn);
+	fprintf(out, "\n}\n");
 	return fclose(out) ? -1 : 0;
 }
 
@@ -629,12 +823,25 @@ static int write_plot(const char *png, const struct bench_result *res, const int
 	return pclose(g) == 0 ? 0 : -1;
 }
 
-/* Each system that ran must have produced every figure it has. */
-static int check_figures(const struct bench_result *res, const int *on)
+/* Each system that ran must have produced every figure it has: of the
+ * main workloads (unless only pinned-overwrite ran) and, where it has
+ * one, of both pinned-overwrite runs (commits and gets timed, overwrites
+ * done, unless its store ran out of room). */
+static int check_figures(const struct bench_result *res, const int *on, int main_run)
 {
 	int bad = 0;
 	for (int s = 0; s < NSYS; s++) {
 		if (!on[s])
+			continue;
+		for (int h = 0; systems[s]->overwrite && h < 2; h++) {
+			const struct bench_overwrite *o = &pinned[s][h];
+			if (o->commit.count == 0 || o->get.count == 0 || (o->done < pinned_puts && !o->full)) {
+				fprintf(stderr, "shmdb-bench: %s produced no pinned-overwrite figure\n",
+					systems[s]->name);
+				bad = 1;
+			}
+		}
+		if (!main_run)
 			continue;
 		const struct bench_result *r = &res[s];
 		int ok = r->load_rps > 0 && r->get.count == params.gets && r->get_ops > 0;
@@ -672,7 +879,11 @@ static void usage(FILE *to)
 		"  --commits N       timed 1-put transactions (default 100000)\n"
 		"  --write-rate N    transactions per second of the steady writer while\n"
 		"                    scheduled gets are timed (default 100000)\n"
-		"  --quick           20,000 records, 100,000 gets, 5,000 commits\n"
+		"  --pinned-keys N   pinned-overwrite: records overwritten (default 10000)\n"
+		"  --pinned-overwrites N   and 1-put overwrites of them (default 2000000)\n"
+		"  --pinned-only     run the pinned-overwrite workload only\n"
+		"  --quick           20,000 records, 100,000 gets, 5,000 commits; pinned-\n"
+		"                    overwrite: 1,000 records, 20,000 overwrites\n"
 		"  --no-lmdb, --no-redis, --no-ideal   leave a peer out\n"
 		"  --client-cpu N    cpu of the client processes (default 0)\n"
 		"  --server-cpu N    cpu of shmdbd (all its threads) and redis-server\n"
@@ -694,6 +905,9 @@ int main(int argc, char **argv)
 		{ "gets", required_argument, NULL, 'g' },
 		{ "commits", required_argument, NULL, 'c' },
 		{ "write-rate", required_argument, NULL, 'w' },
+		{ "pinned-keys", required_argument, NULL, 'k' },
+		{ "pinned-overwrites", required_argument, NULL, 'o' },
+		{ "pinned-only", no_argument, NULL, 'O' },
 		{ "quick", no_argument, NULL, 'q' },
 		{ "no-lmdb", no_argument, NULL, 'L' },
 		{ "no-redis", no_argument, NULL, 'R' },
@@ -707,7 +921,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int on[NSYS] = { 1, 1, 1, 1 };
+	int on[NSYS] = { 1, 1, 1, 1 }, main_run = 1;
 	const char *json = NULL, *plot = NULL;
 	char self[600], shmdbd[700];
 	params = (struct bench_params){ .records = 1000000, .val_len = 100, .gets = 2000000,
@@ -723,7 +937,16 @@ int main(int argc, char **argv)
 		case 'g': params.gets = strtoull(optarg, NULL, 10); break;
 		case 'c': params.commits = strtoull(optarg, NULL, 10); break;
 		case 'w': params.write_rate = strtoull(optarg, NULL, 10); break;
-		case 'q': params.records = 20000; params.gets = 100000; params.commits = 5000; break;
+		case 'k': pinned_keys = strtoull(optarg, NULL, 10); break;
+		case 'o': pinned_puts = strtoull(optarg, NULL, 10); break;
+		case 'O': main_run = 0; break;
+		case 'q':
+			params.records = 20000;
+			params.gets = 100000;
+			params.commits = 5000;
+			pinned_keys = 1000;
+			pinned_puts = 20000;
+			break;
 		case 'L': on[SYS_LMDB] = 0; break;
 		case 'R': on[SYS_REDIS] = 0; break;
 		case 'I': on[SYS_IDEAL] = 0; break;
@@ -737,8 +960,8 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!params.records || !params.gets || !params.commits || params.val_len < 8 ||
-	    params.val_len > BENCH_MAX_VAL) {
+	if (!params.records || !params.gets || !params.commits || !pinned_keys || !pinned_puts ||
+	    params.val_len < 8 || params.val_len > BENCH_MAX_VAL) {
 		fprintf(stderr, "shmdb-bench: counts must be positive and the value size 8 to %d\n", BENCH_MAX_VAL);
 		return 2;
 	}
@@ -788,7 +1011,7 @@ int main(int argc, char **argv)
 	if (res == MAP_FAILED)
 		return 1;
 	int failed = 0;
-	for (int s = 0; s < NSYS; s++) {
+	for (int s = 0; main_run && s < NSYS; s++) {
 		if (!on[s])
 			continue;
 		printf("running %s...\n", systems[s]->name);
@@ -796,13 +1019,32 @@ int main(int argc, char **argv)
 		if (run_system(systems[s], &res[s]))
 			failed = 1;
 	}
+	uint64_t pinned_t0 = bench_now_ns();
+	int pinned_ran = 0;
+	for (int s = 0; s < NSYS; s++) {
+		if (!on[s] || !systems[s]->overwrite)
+			continue;
+		pinned_ran = 1;
+		printf("running pinned-overwrite on %s...\n", systems[s]->name);
+		fflush(stdout);
+		if (run_pinned(s))
+			failed = 1;
+	}
+	double pinned_s = (double)(bench_now_ns() - pinned_t0) / 1e9;
 	struct figure f[48]; /* room for every figure collect() makes (35) */
-	int n = collect(f, res, on);
-	print_table(f, n);
-	if (json && write_json(json, f, n, timer_ns, &st))
+	int n = main_run ? collect(f, res, on) : 0;
+	if (main_run)
+		print_table(f, n);
+	struct pinned_figure pf[16]; /* room for every figure collect_pinned() makes (11) */
+	int pn = pinned_ran ? collect_pinned(pf, on) : 0;
+	if (pinned_ran) {
+		print_pinned(pf, pn, on);
+		printf("the pinned-overwrite workload took %.1f s\n", pinned_s);
+	}
+	if (json && write_json(json, f, n, pf, pn, timer_ns, &st))
 		failed = 1;
-	if (plot && write_plot(plot, res, on))
+	if (plot && main_run && write_plot(plot, res, on))
 		failed = 1;
 	rmdir(dir);
-	return failed || check_figures(res, on) ? 1 : 0;
+	return failed || check_figures(res, on, main_run) ? 1 : 0;
 }

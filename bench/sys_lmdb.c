@@ -2,9 +2,14 @@
  * sys_lmdb.c - LMDB under shmdb-bench, as the issue asks: its environment in
  * /dev/shm, MDB_NOSYNC | MDB_WRITEMAP, readers in separate processes (each
  * opens the environment itself: an LMDB environment must not cross fork).
+ * The pinned-overwrite workload runs in the parent's environment, its held
+ * read transaction in a thread of the parent (MDB_NOTLS: a reader slot per
+ * transaction, not per thread).
  */
 #include <inttypes.h>
 #include <lmdb.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +164,168 @@ static int write_side(const struct bench_params *p, struct bench_result *r)
 	return 0;
 }
 
+/* Every record in txn reads as loaded: 0, or -1. */
+static int reads_as_loaded(MDB_txn *txn, const struct bench_params *p)
+{
+	uint8_t key[BENCH_KEY_LEN], want[BENCH_MAX_VAL];
+	MDB_val k = { BENCH_KEY_LEN, key }, v;
+	for (uint64_t i = 0; i < p->records; i++) {
+		bench_key(key, i);
+		bench_value(want, i, p->val_len);
+		if (mdb_get(txn, dbi, &k, &v) || v.mv_size != p->val_len ||
+		    memcmp(v.mv_data, want, p->val_len))
+			return -1;
+	}
+	return 0;
+}
+
+/* The read transaction held through the pinned overwrites, in a thread of
+ * its own, asleep between its begin and its end. It reads every record as
+ * loaded at both ends, or sets err. */
+struct holder {
+	const struct bench_params *p;
+	sem_t held, release;
+	int err;
+};
+
+static void *hold_snapshot(void *arg)
+{
+	struct holder *h = arg;
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		h->err = fail("snapshot holder", rc);
+	else if (reads_as_loaded(txn, h->p))
+		h->err = -1;
+	sem_post(&h->held);
+	sem_wait(&h->release);
+	if (!rc) {
+		if (reads_as_loaded(txn, h->p))
+			h->err = -1;
+		mdb_txn_abort(txn);
+	}
+	if (!rc && h->err)
+		fprintf(stderr, "shmdb-bench: lmdb: the held read transaction does not read the records as loaded\n");
+	return NULL;
+}
+
+/* The data file up to its last page in use, in bytes. */
+static double file_used(void)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	if (mdb_env_info(env, &info) || mdb_env_stat(env, &st))
+		return 0;
+	return (double)(info.me_last_pgno + 1) * st.ms_psize;
+}
+
+/* A timed get of a random record in txn, renewed for it (a fresh
+ * snapshot) and reset after: 0 if it read a value this run wrote to that
+ * record, else -1. */
+static int sample_get(const struct bench_params *p, MDB_txn *txn, uint64_t *rnd, struct hist *h)
+{
+	uint8_t key[BENCH_KEY_LEN];
+	uint64_t i = bench_rand(rnd) % p->records, stamp = 0;
+	MDB_val k = { BENCH_KEY_LEN, key }, v;
+	bench_key(key, i);
+	if (mdb_txn_renew(txn))
+		return -1;
+	uint64_t t0 = bench_tsc();
+	int rc = mdb_get(txn, dbi, &k, &v);
+	hist_add(h, bench_tsc() - t0);
+	if (!rc && v.mv_size == p->val_len)
+		memcpy(&stamp, v.mv_data, sizeof(stamp));
+	mdb_txn_reset(txn);
+	return rc || v.mv_size != p->val_len || stamp % p->records != i ? -1 : 0;
+}
+
+/* The overwrites, as shmdb's: overwrite i writes record i % records, a
+ * value starting with records + i. LMDB commits synchronously, so every
+ * commit is timed and every BENCH_GET_EVERY-th is followed by a timed get. */
+static int overwrites(const struct bench_params *p, struct bench_overwrite *o)
+{
+	uint8_t key[BENCH_KEY_LEN], val[BENCH_MAX_VAL];
+	uint64_t rnd = 0x9e3779b97f4a7c15ull, wrong = 0, i;
+	MDB_txn *reader;
+	int rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &reader);
+	if (rc)
+		return fail("reader", rc);
+	mdb_txn_reset(reader);
+	o->mem_before = o->mem_peak = file_used();
+	uint64_t start = bench_now_ns();
+	for (i = 0; i < p->commits; i++) {
+		MDB_txn *txn;
+		bench_key(key, i % p->records);
+		bench_value(val, p->records + i, p->val_len);
+		MDB_val k = { BENCH_KEY_LEN, key }, v = { p->val_len, val };
+		uint64_t t0 = bench_tsc();
+		rc = mdb_txn_begin(env, NULL, 0, &txn);
+		if (!rc && (rc = mdb_put(txn, dbi, &k, &v, 0)))
+			mdb_txn_abort(txn);
+		if (!rc)
+			rc = mdb_txn_commit(txn);
+		hist_add(&o->commit, bench_tsc() - t0);
+		if (rc)
+			break;
+		if (i % BENCH_GET_EVERY == 0)
+			wrong += sample_get(p, reader, &rnd, &o->get) != 0;
+		if (i % 1024 == 1023) {
+			double m = file_used();
+			if (m > o->mem_peak)
+				o->mem_peak = m;
+		}
+	}
+	o->elapsed_s = (double)(bench_now_ns() - start) / 1e9;
+	o->done = i;
+	o->full = rc == MDB_MAP_FULL;
+	o->mem_end = file_used();
+	if (o->mem_end > o->mem_peak)
+		o->mem_peak = o->mem_end;
+	mdb_txn_abort(reader);
+	if (rc && !o->full)
+		return fail("overwrite", rc);
+	if (wrong) {
+		fprintf(stderr, "shmdb-bench: lmdb: %" PRIu64 " sampled gets read no value written "
+			"to their record\n", wrong);
+		return -1;
+	}
+	return 0;
+}
+
+static int overwrite(const struct bench_params *p, int hold, struct bench_overwrite *o)
+{
+	/* Room for the pages a held read transaction keeps from reuse (some
+	 * 24 KB an overwrite here), up to an eighth of the machine's memory
+	 * (the file is in /dev/shm): past that, the run ends with MDB_MAP_FULL,
+	 * its growth per overwrite known. The same map for both runs. */
+	uint64_t room = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE) / 8;
+	MDB_envinfo info;
+	int rc = mdb_env_info(env, &info);
+	if (!rc && info.me_mapsize < room)
+		rc = mdb_env_set_mapsize(env, room);
+	if (rc)
+		return fail("map size", rc);
+	if (!hold)
+		return overwrites(p, o);
+	struct holder h = { .p = p };
+	pthread_t thread;
+	sem_init(&h.held, 0, 0);
+	sem_init(&h.release, 0, 0);
+	int err = pthread_create(&thread, NULL, hold_snapshot, &h) ? -1 : 0;
+	if (err)
+		fprintf(stderr, "shmdb-bench: lmdb: cannot start the snapshot holder\n");
+	if (!err) {
+		sem_wait(&h.held);
+		if (!h.err)
+			err = overwrites(p, o);
+		sem_post(&h.release);
+		pthread_join(thread, NULL);
+	}
+	sem_destroy(&h.held);
+	sem_destroy(&h.release);
+	return err || h.err ? -1 : 0;
+}
+
 static void stop(const struct bench_params *p)
 {
 	/* In a signal handler, only what is safe there: the files go, the
@@ -216,5 +383,5 @@ static int writer_put(void *hv, const uint8_t *key, const uint8_t *val, uint32_t
 const struct bench_system bench_lmdb = {
 	.name = "LMDB", .load = load, .read = read_side, .write = write_side, .stop = stop,
 	.reader_open = side_open, .reader_get = reader_get,
-	.writer_open = side_open, .writer_put = writer_put,
+	.writer_open = side_open, .writer_put = writer_put, .overwrite = overwrite,
 };

@@ -5,10 +5,13 @@
  * workloads instead of taking a core from them), clients on the client cpu.
  * With --socket, a running shmdbd instead, as it was started: the records go
  * into a table named after this process, which is dropped at the end, so
- * that the store is left as it was found.
+ * that the store is left as it was found. The pinned-overwrite workload
+ * loads and stops the same way, a daemon (or table) for each of its runs.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,6 +254,163 @@ static int write_side(const struct bench_params *p, struct bench_result *r)
 	return 0;
 }
 
+/* Every record in txn reads as loaded: 0, or -1. */
+static int reads_as_loaded(shmdb_rtxn *txn, shmdb_table t, const struct bench_params *p)
+{
+	uint8_t key[BENCH_KEY_LEN], want[BENCH_MAX_VAL];
+	shmdb_val v;
+	for (uint64_t i = 0; i < p->records; i++) {
+		bench_key(key, i);
+		bench_value(want, i, p->val_len);
+		if (shmdb_get(txn, t, key, BENCH_KEY_LEN, &v) || v.len != p->val_len ||
+		    memcmp(v.data, want, p->val_len))
+			return -1;
+	}
+	return 0;
+}
+
+/* The snapshot held through the pinned overwrites: a thread of its own,
+ * on a handle of its own (a reader slot of another session, as a long
+ * reader elsewhere would hold), asleep between taking the snapshot and
+ * ending it. It reads every record as loaded at both ends, or sets err. */
+struct holder {
+	const struct bench_params *p;
+	sem_t held, release;
+	int err;
+};
+
+static void *hold_snapshot(void *arg)
+{
+	struct holder *h = arg;
+	shmdb *mine = NULL;
+	shmdb_table t;
+	shmdb_rtxn *txn = NULL;
+	int e = shmdb_open(sock, &mine);
+	if (!e)
+		e = shmdb_table_open(mine, table_name, 0, &t);
+	if (!e)
+		e = shmdb_read_begin(mine, &txn);
+	if (e)
+		h->err = fail("snapshot holder", e);
+	else if (reads_as_loaded(txn, t, h->p))
+		h->err = -1;
+	sem_post(&h->held);
+	sem_wait(&h->release);
+	if (!e) {
+		if (reads_as_loaded(txn, t, h->p))
+			h->err = -1;
+		shmdb_read_end(txn);
+	}
+	shmdb_close(mine);
+	if (!e && h->err)
+		fprintf(stderr, "shmdb-bench: shmdb: the held snapshot does not read the records as loaded\n");
+	return NULL;
+}
+
+/* A timed get of a random record, in a fresh snapshot: 0 if it read a
+ * value this run wrote to that record, else -1. */
+static int sample_get(const struct bench_params *p, uint64_t *rnd, struct hist *h)
+{
+	uint8_t key[BENCH_KEY_LEN];
+	uint64_t i = bench_rand(rnd) % p->records, stamp = 0;
+	shmdb_rtxn *txn;
+	shmdb_val v;
+	bench_key(key, i);
+	if (shmdb_read_begin(db, &txn))
+		return -1;
+	uint64_t t0 = bench_tsc();
+	int e = shmdb_get(txn, table, key, BENCH_KEY_LEN, &v);
+	hist_add(h, bench_tsc() - t0);
+	if (!e && v.len == p->val_len)
+		memcpy(&stamp, v.data, sizeof(stamp));
+	shmdb_read_end(txn);
+	return e || v.len != p->val_len || stamp % p->records != i ? -1 : 0;
+}
+
+static uint64_t mem_used(void)
+{
+	shmdb_stats st;
+	return shmdb_stats_get(db, &st) ? 0 : st.mem_used;
+}
+
+/* The overwrites: overwrite i writes record i % records, a value starting
+ * with records + i. Every BENCH_GET_EVERY-th commit is submitted without
+ * waiting, a get is timed while the writer applies it, and then it is
+ * waited for, untimed; the others are timed, waiting. */
+static int overwrites(const struct bench_params *p, struct bench_overwrite *o)
+{
+	uint8_t key[BENCH_KEY_LEN], val[BENCH_MAX_VAL];
+	uint64_t rnd = 0x9e3779b97f4a7c15ull, wrong = 0, i;
+	int e = 0;
+	o->mem_before = o->mem_peak = (double)mem_used();
+	uint64_t start = bench_now_ns();
+	for (i = 0; i < p->commits; i++) {
+		shmdb_wtxn *w;
+		uint64_t ticket;
+		bench_key(key, i % p->records);
+		bench_value(val, p->records + i, p->val_len);
+		if (i % BENCH_GET_EVERY) {
+			uint64_t t0 = bench_tsc();
+			shmdb_write_begin(db, &w);
+			shmdb_put(w, table, key, BENCH_KEY_LEN, val, p->val_len);
+			e = shmdb_commit(w, NULL);
+			hist_add(&o->commit, bench_tsc() - t0);
+		} else {
+			shmdb_write_begin(db, &w);
+			shmdb_put(w, table, key, BENCH_KEY_LEN, val, p->val_len);
+			e = shmdb_commit_async(w, &ticket);
+			if (!e) {
+				wrong += sample_get(p, &rnd, &o->get) != 0;
+				e = shmdb_wait(db, ticket, NULL);
+			}
+		}
+		if (e)
+			break;
+		if (i % 1024 == 1023) {
+			double m = (double)mem_used();
+			if (m > o->mem_peak)
+				o->mem_peak = m;
+		}
+	}
+	o->elapsed_s = (double)(bench_now_ns() - start) / 1e9;
+	o->done = i;
+	o->full = e == -ENOSPC;
+	o->mem_end = (double)mem_used();
+	if (o->mem_end > o->mem_peak)
+		o->mem_peak = o->mem_end;
+	if (e && !o->full)
+		return fail("overwrite", e);
+	if (wrong) {
+		fprintf(stderr, "shmdb-bench: shmdb: %" PRIu64 " sampled gets read no value written "
+			"to their record\n", wrong);
+		return -1;
+	}
+	return 0;
+}
+
+static int overwrite(const struct bench_params *p, int hold, struct bench_overwrite *o)
+{
+	if (!hold)
+		return overwrites(p, o);
+	struct holder h = { .p = p };
+	pthread_t thread;
+	sem_init(&h.held, 0, 0);
+	sem_init(&h.release, 0, 0);
+	int err = pthread_create(&thread, NULL, hold_snapshot, &h) ? -1 : 0;
+	if (err)
+		fprintf(stderr, "shmdb-bench: shmdb: cannot start the snapshot holder\n");
+	if (!err) {
+		sem_wait(&h.held);
+		if (!h.err)
+			err = overwrites(p, o);
+		sem_post(&h.release);
+		pthread_join(thread, NULL);
+	}
+	sem_destroy(&h.held);
+	sem_destroy(&h.release);
+	return err || h.err ? -1 : 0;
+}
+
 static void stop(const struct bench_params *p)
 {
 	if (p->interrupted) {
@@ -327,5 +487,5 @@ static int writer_put(void *hv, const uint8_t *key, const uint8_t *val, uint32_t
 const struct bench_system bench_shmdb = {
 	.name = "shmdb", .load = load, .read = read_side, .write = write_side, .stop = stop,
 	.reader_open = side_open, .reader_get = reader_get,
-	.writer_open = side_open, .writer_put = writer_put,
+	.writer_open = side_open, .writer_put = writer_put, .overwrite = overwrite,
 };

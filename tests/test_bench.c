@@ -2,8 +2,9 @@
  * test_bench.c - shmdb-bench --socket, against a daemon this test starts:
  * the run is a guest of that store (its records in a table of its own,
  * dropped at the end, the daemon and everyone else's data left as they
- * were; interrupted, it says how to drop that table), and a socket nobody
- * serves is a clear error. Asserts nothing about speed.
+ * were, also after its pinned-overwrite runs; interrupted, it says how to
+ * drop that table), and a socket nobody serves is a clear error. Asserts
+ * nothing about speed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,6 +48,7 @@ START_TEST(quick_run_as_a_guest)
 			    sizeof(err));
 	ck_assert_msg(code == 0, "exit %d: %s", code, err);
 	ck_assert_msg(strstr(out, "get p50"), "%s", out);
+	ck_assert_msg(strstr(out, "pinned-overwrite:"), "%s", out);
 	const char *named = strstr(out, "records in table ");
 	ck_assert_msg(named, "%s", out);
 	char table[64];

@@ -249,9 +249,11 @@ static inline int visible_value(const struct shm_version *v, shmdb_val *val)
 
 /* The rest of a get in table index idx, by its hash: the validated probe
  * and the walk down the chain (index.h). Out of line, as the uncommon part
- * of shmdb_get. */
-static __attribute__((noinline)) int get_rest(const shmdb_rtxn *r, uint64_t idx, uint64_t hash,
-					      const void *key, size_t klen, shmdb_val *val)
+ * of shmdb_get, and kept to this signature (noipa): a clone with its
+ * arguments rearranged cannot be tail-called, and the call then costs
+ * shmdb_get's common path a stack frame. */
+static __attribute__((noipa)) int get_rest(const shmdb_rtxn *r, uint64_t idx, uint64_t hash,
+					   const void *key, size_t klen, shmdb_val *val)
 {
 	return visible_value(shm_lookup(r->base, (const uint64_t *)(r->base + shm_index_off(idx)),
 					shm_index_mask(idx), hash, key, (uint32_t)klen, r->snap),

@@ -22,7 +22,9 @@
  * chunk header starts one word in, so that its first word, a version's
  * begin_ts, stays SHM_VERSION_FREE while it is free. A version takes a
  * pruned block first, then a general one, then new space; other blocks
- * never take a pruned one.
+ * never take a pruned one, until alloc_release_versions moves them all to
+ * the general stacks once no reader can stand on them (the reclaimer does
+ * when memory is short and every snapshot is newer than versions_put_ts).
  */
 #include "alloc.h"
 
@@ -138,13 +140,11 @@ static uint64_t bump(struct alloc *a, unsigned c)
 	return 0;
 }
 
-/* A block of class c: from `first` if given and not empty, then from the
- * general stacks, then from the bump pointers; 0 if none. */
-static uint64_t get_block(struct alloc *a, struct free_stack *first, unsigned c)
+/* A block of class c from the general stacks, else from the bump
+ * pointers; 0 if none. */
+static uint64_t get_block(struct alloc *a, unsigned c)
 {
-	uint64_t off = first ? pop_free(a, first, c) : 0;
-	if (!off)
-		off = pop_free(a, &a->general, c);
+	uint64_t off = pop_free(a, &a->general, c);
 	if (!off)
 		off = bump(a, c);
 	if (off)
@@ -156,14 +156,21 @@ uint64_t alloc_get(struct alloc *a, size_t size)
 {
 	if (size == 0 || size > ALLOC_MAX)
 		return 0;
-	return get_block(a, NULL, class_of(size));
+	return get_block(a, class_of(size));
 }
 
 uint64_t alloc_get_version(struct alloc *a, size_t size)
 {
 	if (size < ALLOC_VERSION_MIN || size > ALLOC_MAX)
 		return 0;
-	return get_block(a, &a->versions, class_of(size));
+	unsigned c = class_of(size);
+	uint64_t off = pop_free(a, &a->versions, c);
+	if (off) {
+		a->versions_held--;
+		arena_of(a, off)->used += class_size(c);
+		return off;
+	}
+	return get_block(a, c);
 }
 
 void alloc_put(struct alloc *a, uint64_t off, size_t size)
@@ -176,11 +183,26 @@ void alloc_put(struct alloc *a, uint64_t off, size_t size)
 void alloc_put_version(struct alloc *a, uint64_t off, size_t size)
 {
 	unsigned c = class_of(size);
-	/* Release: whatever the block held is written before readers can see
-	 * it free (layout.h). */
-	__atomic_store_n((uint64_t *)(a->base + off), SHM_VERSION_FREE, __ATOMIC_RELEASE);
+	const struct shm_meta *m = (const struct shm_meta *)a->base; /* at range offset 0 */
+	/* The block reads as free before its chunk header may overwrite the
+	 * version's other fields: the release fence orders the store before
+	 * every later one (layout.h, libshm/index.h). */
+	__atomic_store_n((uint64_t *)(a->base + off), SHM_VERSION_FREE, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
 	push_free(a, &a->versions, c, off);
 	arena_of(a, off)->used -= class_size(c);
+	a->versions_held++;
+	a->versions_put_ts = __atomic_load_n(&m->commit_ts, __ATOMIC_RELAXED);
+}
+
+void alloc_release_versions(struct alloc *a)
+{
+	for (unsigned c = 0; c < ALLOC_CLASSES; c++) {
+		uint64_t off;
+		while ((off = pop_free(a, &a->versions, c)))
+			push_free(a, &a->general, c, off);
+	}
+	a->versions_held = 0;
 }
 
 uint64_t alloc_used(const struct alloc *a)

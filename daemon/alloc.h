@@ -40,6 +40,8 @@ struct alloc {
 	struct alloc_arena arena[SHM_MAX_ARENAS];
 	struct free_stack general;    /* blocks no reader can reach */
 	struct free_stack versions;   /* pruned versions: for versions only */
+	uint64_t versions_held;       /* blocks in the versions stacks */
+	uint64_t versions_put_ts;     /* commit_ts when the last one was put there */
 };
 
 /* The smallest version block (a 1-byte key, no value): the version stacks
@@ -68,8 +70,20 @@ void alloc_put(struct alloc *a, uint64_t off, size_t size);
 /* alloc_put_version - free the version block at `off` (allocated with
  * `size`, by either call) that readers may still stand on: its begin_ts
  * becomes SHM_VERSION_FREE and only alloc_get_version hands it out again
- * (layout.h). */
+ * (layout.h), until alloc_release_versions. Reads the commit published
+ * now from the meta segment at the range's start (versions_put_ts). */
 void alloc_put_version(struct alloc *a, uint64_t off, size_t size);
+
+/* alloc_release_versions - move every block of the version stacks to the
+ * general ones: for when no reader can stand on a pruned block any more,
+ * none having a snapshot as old as versions_put_ts. O(blocks). */
+void alloc_release_versions(struct alloc *a);
+
+/* Whether the version stacks hold any block. */
+static inline int alloc_versions_held(const struct alloc *a)
+{
+	return a->versions_held != 0;
+}
 
 /* Bytes in use in all arenas. */
 uint64_t alloc_used(const struct alloc *a);

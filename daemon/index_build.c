@@ -148,8 +148,8 @@ static int keep_dead(struct index_build *b, uint64_t pos, uint64_t off,
  * publication (or copied after all if that list cannot grow). Returns the
  * keys placed. Per chunk: every version starts loading, then every live
  * key's new slot, then each is placed. */
-static uint64_t copy_slots(struct index_build *b, const uint64_t *old, uint64_t from, uint64_t to,
-			   uint64_t word, uint64_t ts, int now)
+static uint64_t copy_slots(struct index_build *b, struct shm_table *t, const uint64_t *old,
+			   uint64_t from, uint64_t to, uint64_t word, uint64_t ts, int now)
 {
 	uint64_t *slots = slots_of(b, word), mask = shm_index_mask(word), placed = 0;
 	for (uint64_t c = from; c < to; c += REHASH_CHUNK) {
@@ -163,6 +163,10 @@ static uint64_t copy_slots(struct index_build *b, const uint64_t *old, uint64_t 
 				continue;
 			struct shm_version *head = version_at(b, s);
 			if (dead_to_all(b, head)) {
+				/* A check of the key since before its delete must
+				 * still fail once the key is gone (prepare.c). */
+				if (head->begin_ts > t->left_out_ts)
+					t->left_out_ts = head->begin_ts;
 				if (now) {
 					retire_block(b->retired, ts, 0, s & SHM_SLOT_OFF_MASK,
 						     version_bytes(head), RETIRED_BLOCK);
@@ -245,7 +249,7 @@ static int build_step(struct index_build *b, uint64_t budget, uint64_t ts)
 	}
 	uint64_t to = cap - b->copied < budget ? cap : b->copied + budget;
 	to = shm_align_up(to, REHASH_CHUNK);
-	b->used += copy_slots(b, slots_of(b, t->index), b->copied, to, b->word, ts, 0);
+	b->used += copy_slots(b, t, slots_of(b, t->index), b->copied, to, b->word, ts, 0);
 	b->copied = to;
 	if (b->copied < cap)
 		return 0;
@@ -292,7 +296,7 @@ static int rebuild_now(struct index_build *b, struct shm_table *t, unsigned log2
 	uint64_t word = new_index(b, log2, 1);
 	if (!word)
 		return -ENOSPC;
-	publish_index(b, t, word, copy_slots(b, old, 0, cap, word, ts, 1), ts);
+	publish_index(b, t, word, copy_slots(b, t, old, 0, cap, word, ts, 1), ts);
 	return 0;
 }
 

@@ -124,9 +124,12 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 				break;
 			}
 			if (op->code == SHM_OP_CHECK) {
+				/* Changed since: a newer head, or no head where a
+				 * build may have left out the key's newer delete. */
 				const struct shm_version *head =
 					head_of(c, t, op->key, op->klen, ops[i].hash);
-				if (head && head->begin_ts > op->since_ts)
+				if (head ? head->begin_ts > op->since_ts
+					 : t->left_out_ts > op->since_ts)
 					err = SHMDB_ECONFLICT;
 			} else if (op->code == SHM_OP_RESERVE) {
 				/* since_ts is the key count (txn.h): room for

@@ -31,7 +31,10 @@
  * Invariants: the horizon (retired->horizon) never moves back; at most one
  * grace period is requested at a time, and grace_commit is the commit
  * published before it was; `graced` never moves back; an item is in the
- * queue, in a pin group, in `rejudge`, or freed, exactly once.
+ * queue, in a pin group, in `rejudge`, or freed, exactly once; a version
+ * block goes back to the general stacks only once no live snapshot is
+ * older than its end (else it may be a pruned block a reader still reads,
+ * alloc.h).
  *
  * Pacing. How often reclamation asks for a grace period while memory waits
  * or the horizon lags: each is a kernel RCU grace period (grace.h) whose
@@ -90,7 +93,13 @@ static void free_unreachable(struct reclaimer *rc, const struct retired *it)
 		__atomic_store_n(&t->state, SHM_TABLE_FREE, __ATOMIC_RELAXED);
 		return;
 	}
-	alloc_put(rc->alloc, it->off, it->size);
+	/* A version block may have been a pruned version before, which a
+	 * reader older than this item's end may still stand on: it stays a
+	 * version unless no such reader is left. */
+	if (it->kind == RETIRED_VERSION && it->end > rc->retired->horizon)
+		alloc_put_version(rc->alloc, it->off, it->size);
+	else
+		alloc_put(rc->alloc, it->off, it->size);
 	rc->freed += it->size;
 }
 
@@ -130,15 +139,16 @@ static int judge(struct reclaimer *rc, const struct retired *it)
 	return 0;
 }
 
-/* Sweep the slots and begin a pass judging what retired up to `graced`. */
-static void pass_begin(struct reclaimer *rc, uint64_t now_ns)
+/* Sweep the slots and begin a pass judging what retired up to `graced`.
+ * Returns false if the sweep found no memory (no pass then). */
+static bool pass_begin(struct reclaimer *rc, uint64_t now_ns)
 {
 	struct retire_queue *q = rc->retired;
 	uint64_t commit = __atomic_load_n(&rc->meta->commit_ts, __ATOMIC_RELAXED);
 	rc->scanned_ns = now_ns;
 	rc->pass = snapset_scan(&rc->live, &rc->slots, q->horizon, commit) == 0;
 	if (!rc->pass)
-		return; /* out of memory: the next step tries again */
+		return false; /* out of memory: the next step tries again */
 	uint64_t horizon = rc->live.n && rc->live.v[0].snap < rc->graced ? rc->live.v[0].snap
 									     : rc->graced;
 	if (horizon > q->horizon)
@@ -149,6 +159,7 @@ static void pass_begin(struct reclaimer *rc, uint64_t now_ns)
 		rc->oldest_snap = rc->live.v[0].snap;
 		rc->oldest_since_ns = now_ns;
 	}
+	return true;
 }
 
 /* The next pin group whose snapshot ended, moved to rejudge; false if none. */
@@ -234,7 +245,14 @@ static void publish_figures(struct reclaimer *rc)
 
 bool reclaimer_holds(const struct reclaimer *rc)
 {
-	return retire_count(rc->retired) || rc->pins.n || rc->rejudge.n;
+	/* Nothing new since reclaimer_now last ran at this commit: asking
+	 * again would sweep and interrupt every cpu for nothing (a client
+	 * retrying a transaction that does not fit). */
+	uint64_t commit = __atomic_load_n(&rc->meta->commit_ts, __ATOMIC_RELAXED);
+	if (commit == rc->now_commit && rc->retired->items_total == rc->now_items)
+		return false;
+	return retire_count(rc->retired) || rc->pins.n || rc->rejudge.n ||
+	       alloc_versions_held(rc->alloc);
 }
 
 bool reclaimer_waiting(const struct reclaimer *rc)
@@ -261,7 +279,8 @@ void reclaimer_step(struct reclaimer *rc, uint64_t now_ns)
 	rc->stepped_ns = now_ns;
 	if (rc->grace_pending && grace_passed(rc->grace, rc->grace_gen)) {
 		rc->grace_pending = 0;
-		rc->graced = rc->grace_commit;
+		if (rc->grace_commit > rc->graced) /* reclaimer_now may have passed it */
+			rc->graced = rc->grace_commit;
 		pass_begin(rc, now_ns);
 	} else if (!rc->pass && (rc->pins.n || rc->rejudge.n) &&
 		   now_ns - rc->scanned_ns >= GRACE_EVERY_NS) {
@@ -290,7 +309,16 @@ void reclaimer_now(struct reclaimer *rc)
 	uint64_t commit = __atomic_load_n(&rc->meta->commit_ts, __ATOMIC_RELAXED);
 	if (commit > rc->graced)
 		rc->graced = commit;
-	pass_begin(rc, shm_now_ns());
+	bool swept = pass_begin(rc, shm_now_ns());
 	pass_work(rc, UINT64_MAX);
+	/* Pruned blocks serve every kind of block again once no swept
+	 * snapshot is as old as the last of them (a reader that stands on one
+	 * read it before it was pruned, under a snapshot the sweep saw; one
+	 * the sweep missed began after the grace period, and the unlink). */
+	if (swept && !rc->pass &&
+	    (!rc->live.n || rc->live.v[0].snap > rc->alloc->versions_put_ts))
+		alloc_release_versions(rc->alloc);
+	rc->now_commit = commit;
+	rc->now_items = rc->retired->items_total;
 	publish_figures(rc);
 }

@@ -54,6 +54,8 @@ struct reclaimer {
 	uint64_t grace_commit;         /* ... after this commit was published ... */
 	uint64_t grace_asked_ns;       /* ... at this time (CLOCK_MONOTONIC), */
 	uint64_t grace_asked_total;    /* ... when retired->total was this */
+	uint64_t now_commit;           /* the commit reclaimer_now ran at last, */
+	uint64_t now_items;            /* and retired->items_total then */
 	/* Figures: */
 	uint64_t freed;                /* bytes freed since the figures were published */
 	uint64_t oldest_snap;          /* the oldest live snapshot at the last sweep, */
@@ -92,15 +94,17 @@ bool reclaimer_due(const struct reclaimer *rc, uint64_t now_ns);
  */
 bool reclaimer_waiting(const struct reclaimer *rc);
 
-/* reclaimer_holds - whether any retired item waits, in the queue or
- * pinned: what memory pressure could get back. */
+/* reclaimer_holds - whether memory pressure could get anything back:
+ * retired items wait (in the queue or pinned) or pruned blocks wait for
+ * other uses, unless nothing changed since reclaimer_now last ran. */
 bool reclaimer_holds(const struct reclaimer *rc);
 
 /*
  * reclaimer_now - judge every item retired up to the current commit after
  * a grace period taken on this thread (expedited: it interrupts readers'
- * cpus), and every pinned item whose snapshot ended, for when memory is
- * short. Call inside an RCU read-side section.
+ * cpus), and every pinned item whose snapshot ended, and give pruned blocks
+ * no reader can stand on any more to every kind of block, for when memory
+ * is short. Call inside an RCU read-side section.
  */
 void reclaimer_now(struct reclaimer *rc);
 

@@ -65,6 +65,7 @@ uint32_t tables_create(struct tables *c, const void *name, size_t len, uint64_t 
 	t->index = shm_index_word(index_off, INDEX_MIN_LOG2);
 	t->index_used = 0;
 	t->index_replaced_ts = 0;
+	t->left_out_ts = 0;
 	t->created_ts = ts;
 	t->dropped_ts = SHM_TS_INFINITY;
 	t->records = 0;
@@ -92,8 +93,11 @@ void tables_drop(struct tables *c, struct shm_table *t, uint64_t ts)
 		uint64_t s = slots[i];
 		if (s) { /* older versions on the chain are retired already */
 			const struct shm_version *v = (const void *)(c->base + (s & SHM_SLOT_OFF_MASK));
-			retire_block(c->retired, ts, t->created_ts, s & SHM_SLOT_OFF_MASK,
-				     (uint32_t)shm_version_size(v->klen, v->vlen), RETIRED_BLOCK);
+			/* A version (its block may have been a pruned one that
+			 * a reader still stands on: freed as one, reclaim.c),
+			 * reachable by the table's snapshots only. */
+			retire_version(c->retired, ts, t->created_ts, s & SHM_SLOT_OFF_MASK,
+				       (uint32_t)shm_version_size(v->klen, v->vlen), 0, t->id);
 		}
 	}
 	retire_block(c->retired, ts, t->created_ts, shm_index_off(t->index),

@@ -403,7 +403,10 @@ SHMDB_API int shmdb_del(shmdb_wtxn *w, shmdb_table t, const void *key, size_t kl
  * shmdb_check - make the commit fail with SHMDB_ECONFLICT, applying nothing,
  * if a commit after since_ts wrote or deleted key in table t (usually
  * since_ts is the shmdb_read_ts of the snapshot the transaction read).
- * Errors as shmdb_put.
+ * Never misses such a commit; may also fail a check of a key absent from
+ * the table since before since_ts when some key of the table was deleted
+ * after since_ts and its slot reclaimed (the store does not remember which
+ * deleted keys it forgot). Errors as shmdb_put.
  */
 SHMDB_API int shmdb_check(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen,
 			  uint64_t since_ts);

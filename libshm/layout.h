@@ -109,7 +109,8 @@ enum shm_table_state {
  *                      (the writer's load factor)
  *  48  u64 index_replaced_ts  the commit whose transaction last replaced
  *                      the index (0: never); the writer's, readers ignore it
- *  56  u8  reserved[8]
+ *  56  u64 left_out_ts the newest delete whose key an index build left
+ *                      out (0: none); the writer's, readers ignore it
  * line 1:
  *  64  u8  name_len    1..63
  *  65  char name[63]   not NUL-terminated
@@ -123,7 +124,7 @@ struct shm_table {
 	uint64_t records;
 	uint64_t index_used;
 	uint64_t index_replaced_ts;
-	uint8_t reserved[8];
+	uint64_t left_out_ts;
 	uint8_t name_len;
 	char name[63];
 };

@@ -142,6 +142,41 @@ static void write_version(struct core *c, struct shm_table *t, const struct pend
 		t->records++;
 	else if (op->code == SHM_OP_DEL)
 		t->records--;
+	if (present)
+		t->record_bytes -= alloc_class_size(shm_version_size(head->klen, head->vlen));
+	if (op->code == SHM_OP_PUT)
+		t->record_bytes += alloc_class_size(op_block_size(op));
+}
+
+/* A new count version for each table the transaction changed the count
+ * or record bytes of (layout.h), at the block prepare reserved; the
+ * previous one is retired, replaced by it. Tables dropped by the
+ * transaction get none. */
+static void publish_counts(struct core *c, uint64_t ts)
+{
+	for (size_t k = 0; k < c->scratch.ntouched; k++) {
+		struct touched *tt = &c->scratch.touched[k];
+		struct shm_table *t = tt->t;
+		uint64_t block = tt->count_block;
+		tt->count_block = 0;
+		if (t->state != SHM_TABLE_LIVE ||
+		    (t->records == tt->records0 && t->record_bytes == tt->bytes0)) {
+			alloc_put_version(c->alloc, block, SHM_COUNT_VERSION_SIZE);
+			continue;
+		}
+		struct shm_version *v = version_at(c, block);
+		struct shm_count count = { t->records, t->record_bytes };
+		v->older = t->count_head;
+		v->klen = 0;
+		v->vlen = sizeof(count);
+		memcpy((uint8_t *)v + shm_version_value_off(0), &count, sizeof(count));
+		__atomic_store_n(&v->begin_ts, ts, __ATOMIC_RELEASE);
+		/* Release: the version is complete before it is the head. */
+		__atomic_store_n(&t->count_head, block, __ATOMIC_RELEASE);
+		if (v->older)
+			retire_version(c->retired, ts, version_at(c, v->older)->begin_ts, v->older,
+				       SHM_COUNT_VERSION_SIZE, block, t->id);
+	}
 }
 
 static uint64_t create_table(struct core *c, const struct pending_op *p, uint64_t ts)
@@ -185,4 +220,5 @@ void apply_ops(struct core *c, size_t nops, uint64_t ts, uint64_t *value)
 			break;
 		}
 	}
+	publish_counts(c, ts);
 }

@@ -21,11 +21,15 @@ struct pending_op {
 	uint64_t block;
 };
 
-/* A table a transaction writes, with how many keys it may add. */
+/* A table a transaction writes, with how many keys it may add, and its
+ * count as the transaction found it (layout.h's count versions). */
 struct touched {
 	struct shm_table *t;
 	uint64_t adds;
 	int reserve;          /* a RESERVE op is among them: room now, no build */
+	uint64_t records0;    /* t->records before the transaction */
+	uint64_t bytes0;      /* t->record_bytes before it */
+	uint64_t count_block; /* the block of its next count version (prepare) */
 };
 
 /* Per-transaction scratch, one entry of each array per operation, grown as
@@ -35,6 +39,7 @@ struct touched {
 struct txn_scratch {
 	struct pending_op *ops;       /* the transaction's operations */
 	struct touched *touched;      /* tables written, with keys added (prepare) */
+	size_t ntouched;              /* entries of touched in use */
 	uint32_t *dropped;            /* ids of tables dropped so far (prepare) */
 	size_t cap;
 };

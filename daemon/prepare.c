@@ -37,6 +37,12 @@ static int op_writes_version(const struct shm_op *op)
 
 void unreserve(struct core *c, size_t n)
 {
+	for (size_t k = 0; k < c->scratch.ntouched; k++) {
+		struct touched *tt = &c->scratch.touched[k];
+		if (tt->count_block)
+			alloc_put_version(c->alloc, tt->count_block, SHM_COUNT_VERSION_SIZE);
+		tt->count_block = 0;
+	}
 	for (size_t i = 0; i < n; i++) {
 		const struct pending_op *p = &c->scratch.ops[i];
 		if (!p->block)
@@ -57,21 +63,20 @@ static const struct shm_version *head_of(const struct core *c, const struct shm_
 	return s ? (const void *)(c->base + (s & SHM_SLOT_OFF_MASK)) : NULL;
 }
 
-/* The block op writes, or 0 if there is no room. */
-static uint64_t op_block(struct core *c, const struct shm_op *op)
+static uint64_t get_block(struct core *c, size_t size, int version)
 {
-	size_t size = op_block_size(op);
-	return op_writes_version(op) ? alloc_get_version(c->alloc, size) : alloc_get(c->alloc, size);
+	return version ? alloc_get_version(c->alloc, size) : alloc_get(c->alloc, size);
 }
 
-/* op's block, or 0: when the arenas are full while retired blocks wait,
- * ask for them to be freed and try once more. */
-static uint64_t alloc_or_reclaim(struct core *c, const struct shm_op *op)
+/* A block of `size` bytes, for a version if `version`, or 0: when the
+ * arenas are full while retired blocks wait, ask for them to be freed and
+ * try once more. */
+static uint64_t alloc_or_reclaim(struct core *c, size_t size, int version)
 {
-	uint64_t off = op_block(c, op);
+	uint64_t off = get_block(c, size, version);
 	if (!off && c->pressure.reclaim_now && c->pressure.waiting(c->pressure.ctx)) {
 		c->pressure.reclaim_now(c->pressure.ctx);
-		off = op_block(c, op);
+		off = get_block(c, size, version);
 	}
 	return off;
 }
@@ -88,7 +93,8 @@ static void touch(struct touched *tt, size_t *ntt, struct shm_table *t, uint64_t
 			return;
 		}
 	}
-	tt[*ntt] = (struct touched){ t, adds, reserve };
+	tt[*ntt] = (struct touched){ .t = t, .adds = adds, .reserve = reserve,
+				    .records0 = t->records, .bytes0 = t->record_bytes };
 	(*ntt)++;
 }
 
@@ -178,12 +184,19 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 				adds = tt[k].adds;
 		index_build_step(&c->build, adds, ts);
 	}
-	if (!err && retire_reserve(c->retired, retires))
+	/* Each table written may get a new count version, replacing one. */
+	if (!err && retire_reserve(c->retired, retires + ntt))
 		err = -ENOMEM;
 
 	/* Then every block the transaction will write. */
-	for (i = 0; !err && i < nops; i++)
-		if (op_block_size(&ops[i].op) && !(ops[i].block = alloc_or_reclaim(c, &ops[i].op)))
+	c->scratch.ntouched = 0;
+	for (i = 0; !err && i < nops; i++) {
+		size_t size = op_block_size(&ops[i].op);
+		if (size && !(ops[i].block = alloc_or_reclaim(c, size, op_writes_version(&ops[i].op))))
+			err = -ENOSPC;
+	}
+	for (size_t k = 0; !err && k < ntt; k++, c->scratch.ntouched++)
+		if (!(tt[k].count_block = alloc_or_reclaim(c, SHM_COUNT_VERSION_SIZE, 1)))
 			err = -ENOSPC;
 	if (err)
 		unreserve(c, i);

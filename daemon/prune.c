@@ -29,17 +29,21 @@ static struct shm_version *version_at(uint8_t *base, uint64_t off)
 	return (struct shm_version *)(base + off);
 }
 
-/* The version whose link is `off`, found from the head of its key, or
+/* The version whose link is `off`, found from the head of its chain (its
+ * key's, or for a count version, klen 0, the table's count_head), or
  * NULL. */
 static struct shm_version *predecessor_by_walk(uint8_t *base, const struct shm_meta *meta,
 					       const struct retired *item)
 {
 	const struct shm_table *t = &meta->tables[SHM_TABLE_SLOT(item->table)];
 	const struct shm_version *v = version_at(base, item->off);
-	const uint64_t *slots = (const uint64_t *)(base + shm_index_off(t->index));
-	uint64_t s = shm_index_find(base, slots, shm_index_mask(t->index),
-				    shm_key_hash(v->key, v->klen), v->key, v->klen);
-	uint64_t at = s & SHM_SLOT_OFF_MASK;
+	uint64_t at = t->count_head;
+	if (v->klen) {
+		const uint64_t *slots = (const uint64_t *)(base + shm_index_off(t->index));
+		at = shm_index_find(base, slots, shm_index_mask(t->index),
+				    shm_key_hash(v->key, v->klen), v->key, v->klen) &
+		     SHM_SLOT_OFF_MASK;
+	}
 	while (at && at != item->off) {
 		struct shm_version *x = version_at(base, at);
 		if (x->older == item->off)

@@ -66,6 +66,8 @@ uint32_t tables_create(struct tables *c, const void *name, size_t len, uint64_t 
 	t->index_used = 0;
 	t->index_replaced_ts = 0;
 	t->left_out_ts = 0;
+	t->count_head = 0;
+	t->record_bytes = 0;
 	t->created_ts = ts;
 	t->dropped_ts = SHM_TS_INFINITY;
 	t->records = 0;
@@ -100,6 +102,9 @@ void tables_drop(struct tables *c, struct shm_table *t, uint64_t ts)
 				       (uint32_t)shm_version_size(v->klen, v->vlen), 0, t->id);
 		}
 	}
+	if (t->count_head) /* the older count versions are retired already */
+		retire_version(c->retired, ts, t->created_ts, t->count_head, SHM_COUNT_VERSION_SIZE,
+			       0, t->id);
 	retire_block(c->retired, ts, t->created_ts, shm_index_off(t->index),
 		     (uint32_t)shm_index_bytes(t->index), RETIRED_BLOCK);
 	retire_block(c->retired, ts, t->created_ts, (uint64_t)(t - c->meta->tables), 0,

@@ -36,7 +36,7 @@ unsigned tables_free_slots(const struct tables *c, unsigned want);
 /* How many retire-queue items dropping t takes. */
 static inline uint64_t tables_drop_retires(const struct shm_table *t)
 {
-	return t->index_used + 2; /* every head, the index, the slot */
+	return t->index_used + 3; /* every head, the count's, the index, the slot */
 }
 
 /*

@@ -372,6 +372,37 @@ SHMDB_API int shmdb_cursor_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
  * is a no-op. */
 SHMDB_API void shmdb_cursor_close(shmdb_cursor *c);
 
+/* ---- whole tables ----------------------------------------------------------- */
+
+/*
+ * shmdb_count - the number of records of table t in r's snapshot, exactly,
+ * into *n. O(1) but for the commits newer than the snapshot that changed
+ * the count while another snapshot held each of them; no system call, lock
+ * or allocation. Returns 0, -EINVAL (NULL argument, r ended) or -ENOENT (no
+ * such table in the snapshot).
+ */
+SHMDB_API int shmdb_count(shmdb_rtxn *r, shmdb_table t, uint64_t *n);
+
+typedef struct shmdb_table_info {
+	char name[SHMDB_MAX_TABLE_NAME + 1]; /* NUL-terminated */
+	shmdb_table id;
+	int flags;          /* the table's kind: 0 (a hash table) */
+	uint64_t count;     /* as shmdb_count */
+	uint64_t bytes;     /* arena bytes the table holds in this snapshot: its
+			     * index and its records' versions (not the older
+			     * versions kept for other snapshots) */
+} shmdb_table_info;
+
+/*
+ * shmdb_tables - the tables of r's snapshot in name order (bytewise, a
+ * shorter name first when one is a prefix of the other): the first
+ * min(cap, *n) into out[] (out may be NULL when cap is 0), and in *n how
+ * many there are. Returns 0 or -EINVAL (r or n NULL, r ended, out NULL
+ * with cap > 0). Reads the whole catalog (4,096 entries): not for a read
+ * path that counts nanoseconds.
+ */
+SHMDB_API int shmdb_tables(shmdb_rtxn *r, shmdb_table_info *out, size_t cap, size_t *n);
+
 /* ---- writing: transactions through the ring -------------------------------- */
 
 typedef struct shmdb_wtxn shmdb_wtxn;

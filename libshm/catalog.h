@@ -46,4 +46,18 @@ static inline int shm_table_find(const struct shm_meta *m, const void *name, siz
 	return -1;
 }
 
+/* The entry of table id if snapshot snap sees it (created at or before it,
+ * not dropped by it), else NULL. Acquire on the id, as above. */
+static inline const struct shm_table *shm_table_at(const struct shm_meta *m, uint32_t id,
+						   uint64_t snap)
+{
+	if (!shm_table_id_ok(id))
+		return NULL;
+	const struct shm_table *t = &m->tables[SHM_TABLE_SLOT(id)];
+	if (__atomic_load_n(&t->id, __ATOMIC_ACQUIRE) != id || t->created_ts > snap ||
+	    __atomic_load_n(&t->dropped_ts, __ATOMIC_RELAXED) <= snap)
+		return NULL;
+	return t;
+}
+
 #endif /* SHMDB_CATALOG_H */

@@ -39,7 +39,7 @@
 #include "align.h"
 
 #define SHM_CACHELINE 64
-#define SHM_FORMAT_VERSION 4u
+#define SHM_FORMAT_VERSION 5u
 
 /* Magics: ASCII tags read as little-endian u64, so a hex dump shows them. */
 #define SHM_META_MAGIC    0x3154454d42444d53ull /* "SMDBMET1" */
@@ -91,10 +91,10 @@ enum shm_table_state {
 };
 
 /*
- * A table's entry in the catalog: 128 bytes. Written only by the writer;
+ * A table's entry in the catalog: 192 bytes. Written only by the writer;
  * everything a reader needs is on line 0.
  *
- * line 0:
+ * line 0, what readers load:
  *   0  u64 index       the table's current hash index: its offset from
  *                      the range base (64-byte aligned) | log2 of its
  *                      capacity in bits 0..5 (shm_index_*); the writer
@@ -103,17 +103,26 @@ enum shm_table_state {
  *  16  u64 dropped_ts  commit that dropped it; SHM_TS_INFINITY while live
  *  24  u32 id          slot | generation << 16, as shmdb_table; 0 if unused
  *  28  u32 state       enum shm_table_state
- *  32  u64 records     live keys at the last commit: index slots whose
- *                      head is not a tombstone
- *  40  u64 index_used  index slots holding a key, tombstones included
- *                      (the writer's load factor)
- *  48  u64 index_replaced_ts  the commit whose transaction last replaced
- *                      the index (0: never); the writer's, readers ignore it
- *  56  u64 left_out_ts the newest delete whose key an index build left
- *                      out (0: none); the writer's, readers ignore it
+ *  32  u64 count_head  offset of the table's newest count version, 0 for
+ *                      none (no record yet): a version chain like a key's
+ *                      (klen 0, value struct shm_count), one version per
+ *                      commit that changed the count or the record bytes,
+ *                      so a snapshot reads them as of its commit
+ *  40  u8  reserved0[24]
  * line 1:
  *  64  u8  name_len    1..63
  *  65  char name[63]   not NUL-terminated
+ * line 2, the writer's own bookkeeping (readers ignore it):
+ * 128  u64 records     live keys at the last commit: index slots whose
+ *                      head is not a tombstone
+ * 136  u64 index_used  index slots holding a key, tombstones included
+ *                      (the writer's load factor)
+ * 144  u64 index_replaced_ts  the commit whose transaction last replaced
+ *                      the index (0: never)
+ * 152  u64 left_out_ts the newest delete whose key an index build left
+ *                      out (0: none)
+ * 160  u64 record_bytes  bytes of the records' live versions
+ * 168  u8  reserved2[24]
  */
 struct shm_table {
 	uint64_t index;
@@ -121,13 +130,26 @@ struct shm_table {
 	uint64_t dropped_ts;
 	uint32_t id;
 	uint32_t state;
+	uint64_t count_head;
+	uint8_t reserved0[24];
+	uint8_t name_len;
+	char name[63];
 	uint64_t records;
 	uint64_t index_used;
 	uint64_t index_replaced_ts;
 	uint64_t left_out_ts;
-	uint8_t name_len;
-	char name[63];
+	uint64_t record_bytes;
+	uint8_t reserved2[24];
 };
+
+/* The value of a count version (struct shm_table's count_head): 16 bytes. */
+struct shm_count {
+	uint64_t records;       /* records in the table at that commit */
+	uint64_t record_bytes;  /* bytes of their versions then */
+};
+
+/* A count version's bytes: a version with no key and a struct shm_count. */
+#define SHM_COUNT_VERSION_SIZE (sizeof(struct shm_version) + sizeof(struct shm_count))
 
 #define SHM_TABLE_SLOT(id) ((id) & 0xffffu)
 
@@ -272,7 +294,7 @@ static inline size_t shm_version_size(uint32_t klen, uint32_t vlen)
  * 436  u32 snapshots        distinct live snapshots at the last scan
  * 440  u64 pinned_bytes     retired bytes a live snapshot still sees
  * 448  struct shm_arena_desc arena_table[SHM_MAX_ARENAS]   (4096 bytes)
- * 4544 struct shm_table      tables[SHM_MAX_TABLES]         (128 bytes each)
+ * 4544 struct shm_table      tables[SHM_MAX_TABLES]         (192 bytes each)
  * end; the segment is rounded up to 4096-byte pages.
  */
 struct shm_meta {
@@ -482,7 +504,9 @@ _Static_assert(offsetof(struct shm_meta, writer_sleeping) == 320, "meta line 5")
 _Static_assert(offsetof(struct shm_meta, oldest_snapshot) == 384, "meta line 6");
 _Static_assert(offsetof(struct shm_meta, arena_table) == 448, "arena table");
 _Static_assert(offsetof(struct shm_meta, tables) == 448 + 64 * SHM_MAX_ARENAS, "catalog");
-_Static_assert(sizeof(struct shm_table) == 128, "table entry");
+_Static_assert(sizeof(struct shm_table) == 192, "table entry");
+_Static_assert(offsetof(struct shm_table, name_len) == 64, "table entry line 1");
+_Static_assert(offsetof(struct shm_table, records) == 128, "table entry line 2");
 _Static_assert(sizeof(struct shm_version) == 24, "version header");
 _Static_assert(sizeof(struct shm_arena_header) == 64, "arena header");
 _Static_assert(sizeof(struct shm_session_header) == 320, "session lines 0-4");

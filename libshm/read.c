@@ -221,11 +221,8 @@ static inline uint64_t table_index(shmdb_rtxn *r, shmdb_table t)
 {
 	if (__builtin_expect(t == r->last_table && t != 0, 1))
 		return r->last_index;
-	if (!shm_table_id_ok(t))
-		return 0;
-	const struct shm_table *tb = &r->meta->tables[SHM_TABLE_SLOT(t)];
-	if (__atomic_load_n(&tb->id, __ATOMIC_ACQUIRE) != t || tb->created_ts > r->snap ||
-	    __atomic_load_n(&tb->dropped_ts, __ATOMIC_RELAXED) <= r->snap)
+	const struct shm_table *tb = shm_table_at(r->meta, t, r->snap);
+	if (!tb)
 		return 0;
 	r->last_table = t;
 	return r->last_index = __atomic_load_n(&tb->index, __ATOMIC_ACQUIRE);

@@ -36,7 +36,11 @@ static const char usage[] =
 "  get TABLE KEY         print the value of KEY\n"
 "  del TABLE KEY         delete KEY\n"
 "  scan TABLE            print every KEY<TAB>VALUE of TABLE\n"
+"  tables                every table: name, kind, records, bytes\n"
+"  count TABLE           the records of TABLE\n"
 "  drop TABLE            drop TABLE and everything in it\n"
+"Keys, values and names print printable ASCII as is, '\\' as '\\\\' and any\n"
+"other byte as '\\xHH'.\n"
 "  reserve TABLE KEYS    make room in TABLE (created if missing) for KEYS\n"
 "                        keys now, so that loading them rebuilds nothing\n"
 
@@ -117,9 +121,79 @@ static int cmd_status(const char *socket_path)
 	return 0;
 }
 
+/* Print n bytes at p: printable ASCII as itself, a backslash as "\\",
+ * anything else as "\xHH", so that no key, value or name reaches the
+ * terminal raw. */
 static void print_bytes(const void *p, size_t n)
 {
-	fwrite(p, 1, n, stdout);
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++) {
+		if (b[i] == '\\')
+			fputs("\\\\", stdout);
+		else if (b[i] >= 0x20 && b[i] < 0x7f)
+			putchar(b[i]);
+		else
+			printf("\\x%02x", b[i]);
+	}
+}
+
+/* tables: name, kind, records and bytes of every table, in name order. */
+static int cmd_tables(const char *socket_path)
+{
+	shmdb *db;
+	shmdb_rtxn *r;
+	size_t n = 0;
+	if (open_db(socket_path, &db))
+		return 1;
+	shmdb_table_info *info = malloc(SHMDB_MAX_TABLES * sizeof(*info));
+	int e = info ? shmdb_read_begin(db, &r) : -ENOMEM;
+	if (!e) {
+		e = shmdb_tables(r, info, SHMDB_MAX_TABLES, &n);
+		shmdb_read_end(r);
+	}
+	if (e) {
+		fprintf(stderr, "shmdb: tables: %s\n", shmdb_strerror(e));
+	} else {
+		printf("%-24s %-6s %14s %12s\n", "table", "kind", "records", "bytes");
+		for (size_t i = 0; i < n && i < SHMDB_MAX_TABLES; i++) {
+			int len = (int)strlen(info[i].name);
+			print_bytes(info[i].name, (size_t)len);
+			printf("%*s %-6s %14" PRIu64 " ", len < 24 ? 24 - len : 0, "", "hash",
+			       info[i].count);
+			print_size(info[i].bytes);
+			printf("\n");
+		}
+	}
+	free(info);
+	shmdb_close(db);
+	return e ? 1 : 0;
+}
+
+/* count TABLE: its records now. */
+static int cmd_count(const char *socket_path, int argc, char **argv)
+{
+	if (argc != 1) {
+		fprintf(stderr, "shmdb: count takes 1 operand (see --help)\n");
+		return 2;
+	}
+	shmdb *db;
+	shmdb_rtxn *r;
+	shmdb_table t;
+	uint64_t n = 0;
+	if (open_db(socket_path, &db))
+		return 1;
+	int e = shmdb_table_open(db, argv[0], 0, &t);
+	if (!e && !(e = shmdb_read_begin(db, &r))) {
+		e = shmdb_count(r, t, &n);
+		shmdb_read_end(r);
+	}
+	if (e)
+		fprintf(stderr, "shmdb: table '%s': %s\n", argv[0],
+			e == -ENOENT ? "no such table" : shmdb_strerror(e));
+	else
+		printf("%" PRIu64 "\n", n);
+	shmdb_close(db);
+	return !e ? 0 : e == -EINVAL ? 2 : 1;
 }
 
 /* drop TABLE. argv: the command's operands. */
@@ -299,6 +373,8 @@ int main(int argc, char **argv)
 		return cmd_drop(socket_path, argc - optind - 1, argv + optind + 1);
 	if (!strcmp(cmd, "reserve"))
 		return cmd_reserve(socket_path, argc - optind - 1, argv + optind + 1);
+	if (!strcmp(cmd, "count"))
+		return cmd_count(socket_path, argc - optind - 1, argv + optind + 1);
 	if (optind + 1 < argc) {
 		fprintf(stderr, "shmdb: unexpected argument '%s'\n", argv[optind + 1]);
 		return 2;
@@ -307,6 +383,8 @@ int main(int argc, char **argv)
 		return cmd_status(socket_path);
 	if (!strcmp(cmd, "socket"))
 		return cmd_socket(socket_path);
+	if (!strcmp(cmd, "tables"))
+		return cmd_tables(socket_path);
 	fprintf(stderr, "shmdb: unknown command '%s' (see --help)\n", cmd);
 	return 2;
 }

@@ -1051,6 +1051,57 @@ START_TEST(pruned_block_stays_a_version_through_a_drop)
 }
 END_TEST
 
+/* The records a snapshot sees through the table's count versions. */
+static uint64_t count_seen(uint32_t id, uint64_t snap)
+{
+	const struct shm_table *t = &f.meta->tables[SHM_TABLE_SLOT(id)];
+	const struct shm_version *v = shm_slot_visible(f.base, &t->count_head, snap);
+	struct shm_count c = { 0, 0 };
+	if (v)
+		memcpy(&c, (const uint8_t *)v + shm_version_value_off(0), sizeof(c));
+	return c.records;
+}
+
+/* Count versions: one per commit that changes the count, each snapshot
+ * reads its own, and they are reclaimed exactly like a key's versions:
+ * under a held snapshot only its count and the newest stay; a drop keeps
+ * the count for the table's snapshots and lets it go after them. */
+START_TEST(count_versions_per_snapshot)
+{
+	uint32_t t;
+	uint64_t ts0;
+	char k[16];
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "t", &t), 0);
+	ck_assert_uint_eq(count_seen(t, commit_ts()), 0);
+	ck_assert_int_eq(put1(t, "a", "v", &ts0), 0);
+	fake_slots[0][0].snapshot = ts0;
+	for (int i = 0; i < 100; i++) {
+		snprintf(k, sizeof(k), "k%d", i);
+		ck_assert_int_eq(put1(t, k, "v", NULL), 0);
+	}
+	ck_assert_int_eq(put1(t, "k0", "w", NULL), 0); /* same count and bytes: no version */
+	reclaimer_now(&f.rc);
+	ck_assert_uint_eq(count_seen(t, ts0), 1);
+	ck_assert_uint_eq(count_seen(t, commit_ts()), 101);
+	/* Of the 101 count versions written, two are kept: the newest and
+	 * the one ts0 sees, linked to each other. */
+	const struct shm_table *tb = &f.meta->tables[SHM_TABLE_SLOT(t)];
+	const struct shm_version *head = version(tb->count_head);
+	ck_assert_uint_eq(head->begin_ts, commit_ts() - 1);
+	ck_assert_uint_le(version(head->older)->begin_ts, ts0);
+	/* ts0's count version, and the indexes replaced since, only ts0 keeps. */
+	ck_assert_uint_ge(f.meta->oldest_only_bytes, SHM_COUNT_VERSION_SIZE);
+	ck_assert_int_eq(table_op(SHM_OP_DROP_TABLE, "t", NULL), 0);
+	reclaimer_now(&f.rc);
+	ck_assert_uint_eq(count_seen(t, ts0), 1); /* ts0 still reads the dropped table */
+	fake_slots[0][0].snapshot = 0;
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "u", NULL), 0);
+	reclaimer_now(&f.rc);
+	ck_assert(!reclaimer_holds(&f.rc));
+	ck_assert_uint_eq(f.meta->tables[SHM_TABLE_SLOT(t)].state, SHM_TABLE_FREE);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("core");
@@ -1081,6 +1132,7 @@ int main(void)
 	tcase_add_test(tc, replaced_index_heads_kept_for_its_readers);
 	tcase_add_test(tc, check_sees_a_delete_whose_key_was_left_out);
 	tcase_add_test(tc, pruned_block_stays_a_version_through_a_drop);
+	tcase_add_test(tc, count_versions_per_snapshot);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

@@ -188,6 +188,36 @@ static uint64_t create_table(struct core *c, const struct pending_op *p, uint64_
 	return id;
 }
 
+/* Give t the empty index at op p's block and retire the old one with the
+ * heads it names as one item, freed in steps after the snapshots that may
+ * use it (retire.h): the commit costs the same whatever t holds. */
+static void clear_table(struct core *c, const struct pending_op *p, uint64_t ts)
+{
+	struct shm_table *t = tables_live(&c->tables, p->op.table);
+	unsigned log2 = (unsigned)p->op.since_ts;
+	index_build_abort(&c->build, t);
+	memset(c->base + p->block, 0, op_block_size(&p->op));
+	/* The old contents stay the table's for the snapshots before ts: a
+	 * generation names them (layout.h), published before the new index
+	 * with release stores, in the order catalog.h's readers rely on. */
+	struct shm_index_gen *g = (struct shm_index_gen *)(c->base + p->gen_block);
+	g->since = t->index_since;
+	g->word = t->index;
+	g->older = t->index_gen;
+	__atomic_store_n(&t->index_gen, p->gen_block, __ATOMIC_RELEASE);
+	__atomic_store_n(&t->index_since, ts, __ATOMIC_RELEASE);
+	retire_block(c->retired, ts, 0, p->gen_block, sizeof(*g), RETIRED_BLOCK);
+	retire_block(c->retired, ts, 0, t->index, (uint32_t)shm_index_bytes(t->index),
+		     RETIRED_INDEX_CONTENTS);
+	/* Release: the empty slots are written before the index is t's. */
+	__atomic_store_n(&t->index, shm_index_word(p->block, log2), __ATOMIC_RELEASE);
+	t->index_used = 0;
+	t->records = 0;
+	t->record_bytes = 0;
+	t->index_replaced_ts = ts;
+	t->left_out_ts = ts; /* a check since before the clear fails (prepare.c) */
+}
+
 static void drop_table(struct core *c, const struct shm_op *op, uint64_t ts)
 {
 	struct shm_table *t = tables_named(&c->tables, op->key, op->klen);
@@ -217,6 +247,9 @@ void apply_ops(struct core *c, size_t nops, uint64_t ts, uint64_t *value)
 			break;
 		case SHM_OP_DROP_TABLE:
 			drop_table(c, o, ts);
+			break;
+		case SHM_OP_CLEAR:
+			clear_table(c, &ops[i], ts);
 			break;
 		}
 	}

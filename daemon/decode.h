@@ -13,12 +13,13 @@
 #include "txn.h"
 
 /* An operation of the transaction being applied: decoded once, with its
- * key's hash (0 for table operations) and the block prepare reserved for
+ * key's hash (0 for table operations) and the blocks prepare reserved for
  * it (0 if none). */
 struct pending_op {
 	struct shm_op op;
 	uint64_t hash;
 	uint64_t block;
+	uint64_t gen_block;   /* CLEAR: the struct shm_index_gen it writes */
 };
 
 /* A table a transaction writes, with how many keys it may add, and its

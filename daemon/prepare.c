@@ -24,7 +24,41 @@ size_t op_block_size(const struct shm_op *op)
 		return shm_version_size(op->klen, SHM_TOMBSTONE);
 	case SHM_OP_CREATE_TABLE:
 		return INDEX_MIN_BYTES;
+	case SHM_OP_CLEAR: /* the new index: prepare set since_ts to its log2 */
+		return sizeof(uint64_t) << op->since_ts;
 	}
+	return 0;
+}
+
+/* The log2 of the slots of the index a CLEAR at ops[i] gives its table:
+ * room for the keys the transaction's later operations may add to it (up
+ * to its next CLEAR), within the 3/4 load an index keeps. */
+static unsigned clear_log2(const struct pending_op *ops, size_t i, size_t nops)
+{
+	uint32_t table = ops[i].op.table;
+	uint64_t adds = 0;
+	for (size_t j = i + 1; j < nops && !(ops[j].op.code == SHM_OP_CLEAR &&
+					     ops[j].op.table == table); j++) {
+		if (ops[j].op.table != table)
+			continue;
+		if (ops[j].op.code == SHM_OP_PUT)
+			adds++;
+		else if (ops[j].op.code == SHM_OP_RESERVE && ops[j].op.since_ts > adds)
+			adds = ops[j].op.since_ts;
+	}
+	unsigned log2 = INDEX_MIN_LOG2;
+	while (log2 < SHM_INDEX_MAX_LOG2 && (3ull << log2) / 4 <= adds)
+		log2++;
+	return log2;
+}
+
+/* Whether table id is cleared by one of the first n ops (a CLEAR before
+ * the op at n). */
+static int cleared_before(const struct pending_op *ops, size_t n, uint32_t id)
+{
+	for (size_t j = 0; j < n; j++)
+		if (ops[j].op.code == SHM_OP_CLEAR && ops[j].op.table == id)
+			return 1;
 	return 0;
 }
 
@@ -44,7 +78,10 @@ void unreserve(struct core *c, size_t n)
 		tt->count_block = 0;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const struct pending_op *p = &c->scratch.ops[i];
+		struct pending_op *p = &c->scratch.ops[i];
+		if (p->gen_block)
+			alloc_put(c->alloc, p->gen_block, sizeof(struct shm_index_gen));
+		p->gen_block = 0;
 		if (!p->block)
 			continue;
 		if (op_writes_version(&p->op))
@@ -143,9 +180,21 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 				touch(tt, &ntt, t,
 				      op->since_ts > t->records ? op->since_ts - t->records : 0, 1);
 			} else {
-				touch(tt, &ntt, t, 1, 0);
+				/* After a CLEAR the key goes into the index the
+				 * CLEAR makes, sized for it (clear_log2). */
+				touch(tt, &ntt, t, cleared_before(ops, i, op->table) ? 0 : 1, 0);
 				retires++;
 			}
+			break;
+		case SHM_OP_CLEAR:
+			t = tables_live(&c->tables, op->table);
+			if (!t || was_dropped(dropped, ndropped, op->table)) {
+				err = -ENOENT;
+				break;
+			}
+			touch(tt, &ntt, t, 0, 0);
+			ops[i].op.since_ts = clear_log2(ops, i, nops);
+			retires += 2; /* the old index with its heads, its generation */
 			break;
 		case SHM_OP_CREATE_TABLE:
 			creates++;
@@ -157,7 +206,7 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 				break;
 			}
 			dropped[ndropped++] = t->id;
-			retires += tables_drop_retires(t);
+			retires += TABLES_DROP_RETIRES;
 			break;
 		}
 	}
@@ -192,7 +241,11 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 	c->scratch.ntouched = 0;
 	for (i = 0; !err && i < nops; i++) {
 		size_t size = op_block_size(&ops[i].op);
+		ops[i].gen_block = 0;
 		if (size && !(ops[i].block = alloc_or_reclaim(c, size, op_writes_version(&ops[i].op))))
+			err = -ENOSPC;
+		else if (ops[i].op.code == SHM_OP_CLEAR &&
+			 !(ops[i].gen_block = alloc_or_reclaim(c, sizeof(struct shm_index_gen), 0)))
 			err = -ENOSPC;
 	}
 	for (size_t k = 0; !err && k < ntt; k++, c->scratch.ntouched++)

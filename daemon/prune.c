@@ -22,6 +22,7 @@
  */
 #include "prune.h"
 
+#include "catalog.h"
 #include "index.h"
 
 static struct shm_version *version_at(uint8_t *base, uint64_t off)
@@ -39,9 +40,13 @@ static struct shm_version *predecessor_by_walk(uint8_t *base, const struct shm_m
 	const struct shm_version *v = version_at(base, item->off);
 	uint64_t at = t->count_head;
 	if (v->klen) {
-		const uint64_t *slots = (const uint64_t *)(base + shm_index_off(t->index));
-		at = shm_index_find(base, slots, shm_index_mask(t->index),
-				    shm_key_hash(v->key, v->klen), v->key, v->klen) &
+		/* The index of the contents the version was replaced in: the
+		 * generation before its end's commit (a clear in that commit
+		 * came after the replacement, or the key was new). */
+		uint64_t word = shm_table_word(base, t, item->end - 1);
+		const uint64_t *slots = (const uint64_t *)(base + shm_index_off(word));
+		at = shm_index_find(base, slots, shm_index_mask(word), shm_key_hash(v->key, v->klen),
+				    v->key, v->klen) &
 		     SHM_SLOT_OFF_MASK;
 	}
 	while (at && at != item->off) {

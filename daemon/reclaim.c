@@ -53,6 +53,8 @@
 #include "reclaim.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
 
 #include "clock.h"
 #include "prune.h"
@@ -78,6 +80,7 @@ void reclaimer_init(struct reclaimer *rc, uint8_t *base, struct shm_meta *meta,
 
 void reclaimer_destroy(struct reclaimer *rc)
 {
+	free(rc->drains);
 	pins_free(&rc->pins);
 	pin_group_free(&rc->rejudge);
 	snapset_free(&rc->live);
@@ -103,6 +106,58 @@ static void free_unreachable(struct reclaimer *rc, const struct retired *it)
 	rc->freed += it->size;
 }
 
+/* Queue the index of item it, and the heads it names, for freeing in
+ * steps. Returns 0 or -ENOMEM. */
+static int drain_add(struct reclaimer *rc, const struct retired *it)
+{
+	if (rc->ndrains == rc->drains_cap) {
+		size_t cap = rc->drains_cap ? 2 * rc->drains_cap : 8;
+		struct drain *d = realloc(rc->drains, cap * sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		rc->drains = d;
+		rc->drains_cap = cap;
+	}
+	rc->drains[rc->ndrains++] = (struct drain){ .word = it->off,
+						    .versions = it->end > rc->retired->horizon };
+	return 0;
+}
+
+/* Free up to `budget` heads (or 64 empty slots for one) of the indexes
+ * queued, then each index itself. Heads are read as they are freed: none
+ * is freed before the whole index is judged free, so each still holds
+ * its version. */
+static void drain_work(struct reclaimer *rc, uint64_t budget)
+{
+	while (rc->ndrains && budget) {
+		struct drain *d = &rc->drains[rc->ndrains - 1];
+		const uint64_t *slots = (const uint64_t *)(rc->base + shm_index_off(d->word));
+		uint64_t cap = shm_index_mask(d->word) + 1;
+		for (unsigned scanned = 0; d->pos < cap && budget; d->pos++) {
+			uint64_t s = slots[d->pos];
+			if (!s) {
+				if (++scanned % 64 == 0)
+					budget--;
+				continue;
+			}
+			uint64_t off = s & SHM_SLOT_OFF_MASK;
+			const struct shm_version *v = (const struct shm_version *)(rc->base + off);
+			size_t size = shm_version_size(v->klen, v->vlen);
+			if (d->versions)
+				alloc_put_version(rc->alloc, off, size);
+			else
+				alloc_put(rc->alloc, off, size);
+			rc->freed += size;
+			budget--;
+		}
+		if (d->pos < cap)
+			return;
+		alloc_put(rc->alloc, shm_index_off(d->word), shm_index_bytes(d->word));
+		rc->freed += shm_index_bytes(d->word);
+		rc->ndrains--;
+	}
+}
+
 /* Whether a reader of a live snapshot can reach the table of version item
  * it: the table is live, or dropped with a live snapshot from its
  * creation to its drop. */
@@ -120,12 +175,16 @@ static bool table_reachable(const struct reclaimer *rc, const struct retired *it
 static int judge(struct reclaimer *rc, const struct retired *it)
 {
 	if (it->end <= rc->retired->horizon) {
+		if (it->kind == RETIRED_INDEX_CONTENTS)
+			return drain_add(rc, it);
 		free_unreachable(rc, it);
 		return 0;
 	}
 	uint64_t snap = snapset_newest_in(&rc->live, it->begin, it->end);
 	if (snap)
 		return pins_add(&rc->pins, snap, it);
+	if (it->kind == RETIRED_INDEX_CONTENTS)
+		return drain_add(rc, it);
 	if (it->kind == RETIRED_VERSION && table_reachable(rc, it)) {
 		/* A version not on its chain is a broken invariant: kept, never
 		 * freed under a reader; loud where asserts are on. */
@@ -251,7 +310,7 @@ bool reclaimer_holds(const struct reclaimer *rc)
 	uint64_t commit = __atomic_load_n(&rc->meta->commit_ts, __ATOMIC_RELAXED);
 	if (commit == rc->now_commit && rc->retired->items_total == rc->now_items)
 		return false;
-	return retire_count(rc->retired) || rc->pins.n || rc->rejudge.n ||
+	return retire_count(rc->retired) || rc->pins.n || rc->rejudge.n || rc->ndrains ||
 	       alloc_versions_held(rc->alloc);
 }
 
@@ -261,13 +320,13 @@ bool reclaimer_waiting(const struct reclaimer *rc)
 	 * a reader holds an old snapshot, asking again without a new commit
 	 * would find the same horizon. */
 	uint64_t commit = __atomic_load_n(&rc->meta->commit_ts, __ATOMIC_RELAXED);
-	return reclaimer_holds(rc) || rc->grace_pending || rc->pass ||
+	return reclaimer_holds(rc) || rc->grace_pending || rc->pass || rc->ndrains ||
 	       (rc->retired->horizon < commit && commit != rc->grace_commit);
 }
 
 bool reclaimer_due(const struct reclaimer *rc, uint64_t now_ns)
 {
-	return rc->pass || (reclaimer_waiting(rc) &&
+	return rc->pass || rc->ndrains || (reclaimer_waiting(rc) &&
 			    (retire_count(rc->retired) >= STEP_EVERY_ITEMS ||
 			     now_ns - rc->stepped_ns >= STEP_EVERY_NS ||
 			     (rc->grace_pending && grace_passed(rc->grace, rc->grace_gen))));
@@ -288,6 +347,7 @@ void reclaimer_step(struct reclaimer *rc, uint64_t now_ns)
 	}
 	pass_work(rc, STEP_ITEMS + 2 * (q->items_total - rc->step_retired));
 	rc->step_retired = q->items_total;
+	drain_work(rc, STEP_ITEMS);
 
 	uint64_t commit = __atomic_load_n(&rc->meta->commit_ts, __ATOMIC_RELAXED);
 	bool lagging = retire_count(q) || (q->horizon < commit && commit != rc->grace_commit);
@@ -311,6 +371,7 @@ void reclaimer_now(struct reclaimer *rc)
 		rc->graced = commit;
 	bool swept = pass_begin(rc, shm_now_ns());
 	pass_work(rc, UINT64_MAX);
+	drain_work(rc, UINT64_MAX);
 	/* Pruned blocks serve every kind of block again once no swept
 	 * snapshot is as old as the last of them (a reader that stands on one
 	 * read it before it was pruned, under a snapshot the sweep saw; one

@@ -15,7 +15,9 @@
  *   - else a replaced version that an older snapshot may walk through on
  *     its way down: unlinked from its chain and freed as a pruned version
  *     (prune.h), which readers detect if they stand on it (libshm/index.h);
- *     any other item: no snapshot in its interval can reach it; freed.
+ *     any other item: no snapshot in its interval can reach it; freed (an
+ *     index with the heads it names, of a cleared or dropped table, slot
+ *     by slot over several steps).
  * The judging runs in bounded steps between the writer's transactions.
  */
 #ifndef SHMDBD_RECLAIM_H
@@ -31,6 +33,13 @@
 #include "retire.h"
 #include "snapset.h"
 
+/* An index whose heads are being freed in steps (RETIRED_INDEX_CONTENTS). */
+struct drain {
+	uint64_t word;       /* the index */
+	uint64_t pos;        /* the next slot to free */
+	bool versions;       /* free heads as pruned versions (alloc.h) */
+};
+
 struct reclaimer {
 	uint8_t *base;
 	struct shm_meta *meta;
@@ -39,6 +48,8 @@ struct reclaimer {
 	struct grace *grace;           /* the grace periods reclamation waits for */
 	struct slot_source slots;
 	struct pins pins;              /* items a live snapshot sees */
+	struct drain *drains;          /* judged indexes being freed in steps */
+	size_t ndrains, drains_cap;
 	/* The pass under way: the live snapshots of one sweep, and the items it
 	 * may judge (retired at or before `graced`). */
 	bool pass;

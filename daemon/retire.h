@@ -21,14 +21,18 @@ enum retired_kind {
 	RETIRED_VERSION,     /* a replaced record version: off, size; prunable */
 	RETIRED_BLOCK,       /* an arena block: off, size */
 	RETIRED_TABLE_SLOT,  /* a dropped table's catalog slot: off = slot */
+	RETIRED_INDEX_CONTENTS, /* an index and the head each slot names (a
+				 * cleared or dropped table's): off = its index
+				 * word, size = the index's bytes; freed in steps */
 };
 
 /*
  * An item and the snapshots that may reach it: those in [begin, end). For
  * a replaced version, its own begin_ts and the commit that replaced it; for
  * an index the writer replaced, [0, end) (a reader keeps the index it
- * loaded for its whole snapshot); for what a table drop retired (its heads,
- * index and catalog slot), the table's [created_ts, dropped_ts).
+ * loaded for its whole snapshot), a cleared index and its heads as well;
+ * for what a table drop retired (its index and heads, count and catalog
+ * slot), the table's [created_ts, dropped_ts).
  */
 struct retired {
 	uint64_t end;    /* the commit that unlinked it */

@@ -68,6 +68,8 @@ uint32_t tables_create(struct tables *c, const void *name, size_t len, uint64_t 
 	t->left_out_ts = 0;
 	t->count_head = 0;
 	t->record_bytes = 0;
+	t->index_since = 0;
+	t->index_gen = 0;
 	t->created_ts = ts;
 	t->dropped_ts = SHM_TS_INFINITY;
 	t->records = 0;
@@ -84,29 +86,19 @@ uint32_t tables_create(struct tables *c, const void *name, size_t len, uint64_t 
 
 void tables_drop(struct tables *c, struct shm_table *t, uint64_t ts)
 {
-	uint64_t *slots = (uint64_t *)(c->base + shm_index_off(t->index));
-	uint64_t mask = shm_index_mask(t->index);
 	/* Readers with snapshots from ts on see the table gone; those from its
 	 * creation to ts keep reading it, so what it held is retired for
-	 * [created_ts, ts) (retire.h). */
+	 * [created_ts, ts) (retire.h): the index with every head it names as
+	 * one item, freed in steps (reclaim.c), so that a drop costs the
+	 * commit the same whatever the table holds. Older versions on the
+	 * chains are retired already. */
 	__atomic_store_n(&t->dropped_ts, ts, __ATOMIC_RELEASE);
 	t->state = SHM_TABLE_DROPPED;
-	for (uint64_t i = 0; i <= mask; i++) {
-		uint64_t s = slots[i];
-		if (s) { /* older versions on the chain are retired already */
-			const struct shm_version *v = (const void *)(c->base + (s & SHM_SLOT_OFF_MASK));
-			/* A version (its block may have been a pruned one that
-			 * a reader still stands on: freed as one, reclaim.c),
-			 * reachable by the table's snapshots only. */
-			retire_version(c->retired, ts, t->created_ts, s & SHM_SLOT_OFF_MASK,
-				       (uint32_t)shm_version_size(v->klen, v->vlen), 0, t->id);
-		}
-	}
-	if (t->count_head) /* the older count versions are retired already */
+	if (t->count_head)
 		retire_version(c->retired, ts, t->created_ts, t->count_head, SHM_COUNT_VERSION_SIZE,
 			       0, t->id);
-	retire_block(c->retired, ts, t->created_ts, shm_index_off(t->index),
-		     (uint32_t)shm_index_bytes(t->index), RETIRED_BLOCK);
+	retire_block(c->retired, ts, t->created_ts, t->index, (uint32_t)shm_index_bytes(t->index),
+		     RETIRED_INDEX_CONTENTS);
 	retire_block(c->retired, ts, t->created_ts, (uint64_t)(t - c->meta->tables), 0,
 		     RETIRED_TABLE_SLOT);
 }

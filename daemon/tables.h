@@ -33,11 +33,9 @@ struct shm_table *tables_named(struct tables *c, const void *name, size_t len);
 /* How many free slots there are, counting up to `want`. */
 unsigned tables_free_slots(const struct tables *c, unsigned want);
 
-/* How many retire-queue items dropping t takes. */
-static inline uint64_t tables_drop_retires(const struct shm_table *t)
-{
-	return t->index_used + 3; /* every head, the count's, the index, the slot */
-}
+/* How many retire-queue items dropping a table takes: its index with its
+ * heads, its count, its slot. */
+#define TABLES_DROP_RETIRES 3u
 
 /*
  * tables_create - the table named name[0..len), live from commit ts, with
@@ -53,8 +51,8 @@ uint32_t tables_create(struct tables *c, const void *name, size_t len, uint64_t 
 /*
  * tables_drop - drop live table t at commit ts: snapshots from ts on see it
  * gone, older ones read it until its blocks are freed after them. Retires
- * every key's head, the index and the catalog slot at ts (room reserved:
- * tables_drop_retires).
+ * the index with every key's head, the count and the catalog slot at ts
+ * (room reserved: TABLES_DROP_RETIRES), whatever the table holds.
  */
 void tables_drop(struct tables *c, struct shm_table *t, uint64_t ts);
 

@@ -431,6 +431,18 @@ SHMDB_API int shmdb_put(shmdb_wtxn *w, shmdb_table t, const void *key, size_t kl
 SHMDB_API int shmdb_del(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen);
 
 /*
+ * shmdb_clear - remove every record of table t when the transaction
+ * commits. A transaction's operations apply in the order they were added,
+ * so a clear followed by puts replaces the table's contents at once:
+ * snapshots see the old contents or the new, never a mix. Snapshots older
+ * than the commit keep reading the old contents; the daemon frees them in
+ * steps once none can, so clearing a huge table costs the commit no more
+ * than a small one. Returns 0, -EINVAL (w NULL) or -ENOMEM; the commit
+ * fails with -ENOENT if t does not exist.
+ */
+SHMDB_API int shmdb_clear(shmdb_wtxn *w, shmdb_table t);
+
+/*
  * shmdb_check - make the commit fail with SHMDB_ECONFLICT, applying nothing,
  * if a commit after since_ts wrote or deleted key in table t (usually
  * since_ts is the shmdb_read_ts of the snapshot the transaction read).

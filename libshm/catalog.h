@@ -60,4 +60,25 @@ static inline const struct shm_table *shm_table_at(const struct shm_meta *m, uin
 	return t;
 }
 
+/*
+ * The index word of table entry t as snapshot snap sees the table: the
+ * current index, or, for a snapshot older than the table's last clear, the
+ * index of the generation it saw (layout.h, struct shm_index_gen). The
+ * writer publishes a clear with release stores of index_gen, index_since,
+ * then index; loaded here in the opposite order (acquire), a new index
+ * comes with its since and its generation block.
+ */
+static inline uint64_t shm_table_word(const uint8_t *base, const struct shm_table *t,
+				      uint64_t snap)
+{
+	uint64_t word = __atomic_load_n(&t->index, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(__atomic_load_n(&t->index_since, __ATOMIC_ACQUIRE) <= snap, 1))
+		return word;
+	const struct shm_index_gen *g = (const struct shm_index_gen *)(base +
+		__atomic_load_n(&t->index_gen, __ATOMIC_ACQUIRE));
+	while (g->since > snap)
+		g = (const struct shm_index_gen *)(base + g->older);
+	return g->word;
+}
+
 #endif /* SHMDB_CATALOG_H */

@@ -108,7 +108,11 @@ enum shm_table_state {
  *                      (klen 0, value struct shm_count), one version per
  *                      commit that changed the count or the record bytes,
  *                      so a snapshot reads them as of its commit
- *  40  u8  reserved0[24]
+ *  40  u64 index_since the commit from which `index` holds the table's
+ *                      contents: its last shmdb_clear, 0 if none
+ *  48  u64 index_gen   offset of the struct shm_index_gen naming the index
+ *                      of the contents before that clear, 0 if none
+ *  56  u8  reserved0[8]
  * line 1:
  *  64  u8  name_len    1..63
  *  65  char name[63]   not NUL-terminated
@@ -131,7 +135,9 @@ struct shm_table {
 	uint32_t id;
 	uint32_t state;
 	uint64_t count_head;
-	uint8_t reserved0[24];
+	uint64_t index_since;
+	uint64_t index_gen;
+	uint8_t reserved0[8];
 	uint8_t name_len;
 	char name[63];
 	uint64_t records;
@@ -140,6 +146,24 @@ struct shm_table {
 	uint64_t left_out_ts;
 	uint64_t record_bytes;
 	uint8_t reserved2[24];
+};
+
+/*
+ * A table's contents before a clear, for the snapshots older than it: 24
+ * bytes, in an arena, written before the clear publishes (release stores
+ * of index_gen, index_since, then index, in that order), never changed.
+ *   0  u64 since   the commit from which `word` held the contents
+ *   8  u64 word    that index (its offset | log2, as shm_table.index)
+ *  16  u64 older   the shm_index_gen before it, 0 if none
+ * A snapshot snap reads the index of the newest generation whose since is
+ * at or below snap (libshm/catalog.h, shm_table_word). Each is kept, with
+ * its index and the heads that index names, until no snapshot older than
+ * the clear that made it lives.
+ */
+struct shm_index_gen {
+	uint64_t since;
+	uint64_t word;
+	uint64_t older;
 };
 
 /* The value of a count version (struct shm_table's count_head): 16 bytes. */

@@ -225,7 +225,7 @@ static inline uint64_t table_index(shmdb_rtxn *r, shmdb_table t)
 	if (!tb)
 		return 0;
 	r->last_table = t;
-	return r->last_index = __atomic_load_n(&tb->index, __ATOMIC_ACQUIRE);
+	return r->last_index = shm_table_word(r->base, tb, r->snap);
 }
 
 static inline void value_of(const struct shm_version *v, shmdb_val *val)

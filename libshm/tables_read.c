@@ -67,7 +67,7 @@ int shmdb_tables(shmdb_rtxn *r, shmdb_table_info *out, size_t cap, size_t *n)
 		if (kept == cap && (!cap || by_name(&info, &out[cap - 1]) >= 0))
 			continue;
 		struct shm_count c = count_of(r, tb);
-		uint64_t word = __atomic_load_n(&tb->index, __ATOMIC_ACQUIRE);
+		uint64_t word = shm_table_word(r->base, tb, r->snap);
 		info.count = c.records;
 		info.bytes = c.record_bytes + shm_index_bytes(word);
 		size_t at = kept < cap ? kept++ : cap - 1;

@@ -65,6 +65,10 @@ int shm_op_decode(const uint8_t *buf, size_t len, size_t *pos, struct shm_op *op
 		if (h.klen || h.vlen || !h.table || h.since_ts > SHMDB_MAX_TABLE_KEYS)
 			return -EBADMSG;
 		break;
+	case SHM_OP_CLEAR:
+		if (h.klen || h.vlen || !h.table || h.since_ts)
+			return -EBADMSG;
+		break;
 	default:
 		return -EBADMSG;
 	}

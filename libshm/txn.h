@@ -11,11 +11,12 @@
  *   8  u32 table      shmdb_table id (PUT, DEL, CHECK; 0 otherwise)
  *  12  u32 reserved   0
  *  16  u64 since_ts   CHECK: the snapshot; RESERVE: the key count; 0 otherwise
+ *                     (the writer's private copy may reuse it, prepare.c)
  *  24  u8  key[klen], zero-padded to 8
  *      u8  value[vlen], zero-padded to 8
  *
  * CREATE_TABLE and DROP_TABLE carry the table name as their key; RESERVE
- * carries no key, only its table and count.
+ * carries no key, only its table and count; CLEAR only its table.
  */
 #ifndef SHMDB_TXN_H
 #define SHMDB_TXN_H
@@ -32,6 +33,7 @@ enum shm_op_code {
 	SHM_OP_CREATE_TABLE = 4,
 	SHM_OP_DROP_TABLE = 5,
 	SHM_OP_RESERVE = 6,
+	SHM_OP_CLEAR = 7,
 };
 
 struct shm_op_hdr {

@@ -105,6 +105,13 @@ int shmdb_del(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen)
 	return append(w, SHM_OP_DEL, t, 0, key, klen, NULL, 0);
 }
 
+int shmdb_clear(shmdb_wtxn *w, shmdb_table t)
+{
+	if (!w)
+		return -EINVAL;
+	return append(w, SHM_OP_CLEAR, t, 0, NULL, 0, NULL, 0);
+}
+
 int shmdb_check(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen, uint64_t since_ts)
 {
 	if (!key_ok(w, key, klen))

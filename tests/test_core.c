@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "commit.h"
 #include "core.h"
 #include "harness.h"
@@ -211,7 +212,7 @@ static const struct shm_version *lookup(uint32_t id, const void *key, size_t kle
 {
 	const struct shm_table *t = &f.meta->tables[SHM_TABLE_SLOT(id)];
 	ck_assert_uint_eq(t->id, id);
-	uint64_t word = t->index;
+	uint64_t word = shm_table_word(f.base, t, snap);
 	const uint64_t *slots = (const uint64_t *)(f.base + shm_index_off(word));
 	return shm_lookup(f.base, slots, shm_index_mask(word), shm_key_hash(key, klen), key,
 			  (uint32_t)klen, snap);
@@ -1102,6 +1103,66 @@ START_TEST(count_versions_per_snapshot)
 }
 END_TEST
 
+/* A clear followed by puts replaces a table's contents in one commit: the
+ * snapshot before sees the old contents, the one after only the new; the
+ * clear sized the new index for the puts after it; a check since before the
+ * clear fails; the old index and its heads go once no snapshot can use
+ * them, in steps; count versions follow. */
+START_TEST(clear_replaces_contents_at_once)
+{
+	uint32_t t;
+	uint64_t before, after;
+	char k[16];
+	struct tx x = { 0 };
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "t", &t), 0);
+	for (int i = 0; i < 500; i++) {
+		snprintf(k, sizeof(k), "old%d", i);
+		tx_put(&x, t, k, "o");
+	}
+	ck_assert_int_eq(tx_commit(&x, &before, NULL), 0);
+	tx_free(&x);
+	fake_slots[0][0].snapshot = before;
+	uint64_t used = alloc_used(&f.alloc);
+	tx_op(&x, SHM_OP_CLEAR, t, 0, NULL, 0, NULL, 0);
+	for (int i = 0; i < 1000; i++) { /* more than a minimal index holds */
+		snprintf(k, sizeof(k), "new%d", i);
+		tx_put(&x, t, k, "n");
+	}
+	ck_assert_int_eq(tx_commit(&x, &after, NULL), 0);
+	tx_free(&x);
+	ck_assert(sees(t, "old7", "o", before) && sees(t, "new7", NULL, before));
+	ck_assert(sees(t, "old7", NULL, after) && sees(t, "new999", "n", after));
+	ck_assert_uint_eq(count_seen(t, before), 500);
+	ck_assert_uint_eq(count_seen(t, after), 1000);
+	const struct shm_table *tb = &f.meta->tables[SHM_TABLE_SLOT(t)];
+	ck_assert_uint_eq(tb->index_used, 1000);
+	ck_assert_uint_le(tb->index_used, (shm_index_mask(tb->index) + 1) * 3 / 4);
+	/* A check since before the clear conflicts, on any key. */
+	tx_op(&x, SHM_OP_CHECK, t, before, "old7", 4, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), SHMDB_ECONFLICT);
+	tx_free(&x);
+	/* Held by `before`: the old contents stay. */
+	reclaimer_now(&f.rc);
+	ck_assert(sees(t, "old499", "o", before));
+	uint64_t held = alloc_used(&f.alloc);
+	ck_assert_uint_gt(held, used);
+	/* Let go: freed in steps of the reclaimer, each bounded. */
+	fake_slots[0][0].snapshot = 0;
+	ck_assert_int_eq(put1(t, "new0", "again", NULL), 0);
+	uint64_t now = 4000000000ull;
+	int steps = 0;
+	for (; steps < 100 && (reclaimer_holds(&f.rc) || f.rc.ndrains); steps++)
+		reclaimer_step(&f.rc, now += 100000000ull);
+	ck_assert_uint_eq(f.rc.ndrains, 0);
+	ck_assert_int_gt(steps, 1);
+	ck_assert_uint_lt(alloc_used(&f.alloc), held - 500 * alloc_class_size(shm_version_size(6, 1)));
+	/* A clear of a missing table applies nothing. */
+	tx_op(&x, SHM_OP_CLEAR, t + 1, 0, NULL, 0, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), -ENOENT);
+	tx_free(&x);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("core");
@@ -1133,6 +1194,7 @@ int main(void)
 	tcase_add_test(tc, check_sees_a_delete_whose_key_was_left_out);
 	tcase_add_test(tc, pruned_block_stays_a_version_through_a_drop);
 	tcase_add_test(tc, count_versions_per_snapshot);
+	tcase_add_test(tc, clear_replaces_contents_at_once);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

@@ -11,6 +11,10 @@
  *     counts and bytes, fills at most cap entries while saying how many
  *     there are, and a snapshot taken before a drop still lists the
  *     dropped table;
+ *   - a clear followed by puts replaces the contents in one commit: no
+ *     snapshot ever holds two generations, or a partial one, and one held
+ *     across many clears still reads its own; with no snapshot left the
+ *     cleared generations come back;
  *   - the shmdb tool's tables and count commands, and bad arguments.
  *
  * Rules: every child opens its own handle after fork() and reports through
@@ -156,6 +160,126 @@ START_TEST(count_exact_in_every_snapshot)
 }
 END_TEST
 
+/* ---- clear + puts: one commit replaces the contents ----------------------------------- */
+
+/* Generation g of the table: keys g%3 * 100 .. + CLEAR_KEYS - 1 (so that
+ * generations overlap in some keys and not in others), each valued "g:<g>". */
+enum { CLEAR_KEYS = 300, CLEAR_ROUNDS = 400 };
+
+static int gen_key(char k[16], uint64_t g, int i)
+{
+	return snprintf(k, 16, "k%04d", (int)(g % 3) * 100 + i);
+}
+
+struct clear_args {
+	shmdb_table t;
+	int stop_fd, stop_wr;
+};
+
+/* Reads snapshots while generations replace each other: every snapshot
+ * holds exactly one generation, CLEAR_KEYS records all of it; one snapshot
+ * held across many commits still reads its own generation whole. */
+static void clear_reader(void *arg)
+{
+	const struct clear_args *a = arg;
+	close(a->stop_wr);
+	shmdb *db = test_child_open(&d), *hdb = test_child_open(&d);
+	shmdb_rtxn *held = NULL;
+	uint64_t held_gen = 0;
+	unsigned rounds = 0;
+	uint64_t deadline = test_now_ms() + 60000;
+	while (!test_told_to_stop(a->stop_fd) && test_now_ms() < deadline) {
+		shmdb_rtxn *r;
+		shmdb_cursor *c;
+		shmdb_val k, v;
+		uint64_t n, gen = UINT64_MAX, seen = 0;
+		CHILD_REQUIRE(shmdb_read_begin(db, &r) == 0, 30);
+		CHILD_REQUIRE(shmdb_count(r, a->t, &n) == 0, 31);
+		CHILD_REQUIRE(shmdb_cursor_open(r, a->t, &c) == 0, 32);
+		while (shmdb_cursor_next(c, &k, &v) == 0) {
+			unsigned long long g;
+			CHILD_REQUIRE(v.len > 2 && sscanf((const char *)v.data, "g:%llu", &g) == 1, 33);
+			if (gen == UINT64_MAX)
+				gen = g;
+			CHILD_REQUIRE(g == gen, 34); /* never two generations in one snapshot */
+			seen++;
+		}
+		shmdb_cursor_close(c);
+		CHILD_REQUIRE(seen == n && (n == 0 || n == CLEAR_KEYS), 35);
+		if (!held && seen && ++rounds == 20) {
+			held = r; /* kept: read again after more clears */
+			held_gen = gen;
+			db = hdb;
+			hdb = NULL;
+			continue;
+		}
+		shmdb_read_end(r);
+	}
+	if (held) {
+		char key[16], want[32];
+		shmdb_val v;
+		for (int i = 0; i < CLEAR_KEYS; i++) {
+			int kl = gen_key(key, held_gen, i);
+			int wl = snprintf(want, sizeof(want), "g:%llu", (unsigned long long)held_gen);
+			CHILD_REQUIRE(shmdb_get(held, a->t, key, (size_t)kl, &v) == 0, 36);
+			CHILD_REQUIRE(v.len == (size_t)wl && !memcmp(v.data, want, v.len), 37);
+		}
+		shmdb_read_end(held);
+	}
+	CHILD_REQUIRE(rounds > 0, 38);
+}
+
+START_TEST(clear_and_puts_replace_contents_at_once)
+{
+	test_start_daemon(&d, "64M");
+	shmdb *db = test_open(&d);
+	shmdb_table t = test_table(db, "gens");
+	shmdb_stats base;
+	ck_assert_int_eq(shmdb_stats_get(db, &base), 0);
+	int stop[2];
+	ck_assert_int_eq(pipe(stop), 0);
+	struct clear_args a = { .t = t, .stop_fd = stop[0], .stop_wr = stop[1] };
+	pid_t readers[2];
+	for (int i = 0; i < 2; i++)
+		readers[i] = test_spawn(clear_reader, &a);
+	close(stop[0]);
+	char k[16], v[32];
+	for (uint64_t g = 1; g <= CLEAR_ROUNDS; g++) {
+		shmdb_wtxn *w;
+		ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+		ck_assert_int_eq(shmdb_clear(w, t), 0);
+		for (int i = 0; i < CLEAR_KEYS; i++) {
+			int kl = gen_key(k, g, i);
+			int vl = snprintf(v, sizeof(v), "g:%llu", (unsigned long long)g);
+			ck_assert_int_eq(shmdb_put(w, t, k, (size_t)kl, v, (size_t)vl), 0);
+		}
+		ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+	}
+	close(stop[1]);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(test_reap(readers[i], 60000), 0);
+	/* No snapshot left: the 400 cleared generations come back, in steps,
+	 * to within a MiB of what the last one and its index take. */
+	shmdb_stats st;
+	uint64_t end = test_now_ms() + 10000;
+	do {
+		test_sleep_us(10000);
+		ck_assert_int_eq(shmdb_stats_get(db, &st), 0);
+	} while (st.mem_used > base.mem_used + (1u << 20) && test_now_ms() < end);
+	ck_assert_msg(st.mem_used <= base.mem_used + (1u << 20),
+		      "mem_used %" PRIu64 ", %" PRIu64 " before the generations", st.mem_used,
+		      base.mem_used);
+	/* Bad input. */
+	shmdb_wtxn *w;
+	ck_assert_int_eq(shmdb_clear(NULL, t), -EINVAL);
+	ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+	ck_assert_int_eq(shmdb_clear(w, t + 1), 0);
+	ck_assert_int_eq(shmdb_commit(w, NULL), -ENOENT);
+	shmdb_close(db);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
 /* ---- the list of tables ------------------------------------------------------------ */
 
 static void put_n(shmdb *db, shmdb_table t, int n)
@@ -244,6 +368,7 @@ int main(void)
 	TCase *tc = tcase_create("count");
 	tcase_add_test(tc, count_exact_in_every_snapshot);
 	tcase_add_test(tc, tables_in_name_order);
+	tcase_add_test(tc, clear_and_puts_replace_contents_at_once);
 	tcase_set_timeout(tc, 300);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);

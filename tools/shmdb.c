@@ -38,6 +38,7 @@ static const char usage[] =
 "  scan TABLE            print every KEY<TAB>VALUE of TABLE\n"
 "  tables                every table: name, kind, records, bytes\n"
 "  count TABLE           the records of TABLE\n"
+"  clear TABLE           remove every record of TABLE\n"
 "  drop TABLE            drop TABLE and everything in it\n"
 "Keys, values and names print printable ASCII as is, '\\' as '\\\\' and any\n"
 "other byte as '\\xHH'.\n"
@@ -169,31 +170,74 @@ static int cmd_tables(const char *socket_path)
 	return e ? 1 : 0;
 }
 
+/* The exit status for error e on table `name`, said on stderr (0: none). */
+static int table_status(const char *name, int e)
+{
+	if (e)
+		fprintf(stderr, "shmdb: table '%s': %s\n", name,
+			e == -ENOENT ? "no such table" : shmdb_strerror(e));
+	return !e ? 0 : e == -EINVAL ? 2 : 1;
+}
+
+/* Open the store and the existing table named by the one operand of
+ * `cmd`: 0, or the exit status (said on stderr; nothing left open). */
+static int open_one_table(const char *socket_path, const char *cmd, int argc, char **argv,
+			  shmdb **db, shmdb_table *t)
+{
+	if (argc != 1) {
+		fprintf(stderr, "shmdb: %s takes 1 operand (see --help)\n", cmd);
+		return 2;
+	}
+	if (open_db(socket_path, db))
+		return 1;
+	int status = table_status(argv[0], shmdb_table_open(*db, argv[0], 0, t));
+	if (status)
+		shmdb_close(*db);
+	return status;
+}
+
+/* clear TABLE: remove every record. */
+static int cmd_clear(const char *socket_path, int argc, char **argv)
+{
+	shmdb *db;
+	shmdb_wtxn *w;
+	shmdb_table t;
+	uint64_t ts = 0;
+	int status = open_one_table(socket_path, "clear", argc, argv, &db, &t);
+	if (status)
+		return status;
+	int e = shmdb_write_begin(db, &w);
+	if (!e) {
+		if ((e = shmdb_clear(w, t)))
+			shmdb_abort(w);
+		else
+			e = shmdb_commit(w, &ts);
+	}
+	if (!e)
+		printf("committed at %" PRIu64 "\n", ts);
+	shmdb_close(db);
+	return table_status(argv[0], e);
+}
+
 /* count TABLE: its records now. */
 static int cmd_count(const char *socket_path, int argc, char **argv)
 {
-	if (argc != 1) {
-		fprintf(stderr, "shmdb: count takes 1 operand (see --help)\n");
-		return 2;
-	}
 	shmdb *db;
 	shmdb_rtxn *r;
 	shmdb_table t;
 	uint64_t n = 0;
-	if (open_db(socket_path, &db))
-		return 1;
-	int e = shmdb_table_open(db, argv[0], 0, &t);
-	if (!e && !(e = shmdb_read_begin(db, &r))) {
+	int status = open_one_table(socket_path, "count", argc, argv, &db, &t);
+	if (status)
+		return status;
+	int e = shmdb_read_begin(db, &r);
+	if (!e) {
 		e = shmdb_count(r, t, &n);
 		shmdb_read_end(r);
 	}
-	if (e)
-		fprintf(stderr, "shmdb: table '%s': %s\n", argv[0],
-			e == -ENOENT ? "no such table" : shmdb_strerror(e));
-	else
+	if (!e)
 		printf("%" PRIu64 "\n", n);
 	shmdb_close(db);
-	return !e ? 0 : e == -EINVAL ? 2 : 1;
+	return table_status(argv[0], e);
 }
 
 /* drop TABLE. argv: the command's operands. */
@@ -375,6 +419,8 @@ int main(int argc, char **argv)
 		return cmd_reserve(socket_path, argc - optind - 1, argv + optind + 1);
 	if (!strcmp(cmd, "count"))
 		return cmd_count(socket_path, argc - optind - 1, argv + optind + 1);
+	if (!strcmp(cmd, "clear"))
+		return cmd_clear(socket_path, argc - optind - 1, argv + optind + 1);
 	if (optind + 1 < argc) {
 		fprintf(stderr, "shmdb: unexpected argument '%s'\n", argv[optind + 1]);
 		return 2;

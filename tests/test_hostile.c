@@ -132,6 +132,21 @@ static void hostile_child(void *arg)
 		shm_op_encode(buf + n2, SHM_OP_PUT, a->t, 0, "ghost3", 6, "z", 1);
 		CHILD_REQUIRE(test_raw_txn(db, buf, n2 + n1, &ts) == 0 && ts > 0, 167);
 		CHILD_REQUIRE(test_visible(db, a->t, "ghost3"), 168);
+		/* Clears with a key, a value, a count, for table 0, for no
+		 * table, and a good put before them: nothing applied. */
+		shm_op_encode(buf, SHM_OP_CLEAR, a->t, 0, "k", 1, NULL, 0);
+		CHILD_REQUIRE(test_raw_txn(db, buf, shm_op_size(1, 0), &ts) == SHMDB_EBADTXN, 169);
+		shm_op_encode(buf, SHM_OP_CLEAR, a->t, 0, NULL, 0, "v", 1);
+		CHILD_REQUIRE(test_raw_txn(db, buf, shm_op_size(0, 1), &ts) == SHMDB_EBADTXN, 170);
+		shm_op_encode(buf, SHM_OP_CLEAR, a->t, 7, NULL, 0, NULL, 0);
+		CHILD_REQUIRE(test_raw_txn(db, buf, n2, &ts) == SHMDB_EBADTXN, 171);
+		shm_op_encode(buf, SHM_OP_CLEAR, 0, 0, NULL, 0, NULL, 0);
+		CHILD_REQUIRE(test_raw_txn(db, buf, n2, &ts) == SHMDB_EBADTXN, 172);
+		shm_op_encode(buf, SHM_OP_PUT, a->t, 0, "ghost4", 6, "z", 1);
+		shm_op_encode(buf + n1, SHM_OP_CLEAR, 0x00ab0123, 0, NULL, 0, NULL, 0);
+		CHILD_REQUIRE(test_raw_txn(db, buf, n1 + n2, &ts) == -ENOENT, 173);
+		CHILD_REQUIRE(!test_visible(db, a->t, "ghost4") && test_visible(db, a->t, "ghost3"),
+			      174);
 		still_usable(db, a->t);
 		break;
 

@@ -40,6 +40,7 @@ struct core {
 	struct tables tables;
 	struct index_build build;
 	struct txn_scratch scratch;
+	uint64_t clear_adds[SHM_MAX_TABLES]; /* prepare's count per slot (size_clears) */
 };
 
 /*

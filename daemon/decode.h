@@ -31,6 +31,7 @@ struct touched {
 	uint64_t records0;    /* t->records before the transaction */
 	uint64_t bytes0;      /* t->record_bytes before it */
 	uint64_t count_block; /* the block of its next count version (prepare) */
+	int cleared;          /* a CLEAR of t came before (prepare) */
 };
 
 /* Per-transaction scratch, one entry of each array per operation, grown as

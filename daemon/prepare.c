@@ -11,7 +11,9 @@
 #include "prepare.h"
 
 #include <errno.h>
+#include <string.h>
 
+#include "catalog.h"
 #include "index.h"
 #include "shmdb.h"
 
@@ -30,36 +32,45 @@ size_t op_block_size(const struct shm_op *op)
 	return 0;
 }
 
-/* The log2 of the slots of the index a CLEAR at ops[i] gives its table:
- * room for the keys the transaction's later operations may add to it (up
- * to its next CLEAR), within the 3/4 load an index keeps. */
-static unsigned clear_log2(const struct pending_op *ops, size_t i, size_t nops)
+/* The log2 of the slots of an index for `keys` keys, within the 3/4 load
+ * an index keeps. */
+static unsigned log2_for(uint64_t keys)
 {
-	uint32_t table = ops[i].op.table;
-	uint64_t adds = 0;
-	for (size_t j = i + 1; j < nops && !(ops[j].op.code == SHM_OP_CLEAR &&
-					     ops[j].op.table == table); j++) {
-		if (ops[j].op.table != table)
-			continue;
-		if (ops[j].op.code == SHM_OP_PUT)
-			adds++;
-		else if (ops[j].op.code == SHM_OP_RESERVE && ops[j].op.since_ts > adds)
-			adds = ops[j].op.since_ts;
-	}
 	unsigned log2 = INDEX_MIN_LOG2;
-	while (log2 < SHM_INDEX_MAX_LOG2 && (3ull << log2) / 4 <= adds)
+	while (log2 < SHM_INDEX_MAX_LOG2 && (3ull << log2) / 4 <= keys)
 		log2++;
 	return log2;
 }
 
-/* Whether table id is cleared by one of the first n ops (a CLEAR before
- * the op at n). */
-static int cleared_before(const struct pending_op *ops, size_t n, uint32_t id)
+/* Size the index each CLEAR of ops[0..nops) makes (its since_ts becomes
+ * the log2, op_block_size): room for the keys the ops after it may add to
+ * its table, up to the table's next CLEAR. One pass from the last op, with
+ * a count per catalog slot: linear in the transaction, whatever it holds. */
+static void size_clears(struct core *c, size_t nops)
 {
-	for (size_t j = 0; j < n; j++)
-		if (ops[j].op.code == SHM_OP_CLEAR && ops[j].op.table == id)
-			return 1;
-	return 0;
+	struct pending_op *ops = c->scratch.ops;
+	size_t i = 0;
+	while (i < nops && ops[i].op.code != SHM_OP_CLEAR)
+		i++;
+	if (i == nops)
+		return;
+	uint64_t *after = c->clear_adds;
+	memset(after, 0, sizeof(c->clear_adds));
+	for (i = nops; i-- > 0;) {
+		struct shm_op *op = &ops[i].op;
+		if (!shm_table_id_ok(op->table))
+			continue;
+		uint64_t *n = &after[SHM_TABLE_SLOT(op->table)];
+		if (op->code == SHM_OP_PUT) {
+			(*n)++;
+		} else if (op->code == SHM_OP_RESERVE) {
+			if (op->since_ts > *n)
+				*n = op->since_ts;
+		} else if (op->code == SHM_OP_CLEAR) {
+			op->since_ts = log2_for(*n);
+			*n = 0;
+		}
+	}
 }
 
 /* Whether op's block is a record version (alloc.h: those may be pruned
@@ -119,20 +130,23 @@ static uint64_t alloc_or_reclaim(struct core *c, size_t size, int version)
 }
 
 /* Count `adds` more keys that t may gain in this transaction, for a
- * RESERVE op if `reserve`. */
-static void touch(struct touched *tt, size_t *ntt, struct shm_table *t, uint64_t adds,
-		  int reserve)
+ * RESERVE op if `reserve`; none once the transaction cleared t (they go
+ * into the index the CLEAR makes, sized for them: size_clears). Returns
+ * t's entry. */
+static struct touched *touch(struct touched *tt, size_t *ntt, struct shm_table *t,
+			     uint64_t adds, int reserve)
 {
 	for (size_t i = 0; i < *ntt; i++) {
 		if (tt[i].t == t) {
-			tt[i].adds += adds;
+			if (!tt[i].cleared)
+				tt[i].adds += adds;
 			tt[i].reserve |= reserve;
-			return;
+			return &tt[i];
 		}
 	}
 	tt[*ntt] = (struct touched){ .t = t, .adds = adds, .reserve = reserve,
 				    .records0 = t->records, .bytes0 = t->record_bytes };
-	(*ntt)++;
+	return &tt[(*ntt)++];
 }
 
 static int was_dropped(const uint32_t *dropped, size_t n, uint32_t id)
@@ -152,6 +166,7 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 	unsigned creates = 0;
 	int err = 0;
 
+	size_clears(c, nops);
 	/* Tables, checks, drops and index room first: nothing reserved yet. */
 	for (i = 0; !err && i < nops; i++) {
 		const struct shm_op *op = &ops[i].op;
@@ -180,9 +195,7 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 				touch(tt, &ntt, t,
 				      op->since_ts > t->records ? op->since_ts - t->records : 0, 1);
 			} else {
-				/* After a CLEAR the key goes into the index the
-				 * CLEAR makes, sized for it (clear_log2). */
-				touch(tt, &ntt, t, cleared_before(ops, i, op->table) ? 0 : 1, 0);
+				touch(tt, &ntt, t, 1, 0);
 				retires++;
 			}
 			break;
@@ -192,8 +205,7 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 				err = -ENOENT;
 				break;
 			}
-			touch(tt, &ntt, t, 0, 0);
-			ops[i].op.since_ts = clear_log2(ops, i, nops);
+			touch(tt, &ntt, t, 0, 0)->cleared = 1; /* since_ts: size_clears */
 			retires += 2; /* the old index with its heads, its generation */
 			break;
 		case SHM_OP_CREATE_TABLE:

@@ -130,17 +130,18 @@ static uint64_t alloc_or_reclaim(struct core *c, size_t size, int version)
 }
 
 /* Count `adds` more keys that t may gain in this transaction, for a
- * RESERVE op if `reserve`; none once the transaction cleared t (they go
- * into the index the CLEAR makes, sized for them: size_clears). Returns
- * t's entry. */
+ * RESERVE op if `reserve`; neither once the transaction cleared t (the
+ * keys go into the index the CLEAR makes, sized for them and for the
+ * reserve: size_clears). Returns t's entry. */
 static struct touched *touch(struct touched *tt, size_t *ntt, struct shm_table *t,
 			     uint64_t adds, int reserve)
 {
 	for (size_t i = 0; i < *ntt; i++) {
 		if (tt[i].t == t) {
-			if (!tt[i].cleared)
+			if (!tt[i].cleared) {
 				tt[i].adds += adds;
-			tt[i].reserve |= reserve;
+				tt[i].reserve |= reserve;
+			}
 			return &tt[i];
 		}
 	}

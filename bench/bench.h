@@ -8,6 +8,7 @@
 #ifndef SHMDB_BENCH_H
 #define SHMDB_BENCH_H
 
+#include <semaphore.h>
 #include <stdint.h>
 #include <string.h>
 #include <x86intrin.h>
@@ -163,6 +164,26 @@ void bench_pin(int cpu);
 void bench_costs(const struct counters *before, const struct counters *after, uint64_t ops,
 		 struct bench_result *r);
 uint64_t bench_now_ns(void);
+
+/* The pinned-overwrite's snapshot holder: a thread that takes a snapshot
+ * (a read transaction) of the loaded records, checks it, calls
+ * bench_hold_wait, checks it again and lets it go; err set if a check or
+ * the snapshot failed. */
+struct bench_holder {
+	const struct bench_params *p;
+	sem_t held, release;
+	int err;
+};
+
+/* In the holder thread: say the snapshot is held, and wait to be let go. */
+void bench_hold_wait(struct bench_holder *h);
+
+/* run(p, o) while a thread running hold (given its struct bench_holder)
+ * holds a snapshot; `sys` names the system in messages. 0, or -1 if the
+ * thread, its snapshot or run failed. */
+int bench_while_held(const char *sys, void *(*hold)(void *), const struct bench_params *p,
+		     int (*run)(const struct bench_params *, struct bench_overwrite *),
+		     struct bench_overwrite *o);
 
 /* Wait at p->gate, if set, for the other reader process. Returns 0, or -1
  * after 120 s without it (it failed before the gate, since warm-ups take

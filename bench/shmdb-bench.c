@@ -25,6 +25,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -43,6 +44,35 @@ uint64_t bench_now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void bench_hold_wait(struct bench_holder *h)
+{
+	sem_post(&h->held);
+	sem_wait(&h->release);
+}
+
+int bench_while_held(const char *sys, void *(*hold)(void *), const struct bench_params *p,
+		     int (*run)(const struct bench_params *, struct bench_overwrite *),
+		     struct bench_overwrite *o)
+{
+	struct bench_holder h = { .p = p };
+	pthread_t thread;
+	sem_init(&h.held, 0, 0);
+	sem_init(&h.release, 0, 0);
+	int err = pthread_create(&thread, NULL, hold, &h) ? -1 : 0;
+	if (err)
+		fprintf(stderr, "shmdb-bench: %s: cannot start the snapshot holder\n", sys);
+	if (!err) {
+		sem_wait(&h.held);
+		if (!h.err)
+			err = run(p, o);
+		sem_post(&h.release);
+		pthread_join(thread, NULL);
+	}
+	sem_destroy(&h.held);
+	sem_destroy(&h.release);
+	return err || h.err ? -1 : 0;
 }
 
 void bench_costs(const struct counters *before, const struct counters *after, uint64_t ops,

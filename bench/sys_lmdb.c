@@ -8,8 +8,6 @@
  */
 #include <inttypes.h>
 #include <lmdb.h>
-#include <pthread.h>
-#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,23 +180,16 @@ static int reads_as_loaded(MDB_txn *txn, const struct bench_params *p)
 /* The read transaction held through the pinned overwrites, in a thread of
  * its own, asleep between its begin and its end. It reads every record as
  * loaded at both ends, or sets err. */
-struct holder {
-	const struct bench_params *p;
-	sem_t held, release;
-	int err;
-};
-
 static void *hold_snapshot(void *arg)
 {
-	struct holder *h = arg;
+	struct bench_holder *h = arg;
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
 	if (rc)
 		h->err = fail("snapshot holder", rc);
 	else if (reads_as_loaded(txn, h->p))
 		h->err = -1;
-	sem_post(&h->held);
-	sem_wait(&h->release);
+	bench_hold_wait(h);
 	if (!rc) {
 		if (reads_as_loaded(txn, h->p))
 			h->err = -1;
@@ -307,23 +298,7 @@ static int overwrite(const struct bench_params *p, int hold, struct bench_overwr
 		return fail("map size", rc);
 	if (!hold)
 		return overwrites(p, o);
-	struct holder h = { .p = p };
-	pthread_t thread;
-	sem_init(&h.held, 0, 0);
-	sem_init(&h.release, 0, 0);
-	int err = pthread_create(&thread, NULL, hold_snapshot, &h) ? -1 : 0;
-	if (err)
-		fprintf(stderr, "shmdb-bench: lmdb: cannot start the snapshot holder\n");
-	if (!err) {
-		sem_wait(&h.held);
-		if (!h.err)
-			err = overwrites(p, o);
-		sem_post(&h.release);
-		pthread_join(thread, NULL);
-	}
-	sem_destroy(&h.held);
-	sem_destroy(&h.release);
-	return err || h.err ? -1 : 0;
+	return bench_while_held("lmdb", hold_snapshot, p, overwrites, o);
 }
 
 static void stop(const struct bench_params *p)

@@ -10,8 +10,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
-#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,15 +271,9 @@ static int reads_as_loaded(shmdb_rtxn *txn, shmdb_table t, const struct bench_pa
  * on a handle of its own (a reader slot of another session, as a long
  * reader elsewhere would hold), asleep between taking the snapshot and
  * ending it. It reads every record as loaded at both ends, or sets err. */
-struct holder {
-	const struct bench_params *p;
-	sem_t held, release;
-	int err;
-};
-
 static void *hold_snapshot(void *arg)
 {
-	struct holder *h = arg;
+	struct bench_holder *h = arg;
 	shmdb *mine = NULL;
 	shmdb_table t;
 	shmdb_rtxn *txn = NULL;
@@ -294,8 +286,7 @@ static void *hold_snapshot(void *arg)
 		h->err = fail("snapshot holder", e);
 	else if (reads_as_loaded(txn, t, h->p))
 		h->err = -1;
-	sem_post(&h->held);
-	sem_wait(&h->release);
+	bench_hold_wait(h);
 	if (!e) {
 		if (reads_as_loaded(txn, t, h->p))
 			h->err = -1;
@@ -392,23 +383,7 @@ static int overwrite(const struct bench_params *p, int hold, struct bench_overwr
 {
 	if (!hold)
 		return overwrites(p, o);
-	struct holder h = { .p = p };
-	pthread_t thread;
-	sem_init(&h.held, 0, 0);
-	sem_init(&h.release, 0, 0);
-	int err = pthread_create(&thread, NULL, hold_snapshot, &h) ? -1 : 0;
-	if (err)
-		fprintf(stderr, "shmdb-bench: shmdb: cannot start the snapshot holder\n");
-	if (!err) {
-		sem_wait(&h.held);
-		if (!h.err)
-			err = overwrites(p, o);
-		sem_post(&h.release);
-		pthread_join(thread, NULL);
-	}
-	sem_destroy(&h.held);
-	sem_destroy(&h.release);
-	return err || h.err ? -1 : 0;
+	return bench_while_held("shmdb", hold_snapshot, p, overwrites, o);
 }
 
 static void stop(const struct bench_params *p)

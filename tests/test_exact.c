@@ -207,6 +207,18 @@ static int check_model(shmdb_rtxn *r, shmdb_table t, const int64_t *want, const 
 	return 0;
 }
 
+/* A fresh snapshot reads `want` after a churn; then db closes and the
+ * daemon stops cleanly. */
+static void finish_at_model(shmdb *db, shmdb_table t, const int64_t *want)
+{
+	shmdb_rtxn *r;
+	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
+	ck_assert_int_eq(check_model(r, t, want, "after the churn"), 0);
+	shmdb_read_end(r);
+	shmdb_close(db);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+
 /* A model where every key has value number c. */
 static void model_all(int64_t *want, int64_t c)
 {
@@ -595,15 +607,10 @@ START_TEST(held_snapshot_ten_million_overwrites)
 
 	/* A new snapshot reads the last overwrites. */
 	static int64_t want[KEYS];
-	shmdb_rtxn *r;
 	model_after(want, CHURN_OPS);
-	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
-	ck_assert_int_eq(check_model(r, t, want, "after the churn"), 0);
-	shmdb_read_end(r);
 	close(up[0]);
 	close(down[1]);
-	shmdb_close(db);
-	ck_assert_int_eq(test_daemon_stop(&d), 0);
+	finish_at_model(db, t, want);
 }
 END_TEST
 
@@ -625,13 +632,8 @@ START_TEST(no_snapshot_ten_million_overwrites)
 	churn_bounded(db, t, &m, "no snapshot");
 
 	static int64_t want[KEYS];
-	shmdb_rtxn *r;
 	model_after(want, CHURN_OPS);
-	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
-	ck_assert_int_eq(check_model(r, t, want, "after the churn"), 0);
-	shmdb_read_end(r);
-	shmdb_close(db);
-	ck_assert_int_eq(test_daemon_stop(&d), 0);
+	finish_at_model(db, t, want);
 }
 END_TEST
 
@@ -781,12 +783,7 @@ START_TEST(five_snapshots_against_models)
 		shmdb_read_end(r[i]);
 		shmdb_close(h[i]);
 	}
-	shmdb_rtxn *now;
-	ck_assert_int_eq(shmdb_read_begin(db, &now), 0);
-	ck_assert_int_eq(check_model(now, t, cur, "after the churn"), 0);
-	shmdb_read_end(now);
-	shmdb_close(db);
-	ck_assert_int_eq(test_daemon_stop(&d), 0);
+	finish_at_model(db, t, cur);
 }
 END_TEST
 

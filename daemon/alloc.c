@@ -180,10 +180,11 @@ void alloc_put(struct alloc *a, uint64_t off, size_t size)
 	arena_of(a, off)->used -= class_size(c);
 }
 
-void alloc_put_version(struct alloc *a, uint64_t off, size_t size)
+/* Give the version block at off to the version stacks, marked free;
+ * `stamp`: note the commit now as the last put that readers may stand on. */
+static void put_version(struct alloc *a, uint64_t off, size_t size, int stamp)
 {
 	unsigned c = class_of(size);
-	const struct shm_meta *m = (const struct shm_meta *)a->base; /* at range offset 0 */
 	/* The block reads as free before its chunk header may overwrite the
 	 * version's other fields: the release fence orders the store before
 	 * every later one (layout.h, libshm/index.h). */
@@ -192,7 +193,20 @@ void alloc_put_version(struct alloc *a, uint64_t off, size_t size)
 	push_free(a, &a->versions, c, off);
 	arena_of(a, off)->used -= class_size(c);
 	a->versions_held++;
-	a->versions_put_ts = __atomic_load_n(&m->commit_ts, __ATOMIC_RELAXED);
+	if (stamp) {
+		const struct shm_meta *m = (const struct shm_meta *)a->base; /* at range offset 0 */
+		a->versions_put_ts = __atomic_load_n(&m->commit_ts, __ATOMIC_RELAXED);
+	}
+}
+
+void alloc_put_version(struct alloc *a, uint64_t off, size_t size)
+{
+	put_version(a, off, size, 1);
+}
+
+void alloc_unget_version(struct alloc *a, uint64_t off, size_t size)
+{
+	put_version(a, off, size, 0);
 }
 
 void alloc_release_versions(struct alloc *a)

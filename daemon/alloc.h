@@ -74,6 +74,12 @@ void alloc_put(struct alloc *a, uint64_t off, size_t size);
  * now from the meta segment at the range's start (versions_put_ts). */
 void alloc_put_version(struct alloc *a, uint64_t off, size_t size);
 
+/* alloc_unget_version - give back a block alloc_get_version handed out
+ * that was never published: to the version stacks, as it may have come
+ * from them, but not counted as a new put (versions_put_ts stays: any
+ * reader standing on it stood there since it was put the first time). */
+void alloc_unget_version(struct alloc *a, uint64_t off, size_t size);
+
 /* alloc_release_versions - move every block of the version stacks to the
  * general ones: for when no reader can stand on a pruned block any more,
  * none having a snapshot as old as versions_put_ts. O(blocks). */

@@ -115,7 +115,7 @@ static void write_version(struct core *c, struct shm_table *t, const struct pend
 
 	if (op->code == SHM_OP_DEL && !present) {
 		/* Deleting a missing key changes nothing. */
-		alloc_put_version(c->alloc, p->block, op_block_size(op));
+		alloc_unget_version(c->alloc, p->block, op_block_size(op));
 		return;
 	}
 	/* The block may be a pruned version that a reader still reads: its
@@ -161,7 +161,7 @@ static void publish_counts(struct core *c, uint64_t ts)
 		tt->count_block = 0;
 		if (t->state != SHM_TABLE_LIVE ||
 		    (t->records == tt->records0 && t->record_bytes == tt->bytes0)) {
-			alloc_put_version(c->alloc, block, SHM_COUNT_VERSION_SIZE);
+			alloc_unget_version(c->alloc, block, SHM_COUNT_VERSION_SIZE);
 			continue;
 		}
 		struct shm_version *v = version_at(c, block);

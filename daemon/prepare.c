@@ -85,7 +85,7 @@ void unreserve(struct core *c, size_t n)
 	for (size_t k = 0; k < c->scratch.ntouched; k++) {
 		struct touched *tt = &c->scratch.touched[k];
 		if (tt->count_block)
-			alloc_put_version(c->alloc, tt->count_block, SHM_COUNT_VERSION_SIZE);
+			alloc_unget_version(c->alloc, tt->count_block, SHM_COUNT_VERSION_SIZE);
 		tt->count_block = 0;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -96,7 +96,7 @@ void unreserve(struct core *c, size_t n)
 		if (!p->block)
 			continue;
 		if (op_writes_version(&p->op))
-			alloc_put_version(c->alloc, p->block, op_block_size(&p->op));
+			alloc_unget_version(c->alloc, p->block, op_block_size(&p->op));
 		else
 			alloc_put(c->alloc, p->block, op_block_size(&p->op));
 	}

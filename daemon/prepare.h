@@ -20,14 +20,15 @@ size_t op_block_size(const struct shm_op *op);
  * commit at `ts`: resolve tables, evaluate checks, make index room (which
  * may rebuild an index or step a build: no snapshot's view changes),
  * reserve every retire-queue entry and every block the transaction will
- * write, setting each op's block. Where memory is short while retired
+ * write, setting each op's block (and a CLEAR's generation block, and each
+ * written table's next count version in c->scratch.touched). Where memory is short while retired
  * blocks wait, c->pressure is asked first. Returns 0, or SHMDB_ECONFLICT,
  * -ENOENT, -ENOSPC or -ENOMEM with nothing reserved.
  */
 int prepare(struct core *c, size_t nops, uint64_t ts);
 
-/* unreserve - give back the blocks prepare reserved for ops[0..n) (never
- * published). */
+/* unreserve - give back the blocks prepare reserved for ops[0..n) and for
+ * the tables' count versions (never published). */
 void unreserve(struct core *c, size_t n);
 
 #endif /* SHMDBD_PREPARE_H */

@@ -233,17 +233,40 @@ SHMDB_API const char *shmdb_page_kind_name(uint32_t page_kind);
 typedef uint32_t shmdb_table;
 
 #define SHMDB_CREATE 1   /* shmdb_table_open: create the table if missing */
+#define SHMDB_ORDERED 2  /* a table whose keys are kept in order */
+#define SHMDB_MULTI 4    /* a multimap: a key holds a set of distinct values in
+			  * value order; implies SHMDB_ORDERED */
+
+/* The longest value of a multimap pair, in bytes. */
+#define SHMDB_MAX_MULTI_VALUE SHMDB_MAX_KEY
 
 /*
+ * A table has one of three kinds, fixed when it is created:
+ *   0                            a hash table: point gets, cursors visit
+ *                                records in no particular order;
+ *   SHMDB_ORDERED                keys in order: cursors seek, walk forward
+ *                                and back; gets cost what they cost on a
+ *                                hash table (the table keeps both);
+ *   SHMDB_ORDERED | SHMDB_MULTI  a multimap: each (key, value) pair is a
+ *                                record, ordered by key, then value; a put
+ *                                adds a pair, shmdb_del_value removes one.
+ * Order is bytewise (memcmp) over the common length, then the shorter
+ * first: "ab" < "abc" < "b".
+ *
  * shmdb_table_open - find the live table `name` (1..SHMDB_MAX_TABLE_NAME
  * bytes, NUL-terminated) and set *t. With SHMDB_CREATE a missing table is
- * created through the writer (a write transaction of its own); if another
- * client creates it at the same moment, both get the same table.
+ * created through the writer (a write transaction of its own) with the
+ * kind the flags name (SHMDB_MULTI alone means SHMDB_ORDERED |
+ * SHMDB_MULTI); if another client creates it at the same moment, both get
+ * the same table. Kind flags given for a table that exists must equal its
+ * kind (-EEXIST otherwise); without a kind flag, whatever kind it has is
+ * opened.
  * A table id stays valid until the table is dropped; after that every use
  * returns -ENOENT (a snapshot begun before the drop still reads it).
  * Returns 0, -EINVAL (db or t NULL, bad name or flags), -ENOENT (missing,
- * no SHMDB_CREATE), -ENOSPC (no room for another table or its index),
- * SHMDB_ESHUTDOWN, or what shmdb_commit() returns.
+ * no SHMDB_CREATE), -EEXIST (it exists with another kind), -ENOSPC (no room
+ * for another table or its index), SHMDB_ESHUTDOWN, or what shmdb_commit()
+ * returns.
  */
 SHMDB_API int shmdb_table_open(shmdb *db, const char *name, int flags, shmdb_table *t);
 
@@ -317,7 +340,8 @@ SHMDB_API int shmdb_read_begin(shmdb *db, shmdb_rtxn **r);
 SHMDB_API uint64_t shmdb_read_ts(const shmdb_rtxn *r);
 
 /*
- * shmdb_get - look `key` up in table t as of r's snapshot. On 0, *val points
+ * shmdb_get - look `key` up in table t as of r's snapshot (on a multimap:
+ * the key's first value). On 0, *val points
  * into the store and stays valid and unchanged until shmdb_read_end(r).
  * Returns 0, -ENOENT (no such key in the snapshot, or no such table in it),
  * or -EINVAL (NULL argument, r ended, klen 0 or > SHMDB_MAX_KEY).
@@ -351,7 +375,9 @@ SHMDB_API void shmdb_read_end(shmdb_rtxn *r);
 
 /*
  * shmdb_cursor_open - a cursor over every record of table t in r's snapshot,
- * each visited exactly once, in no particular order. *c stays valid until
+ * each visited exactly once: in no particular order on a hash table, in
+ * order on an ordered table or multimap, where the cursor starts before
+ * the first record. *c stays valid until
  * shmdb_cursor_close(*c) or shmdb_read_end(r), whichever comes first. Up
  * to 8 cursors open at once in a read transaction cost no allocation; more
  * are allocated, and freed only by shmdb_cursor_close.
@@ -367,6 +393,39 @@ SHMDB_API int shmdb_cursor_open(shmdb_rtxn *r, shmdb_table t, shmdb_cursor **c);
  * No system call, lock or allocation.
  */
 SHMDB_API int shmdb_cursor_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val);
+
+/*
+ * Cursors on ordered tables and multimaps. Such a cursor sits between two
+ * records, as a list iterator does: shmdb_cursor_next returns the record
+ * after its position and moves past it, shmdb_cursor_prev the record
+ * before it and moves before it, so prev right after next returns the same
+ * record again. On a multimap each (key, value) pair is one record. Views
+ * stay valid and unchanged until shmdb_read_end of c's transaction. None of
+ * these makes a system call, takes a lock or allocates; on a hash table
+ * each returns -ENOTSUP and leaves the cursor as it was.
+ */
+
+/* shmdb_cursor_seek - position c so that next returns the first record
+ * whose key is >= key[0..klen) (on a multimap, that key's first pair), and
+ * prev the last record whose key is < key. Returns 0, -EINVAL (NULL
+ * argument, klen 0 or > SHMDB_MAX_KEY) or -ENOTSUP. */
+SHMDB_API int shmdb_cursor_seek(shmdb_cursor *c, const void *key, size_t klen);
+
+/* shmdb_cursor_seek_pair - multimaps: position c before the first pair >=
+ * (key, val). Returns 0, -EINVAL (NULL argument, klen 0 or > SHMDB_MAX_KEY,
+ * vlen > SHMDB_MAX_MULTI_VALUE, val NULL with vlen > 0) or -ENOTSUP (not a
+ * multimap). */
+SHMDB_API int shmdb_cursor_seek_pair(shmdb_cursor *c, const void *key, size_t klen,
+				     const void *val, size_t vlen);
+
+/* shmdb_cursor_seek_end - position c after the last record: prev returns
+ * the last. Returns 0, -EINVAL (c NULL) or -ENOTSUP. */
+SHMDB_API int shmdb_cursor_seek_end(shmdb_cursor *c);
+
+/* shmdb_cursor_prev - the record before c's position, as next (above).
+ * Returns 0, -ENOENT before the first record (the cursor stays there),
+ * -EINVAL (NULL argument) or -ENOTSUP. */
+SHMDB_API int shmdb_cursor_prev(shmdb_cursor *c, shmdb_val *key, shmdb_val *val);
 
 /* Close a cursor; call it before shmdb_read_end of its transaction. NULL
  * is a no-op. */
@@ -386,11 +445,13 @@ SHMDB_API int shmdb_count(shmdb_rtxn *r, shmdb_table t, uint64_t *n);
 typedef struct shmdb_table_info {
 	char name[SHMDB_MAX_TABLE_NAME + 1]; /* NUL-terminated */
 	shmdb_table id;
-	int flags;          /* the table's kind: 0 (a hash table) */
-	uint64_t count;     /* as shmdb_count */
+	int flags;          /* the table's kind: 0, SHMDB_ORDERED or
+			     * SHMDB_ORDERED | SHMDB_MULTI */
+	uint64_t count;     /* as shmdb_count (pairs, for a multimap) */
 	uint64_t bytes;     /* arena bytes the table holds in this snapshot: its
-			     * index and its records' versions (not the older
-			     * versions kept for other snapshots) */
+			     * index, its ordered tree's nodes and its records'
+			     * versions (not the older versions and nodes kept
+			     * for other snapshots) */
 } shmdb_table_info;
 
 /*
@@ -417,18 +478,35 @@ typedef struct shmdb_wtxn shmdb_wtxn;
 SHMDB_API int shmdb_write_begin(shmdb *db, shmdb_wtxn **w);
 
 /*
- * shmdb_put - set key to value in table t when the transaction commits.
- * The key and value are copied: their buffers may be reused at once.
+ * shmdb_put - set key to value in table t when the transaction commits
+ * (on a multimap: add the pair (key, value)). The key and value are
+ * copied: their buffers may be reused at once.
  * Returns 0, -EINVAL (w or key NULL, val NULL with vlen > 0, klen 0 or >
- * SHMDB_MAX_KEY), -E2BIG (vlen > SHMDB_MAX_VALUE, or the transaction would
- * exceed SHMDB_MAX_TXN), -ENOMEM; on an error the transaction is as it was.
- * The table is checked at commit (-ENOENT then).
+ * SHMDB_MAX_KEY), -E2BIG (vlen > SHMDB_MAX_VALUE, or > SHMDB_MAX_MULTI_VALUE
+ * on a multimap, or the transaction would exceed SHMDB_MAX_TXN), -ENOMEM;
+ * on an error the transaction is as it was. The table is checked at commit
+ * (-ENOENT then; -E2BIG for a value too long for the multimap it is).
  */
 SHMDB_API int shmdb_put(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen,
 			const void *val, size_t vlen);
 
-/* shmdb_del - delete key (a missing key is no error). Errors as shmdb_put. */
+/* shmdb_del - delete key (a missing key is no error); on a multimap, the
+ * key with all its values. Errors as shmdb_put. */
 SHMDB_API int shmdb_del(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen);
+
+/*
+ * shmdb_del_value - multimaps: remove the pair (key, val) when the
+ * transaction commits (a missing pair is no error). On a multimap
+ * shmdb_put adds a pair (an existing pair is no error) and shmdb_get
+ * returns the key's first value.
+ * Returns 0, -EINVAL (w or key NULL, val NULL with vlen > 0, klen 0 or >
+ * SHMDB_MAX_KEY), -E2BIG (vlen > SHMDB_MAX_MULTI_VALUE, or the transaction
+ * would exceed SHMDB_MAX_TXN), -ENOTSUP (t is a live table but not a
+ * multimap), -ENOMEM; the transaction is as it was. The table is checked
+ * again at commit (-ENOENT if gone, -ENOTSUP if not a multimap).
+ */
+SHMDB_API int shmdb_del_value(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen,
+			      const void *val, size_t vlen);
 
 /*
  * shmdb_clear - remove every record of table t when the transaction
@@ -449,7 +527,8 @@ SHMDB_API int shmdb_clear(shmdb_wtxn *w, shmdb_table t);
  * Never misses such a commit; may also fail a check of a key absent from
  * the table since before since_ts when some key of the table was deleted
  * after since_ts and its slot reclaimed (the store does not remember which
- * deleted keys it forgot). Errors as shmdb_put.
+ * deleted keys it forgot). Errors as shmdb_put; on a multimap the commit
+ * fails with -ENOTSUP.
  */
 SHMDB_API int shmdb_check(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen,
 			  uint64_t since_ts);

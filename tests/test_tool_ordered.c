@@ -175,8 +175,8 @@ START_TEST(scan_ordered_ranges)
 		snprintf(v, sizeof(v), "%zu", i);
 		tool(0, "put", "o", keys[i], v, NULL);
 	}
-	const char *all = "a\t2\nab\t4\nabc\t6\nabd\t1\nac\t5\nb\t0\nb\\xff\t7\n"
-			  "b\\xff\\xff\t8\nba\t9\nc\t3\n\\xff\t10\n\\xff\\x01\t11\n";
+	const char *all = "a\t2\nab\t4\nabc\t6\nabd\t1\nac\t5\nb\t0\nba\t9\nb\\xff\t7\n"
+			  "b\\xff\\xff\t8\nc\t3\n\\xff\t10\n\\xff\\x01\t11\n";
 	tool(0, "scan", "o", NULL);
 	expect_out(all);
 	tool(0, "count", "o", NULL);
@@ -184,10 +184,10 @@ START_TEST(scan_ordered_ranges)
 
 	/* --from is inclusive, --to exclusive. */
 	tool(0, "scan", "o", "--from", "ab", NULL);
-	expect_out("ab\t4\nabc\t6\nabd\t1\nac\t5\nb\t0\nb\\xff\t7\nb\\xff\\xff\t8\nba\t9\n"
+	expect_out("ab\t4\nabc\t6\nabd\t1\nac\t5\nb\t0\nba\t9\nb\\xff\t7\nb\\xff\\xff\t8\n"
 		   "c\t3\n\\xff\t10\n\\xff\\x01\t11\n");
 	tool(0, "scan", "o", "--from", "abca", NULL); /* not a key: from the next */
-	expect_out("abd\t1\nac\t5\nb\t0\nb\\xff\t7\nb\\xff\\xff\t8\nba\t9\nc\t3\n\\xff\t10\n"
+	expect_out("abd\t1\nac\t5\nb\t0\nba\t9\nb\\xff\t7\nb\\xff\\xff\t8\nc\t3\n\\xff\t10\n"
 		   "\\xff\\x01\t11\n");
 	tool(0, "scan", "o", "--to", "ac", NULL);
 	expect_out("a\t2\nab\t4\nabc\t6\nabd\t1\n");
@@ -201,7 +201,11 @@ START_TEST(scan_ordered_ranges)
 	expect_out("");
 	tool(0, "scan", "o", "--from", "", "--limit", "1", NULL); /* every key is >= "" */
 	expect_out("a\t2\n");
-	tool(0, "scan", "o", "--from", "zzz", NULL);
+	tool(0, "scan", "o", "--from", "zzz", NULL); /* 0xff is above 'z' */
+	expect_out("\\xff\t10\n\\xff\\x01\t11\n");
+	tool(0, "scan", "o", "--from", "\xff\x02", NULL); /* past the last key */
+	expect_out("");
+	tool(0, "scan", "o", "--from", "\xff\x02", "--reverse", NULL);
 	expect_out("");
 
 	/* --prefix. */
@@ -214,7 +218,7 @@ START_TEST(scan_ordered_ranges)
 	tool(0, "scan", "o", "--prefix", "", "--limit", "2", NULL);
 	expect_out("a\t2\nab\t4\n");
 	/* "b\xff": its range ends at "c" (the 0xff stripped, "b" + 1), which
-	 * is not in it; "ba" < "b\xff" is not either. */
+	 * is not in it; nor is "ba", below "b\xff". */
 	tool(0, "scan", "o", "--prefix", "b\xff", NULL);
 	expect_out("b\\xff\t7\nb\\xff\\xff\t8\n");
 	tool(0, "scan", "o", "--prefix", "b\xff", "--reverse", NULL);
@@ -239,12 +243,12 @@ START_TEST(scan_ordered_ranges)
 
 	/* --reverse. */
 	tool(0, "scan", "o", "--reverse", NULL);
-	expect_out("\\xff\\x01\t11\n\\xff\t10\nc\t3\nba\t9\nb\\xff\\xff\t8\nb\\xff\t7\nb\t0\n"
+	expect_out("\\xff\\x01\t11\n\\xff\t10\nc\t3\nb\\xff\\xff\t8\nb\\xff\t7\nba\t9\nb\t0\n"
 		   "ac\t5\nabd\t1\nabc\t6\nab\t4\na\t2\n");
 	tool(0, "scan", "o", "--reverse", "--to", "ac", NULL); /* still exclusive */
 	expect_out("abd\t1\nabc\t6\nab\t4\na\t2\n");
 	tool(0, "scan", "o", "--reverse", "--from", "b", "--to", "c", NULL);
-	expect_out("ba\t9\nb\\xff\\xff\t8\nb\\xff\t7\nb\t0\n");
+	expect_out("b\\xff\\xff\t8\nb\\xff\t7\nba\t9\nb\t0\n");
 	tool(0, "scan", "o", "--reverse", "--to", "abca", NULL); /* not a key */
 	expect_out("abc\t6\nab\t4\na\t2\n");
 	tool(0, "scan", "o", "--reverse", "--to", "a", NULL);
@@ -362,17 +366,20 @@ START_TEST(scan_escapes)
 	tool(0, "put", "o", "\x01\x7f\\", "tab\there\nnl", NULL);
 	tool(0, "put", "o", "\x01z", "\x1b[31mred", NULL);
 	tool(0, "put", "o", "plain", "\xc3\xa9", NULL);
-	const char *all = "\\x01\\x7f\\\\\ttab\\x09here\\x0anl\n"
-			  "\\x01z\t\\x1b[31mred\n"
+	/* "\x01z" < "\x01\x7f\\": 'z' is 0x7a. */
+	const char *all = "\\x01z\t\\x1b[31mred\n"
+			  "\\x01\\x7f\\\\\ttab\\x09here\\x0anl\n"
 			  "plain\t\\xc3\\xa9\n";
 	tool(0, "scan", "o", NULL);
 	expect_out(all);
 	tool(0, "scan", "o", "--prefix", "\x01", NULL);
-	expect_out("\\x01\\x7f\\\\\ttab\\x09here\\x0anl\n\\x01z\t\\x1b[31mred\n");
+	expect_out("\\x01z\t\\x1b[31mred\n\\x01\\x7f\\\\\ttab\\x09here\\x0anl\n");
 	tool(0, "scan", "o", "--prefix", "\x01", "--reverse", "--limit", "1", NULL);
-	expect_out("\\x01z\t\\x1b[31mred\n");
-	tool(0, "scan", "o", "--from", "\x01\x7f\\", "--to", "\x01z", NULL);
 	expect_out("\\x01\\x7f\\\\\ttab\\x09here\\x0anl\n");
+	tool(0, "scan", "o", "--from", "\x01z", "--to", "\x01\x7f\\", NULL);
+	expect_out("\\x01z\t\\x1b[31mred\n");
+	tool(0, "scan", "o", "--from", "\x01\x7f\\", "--to", "\x01z", NULL); /* empty */
+	expect_out("");
 	/* In a multimap, key and value alike. */
 	tool(0, "put", "m", "k\x02", "a\tb", NULL);
 	tool(0, "put", "m", "k\x02", "\x7f", NULL);

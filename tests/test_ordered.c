@@ -1395,8 +1395,17 @@ static void bank_forward(shmdb_rtxn *r, shmdb_table t, struct bank_walk *fw)
 		fw->sum += fw->amt[fw->n++];
 		last = s;
 	}
-	CHILD_REQUIRE(is_key(&k, "s"), 48);
-	CHILD_REQUIRE(shmdb_cursor_next(c, &k, &v) == -ENOENT, 49);
+	if (!is_key(&k, "s")) {
+		fprintf(stderr, "forward walk: after the range (%u keys, the last slot %d): %s, not \"s\"\n",
+			fw->n, last, hexs(k.data, k.len));
+		_exit(48);
+	}
+	int e = shmdb_cursor_next(c, &k, &v);
+	if (e != -ENOENT) {
+		fprintf(stderr, "forward walk: after \"s\" (%u keys in the range): %s %s\n", fw->n,
+			show_rc(e), e ? "" : hexs(k.data, k.len));
+		_exit(49);
+	}
 	shmdb_cursor_close(c);
 	if (fw->sum != BANK_TOTAL) {
 		fprintf(stderr, "forward walk: %u keys, sum %" PRIu64 ", not %" PRIu64 "\n", fw->n,
@@ -1441,12 +1450,22 @@ static void bank_verify(shmdb_rtxn *r, shmdb_table t, struct bank_walk *fw)
 		while (i < fw->n && fw->slot[i] < s)
 			i++;
 		CHILD_REQUIRE(shmdb_cursor_seek(c, key, 5) == 0, 60);
-		CHILD_REQUIRE(shmdb_cursor_next(c, &k, &v) == 0, 61);
-		CHILD_REQUIRE(i < fw->n ? bank_slot(&k) == (int)fw->slot[i] : is_key(&k, "s"), 62);
-		CHILD_REQUIRE(shmdb_cursor_prev(c, &k, &v) == 0, 63);
-		CHILD_REQUIRE(i < fw->n ? bank_slot(&k) == (int)fw->slot[i] : is_key(&k, "s"), 64);
-		CHILD_REQUIRE(shmdb_cursor_prev(c, &k, &v) == 0, 65);
-		CHILD_REQUIRE(i > 0 ? bank_slot(&k) == (int)fw->slot[i - 1] : is_key(&k, "q"), 66);
+		int e1 = shmdb_cursor_next(c, &k, &v);
+		int ok1 = e1 == 0 && (i < fw->n ? bank_slot(&k) == (int)fw->slot[i] : is_key(&k, "s"));
+		shmdb_val k2 = { 0 }, k3 = { 0 };
+		int e2 = shmdb_cursor_prev(c, &k2, &v);
+		int ok2 = e2 == 0 && (i < fw->n ? bank_slot(&k2) == (int)fw->slot[i] : is_key(&k2, "s"));
+		int e3 = shmdb_cursor_prev(c, &k3, &v);
+		int ok3 = e3 == 0 && (i > 0 ? bank_slot(&k3) == (int)fw->slot[i - 1] : is_key(&k3, "q"));
+		if (!ok1 || !ok2 || !ok3) {
+			fprintf(stderr,
+				"seek %s (%u keys in the range, want %d then %d): next %s %s, prev %s %s, "
+				"prev %s %s\n",
+				key, fw->n, i < fw->n ? (int)fw->slot[i] : -1, i > 0 ? (int)fw->slot[i - 1] : -1,
+				show_rc(e1), e1 ? "" : hexs(k.data, k.len), show_rc(e2),
+				e2 ? "" : hexs(k2.data, k2.len), show_rc(e3), e3 ? "" : hexs(k3.data, k3.len));
+			_exit(61);
+		}
 	}
 	shmdb_cursor_close(c);
 }
@@ -1701,10 +1720,155 @@ START_TEST(churned_ordered_table_stays_bounded)
 }
 END_TEST
 
-/* ---- hostile transactions about kinds ----------------------------------------------- */
+/* ---- commits that fail leave the trees as they were ------------------------------- */
 
-/* SHM_OP_DEL_VALUE in libshm/txn.h: a key and a value, on a multimap. */
-enum { OP_DEL_VALUE = 8 };
+/* The keys an ordered table should hold, in order: "k000" .. and the extra
+ * ones inserted since ("k%03dx", each right after its "k%03d"). */
+struct expect_keys {
+	int n;
+	char k[512][8];
+};
+
+static int str_qcmp(const void *a, const void *b)
+{
+	return strcmp(a, b); /* NUL-free: the store's order */
+}
+
+/* Forward and backward walks of t in a new snapshot of db equal e, and so
+ * does the count. */
+static void walks_are(shmdb *db, shmdb_table t, struct expect_keys *e, const char *when)
+{
+	shmdb_rtxn *r;
+	shmdb_cursor *c;
+	shmdb_val k, v;
+	uint64_t n = 0;
+	int i, rc;
+	qsort(e->k, (size_t)e->n, sizeof(e->k[0]), str_qcmp);
+	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
+	ck_assert_int_eq(shmdb_count(r, t, &n), 0);
+	FAIL_UNLESS(n == (uint64_t)e->n, "%s: count %" PRIu64 ", want %d", when, n, e->n);
+	ck_assert_int_eq(shmdb_cursor_open(r, t, &c), 0);
+	for (i = 0; (rc = shmdb_cursor_next(c, &k, &v)) == 0; i++)
+		FAIL_UNLESS(i < e->n && val_is(&k, e->k[i], strlen(e->k[i])),
+			    "%s: forward walk, record %d: %s, want %s", when, i, hexs(k.data, k.len),
+			    i < e->n ? e->k[i] : "the end");
+	FAIL_UNLESS(rc == -ENOENT && i == e->n, "%s: forward walk ended with %s after %d records, want %d",
+		    when, show_rc(rc), i, e->n);
+	ck_assert_int_eq(shmdb_cursor_seek_end(c), 0);
+	for (i = e->n; (rc = shmdb_cursor_prev(c, &k, &v)) == 0;) {
+		i--;
+		FAIL_UNLESS(i >= 0 && val_is(&k, e->k[i], strlen(e->k[i])),
+			    "%s: backward walk, record %d: %s, want %s", when, i, hexs(k.data, k.len),
+			    i >= 0 ? e->k[i] : "the end");
+	}
+	FAIL_UNLESS(rc == -ENOENT && i == 0, "%s: backward walk ended with %s at record %d", when,
+		    show_rc(rc), i);
+	for (i = 0; i < e->n; i += 7) {
+		ck_assert_int_eq(shmdb_cursor_seek(c, e->k[i], strlen(e->k[i])), 0);
+		rc = shmdb_cursor_next(c, &k, &v);
+		FAIL_UNLESS(rc == 0 && val_is(&k, e->k[i], strlen(e->k[i])), "%s: seek %s: next %s %s",
+			    when, e->k[i], show_rc(rc), rc ? "" : hexs(k.data, k.len));
+	}
+	shmdb_cursor_close(c);
+	shmdb_read_end(r);
+}
+
+/*
+ * Transactions that fail at commit, applying nothing, for each reason a
+ * client can meet (a check that conflicts, on the table or another one; a
+ * table that does not exist; a check on a multimap): after each, the
+ * ordered table (200 keys: several nodes) and the multimap walk as before,
+ * and a commit after it that inserts a key walks as it should.
+ */
+START_TEST(failed_commits_leave_trees_intact)
+{
+	static struct expect_keys e;
+	test_start_daemon(&d, "16M");
+	shmdb *db = test_open(&d);
+	shmdb_table o, m, h;
+	shmdb_wtxn *w;
+	uint64_t ts = 0;
+	char when[96];
+	ck_assert_int_eq(shmdb_table_open(db, "o", SHMDB_CREATE | SHMDB_ORDERED, &o), 0);
+	ck_assert_int_eq(shmdb_table_open(db, "m", SHMDB_CREATE | SHMDB_MULTI, &m), 0);
+	h = test_table(db, "h");
+	ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+	for (e.n = 0; e.n < 200; e.n++) {
+		snprintf(e.k[e.n], sizeof(e.k[0]), "k%03d", e.n);
+		ck_assert_int_eq(shmdb_put(w, o, e.k[e.n], 4, "v", 1), 0);
+		ck_assert_int_eq(shmdb_put(w, m, "mk", 2, e.k[e.n], 4), 0);
+	}
+	ck_assert_int_eq(shmdb_put(w, h, "hk", 2, "v", 1), 0);
+	ck_assert_int_eq(shmdb_commit(w, &ts), 0);
+	walks_are(db, o, &e, "after the load");
+	ck_assert_uint_eq(count_now(db, m), 200);
+
+	enum { F_CONFLICT_SAME, F_CONFLICT_OTHER, F_NO_TABLE, F_CHECK_MULTI, F_COUNT };
+	static const char *const fname[F_COUNT] = { "a conflict on the table", "a conflict on another table",
+						    "a table that does not exist",
+						    "a check on a multimap" };
+	static const int fwant[F_COUNT] = { SHMDB_ECONFLICT, SHMDB_ECONFLICT, -ENOENT, -ENOTSUP };
+	for (int round = 0; round < 2; round++) {
+		for (int f = 0; f < F_COUNT; f++) {
+			/* Something written after ts, for the checks to see. */
+			uint64_t now = 0;
+			ck_assert_int_eq(test_commit_put(db, h, "hk", "w", 1, &now), 0);
+			if (f == F_CONFLICT_SAME)
+				ck_assert_int_eq(test_commit_put(db, o, "k000", "w", 1, &now), 0);
+			ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+			ck_assert_int_eq(shmdb_put(w, o, "ghost", 5, "x", 1), 0);
+			ck_assert_int_eq(shmdb_del(w, o, "k100", 4), 0);
+			ck_assert_int_eq(shmdb_put(w, m, "mk", 2, "ghost", 5), 0);
+			switch (f) {
+			case F_CONFLICT_SAME:
+				ck_assert_int_eq(shmdb_check(w, o, "k000", 4, now - 1), 0);
+				break;
+			case F_CONFLICT_OTHER:
+				ck_assert_int_eq(shmdb_check(w, h, "hk", 2, now - 1), 0);
+				break;
+			case F_NO_TABLE:
+				ck_assert_int_eq(shmdb_put(w, 0x00ab0123, "x", 1, "x", 1), 0);
+				break;
+			case F_CHECK_MULTI:
+				ck_assert_int_eq(shmdb_check(w, m, "mk", 2, now), 0);
+				break;
+			}
+			ck_assert_int_eq(shmdb_commit(w, NULL), fwant[f]);
+			snprintf(when, sizeof(when), "round %d, right after %s", round, fname[f]);
+			walks_are(db, o, &e, when);
+			FAIL_UNLESS(count_now(db, m) == 200u + (unsigned)(round * F_COUNT + f), "%s: multimap count",
+				    when);
+			/* Then a commit that inserts. */
+			int x = 3 + 41 * (round * F_COUNT + f) % 190;
+			snprintf(e.k[e.n++], sizeof(e.k[0]), "k%03dx", x);
+			ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+			ck_assert_int_eq(shmdb_put(w, o, e.k[e.n - 1], 5, "v", 1), 0);
+			ck_assert_int_eq(shmdb_put(w, m, "mk", 2, e.k[e.n - 1], 5), 0);
+			ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+			snprintf(when, sizeof(when), "round %d, the insert after %s", round, fname[f]);
+			walks_are(db, o, &e, when);
+		}
+	}
+	/* The multimap walks whole too: "mk" with every key of e as values. */
+	shmdb_rtxn *r;
+	shmdb_cursor *c;
+	shmdb_val k, v;
+	int i = 0, rc;
+	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
+	ck_assert_int_eq(shmdb_cursor_open(r, m, &c), 0);
+	for (i = 0; (rc = shmdb_cursor_next(c, &k, &v)) == 0; i++)
+		FAIL_UNLESS(i < e.n && val_is(&k, "mk", 2) && val_is(&v, e.k[i], strlen(e.k[i])),
+			    "multimap, pair %d: %s = %s, want mk = %s", i, hexs(k.data, k.len),
+			    hexs(v.data, v.len), i < e.n ? e.k[i] : "the end");
+	ck_assert_int_eq(i, e.n);
+	shmdb_cursor_close(c);
+	shmdb_read_end(r);
+	shmdb_close(db);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
+/* ---- hostile transactions about kinds ----------------------------------------------- */
 
 struct kind_args {
 	shmdb_table h, o, m;
@@ -1721,13 +1885,13 @@ static void kinds_hostile_child(void *arg)
 	memset(big, 0x5a, sizeof(big));
 
 	/* DEL_VALUE on a hash table and on an ordered one. */
-	shm_op_encode(buf, OP_DEL_VALUE, a->h, 0, "k", 1, "v", 1);
+	shm_op_encode(buf, SHM_OP_DEL_VALUE, a->h, 0, "k", 1, "v", 1);
 	CHILD_REQUIRE(test_raw_txn(db, buf, nd, &ts) == -ENOTSUP && ts == 0, 10);
-	shm_op_encode(buf, OP_DEL_VALUE, a->o, 0, "k", 1, "v", 1);
+	shm_op_encode(buf, SHM_OP_DEL_VALUE, a->o, 0, "k", 1, "v", 1);
 	CHILD_REQUIRE(test_raw_txn(db, buf, nd, &ts) == -ENOTSUP && ts == 0, 11);
 	/* After a good put: nothing applied. */
 	shm_op_encode(buf, SHM_OP_PUT, a->h, 0, "ghost1", 6, "x", 1);
-	shm_op_encode(buf + np, OP_DEL_VALUE, a->h, 0, "k", 1, "v", 1);
+	shm_op_encode(buf + np, SHM_OP_DEL_VALUE, a->h, 0, "k", 1, "v", 1);
 	CHILD_REQUIRE(test_raw_txn(db, buf, np + nd, &ts) == -ENOTSUP && ts == 0, 12);
 	/* A multimap pair with a value of 1,025 bytes, alone and after a
 	 * good pair. */
@@ -1769,17 +1933,27 @@ static void kinds_good_child(void *arg)
 		shm_op_encode(buf, SHM_OP_CREATE_TABLE, 0, kinds[i], names[i], 4, NULL, 0);
 		CHILD_REQUIRE(test_raw_txn(db, buf, nc, &ts) == 0 && ts > 0, 20);
 	}
-	shm_op_encode(buf, OP_DEL_VALUE, a->m, 0, "k", 1, "a", 1);
+	shm_op_encode(buf, SHM_OP_DEL_VALUE, a->m, 0, "k", 1, "a", 1);
 	CHILD_REQUIRE(test_raw_txn(db, buf, nd, &ts) == 0 && ts > 0, 21);
 	shmdb_close(db);
 }
 
-/* Names, kinds and counts of every table, and the last commit. */
+/* Names, kinds and counts of every table, what a cursor walks in each
+ * (records and a digest of them), and the last commit. */
 struct store_state {
 	size_t n;
 	shmdb_table_info t[16];
+	uint64_t walked[16], digest[16];
 	uint64_t ts;
 };
+
+static uint64_t bytes_digest(const shmdb_val *x)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < x->len; i++)
+		h = (h ^ ((const uint8_t *)x->data)[i]) * 0x100000001b3ull;
+	return mix(h ^ x->len);
+}
 
 static void store_state(shmdb *db, struct store_state *s)
 {
@@ -1788,10 +1962,23 @@ static void store_state(shmdb *db, struct store_state *s)
 	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
 	ck_assert_int_eq(shmdb_tables(r, s->t, 16, &s->n), 0);
 	s->ts = shmdb_read_ts(r);
-	shmdb_read_end(r);
 	ck_assert_uint_le(s->n, 16);
-	for (size_t i = 0; i < s->n; i++)
+	for (size_t i = 0; i < s->n; i++) {
+		shmdb_cursor *c;
+		shmdb_val k, v;
 		s->t[i].bytes = 0; /* the daemon may rearrange; not compared */
+		ck_assert_int_eq(shmdb_cursor_open(r, s->t[i].id, &c), 0);
+		while (shmdb_cursor_next(c, &k, &v) == 0) {
+			s->walked[i]++;
+			/* In any order: a hash table's cursor has none. */
+			s->digest[i] += mix(bytes_digest(&k) * 31 + bytes_digest(&v));
+		}
+		shmdb_cursor_close(c);
+		ck_assert_msg(s->walked[i] == s->t[i].count, "table %s: a cursor walks %" PRIu64
+			      " records, shmdb_tables counts %" PRIu64, s->t[i].name, s->walked[i],
+			      s->t[i].count);
+	}
+	shmdb_read_end(r);
 }
 
 START_TEST(hostile_kinds_change_nothing)
@@ -1850,9 +2037,10 @@ END_TEST
  *     [--limit N]: KEY<TAB>VALUE lines (printable ASCII as is, '\' as
  *     "\\", any other byte as \xHH, as scan prints now), in key order (pair
  *     order on a multimap), --from inclusive, --to exclusive, --reverse
- *     from the end of that range, at most N lines; on a hash table any of
- *     these options fails (exit status not 0) and says why on stderr
- *     ("hash" or "ordered" in the message); plain scan still works there.
+ *     from the end of that range, at most N lines; on a hash table
+ *     --from, --to, --prefix and --reverse fail (exit status not 0) and say
+ *     why on stderr ("hash" or "ordered" in the message), while plain scan
+ *     and --limit N (any N records) work.
  */
 static char tool_out[8192], tool_err[4096];
 
@@ -1968,11 +2156,14 @@ START_TEST(tool_scan_ordered)
 	TOOL_OK("k\t1\nk\t2\nka\t0\n", "scan", "m", "--prefix", "k");
 	TOOL_OK("l\tx\nka\t0\nk\t2\nk\t1\n", "scan", "m", "--reverse");
 	TOOL_OK("ka\t0\n", "scan", "m", "--from", "ka", "--to", "l");
-	/* A hash table: plain scan works, the ordered options say why not. */
+	/* A hash table: plain scan works, and --limit (any N records); the
+	 * ordered options say why not. */
 	TOOL_OK("x\tv:x\n", "scan", "h");
-	const char *const opts[][2] = { { "--from", "a" }, { "--to", "a" },   { "--prefix", "a" },
-					{ "--reverse", NULL }, { "--limit", "1" } };
-	for (int i = 0; i < 5; i++) {
+	TOOL_OK("x\tv:x\n", "scan", "h", "--limit", "1");
+	TOOL_OK("", "scan", "h", "--limit", "0");
+	const char *const opts[][2] = { { "--from", "a" }, { "--to", "a" }, { "--prefix", "a" },
+					{ "--reverse", NULL } };
+	for (int i = 0; i < 4; i++) {
 		int rc = tool("scan", "h", opts[i][0], opts[i][1], NULL);
 		ck_assert_msg(rc != 0, "scan h %s: exit 0 on a hash table", opts[i][0]);
 		ck_assert_msg(strstr(tool_err, "hash") || strstr(tool_err, "ordered"),
@@ -1991,6 +2182,7 @@ int main(void)
 	tcase_add_test(tc, table_kinds);
 	tcase_add_test(tc, multimap_pairs_and_limits);
 	tcase_add_test(tc, multimap_one_key_many_values);
+	tcase_add_test(tc, failed_commits_leave_trees_intact);
 	tcase_add_test(tc, model_random_ops_and_snapshots);
 	tcase_add_test(tc, writers_and_readers_on_one_range);
 	tcase_add_test(tc, churned_ordered_table_stays_bounded);

@@ -216,6 +216,7 @@ enum {
 	HELD = 4,             /* snapshots held at once, each on a handle of its own */
 	HOLD_COMMITS = 60,    /* a held snapshot is checked 1..60 commits after */
 	CLEAR_PER_10K = 3,    /* chance of a clear per operation, in 10,000 */
+	FAIL_PER_100 = 3,     /* chance that a transaction fails at commit, in 100 */
 };
 
 struct pkey {
@@ -460,12 +461,12 @@ static void check_snapshot(shmdb_rtxn *r, shmdb_table t, const uint64_t *vc, con
 
 START_TEST(model_random_ops_and_snapshots)
 {
-	static uint64_t vc[POOL], held_vc[HELD][POOL];
+	static uint64_t vc[POOL], held_vc[HELD][POOL], before[POOL];
 	shmdb_rtxn *held[HELD] = { NULL };
 	uint64_t held_at[HELD] = { 0 }, held_due[HELD] = { 0 };
 	shmdb *hdb[HELD];
 	uint64_t ops = 0, commits = 0, counter = 0, clears = 0, checked = 0, last_ts = 0;
-	uint64_t most = 0;
+	uint64_t most = 0, failed = 0;
 	char what[128];
 
 	rng_state = 0x0dde2ed13ull;
@@ -474,12 +475,19 @@ START_TEST(model_random_ops_and_snapshots)
 	shmdb *db = test_open(&d);
 	for (int h = 0; h < HELD; h++)
 		hdb[h] = test_open(&d);
-	shmdb_table t;
+	shmdb_table t, aux;
 	ck_assert_int_eq(shmdb_table_open(db, "model", SHMDB_CREATE | SHMDB_ORDERED, &t), 0);
+	aux = test_table(db, "aux");
 
 	while (ops < MODEL_OPS) {
 		shmdb_wtxn *w;
 		uint64_t ts = 0;
+		/* Now and then a transaction that fails at commit, as a
+		 * conflict or for a missing table, after all its operations:
+		 * nothing of it may show. */
+		int fail = rnd_below(100) < FAIL_PER_100 ? 1 + (int)rnd_below(2) : 0;
+		if (fail)
+			memcpy(before, vc, sizeof(vc));
 		int e = shmdb_write_begin(db, &w);
 		FAIL_UNLESS(e == 0, "write_begin: %s", show_rc(e));
 		uint32_t nops = 1 + rnd_below(MAX_TXN_OPS);
@@ -502,9 +510,27 @@ START_TEST(model_random_ops_and_snapshots)
 			FAIL_UNLESS(e == 0, "op %u of commit %" PRIu64 ": %s", j, commits + 1, show_rc(e));
 		}
 		ops += nops;
+		if (fail == 1) {
+			uint64_t ats = 0;
+			ck_assert_int_eq(test_commit_put(db, aux, "a", "x", 1, &ats), 0);
+			e = shmdb_check(w, aux, "a", 1, ats - 1);
+			FAIL_UNLESS(e == 0, "check: %s", show_rc(e));
+			last_ts = ats;
+		} else if (fail == 2) {
+			e = shmdb_put(w, 0x00ab0123, "a", 1, "x", 1); /* no such table */
+			FAIL_UNLESS(e == 0, "put: %s", show_rc(e));
+		}
 		e = shmdb_commit(w, &ts);
-		FAIL_UNLESS(e == 0 && ts > last_ts, "commit %" PRIu64 ": %s, ts %" PRIu64, commits + 1,
-			    show_rc(e), ts);
+		if (fail) {
+			FAIL_UNLESS(e == (fail == 1 ? SHMDB_ECONFLICT : -ENOENT),
+				    "commit %" PRIu64 " (meant to fail): %s", commits + 1, show_rc(e));
+			memcpy(vc, before, sizeof(vc));
+			ts = last_ts;
+			failed++;
+		} else {
+			FAIL_UNLESS(e == 0 && ts > last_ts, "commit %" PRIu64 ": %s, ts %" PRIu64,
+				    commits + 1, show_rc(e), ts);
+		}
 		last_ts = ts;
 		commits++;
 
@@ -555,10 +581,11 @@ START_TEST(model_random_ops_and_snapshots)
 	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
 	check_snapshot(r, t, vc, "the last snapshot", 1, 1000);
 	shmdb_read_end(r);
-	printf("ordered: model: %" PRIu64 " ops in %" PRIu64 " commits, %" PRIu64 " clears, %" PRIu64
-	       " held snapshots checked, up to %" PRIu64 " records\n",
-	       ops, commits, clears, checked, most);
+	printf("ordered: model: %" PRIu64 " ops in %" PRIu64 " commits (%" PRIu64 " failed), %" PRIu64
+	       " clears, %" PRIu64 " held snapshots checked, up to %" PRIu64 " records\n",
+	       ops, commits, failed, clears, checked, most);
 	ck_assert_uint_gt(clears, 0);
+	ck_assert_uint_gt(failed, 0);
 	ck_assert_uint_gt(checked, 20);
 	for (int h = 0; h < HELD; h++)
 		shmdb_close(hdb[h]);

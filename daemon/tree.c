@@ -50,6 +50,7 @@ struct tree_ent {
 	uint64_t ref;
 	uint16_t klen;
 	uint16_t vlen;
+	uint8_t fresh;  /* ref is a node this transaction wrote */
 };
 
 /* One tree_update: its table's kind, its commit and its counts. */
@@ -220,6 +221,7 @@ static int emit(struct tree_writer *w, struct upd *u, const struct tree_vec *v, 
 			return err;
 		struct tree_ent first = ent_at(node_at(w, off), 0);
 		first.ref = off;
+		first.fresh = 1;
 		if ((err = vec_push(out, &first)))
 			return err;
 		s += cnt;
@@ -252,13 +254,14 @@ static int small(const struct shm_node *n)
 }
 
 /* v holds the entries of a node at `level` (>= 1) being rebuilt: merge
- * each child the transaction left small with a sibling. */
+ * each child the transaction left small with a sibling. Only the children
+ * it wrote are looked at: the others are as an earlier commit left them,
+ * and reading each one's header would cost a cache miss per child. */
 static int merge_small(struct tree_writer *w, struct upd *u, unsigned level, struct tree_vec *v)
 {
 	struct tree_vec *gather = &w->lvl[level - 1], *made = &w->merged;
 	for (size_t i = 0; i < v->n && v->n > 1;) {
-		const struct shm_node *c = node_at(w, v->e[i].ref);
-		if (c->created_ts != u->ts || !small(c)) {
+		if (!v->e[i].fresh || !small(node_at(w, v->e[i].ref))) {
 			i++;
 			continue;
 		}

@@ -27,8 +27,10 @@ struct shmdb_cursor {
 	 * snapshot to the leaf the cursor is in, and the place on it: at[i]
 	 * is the child taken at path[i]; in the leaf, the entry next would
 	 * return (path[depth - 1]->count: after the leaf's last). depth 0:
-	 * an empty tree. */
+	 * an empty tree, or (at_start) a cursor still before the first
+	 * record, whose path is built by the first step or seek. */
 	unsigned depth;
+	int at_start;
 	const struct shm_node *path[SHM_TREE_MAX_HEIGHT];
 	uint16_t at[SHM_TREE_MAX_HEIGHT];
 };

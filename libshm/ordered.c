@@ -23,7 +23,30 @@
 #include "tree_read.h"
 
 /* Versions of a leaf loaded ahead of the one a walk returns. */
-#define LEAF_AHEAD 4
+#define LEAF_AHEAD 8
+
+/* A walk entered leaf n: start loading the versions its first records
+ * name (an ordered table's; a multimap's pairs are in the leaf). */
+static inline void prefetch_leaf(const shmdb_cursor *c, const struct shm_node *n)
+{
+	if (c->kind & SHM_KIND_MULTI)
+		return;
+	for (unsigned i = 0; i < LEAF_AHEAD && i < n->count; i++)
+		__builtin_prefetch(c->r->base + shm_node_ref(n)[i]);
+}
+
+/* Halfway through a leaf, start loading the next leaf's header and
+ * arrays, so that the walk does not wait for it there. */
+static inline void prefetch_next_leaf(const shmdb_cursor *c)
+{
+	unsigned leaf = c->depth - 1;
+	if (leaf == 0 || c->at[leaf - 1] + 1 >= c->path[leaf - 1]->count)
+		return;
+	const struct shm_node *next = shm_node_at(c->r->base,
+						  shm_node_ref(c->path[leaf - 1])[c->at[leaf - 1] + 1]);
+	__builtin_prefetch(next);
+	__builtin_prefetch((const uint8_t *)next + 64 * 8); /* its refs, for 64 entries */
+}
 
 static const struct shm_node *child_of(const shmdb_cursor *c, const struct shm_node *n,
 				       unsigned i)
@@ -45,6 +68,8 @@ static void descend(shmdb_cursor *c, unsigned from, int first)
 		}
 		c->at[i] = first ? 0 : (uint16_t)(n->count - 1);
 		c->path[i + 1] = child_of(c, n, c->at[i]);
+		if (n->level == 1)
+			prefetch_leaf(c, c->path[i + 1]);
 	}
 }
 
@@ -53,15 +78,31 @@ void shm_ordered_open(shmdb_cursor *c, const struct shm_table *tb)
 	uint64_t root = shm_count_at(c->r->base, tb, c->r->snap).root;
 	c->kind = tb->kind;
 	c->depth = 0;
+	c->at_start = 0;
 	if (root) {
+		/* The path is built when the cursor first moves: a seek
+		 * right after opening would throw it away. */
 		c->path[0] = shm_node_at(c->r->base, root);
-		descend(c, 0, 1);
+		c->at_start = 1;
+	}
+}
+
+/* A cursor still before the first record gets its path now: to the first
+ * leaf for a step, or just the root for a seek, which goes its own way. */
+static inline void leave_start(shmdb_cursor *c, int to_first)
+{
+	if (c->at_start) {
+		c->at_start = 0;
+		c->depth = 1;
+		if (to_first)
+			descend(c, 0, 1);
 	}
 }
 
 /* Position c before the first record >= t. */
 static void seek(shmdb_cursor *c, const struct shm_target *t)
 {
+	leave_start(c, 0);
 	if (!c->depth)
 		return;
 	for (unsigned i = 0;; i++) {
@@ -90,12 +131,15 @@ static void record(const shmdb_cursor *c, const struct shm_node *n, unsigned i, 
 	const struct shm_version *v = (const struct shm_version *)(c->r->base + shm_node_ref(n)[i]);
 	if (i + LEAF_AHEAD < n->count)
 		__builtin_prefetch(c->r->base + shm_node_ref(n)[i + LEAF_AHEAD]);
+	if (i == n->count / 2)
+		prefetch_next_leaf(c);
 	*key = (shmdb_val){ v->key, v->klen };
 	*val = (shmdb_val){ (const uint8_t *)v + shm_version_value_off(v->klen), v->vlen };
 }
 
 int shm_ordered_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 {
+	leave_start(c, 1);
 	if (!c->depth)
 		return -ENOENT;
 	unsigned leaf = c->depth - 1;
@@ -116,6 +160,7 @@ int shm_ordered_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 
 static int ordered_prev(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 {
+	leave_start(c, 1);
 	if (!c->depth)
 		return -ENOENT;
 	unsigned leaf = c->depth - 1;
@@ -163,6 +208,7 @@ int shmdb_cursor_seek_end(shmdb_cursor *c)
 		return -EINVAL;
 	if (!(c->kind & SHM_KIND_ORDERED))
 		return -ENOTSUP;
+	leave_start(c, 0);
 	if (c->depth)
 		descend(c, 0, 0);
 	return 0;

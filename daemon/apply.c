@@ -148,8 +148,22 @@ static void write_version(struct core *c, struct shm_table *t, const struct pend
 		t->record_bytes += alloc_class_size(op_block_size(op));
 }
 
-/* A new count version for each table the transaction changed the count
- * or record bytes of (layout.h), at the block prepare reserved; the
+/* An ordered table takes the tree prepare made for it (a multimap counts
+ * its pairs there), and the nodes that tree replaced are retired. */
+static void take_tree(struct core *c, struct touched *tt, uint64_t ts)
+{
+	struct shm_table *t = tt->t;
+	if (!(t->kind & SHM_KIND_ORDERED) || t->state != SHM_TABLE_LIVE)
+		return;
+	t->root = tt->tree.root;
+	t->tree_bytes += (uint64_t)tt->tree.bytes;
+	if (t->kind & SHM_KIND_MULTI)
+		t->records += (uint64_t)tt->tree.records;
+	tree_retire_old(&c->tree, &tt->tree, c->retired, ts);
+}
+
+/* A new count version for each table the transaction changed the count,
+ * record bytes or tree of (layout.h), at the block prepare reserved; the
  * previous one is retired, replaced by it. Tables dropped by the
  * transaction get none. */
 static void publish_counts(struct core *c, uint64_t ts)
@@ -159,13 +173,15 @@ static void publish_counts(struct core *c, uint64_t ts)
 		struct shm_table *t = tt->t;
 		uint64_t block = tt->count_block;
 		tt->count_block = 0;
+		take_tree(c, tt, ts);
 		if (t->state != SHM_TABLE_LIVE ||
-		    (t->records == tt->records0 && t->record_bytes == tt->bytes0)) {
+		    (t->records == tt->records0 && t->record_bytes == tt->bytes0 &&
+		     t->root == tt->root0)) {
 			alloc_unget_version(c->alloc, block, SHM_COUNT_VERSION_SIZE);
 			continue;
 		}
 		struct shm_version *v = version_at(c, block);
-		struct shm_count count = { t->records, t->record_bytes };
+		struct shm_count count = { t->records, t->record_bytes, t->root, t->tree_bytes };
 		v->older = t->count_head;
 		v->klen = 0;
 		v->vlen = sizeof(count);
@@ -182,7 +198,8 @@ static void publish_counts(struct core *c, uint64_t ts)
 static uint64_t create_table(struct core *c, const struct pending_op *p, uint64_t ts)
 {
 	int used;
-	uint32_t id = tables_create(&c->tables, p->op.key, p->op.klen, p->block, ts, &used);
+	uint32_t id = tables_create(&c->tables, p->op.key, p->op.klen, (uint32_t)p->op.since_ts,
+				    p->block, ts, &used);
 	if (!used)
 		alloc_put(c->alloc, p->block, op_block_size(&p->op));
 	return id;
@@ -211,6 +228,12 @@ static void clear_table(struct core *c, const struct pending_op *p, uint64_t ts)
 		     RETIRED_INDEX_CONTENTS);
 	/* Release: the empty slots are written before the index is t's. */
 	__atomic_store_n(&t->index, shm_index_word(p->block, log2), __ATOMIC_RELEASE);
+	/* The tree as the transaction found it goes the same way; the one
+	 * prepare made from the ops after the last clear replaces it. */
+	if (t->root)
+		retire_block(c->retired, ts, 0, t->root, tree_retired_size(t), RETIRED_TREE);
+	t->root = 0;
+	t->tree_bytes = 0;
 	t->index_used = 0;
 	t->records = 0;
 	t->record_bytes = 0;
@@ -240,7 +263,8 @@ void apply_ops(struct core *c, size_t nops, uint64_t ts, uint64_t *value)
 		switch (o->code) {
 		case SHM_OP_PUT:
 		case SHM_OP_DEL:
-			write_version(c, tables_live(&c->tables, o->table), &ops[i], ts);
+			if (!ops[i].tree_only)
+				write_version(c, tables_live(&c->tables, o->table), &ops[i], ts);
 			break;
 		case SHM_OP_CREATE_TABLE:
 			*value = create_table(c, &ops[i], ts);

@@ -17,6 +17,7 @@
 #include "index_build.h"
 #include "retire.h"
 #include "tables.h"
+#include "tree.h"
 
 /*
  * What the core asks for when memory is short: whether retired memory
@@ -39,6 +40,7 @@ struct core {
 	struct core_pressure pressure;
 	struct tables tables;
 	struct index_build build;
+	struct tree_writer tree;       /* ordered tables' node writes (tree.h) */
 	struct txn_scratch scratch;
 	uint64_t clear_adds[SHM_MAX_TABLES]; /* prepare's count per slot (size_clears) */
 };

@@ -34,7 +34,10 @@ static int scratch_reserve(struct txn_scratch *s, size_t n)
 	uint32_t *dropped = realloc(s->dropped, cap * sizeof(*dropped));
 	if (dropped)
 		s->dropped = dropped;
-	if (!ops || !tt || !dropped)
+	struct tree_change *ch = realloc(s->changes, cap * sizeof(*ch));
+	if (ch)
+		s->changes = ch;
+	if (!ops || !tt || !dropped || !ch)
 		return -ENOMEM;
 	s->cap = cap;
 	return 0;
@@ -45,6 +48,8 @@ void scratch_free(struct txn_scratch *s)
 	free(s->ops);
 	free(s->touched);
 	free(s->dropped);
+	free(s->changes);
+	s->changes = NULL;
 	s->ops = NULL;
 	s->touched = NULL;
 	s->dropped = NULL;
@@ -73,6 +78,7 @@ int decode_txn(struct txn_scratch *s, const uint8_t *buf, size_t len, size_t *no
 			return -ENOMEM;
 		s->ops[n].op = op;
 		s->ops[n].block = 0;
+		s->ops[n].tree_only = 0;
 		s->ops[n].hash = keyed(op.code) ? shm_key_hash(op.key, op.klen) : 0;
 		n++;
 	}

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "layout.h"
+#include "tree.h"
 #include "txn.h"
 
 /* An operation of the transaction being applied: decoded once, with its
@@ -20,6 +21,7 @@ struct pending_op {
 	uint64_t hash;
 	uint64_t block;
 	uint64_t gen_block;   /* CLEAR: the struct shm_index_gen it writes */
+	int tree_only;        /* an op on a multimap: no version, only the tree */
 };
 
 /* A table a transaction writes, with how many keys it may add, and its
@@ -32,6 +34,9 @@ struct touched {
 	uint64_t bytes0;      /* t->record_bytes before it */
 	uint64_t count_block; /* the block of its next count version (prepare) */
 	int cleared;          /* a CLEAR of t came before (prepare) */
+	size_t clear_at;      /* after its last CLEAR: that op's index + 1 */
+	uint64_t root0;       /* t->root before it */
+	struct tree_result tree; /* an ordered table's new tree (prepare) */
 };
 
 /* Per-transaction scratch, one entry of each array per operation, grown as
@@ -43,6 +48,7 @@ struct txn_scratch {
 	struct touched *touched;      /* tables written, with keys added (prepare) */
 	size_t ntouched;              /* entries of touched in use */
 	uint32_t *dropped;            /* ids of tables dropped so far (prepare) */
+	struct tree_change *changes;  /* ops on ordered tables (prepare) */
 	size_t cap;
 };
 

@@ -61,7 +61,9 @@ static void size_clears(struct core *c, size_t nops)
 		if (!shm_table_id_ok(op->table))
 			continue;
 		uint64_t *n = &after[SHM_TABLE_SLOT(op->table)];
-		if (op->code == SHM_OP_PUT) {
+		if (op->code == SHM_OP_PUT &&
+		    !(c->meta->tables[SHM_TABLE_SLOT(op->table)].kind & SHM_KIND_MULTI)) {
+			/* (a multimap's pairs are in its tree, not its index) */
 			(*n)++;
 		} else if (op->code == SHM_OP_RESERVE) {
 			if (op->since_ts > *n)
@@ -82,6 +84,7 @@ static int op_writes_version(const struct shm_op *op)
 
 void unreserve(struct core *c, size_t n)
 {
+	tree_unreserve(&c->tree);
 	for (size_t k = 0; k < c->scratch.ntouched; k++) {
 		struct touched *tt = &c->scratch.touched[k];
 		if (tt->count_block)
@@ -129,6 +132,11 @@ static uint64_t alloc_or_reclaim(struct core *c, size_t size, int version)
 	return off;
 }
 
+uint64_t prepare_node_block(void *ctx, size_t size)
+{
+	return alloc_or_reclaim(ctx, size, 0);
+}
+
 /* Count `adds` more keys that t may gain in this transaction, for a
  * RESERVE op if `reserve`; neither once the transaction cleared t (the
  * keys go into the index the CLEAR makes, sized for them and for the
@@ -146,7 +154,8 @@ static struct touched *touch(struct touched *tt, size_t *ntt, struct shm_table *
 		}
 	}
 	tt[*ntt] = (struct touched){ .t = t, .adds = adds, .reserve = reserve,
-				    .records0 = t->records, .bytes0 = t->record_bytes };
+				    .records0 = t->records, .bytes0 = t->record_bytes,
+				    .root0 = t->root };
 	return &tt[(*ntt)++];
 }
 
@@ -155,6 +164,89 @@ static int was_dropped(const uint32_t *dropped, size_t n, uint32_t id)
 	for (size_t i = 0; i < n; i++)
 		if (dropped[i] == id)
 			return 1;
+	return 0;
+}
+
+/* The checks of an op on a multimap (its pairs live in its tree only):
+ * 0, or the transaction's error. */
+static int multimap_op(struct pending_op *p)
+{
+	switch (p->op.code) {
+	case SHM_OP_CHECK:
+		return -ENOTSUP;
+	case SHM_OP_PUT:
+		if (p->op.vlen > SHMDB_MAX_MULTI_VALUE)
+			return -E2BIG;
+		break;
+	}
+	p->tree_only = 1;
+	return 0;
+}
+
+/* The entry of ntt touched tables that is t's. */
+static struct touched *touched_of(struct touched *tt, size_t ntt, const struct shm_table *t)
+{
+	for (size_t k = 0; k < ntt; k++)
+		if (tt[k].t == t)
+			return &tt[k];
+	return NULL;
+}
+
+/* The change op i makes to its table's tree, into *ch; 0 if it makes none
+ * (not an ordered table, an op before the table's last CLEAR, a table the
+ * transaction drops). */
+static int tree_change_of(struct core *c, size_t i, const uint32_t *dropped, size_t ndropped,
+			  struct tree_change *ch)
+{
+	const struct pending_op *p = &c->scratch.ops[i];
+	const struct shm_op *op = &p->op;
+	if (op->code != SHM_OP_PUT && op->code != SHM_OP_DEL && op->code != SHM_OP_DEL_VALUE)
+		return 0;
+	struct shm_table *t = tables_live(&c->tables, op->table);
+	if (!(t->kind & SHM_KIND_ORDERED) || was_dropped(dropped, ndropped, t->id) ||
+	    i < touched_of(c->scratch.touched, c->scratch.ntouched, t)->clear_at)
+		return 0;
+	int multi = (t->kind & SHM_KIND_MULTI) != 0;
+	*ch = (struct tree_change){ .key = op->key, .klen = op->klen, .val = op->key,
+				    .ref = p->block, .table = t->id, .seq = (uint32_t)i };
+	if (multi && op->code != SHM_OP_DEL) {
+		ch->val = op->val;
+		ch->vlen = op->vlen;
+	}
+	ch->kind = op->code == SHM_OP_PUT ? TREE_PUT
+		 : op->code == SHM_OP_DEL && multi ? TREE_WIPE : TREE_DEL;
+	return 1;
+}
+
+/* Each ordered table's new tree, from the transaction's changes in key
+ * order (tree.h), into its touched entry. The blocks of the versions the
+ * leaves will name are reserved already. */
+static int update_trees(struct core *c, size_t nops, uint64_t ts, const uint32_t *dropped,
+			size_t ndropped)
+{
+	struct tree_change *ch = c->scratch.changes;
+	size_t n = 0;
+	for (size_t i = 0; i < nops; i++)
+		n += tree_change_of(c, i, dropped, ndropped, &ch[n]);
+	n = tree_sort_changes(ch, n);
+	for (size_t k = 0; k < c->scratch.ntouched; k++) {
+		struct touched *tt = &c->scratch.touched[k];
+		struct shm_table *t = tt->t;
+		tt->tree = (struct tree_result){ .root = t->root };
+		if (!(t->kind & SHM_KIND_ORDERED) || was_dropped(dropped, ndropped, t->id))
+			continue;
+		size_t a = 0, b;
+		while (a < n && ch[a].table != t->id)
+			a++;
+		for (b = a; b < n && ch[b].table == t->id; b++)
+			;
+		if (a == b && !tt->cleared)
+			continue;
+		int err = tree_update(&c->tree, tt->cleared ? 0 : t->root,
+				      (t->kind & SHM_KIND_MULTI) != 0, ch + a, b - a, ts, &tt->tree);
+		if (err)
+			return err;
+	}
 	return 0;
 }
 
@@ -177,12 +269,19 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 		case SHM_OP_DEL:
 		case SHM_OP_CHECK:
 		case SHM_OP_RESERVE:
+		case SHM_OP_DEL_VALUE:
 			t = tables_live(&c->tables, op->table);
 			if (!t || was_dropped(dropped, ndropped, op->table)) {
 				err = -ENOENT;
 				break;
 			}
-			if (op->code == SHM_OP_CHECK) {
+			if (t->kind & SHM_KIND_MULTI) {
+				err = multimap_op(&ops[i]);
+				if (!err)
+					touch(tt, &ntt, t, 0, 0);
+			} else if (op->code == SHM_OP_DEL_VALUE) {
+				err = -ENOTSUP;
+			} else if (op->code == SHM_OP_CHECK) {
 				/* Changed since: a newer head, or no head where a
 				 * build may have left out the key's newer delete. */
 				const struct shm_version *head =
@@ -206,10 +305,17 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 				err = -ENOENT;
 				break;
 			}
-			touch(tt, &ntt, t, 0, 0)->cleared = 1; /* since_ts: size_clears */
-			retires += 2; /* the old index with its heads, its generation */
+			struct touched *cleared = touch(tt, &ntt, t, 0, 0);
+			cleared->cleared = 1; /* since_ts: size_clears */
+			cleared->clear_at = i + 1;
+			retires += 3; /* the old index with its heads, its generation, its tree */
 			break;
 		case SHM_OP_CREATE_TABLE:
+			/* since_ts is the kind (txn.h); a table of that name
+			 * must have it */
+			t = tables_named(&c->tables, op->key, op->klen);
+			if (t && t->kind != op->since_ts)
+				err = -EEXIST;
 			creates++;
 			break;
 		case SHM_OP_DROP_TABLE:
@@ -264,6 +370,13 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 	for (size_t k = 0; !err && k < ntt; k++, c->scratch.ntouched++)
 		if (!(tt[k].count_block = alloc_or_reclaim(c, SHM_COUNT_VERSION_SIZE, 1)))
 			err = -ENOSPC;
+	/* The ordered tables' new trees, then room to retire what each
+	 * commit may replace: a count version per table written, the nodes
+	 * the trees leave. */
+	if (!err)
+		err = update_trees(c, nops, ts, dropped, ndropped);
+	if (!err && retire_reserve(c->retired, retires + ntt + tree_old_count(&c->tree)))
+		err = -ENOMEM;
 	if (err)
 		unreserve(c, i);
 	return err;

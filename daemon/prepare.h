@@ -27,6 +27,11 @@ size_t op_block_size(const struct shm_op *op);
  */
 int prepare(struct core *c, size_t nops, uint64_t ts);
 
+/* prepare_node_block - a block of `size` bytes for a tree node of the
+ * transaction being prepared (core *ctx), or 0: as every block prepare
+ * reserves, after asking for retired memory when the arenas are full. */
+uint64_t prepare_node_block(void *ctx, size_t size);
+
 /* unreserve - give back the blocks prepare reserved for ops[0..n) and for
  * the tables' count versions (never published). */
 void unreserve(struct core *c, size_t n);

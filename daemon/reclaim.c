@@ -106,8 +106,8 @@ static void free_unreachable(struct reclaimer *rc, const struct retired *it)
 	rc->freed += it->size;
 }
 
-/* Queue the index of item it, and the heads it names, for freeing in
- * steps. Returns 0 or -ENOMEM. */
+/* Queue the index of item it, and the heads it names, or the nodes of
+ * its tree, for freeing in steps. Returns 0 or -ENOMEM. */
 static int drain_add(struct reclaimer *rc, const struct retired *it)
 {
 	if (rc->ndrains == rc->drains_cap) {
@@ -118,9 +118,35 @@ static int drain_add(struct reclaimer *rc, const struct retired *it)
 		rc->drains = d;
 		rc->drains_cap = cap;
 	}
-	rc->drains[rc->ndrains++] = (struct drain){ .word = it->off,
-						    .versions = it->end > rc->retired->horizon };
+	struct drain *d = &rc->drains[rc->ndrains++];
+	if (it->kind == RETIRED_TREE) {
+		*d = (struct drain){ .depth = 1 };
+		d->node[0] = it->off;
+		d->next[0] = 0;
+	} else {
+		*d = (struct drain){ .word = it->off, .versions = it->end > rc->retired->horizon };
+	}
 	return 0;
+}
+
+/* Free up to *budget nodes of tree drain d, each after its children.
+ * Returns whether the whole tree is freed. */
+static bool drain_tree(struct reclaimer *rc, struct drain *d, uint64_t *budget)
+{
+	while (d->depth && *budget) {
+		unsigned top = d->depth - 1;
+		const struct shm_node *n = (const struct shm_node *)(rc->base + d->node[top]);
+		if (n->level > 0 && d->next[top] < n->count) {
+			d->node[d->depth] = shm_node_ref(n)[d->next[top]++];
+			d->next[d->depth++] = 0;
+			continue;
+		}
+		alloc_put(rc->alloc, d->node[top], n->bytes);
+		rc->freed += n->bytes;
+		d->depth--;
+		(*budget)--;
+	}
+	return d->depth == 0;
 }
 
 /* Free up to `budget` heads (or 64 empty slots for one) of the indexes
@@ -131,6 +157,11 @@ static void drain_work(struct reclaimer *rc, uint64_t budget)
 {
 	while (rc->ndrains && budget) {
 		struct drain *d = &rc->drains[rc->ndrains - 1];
+		if (!d->word) {
+			if (drain_tree(rc, d, &budget))
+				rc->ndrains--;
+			continue;
+		}
 		const uint64_t *slots = (const uint64_t *)(rc->base + shm_index_off(d->word));
 		uint64_t cap = shm_index_mask(d->word) + 1;
 		for (unsigned scanned = 0; d->pos < cap && budget; d->pos++) {
@@ -175,7 +206,7 @@ static bool table_reachable(const struct reclaimer *rc, const struct retired *it
 static int judge(struct reclaimer *rc, const struct retired *it)
 {
 	if (it->end <= rc->retired->horizon) {
-		if (it->kind == RETIRED_INDEX_CONTENTS)
+		if (it->kind == RETIRED_INDEX_CONTENTS || it->kind == RETIRED_TREE)
 			return drain_add(rc, it);
 		free_unreachable(rc, it);
 		return 0;
@@ -183,7 +214,7 @@ static int judge(struct reclaimer *rc, const struct retired *it)
 	uint64_t snap = snapset_newest_in(&rc->live, it->begin, it->end);
 	if (snap)
 		return pins_add(&rc->pins, snap, it);
-	if (it->kind == RETIRED_INDEX_CONTENTS)
+	if (it->kind == RETIRED_INDEX_CONTENTS || it->kind == RETIRED_TREE)
 		return drain_add(rc, it);
 	if (it->kind == RETIRED_VERSION && table_reachable(rc, it)) {
 		/* A version not on its chain is a broken invariant: kept, never

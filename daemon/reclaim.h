@@ -34,10 +34,16 @@
 #include "snapset.h"
 
 /* An index whose heads are being freed in steps (RETIRED_INDEX_CONTENTS). */
+/* An index with its heads, or a tree's nodes, being freed in steps. */
 struct drain {
-	uint64_t word;       /* the index */
+	uint64_t word;       /* the index; 0 for a tree */
 	uint64_t pos;        /* the next slot to free */
 	bool versions;       /* free heads as pruned versions (alloc.h) */
+	/* A tree, freed children first: the path to the node being freed,
+	 * and the next child to go down to at each step of it. */
+	unsigned depth;
+	uint64_t node[SHM_TREE_MAX_HEIGHT];
+	uint16_t next[SHM_TREE_MAX_HEIGHT];
 };
 
 struct reclaimer {

@@ -24,6 +24,9 @@ enum retired_kind {
 	RETIRED_INDEX_CONTENTS, /* an index and the head each slot names (a
 				 * cleared or dropped table's): off = its index
 				 * word, size = the index's bytes; freed in steps */
+	RETIRED_TREE,        /* an ordered table's whole tree (a cleared or
+			      * dropped table's): off = its root node; its
+			      * nodes freed in steps, not the versions they name */
 };
 
 /*

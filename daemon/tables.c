@@ -47,8 +47,8 @@ unsigned tables_free_slots(const struct tables *c, unsigned want)
 	return n;
 }
 
-uint32_t tables_create(struct tables *c, const void *name, size_t len, uint64_t index_off,
-		       uint64_t ts, int *used)
+uint32_t tables_create(struct tables *c, const void *name, size_t len, uint32_t kind,
+		       uint64_t index_off, uint64_t ts, int *used)
 {
 	struct shm_table *t = tables_named(c, name, len);
 	*used = 0;
@@ -73,6 +73,9 @@ uint32_t tables_create(struct tables *c, const void *name, size_t len, uint64_t 
 	t->created_ts = ts;
 	t->dropped_ts = SHM_TS_INFINITY;
 	t->records = 0;
+	t->kind = kind;
+	t->root = 0;
+	t->tree_bytes = 0;
 	t->name_len = (uint8_t)len;
 	memset(t->name, 0, sizeof(t->name));
 	memcpy(t->name, name, len);
@@ -99,6 +102,9 @@ void tables_drop(struct tables *c, struct shm_table *t, uint64_t ts)
 			       0, t->id);
 	retire_block(c->retired, ts, t->created_ts, t->index, (uint32_t)shm_index_bytes(t->index),
 		     RETIRED_INDEX_CONTENTS);
+	if (t->root)
+		retire_block(c->retired, ts, t->created_ts, t->root, tree_retired_size(t),
+			     RETIRED_TREE);
 	retire_block(c->retired, ts, t->created_ts, (uint64_t)(t - c->meta->tables), 0,
 		     RETIRED_TABLE_SLOT);
 }

@@ -34,19 +34,27 @@ struct shm_table *tables_named(struct tables *c, const void *name, size_t len);
 unsigned tables_free_slots(const struct tables *c, unsigned want);
 
 /* How many retire-queue items dropping a table takes: its index with its
- * heads, its count, its slot. */
-#define TABLES_DROP_RETIRES 3u
+ * heads, its count, its tree, its slot. */
+#define TABLES_DROP_RETIRES 4u
+
+/* The size an ordered table's whole tree is retired with: its bytes, as
+ * far as an item's size holds them (a statistic). */
+static inline uint32_t tree_retired_size(const struct shm_table *t)
+{
+	return t->tree_bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)t->tree_bytes;
+}
 
 /*
- * tables_create - the table named name[0..len), live from commit ts, with
+ * tables_create - the table named name[0..len), of `kind` (0,
+ * SHM_KIND_ORDERED or SHM_KIND_ORDERED | SHM_KIND_MULTI), live from commit ts, with
  * the INDEX_MIN_BYTES block at index_off as its empty index: its id. If a
  * live table has that name already, its id, and *used is cleared (the
  * caller frees the block); else *used is set. A free slot must exist
  * (tables_free_slots). The entry is complete before its id is published
  * with release order.
  */
-uint32_t tables_create(struct tables *c, const void *name, size_t len, uint64_t index_off,
-		       uint64_t ts, int *used);
+uint32_t tables_create(struct tables *c, const void *name, size_t len, uint32_t kind,
+		       uint64_t index_off, uint64_t ts, int *used);
 
 /*
  * tables_drop - drop live table t at commit ts: snapshots from ts on see it

@@ -17,10 +17,20 @@
 
 struct shmdb_cursor {
 	shmdb_rtxn *r;
+	int pooled;                     /* one of r->cursors, else malloc'd */
+	uint32_t kind;                  /* the table's (layout.h, shm_table) */
+	/* a hash table: */
 	const uint64_t *slots;          /* the table's index in r's snapshot */
 	uint64_t mask;
 	uint64_t pos;
-	int pooled;                     /* one of r->cursors, else malloc'd */
+	/* an ordered table (ordered.c): the path from the root of r's
+	 * snapshot to the leaf the cursor is in, and the place on it: at[i]
+	 * is the child taken at path[i]; in the leaf, the entry next would
+	 * return (path[depth - 1]->count: after the leaf's last). depth 0:
+	 * an empty tree. */
+	unsigned depth;
+	const struct shm_node *path[SHM_TREE_MAX_HEIGHT];
+	uint16_t at[SHM_TREE_MAX_HEIGHT];
 };
 
 #define SHM_RTXN_CURSORS 8
@@ -36,7 +46,8 @@ struct shmdb_rtxn {
 	int claimed;                    /* a thread owns it (atomic) */
 	uint32_t cursors_used;          /* bit i: cursors[i] is open */
 	shmdb_table last_table;         /* the table read last in this snapshot, */
-	uint64_t last_index;            /* and its index word (read.c) */
+	uint64_t last_index;            /* its index word (read.c) */
+	uint32_t last_kind;             /* and its kind */
 	struct shmdb_cursor cursors[SHM_RTXN_CURSORS];
 };
 
@@ -74,6 +85,19 @@ struct shmdb {
 	uint32_t cq_head;
 	struct shm_result *results;  /* SHM_RESULTS, by ticket % SHM_RESULTS */
 };
+
+/* Ordered tables (ordered.c). */
+
+/* Set up cursor c on the ordered table entry tb of its snapshot, before
+ * the first record. */
+void shm_ordered_open(shmdb_cursor *c, const struct shm_table *tb);
+
+/* shmdb_cursor_next on an ordered table. */
+int shm_ordered_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val);
+
+/* shmdb_get on multimap entry tb: the key's first value. */
+int shm_multi_get(const shmdb_rtxn *r, const struct shm_table *tb, const void *key, size_t klen,
+		  shmdb_val *val);
 
 /* Whether the daemon is gone for this handle: stopped, or our session was
  * closed. Makes a system call (poll); for wait loops only. */

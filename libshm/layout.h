@@ -39,7 +39,7 @@
 #include "align.h"
 
 #define SHM_CACHELINE 64
-#define SHM_FORMAT_VERSION 5u
+#define SHM_FORMAT_VERSION 6u
 
 /* Magics: ASCII tags read as little-endian u64, so a hex dump shows them. */
 #define SHM_META_MAGIC    0x3154454d42444d53ull /* "SMDBMET1" */
@@ -112,7 +112,9 @@ enum shm_table_state {
  *                      contents: its last shmdb_clear, 0 if none
  *  48  u64 index_gen   offset of the struct shm_index_gen naming the index
  *                      of the contents before that clear, 0 if none
- *  56  u8  reserved0[8]
+ *  56  u32 kind        0, SHMDB_ORDERED or SHMDB_ORDERED | SHMDB_MULTI;
+ *                      set before the id is published, never changed
+ *  60  u32 reserved0
  * line 1:
  *  64  u8  name_len    1..63
  *  65  char name[63]   not NUL-terminated
@@ -126,7 +128,11 @@ enum shm_table_state {
  * 152  u64 left_out_ts the newest delete whose key an index build left
  *                      out (0: none)
  * 160  u64 record_bytes  bytes of the records' live versions
- * 168  u8  reserved2[24]
+ * 168  u64 root        the ordered tree's root node at the last commit, 0
+ *                      if empty or not ordered (readers take the root of
+ *                      their snapshot from the count version)
+ * 176  u64 tree_bytes  bytes of that tree's nodes
+ * 184  u8  reserved2[8]
  */
 struct shm_table {
 	uint64_t index;
@@ -137,7 +143,8 @@ struct shm_table {
 	uint64_t count_head;
 	uint64_t index_since;
 	uint64_t index_gen;
-	uint8_t reserved0[8];
+	uint32_t kind;
+	uint32_t reserved0;
 	uint8_t name_len;
 	char name[63];
 	uint64_t records;
@@ -145,8 +152,14 @@ struct shm_table {
 	uint64_t index_replaced_ts;
 	uint64_t left_out_ts;
 	uint64_t record_bytes;
-	uint8_t reserved2[24];
+	uint64_t root;
+	uint64_t tree_bytes;
+	uint8_t reserved2[8];
 };
+
+/* shm_table.kind: the public flags (shmdb.h), repeated for the daemon. */
+#define SHM_KIND_ORDERED 2u
+#define SHM_KIND_MULTI 4u
 
 /*
  * A table's contents before a clear, for the snapshots older than it: 24
@@ -166,10 +179,17 @@ struct shm_index_gen {
 	uint64_t older;
 };
 
-/* The value of a count version (struct shm_table's count_head): 16 bytes. */
+/*
+ * The value of a count version (struct shm_table's count_head): 32 bytes.
+ * For an ordered table or multimap it also names the tree of that commit,
+ * so a snapshot finds the tree it sees where it finds its count: the
+ * writer adds a count version at every commit that changes either.
+ */
 struct shm_count {
-	uint64_t records;       /* records in the table at that commit */
+	uint64_t records;       /* records (pairs, in a multimap) at that commit */
 	uint64_t record_bytes;  /* bytes of their versions then */
+	uint64_t root;          /* the ordered tree's root node then, 0 if empty */
+	uint64_t tree_bytes;    /* bytes of that tree's nodes */
 };
 
 /* A count version's bytes: a version with no key and a struct shm_count. */
@@ -217,6 +237,74 @@ static inline size_t shm_index_bytes(uint64_t word)
 }
 
 #define SHM_SLOT_OFF_MASK ((1ull << 48) - 1)
+
+/*
+ * A node of an ordered table's tree, in an arena, 8-byte aligned. The tree
+ * is copy-on-write: a node is written whole before the commit that
+ * publishes the root it hangs from, and never changes after; a commit that
+ * changes a node writes a new one (and new nodes up to a new root) and
+ * retires the old for the snapshots in [created_ts, that commit), the
+ * roots that hang it (daemon/tree.c). So a snapshot reads the tree of its
+ * commit with plain loads: every node reachable from its root stays, and
+ * stays the same, until the snapshot ends.
+ *
+ *   0  u64 created_ts   the commit that wrote it (the writer's)
+ *   8  u32 bytes        the node's bytes
+ *  12  u16 count        entries, 1..SHM_NODE_MAX
+ *  14  u8  level        0 for a leaf, else the height above the leaves
+ *  15  u8  reserved     0
+ *  16  u64 prefix[count]  each entry's first 8 key bytes, big-endian,
+ *                         zero-padded (shm_key_prefix): the search compares
+ *                         these and reads an entry's bytes only on a tie
+ *      u64 ref[count]   leaf of an ordered table: the offset of the key's
+ *                         version of that commit; leaf of a multimap: 0;
+ *                         inner node: the child node's offset
+ *      struct shm_node_entry ent[count]
+ *      entries' bytes   key, then (multimap pairs) value
+ *
+ * Entries are in order (shmdb.h; a multimap orders its pairs by key, then
+ * value). An inner node's entry i is the first entry of its child i's
+ * subtree when it was written: child i holds the entries from it up to,
+ * not including, entry i + 1's; child 0 also every entry before.
+ */
+struct shm_node {
+	uint64_t created_ts;
+	uint32_t bytes;
+	uint16_t count;
+	uint8_t level;
+	uint8_t reserved;
+};
+
+struct shm_node_entry {
+	uint32_t off;   /* the entry's bytes, from the node's start */
+	uint16_t klen;
+	uint16_t vlen;  /* a multimap pair's value bytes; 0 otherwise */
+};
+
+#define SHM_NODE_MAX 64u
+#define SHM_TREE_MAX_HEIGHT 16u
+
+static inline const uint64_t *shm_node_prefix(const struct shm_node *n)
+{
+	return (const uint64_t *)(n + 1);
+}
+
+static inline const uint64_t *shm_node_ref(const struct shm_node *n)
+{
+	return shm_node_prefix(n) + n->count;
+}
+
+static inline const struct shm_node_entry *shm_node_ent(const struct shm_node *n)
+{
+	return (const struct shm_node_entry *)(shm_node_ref(n) + n->count);
+}
+
+/* The bytes of a node of `count` entries whose keys and values take
+ * `data` bytes. */
+static inline size_t shm_node_size(size_t count, size_t data)
+{
+	return shm_align_up(sizeof(struct shm_node) + count * 24 + data, 8);
+}
 #define SHM_SLOT_TAG(hash) ((hash) & ~SHM_SLOT_OFF_MASK)
 
 /*
@@ -532,6 +620,9 @@ _Static_assert(sizeof(struct shm_table) == 192, "table entry");
 _Static_assert(offsetof(struct shm_table, name_len) == 64, "table entry line 1");
 _Static_assert(offsetof(struct shm_table, records) == 128, "table entry line 2");
 _Static_assert(sizeof(struct shm_version) == 24, "version header");
+_Static_assert(sizeof(struct shm_node) == 16, "node header");
+_Static_assert(sizeof(struct shm_node_entry) == 8, "node entry");
+_Static_assert(offsetof(struct shm_table, kind) == 56, "table kind");
 _Static_assert(sizeof(struct shm_arena_header) == 64, "arena header");
 _Static_assert(sizeof(struct shm_session_header) == 320, "session lines 0-4");
 _Static_assert(offsetof(struct shm_session_header, sq_tail) == 64, "sq_tail line");

@@ -225,6 +225,7 @@ static inline uint64_t table_index(shmdb_rtxn *r, shmdb_table t)
 	if (!tb)
 		return 0;
 	r->last_table = t;
+	r->last_kind = tb->kind;
 	return r->last_index = shm_table_word(r->base, tb, r->snap);
 }
 
@@ -244,14 +245,24 @@ static inline int visible_value(const struct shm_version *v, shmdb_val *val)
 	return 0;
 }
 
+/* A get on the multimap read last (r->last_table): its tree. */
+static int multi_get(const shmdb_rtxn *r, const void *key, size_t klen, shmdb_val *val)
+{
+	const struct shm_table *tb = shm_table_at(r->meta, r->last_table, r->snap);
+	return tb ? shm_multi_get(r, tb, key, klen, val) : -ENOENT;
+}
+
 /* The rest of a get in table index idx, by its hash: the validated probe
- * and the walk down the chain (index.h). Out of line, as the uncommon part
- * of shmdb_get, and kept to this signature (noipa): a clone with its
- * arguments rearranged cannot be tail-called, and the call then costs
- * shmdb_get's common path a stack frame. */
+ * and the walk down the chain (index.h), or a multimap's tree (its index
+ * stays empty: the probe finds nothing at once). Out of line, as the
+ * uncommon part of shmdb_get, and kept to this signature (noipa): a clone
+ * with its arguments rearranged cannot be tail-called, and the call then
+ * costs shmdb_get's common path a stack frame. */
 static __attribute__((noipa)) int get_rest(const shmdb_rtxn *r, uint64_t idx, uint64_t hash,
 					   const void *key, size_t klen, shmdb_val *val)
 {
+	if (r->last_kind & SHM_KIND_MULTI)
+		return multi_get(r, key, klen, val);
 	return visible_value(shm_lookup(r->base, (const uint64_t *)(r->base + shm_index_off(idx)),
 					shm_index_mask(idx), hash, key, (uint32_t)klen, r->snap),
 			     val);
@@ -326,6 +337,12 @@ int shmdb_get_many(shmdb_rtxn *r, shmdb_table t, const shmdb_val *keys, size_t n
 			vals[i] = (shmdb_val){ NULL, 0 };
 		return 0;
 	}
+	if (r->last_kind & SHM_KIND_MULTI) {
+		for (size_t i = 0; i < n; i++)
+			if (multi_get(r, keys[i].data, keys[i].len, &vals[i]))
+				vals[i] = (shmdb_val){ NULL, 0 };
+		return 0;
+	}
 	const uint64_t *slots = (const uint64_t *)(r->base + shm_index_off(idx));
 	uint64_t mask = shm_index_mask(idx);
 	for (size_t g = 0; g < n; g += GET_MANY_GROUP) {
@@ -377,9 +394,12 @@ int shmdb_cursor_open(shmdb_rtxn *r, shmdb_table t, shmdb_cursor **out)
 		return -ENOMEM;
 	}
 	c->r = r;
+	c->kind = r->last_kind;
 	c->slots = (const uint64_t *)(r->base + shm_index_off(idx));
 	c->mask = shm_index_mask(idx);
 	c->pos = 0;
+	if (c->kind & SHM_KIND_ORDERED)
+		shm_ordered_open(c, shm_table_at(r->meta, t, r->snap));
 	*out = c;
 	return 0;
 }
@@ -388,6 +408,8 @@ int shmdb_cursor_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 {
 	if (!c || !key || !val)
 		return -EINVAL;
+	if (c->kind & SHM_KIND_ORDERED)
+		return shm_ordered_next(c, key, val);
 	const shmdb_rtxn *r = c->r;
 	while (c->pos <= c->mask) {
 		/* The slots are read in order, their versions are anywhere: the

@@ -19,15 +19,12 @@
 #include "catalog.h"
 #include "client_internal.h"
 #include "index.h"
+#include "tree_read.h"
 
 /* The count version snapshot r sees of entry tb: its value, or zeros. */
 static struct shm_count count_of(const shmdb_rtxn *r, const struct shm_table *tb)
 {
-	struct shm_count c = { 0, 0 };
-	const struct shm_version *v = shm_slot_visible(r->base, &tb->count_head, r->snap);
-	if (v)
-		memcpy(&c, (const uint8_t *)v + shm_version_value_off(0), sizeof(c));
-	return c;
+	return shm_count_at(r->base, tb, r->snap);
 }
 
 int shmdb_count(shmdb_rtxn *r, shmdb_table t, uint64_t *n)
@@ -60,7 +57,7 @@ int shmdb_tables(shmdb_rtxn *r, shmdb_table_info *out, size_t cap, size_t *n)
 		if (!tb)
 			continue;
 		found++;
-		shmdb_table_info info = { .id = id, .flags = 0 };
+		shmdb_table_info info = { .id = id, .flags = (int)tb->kind };
 		size_t len = tb->name_len <= SHMDB_MAX_TABLE_NAME ? tb->name_len : SHMDB_MAX_TABLE_NAME;
 		memcpy(info.name, tb->name, len);
 		info.name[len] = 0;
@@ -69,7 +66,7 @@ int shmdb_tables(shmdb_rtxn *r, shmdb_table_info *out, size_t cap, size_t *n)
 		struct shm_count c = count_of(r, tb);
 		uint64_t word = shm_table_word(r->base, tb, r->snap);
 		info.count = c.records;
-		info.bytes = c.record_bytes + shm_index_bytes(word);
+		info.bytes = c.record_bytes + c.tree_bytes + shm_index_bytes(word);
 		size_t at = kept < cap ? kept++ : cap - 1;
 		while (at > 0 && by_name(&info, &out[at - 1]) < 0) {
 			out[at] = out[at - 1];

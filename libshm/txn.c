@@ -56,7 +56,17 @@ int shm_op_decode(const uint8_t *buf, size_t len, size_t *pos, struct shm_op *op
 		if (h.klen < 1 || h.klen > SHMDB_MAX_KEY || h.vlen)
 			return -EBADMSG;
 		break;
+	case SHM_OP_DEL_VALUE:
+		if (h.klen < 1 || h.klen > SHMDB_MAX_KEY || h.vlen > SHMDB_MAX_MULTI_VALUE ||
+		    h.since_ts)
+			return -EBADMSG;
+		break;
 	case SHM_OP_CREATE_TABLE:
+		if (h.klen < 1 || h.klen > SHMDB_MAX_TABLE_NAME || h.vlen || h.table ||
+		    (h.since_ts != 0 && h.since_ts != SHMDB_ORDERED &&
+		     h.since_ts != (SHMDB_ORDERED | SHMDB_MULTI)))
+			return -EBADMSG;
+		break;
 	case SHM_OP_DROP_TABLE:
 		if (h.klen < 1 || h.klen > SHMDB_MAX_TABLE_NAME || h.vlen || h.table || h.since_ts)
 			return -EBADMSG;

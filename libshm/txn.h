@@ -10,11 +10,14 @@
  *   4  u32 vlen       value bytes (PUT only; 0 otherwise)
  *   8  u32 table      shmdb_table id (PUT, DEL, CHECK; 0 otherwise)
  *  12  u32 reserved   0
- *  16  u64 since_ts   CHECK: the snapshot; RESERVE: the key count; 0 otherwise
+ *  16  u64 since_ts   CHECK: the snapshot; RESERVE: the key count;
+ *                     CREATE_TABLE: the kind (0, SHMDB_ORDERED or
+ *                     SHMDB_ORDERED | SHMDB_MULTI); 0 otherwise
  *                     (the writer's private copy may reuse it, prepare.c)
  *  24  u8  key[klen], zero-padded to 8
  *      u8  value[vlen], zero-padded to 8
  *
+ * DEL_VALUE (multimaps) carries a key and a value, the pair it removes.
  * CREATE_TABLE and DROP_TABLE carry the table name as their key; RESERVE
  * carries no key, only its table and count; CLEAR only its table.
  */
@@ -34,6 +37,7 @@ enum shm_op_code {
 	SHM_OP_DROP_TABLE = 5,
 	SHM_OP_RESERVE = 6,
 	SHM_OP_CLEAR = 7,
+	SHM_OP_DEL_VALUE = 8,
 };
 
 struct shm_op_hdr {

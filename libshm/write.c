@@ -88,14 +88,41 @@ static int key_ok(const shmdb_wtxn *w, const void *key, size_t klen)
 	return w && key && klen >= 1 && klen <= SHMDB_MAX_KEY;
 }
 
+/* The kind of table t as the catalog has it now, or -1 if no entry has
+ * its id (the writer checks the table again at commit). Acquire on the
+ * id: pairs with the writer's publication of the entry (catalog.h). */
+static int kind_of(const shmdb_wtxn *w, shmdb_table t)
+{
+	if (!shm_table_id_ok(t))
+		return -1;
+	const struct shm_table *tb = &w->db->meta->tables[SHM_TABLE_SLOT(t)];
+	if (__atomic_load_n(&tb->id, __ATOMIC_ACQUIRE) != t)
+		return -1;
+	return (int)tb->kind;
+}
+
 int shmdb_put(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen,
 	      const void *val, size_t vlen)
 {
 	if (!key_ok(w, key, klen) || (!val && vlen))
 		return -EINVAL;
-	if (vlen > SHMDB_MAX_VALUE)
+	if (vlen > SHMDB_MAX_VALUE ||
+	    (vlen > SHMDB_MAX_MULTI_VALUE && kind_of(w, t) > 0 && (kind_of(w, t) & SHM_KIND_MULTI)))
 		return -E2BIG;
 	return append(w, SHM_OP_PUT, t, 0, key, klen, val, vlen);
+}
+
+int shmdb_del_value(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen,
+		    const void *val, size_t vlen)
+{
+	if (!key_ok(w, key, klen) || (!val && vlen))
+		return -EINVAL;
+	if (vlen > SHMDB_MAX_MULTI_VALUE)
+		return -E2BIG;
+	int kind = kind_of(w, t);
+	if (kind >= 0 && !(kind & SHM_KIND_MULTI))
+		return -ENOTSUP;
+	return append(w, SHM_OP_DEL_VALUE, t, 0, key, klen, val, vlen);
 }
 
 int shmdb_del(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen)
@@ -342,11 +369,16 @@ static int name_ok(const char *name, size_t *len)
 	return *len >= 1 && *len <= SHMDB_MAX_TABLE_NAME;
 }
 
-/* The live table named `name` in the catalog, or 0. */
-static shmdb_table find_table(shmdb *db, const char *name, size_t len)
+/* The live table named `name` in the catalog, or 0; *kind gets its kind
+ * (set before its id was published, never changed). */
+static shmdb_table find_table(shmdb *db, const char *name, size_t len, uint32_t *kind)
 {
 	uint32_t id;
-	return shm_table_find(db->meta, name, len, &id) < 0 ? 0 : id;
+	int slot = shm_table_find(db->meta, name, len, &id);
+	if (slot < 0)
+		return 0;
+	*kind = db->meta->tables[slot].kind;
+	return id;
 }
 
 /* Commit a transaction of the one table operation (on table t, with count
@@ -372,18 +404,26 @@ static int table_op(shmdb *db, uint8_t code, shmdb_table t, uint64_t count, cons
 int shmdb_table_open(shmdb *db, const char *name, int flags, shmdb_table *t)
 {
 	size_t len;
-	if (!db || !t || !name_ok(name, &len) || (flags & ~SHMDB_CREATE))
+	if (!db || !t || !name_ok(name, &len) ||
+	    (flags & ~(SHMDB_CREATE | SHMDB_ORDERED | SHMDB_MULTI)))
 		return -EINVAL;
-	shmdb_table id = find_table(db, name, len);
+	uint32_t kind = flags & SHMDB_MULTI ? SHMDB_ORDERED | SHMDB_MULTI : flags & SHMDB_ORDERED;
+	uint32_t found_kind = 0;
+	shmdb_table id = find_table(db, name, len, &found_kind);
 	if (!id && (flags & SHMDB_CREATE)) {
 		uint64_t value = 0;
-		int err = table_op(db, SHM_OP_CREATE_TABLE, 0, 0, name, len, &value);
-		if (err)
+		int err = table_op(db, SHM_OP_CREATE_TABLE, 0, kind, name, len, &value);
+		if (err == -EEXIST && !kind) /* made with a kind meanwhile: any will do */
+			id = find_table(db, name, len, &found_kind);
+		else if (err)
 			return err;
-		id = (shmdb_table)value;
+		else
+			return *t = (shmdb_table)value, 0;
 	}
 	if (!id)
 		return -ENOENT;
+	if (kind && found_kind != kind)
+		return -EEXIST;
 	*t = id;
 	return 0;
 }

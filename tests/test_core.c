@@ -1057,7 +1057,7 @@ static uint64_t count_seen(uint32_t id, uint64_t snap)
 {
 	const struct shm_table *t = &f.meta->tables[SHM_TABLE_SLOT(id)];
 	const struct shm_version *v = shm_slot_visible(f.base, &t->count_head, snap);
-	struct shm_count c = { 0, 0 };
+	struct shm_count c = { 0 };
 	if (v)
 		memcpy(&c, (const uint8_t *)v + shm_version_value_off(0), sizeof(c));
 	return c.records;

@@ -1,0 +1,116 @@
+/*
+ * tree.h - the writer's side of ordered tables: applying a transaction's
+ * changes to a table's copy-on-write tree (layout.h, struct shm_node).
+ * Writer thread only.
+ *
+ * A transaction's changes to one table go in at once, in key order: each
+ * node on the way to a changed key is written anew, and shared by the
+ * changes under it, so a 1,000-put transaction writes each touched node
+ * once. tree_update runs in prepare, before anything is visible: it may
+ * fail (no room), and then tree_unreserve gives back what it wrote. The
+ * root it returns is published with the table's count version (apply.c),
+ * and the nodes it replaced are retired then (tree_retire_old).
+ */
+#ifndef SHMDBD_TREE_H
+#define SHMDBD_TREE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layout.h"
+#include "retire.h"
+
+enum tree_change_kind {
+	TREE_PUT,   /* the key now names `ref` (ordered), or the pair is in (multimap) */
+	TREE_DEL,   /* the key (ordered) or the pair (multimap) is gone */
+	TREE_WIPE,  /* multimaps: every pair of the key is gone */
+};
+
+/* One operation of a transaction on an ordered table. */
+struct tree_change {
+	const uint8_t *key;
+	const uint8_t *val;   /* a multimap pair's value; else key (vlen 0) */
+	uint32_t klen;
+	uint32_t vlen;
+	uint64_t ref;         /* TREE_PUT on an ordered table: its version */
+	uint32_t table;       /* the table's id */
+	uint32_t seq;         /* the op's place in the transaction */
+	uint8_t kind;         /* enum tree_change_kind */
+};
+
+/* A vector of node entries being built (tree.c). */
+struct tree_vec {
+	struct tree_ent *e;
+	size_t n, cap;
+};
+
+/* A list of node offsets. */
+struct tree_offs {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+/* How the writer gets a block for a node: an offset or 0 (no room). */
+struct tree_alloc {
+	uint64_t (*get)(void *ctx, size_t size);
+	void *ctx;
+};
+
+struct tree_writer {
+	uint8_t *base;
+	struct alloc *alloc;
+	struct tree_alloc get;
+	struct tree_vec lvl[SHM_TREE_MAX_HEIGHT + 2]; /* entries per level */
+	struct tree_vec merged;  /* entries of two merged siblings */
+	struct tree_offs fresh;  /* nodes written by the transaction (0: freed again) */
+	struct tree_offs old;    /* nodes it replaces, retired at its commit */
+};
+
+/* What a transaction made of one table's tree. */
+struct tree_result {
+	uint64_t root;
+	int64_t records;      /* entries added less entries removed */
+	int64_t bytes;        /* node bytes written less node bytes replaced */
+	size_t old_from, old_to; /* its replaced nodes: old.v[old_from..old_to) */
+};
+
+void tree_writer_init(struct tree_writer *w, uint8_t *base, struct alloc *alloc,
+		      struct tree_alloc get);
+void tree_writer_free(struct tree_writer *w);
+
+/* Start a transaction: forget the last one's lists. */
+void tree_begin(struct tree_writer *w);
+
+/*
+ * tree_sort_changes - put ch[0..n) in table, then key order (then value
+ * order in a multimap; a key's TREE_WIPE first), and keep per table, key
+ * (and value) only what the transaction's last operation on it says:
+ * operations before a later TREE_WIPE of their key are dropped. Returns
+ * the changes kept, at the front of ch.
+ */
+size_t tree_sort_changes(struct tree_change *ch, size_t n);
+
+/*
+ * tree_update - apply the sorted changes ch[0..n) of one table to the tree
+ * at `root` (0: empty) for the commit `ts`, writing new nodes only.
+ * Returns 0 with *out set, or -ENOSPC / -ENOMEM; what it wrote stays in
+ * w->fresh either way, for tree_unreserve.
+ */
+int tree_update(struct tree_writer *w, uint64_t root, int multi, const struct tree_change *ch,
+		size_t n, uint64_t ts, struct tree_result *out);
+
+/* tree_unreserve - the transaction failed: free every node it wrote. */
+void tree_unreserve(struct tree_writer *w);
+
+/* The retire-queue items tree_retire_old will need. */
+static inline size_t tree_old_count(const struct tree_writer *w)
+{
+	return w->old.n;
+}
+
+/* tree_retire_old - retire the nodes r replaced, at commit ts, each for the
+ * snapshots from its creation on (room reserved: tree_old_count). */
+void tree_retire_old(struct tree_writer *w, const struct tree_result *r, struct retire_queue *q,
+		     uint64_t ts);
+
+#endif /* SHMDBD_TREE_H */

@@ -1,0 +1,192 @@
+/*
+ * ordered.c - reading ordered tables and multimaps: cursors that seek and
+ * walk both ways through the copy-on-write tree of a snapshot, and a
+ * multimap's get (layout.h, struct shm_node; tree_read.h).
+ *
+ * A snapshot's tree is the root of the count version it sees (tree_read.h,
+ * shm_count_at): every node under it was written before that count version
+ * was published (release) and stays unchanged while the snapshot lives, so
+ * the walk is plain loads, with no check and no restart. A leaf of an
+ * ordered table names the version of its key at the tree's commit, which
+ * is the version the snapshot sees (a later change of the key would have
+ * made a later tree), kept as long; a multimap's pairs are in the leaves.
+ *
+ * A cursor keeps the path from the root to its leaf (client_internal.h):
+ * next and prev move within the leaf, and go up only as far as the first
+ * ancestor with a sibling on that side. No system call, lock or allocation.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "catalog.h"
+#include "client_internal.h"
+#include "tree_read.h"
+
+/* Versions of a leaf loaded ahead of the one a walk returns. */
+#define LEAF_AHEAD 4
+
+static const struct shm_node *child_of(const shmdb_cursor *c, const struct shm_node *n,
+				       unsigned i)
+{
+	return shm_node_at(c->r->base, shm_node_ref(n)[i]);
+}
+
+/* Go down from path[from] to a leaf along the first children (first) or
+ * the last (!first); the leaf position is then its first or past its last
+ * entry. */
+static void descend(shmdb_cursor *c, unsigned from, int first)
+{
+	for (unsigned i = from;; i++) {
+		const struct shm_node *n = c->path[i];
+		if (n->level == 0) {
+			c->at[i] = first ? 0 : n->count;
+			c->depth = i + 1;
+			return;
+		}
+		c->at[i] = first ? 0 : (uint16_t)(n->count - 1);
+		c->path[i + 1] = child_of(c, n, c->at[i]);
+	}
+}
+
+void shm_ordered_open(shmdb_cursor *c, const struct shm_table *tb)
+{
+	uint64_t root = shm_count_at(c->r->base, tb, c->r->snap).root;
+	c->kind = tb->kind;
+	c->depth = 0;
+	if (root) {
+		c->path[0] = shm_node_at(c->r->base, root);
+		descend(c, 0, 1);
+	}
+}
+
+/* Position c before the first record >= t. */
+static void seek(shmdb_cursor *c, const struct shm_target *t)
+{
+	if (!c->depth)
+		return;
+	for (unsigned i = 0;; i++) {
+		const struct shm_node *n = c->path[i];
+		if (n->level == 0) {
+			c->at[i] = (uint16_t)shm_node_lower(n, t);
+			c->depth = i + 1;
+			return;
+		}
+		c->at[i] = (uint16_t)shm_node_child(n, t);
+		c->path[i + 1] = child_of(c, n, c->at[i]);
+	}
+}
+
+/* Record i of leaf n, as views. */
+static void record(const shmdb_cursor *c, const struct shm_node *n, unsigned i, shmdb_val *key,
+		   shmdb_val *val)
+{
+	const struct shm_node_entry *e = &shm_node_ent(n)[i];
+	if (c->kind & SHM_KIND_MULTI) {
+		const uint8_t *b = shm_entry_bytes(n, i);
+		*key = (shmdb_val){ b, e->klen };
+		*val = (shmdb_val){ b + e->klen, e->vlen };
+		return;
+	}
+	const struct shm_version *v = (const struct shm_version *)(c->r->base + shm_node_ref(n)[i]);
+	if (i + LEAF_AHEAD < n->count)
+		__builtin_prefetch(c->r->base + shm_node_ref(n)[i + LEAF_AHEAD]);
+	*key = (shmdb_val){ v->key, v->klen };
+	*val = (shmdb_val){ (const uint8_t *)v + shm_version_value_off(v->klen), v->vlen };
+}
+
+int shm_ordered_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
+{
+	if (!c->depth)
+		return -ENOENT;
+	unsigned leaf = c->depth - 1;
+	if (c->at[leaf] == c->path[leaf]->count) {
+		/* The nearest ancestor with a next child, then its first leaf. */
+		unsigned i = leaf;
+		while (i-- > 0 && c->at[i] + 1 >= c->path[i]->count)
+			;
+		if (i == (unsigned)-1)
+			return -ENOENT;
+		c->at[i]++;
+		c->path[i + 1] = child_of(c, c->path[i], c->at[i]);
+		descend(c, i + 1, 1);
+	}
+	record(c, c->path[leaf], c->at[leaf]++, key, val);
+	return 0;
+}
+
+static int ordered_prev(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
+{
+	if (!c->depth)
+		return -ENOENT;
+	unsigned leaf = c->depth - 1;
+	if (c->at[leaf] == 0) {
+		unsigned i = leaf;
+		while (i-- > 0 && c->at[i] == 0)
+			;
+		if (i == (unsigned)-1)
+			return -ENOENT;
+		c->at[i]--;
+		c->path[i + 1] = child_of(c, c->path[i], c->at[i]);
+		descend(c, i + 1, 0);
+	}
+	record(c, c->path[leaf], --c->at[leaf], key, val);
+	return 0;
+}
+
+int shmdb_cursor_seek(shmdb_cursor *c, const void *key, size_t klen)
+{
+	if (!c || !key || klen == 0 || klen > SHMDB_MAX_KEY)
+		return -EINVAL;
+	if (!(c->kind & SHM_KIND_ORDERED))
+		return -ENOTSUP;
+	struct shm_target t = shm_target_of(key, klen, key, 0, (c->kind & SHM_KIND_MULTI) != 0);
+	seek(c, &t);
+	return 0;
+}
+
+int shmdb_cursor_seek_pair(shmdb_cursor *c, const void *key, size_t klen, const void *val,
+			   size_t vlen)
+{
+	if (!c || !key || klen == 0 || klen > SHMDB_MAX_KEY || (!val && vlen) ||
+	    vlen > SHMDB_MAX_MULTI_VALUE)
+		return -EINVAL;
+	if (!(c->kind & SHM_KIND_MULTI))
+		return -ENOTSUP;
+	struct shm_target t = shm_target_of(key, klen, vlen ? val : key, vlen, 1);
+	seek(c, &t);
+	return 0;
+}
+
+int shmdb_cursor_seek_end(shmdb_cursor *c)
+{
+	if (!c)
+		return -EINVAL;
+	if (!(c->kind & SHM_KIND_ORDERED))
+		return -ENOTSUP;
+	if (c->depth)
+		descend(c, 0, 0);
+	return 0;
+}
+
+int shmdb_cursor_prev(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
+{
+	if (!c || !key || !val)
+		return -EINVAL;
+	if (!(c->kind & SHM_KIND_ORDERED))
+		return -ENOTSUP;
+	return ordered_prev(c, key, val);
+}
+
+int shm_multi_get(const shmdb_rtxn *r, const struct shm_table *tb, const void *key, size_t klen,
+		  shmdb_val *val)
+{
+	/* The key's first pair is the first record >= (key, ""). */
+	shmdb_cursor c = { .r = (shmdb_rtxn *)r };
+	struct shm_target t = shm_target_of(key, klen, key, 0, 1);
+	shmdb_val k;
+	shm_ordered_open(&c, tb);
+	seek(&c, &t);
+	if (shm_ordered_next(&c, &k, val) || k.len != klen || memcmp(k.data, key, klen))
+		return -ENOENT;
+	return 0;
+}

@@ -1,0 +1,131 @@
+/*
+ * tree_read.h - reading an ordered table's copy-on-write tree (layout.h, struct
+ * shm_node): the order of keys and pairs, the search in a node, and the
+ * root a snapshot sees. Shared by the client's cursors and the writer,
+ * which builds new nodes with the same comparisons (daemon/tree.c).
+ *
+ * Ordering: a node is complete before the release store of the count
+ * version whose root reaches it, and never changes after; a reader that
+ * found its root through the count chain (acquire loads, index.h) reads
+ * nodes with plain loads. Every node its root reaches is kept until the
+ * snapshot ends (retired for [created_ts, replacing commit)), so a view
+ * into a node, or into a version a leaf names, stays valid as long.
+ */
+#ifndef SHMDB_TREE_READ_H
+#define SHMDB_TREE_READ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "index.h"
+#include "layout.h"
+
+/* What a search looks for: a key, and for a multimap pair its value (the
+ * empty value sorts first, so (key, "") finds a key's first pair). */
+struct shm_target {
+	const uint8_t *key;
+	const uint8_t *val;
+	uint32_t klen;
+	uint32_t vlen;
+	uint64_t prefix;  /* shm_key_prefix(key) */
+	int multi;        /* compare values too */
+};
+
+/* A key's first 8 bytes as a big-endian number, zero-padded: a < b as
+ * numbers implies the keys are in that order (a tie says nothing). */
+static inline uint64_t shm_key_prefix(const uint8_t *key, size_t klen)
+{
+	uint64_t p = 0;
+	if (klen >= 8) {
+		memcpy(&p, key, 8);
+	} else {
+		uint8_t b[8] = { 0 };
+		memcpy(b, key, klen);
+		memcpy(&p, b, 8);
+	}
+	return __builtin_bswap64(p);
+}
+
+/* Byte strings in shmdb order: memcmp over the common length, then the
+ * shorter first. */
+static inline int shm_bytes_cmp(const uint8_t *a, size_t la, const uint8_t *b, size_t lb)
+{
+	int r = memcmp(a, b, la < lb ? la : lb);
+	return r ? r : (la > lb) - (la < lb);
+}
+
+static inline struct shm_target shm_target_of(const void *key, size_t klen, const void *val,
+					      size_t vlen, int multi)
+{
+	return (struct shm_target){ .key = key, .val = val, .klen = (uint32_t)klen,
+				    .vlen = (uint32_t)vlen,
+				    .prefix = shm_key_prefix(key, klen), .multi = multi };
+}
+
+static inline const uint8_t *shm_entry_bytes(const struct shm_node *n, unsigned i)
+{
+	return (const uint8_t *)n + shm_node_ent(n)[i].off;
+}
+
+/* Entry i of node n against t: < 0, 0 or > 0. */
+static inline int shm_entry_cmp(const struct shm_node *n, unsigned i, const struct shm_target *t)
+{
+	uint64_t p = shm_node_prefix(n)[i];
+	if (p != t->prefix)
+		return p < t->prefix ? -1 : 1;
+	const struct shm_node_entry *e = &shm_node_ent(n)[i];
+	const uint8_t *b = (const uint8_t *)n + e->off;
+	int r = shm_bytes_cmp(b, e->klen, t->key, t->klen);
+	if (r || !t->multi)
+		return r;
+	return shm_bytes_cmp(b + e->klen, e->vlen, t->val, t->vlen);
+}
+
+/* The first entry of n that is >= t (n->count if none). */
+static inline unsigned shm_node_lower(const struct shm_node *n, const struct shm_target *t)
+{
+	unsigned lo = 0, hi = n->count;
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+		if (shm_entry_cmp(n, mid, t) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The child of inner node n whose subtree holds t's place: the last entry
+ * <= t, or the first child if none is. */
+static inline unsigned shm_node_child(const struct shm_node *n, const struct shm_target *t)
+{
+	unsigned lo = 0, hi = n->count;
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+		if (shm_entry_cmp(n, mid, t) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? lo - 1 : 0;
+}
+
+static inline const struct shm_node *shm_node_at(const uint8_t *base, uint64_t off)
+{
+	return (const struct shm_node *)(base + off);
+}
+
+/* The count version snapshot snap sees of table entry t: its value, or
+ * zeros before the table's first record (an empty tree). */
+static inline struct shm_count shm_count_at(const uint8_t *base, const struct shm_table *t,
+					    uint64_t snap)
+{
+	struct shm_count c = { 0, 0, 0, 0 };
+	const struct shm_version *v = shm_slot_visible(base, &t->count_head, snap);
+	if (v)
+		memcpy(&c, (const uint8_t *)v + shm_version_value_off(0), sizeof(c));
+	return c;
+}
+
+#endif /* SHMDB_TREE_READ_H */

@@ -91,7 +91,9 @@ START_TEST(tables)
 	ck_assert_int_eq(shmdb_table_open(db, longname, SHMDB_CREATE, &t2), -EINVAL);
 	longname[63] = 0;
 	ck_assert_int_eq(shmdb_table_open(db, longname, SHMDB_CREATE, &t2), 0);
-	ck_assert_int_eq(shmdb_table_open(db, "a", 4, &t2), -EINVAL);
+	ck_assert_int_eq(shmdb_table_open(db, "a", 8, &t2), -EINVAL);
+	/* a kind that is not the table's */
+	ck_assert_int_eq(shmdb_table_open(db, "a", SHMDB_MULTI, &t2), -EEXIST);
 	ck_assert_int_eq(shmdb_table_drop(db, "missing"), -ENOENT);
 
 	put1(t, "k", "v1");

@@ -5,8 +5,10 @@
  * workloads instead of taking a core from them), clients on the client cpu.
  * With --socket, a running shmdbd instead, as it was started: the records go
  * into a table named after this process, which is dropped at the end, so
- * that the store is left as it was found. The pinned-overwrite workload
- * loads and stops the same way, a daemon (or table) for each of its runs.
+ * that the store is left as it was found. The ordered workloads and each
+ * run of the pinned-overwrite workload load and stop the same way, with a
+ * daemon of their own (or tables of their own: the ordered workloads' are
+ * named after this process with -hash, -ordered and -multi after it).
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -259,6 +259,7 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 	unsigned creates = 0;
 	int err = 0;
 
+	tree_begin(&c->tree); /* the last transaction's nodes are its own now */
 	size_clears(c, nops);
 	/* Tables, checks, drops and index room first: nothing reserved yet. */
 	for (i = 0; !err && i < nops; i++) {
@@ -352,14 +353,10 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 				adds = tt[k].adds;
 		index_build_step(&c->build, adds, ts);
 	}
-	/* Each table written may get a new count version, replacing one. */
-	if (!err && retire_reserve(c->retired, retires + ntt))
-		err = -ENOMEM;
-
 	/* Then every block the transaction will write. */
 	c->scratch.ntouched = 0;
 	for (i = 0; !err && i < nops; i++) {
-		size_t size = op_block_size(&ops[i].op);
+		size_t size = ops[i].tree_only ? 0 : op_block_size(&ops[i].op);
 		ops[i].gen_block = 0;
 		if (size && !(ops[i].block = alloc_or_reclaim(c, size, op_writes_version(&ops[i].op))))
 			err = -ENOSPC;

@@ -23,7 +23,13 @@
  *     everything else freed (exact reclamation): versions pruned from the
  *     middle of a chain, a walk standing on one restarts, pruned blocks
  *     reused by versions, dropped tables kept only for the snapshots from
- *     their creation to their drop, the figures naming who holds what.
+ *     their creation to their drop, the figures naming who holds what;
+ *   - ordered tables and multimaps: their copy-on-write trees against a
+ *     model after every transaction (order, shape, counts, node bytes),
+ *     snapshots held at random checked later against the model of their
+ *     commit, a key's values across many leaves gone with one delete,
+ *     every node given back after a drop; kinds, and the operations a
+ *     kind refuses.
  *
  * Nothing here waits or depends on time: the reclaimer is handed its clock.
  */
@@ -37,6 +43,7 @@
 #include "core.h"
 #include "harness.h"
 #include "index.h"
+#include "tree_read.h"
 #include "prepare.h"
 #include "reclaim.h"
 #include "shmdb.h"
@@ -1163,6 +1170,264 @@ START_TEST(clear_replaces_contents_at_once)
 }
 END_TEST
 
+
+/* ---- ordered tables: the copy-on-write tree -------------------------------- */
+
+#define TREE_KEYS 600
+
+/* A model of one ordered table or multimap: the set of its records, each
+ * key (and value) a short string. */
+struct tmodel {
+	unsigned n;
+	char rec[4 * TREE_KEYS][2][12];
+};
+
+static int trec_cmp(const void *a, const void *b)
+{
+	const char(*x)[12] = a, (*y)[12] = b;
+	int r = shm_bytes_cmp((const uint8_t *)x[0], strlen(x[0]), (const uint8_t *)y[0],
+			      strlen(y[0]));
+	return r ? r : shm_bytes_cmp((const uint8_t *)x[1], strlen(x[1]), (const uint8_t *)y[1],
+				     strlen(y[1]));
+}
+
+static int tmodel_find(const struct tmodel *m, const char *k, const char *v, int multi)
+{
+	for (unsigned i = 0; i < m->n; i++)
+		if (!strcmp(m->rec[i][0], k) && (!multi || !strcmp(m->rec[i][1], v)))
+			return (int)i;
+	return -1;
+}
+
+static void tmodel_del(struct tmodel *m, unsigned i)
+{
+	memcpy(m->rec[i], m->rec[--m->n], sizeof(m->rec[i]));
+}
+
+/* Walk the subtree at off, appending its records to out[*n] (each checked
+ * against the shape invariants) and adding its nodes' bytes; returns its
+ * height. `lo`: the entry its parent names it by (NULL at the root). */
+static unsigned walk_tree(uint64_t off, int multi, char (*out)[2][12], unsigned *n,
+			  uint64_t *bytes, uint64_t snap)
+{
+	const struct shm_node *nd = shm_node_at(f.base, off);
+	ck_assert_uint_ge(nd->count, 1);
+	ck_assert_uint_le(nd->count, SHM_NODE_MAX);
+	ck_assert_uint_le(nd->created_ts, snap);
+	*bytes += alloc_class_size(nd->bytes);
+	unsigned height = 0;
+	for (unsigned i = 0; i < nd->count; i++) {
+		const struct shm_node_entry *e = &shm_node_ent(nd)[i];
+		const uint8_t *b = shm_entry_bytes(nd, i);
+		ck_assert_uint_eq(shm_node_prefix(nd)[i], shm_key_prefix(b, e->klen));
+		if (i)
+			ck_assert_int_lt(shm_bytes_cmp(shm_entry_bytes(nd, i - 1),
+						       shm_node_ent(nd)[i - 1].klen, b, e->klen) *
+						 (multi ? 0 : 1),
+					 1);
+		if (nd->level) {
+			unsigned first = *n;
+			unsigned h = walk_tree(shm_node_ref(nd)[i], multi, out, n, bytes, snap);
+			ck_assert_uint_eq(h, nd->level - 1u);
+			/* the entry is its child's first record */
+			ck_assert_uint_gt(*n, first);
+			ck_assert_uint_eq(strlen(out[first][0]), e->klen);
+			ck_assert(!memcmp(out[first][0], b, e->klen));
+			height = nd->level;
+			continue;
+		}
+		ck_assert_uint_lt(*n, 4 * TREE_KEYS);
+		memset(out[*n], 0, sizeof(out[*n]));
+		memcpy(out[*n][0], b, e->klen);
+		if (multi) {
+			memcpy(out[*n][1], b + e->klen, e->vlen);
+		} else {
+			const struct shm_version *v =
+				(const struct shm_version *)(f.base + shm_node_ref(nd)[i]);
+			ck_assert_uint_le(v->begin_ts, snap);
+			ck_assert_uint_ne(v->vlen, SHM_TOMBSTONE);
+			ck_assert(v->klen == e->klen && !memcmp(v->key, b, e->klen));
+			memcpy(out[*n][1], (const uint8_t *)v + shm_version_value_off(v->klen), v->vlen);
+		}
+		(*n)++;
+	}
+	return height;
+}
+
+/* Table id in snapshot snap is exactly the model: its tree in order, its
+ * count, its node bytes; and each record found by a seek. */
+static void check_tree(uint32_t id, int multi, const struct tmodel *m, uint64_t snap)
+{
+	static char got[4 * TREE_KEYS][2][12], want[4 * TREE_KEYS][2][12];
+	const struct shm_table *t = &f.meta->tables[SHM_TABLE_SLOT(id)];
+	struct shm_count c = shm_count_at(f.base, t, snap);
+	unsigned n = 0;
+	uint64_t bytes = 0;
+	if (c.root)
+		walk_tree(c.root, multi, got, &n, &bytes, snap);
+	memcpy(want, m->rec, m->n * sizeof(m->rec[0]));
+	qsort(want, m->n, sizeof(want[0]), trec_cmp);
+	ck_assert_uint_eq(n, m->n);
+	ck_assert_uint_eq(c.records, m->n);
+	ck_assert_uint_eq(c.tree_bytes, bytes);
+	for (unsigned i = 0; i < n; i++) {
+		ck_assert_str_eq(got[i][0], want[i][0]);
+		ck_assert_str_eq(got[i][1], want[i][1]);
+		if (i)
+			ck_assert_int_lt(trec_cmp(got[i - 1], got[i]), 0);
+	}
+}
+
+/* One random transaction on table id (a multimap if multi) and the model:
+ * puts, deletes (of pairs and of keys), now and then a clear. */
+static void random_tree_txn(uint32_t id, int multi, struct tmodel *m, unsigned *seed)
+{
+	struct tx x = { 0 };
+	unsigned ops = 1 + rand_r(seed) % (rand_r(seed) % 8 ? 8 : 300);
+	if (rand_r(seed) % 40 == 0) {
+		tx_op(&x, SHM_OP_CLEAR, id, 0, NULL, 0, NULL, 0);
+		m->n = 0;
+	}
+	for (unsigned i = 0; i < ops; i++) {
+		char k[12], v[12];
+		/* keys that are prefixes of each other, and shared prefixes */
+		unsigned r = rand_r(seed) % TREE_KEYS;
+		snprintf(k, sizeof(k), "%s%u", r % 3 ? "k" : "", r % 7 ? r : r / 7);
+		snprintf(v, sizeof(v), "%u", rand_r(seed) % (multi ? 5 : 1000));
+		unsigned what = rand_r(seed) % 10;
+		int at = tmodel_find(m, k, v, multi);
+		if (what < 6) {
+			tx_op(&x, SHM_OP_PUT, id, 0, k, strlen(k), v, strlen(v));
+			if (at < 0) {
+				at = (int)m->n++;
+				strcpy(m->rec[at][0], k);
+			}
+			strcpy(m->rec[at][1], v);
+		} else if (what < 8 && multi) {
+			tx_op(&x, SHM_OP_DEL_VALUE, id, 0, k, strlen(k), v, strlen(v));
+			if (at >= 0)
+				tmodel_del(m, (unsigned)at);
+		} else {
+			tx_op(&x, SHM_OP_DEL, id, 0, k, strlen(k), NULL, 0);
+			while ((at = tmodel_find(m, k, v, 0)) >= 0)
+				tmodel_del(m, (unsigned)at);
+		}
+	}
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	tx_free(&x);
+}
+
+/* An ordered table and a multimap against models, transaction by
+ * transaction, with snapshots held at random and checked again later
+ * against the model of their commit; then all of it dropped and let go:
+ * every node and version given back. */
+START_TEST(tree_against_a_model)
+{
+	static struct tmodel model[2], held[2][4];
+	uint64_t held_ts[4] = { 0 };
+	uint32_t id[2];
+	unsigned seed = 7;
+	uint64_t used = alloc_used(&f.alloc);
+	struct tx x = { 0 };
+	tx_op(&x, SHM_OP_CREATE_TABLE, 0, SHMDB_ORDERED, "o", 1, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, NULL, &(uint64_t){ 0 }), 0);
+	tx_op(&x, SHM_OP_CREATE_TABLE, 0, SHMDB_ORDERED | SHMDB_MULTI, "m", 1, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	tx_free(&x);
+	id[0] = f.meta->tables[shm_table_find(f.meta, "o", 1, NULL)].id;
+	id[1] = f.meta->tables[shm_table_find(f.meta, "m", 1, NULL)].id;
+	memset(model, 0, sizeof(model));
+	for (int round = 0; round < 1500; round++) {
+		int which = round % 2;
+		random_tree_txn(id[which], which, &model[which], &seed);
+		check_tree(id[which], which, &model[which], commit_ts());
+		if (rand_r(&seed) % 50 == 0) {
+			unsigned s = rand_r(&seed) % 4;
+			if (held_ts[s]) {
+				check_tree(id[0], 0, &held[0][s], held_ts[s]);
+				check_tree(id[1], 1, &held[1][s], held_ts[s]);
+			}
+			held_ts[s] = commit_ts();
+			held[0][s] = model[0];
+			held[1][s] = model[1];
+			fake_slots[0][s].snapshot = held_ts[s];
+		}
+		if (round % 100 == 0)
+			reclaimer_now(&f.rc);
+	}
+	for (unsigned s = 0; s < 4; s++) {
+		if (held_ts[s]) {
+			check_tree(id[0], 0, &held[0][s], held_ts[s]);
+			check_tree(id[1], 1, &held[1][s], held_ts[s]);
+		}
+	}
+	/* A multimap key's many values, across leaves, gone with one del. */
+	for (int i = 0; i < 2000; i++) {
+		char v[12];
+		snprintf(v, sizeof(v), "%05d", i);
+		tx_op(&x, SHM_OP_PUT, id[1], 0, "wide", 4, v, strlen(v));
+	}
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	ck_assert_uint_eq(shm_count_at(f.base, &f.meta->tables[SHM_TABLE_SLOT(id[1])],
+				       commit_ts()).records, model[1].n + 2000);
+	tx_op(&x, SHM_OP_DEL, id[1], 0, "wide", 4, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	tx_free(&x);
+	check_tree(id[1], 1, &model[1], commit_ts());
+	/* Dropped and let go: everything back, in steps. */
+	ck_assert_int_eq(table_op(SHM_OP_DROP_TABLE, "o", NULL), 0);
+	ck_assert_int_eq(table_op(SHM_OP_DROP_TABLE, "m", NULL), 0);
+	memset(fake_slots, 0, sizeof(fake_slots));
+	reclaim_all();
+	reclaim_all();
+	ck_assert_uint_eq(f.rc.ndrains, 0);
+	ck_assert_uint_eq(alloc_used(&f.alloc), used);
+}
+END_TEST
+
+/* Kinds: a table's kind is fixed at creation; creating it again with
+ * another kind fails and changes nothing; a del_value on a table that is
+ * not a multimap, a check on a multimap and a pair value over the limit
+ * fail the transaction. */
+START_TEST(tree_kinds_and_bad_ops)
+{
+	uint32_t o, h, mm;
+	uint64_t value;
+	struct tx x = { 0 };
+	tx_op(&x, SHM_OP_CREATE_TABLE, 0, SHMDB_ORDERED, "o", 1, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, NULL, &value), 0);
+	o = (uint32_t)value;
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "h", &h), 0);
+	tx_op(&x, SHM_OP_CREATE_TABLE, 0, SHMDB_ORDERED | SHMDB_MULTI, "m", 1, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, NULL, &value), 0);
+	mm = (uint32_t)value;
+	ck_assert_uint_eq(f.meta->tables[SHM_TABLE_SLOT(o)].kind, SHMDB_ORDERED);
+	ck_assert_uint_eq(f.meta->tables[SHM_TABLE_SLOT(mm)].kind, SHMDB_ORDERED | SHMDB_MULTI);
+	uint64_t ts = commit_ts();
+	tx_op(&x, SHM_OP_CREATE_TABLE, 0, 0, "o", 1, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), -EEXIST);
+	tx_op(&x, SHM_OP_CREATE_TABLE, 0, SHMDB_MULTI, "z", 1, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), SHMDB_EBADTXN);
+	tx_op(&x, SHM_OP_PUT, o, 0, "a", 1, "1", 1);
+	tx_op(&x, SHM_OP_DEL_VALUE, h, 0, "a", 1, "1", 1);
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), -ENOTSUP);
+	tx_op(&x, SHM_OP_DEL_VALUE, o, 0, "a", 1, "1", 1);
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), -ENOTSUP);
+	tx_op(&x, SHM_OP_CHECK, mm, 1, "a", 1, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), -ENOTSUP);
+	static char big[SHMDB_MAX_MULTI_VALUE + 1];
+	tx_op(&x, SHM_OP_PUT, mm, 0, "a", 1, big, sizeof(big));
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), -E2BIG);
+	ck_assert_uint_eq(commit_ts(), ts);
+	tx_op(&x, SHM_OP_PUT, mm, 0, "a", 1, big, sizeof(big) - 1);
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	tx_free(&x);
+	/* the multimap's pairs are in its tree, not its index */
+	ck_assert_uint_eq(f.meta->tables[SHM_TABLE_SLOT(mm)].index_used, 0);
+	ck_assert_uint_eq(f.meta->tables[SHM_TABLE_SLOT(mm)].records, 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("core");
@@ -1195,6 +1460,12 @@ int main(void)
 	tcase_add_test(tc, pruned_block_stays_a_version_through_a_drop);
 	tcase_add_test(tc, count_versions_per_snapshot);
 	tcase_add_test(tc, clear_replaces_contents_at_once);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("tree");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, tree_against_a_model);
+	tcase_add_test(tc, tree_kinds_and_bad_ops);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

@@ -2,16 +2,30 @@
  * shmdb.c - the shmdb command-line tool. Commands:
  *   status [--socket PATH]   the daemon, the store's format and its arenas
  *   socket [--socket PATH]   the socket path the other commands use
- *   put TABLE KEY VALUE      set a key (creating the table if missing)
- *   get TABLE KEY            print a key's value
- *   del TABLE KEY            delete a key
- *   scan TABLE               print every key and value of a table
+ *   create TABLE [--ordered | --multi]
+ *                            create a hash table, an ordered table or a
+ *                            multimap (one that exists with that kind: said,
+ *                            exit 0; with another kind: an error)
+ *   put TABLE KEY VALUE      set a key (creating a hash table if missing);
+ *                            on a multimap, add the pair
+ *   get TABLE KEY            print a key's value (a multimap: its first)
+ *   del TABLE KEY [VALUE]    delete a key (a multimap: with all its values);
+ *                            with VALUE, one pair of a multimap
+ *   scan TABLE [--from KEY] [--to KEY] [--prefix P] [--reverse] [--limit N]
+ *                            print every key and value of a table; the
+ *                            range options and --reverse need an ordered
+ *                            table or a multimap (one line per pair)
+ *   tables                   every table: name, kind, records, bytes
+ *   count TABLE              the records of a table
+ *   clear TABLE              remove every record of a table
  *   drop TABLE               drop a table and everything in it
  *   reserve TABLE KEYS       make room for KEYS keys in a table (created if
  *                            missing) now
- * Keys and values are taken and printed as text.
+ * Keys and values are taken as text and printed escaped (print_bytes).
  * Exit status: 0; 1 when the store cannot be reached, the key/table does
- * not exist or there is no room; 2 for bad usage.
+ * not exist, a table exists with another kind or there is no room; 2 for
+ * bad usage (an option or operand the command, or the table's kind, does
+ * not take).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -32,24 +46,47 @@ static const char usage[] =
 "             each arena's size, NUMA node, page kind and bytes used, and\n"
 "             the number of sessions\n"
 "  socket     print the socket path the commands use (for scripts)\n"
-"  put TABLE KEY VALUE   set KEY to VALUE in TABLE (created if missing)\n"
-"  get TABLE KEY         print the value of KEY\n"
-"  del TABLE KEY         delete KEY\n"
-"  scan TABLE            print every KEY<TAB>VALUE of TABLE\n"
-"  tables                every table: name, kind, records, bytes\n"
+"  create TABLE [--ordered | --multi]\n"
+"                        create TABLE: a hash table, or with --ordered one\n"
+"                        whose keys are kept in order, or with --multi a\n"
+"                        multimap (a key holds a set of values, in order).\n"
+"                        A table that exists with that kind is left as it is\n"
+"                        (said on stdout); one of another kind is an error\n"
+"  put TABLE KEY VALUE   set KEY to VALUE in TABLE (a hash table, created if\n"
+"                        missing); on a multimap, add the pair KEY VALUE\n"
+"  get TABLE KEY         print the value of KEY (a multimap: its first)\n"
+"  del TABLE KEY [VALUE] delete KEY (a multimap: with all its values); with\n"
+"                        VALUE, remove that one pair of a multimap\n"
+"  scan TABLE [--from KEY] [--to KEY] [--prefix P] [--reverse] [--limit N]\n"
+"                        print every KEY<TAB>VALUE of TABLE: in no particular\n"
+"                        order for a hash table, in key order for an ordered\n"
+"                        table, a line per pair in key, then value order for\n"
+"                        a multimap. On an ordered table or a multimap only:\n"
+"                          --from KEY   keys >= KEY (inclusive)\n"
+"                          --to KEY     keys < KEY (exclusive)\n"
+"                          --prefix P   keys that start with P (with --from\n"
+"                                       or --to: keys in both ranges)\n"
+"                          --reverse    from the last key down\n"
+"                        On any table: --limit N prints N records at most\n"
+"                        (on a hash table, any N of them)\n"
+"  tables                every table: name, kind (hash, ordered, multi),\n"
+"                        records (pairs, for a multimap), bytes\n"
 "  count TABLE           the records of TABLE\n"
 "  clear TABLE           remove every record of TABLE\n"
 "  drop TABLE            drop TABLE and everything in it\n"
-"Keys, values and names print printable ASCII as is, '\\' as '\\\\' and any\n"
-"other byte as '\\xHH'.\n"
 "  reserve TABLE KEYS    make room in TABLE (created if missing) for KEYS\n"
 "                        keys now, so that loading them rebuilds nothing\n"
-
+"Keys, values and names print printable ASCII as is, '\\' as '\\\\' and any\n"
+"other byte as '\\xHH'.\n"
 "\n"
 "Options:\n"
 "  --socket PATH   the daemon's socket (default: as shmdbd; see shmdbd --help)\n"
 "  --help          print this help\n"
-"  --version       print the version\n";
+"  --version       print the version\n"
+"\n"
+"Exit status: 0; 1 when the store cannot be reached, the table or key does\n"
+"not exist, a table exists with another kind or there is no room; 2 for bad\n"
+"usage.\n";
 
 static void print_size(uint64_t b)
 {
@@ -138,6 +175,44 @@ static void print_bytes(const void *p, size_t n)
 	}
 }
 
+/* A table kind's name in the tables list, and as said in messages. */
+static const char *kind_name(int flags)
+{
+	return flags & SHMDB_MULTI ? "multi" : flags & SHMDB_ORDERED ? "ordered" : "hash";
+}
+
+static const char *kind_phrase(int flags)
+{
+	return flags & SHMDB_MULTI ? "a multimap" : flags & SHMDB_ORDERED ? "an ordered table"
+									 : "a hash table";
+}
+
+/* The catalog entry of the live table `name` in a new snapshot, into *out:
+ * 0, -ENOENT (no such table) or an error (said by the caller). */
+static int table_lookup(shmdb *db, const char *name, shmdb_table_info *out)
+{
+	shmdb_rtxn *r;
+	size_t n = 0;
+	shmdb_table_info *info = malloc(SHMDB_MAX_TABLES * sizeof(*info));
+	int e = info ? shmdb_read_begin(db, &r) : -ENOMEM;
+	if (!e) {
+		e = shmdb_tables(r, info, SHMDB_MAX_TABLES, &n);
+		shmdb_read_end(r);
+	}
+	if (!e) {
+		e = -ENOENT;
+		for (size_t i = 0; i < n && i < SHMDB_MAX_TABLES; i++) {
+			if (!strcmp(info[i].name, name)) {
+				*out = info[i];
+				e = 0;
+				break;
+			}
+		}
+	}
+	free(info);
+	return e;
+}
+
 /* tables: name, kind, records and bytes of every table, in name order. */
 static int cmd_tables(const char *socket_path)
 {
@@ -155,12 +230,12 @@ static int cmd_tables(const char *socket_path)
 	if (e) {
 		fprintf(stderr, "shmdb: tables: %s\n", shmdb_strerror(e));
 	} else {
-		printf("%-24s %-6s %14s %12s\n", "table", "kind", "records", "bytes");
+		printf("%-24s %-7s %14s %12s\n", "table", "kind", "records", "bytes");
 		for (size_t i = 0; i < n && i < SHMDB_MAX_TABLES; i++) {
 			int len = (int)strlen(info[i].name);
 			print_bytes(info[i].name, (size_t)len);
-			printf("%*s %-6s %14" PRIu64 " ", len < 24 ? 24 - len : 0, "", "hash",
-			       info[i].count);
+			printf("%*s %-7s %14" PRIu64 " ", len < 24 ? 24 - len : 0, "",
+			       kind_name(info[i].flags), info[i].count);
 			print_size(info[i].bytes);
 			printf("\n");
 		}
@@ -294,12 +369,191 @@ static int cmd_reserve(const char *socket_path, int argc, char **argv)
 	return !e ? 0 : e == -EINVAL ? 2 : 1;
 }
 
-/* put/get/del/scan on one table. argv: the command's operands. */
+/* create TABLE with the kind `kind` (0, SHMDB_ORDERED or SHMDB_ORDERED |
+ * SHMDB_MULTI): created, or there already with that kind, both said on
+ * stdout; there with another kind is an error (1). */
+static int cmd_create(const char *socket_path, int argc, char **argv, int kind)
+{
+	if (argc != 1) {
+		fprintf(stderr, "shmdb: create takes 1 operand (see --help)\n");
+		return 2;
+	}
+	shmdb *db;
+	shmdb_table t;
+	shmdb_table_info ti;
+	if (open_db(socket_path, &db))
+		return 1;
+	/* Without a kind flag shmdb_table_open opens a table of any kind: the
+	 * kind is checked here, in the catalog, before and after. */
+	int e = table_lookup(db, argv[0], &ti), existed = !e;
+	if (e == -ENOENT) {
+		e = shmdb_table_open(db, argv[0], SHMDB_CREATE | kind, &t);
+		if (!e || e == -EEXIST) /* -EEXIST: just created by another, with another kind */
+			e = table_lookup(db, argv[0], &ti);
+	}
+	shmdb_close(db);
+	if (e)
+		return table_status(argv[0], e);
+	if (ti.flags != kind) {
+		fprintf(stderr, "shmdb: create: table '%s' exists as %s, not %s (a table's kind "
+			"is set when it is created: drop it to make it anew)\n", argv[0],
+			kind_phrase(ti.flags), kind_phrase(kind));
+		return 1;
+	}
+	printf("table '");
+	print_bytes(argv[0], strlen(argv[0]));
+	printf("' %s (%s)\n", existed ? "exists" : "created", kind_name(kind));
+	return 0;
+}
+
+/* scan's options (see usage). NULL: not given. */
+struct scan_opts {
+	const char *from, *to, *prefix;
+	int reverse;
+	uint64_t limit;          /* UINT64_MAX without --limit */
+	const char *ordered_opt; /* the first of --from, --to, --prefix and --reverse
+				  * given (they need an ordered table), or NULL */
+};
+
+/* Keys in the store's order: bytewise over the common length, then the
+ * shorter first. */
+static int key_cmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+	return c ? c : (alen > blen) - (alen < blen);
+}
+
+/* Print one record as KEY<TAB>VALUE, escaped. */
+static void print_record(const shmdb_val *k, const shmdb_val *v)
+{
+	print_bytes(k->data, k->len);
+	printf("\t");
+	print_bytes(v->data, v->len);
+	printf("\n");
+}
+
+/*
+ * scan TABLE: its records, or on an ordered table or a multimap those in
+ * [lo, hi): lo the greater of --from and --prefix, hi the lesser of --to
+ * and the end of --prefix's range (P without its trailing 0xff bytes, last
+ * byte plus one: the least key above every key starting with P; none if P
+ * is all 0xff). Forward from a seek to lo until a key >= hi; --reverse
+ * from a seek to hi (or the end) back while keys are >= lo.
+ */
+static int cmd_scan(const char *socket_path, int argc, char **argv, const struct scan_opts *o)
+{
+	if (argc != 1) {
+		fprintf(stderr, "shmdb: scan takes 1 operand (see --help)\n");
+		return 2;
+	}
+	const char *const names[] = { "--from", "--to", "--prefix" };
+	const char *const keys[] = { o->from, o->to, o->prefix };
+	for (int i = 0; i < 3; i++) {
+		if (keys[i] && strlen(keys[i]) > SHMDB_MAX_KEY) {
+			fprintf(stderr, "shmdb: scan: %s: a key is at most %u bytes\n", names[i],
+				(unsigned)SHMDB_MAX_KEY);
+			return 2;
+		}
+	}
+	const char *lo = NULL, *hi = NULL; /* NULL: no bound that way */
+	size_t lo_len = 0, hi_len = 0;
+	int empty = 0; /* the range holds no key: --to "" */
+	char prefix_end[SHMDB_MAX_KEY];
+	if (o->from && *o->from) { /* every key is >= "" */
+		lo = o->from;
+		lo_len = strlen(lo);
+	}
+	if (o->to) {
+		hi = o->to;
+		hi_len = strlen(hi);
+		empty = !hi_len;
+	}
+	if (o->prefix && *o->prefix) {
+		size_t plen = strlen(o->prefix), n = plen;
+		if (!lo || key_cmp(o->prefix, plen, lo, lo_len) > 0) {
+			lo = o->prefix;
+			lo_len = plen;
+		}
+		while (n && (unsigned char)o->prefix[n - 1] == 0xff)
+			n--;
+		if (n) {
+			memcpy(prefix_end, o->prefix, n);
+			prefix_end[n - 1] = (char)((unsigned char)prefix_end[n - 1] + 1);
+			if (!hi || key_cmp(prefix_end, n, hi, hi_len) < 0) {
+				hi = prefix_end;
+				hi_len = n;
+			}
+		}
+	}
+
+	shmdb *db;
+	shmdb_table t;
+	shmdb_rtxn *r;
+	shmdb_cursor *c = NULL;
+	shmdb_val k, v;
+	int status = open_one_table(socket_path, "scan", argc, argv, &db, &t);
+	if (status)
+		return status;
+	int e = shmdb_read_begin(db, &r);
+	if (e) {
+		fprintf(stderr, "shmdb: scan: %s\n", shmdb_strerror(e));
+		shmdb_close(db);
+		return 1;
+	}
+	e = shmdb_cursor_open(r, t, &c);
+	/* A new cursor on an ordered table stands before its first record,
+	 * where prev finds none and leaves it; on a hash table prev says
+	 * -ENOTSUP. */
+	if (!e && o->ordered_opt) {
+		e = shmdb_cursor_prev(c, &k, &v);
+		if (e == -ENOTSUP) {
+			fprintf(stderr, "shmdb: scan: table '%s' is a hash table, whose records are "
+				"in no order: %s needs an ordered table or a multimap (create one "
+				"with --ordered or --multi)\n", argv[0], o->ordered_opt);
+			status = 2;
+		} else if (e == -ENOENT) {
+			e = 0;
+		}
+	}
+	if (!e && !status && !empty) {
+		uint64_t n = 0;
+		if (o->reverse) {
+			e = hi ? shmdb_cursor_seek(c, hi, hi_len) : shmdb_cursor_seek_end(c);
+			while (!e && n < o->limit && !(e = shmdb_cursor_prev(c, &k, &v)) &&
+			       !(lo && key_cmp(k.data, k.len, lo, lo_len) < 0)) {
+				print_record(&k, &v);
+				n++;
+			}
+		} else {
+			if (lo)
+				e = shmdb_cursor_seek(c, lo, lo_len);
+			while (!e && n < o->limit && !(e = shmdb_cursor_next(c, &k, &v)) &&
+			       !(hi && key_cmp(k.data, k.len, hi, hi_len) >= 0)) {
+				print_record(&k, &v);
+				n++;
+			}
+		}
+		if (e == -ENOENT) /* past the last record, or before the first */
+			e = 0;
+	}
+	shmdb_cursor_close(c);
+	shmdb_read_end(r);
+	shmdb_close(db);
+	if (e && !status) {
+		fprintf(stderr, "shmdb: scan: %s\n", e == -ENOENT ? "no such table" : shmdb_strerror(e));
+		status = e == -EINVAL ? 2 : 1;
+	}
+	return status;
+}
+
+/* put/get/del on one table. argv: the command's operands. */
 static int cmd_data(const char *socket_path, const char *cmd, int argc, char **argv)
 {
-	int want = !strcmp(cmd, "put") ? 3 : !strcmp(cmd, "scan") ? 1 : 2;
-	if (argc != want) {
-		fprintf(stderr, "shmdb: %s takes %d operand%s (see --help)\n", cmd, want, want > 1 ? "s" : "");
+	int put = !strcmp(cmd, "put"), del = !strcmp(cmd, "del");
+	int want = put ? 3 : 2;
+	if (argc != want && !(del && argc == 3)) {
+		fprintf(stderr, "shmdb: %s takes %s operands (see --help)\n", cmd,
+			put ? "3" : del ? "2 or 3" : "2");
 		return 2;
 	}
 	shmdb *db;
@@ -307,53 +561,54 @@ static int cmd_data(const char *socket_path, const char *cmd, int argc, char **a
 	if (open_db(socket_path, &db))
 		return 1;
 	int rc = 0;
-	int e = shmdb_table_open(db, argv[0], !strcmp(cmd, "put") ? SHMDB_CREATE : 0, &t);
+	int e = shmdb_table_open(db, argv[0], put ? SHMDB_CREATE : 0, &t);
 	if (e) {
 		fprintf(stderr, "shmdb: table '%s': %s\n", argv[0],
 			e == -ENOENT ? "no such table" : shmdb_strerror(e));
 		shmdb_close(db);
 		return e == -EINVAL ? 2 : 1;
 	}
-	if (!strcmp(cmd, "put") || !strcmp(cmd, "del")) {
+	if (put || del) {
 		shmdb_wtxn *w;
 		uint64_t ts = 0;
 		e = shmdb_write_begin(db, &w);
 		if (!e)
-			e = !strcmp(cmd, "put") ? shmdb_put(w, t, argv[1], strlen(argv[1]), argv[2], strlen(argv[2]))
-						: shmdb_del(w, t, argv[1], strlen(argv[1]));
+			e = put ? shmdb_put(w, t, argv[1], strlen(argv[1]), argv[2], strlen(argv[2]))
+			    : argc == 3 ? shmdb_del_value(w, t, argv[1], strlen(argv[1]), argv[2],
+							  strlen(argv[2]))
+					: shmdb_del(w, t, argv[1], strlen(argv[1]));
 		if (!e)
 			e = shmdb_commit(w, &ts);
 		else
 			shmdb_abort(w);
-		if (e) {
+		if (e == -ENOTSUP && del) {
+			fprintf(stderr, "shmdb: del: table '%s' is not a multimap: only a multimap's "
+				"pair is deleted by KEY VALUE (del TABLE KEY deletes the key)\n",
+				argv[0]);
+			rc = 2;
+		} else if (e == -E2BIG) {
+			fprintf(stderr, "shmdb: %s: %s (a value is at most %u bytes, a multimap's %u)\n",
+				cmd, shmdb_strerror(e), (unsigned)SHMDB_MAX_VALUE,
+				(unsigned)SHMDB_MAX_MULTI_VALUE);
+			rc = 2;
+		} else if (e) {
 			fprintf(stderr, "shmdb: %s: %s\n", cmd, shmdb_strerror(e));
-			rc = e == -EINVAL || e == -E2BIG ? 2 : 1;
+			rc = e == -EINVAL ? 2 : 1;
 		} else {
 			printf("committed at %" PRIu64 "\n", ts);
 		}
 	} else {
 		shmdb_rtxn *r;
-		shmdb_val k, v;
+		shmdb_val v;
 		e = shmdb_read_begin(db, &r);
-		if (!e && !strcmp(cmd, "get")) {
+		if (!e) {
 			e = shmdb_get(r, t, argv[1], strlen(argv[1]), &v);
 			if (!e) {
 				print_bytes(v.data, v.len);
 				printf("\n");
 			}
-		} else if (!e) {
-			shmdb_cursor *c;
-			e = shmdb_cursor_open(r, t, &c);
-			while (!e && shmdb_cursor_next(c, &k, &v) == 0) {
-				print_bytes(k.data, k.len);
-				printf("\t");
-				print_bytes(v.data, v.len);
-				printf("\n");
-			}
-			if (!e)
-				shmdb_cursor_close(c);
+			shmdb_read_end(r);
 		}
-		shmdb_read_end(r);
 		if (e) {
 			fprintf(stderr, "shmdb: %s: %s\n", cmd, e == -ENOENT ? "no such key" : shmdb_strerror(e));
 			rc = e == -EINVAL ? 2 : 1;
@@ -375,13 +630,26 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		/* create's */
+		{ "ordered", no_argument, NULL, 'O' },
+		{ "multi", no_argument, NULL, 'M' },
+		/* scan's */
+		{ "from", required_argument, NULL, 'f' },
+		{ "to", required_argument, NULL, 't' },
+		{ "prefix", required_argument, NULL, 'p' },
+		{ "reverse", no_argument, NULL, 'r' },
+		{ "limit", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *socket_path = NULL;
+	const char *create_opt = NULL, *scan_opt = NULL; /* the first given, for messages */
+	struct scan_opts so = { .limit = UINT64_MAX };
+	int kind = 0;
 	int opt;
+	char *end;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			socket_path = optarg;
@@ -392,6 +660,50 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("shmdb %s\n", SHMDB_VERSION_STRING);
 			return 0;
+		case 'O':
+		case 'M':
+			/* --multi implies --ordered: both together are --multi */
+			kind |= opt == 'M' ? SHMDB_ORDERED | SHMDB_MULTI : SHMDB_ORDERED;
+			if (!create_opt)
+				create_opt = opt == 'M' ? "--multi" : "--ordered";
+			break;
+		case 'f':
+		case 't':
+		case 'p':
+		case 'r': {
+			const char *name = opt == 'f' ? "--from" : opt == 't' ? "--to"
+				         : opt == 'p' ? "--prefix" : "--reverse";
+			if (opt == 'f')
+				so.from = optarg;
+			else if (opt == 't')
+				so.to = optarg;
+			else if (opt == 'p')
+				so.prefix = optarg;
+			else
+				so.reverse = 1;
+			if (!so.ordered_opt)
+				so.ordered_opt = name;
+			if (!scan_opt)
+				scan_opt = name;
+			break;
+		}
+		case 'l': {
+			errno = 0;
+			unsigned long long n = strtoull(optarg, &end, 10);
+			if (!isdigit((unsigned char)optarg[0]) || *end || errno) {
+				fprintf(stderr, "shmdb: --limit: '%s' is not a number of records\n",
+					optarg);
+				return 2;
+			}
+			so.limit = n;
+			if (!scan_opt)
+				scan_opt = "--limit";
+			break;
+		}
+		case ':':
+			fprintf(stderr, "shmdb: option '%s' needs an argument (see --help)\n",
+				argv[optind - 1]);
+			return 2;
 		default:
 			fprintf(stderr, "shmdb: bad option '%s' (see --help)\n", argv[optind - 1]);
 			return 2;
@@ -402,6 +714,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *cmd = argv[optind];
+	if (create_opt && strcmp(cmd, "create")) {
+		fprintf(stderr, "shmdb: %s is an option of create (see --help)\n", create_opt);
+		return 2;
+	}
+	if (scan_opt && strcmp(cmd, "scan")) {
+		fprintf(stderr, "shmdb: %s is an option of scan (see --help)\n", scan_opt);
+		return 2;
+	}
 	char path[SHMDB_SOCKET_PATH_MAX];
 	if (!socket_path) {
 		int e = shmdb_default_socket(path, sizeof(path));
@@ -411,8 +731,12 @@ int main(int argc, char **argv)
 		}
 		socket_path = path;
 	}
-	if (!strcmp(cmd, "put") || !strcmp(cmd, "get") || !strcmp(cmd, "del") || !strcmp(cmd, "scan"))
+	if (!strcmp(cmd, "put") || !strcmp(cmd, "get") || !strcmp(cmd, "del"))
 		return cmd_data(socket_path, cmd, argc - optind - 1, argv + optind + 1);
+	if (!strcmp(cmd, "scan"))
+		return cmd_scan(socket_path, argc - optind - 1, argv + optind + 1, &so);
+	if (!strcmp(cmd, "create"))
+		return cmd_create(socket_path, argc - optind - 1, argv + optind + 1, kind);
 	if (!strcmp(cmd, "drop"))
 		return cmd_drop(socket_path, argc - optind - 1, argv + optind + 1);
 	if (!strcmp(cmd, "reserve"))

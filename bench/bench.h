@@ -89,6 +89,64 @@ struct bench_overwrite {
 	struct hist get;       /* the gets sampled meanwhile */
 };
 
+/* The ordered workloads (see shmdb-bench.c): the records in an ordered
+ * table (LMDB: its B+tree), loaded in random key order, and a multimap
+ * (LMDB: an MDB_DUPSORT database). Figures -1 or empty histograms where a
+ * system has none. Lives in shared memory: the reader process fills its
+ * part. */
+struct bench_ordered {
+	double load_rps;        /* bulk load of the ordered table, 1,000-put txns */
+	double hash_load_rps;   /* shmdb: the same records into a hash table */
+	double bytes_per_rec;   /* shmdb: the ordered table's arena bytes per
+				 * record (shmdb_tables); LMDB: its data file up
+				 * to the last page in use, per record */
+	double hash_bytes_per_rec;
+	double tree_bytes_per_rec; /* LMDB: its tree's own pages per record
+				    * (mdb_stat), free pages left out */
+	struct hist seek;       /* seek to a random key and read that record */
+	double range_rps;       /* seek, then read 100 records: records per second */
+	double scan_rps;        /* full scan in key order */
+	struct hist get;        /* point get on the ordered table */
+	struct hist hash_get;   /* shmdb: the same gets on the hash table */
+	struct hist commit;     /* 1-put commit overwriting a record, waiting */
+	struct hist hash_commit;
+	struct hist insert;     /* 1-put commit of a new key, waiting */
+	struct hist hash_insert;
+	double multi_load_rps;  /* multimap pairs loaded per second */
+	double multi_pps;       /* all values of a random key: pairs per second */
+	double multi_bytes_per_pair;
+};
+
+/* Keys of the multimap: its pairs are spread over records / BENCH_MULTI_PER
+ * keys (1,000,000 pairs over 10,000 keys by default). */
+#define BENCH_MULTI_PER 100
+/* The longest multimap value: LMDB's MDB_DUPSORT values are keys of a
+ * sub-database (at most 511 bytes in its default build). */
+#define BENCH_MULTI_MAX_VAL 511
+/* Records read after each seek in the range workload. */
+#define BENCH_RANGE 100
+
+static inline uint64_t bench_multi_keys(const struct bench_params *p)
+{
+	uint64_t k = p->records / BENCH_MULTI_PER;
+	return k ? k : 1;
+}
+
+static inline uint32_t bench_multi_val_len(const struct bench_params *p)
+{
+	return p->val_len < BENCH_MULTI_MAX_VAL ? p->val_len : BENCH_MULTI_MAX_VAL;
+}
+
+/* Whether what a read of all values of multimap key i gave is wrong: got
+ * pairs whose values start with numbers summing to sum, where the load put
+ * pair j < records under key j % keys (the sum saves a division a pair). */
+static inline int bench_multi_wrong(const struct bench_params *p, uint64_t i, uint64_t got,
+				    uint64_t sum)
+{
+	uint64_t keys = bench_multi_keys(p), n = p->records / keys + (i < p->records % keys);
+	return got != n || sum != n * i + keys * (n * (n - 1) / 2);
+}
+
 struct bench_system {
 	const char *name;
 	/* Start the system (server, environment) and load the dataset,
@@ -118,6 +176,15 @@ struct bench_system {
 	 * (o->full), which is no failure. NULL where a system has no snapshots
 	 * to hold. Returns 0 or -1. */
 	int (*overwrite)(const struct bench_params *p, int hold, struct bench_overwrite *o);
+	/* The ordered workloads, NULL where a system has no ordered tables:
+	 * start the system and load the ordered table and the multimap (and
+	 * for shmdb a hash table of the same records), filling the loads'
+	 * figures; then, in a reader process pinned to the client cpu, seeks,
+	 * ranges, the ordered scan, gets and the multimap's reads; then, in the
+	 * parent, the 1-put commits. stop() ends it all. 0 or -1. */
+	int (*ordered_load)(const struct bench_params *p, struct bench_ordered *o);
+	int (*ordered_read)(const struct bench_params *p, struct bench_ordered *o);
+	int (*ordered_write)(const struct bench_params *p, struct bench_ordered *o);
 };
 
 extern const struct bench_system bench_shmdb, bench_lmdb, bench_redis, bench_ideal;
@@ -142,11 +209,27 @@ static inline void bench_key(uint8_t *k, uint64_t i)
 	memcpy(k + 8, &i, 8);
 }
 
+/* The record a key belongs to: its last 8 bytes (see bench_key). */
+static inline uint64_t bench_key_index(const void *k)
+{
+	uint64_t i;
+	memcpy(&i, (const uint8_t *)k + 8, 8);
+	return i;
+}
+
 /* The value of record i: val_len bytes starting with i. */
 static inline void bench_value(uint8_t *v, uint64_t i, uint32_t len)
 {
 	memset(v, 'v', len);
 	memcpy(v, &i, len < 8 ? len : 8);
+}
+
+/* The number a value starts with (see bench_value). */
+static inline uint64_t bench_value_index(const void *v)
+{
+	uint64_t i;
+	memcpy(&i, v, 8);
+	return i;
 }
 
 /* A fast per-process random sequence for picking keys. */

@@ -11,8 +11,11 @@
  * floor of that tail here, with the client cpu's own stalls); then
  * the parent times 1-put transactions, waiting and pipelined. Latencies go into log-linear histograms (under 1%
  * error) timed with the TSC, whose own cost is measured and printed.
- * Then the pinned-overwrite workload (below), for shmdb and LMDB: memory
- * and latencies of overwrites with and without one snapshot held.
+ * Then the ordered workloads (below), for shmdb and LMDB: ordered tables
+ * (seeks, ranges, scans in key order, gets and commits next to a hash
+ * table's, a bulk load in random key order, memory) and a multimap. Then
+ * the pinned-overwrite workload (below), for shmdb and LMDB: memory and
+ * latencies of overwrites with and without one snapshot held.
  *
  * Output: a table of figures with the ratios shmdb/peer, with --json a file
  * of every figure, and with --plot a PNG of the get percentiles (gnuplot).
@@ -535,6 +538,57 @@ static int run_pinned(int s)
 	return err;
 }
 
+/* ---- ordered ----------------------------------------------------------------
+ *
+ * Ordered tables next to LMDB's B+tree, in a store (an environment) of
+ * their own: the records (the main workloads' keys and values, loaded in
+ * 1,000-put transactions in the same order, which is random in key order:
+ * a key's first 8 bytes are its record's number scrambled) in an ordered
+ * table, and, for shmdb, in a hash table too, for the figures that compare
+ * the two kinds; and a multimap of as many pairs over records / 100 keys
+ * (LMDB: an MDB_DUPSORT database), pair j under the key of record
+ * j % keys. A reader process pinned to the client cpu, in one snapshot (a
+ * read transaction), passes over the ordered table in key order checking
+ * every record and their order (untimed: the warm-up), then times a full
+ * scan; seeks to random records' keys, reading the record there (each
+ * timed; LMDB: MDB_SET_RANGE); seeks followed by reading the next 100
+ * records; point gets on the hash and the ordered table in turns of 4,096
+ * of the same keys (shmdb only: LMDB's are the main workloads'); and reads
+ * of every value of random keys of the multimap (LMDB: MDB_SET_KEY and
+ * MDB_NEXT_DUP). Every record read is checked against its key. Then the
+ * parent times 1-put commits, waiting: overwrites of loaded records, then
+ * inserts of new keys, shmdb's into the hash and the ordered table in turns
+ * of 1,000. Memory is the ordered table's own bytes (shmdb_tables) and
+ * LMDB's data file up to its last page in use, per record. */
+static struct bench_ordered *ordres; /* [NSYS], shared with the readers */
+static double ordered_s;             /* how long the ordered workloads took */
+
+static int run_ordered(const struct bench_system *s, struct bench_ordered *o)
+{
+	running = s;
+	bench_pin(params.client_cpu);
+	int err = s->ordered_load(&params, o);
+	if (!err) {
+		pid_t reader = spawn();
+		if (reader == 0) {
+			bench_pin(params.client_cpu);
+			/* Recording faults on nothing: the pages are written once. */
+			hist_prefault(&o->seek);
+			hist_prefault(&o->get);
+			hist_prefault(&o->hash_get);
+			_exit(s->ordered_read(&params, o) ? 1 : 0);
+		}
+		err = reap(reader) ? 0 : -1;
+	}
+	if (!err)
+		err = s->ordered_write(&params, o);
+	s->stop(&params);
+	running = NULL;
+	if (err)
+		fprintf(stderr, "shmdb-bench: %s: an ordered workload failed\n", s->name);
+	return err;
+}
+
 /* ---- report ------------------------------------------------------------ */
 
 static double ns(const struct hist *h, double q)
@@ -781,8 +835,135 @@ static void write_json_pinned(FILE *out, const struct pinned_figure *f, int n)
 	fprintf(out, "    ]\n  }");
 }
 
+/* The ordered figures: shmdb's (on an ordered table or a multimap), LMDB's
+ * (its B+tree, its MDB_DUPSORT database) and shmdb's on a hash table where
+ * the two kinds are compared, with the ratios and, where issue 13 sets
+ * one, the target. */
+enum { VS_NONE, VS_LMDB, VS_HASH };
+struct ordered_figure {
+	const char *name;
+	const char *unit;
+	int decimals;
+	double shmdb, lmdb, hash; /* -1: no such figure */
+	int vs;                   /* what the target compares shmdb with */
+	const char *target;       /* NULL: none */
+	double limit;             /* the ratio it allows: at most for ns, at
+				   * least for rates, 0: only reported */
+	int lower;                /* lower is better (ns) */
+};
+
+static double ratio_of(double a, double b)
+{
+	return a < 0 || b <= 0 ? NAN : a / b;
+}
+
+/* "met", "missed", or NULL where there is no verdict. */
+static const char *verdict(const struct ordered_figure *f)
+{
+	double r = ratio_of(f->shmdb, f->vs == VS_HASH ? f->hash : f->lmdb);
+	if (!f->target || f->limit == 0 || f->vs == VS_NONE || isnan(r))
+		return NULL;
+	return (f->lower ? r <= f->limit : r >= f->limit) ? "met" : "missed";
+}
+
+static int collect_ordered(struct ordered_figure *f, const int *on)
+{
+	const struct bench_ordered *sh = on[SYS_SHMDB] ? &ordres[SYS_SHMDB] : NULL;
+	const struct bench_ordered *lm = on[SYS_LMDB] ? &ordres[SYS_LMDB] : NULL;
+	int n = 0;
+#define OFIG(label, unit, decimals, lower, vs, target, limit, shv, lmv, hashv)                \
+	f[n++] = (struct ordered_figure){ label, unit, decimals, sh ? (shv) : -1, lm ? (lmv) : -1, \
+					  sh ? (hashv) : -1, vs, target, limit, lower }
+#define RATE(x) ((x) > 0 ? (x) : -1)
+	OFIG("seek + read p50", "ns", 0, 1, VS_LMDB, "<= 0.5 x LMDB", 0.5, ns(&sh->seek, 0.5),
+	     ns(&lm->seek, 0.5), -1);
+	OFIG("seek + read p99", "ns", 0, 1, VS_NONE, NULL, 0, ns(&sh->seek, 0.99), ns(&lm->seek, 0.99), -1);
+	OFIG("seek + read 100 records", "rec/s", 0, 0, VS_LMDB, ">= 2 x LMDB", 2, RATE(sh->range_rps),
+	     RATE(lm->range_rps), -1);
+	OFIG("full scan in key order", "rec/s", 0, 0, VS_LMDB, ">= 1.5 x LMDB", 1.5, RATE(sh->scan_rps),
+	     RATE(lm->scan_rps), -1);
+	OFIG("get p50", "ns", 0, 1, VS_HASH, "<= 1.1 x hash", 1.1, ns(&sh->get, 0.5), -1,
+	     ns(&sh->hash_get, 0.5));
+	OFIG("get p99", "ns", 0, 1, VS_NONE, NULL, 0, ns(&sh->get, 0.99), -1, ns(&sh->hash_get, 0.99));
+	OFIG("bulk load, 1,000-put txns", "rec/s", 0, 0, VS_LMDB, ">= 5 x LMDB", 5, RATE(sh->load_rps),
+	     RATE(lm->load_rps), RATE(sh->hash_load_rps));
+	OFIG("1-put commit p50", "ns", 0, 1, VS_HASH, "<= 1.2 x hash", 1.2, ns(&sh->commit, 0.5),
+	     ns(&lm->commit, 0.5), ns(&sh->hash_commit, 0.5));
+	OFIG("1-put commit p99", "ns", 0, 1, VS_NONE, NULL, 0, ns(&sh->commit, 0.99),
+	     ns(&lm->commit, 0.99), ns(&sh->hash_commit, 0.99));
+	OFIG("1-put insert p50", "ns", 0, 1, VS_HASH, "<= 1.2 x hash", 1.2, ns(&sh->insert, 0.5),
+	     ns(&lm->insert, 0.5), ns(&sh->hash_insert, 0.5));
+	OFIG("1-put insert p99", "ns", 0, 1, VS_NONE, NULL, 0, ns(&sh->insert, 0.99),
+	     ns(&lm->insert, 0.99), ns(&sh->hash_insert, 0.99));
+	OFIG("multimap: a key's values", "pair/s", 0, 0, VS_LMDB, ">= 1 x LMDB", 1, RATE(sh->multi_pps),
+	     RATE(lm->multi_pps), -1);
+	OFIG("multimap bulk load", "pair/s", 0, 0, VS_NONE, NULL, 0, RATE(sh->multi_load_rps),
+	     RATE(lm->multi_load_rps), -1);
+	OFIG("memory per record", "B", 1, 1, VS_LMDB, "reported", 0, RATE(sh->bytes_per_rec),
+	     RATE(lm->bytes_per_rec), RATE(sh->hash_bytes_per_rec));
+	OFIG("  LMDB: its tree's pages", "B", 1, 1, VS_NONE, NULL, 0, -1, RATE(lm->tree_bytes_per_rec), -1);
+	OFIG("multimap memory per pair", "B", 1, 1, VS_NONE, NULL, 0, RATE(sh->multi_bytes_per_pair),
+	     RATE(lm->multi_bytes_per_pair), -1);
+#undef RATE
+#undef OFIG
+	return n;
+}
+
+static void print_ordered(const struct ordered_figure *f, int n)
+{
+	uint64_t mkeys = bench_multi_keys(&params);
+	printf("\nordered: %" PRIu64 " records (%d-byte keys, loaded in random key order; %u-byte "
+	       "values) in an ordered table (LMDB: its B+tree)\nand, for shmdb, in a hash table; a "
+	       "multimap of %" PRIu64 " pairs over %" PRIu64 " keys (%u-byte values; LMDB: "
+	       "MDB_DUPSORT)\n", params.records, BENCH_KEY_LEN, params.val_len, params.records, mkeys,
+	       bench_multi_val_len(&params));
+	printf("%-28s %-6s %12s %12s %9s %12s %9s  %s\n", "figure", "unit", "shmdb", "LMDB", "/LMDB",
+	       "shmdb hash", "/hash", "shmdb's target");
+	for (int i = 0; i < n; i++) {
+		printf("%-28s %-6s", f[i].name, f[i].unit);
+		print_value(f[i].shmdb, f[i].decimals);
+		print_value(f[i].lmdb, f[i].decimals);
+		print_ratio(f[i].shmdb, f[i].lmdb);
+		print_value(f[i].hash, f[i].decimals);
+		print_ratio(f[i].shmdb, f[i].hash);
+		const char *v = verdict(&f[i]);
+		if (f[i].target)
+			printf("  %s%s%s%s", f[i].target, v ? " (" : "", v ? v : "", v ? ")" : "");
+		printf("\n");
+	}
+	printf("ratios are shmdb's figure over LMDB's, and shmdb's on the ordered table over the same "
+	       "on a hash table;\nmemory: shmdb's table bytes (shmdb_tables: index, tree, versions), "
+	       "LMDB's data file up to its last page in use\n(free pages included; its tree's own "
+	       "pages below it)\n");
+}
+
+/* The ordered figures as the JSON object's "ordered". */
+static void write_json_ordered(FILE *out, const struct ordered_figure *f, int n)
+{
+	fprintf(out, ",\n  \"ordered\": {\n    \"records\": %" PRIu64 ",\n    \"multimap_pairs\": %"
+		PRIu64 ",\n    \"multimap_keys\": %" PRIu64 ",\n    \"multimap_value_bytes\": %u,\n"
+		"    \"range_records\": %d,\n    \"figures\": [\n", params.records, params.records,
+		bench_multi_keys(&params), bench_multi_val_len(&params), BENCH_RANGE);
+	for (int i = 0; i < n; i++) {
+		fprintf(out, "      {\"figure\": \"%s\", \"unit\": \"%s\"", f[i].name, f[i].unit);
+		json_number(out, "shmdb", f[i].shmdb < 0 ? NAN : f[i].shmdb);
+		json_number(out, "lmdb", f[i].lmdb < 0 ? NAN : f[i].lmdb);
+		json_number(out, "shmdb_hash", f[i].hash < 0 ? NAN : f[i].hash);
+		json_number(out, "lmdb_ratio", ratio_of(f[i].shmdb, f[i].lmdb));
+		json_number(out, "hash_ratio", ratio_of(f[i].shmdb, f[i].hash));
+		if (f[i].target)
+			fprintf(out, ", \"target\": \"%s\"", f[i].target);
+		const char *v = verdict(&f[i]);
+		if (v)
+			fprintf(out, ", \"met\": %s", v[1] == 'e' ? "true" : "false");
+		fprintf(out, "}%s\n", i + 1 < n ? "," : "");
+	}
+	fprintf(out, "    ],\n    \"seconds\": %.1f\n  }", ordered_s);
+}
+
 static int write_json(const char *path, const struct figure *f, int n,
-		      const struct pinned_figure *pf, int pn, double timer_ns, const struct stalls *st)
+		      const struct pinned_figure *pf, int pn, const struct ordered_figure *of, int on_,
+		      double timer_ns, const struct stalls *st)
 {
 	FILE *out = fopen(path, "w");
 	if (!out) {
@@ -809,6 +990,8 @@ static int write_json(const char *path, const struct figure *f, int n,
 	fprintf(out, "  ]");
 	if (pn)
 		write_json_pinned(out, pf, pn);
+	if (on_)
+		write_json_ordered(out, of, on_);
 	fprintf(out, "\n}\n");
 	return fclose(out) ? -1 : 0;
 }
@@ -853,17 +1036,38 @@ static int write_plot(const char *png, const struct bench_result *res, const int
 	return pclose(g) == 0 ? 0 : -1;
 }
 
-/* Each system that ran must have produced every figure it has: of the
- * main workloads (unless only pinned-overwrite ran) and, where it has
- * one, of both pinned-overwrite runs (commits and gets timed, overwrites
- * done, unless its store ran out of room). */
-static int check_figures(const struct bench_result *res, const int *on, int main_run)
+/* Each system that ran must have produced every figure it has of the
+ * workloads that ran: the main ones; where it has them, the ordered ones;
+ * and, where it has one, both pinned-overwrite runs (commits and gets
+ * timed, overwrites done, unless its store ran out of room). */
+enum { RUN_MAIN = 1, RUN_ORDERED = 2, RUN_PINNED = 4 };
+
+static int check_ordered(int s)
+{
+	const struct bench_ordered *o = &ordres[s];
+	int ok = o->load_rps > 0 && o->bytes_per_rec > 0 && o->seek.count == params.gets / 4 &&
+		 o->range_rps > 0 && o->scan_rps > 0 && o->commit.count == params.commits &&
+		 o->insert.count == params.commits && o->multi_load_rps > 0 && o->multi_pps > 0 &&
+		 o->multi_bytes_per_pair > 0;
+	if (s == SYS_SHMDB)
+		ok = ok && o->hash_load_rps > 0 && o->hash_bytes_per_rec > 0 &&
+		     o->get.count == params.gets && o->hash_get.count == params.gets &&
+		     o->hash_commit.count == params.commits && o->hash_insert.count == params.commits;
+	if (!ok)
+		fprintf(stderr, "shmdb-bench: %s produced no figure for some ordered workload\n",
+			systems[s]->name);
+	return !ok;
+}
+
+static int check_figures(const struct bench_result *res, const int *on, int runs)
 {
 	int bad = 0;
 	for (int s = 0; s < NSYS; s++) {
 		if (!on[s])
 			continue;
-		for (int h = 0; systems[s]->overwrite && h < 2; h++) {
+		if ((runs & RUN_ORDERED) && systems[s]->ordered_load)
+			bad |= check_ordered(s);
+		for (int h = 0; (runs & RUN_PINNED) && systems[s]->overwrite && h < 2; h++) {
 			const struct bench_overwrite *o = &pinned[s][h];
 			if (o->commit.count == 0 || o->get.count == 0 || (o->done < pinned_puts && !o->full)) {
 				fprintf(stderr, "shmdb-bench: %s produced no pinned-overwrite figure\n",
@@ -871,7 +1075,7 @@ static int check_figures(const struct bench_result *res, const int *on, int main
 				bad = 1;
 			}
 		}
-		if (!main_run)
+		if (!(runs & RUN_MAIN))
 			continue;
 		const struct bench_result *r = &res[s];
 		int ok = r->load_rps > 0 && r->get.count == params.gets && r->get_ops > 0;
@@ -912,6 +1116,8 @@ static void usage(FILE *to)
 		"  --pinned-keys N   pinned-overwrite: records overwritten (default 10000)\n"
 		"  --pinned-overwrites N   and 1-put overwrites of them (default 2000000)\n"
 		"  --pinned-only     run the pinned-overwrite workload only\n"
+		"  --ordered-only    run the ordered workloads only (shmdb and LMDB); with\n"
+		"                    --pinned-only, both\n"
 		"  --quick           20,000 records, 100,000 gets, 5,000 commits; pinned-\n"
 		"                    overwrite: 1,000 records, 20,000 overwrites\n"
 		"  --no-lmdb, --no-redis, --no-ideal   leave a peer out\n"
@@ -938,6 +1144,7 @@ int main(int argc, char **argv)
 		{ "pinned-keys", required_argument, NULL, 'k' },
 		{ "pinned-overwrites", required_argument, NULL, 'o' },
 		{ "pinned-only", no_argument, NULL, 'O' },
+		{ "ordered-only", no_argument, NULL, 'T' },
 		{ "quick", no_argument, NULL, 'q' },
 		{ "no-lmdb", no_argument, NULL, 'L' },
 		{ "no-redis", no_argument, NULL, 'R' },
@@ -951,7 +1158,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int on[NSYS] = { 1, 1, 1, 1 }, main_run = 1;
+	int on[NSYS] = { 1, 1, 1, 1 }, only = 0;
 	const char *json = NULL, *plot = NULL;
 	char self[600], shmdbd[700];
 	params = (struct bench_params){ .records = 1000000, .val_len = 100, .gets = 2000000,
@@ -969,7 +1176,8 @@ int main(int argc, char **argv)
 		case 'w': params.write_rate = strtoull(optarg, NULL, 10); break;
 		case 'k': pinned_keys = strtoull(optarg, NULL, 10); break;
 		case 'o': pinned_puts = strtoull(optarg, NULL, 10); break;
-		case 'O': main_run = 0; break;
+		case 'O': only |= RUN_PINNED; break;
+		case 'T': only |= RUN_ORDERED; break;
 		case 'q':
 			params.records = 20000;
 			params.gets = 100000;
@@ -990,6 +1198,7 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
+	const int runs = only ? only : RUN_MAIN | RUN_ORDERED | RUN_PINNED, main_run = runs & RUN_MAIN;
 	if (!params.records || !params.gets || !params.commits || !pinned_keys || !pinned_puts ||
 	    params.val_len < 8 || params.val_len > BENCH_MAX_VAL) {
 		fprintf(stderr, "shmdb-bench: counts must be positive and the value size 8 to %d\n", BENCH_MAX_VAL);
@@ -1049,9 +1258,25 @@ int main(int argc, char **argv)
 		if (run_system(systems[s], &res[s]))
 			failed = 1;
 	}
+	uint64_t ordered_t0 = bench_now_ns();
+	int ordered_ran = 0;
+	ordres = mmap(NULL, sizeof(*ordres) * NSYS, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		      -1, 0);
+	if (ordres == MAP_FAILED)
+		return 1;
+	for (int s = 0; (runs & RUN_ORDERED) && s < NSYS; s++) {
+		if (!on[s] || !systems[s]->ordered_load)
+			continue;
+		ordered_ran = 1;
+		printf("running the ordered workloads on %s...\n", systems[s]->name);
+		fflush(stdout);
+		if (run_ordered(systems[s], &ordres[s]))
+			failed = 1;
+	}
+	ordered_s = (double)(bench_now_ns() - ordered_t0) / 1e9;
 	uint64_t pinned_t0 = bench_now_ns();
 	int pinned_ran = 0;
-	for (int s = 0; s < NSYS; s++) {
+	for (int s = 0; (runs & RUN_PINNED) && s < NSYS; s++) {
 		if (!on[s] || !systems[s]->overwrite)
 			continue;
 		pinned_ran = 1;
@@ -1065,16 +1290,22 @@ int main(int argc, char **argv)
 	int n = main_run ? collect(f, res, on) : 0;
 	if (main_run)
 		print_table(f, n);
+	struct ordered_figure of[24]; /* room for every figure collect_ordered() makes (16) */
+	int on_ = ordered_ran ? collect_ordered(of, on) : 0;
+	if (ordered_ran) {
+		print_ordered(of, on_);
+		printf("the ordered workloads took %.1f s\n", ordered_s);
+	}
 	struct pinned_figure pf[16]; /* room for every figure collect_pinned() makes (11) */
 	int pn = pinned_ran ? collect_pinned(pf, on) : 0;
 	if (pinned_ran) {
 		print_pinned(pf, pn, on);
 		printf("the pinned-overwrite workload took %.1f s\n", pinned_s);
 	}
-	if (json && write_json(json, f, n, pf, pn, timer_ns, &st))
+	if (json && write_json(json, f, n, pf, pn, of, on_, timer_ns, &st))
 		failed = 1;
 	if (plot && main_run && write_plot(plot, res, on))
 		failed = 1;
 	rmdir(dir);
-	return failed || check_figures(res, on, main_run) ? 1 : 0;
+	return failed || check_figures(res, on, runs) ? 1 : 0;
 }

@@ -18,6 +18,10 @@
 static char path[128], lock_path[160];
 static MDB_env *env;
 static MDB_dbi dbi;
+/* The ordered workloads' multimap: an environment of its own, whose main
+ * database is MDB_DUPSORT. */
+static char mpath[128], mlock_path[160];
+static MDB_env *menv;
 
 static int fail(const char *what, int rc)
 {
@@ -25,48 +29,87 @@ static int fail(const char *what, int rc)
 	return -1;
 }
 
-static int open_env(const struct bench_params *p, MDB_env **e)
+/* The environment at `at`, its map `size` bytes. */
+static int open_env_at(const char *at, uint64_t size, MDB_env **e)
 {
-	uint64_t size = (p->records + p->commits) * (p->val_len + 64) * 3 + (64u << 20);
 	int rc = mdb_env_create(e);
 	if (!rc)
 		rc = mdb_env_set_mapsize(*e, size);
 	if (!rc)
 		rc = mdb_env_set_maxreaders(*e, 64);
 	if (!rc)
-		rc = mdb_env_open(*e, path, MDB_NOSYNC | MDB_WRITEMAP | MDB_NOSUBDIR | MDB_NOTLS, 0600);
+		rc = mdb_env_open(*e, at, MDB_NOSYNC | MDB_WRITEMAP | MDB_NOSUBDIR | MDB_NOTLS, 0600);
 	return rc;
+}
+
+/* The records' environment, with room for the loaded records and for the
+ * commits. */
+static int open_env(const struct bench_params *p, MDB_env **e)
+{
+	uint64_t size = (p->records + p->commits) * (p->val_len + 64) * 3 + (64u << 20);
+	return open_env_at(path, size, e);
+}
+
+/* The same for the ordered workloads, which insert as many records again
+ * as they overwrite. The maps are generous: the files are sparse in
+ * /dev/shm, and a random-order load leaves many free pages behind its
+ * last one (a multimap's, loaded a pair per key in turn, about 700 bytes
+ * a pair in all). */
+static int open_oenv(const struct bench_params *p, MDB_env **e)
+{
+	uint64_t size = (p->records + 2 * p->commits) * (p->val_len + 64) * 6 + (256u << 20);
+	return open_env_at(path, size, e);
+}
+
+static int open_menv(const struct bench_params *p, MDB_env **e)
+{
+	uint64_t size = p->records * (bench_multi_val_len(p) + 64) * 12 + (256u << 20);
+	return open_env_at(mpath, size, e);
+}
+
+/* Create the environment at `at` (opened by `open`) with an empty main
+ * database of `flags`, and load n records into it in 1,000-put
+ * transactions, record j under the key of record j % keys with a value of
+ * vlen bytes starting with j: 0 and the records per second in *rps, or -1. */
+static int load_env(const struct bench_params *p, char *at, char *lock,
+		    int (*open)(const struct bench_params *, MDB_env **), unsigned flags, MDB_env **e,
+		    MDB_dbi *d, uint64_t n, uint64_t keys, uint32_t vlen, double *rps)
+{
+	snprintf(lock, 160, "%s-lock", at);
+	unlink(at);
+	int rc = open(p, e);
+	MDB_txn *txn;
+	if (rc)
+		return fail("open", rc);
+	if ((rc = mdb_txn_begin(*e, NULL, 0, &txn)) || (rc = mdb_dbi_open(txn, NULL, flags, d)) ||
+	    (rc = mdb_txn_commit(txn)))
+		return fail("dbi", rc);
+	uint8_t key[BENCH_KEY_LEN], val[BENCH_MAX_VAL];
+	uint64_t start = bench_now_ns();
+	for (uint64_t i = 0; i < n; i += 1000) {
+		if ((rc = mdb_txn_begin(*e, NULL, 0, &txn)))
+			return fail("txn", rc);
+		for (uint64_t j = i; j < i + 1000 && j < n; j++) {
+			bench_key(key, j % keys);
+			bench_value(val, j, vlen);
+			MDB_val k = { BENCH_KEY_LEN, key }, v = { vlen, val };
+			if ((rc = mdb_put(txn, *d, &k, &v, 0))) {
+				mdb_txn_abort(txn);
+				return fail("put", rc);
+			}
+		}
+		if ((rc = mdb_txn_commit(txn)))
+			return fail("commit", rc);
+	}
+	*rps = (double)n / ((double)(bench_now_ns() - start) / 1e9);
+	return 0;
 }
 
 static int load(const struct bench_params *p, struct bench_result *r)
 {
 	snprintf(path, sizeof(path), "/dev/shm/shmdb-bench-lmdb-%d", (int)getpid());
-	snprintf(lock_path, sizeof(lock_path), "%s-lock", path);
-	unlink(path);
-	int rc = open_env(p, &env);
-	MDB_txn *txn;
-	if (rc)
-		return fail("open", rc);
-	if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) || (rc = mdb_dbi_open(txn, NULL, 0, &dbi)) ||
-	    (rc = mdb_txn_commit(txn)))
-		return fail("dbi", rc);
-	uint8_t key[BENCH_KEY_LEN], val[BENCH_MAX_VAL];
-	uint64_t start = bench_now_ns();
-	for (uint64_t i = 0; i < p->records; i += 1000) {
-		if ((rc = mdb_txn_begin(env, NULL, 0, &txn)))
-			return fail("txn", rc);
-		for (uint64_t j = i; j < i + 1000 && j < p->records; j++) {
-			bench_key(key, j);
-			bench_value(val, j, p->val_len);
-			MDB_val k = { BENCH_KEY_LEN, key }, v = { p->val_len, val };
-			if ((rc = mdb_put(txn, dbi, &k, &v, 0)))
-				return fail("put", rc);
-		}
-		if ((rc = mdb_txn_commit(txn)))
-			return fail("commit", rc);
-	}
-	r->load_rps = (double)p->records / ((double)(bench_now_ns() - start) / 1e9);
-	return 0;
+	return load_env(p, path, lock_path, open_env, 0, &env, &dbi, p->records, p->records,
+			p->val_len, &r->load_rps);
 }
 
 static int read_side(const struct bench_params *p, struct bench_result *r)
@@ -200,14 +243,19 @@ static void *hold_snapshot(void *arg)
 	return NULL;
 }
 
-/* The data file up to its last page in use, in bytes. */
-static double file_used(void)
+/* The data file of e up to its last page in use, in bytes. */
+static double file_used_of(MDB_env *e)
 {
 	MDB_envinfo info;
 	MDB_stat st;
-	if (mdb_env_info(env, &info) || mdb_env_stat(env, &st))
+	if (mdb_env_info(e, &info) || mdb_env_stat(e, &st))
 		return 0;
 	return (double)(info.me_last_pgno + 1) * st.ms_psize;
+}
+
+static double file_used(void)
+{
+	return file_used_of(env);
 }
 
 /* A timed get of a random record in txn, renewed for it (a fresh
@@ -304,12 +352,18 @@ static int overwrite(const struct bench_params *p, int hold, struct bench_overwr
 static void stop(const struct bench_params *p)
 {
 	/* In a signal handler, only what is safe there: the files go, the
-	 * handle dies with the process. */
+	 * handles die with the process. */
 	if (env && !p->interrupted)
 		mdb_env_close(env);
-	env = NULL;
+	if (menv && !p->interrupted)
+		mdb_env_close(menv);
+	env = menv = NULL;
 	unlink(path);
 	unlink(lock_path);
+	if (mpath[0]) {
+		unlink(mpath);
+		unlink(mlock_path);
+	}
 }
 
 struct handle {
@@ -355,8 +409,200 @@ static int writer_put(void *hv, const uint8_t *key, const uint8_t *val, uint32_t
 	return rc ? rc : mdb_txn_commit(txn);
 }
 
+/* ---- the ordered workloads ------------------------------------------------
+ *
+ * LMDB's normal B+tree holds the records, exactly as for the main
+ * workloads (loaded in the same random key order, without MDB_APPEND); the
+ * multimap is the main database of an environment of its own, opened
+ * MDB_DUPSORT. */
+
+static int ordered_load(const struct bench_params *p, struct bench_ordered *o)
+{
+	MDB_dbi mdbi;
+	snprintf(path, sizeof(path), "/dev/shm/shmdb-bench-lmdb-%d", (int)getpid());
+	snprintf(mpath, sizeof(mpath), "/dev/shm/shmdb-bench-lmdb-multi-%d", (int)getpid());
+	if (load_env(p, path, lock_path, open_oenv, 0, &env, &dbi, p->records, p->records,
+		     p->val_len, &o->load_rps))
+		return -1;
+	o->bytes_per_rec = file_used_of(env) / (double)p->records;
+	MDB_txn *txn;
+	MDB_stat st;
+	int rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+	if (!rc) {
+		rc = mdb_stat(txn, dbi, &st);
+		mdb_txn_abort(txn);
+	}
+	if (rc)
+		return fail("stat", rc);
+	o->tree_bytes_per_rec = (double)(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) *
+				st.ms_psize / (double)p->records;
+	if (load_env(p, mpath, mlock_path, open_menv, MDB_DUPSORT, &menv, &mdbi, p->records,
+		     bench_multi_keys(p), bench_multi_val_len(p), &o->multi_load_rps))
+		return -1;
+	o->multi_bytes_per_pair = file_used_of(menv) / (double)p->records;
+	o->hash_load_rps = o->hash_bytes_per_rec = -1;
+	return 0;
+}
+
+/* Whether the record (k, v) is not one the run loaded: a record's key is
+ * that of the record its value starts with. */
+static inline int wrong_record(const MDB_val *k, const MDB_val *v, uint32_t vlen)
+{
+	return k->mv_size != BENCH_KEY_LEN || v->mv_size != vlen ||
+	       bench_value_index(v->mv_data) != bench_key_index(k->mv_data);
+}
+
+/* A pass over the tree in key order, untimed: every record once, in
+ * strictly increasing order, as loaded. The warm-up of the timed scan. */
+static int check_order(MDB_cursor *c, const struct bench_params *p)
+{
+	MDB_val k, v;
+	uint8_t prev[BENCH_KEY_LEN];
+	uint64_t n = 0, bad = 0;
+	int rc;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		bad += wrong_record(&k, &v, p->val_len) ||
+		       (n && memcmp(prev, k.mv_data, BENCH_KEY_LEN) >= 0);
+		memcpy(prev, k.mv_data, BENCH_KEY_LEN);
+		n++;
+	}
+	if (rc != MDB_NOTFOUND)
+		return fail("ordered scan", rc);
+	if (bad || n != p->records) {
+		fprintf(stderr, "shmdb-bench: lmdb: the tree reads %" PRIu64 " records, %" PRIu64
+			" of them wrong or out of order\n", n, bad);
+		return -1;
+	}
+	return 0;
+}
+
+static int ordered_read(const struct bench_params *p, struct bench_ordered *o)
+{
+	MDB_env *mine, *mmine;
+	MDB_txn *txn, *mtxn;
+	MDB_dbi d, md;
+	MDB_cursor *c;
+	uint8_t key[BENCH_KEY_LEN];
+	MDB_val k, v, want = { BENCH_KEY_LEN, key };
+	uint64_t rnd = 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid(), bad = 0;
+	const uint64_t seeks = p->gets / 4, ranges = p->gets / BENCH_RANGE + 1;
+	const uint64_t mkeys = bench_multi_keys(p), mreads = p->gets / BENCH_MULTI_PER + 1;
+	const uint32_t mlen = bench_multi_val_len(p);
+	int rc = open_oenv(p, &mine);
+	if (rc || (rc = mdb_txn_begin(mine, NULL, MDB_RDONLY, &txn)) ||
+	    (rc = mdb_dbi_open(txn, NULL, 0, &d)) || (rc = mdb_cursor_open(txn, d, &c)))
+		return fail("ordered reader open", rc);
+	if (check_order(c, p))
+		return -1;
+
+	uint64_t n = 0, start = bench_now_ns();
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		bad += wrong_record(&k, &v, p->val_len);
+		n++;
+	}
+	o->scan_rps = (double)n / ((double)(bench_now_ns() - start) / 1e9);
+	bad += n != p->records;
+
+	/* MDB_SET_RANGE to a random record's key, which reads that record. */
+	for (n = 0; n < seeks + seeks / 10 + 1000; n++) {
+		uint64_t i = bench_rand(&rnd) % p->records;
+		bench_key(key, i);
+		k = want;
+		uint64_t t0 = bench_tsc();
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		bad += rc || v.mv_size != p->val_len || bench_value_index(v.mv_data) != i;
+		if (n >= seeks / 10 + 1000) /* after the warm-up */
+			hist_add(&o->seek, bench_tsc() - t0);
+	}
+
+	/* MDB_SET_RANGE, then MDB_NEXT to BENCH_RANGE records (fewer at the end). */
+	uint64_t read = 0;
+	for (n = 0; n < ranges + ranges / 10 + 100; n++) {
+		if (n == ranges / 10 + 100) { /* after the warm-up */
+			read = 0;
+			start = bench_now_ns();
+		}
+		uint64_t i = bench_rand(&rnd) % p->records;
+		bench_key(key, i);
+		k = want;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		bad += rc != 0;
+		for (int r = 0; r < BENCH_RANGE && rc == 0; r++) {
+			bad += wrong_record(&k, &v, p->val_len) || (r == 0 && bench_key_index(k.mv_data) != i);
+			read++;
+			if (r + 1 < BENCH_RANGE)
+				rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		}
+	}
+	o->range_rps = (double)read / ((double)(bench_now_ns() - start) / 1e9);
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	mdb_env_close(mine);
+
+	/* The multimap: MDB_SET_KEY to a random key, MDB_NEXT_DUP to its last
+	 * value. */
+	rc = open_menv(p, &mmine);
+	if (rc || (rc = mdb_txn_begin(mmine, NULL, MDB_RDONLY, &mtxn)) ||
+	    (rc = mdb_dbi_open(mtxn, NULL, 0, &md)) || (rc = mdb_cursor_open(mtxn, md, &c)))
+		return fail("multimap reader open", rc);
+	read = 0;
+	for (n = 0; n < mreads + mreads / 10 + 100; n++) {
+		if (n == mreads / 10 + 100) { /* after the warm-up */
+			read = 0;
+			start = bench_now_ns();
+		}
+		uint64_t i = bench_rand(&rnd) % mkeys, got = 0, sum = 0;
+		bench_key(key, i);
+		k = want;
+		for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY); rc == 0;
+		     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
+			bad += v.mv_size != mlen;
+			sum += bench_value_index(v.mv_data);
+			got++;
+		}
+		bad += bench_multi_wrong(p, i, got, sum);
+		read += got;
+	}
+	o->multi_pps = (double)read / ((double)(bench_now_ns() - start) / 1e9);
+	mdb_cursor_close(c);
+	mdb_txn_abort(mtxn);
+	mdb_env_close(mmine);
+	if (bad) {
+		fprintf(stderr, "shmdb-bench: lmdb: %" PRIu64 " ordered reads missed or read wrong records\n", bad);
+		return -1;
+	}
+	return 0;
+}
+
+/* 1-put commits into the tree, as shmdb's: overwrites of loaded records,
+ * then inserts of new keys. */
+static int ordered_write(const struct bench_params *p, struct bench_ordered *o)
+{
+	uint8_t key[BENCH_KEY_LEN], val[BENCH_MAX_VAL];
+	for (int insert = 0; insert < 2; insert++) {
+		for (uint64_t i = 0; i < p->commits; i++) {
+			MDB_txn *txn;
+			uint64_t j = insert ? p->records + i : i % p->records;
+			bench_key(key, j);
+			bench_value(val, j, p->val_len);
+			MDB_val k = { BENCH_KEY_LEN, key }, v = { p->val_len, val };
+			uint64_t t0 = bench_tsc();
+			int rc = mdb_txn_begin(env, NULL, 0, &txn);
+			if (!rc && (rc = mdb_put(txn, dbi, &k, &v, 0)))
+				mdb_txn_abort(txn);
+			if (!rc)
+				rc = mdb_txn_commit(txn);
+			hist_add(insert ? &o->insert : &o->commit, bench_tsc() - t0);
+			if (rc)
+				return fail(insert ? "insert" : "commit", rc);
+		}
+	}
+	return 0;
+}
+
 const struct bench_system bench_lmdb = {
 	.name = "LMDB", .load = load, .read = read_side, .write = write_side, .stop = stop,
 	.reader_open = side_open, .reader_get = reader_get,
 	.writer_open = side_open, .writer_put = writer_put, .overwrite = overwrite,
+	.ordered_load = ordered_load, .ordered_read = ordered_read, .ordered_write = ordered_write,
 };

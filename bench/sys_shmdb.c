@@ -5,8 +5,10 @@
  * workloads instead of taking a core from them), clients on the client cpu.
  * With --socket, a running shmdbd instead, as it was started: the records go
  * into a table named after this process, which is dropped at the end, so
- * that the store is left as it was found. The pinned-overwrite workload
- * loads and stops the same way, a daemon (or table) for each of its runs.
+ * that the store is left as it was found. The ordered workloads and each
+ * run of the pinned-overwrite workload load and stop the same way, with a
+ * daemon of their own (or tables of their own: the ordered workloads' are
+ * named after this process with -hash, -ordered and -multi after it).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -23,11 +25,27 @@
 
 static pid_t daemon_pid;
 static char sock[256];
-static char table_name[64];
-static char left_behind[512]; /* what to say if interrupted with --socket */
+static char left_behind[1024]; /* what to say if interrupted with --socket */
 static char lock_path[300];   /* the lock file of the daemon it started */
 static shmdb *db;
+
+/* The tables this run made (named before they are made, so that an
+ * interrupted guest names every table it may leave), dropped by stop()
+ * with --socket. */
+#define MAX_TABLES 4
+static struct made_table {
+	char name[64];
+	shmdb_table id; /* 0 until made */
+} made[MAX_TABLES];
+static int nmade;
+
+/* The records of the main workloads and the pinned-overwrite runs. */
+static const char *table_name = made[0].name;
 static shmdb_table table;
+/* The ordered workloads': the same records in a hash table and in an
+ * ordered one, and the multimap. */
+static shmdb_table hash_t, ord_t, multi_t;
+static const char *hash_name = made[0].name, *ord_name = made[1].name, *multi_name = made[2].name;
 
 static int fail(const char *what, int err)
 {
@@ -35,11 +53,10 @@ static int fail(const char *what, int err)
 	return -1;
 }
 
-static int start_daemon(const struct bench_params *p)
+/* Start a daemon with arenas of `mib` MiB. */
+static int start_daemon(const struct bench_params *p, uint64_t mib)
 {
 	char cpu[16], arena[32];
-	/* Versions of ~160 bytes plus the index, and room for the commits. */
-	uint64_t mib = (p->records + p->commits) * (p->val_len + 128) * 2 / (1 << 20) + 64;
 	snprintf(cpu, sizeof(cpu), "%d", p->server_cpu);
 	snprintf(arena, sizeof(arena), "%" PRIu64 "M", mib);
 	snprintf(sock, sizeof(sock), "%s/shmdb.sock", p->dir);
@@ -68,7 +85,9 @@ static int start_daemon(const struct bench_params *p)
 	return -1;
 }
 
-static int load(const struct bench_params *p, struct bench_result *r)
+/* The daemon of a run: one started with arenas of `mib` MiB, or with
+ * --socket the one serving there; db attached to it. */
+static int attach(const struct bench_params *p, uint64_t mib)
 {
 	if (p->socket) {
 		if (strlen(p->socket) >= sizeof(sock)) {
@@ -76,45 +95,95 @@ static int load(const struct bench_params *p, struct bench_result *r)
 			return -1;
 		}
 		strcpy(sock, p->socket);
-	} else if (start_daemon(p)) {
+	} else if (start_daemon(p, mib)) {
 		return -1;
 	}
-	snprintf(table_name, sizeof(table_name), "shmdb-bench-%d", (int)getpid());
-	snprintf(left_behind, sizeof(left_behind),
-		 "shmdb-bench: interrupted; its table is left in the store: "
-		 "shmdb --socket %s drop %s\n", sock, table_name);
 	int e = shmdb_open(sock, &db);
-	if (e)
-		return fail(sock, e);
-	/* A table of this run's own, never one that was there before. */
-	if (!shmdb_table_open(db, table_name, 0, &table)) {
-		table = 0;
-		fprintf(stderr, "shmdb-bench: %s already has a table %s\n", sock, table_name);
+	return e ? fail(sock, e) : 0;
+}
+
+/* Say, for an interrupted guest, how to drop each table it may leave. */
+static void say_left_behind(void)
+{
+	size_t at = 0;
+	if (nmade == 1) {
+		snprintf(left_behind, sizeof(left_behind),
+			 "shmdb-bench: interrupted; its table is left in the store: "
+			 "shmdb --socket %s drop %s\n", sock, made[0].name);
+		return;
+	}
+	at = (size_t)snprintf(left_behind, sizeof(left_behind),
+			      "shmdb-bench: interrupted; its tables are left in the store:\n");
+	for (int i = 0; i < nmade && at < sizeof(left_behind); i++)
+		at += (size_t)snprintf(left_behind + at, sizeof(left_behind) - at,
+				       "  shmdb --socket %s drop %s\n", sock, made[i].name);
+}
+
+/* Make the table shmdb-bench-<pid><suffix> of kind `flags`: a table of this
+ * run's own, never one that was there before. */
+static int make_table(const char *suffix, int flags, shmdb_table *t)
+{
+	if (nmade == MAX_TABLES)
+		return -1;
+	struct made_table *m = &made[nmade];
+	snprintf(m->name, sizeof(m->name), "shmdb-bench-%d%s", (int)getpid(), suffix);
+	m->id = 0;
+	nmade++;
+	say_left_behind();
+	int e = shmdb_table_open(db, m->name, 0, t);
+	if (!e) {
+		fprintf(stderr, "shmdb-bench: %s already has a table %s\n", sock, m->name);
+		nmade--;
+		say_left_behind();
 		return -1;
 	}
-	if ((e = shmdb_table_open(db, table_name, SHMDB_CREATE, &table)))
-		return fail(table_name, e);
+	if ((e = shmdb_table_open(db, m->name, SHMDB_CREATE | flags, t)))
+		return fail(m->name, e);
+	m->id = *t;
+	return 0;
+}
+
+/* Load n records into t in 1,000-put transactions, record j under the key
+ * of record j % keys with a value of vlen bytes starting with j: 0 and the
+ * records per second in *rps, or -1. */
+static int load_records(shmdb_table t, uint64_t n, uint64_t keys, uint32_t vlen, double *rps)
+{
+	uint8_t key[BENCH_KEY_LEN], val[BENCH_MAX_VAL];
+	int e = 0;
+	uint64_t start = bench_now_ns();
+	for (uint64_t i = 0; i < n && !e; i += 1000) {
+		shmdb_wtxn *w;
+		if ((e = shmdb_write_begin(db, &w)))
+			break;
+		for (uint64_t j = i; j < i + 1000 && j < n && !e; j++) {
+			bench_key(key, j % keys);
+			bench_value(val, j, vlen);
+			e = shmdb_put(w, t, key, BENCH_KEY_LEN, val, vlen);
+		}
+		if (e)
+			shmdb_abort(w);
+		else
+			e = shmdb_commit(w, NULL);
+	}
+	if (e)
+		return fail("bulk load", e);
+	*rps = (double)n / ((double)(bench_now_ns() - start) / 1e9);
+	return 0;
+}
+
+static int load(const struct bench_params *p, struct bench_result *r)
+{
+	/* Versions of ~160 bytes plus the index, and room for the commits. */
+	if (attach(p, (p->records + p->commits) * (p->val_len + 128) * 2 / (1 << 20) + 64) ||
+	    make_table("", 0, &table))
+		return -1;
 	if (p->socket) {
 		shmdb_info info;
 		if (!shmdb_info_get(db, &info))
 			printf("  shmdbd at %s: writer on cpu %d; records in table %s\n", sock,
 			       info.writer_cpu, table_name);
 	}
-	uint8_t key[BENCH_KEY_LEN], val[BENCH_MAX_VAL];
-	uint64_t start = bench_now_ns();
-	for (uint64_t i = 0; i < p->records; i += 1000) {
-		shmdb_wtxn *w;
-		shmdb_write_begin(db, &w);
-		for (uint64_t j = i; j < i + 1000 && j < p->records; j++) {
-			bench_key(key, j);
-			bench_value(val, j, p->val_len);
-			shmdb_put(w, table, key, BENCH_KEY_LEN, val, p->val_len);
-		}
-		if ((e = shmdb_commit(w, NULL)))
-			return fail("bulk load", e);
-	}
-	r->load_rps = (double)p->records / ((double)(bench_now_ns() - start) / 1e9);
-	return 0;
+	return load_records(table, p->records, p->records, p->val_len, &r->load_rps);
 }
 
 static int read_side(const struct bench_params *p, struct bench_result *r)
@@ -391,15 +460,17 @@ static void stop(const struct bench_params *p)
 	if (p->interrupted) {
 		/* In a signal handler: the handle may be inside a call, so it
 		 * is left to die with the process (the daemon ends its session). */
-		if (p->socket && table)
+		if (p->socket && nmade)
 			(void)!write(STDERR_FILENO, left_behind, strlen(left_behind));
 	} else {
-		if (p->socket && table && shmdb_table_drop(db, table_name))
-			fprintf(stderr, "shmdb-bench: could not drop its table: shmdb --socket %s drop %s\n",
-				sock, table_name);
+		for (int i = 0; p->socket && i < nmade; i++)
+			if (made[i].id && shmdb_table_drop(db, made[i].name))
+				fprintf(stderr, "shmdb-bench: could not drop its table: shmdb --socket %s "
+					"drop %s\n", sock, made[i].name);
 		shmdb_close(db);
 		db = NULL;
-		table = 0;
+		nmade = 0;
+		table = hash_t = ord_t = multi_t = 0;
 	}
 	if (daemon_pid > 0) {
 		kill(daemon_pid, SIGTERM);
@@ -459,8 +530,293 @@ static int writer_put(void *hv, const uint8_t *key, const uint8_t *val, uint32_t
 	return e;
 }
 
+/* ---- the ordered workloads ------------------------------------------------ */
+
+/* Table t's arena bytes (shmdb_tables) per record, as of now. */
+static double bytes_per_record(shmdb_table t)
+{
+	size_t n = 0;
+	shmdb_rtxn *r;
+	double per = -1;
+	shmdb_table_info *all = calloc(SHMDB_MAX_TABLES, sizeof(*all));
+	if (all && !shmdb_read_begin(db, &r)) {
+		if (!shmdb_tables(r, all, SHMDB_MAX_TABLES, &n))
+			for (size_t i = 0; i < n && i < SHMDB_MAX_TABLES; i++)
+				if (all[i].id == t && all[i].count)
+					per = (double)all[i].bytes / (double)all[i].count;
+		shmdb_read_end(r);
+	}
+	free(all);
+	return per;
+}
+
+static int ordered_load(const struct bench_params *p, struct bench_ordered *o)
+{
+	/* Three tables of the records' size (a hash table, an ordered one and
+	 * the multimap) with their indexes and trees, and room for the commits
+	 * (overwrites and inserts into two of them). */
+	uint64_t mib = (3 * p->records + 4 * p->commits) * (p->val_len + 160) * 3 / 2 / (1 << 20) + 64;
+	if (attach(p, mib) || make_table("-hash", 0, &hash_t) ||
+	    make_table("-ordered", SHMDB_ORDERED, &ord_t) ||
+	    make_table("-multi", SHMDB_ORDERED | SHMDB_MULTI, &multi_t))
+		return -1;
+	if (p->socket) {
+		shmdb_info info;
+		if (!shmdb_info_get(db, &info))
+			printf("  shmdbd at %s: writer on cpu %d; ordered records in tables %s %s %s\n",
+			       sock, info.writer_cpu, hash_name, ord_name, multi_name);
+	}
+	uint64_t mkeys = bench_multi_keys(p);
+	if (load_records(hash_t, p->records, p->records, p->val_len, &o->hash_load_rps) ||
+	    load_records(ord_t, p->records, p->records, p->val_len, &o->load_rps) ||
+	    load_records(multi_t, p->records, mkeys, bench_multi_val_len(p), &o->multi_load_rps))
+		return -1;
+	o->hash_bytes_per_rec = bytes_per_record(hash_t);
+	o->bytes_per_rec = bytes_per_record(ord_t);
+	o->multi_bytes_per_pair = bytes_per_record(multi_t);
+	o->tree_bytes_per_rec = -1;
+	if (o->hash_bytes_per_rec < 0 || o->bytes_per_rec < 0 || o->multi_bytes_per_pair < 0) {
+		fprintf(stderr, "shmdb-bench: shmdb: shmdb_tables does not list the loaded tables\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Whether the record (k, v) is not one the run loaded: a record's key is
+ * that of the record its value starts with. */
+static inline int wrong_record(const shmdb_val *k, const shmdb_val *v, uint32_t vlen)
+{
+	return k->len != BENCH_KEY_LEN || v->len != vlen ||
+	       bench_value_index(v->data) != bench_key_index(k->data);
+}
+
+/* A pass over the ordered table in key order, untimed: every record once,
+ * in strictly increasing order, as loaded. Also the warm-up of the timed
+ * scan. 0 or -1. */
+static int check_order(shmdb_rtxn *txn, shmdb_table t, const struct bench_params *p)
+{
+	shmdb_cursor *c;
+	shmdb_val k, v;
+	uint8_t prev[BENCH_KEY_LEN];
+	uint64_t n = 0, bad = 0;
+	int e = shmdb_cursor_open(txn, t, &c);
+	if (e)
+		return fail("cursor", e);
+	while ((e = shmdb_cursor_next(c, &k, &v)) == 0) {
+		bad += wrong_record(&k, &v, p->val_len) ||
+		       (n && memcmp(prev, k.data, BENCH_KEY_LEN) >= 0);
+		memcpy(prev, k.data, BENCH_KEY_LEN);
+		n++;
+	}
+	shmdb_cursor_close(c);
+	if (e != -ENOENT)
+		return fail("ordered scan", e);
+	if (bad || n != p->records) {
+		fprintf(stderr, "shmdb-bench: shmdb: the ordered table reads %" PRIu64 " records, %"
+			PRIu64 " of them wrong or out of order\n", n, bad);
+		return -1;
+	}
+	return 0;
+}
+
+/* A full scan of t, timed: records per second, or -1 if it read a wrong
+ * record or not all of them. */
+static double timed_scan(shmdb_rtxn *txn, shmdb_table t, const struct bench_params *p)
+{
+	shmdb_cursor *c;
+	shmdb_val k, v;
+	uint64_t n = 0, bad = 0;
+	uint64_t start = bench_now_ns();
+	if (shmdb_cursor_open(txn, t, &c))
+		return -1;
+	while (shmdb_cursor_next(c, &k, &v) == 0) {
+		bad += wrong_record(&k, &v, p->val_len);
+		n++;
+	}
+	double rps = (double)n / ((double)(bench_now_ns() - start) / 1e9);
+	shmdb_cursor_close(c);
+	return bad || n != p->records ? -1 : rps;
+}
+
+/* Gets of random records from t, each timed into h unless h is NULL, the
+ * keys drawn from *rnd: the number that missed or read a wrong value. */
+static uint64_t gets(shmdb_rtxn *txn, shmdb_table t, const struct bench_params *p, uint64_t n,
+		     uint64_t *rnd, struct hist *h)
+{
+	uint8_t key[BENCH_KEY_LEN];
+	uint64_t bad = 0;
+	shmdb_val v;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t j = bench_rand(rnd) % p->records;
+		bench_key(key, j);
+		if (!h) {
+			bad += shmdb_get(txn, t, key, BENCH_KEY_LEN, &v) != 0;
+			continue;
+		}
+		uint64_t t0 = bench_tsc();
+		bad += shmdb_get(txn, t, key, BENCH_KEY_LEN, &v) != 0;
+		hist_add(h, bench_tsc() - t0);
+	}
+	return bad;
+}
+
+static int ordered_read(const struct bench_params *p, struct bench_ordered *o)
+{
+	shmdb *mine;
+	shmdb_table ht, ot, mt;
+	shmdb_rtxn *txn;
+	shmdb_cursor *c;
+	shmdb_val k, v;
+	uint8_t key[BENCH_KEY_LEN];
+	uint64_t rnd = 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid(), bad = 0;
+	const uint64_t seeks = p->gets / 4, ranges = p->gets / BENCH_RANGE + 1;
+	const uint64_t mkeys = bench_multi_keys(p), mreads = p->gets / BENCH_MULTI_PER + 1;
+	const uint32_t mlen = bench_multi_val_len(p);
+
+	int e = shmdb_open(sock, &mine);
+	if (!e)
+		e = shmdb_table_open(mine, hash_name, 0, &ht);
+	if (!e)
+		e = shmdb_table_open(mine, ord_name, SHMDB_ORDERED, &ot);
+	if (!e)
+		e = shmdb_table_open(mine, multi_name, SHMDB_MULTI, &mt);
+	if (!e)
+		e = shmdb_read_begin(mine, &txn);
+	if (e)
+		return fail("ordered reader open", e);
+	if (check_order(txn, ot, p))
+		return -1;
+	o->scan_rps = timed_scan(txn, ot, p);
+
+	/* Seek to a random record's key and read that record. */
+	if ((e = shmdb_cursor_open(txn, ot, &c)))
+		return fail("cursor", e);
+	for (uint64_t n = 0; n < seeks + seeks / 10 + 1000; n++) {
+		uint64_t i = bench_rand(&rnd) % p->records;
+		bench_key(key, i);
+		uint64_t t0 = bench_tsc();
+		e = shmdb_cursor_seek(c, key, BENCH_KEY_LEN);
+		if (!e)
+			e = shmdb_cursor_next(c, &k, &v);
+		bad += e || v.len != p->val_len || bench_value_index(v.data) != i;
+		if (n >= seeks / 10 + 1000) /* after the warm-up */
+			hist_add(&o->seek, bench_tsc() - t0);
+	}
+
+	/* Seek, then read BENCH_RANGE records from there (fewer at the end). */
+	uint64_t read = 0, start = 0;
+	for (uint64_t n = 0; n < ranges + ranges / 10 + 100; n++) {
+		if (n == ranges / 10 + 100) { /* after the warm-up */
+			read = 0;
+			start = bench_now_ns();
+		}
+		uint64_t i = bench_rand(&rnd) % p->records;
+		bench_key(key, i);
+		if ((e = shmdb_cursor_seek(c, key, BENCH_KEY_LEN)))
+			break;
+		for (int r = 0; r < BENCH_RANGE && !(e = shmdb_cursor_next(c, &k, &v)); r++) {
+			bad += wrong_record(&k, &v, p->val_len) ||
+			       (r == 0 && bench_key_index(k.data) != i);
+			read++;
+		}
+		if (e && e != -ENOENT)
+			break;
+		e = 0;
+	}
+	o->range_rps = (double)read / ((double)(bench_now_ns() - start) / 1e9);
+	shmdb_cursor_close(c);
+	if (e)
+		return fail("range", e);
+
+	/* Point gets, the hash table's and the ordered table's in turns of
+	 * 4,096 of the same keys, so that both see the same moments of the
+	 * host. */
+	bad += gets(txn, ht, p, p->gets / 10 + 1000, &rnd, NULL);
+	bad += gets(txn, ot, p, p->gets / 10 + 1000, &rnd, NULL);
+	for (uint64_t n = 0, turn = 0; n < p->gets; turn++) {
+		uint64_t b = p->gets - n < 4096 ? p->gets - n : 4096, again = rnd;
+		bad += gets(txn, turn % 2 ? ot : ht, p, b, &rnd, turn % 2 ? &o->get : &o->hash_get);
+		rnd = again;
+		bad += gets(txn, turn % 2 ? ht : ot, p, b, &rnd, turn % 2 ? &o->hash_get : &o->get);
+		n += b;
+	}
+
+	/* The multimap: every value of a random key, in order. */
+	if ((e = shmdb_cursor_open(txn, mt, &c)))
+		return fail("multimap cursor", e);
+	read = 0;
+	for (uint64_t n = 0; n < mreads + mreads / 10 + 100 && !e; n++) {
+		if (n == mreads / 10 + 100) { /* after the warm-up */
+			read = 0;
+			start = bench_now_ns();
+		}
+		uint64_t i = bench_rand(&rnd) % mkeys, got = 0, sum = 0;
+		bench_key(key, i);
+		if ((e = shmdb_cursor_seek(c, key, BENCH_KEY_LEN)))
+			break;
+		while (!(e = shmdb_cursor_next(c, &k, &v)) && k.len == BENCH_KEY_LEN &&
+		       !memcmp(k.data, key, BENCH_KEY_LEN)) {
+			bad += v.len != mlen;
+			sum += bench_value_index(v.data);
+			got++;
+		}
+		if (e == -ENOENT)
+			e = 0;
+		bad += bench_multi_wrong(p, i, got, sum);
+		read += got;
+	}
+	o->multi_pps = (double)read / ((double)(bench_now_ns() - start) / 1e9);
+	shmdb_cursor_close(c);
+	shmdb_read_end(txn);
+	shmdb_close(mine);
+	if (e)
+		return fail("multimap read", e);
+	if (bad || o->scan_rps < 0) {
+		fprintf(stderr, "shmdb-bench: shmdb: %" PRIu64 " ordered reads missed or read wrong "
+			"records%s\n", bad, o->scan_rps < 0 ? "; the timed scan read wrong records" : "");
+		return -1;
+	}
+	return 0;
+}
+
+/* 1-put commits, waiting, into the hash and the ordered table in turns of
+ * 1,000: first overwrites of loaded records, then inserts of new keys. */
+static int ordered_write(const struct bench_params *p, struct bench_ordered *o)
+{
+	uint8_t key[BENCH_KEY_LEN], val[BENCH_MAX_VAL];
+	for (int insert = 0; insert < 2; insert++) {
+		for (uint64_t n = 0, turn = 0; n < p->commits; turn++) {
+			uint64_t b = p->commits - n < 1000 ? p->commits - n : 1000;
+			for (int side = 0; side < 2; side++) {
+				int ordered = (int)(turn + (uint64_t)side) % 2;
+				shmdb_table t = ordered ? ord_t : hash_t;
+				struct hist *h = insert ? (ordered ? &o->insert : &o->hash_insert)
+							: (ordered ? &o->commit : &o->hash_commit);
+				for (uint64_t i = n; i < n + b; i++) {
+					uint64_t j = insert ? p->records + i : i % p->records;
+					shmdb_wtxn *w;
+					bench_key(key, j);
+					bench_value(val, j, p->val_len);
+					uint64_t t0 = bench_tsc();
+					int e = shmdb_write_begin(db, &w);
+					if (!e && (e = shmdb_put(w, t, key, BENCH_KEY_LEN, val, p->val_len)))
+						shmdb_abort(w);
+					if (!e)
+						e = shmdb_commit(w, NULL);
+					hist_add(h, bench_tsc() - t0);
+					if (e)
+						return fail(insert ? "insert" : "commit", e);
+				}
+			}
+			n += b;
+		}
+	}
+	return 0;
+}
+
 const struct bench_system bench_shmdb = {
 	.name = "shmdb", .load = load, .read = read_side, .write = write_side, .stop = stop,
 	.reader_open = side_open, .reader_get = reader_get,
 	.writer_open = side_open, .writer_put = writer_put, .overwrite = overwrite,
+	.ordered_load = ordered_load, .ordered_read = ordered_read, .ordered_write = ordered_write,
 };

@@ -1,10 +1,11 @@
 /*
  * test_bench.c - shmdb-bench --socket, against a daemon this test starts:
  * the run is a guest of that store (its records in a table of its own,
- * dropped at the end, the daemon and everyone else's data left as they
- * were, also after its pinned-overwrite runs; interrupted, it says how to
- * drop that table), and a socket nobody serves is a clear error. Asserts
- * nothing about speed.
+ * and those of its ordered workloads in three more, each dropped at the
+ * end, the daemon and everyone else's data left as they were, also after
+ * its pinned-overwrite runs; interrupted, it says how to drop that table),
+ * and a socket nobody serves is a clear error. Asserts nothing about
+ * speed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,14 +50,26 @@ START_TEST(quick_run_as_a_guest)
 	ck_assert_msg(code == 0, "exit %d: %s", code, err);
 	ck_assert_msg(strstr(out, "get p50"), "%s", out);
 	ck_assert_msg(strstr(out, "pinned-overwrite:"), "%s", out);
+	ck_assert_msg(strstr(out, "\nordered: "), "%s", out);
+	ck_assert_msg(strstr(out, "seek + read p50"), "%s", out);
+	ck_assert_msg(strstr(out, "multimap: a key's values"), "%s", out);
 	const char *named = strstr(out, "records in table ");
 	ck_assert_msg(named, "%s", out);
 	char table[64];
 	ck_assert_int_eq(sscanf(named, "records in table %63s", table), 1);
+	/* The ordered workloads' tables: a hash table, an ordered one and a
+	 * multimap. */
+	named = strstr(out, "ordered records in tables ");
+	ck_assert_msg(named, "%s", out);
+	char ordered[3][64];
+	ck_assert_int_eq(sscanf(named, "ordered records in tables %63s %63s %63s", ordered[0],
+				ordered[1], ordered[2]), 3);
 
-	/* Its table is gone, the daemon runs, and "mine" is intact. */
+	/* Its tables are gone, the daemon runs, and "mine" is intact. */
 	shmdb_table t;
 	ck_assert_int_eq(shmdb_table_open(db, table, 0, &t), -ENOENT);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(shmdb_table_open(db, ordered[i], 0, &t), -ENOENT);
 	ck_assert(test_daemon_alive(&d));
 	shmdb_rtxn *r;
 	shmdb_val v;

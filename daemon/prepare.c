@@ -15,6 +15,7 @@
 
 #include "catalog.h"
 #include "index.h"
+#include "tree_read.h"
 #include "shmdb.h"
 
 size_t op_block_size(const struct shm_op *op)
@@ -208,7 +209,8 @@ static int tree_change_of(struct core *c, size_t i, const uint32_t *dropped, siz
 		return 0;
 	int multi = (t->kind & SHM_KIND_MULTI) != 0;
 	*ch = (struct tree_change){ .key = op->key, .klen = op->klen, .val = op->key,
-				    .ref = p->block, .table = t->id, .seq = (uint32_t)i };
+				    .ref = p->block, .prefix = shm_key_prefix(op->key, op->klen),
+				    .table = t->id, .seq = (uint32_t)i };
 	if (multi && op->code != SHM_OP_DEL) {
 		ch->val = op->val;
 		ch->vlen = op->vlen;

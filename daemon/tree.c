@@ -53,6 +53,10 @@ struct tree_ent {
 	uint8_t fresh;  /* ref is a node this transaction wrote */
 };
 
+struct tree_span {
+	uint32_t child, from, to;
+};
+
 /* One tree_update: its table's kind, its commit and its counts. */
 struct upd {
 	int multi;
@@ -80,6 +84,20 @@ static int vec_push(struct tree_vec *v, const struct tree_ent *e)
 	return 0;
 }
 
+static int span_push(struct tree_spans *sp, struct tree_span s)
+{
+	if (sp->n == sp->cap) {
+		size_t cap = sp->cap ? 2 * sp->cap : 16;
+		struct tree_span *p = realloc(sp->s, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		sp->s = p;
+		sp->cap = cap;
+	}
+	sp->s[sp->n++] = s;
+	return 0;
+}
+
 static int offs_push(struct tree_offs *o, uint64_t off)
 {
 	if (o->n == o->cap) {
@@ -102,8 +120,11 @@ void tree_writer_init(struct tree_writer *w, uint8_t *base, struct alloc *alloc,
 
 void tree_writer_free(struct tree_writer *w)
 {
-	for (unsigned i = 0; i < SHM_TREE_MAX_HEIGHT + 2; i++)
+	for (unsigned i = 0; i < SHM_TREE_MAX_HEIGHT + 2; i++) {
 		free(w->lvl[i].e);
+		free(w->spans[i].s);
+	}
+	free(w->full.e);
 	free(w->merged.e);
 	free(w->fresh.v);
 	free(w->old.v);
@@ -126,8 +147,7 @@ static struct tree_ent ent_at(const struct shm_node *n, unsigned i)
 
 static struct tree_ent ent_of_change(const struct tree_change *c)
 {
-	return (struct tree_ent){ .key = c->key, .val = c->val,
-				  .prefix = shm_key_prefix(c->key, c->klen), .ref = c->ref,
+	return (struct tree_ent){ .key = c->key, .val = c->val, .prefix = c->prefix, .ref = c->ref,
 				  .klen = (uint16_t)c->klen, .vlen = (uint16_t)c->vlen };
 }
 
@@ -136,10 +156,18 @@ static int key_cmp(const uint8_t *a, size_t la, const uint8_t *b, size_t lb)
 	return shm_bytes_cmp(a, la, b, lb);
 }
 
+/* Entry e's key against change c's, the prefixes first. */
+static int ent_key_cmp(const struct tree_ent *e, const struct tree_change *c)
+{
+	if (e->prefix != c->prefix)
+		return e->prefix < c->prefix ? -1 : 1;
+	return key_cmp(e->key, e->klen, c->key, c->klen);
+}
+
 /* Entry e against change c's (key, value): its place, not its kind. */
 static int ent_cmp_change(const struct tree_ent *e, const struct tree_change *c, int multi)
 {
-	int r = key_cmp(e->key, e->klen, c->key, c->klen);
+	int r = ent_key_cmp(e, c);
 	if (r || !multi)
 		return r;
 	return key_cmp(e->val, e->vlen, c->val, c->vlen);
@@ -150,7 +178,7 @@ static int ent_cmp_change(const struct tree_ent *e, const struct tree_change *c,
 static int change_before(const struct tree_change *c, const struct tree_ent *e, int multi)
 {
 	if (c->kind == TREE_WIPE)
-		return key_cmp(c->key, c->klen, e->key, e->klen) <= 0;
+		return ent_key_cmp(e, c) >= 0;
 	return ent_cmp_change(e, c, multi) > 0;
 }
 
@@ -229,6 +257,96 @@ static int emit(struct tree_writer *w, struct upd *u, const struct tree_vec *v, 
 	return 0;
 }
 
+/* Whether a node is small enough to merge with a sibling. */
+static int small(const struct shm_node *n)
+{
+	return n->count < SHM_NODE_MAX / 4 && n->bytes < NODE_TARGET_BYTES / 4;
+}
+
+/* Whether entry e puts the same key (and value) where node n's entry i
+ * is, naming a node not left small: then n keeps its shape. */
+static int same_entry(const struct tree_writer *w, const struct shm_node *n, unsigned i,
+		      const struct tree_ent *e)
+{
+	const struct shm_node_entry *o = &shm_node_ent(n)[i];
+	const uint8_t *ob = (const uint8_t *)n + o->off;
+	return e->klen == o->klen && e->vlen == o->vlen && !memcmp(e->key, ob, o->klen) &&
+	       !memcmp(e->val, ob + o->klen, o->vlen) && !(e->fresh && small(node_at(w, e->ref)));
+}
+
+/* Write node n again as it is but for refs[k] at places at[k] (k < m),
+ * and add an entry naming the copy to `out`: the common case of an
+ * overwrite, and of every node above a leaf that kept its first key, at
+ * the cost of a copy instead of placing every entry anew. */
+static int write_patched(struct tree_writer *w, struct upd *u, const struct shm_node *n,
+			 const uint32_t *at, const uint64_t *refs, size_t m, struct tree_vec *out)
+{
+	uint64_t o = w->get.get(w->get.ctx, n->bytes);
+	if (!o)
+		return -ENOSPC;
+	if (offs_push(&w->fresh, o)) {
+		alloc_put(w->alloc, o, n->bytes);
+		return -ENOMEM;
+	}
+	struct shm_node *copy = (struct shm_node *)(w->base + o);
+	memcpy(copy, n, n->bytes);
+	copy->created_ts = u->ts;
+	uint64_t *ref = (uint64_t *)(copy + 1) + copy->count;
+	for (size_t k = 0; k < m; k++)
+		ref[at[k]] = refs[k];
+	u->bytes += (int64_t)alloc_class_size(n->bytes);
+	struct tree_ent first = ent_at(copy, 0);
+	first.fresh = 1;
+	first.ref = o;
+	return vec_push(out, &first);
+}
+
+/* An ordered table's leaf whose changes all put keys it has: the same
+ * leaf with their new versions. Returns 1 if it was (or an error), 0 if
+ * the changes need a merge. */
+static int overwrite_leaf(struct tree_writer *w, struct upd *u, const struct shm_node *n,
+			  const struct tree_change *ch, size_t m, struct tree_vec *out, int *err)
+{
+	uint32_t at[16];
+	uint64_t refs[16];
+	if (u->multi || m > 16)
+		return 0;
+	for (size_t k = 0; k < m; k++) {
+		if (ch[k].kind != TREE_PUT)
+			return 0;
+		struct shm_target t = shm_target_of(ch[k].key, ch[k].klen, ch[k].key, 0, 0);
+		unsigned i = shm_node_lower(n, &t);
+		if (i == n->count || shm_entry_cmp(n, i, &t))
+			return 0;
+		at[k] = i;
+		refs[k] = ch[k].ref;
+	}
+	*err = write_patched(w, u, n, at, refs, m, out);
+	return 1;
+}
+
+/* An inner node whose changed children each became one node with the
+ * same first entry: the same node with their new refs. Returns 1 if it
+ * was (or an error), 0 if it needs a rebuild. */
+static int patch_inner(struct tree_writer *w, struct upd *u, const struct shm_node *n,
+		       const struct tree_vec *v, const struct tree_spans *sp, struct tree_vec *out,
+		       int *err)
+{
+	uint32_t at[16];
+	uint64_t refs[16];
+	if (sp->n > 16)
+		return 0;
+	for (size_t k = 0; k < sp->n; k++) {
+		const struct tree_span *s = &sp->s[k];
+		if (s->to - s->from != 1 || !same_entry(w, n, s->child, &v->e[s->from]))
+			return 0;
+		at[k] = s->child;
+		refs[k] = v->e[s->from].ref;
+	}
+	*err = write_patched(w, u, n, at, refs, sp->n, out);
+	return 1;
+}
+
 /* Node `off` leaves the tree of this commit: freed at once if the
  * transaction wrote it (no reader has seen it), else retired. */
 static int drop_node(struct tree_writer *w, struct upd *u, uint64_t off)
@@ -247,11 +365,6 @@ static int drop_node(struct tree_writer *w, struct upd *u, uint64_t off)
 	return 0;
 }
 
-/* Whether a node is small enough to merge with a sibling. */
-static int small(const struct shm_node *n)
-{
-	return n->count < SHM_NODE_MAX / 4 && n->bytes < NODE_TARGET_BYTES / 4;
-}
 
 /* v holds the entries of a node at `level` (>= 1) being rebuilt: merge
  * each child the transaction left small with a sibling. Only the children
@@ -315,8 +428,7 @@ static int merge_leaf(struct tree_writer *w, struct upd *u, const struct shm_nod
 		struct tree_ent e = { 0 };
 		if (i < cnt)
 			e = ent_at(node, i);
-		if (j < n && ch[j].kind == TREE_WIPE &&
-		    (i == cnt || key_cmp(e.key, e.klen, ch[j].key, ch[j].klen) >= 0)) {
+		if (j < n && ch[j].kind == TREE_WIPE && (i == cnt || ent_key_cmp(&e, &ch[j]) >= 0)) {
 			wipe = &ch[j++];
 			continue;
 		}
@@ -349,6 +461,33 @@ static int merge_leaf(struct tree_writer *w, struct upd *u, const struct shm_nod
 	return err;
 }
 
+/* Rebuild inner node n from its children, those in the spans sp replaced
+ * by what v holds for them: small children merged, then written as one or
+ * more nodes named in `out`. */
+static int rebuild_inner(struct tree_writer *w, struct upd *u, const struct shm_node *n,
+			 const struct tree_vec *v, const struct tree_spans *sp, struct tree_vec *out)
+{
+	struct tree_vec *full = &w->full;
+	size_t k = 0;
+	int err = 0;
+	full->n = 0;
+	for (unsigned c = 0; !err && c < n->count; c++) {
+		if (k < sp->n && sp->s[k].child == c) {
+			for (uint32_t i = sp->s[k].from; !err && i < sp->s[k].to; i++)
+				err = vec_push(full, &v->e[i]);
+			k++;
+		} else {
+			struct tree_ent e = ent_at(n, c);
+			err = vec_push(full, &e);
+		}
+	}
+	if (!err)
+		err = merge_small(w, u, n->level, full);
+	if (!err)
+		err = emit(w, u, full, n->level, out);
+	return err;
+}
+
 /* Replace node `off` (0: an empty tree) with the changes ch[0..n) (and a
  * TREE_WIPE `carry` from before its range) applied: the nodes it becomes
  * get an entry each in `out`. */
@@ -361,36 +500,47 @@ static int update_node(struct tree_writer *w, struct upd *u, uint64_t off,
 	struct tree_vec *v = &w->lvl[level];
 	int err = 0;
 	if (level == 0) {
-		err = merge_leaf(w, u, node, ch, n, carry);
+		if (!node || carry || !overwrite_leaf(w, u, node, ch, n, out, &err)) {
+			err = merge_leaf(w, u, node, ch, n, carry);
+			if (!err)
+				err = emit(w, u, v, level, out);
+		}
 	} else {
+		/* The children the changes reach are rebuilt into v, each
+		 * span of v naming what one became; the others stay. */
+		struct tree_spans *sp = &w->spans[level];
 		const struct tree_change *lastwipe = carry;
 		size_t j = 0;
 		v->n = 0;
+		sp->n = 0;
 		for (unsigned c = 0; !err && c < node->count; c++) {
 			size_t k = n;
-			if (c + 1 < node->count) {
+			if (c + 1 < node->count && j < n) {
 				struct tree_ent next = ent_at(node, c + 1);
 				for (k = j; k < n && change_before(&ch[k], &next, u->multi); k++)
 					;
 			}
-			struct tree_ent e = ent_at(node, c);
-			const struct tree_change *cc = lastwipe && same_key(&e, lastwipe) ? lastwipe : NULL;
-			if (k > j || cc)
-				err = update_node(w, u, e.ref, ch + j, k - j, cc, v);
-			else
-				err = vec_push(v, &e);
+			const struct tree_change *cc = NULL;
+			if (lastwipe) {
+				struct tree_ent e = ent_at(node, c);
+				cc = same_key(&e, lastwipe) ? lastwipe : NULL;
+			}
+			if (k > j || cc) {
+				uint32_t from = (uint32_t)v->n;
+				err = update_node(w, u, shm_node_ref(node)[c], ch + j, k - j, cc, v);
+				if (!err)
+					err = span_push(sp, (struct tree_span){ c, from, (uint32_t)v->n });
+			}
 			for (size_t q = j; q < k; q++)
 				if (ch[q].kind == TREE_WIPE)
 					lastwipe = &ch[q];
 			j = k;
 		}
-		if (!err)
-			err = merge_small(w, u, level, v);
+		if (!err && !patch_inner(w, u, node, v, sp, out, &err))
+			err = rebuild_inner(w, u, node, v, sp, out);
 	}
 	if (!err && node)
 		err = drop_node(w, u, off);
-	if (!err)
-		err = emit(w, u, v, level, out);
 	return err;
 }
 

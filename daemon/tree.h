@@ -33,6 +33,7 @@ struct tree_change {
 	uint32_t klen;
 	uint32_t vlen;
 	uint64_t ref;         /* TREE_PUT on an ordered table: its version */
+	uint64_t prefix;      /* shm_key_prefix(key): most comparisons end there */
 	uint32_t table;       /* the table's id */
 	uint32_t seq;         /* the op's place in the transaction */
 	uint8_t kind;         /* enum tree_change_kind */
@@ -41,6 +42,13 @@ struct tree_change {
 /* A vector of node entries being built (tree.c). */
 struct tree_vec {
 	struct tree_ent *e;
+	size_t n, cap;
+};
+
+/* The children of a node being rebuilt that changes reached, each with
+ * where the nodes it became are in its level's vector (tree.c). */
+struct tree_spans {
+	struct tree_span *s;
 	size_t n, cap;
 };
 
@@ -61,6 +69,8 @@ struct tree_writer {
 	struct alloc *alloc;
 	struct tree_alloc get;
 	struct tree_vec lvl[SHM_TREE_MAX_HEIGHT + 2]; /* entries per level */
+	struct tree_spans spans[SHM_TREE_MAX_HEIGHT + 2];
+	struct tree_vec full;    /* a rebuilt inner node's entries */
 	struct tree_vec merged;  /* entries of two merged siblings */
 	struct tree_offs fresh;  /* nodes written by the transaction (0: freed again) */
 	struct tree_offs old;    /* nodes it replaces, retired at its commit */

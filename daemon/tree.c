@@ -54,8 +54,16 @@ struct tree_ent {
 };
 
 struct tree_span {
-	uint32_t child, from, to;
+	uint32_t child, from, to;        /* the child; what it became: v[from..to) */
+	uint32_t j, k;                   /* its changes: ch[j..k) */
+	const struct tree_change *carry; /* a TREE_WIPE from before it */
 };
+
+/* Children loaded ahead while a node's changed children are rebuilt: the
+ * header SPAN_AHEAD on, the whole node SPAN_AHEAD / 2 on (by then its
+ * header, which says its size, has arrived). A bulk load changes most
+ * children of the nodes it reaches, and each waits on a cache miss. */
+#define SPAN_AHEAD 8
 
 /* One tree_update: its table's kind, its commit and its counts. */
 struct upd {
@@ -257,6 +265,13 @@ static int emit(struct tree_writer *w, struct upd *u, const struct tree_vec *v, 
 	return 0;
 }
 
+/* Start loading every line of node n (its header is loaded already). */
+static void prefetch_node(const struct shm_node *n)
+{
+	for (uint32_t o = 64; o < n->bytes; o += 64)
+		__builtin_prefetch((const uint8_t *)n + o);
+}
+
 /* Whether a node is small enough to merge with a sibling. */
 static int small(const struct shm_node *n)
 {
@@ -301,27 +316,126 @@ static int write_patched(struct tree_writer *w, struct upd *u, const struct shm_
 	return vec_push(out, &first);
 }
 
-/* An ordered table's leaf whose changes all put keys it has: the same
- * leaf with their new versions. Returns 1 if it was (or an error), 0 if
- * the changes need a merge. */
-static int overwrite_leaf(struct tree_writer *w, struct upd *u, const struct shm_node *n,
-			  const struct tree_change *ch, size_t m, struct tree_vec *out, int *err)
+/* What a change does to the leaf it is merged into (merge_direct). */
+enum { ACT_NONE, ACT_REPLACE, ACT_INSERT, ACT_REMOVE };
+
+#define DIRECT_MAX 32u
+
+/* Copy old leaf entries [from, to) to the new leaf's place o, their bytes
+ * to *doff: the arrays and the bytes as blocks, the entries' offsets moved
+ * by one delta. */
+static void copy_run(struct shm_node *nn, const struct shm_node *n, unsigned from, unsigned to,
+		     unsigned o, uint32_t *doff)
 {
-	uint32_t at[16];
-	uint64_t refs[16];
-	if (u->multi || m > 16)
-		return 0;
-	for (size_t k = 0; k < m; k++) {
-		if (ch[k].kind != TREE_PUT)
-			return 0;
-		struct shm_target t = shm_target_of(ch[k].key, ch[k].klen, ch[k].key, 0, 0);
-		unsigned i = shm_node_lower(n, &t);
-		if (i == n->count || shm_entry_cmp(n, i, &t))
-			return 0;
-		at[k] = i;
-		refs[k] = ch[k].ref;
+	if (from == to)
+		return;
+	unsigned r = to - from;
+	uint64_t *np = (uint64_t *)(nn + 1), *nr = np + nn->count;
+	struct shm_node_entry *ne = (struct shm_node_entry *)(nr + nn->count);
+	const struct shm_node_entry *oe = shm_node_ent(n);
+	memcpy(np + o, shm_node_prefix(n) + from, r * sizeof(uint64_t));
+	memcpy(nr + o, shm_node_ref(n) + from, r * sizeof(uint64_t));
+	uint32_t start = oe[from].off;
+	uint32_t end = oe[to - 1].off + oe[to - 1].klen + oe[to - 1].vlen;
+	memcpy((uint8_t *)nn + *doff, (const uint8_t *)n + start, end - start);
+	uint32_t delta = *doff - start; /* modulo 2^32: adds back right */
+	for (unsigned x = 0; x < r; x++) {
+		ne[o + x] = oe[from + x];
+		ne[o + x].off += delta;
 	}
-	*err = write_patched(w, u, n, at, refs, m, out);
+	*doff += end - start;
+}
+
+/* Leaf n with the changes ch[0..m) (no TREE_WIPE) written at once when the
+ * result is one node of ordinary size: each change's place found by a
+ * search, the runs of entries between them copied as blocks, instead of
+ * every entry placed one by one. Returns 1 if so (*err set), 0 if the
+ * changes need the general merge (a split, an empty leaf, a wipe, many
+ * changes). */
+static int merge_direct(struct tree_writer *w, struct upd *u, const struct shm_node *n,
+			const struct tree_change *ch, size_t m, struct tree_vec *out, int *err)
+{
+	uint32_t pos[DIRECT_MAX];
+	uint8_t act[DIRECT_MAX];
+	if (m > DIRECT_MAX)
+		return 0;
+	const struct shm_node_entry *oe = shm_node_ent(n);
+	int64_t cnt = n->count;
+	size_t data = oe[n->count - 1].off + oe[n->count - 1].klen + oe[n->count - 1].vlen - oe[0].off;
+	for (size_t k = 0; k < m; k++) {
+		if (ch[k].kind == TREE_WIPE)
+			return 0;
+		struct shm_target t = shm_target_of(ch[k].key, ch[k].klen, ch[k].val, ch[k].vlen,
+						    u->multi);
+		unsigned i = shm_node_lower(n, &t);
+		int eq = i < n->count && shm_entry_cmp(n, i, &t) == 0;
+		pos[k] = i;
+		if (ch[k].kind == TREE_PUT) {
+			act[k] = eq ? (u->multi ? ACT_NONE : ACT_REPLACE) : ACT_INSERT;
+			if (!eq) {
+				cnt++;
+				data += ch[k].klen + ch[k].vlen;
+			}
+		} else {
+			act[k] = eq ? ACT_REMOVE : ACT_NONE;
+			if (eq) {
+				cnt--;
+				data -= oe[i].klen + oe[i].vlen;
+			}
+		}
+	}
+	size_t size = shm_node_size((size_t)cnt, data);
+	if (cnt <= 0 || cnt > SHM_NODE_MAX || size > NODE_TARGET_BYTES)
+		return 0;
+	uint64_t off = w->get.get(w->get.ctx, size);
+	if (!off)
+		return *err = -ENOSPC, 1;
+	if ((*err = offs_push(&w->fresh, off))) {
+		alloc_put(w->alloc, off, size);
+		return 1;
+	}
+	struct shm_node *nn = (struct shm_node *)(w->base + off);
+	*nn = (struct shm_node){ .created_ts = u->ts, .bytes = (uint32_t)size,
+				 .count = (uint16_t)cnt, .level = 0 };
+	uint64_t *np = (uint64_t *)(nn + 1), *nr = np + cnt;
+	struct shm_node_entry *ne = (struct shm_node_entry *)(nr + cnt);
+	uint32_t doff = (uint32_t)((uint8_t *)(ne + cnt) - (uint8_t *)nn);
+	unsigned from = 0, o = 0;
+	for (size_t k = 0; k < m; k++) {
+		copy_run(nn, n, from, pos[k], o, &doff);
+		o += pos[k] - from;
+		from = pos[k];
+		switch (act[k]) {
+		case ACT_INSERT:
+			np[o] = ch[k].prefix;
+			nr[o] = ch[k].ref;
+			ne[o] = (struct shm_node_entry){ .off = doff, .klen = (uint16_t)ch[k].klen,
+							 .vlen = (uint16_t)ch[k].vlen };
+			memcpy((uint8_t *)nn + doff, ch[k].key, ch[k].klen);
+			memcpy((uint8_t *)nn + doff + ch[k].klen, ch[k].val, ch[k].vlen);
+			doff += ch[k].klen + ch[k].vlen;
+			o++;
+			u->records++;
+			break;
+		case ACT_REPLACE:
+			copy_run(nn, n, from, from + 1, o, &doff);
+			nr[o] = ch[k].ref;
+			o++;
+			from++;
+			break;
+		case ACT_REMOVE:
+			from++;
+			u->records--;
+			break;
+		}
+	}
+	copy_run(nn, n, from, n->count, o, &doff);
+	memset((uint8_t *)nn + doff, 0, size - doff);
+	u->bytes += (int64_t)alloc_class_size(size);
+	struct tree_ent first = ent_at(nn, 0);
+	first.fresh = 1;
+	first.ref = off;
+	*err = vec_push(out, &first);
 	return 1;
 }
 
@@ -500,14 +614,15 @@ static int update_node(struct tree_writer *w, struct upd *u, uint64_t off,
 	struct tree_vec *v = &w->lvl[level];
 	int err = 0;
 	if (level == 0) {
-		if (!node || carry || !overwrite_leaf(w, u, node, ch, n, out, &err)) {
+		if (!node || carry || !merge_direct(w, u, node, ch, n, out, &err)) {
 			err = merge_leaf(w, u, node, ch, n, carry);
 			if (!err)
 				err = emit(w, u, v, level, out);
 		}
 	} else {
-		/* The children the changes reach are rebuilt into v, each
-		 * span of v naming what one became; the others stay. */
+		/* The children the changes reach, each with its changes,
+		 * then each rebuilt into v, its span of v naming what it
+		 * became; the others stay. */
 		struct tree_spans *sp = &w->spans[level];
 		const struct tree_change *lastwipe = carry;
 		size_t j = 0;
@@ -525,16 +640,26 @@ static int update_node(struct tree_writer *w, struct upd *u, uint64_t off,
 				struct tree_ent e = ent_at(node, c);
 				cc = same_key(&e, lastwipe) ? lastwipe : NULL;
 			}
-			if (k > j || cc) {
-				uint32_t from = (uint32_t)v->n;
-				err = update_node(w, u, shm_node_ref(node)[c], ch + j, k - j, cc, v);
-				if (!err)
-					err = span_push(sp, (struct tree_span){ c, from, (uint32_t)v->n });
-			}
+			if (k > j || cc)
+				err = span_push(sp, (struct tree_span){ .child = c, .j = (uint32_t)j,
+									.k = (uint32_t)k, .carry = cc });
 			for (size_t q = j; q < k; q++)
 				if (ch[q].kind == TREE_WIPE)
 					lastwipe = &ch[q];
 			j = k;
+		}
+		const uint64_t *refs = shm_node_ref(node);
+		for (size_t s = 0; s < sp->n && s < SPAN_AHEAD; s++)
+			__builtin_prefetch(w->base + refs[sp->s[s].child]);
+		for (size_t s = 0; !err && s < sp->n; s++) {
+			struct tree_span *x = &sp->s[s];
+			if (s + SPAN_AHEAD < sp->n)
+				__builtin_prefetch(w->base + refs[sp->s[s + SPAN_AHEAD].child]);
+			if (s + SPAN_AHEAD / 2 < sp->n)
+				prefetch_node(node_at(w, refs[sp->s[s + SPAN_AHEAD / 2].child]));
+			x->from = (uint32_t)v->n;
+			err = update_node(w, u, refs[x->child], ch + x->j, x->k - x->j, x->carry, v);
+			x->to = (uint32_t)v->n;
 		}
 		if (!err && !patch_inner(w, u, node, v, sp, out, &err))
 			err = rebuild_inner(w, u, node, v, sp, out);

@@ -24,28 +24,37 @@
 
 /* Versions of a leaf loaded ahead of the one a walk returns. */
 #define LEAF_AHEAD 8
+/* The bytes of a node a search reads first: its header and prefixes. */
+#define SEARCH_BYTES (sizeof(struct shm_node) + SHM_NODE_MAX * sizeof(uint64_t))
 
-/* A walk entered leaf n: start loading the versions its first records
- * name (an ordered table's; a multimap's pairs are in the leaf). */
-static inline void prefetch_leaf(const shmdb_cursor *c, const struct shm_node *n)
+/* Start loading what a search in the node at n reads first, all lines at
+ * once, before its header says where they end: a binary search would
+ * otherwise wait for one line, then the next it picks, several times per
+ * node. */
+static inline void prefetch_search(const struct shm_node *n)
+{
+	for (size_t o = 0; o < SEARCH_BYTES; o += 64)
+		__builtin_prefetch((const uint8_t *)n + o);
+}
+
+/* The leaf after the cursor's, if it has the same parent, else NULL (a
+ * hint for loading ahead only). */
+static inline const struct shm_node *next_leaf(const shmdb_cursor *c)
+{
+	unsigned leaf = c->depth - 1;
+	if (leaf == 0 || c->at[leaf - 1] + 1u >= c->path[leaf - 1]->count)
+		return NULL;
+	return shm_node_at(c->r->base, shm_node_ref(c->path[leaf - 1])[c->at[leaf - 1] + 1]);
+}
+
+/* Start loading the versions of records i .. i + LEAF_AHEAD of leaf n (an
+ * ordered table's; a multimap's pairs are in the leaf). */
+static inline void prefetch_versions(const shmdb_cursor *c, const struct shm_node *n, unsigned i)
 {
 	if (c->kind & SHM_KIND_MULTI)
 		return;
-	for (unsigned i = 0; i < LEAF_AHEAD && i < n->count; i++)
-		__builtin_prefetch(c->r->base + shm_node_ref(n)[i]);
-}
-
-/* Halfway through a leaf, start loading the next leaf's header and
- * arrays, so that the walk does not wait for it there. */
-static inline void prefetch_next_leaf(const shmdb_cursor *c)
-{
-	unsigned leaf = c->depth - 1;
-	if (leaf == 0 || c->at[leaf - 1] + 1 >= c->path[leaf - 1]->count)
-		return;
-	const struct shm_node *next = shm_node_at(c->r->base,
-						  shm_node_ref(c->path[leaf - 1])[c->at[leaf - 1] + 1]);
-	__builtin_prefetch(next);
-	__builtin_prefetch((const uint8_t *)next + 64 * 8); /* its refs, for 64 entries */
+	for (unsigned k = i; k < i + LEAF_AHEAD && k < n->count; k++)
+		__builtin_prefetch(c->r->base + shm_node_ref(n)[k]);
 }
 
 static const struct shm_node *child_of(const shmdb_cursor *c, const struct shm_node *n,
@@ -68,8 +77,8 @@ static void descend(shmdb_cursor *c, unsigned from, int first)
 		}
 		c->at[i] = first ? 0 : (uint16_t)(n->count - 1);
 		c->path[i + 1] = child_of(c, n, c->at[i]);
-		if (n->level == 1)
-			prefetch_leaf(c, c->path[i + 1]);
+		if (n->level == 1 && first)
+			prefetch_versions(c, c->path[i + 1], 0);
 	}
 }
 
@@ -84,6 +93,7 @@ void shm_ordered_open(shmdb_cursor *c, const struct shm_table *tb)
 		 * right after opening would throw it away. */
 		c->path[0] = shm_node_at(c->r->base, root);
 		c->at_start = 1;
+		prefetch_search(c->path[0]);
 	}
 }
 
@@ -110,10 +120,12 @@ static void seek(shmdb_cursor *c, const struct shm_target *t)
 		if (n->level == 0) {
 			c->at[i] = (uint16_t)shm_node_lower(n, t);
 			c->depth = i + 1;
+			prefetch_versions(c, n, c->at[i]);
 			return;
 		}
 		c->at[i] = (uint16_t)shm_node_child(n, t);
 		c->path[i + 1] = child_of(c, n, c->at[i]);
+		prefetch_search(c->path[i + 1]);
 	}
 }
 
@@ -129,10 +141,18 @@ static void record(const shmdb_cursor *c, const struct shm_node *n, unsigned i, 
 		return;
 	}
 	const struct shm_version *v = (const struct shm_version *)(c->r->base + shm_node_ref(n)[i]);
+	/* A walk forward loads the version LEAF_AHEAD records on, in the
+	 * next leaf near this one's end (whose lines were asked for halfway). */
+	const struct shm_node *next;
 	if (i + LEAF_AHEAD < n->count)
 		__builtin_prefetch(c->r->base + shm_node_ref(n)[i + LEAF_AHEAD]);
-	if (i == n->count / 2)
-		prefetch_next_leaf(c);
+	else if ((next = next_leaf(c)) && i + LEAF_AHEAD - n->count < next->count)
+		__builtin_prefetch(c->r->base + shm_node_ref(next)[i + LEAF_AHEAD - n->count]);
+	if (i == n->count / 2 && (next = next_leaf(c))) {
+		prefetch_search(next);
+		__builtin_prefetch((const uint8_t *)next + SEARCH_BYTES);
+		__builtin_prefetch((const uint8_t *)next + SEARCH_BYTES + 64);
+	}
 	*key = (shmdb_val){ v->key, v->klen };
 	*val = (shmdb_val){ (const uint8_t *)v + shm_version_value_off(v->klen), v->vlen };
 }

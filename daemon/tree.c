@@ -78,44 +78,46 @@ static const struct shm_node *node_at(const struct tree_writer *w, uint64_t off)
 	return (const struct shm_node *)(w->base + off);
 }
 
+/* The array p of *cap elements of `size` bytes, n of them in use, with
+ * room for one more: p itself, or a bigger copy (*cap updated), or NULL
+ * (p unchanged) when memory is short. */
+static void *room_for_one(void *p, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return p;
+	size_t c = *cap ? 2 * *cap : 64;
+	void *q = realloc(p, c * size);
+	if (q)
+		*cap = c;
+	return q;
+}
+
 static int vec_push(struct tree_vec *v, const struct tree_ent *e)
 {
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? 2 * v->cap : 128;
-		struct tree_ent *p = realloc(v->e, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		v->e = p;
-		v->cap = cap;
-	}
+	struct tree_ent *p = room_for_one(v->e, &v->cap, v->n, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	v->e = p;
 	v->e[v->n++] = *e;
 	return 0;
 }
 
 static int span_push(struct tree_spans *sp, struct tree_span s)
 {
-	if (sp->n == sp->cap) {
-		size_t cap = sp->cap ? 2 * sp->cap : 16;
-		struct tree_span *p = realloc(sp->s, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		sp->s = p;
-		sp->cap = cap;
-	}
+	struct tree_span *p = room_for_one(sp->s, &sp->cap, sp->n, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	sp->s = p;
 	sp->s[sp->n++] = s;
 	return 0;
 }
 
 static int offs_push(struct tree_offs *o, uint64_t off)
 {
-	if (o->n == o->cap) {
-		size_t cap = o->cap ? 2 * o->cap : 64;
-		uint64_t *p = realloc(o->v, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		o->v = p;
-		o->cap = cap;
-	}
+	uint64_t *p = room_for_one(o->v, &o->cap, o->n, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	o->v = p;
 	o->v[o->n++] = off;
 	return 0;
 }

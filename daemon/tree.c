@@ -243,12 +243,16 @@ static int emit(struct tree_writer *w, struct upd *u, const struct tree_vec *v, 
 	size_t kb = (shm_node_size(n, data) + NODE_TARGET_BYTES - 1) / NODE_TARGET_BYTES;
 	if (kb > k)
 		k = kb;
+	/* Each node about its share of the entries and of their bytes:
+	 * with keys of unequal sizes, the bytes decide. */
 	size_t per = k ? (n + k - 1) / k : 0;
+	size_t share = k ? shm_node_size(n, data) / k : 0;
 	for (size_t s = 0; s < n;) {
 		size_t cnt = 0, d = 0;
 		while (s + cnt < n && cnt < per) {
 			size_t ed = v->e[s + cnt].klen + v->e[s + cnt].vlen;
-			if (cnt && shm_node_size(cnt + 1, d + ed) > NODE_MAX_BYTES)
+			if (cnt && (shm_node_size(cnt + 1, d + ed) > NODE_MAX_BYTES ||
+				    shm_node_size(cnt, d) >= share))
 				break;
 			d += ed;
 			cnt++;
@@ -513,15 +517,17 @@ static int merge_small(struct tree_writer *w, struct upd *u, unsigned level, str
 			err = drop_node(w, u, v->e[a + 1].ref);
 		if (err)
 			return err;
-		/* made has 1 or 2 entries: put them where the pair was. */
-		if (made->n == 1) {
-			v->e[a] = made->e[0];
-			memmove(&v->e[a + 1], &v->e[a + 2], (v->n - a - 2) * sizeof(*v->e));
-			v->n--;
-		} else {
-			v->e[a] = made->e[0];
-			v->e[a + 1] = made->e[1];
+		/* What the pair became (one node or more: a big sibling may
+		 * make several) goes where the pair was. */
+		while (v->cap < v->n - 2 + made->n) {
+			struct tree_ent *p = room_for_one(v->e, &v->cap, v->cap, sizeof(*p));
+			if (!p)
+				return -ENOMEM;
+			v->e = p;
 		}
+		memmove(&v->e[a + made->n], &v->e[a + 2], (v->n - a - 2) * sizeof(*v->e));
+		memcpy(&v->e[a], made->e, made->n * sizeof(*v->e));
+		v->n = v->n - 2 + made->n;
 		i = a;
 		if (made->n > 1 || !small(node_at(w, v->e[a].ref)))
 			i = a + made->n;

@@ -1385,6 +1385,103 @@ START_TEST(tree_against_a_model)
 }
 END_TEST
 
+
+/* Walk the subtree at off: its records in order (checked against *last,
+ * the record before them) counted into *n, its nodes' bytes into *bytes. */
+static void walk_sizes(uint64_t off, int multi, const uint8_t **last, uint32_t *lk, uint32_t *lv,
+		       uint64_t *n, uint64_t *bytes)
+{
+	const struct shm_node *nd = shm_node_at(f.base, off);
+	ck_assert_uint_ge(nd->count, 1);
+	*bytes += alloc_class_size(nd->bytes);
+	for (unsigned i = 0; i < nd->count; i++) {
+		if (nd->level) {
+			walk_sizes(shm_node_ref(nd)[i], multi, last, lk, lv, n, bytes);
+			continue;
+		}
+		const struct shm_node_entry *e = &shm_node_ent(nd)[i];
+		const uint8_t *b = shm_entry_bytes(nd, i);
+		if (*last) {
+			int c = shm_bytes_cmp(*last, *lk, b, e->klen);
+			if (!c && multi)
+				c = shm_bytes_cmp(*last + *lk, *lv, b + e->klen, e->vlen);
+			ck_assert_int_lt(c, 0);
+		}
+		*last = b;
+		*lk = e->klen;
+		*lv = e->vlen;
+		(*n)++;
+	}
+}
+
+/* Keys and pair values of very unequal sizes (1 to 1,024 bytes) make
+ * nodes of unequal bytes: every record stays in the tree through splits
+ * and merges, in order, and the tree's bytes are its nodes'. */
+START_TEST(tree_keys_of_unequal_sizes)
+{
+	static uint8_t big[SHMDB_MAX_KEY];
+	uint32_t id[2];
+	uint64_t value;
+	unsigned seed = 11;
+	struct tx x = { 0 };
+	memset(big, 'b', sizeof(big));
+	tx_op(&x, SHM_OP_CREATE_TABLE, 0, SHMDB_ORDERED, "o", 1, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, NULL, &value), 0);
+	id[0] = (uint32_t)value;
+	tx_op(&x, SHM_OP_CREATE_TABLE, 0, SHMDB_ORDERED | SHMDB_MULTI, "m", 1, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, NULL, &value), 0);
+	id[1] = (uint32_t)value;
+	/* The review's case: short keys, then long ones, then short, then one
+	 * short key that leaves the first leaf small beside a big one. */
+	char k[16];
+	for (int part = 0; part < 3; part++) {
+		for (int i = 0; i < 11; i++) {
+			snprintf(k, sizeof(k), "%c%02d", "abc"[part], i);
+			if (part == 1) {
+				memcpy(big, k, 3);
+				tx_op(&x, SHM_OP_PUT, id[0], 0, big, sizeof(big), "v", 1);
+				tx_op(&x, SHM_OP_PUT, id[1], 0, "k", 1, big, sizeof(big) - 24);
+			} else {
+				tx_op(&x, SHM_OP_PUT, id[0], 0, k, 3, "v", 1);
+				tx_op(&x, SHM_OP_PUT, id[1], 0, "k", 1, k, 3);
+			}
+		}
+	}
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	tx_op(&x, SHM_OP_PUT, id[0], 0, "a05x", 4, "v", 1);
+	tx_op(&x, SHM_OP_PUT, id[1], 0, "k", 1, "a05x", 4);
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	for (int round = 0; round < 400; round++) {
+		unsigned ops = 1 + rand_r(&seed) % 40;
+		for (unsigned i = 0; i < ops; i++) {
+			unsigned r = rand_r(&seed) % 300, len = 1 + (rand_r(&seed) % 4 ? r % 12 : r * 3);
+			memset(big, 'a' + (int)(r % 26), len);
+			memcpy(big, &r, len < sizeof(r) ? len : sizeof(r));
+			if (rand_r(&seed) % 3) {
+				tx_op(&x, SHM_OP_PUT, id[0], 0, big, len, "v", 1);
+				tx_op(&x, SHM_OP_PUT, id[1], 0, "k", 1, big, len);
+			} else {
+				tx_op(&x, SHM_OP_DEL, id[0], 0, big, len, NULL, 0);
+				tx_op(&x, SHM_OP_DEL_VALUE, id[1], 0, "k", 1, big, len);
+			}
+		}
+		ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+		for (int m = 0; m < 2; m++) {
+			const struct shm_table *t = &f.meta->tables[SHM_TABLE_SLOT(id[m])];
+			struct shm_count c = shm_count_at(f.base, t, commit_ts());
+			const uint8_t *last = NULL;
+			uint32_t lk = 0, lv = 0;
+			uint64_t n = 0, bytes = 0;
+			if (c.root)
+				walk_sizes(c.root, m, &last, &lk, &lv, &n, &bytes);
+			ck_assert_uint_eq(n, c.records);
+			ck_assert_uint_eq(bytes, c.tree_bytes);
+		}
+	}
+	tx_free(&x);
+}
+END_TEST
+
 /* Kinds: a table's kind is fixed at creation; creating it again with
  * another kind fails and changes nothing; a del_value on a table that is
  * not a multimap, a check on a multimap and a pair value over the limit
@@ -1465,6 +1562,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, tree_against_a_model);
+	tcase_add_test(tc, tree_keys_of_unequal_sizes);
 	tcase_add_test(tc, tree_kinds_and_bad_ops);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);

@@ -168,6 +168,20 @@ static int was_dropped(const uint32_t *dropped, size_t n, uint32_t id)
 	return 0;
 }
 
+/* Whether an earlier op of the transaction creates the table op i creates
+ * with another kind (the first creates it; op i would then get its id). */
+static int created_otherwise(const struct pending_op *ops, size_t i)
+{
+	const struct shm_op *op = &ops[i].op;
+	for (size_t k = 0; k < i; k++) {
+		const struct shm_op *o = &ops[k].op;
+		if (o->code == SHM_OP_CREATE_TABLE && o->klen == op->klen &&
+		    !memcmp(o->key, op->key, op->klen) && o->since_ts != op->since_ts)
+			return 1;
+	}
+	return 0;
+}
+
 /* The checks of an op on a multimap (its pairs live in its tree only):
  * 0, or the transaction's error. */
 static int multimap_op(struct pending_op *p)
@@ -317,7 +331,7 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 			/* since_ts is the kind (txn.h); a table of that name
 			 * must have it */
 			t = tables_named(&c->tables, op->key, op->klen);
-			if (t && t->kind != op->since_ts)
+			if ((t && t->kind != op->since_ts) || created_otherwise(ops, i))
 				err = -EEXIST;
 			creates++;
 			break;

@@ -200,10 +200,12 @@ static int ordered_prev(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 
 int shmdb_cursor_seek(shmdb_cursor *c, const void *key, size_t klen)
 {
-	if (!c || !key || klen == 0 || klen > SHMDB_MAX_KEY)
+	if (!c)
 		return -EINVAL;
 	if (!(c->kind & SHM_KIND_ORDERED))
 		return -ENOTSUP;
+	if (!key || klen == 0 || klen > SHMDB_MAX_KEY)
+		return -EINVAL;
 	struct shm_target t = shm_target_of(key, klen, key, 0, (c->kind & SHM_KIND_MULTI) != 0);
 	seek(c, &t);
 	return 0;
@@ -212,11 +214,13 @@ int shmdb_cursor_seek(shmdb_cursor *c, const void *key, size_t klen)
 int shmdb_cursor_seek_pair(shmdb_cursor *c, const void *key, size_t klen, const void *val,
 			   size_t vlen)
 {
-	if (!c || !key || klen == 0 || klen > SHMDB_MAX_KEY || (!val && vlen) ||
-	    vlen > SHMDB_MAX_MULTI_VALUE)
+	if (!c)
 		return -EINVAL;
 	if (!(c->kind & SHM_KIND_MULTI))
 		return -ENOTSUP;
+	if (!key || klen == 0 || klen > SHMDB_MAX_KEY || (!val && vlen) ||
+	    vlen > SHMDB_MAX_MULTI_VALUE)
+		return -EINVAL;
 	struct shm_target t = shm_target_of(key, klen, vlen ? val : key, vlen, 1);
 	seek(c, &t);
 	return 0;
@@ -236,10 +240,12 @@ int shmdb_cursor_seek_end(shmdb_cursor *c)
 
 int shmdb_cursor_prev(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 {
-	if (!c || !key || !val)
+	if (!c)
 		return -EINVAL;
 	if (!(c->kind & SHM_KIND_ORDERED))
 		return -ENOTSUP;
+	if (!key || !val)
+		return -EINVAL;
 	return ordered_prev(c, key, val);
 }
 

@@ -106,9 +106,13 @@ int shmdb_put(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen,
 {
 	if (!key_ok(w, key, klen) || (!val && vlen))
 		return -EINVAL;
-	if (vlen > SHMDB_MAX_VALUE ||
-	    (vlen > SHMDB_MAX_MULTI_VALUE && kind_of(w, t) > 0 && (kind_of(w, t) & SHM_KIND_MULTI)))
+	if (vlen > SHMDB_MAX_VALUE)
 		return -E2BIG;
+	if (vlen > SHMDB_MAX_MULTI_VALUE) {
+		int kind = kind_of(w, t);
+		if (kind > 0 && (kind & SHM_KIND_MULTI))
+			return -E2BIG;
+	}
 	return append(w, SHM_OP_PUT, t, 0, key, klen, val, vlen);
 }
 

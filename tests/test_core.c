@@ -1505,6 +1505,10 @@ START_TEST(tree_kinds_and_bad_ops)
 	ck_assert_int_eq(tx_commit(&x, NULL, NULL), -EEXIST);
 	tx_op(&x, SHM_OP_CREATE_TABLE, 0, SHMDB_MULTI, "z", 1, NULL, 0);
 	ck_assert_int_eq(tx_commit(&x, NULL, NULL), SHMDB_EBADTXN);
+	/* one name, two kinds, in one transaction */
+	tx_op(&x, SHM_OP_CREATE_TABLE, 0, 0, "y", 1, NULL, 0);
+	tx_op(&x, SHM_OP_CREATE_TABLE, 0, SHMDB_ORDERED, "y", 1, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), -EEXIST);
 	tx_op(&x, SHM_OP_PUT, o, 0, "a", 1, "1", 1);
 	tx_op(&x, SHM_OP_DEL_VALUE, h, 0, "a", 1, "1", 1);
 	ck_assert_int_eq(tx_commit(&x, NULL, NULL), -ENOTSUP);

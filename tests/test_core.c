@@ -1536,6 +1536,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, catalog_create_find_drop);
 	tcase_add_test(tc, catalog_full);
+	tcase_set_timeout(tc, 60); /* 4,096 tables: seconds under the sanitizers */
 	suite_add_tcase(s, tc);
 	tc = tcase_create("passes");
 	tcase_add_checked_fixture(tc, setup, teardown);
@@ -1561,6 +1562,7 @@ int main(void)
 	tcase_add_test(tc, pruned_block_stays_a_version_through_a_drop);
 	tcase_add_test(tc, count_versions_per_snapshot);
 	tcase_add_test(tc, clear_replaces_contents_at_once);
+	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("tree");
 	tcase_add_checked_fixture(tc, setup, teardown);

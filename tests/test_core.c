@@ -29,7 +29,8 @@
  *     snapshots held at random checked later against the model of their
  *     commit, a key's values across many leaves gone with one delete,
  *     every node given back after a drop; kinds, and the operations a
- *     kind refuses.
+ *     kind refuses; a cleared tree kept for the snapshot before the clear,
+ *     then freed in bounded steps.
  *
  * Nothing here waits or depends on time: the reclaimer is handed its clock.
  */
@@ -1482,6 +1483,48 @@ START_TEST(tree_keys_of_unequal_sizes)
 }
 END_TEST
 
+
+/* A clear of a big ordered table costs one commit; its old tree stays for
+ * the snapshot before it, then goes in bounded steps of the reclaimer. */
+START_TEST(tree_of_a_clear_freed_in_steps)
+{
+	uint64_t value, before;
+	char k[16];
+	struct tx x = { 0 };
+	tx_op(&x, SHM_OP_CREATE_TABLE, 0, SHMDB_ORDERED, "o", 1, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, NULL, &value), 0);
+	uint32_t t = (uint32_t)value;
+	for (int i = 0; i < 20000; i++) {
+		snprintf(k, sizeof(k), "k%07d", i);
+		tx_op(&x, SHM_OP_PUT, t, 0, k, strlen(k), "v", 1);
+	}
+	ck_assert_int_eq(tx_commit(&x, &before, NULL), 0);
+	const struct shm_table *tb = &f.meta->tables[SHM_TABLE_SLOT(t)];
+	uint64_t tree = tb->tree_bytes;
+	ck_assert_uint_gt(tree, 20000 * 16);
+	fake_slots[0][0].snapshot = before;
+	reclaimer_now(&f.rc);
+	uint64_t used = alloc_used(&f.alloc);
+	tx_op(&x, SHM_OP_CLEAR, t, 0, NULL, 0, NULL, 0);
+	tx_op(&x, SHM_OP_PUT, t, 0, "new", 3, "n", 1);
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	tx_free(&x);
+	ck_assert_uint_eq(shm_count_at(f.base, tb, before).records, 20000);
+	ck_assert_uint_eq(shm_count_at(f.base, tb, commit_ts()).records, 1);
+	reclaimer_now(&f.rc);
+	ck_assert_uint_ge(alloc_used(&f.alloc), used); /* held by `before` */
+	fake_slots[0][0].snapshot = 0;
+	ck_assert_int_eq(put1(t, "new", "again", NULL), 0);
+	uint64_t now = 4000000000ull;
+	int steps = 0;
+	for (; steps < 1000 && (reclaimer_holds(&f.rc) || f.rc.ndrains); steps++)
+		reclaimer_step(&f.rc, now += 100000000ull);
+	ck_assert_int_eq(f.rc.ndrains, 0);
+	ck_assert_int_gt(steps, 2); /* the tree and the index went in steps */
+	ck_assert_uint_lt(alloc_used(&f.alloc), used - tree);
+}
+END_TEST
+
 /* Kinds: a table's kind is fixed at creation; creating it again with
  * another kind fails and changes nothing; a del_value on a table that is
  * not a multimap, a check on a multimap and a pair value over the limit
@@ -1569,6 +1612,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, tree_against_a_model);
 	tcase_add_test(tc, tree_keys_of_unequal_sizes);
+	tcase_add_test(tc, tree_of_a_clear_freed_in_steps);
 	tcase_add_test(tc, tree_kinds_and_bad_ops);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);

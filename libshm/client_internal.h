@@ -50,6 +50,8 @@ struct shmdb_rtxn {
 	shmdb_table last_table;         /* the table read last in this snapshot, */
 	uint64_t last_index;            /* its index word (read.c) */
 	uint32_t last_kind;             /* and its kind */
+	shmdb_table tree_table;         /* the ordered table whose root this */
+	uint64_t tree_root;             /* snapshot found last, and that root */
 	struct shmdb_cursor cursors[SHM_RTXN_CURSORS];
 };
 

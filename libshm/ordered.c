@@ -82,9 +82,22 @@ static void descend(shmdb_cursor *c, unsigned from, int first)
 	}
 }
 
+/* The root of table entry tb's tree in r's snapshot. The root found last
+ * is kept for the rest of the snapshot (r belongs to one thread): it is
+ * the same for as long, and a cursor's seek then starts at the root
+ * without the count chain's cache misses. */
+static uint64_t tree_root(shmdb_rtxn *r, const struct shm_table *tb)
+{
+	if (r->tree_table != tb->id) {
+		r->tree_root = shm_count_at(r->base, tb, r->snap).root;
+		r->tree_table = tb->id;
+	}
+	return r->tree_root;
+}
+
 void shm_ordered_open(shmdb_cursor *c, const struct shm_table *tb)
 {
-	uint64_t root = shm_count_at(c->r->base, tb, c->r->snap).root;
+	uint64_t root = tree_root(c->r, tb);
 	c->kind = tb->kind;
 	c->depth = 0;
 	c->at_start = 0;

@@ -191,6 +191,7 @@ int shmdb_read_begin(shmdb *db, shmdb_rtxn **out)
 	r->active = 1;
 	r->cursors_used = 0; /* cursors of an earlier transaction are gone */
 	r->last_table = 0;
+	r->tree_table = 0;
 	*out = r;
 	return 0;
 }

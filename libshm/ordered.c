@@ -24,8 +24,9 @@
 
 /* Versions of a leaf loaded ahead of the one a walk returns. */
 #define LEAF_AHEAD 8
-/* The bytes of a node a search reads first: its header and prefixes. */
-#define SEARCH_BYTES (sizeof(struct shm_node) + SHM_NODE_MAX * sizeof(uint64_t))
+/* The bytes of a node a search reads: its header, prefixes and refs (for
+ * a node of SHM_NODE_MAX entries; fewer leave the rest unused). */
+#define SEARCH_BYTES (sizeof(struct shm_node) + 2 * SHM_NODE_MAX * sizeof(uint64_t))
 
 /* Start loading what a search in the node at n reads first, all lines at
  * once, before its header says where they end: a binary search would

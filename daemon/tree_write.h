@@ -1,0 +1,94 @@
+/*
+ * tree_write.h - writing the nodes of an ordered table's copy-on-write tree
+ * (layout.h, struct shm_node), for tree.c's update: the entries a node is
+ * made of, a node written from them, a node copied with new refs, a leaf
+ * written from an old one and a few changes. Writer thread only; private
+ * to the daemon's tree code.
+ */
+#ifndef SHMDBD_TREE_WRITE_H
+#define SHMDBD_TREE_WRITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tree.h"
+
+/* A node's bytes: what a rebuilt node's entries are spread to aim at, and
+ * the most one node takes (a few entries of the longest keys and values). */
+#define NODE_TARGET_BYTES 4096u
+#define NODE_MAX_BYTES 16384u
+
+/* An entry being placed in a node: where its bytes are now (an old node,
+ * a new one, or the transaction's copy), and what it refers to. */
+struct tree_ent {
+	const uint8_t *key;
+	const uint8_t *val;
+	uint64_t prefix;
+	uint64_t ref;
+	uint16_t klen;
+	uint16_t vlen;
+	uint8_t fresh;  /* ref is a node this transaction wrote */
+};
+
+/* One tree_update: its table's kind, its commit and its counts. */
+struct tree_upd {
+	int multi;
+	uint64_t ts;
+	int64_t records;
+	int64_t bytes;
+};
+
+/* The node at offset off of the range. */
+static inline const struct shm_node *tree_node_at(const struct tree_writer *w, uint64_t off)
+{
+	return (const struct shm_node *)(w->base + off);
+}
+
+/* Entry i of node n, where it lies in n. */
+static inline struct tree_ent tree_ent_at(const struct shm_node *n, unsigned i)
+{
+	const struct shm_node_entry *e = &shm_node_ent(n)[i];
+	const uint8_t *b = (const uint8_t *)n + e->off;
+	return (struct tree_ent){ .key = b, .val = b + e->klen, .prefix = shm_node_prefix(n)[i],
+				  .ref = shm_node_ref(n)[i], .klen = e->klen, .vlen = e->vlen };
+}
+
+/* Whether a node is small enough to merge with a sibling. */
+static inline int tree_small(const struct shm_node *n)
+{
+	return n->count < SHM_NODE_MAX / 4 && n->bytes < NODE_TARGET_BYTES / 4;
+}
+
+
+/* The array p of *cap elements of `size` bytes, n of them in use, with
+ * room for one more: p itself, or a bigger copy (*cap updated), or NULL
+ * (p unchanged) when memory is short. */
+void *tree_room_for_one(void *p, size_t *cap, size_t n, size_t size);
+
+/* Append e to v, or to o the offset off: 0 or -ENOMEM. */
+int tree_vec_push(struct tree_vec *v, const struct tree_ent *e);
+int tree_offs_push(struct tree_offs *o, uint64_t off);
+
+/* Write v's entries as nodes at `level`, as few as the limits allow with
+ * the entries spread evenly, and add an entry naming each to `out`. 0,
+ * -ENOSPC or -ENOMEM; what was written is in w->fresh either way. */
+int tree_emit(struct tree_writer *w, struct tree_upd *u, const struct tree_vec *v, unsigned level,
+	      struct tree_vec *out);
+
+/* Whether entry e puts the same key (and value) where node n's entry i
+ * is, naming a node not left small: then n keeps its shape. */
+int tree_same_entry(const struct tree_writer *w, const struct shm_node *n, unsigned i,
+		    const struct tree_ent *e);
+
+/* Write node n again as it is but for refs[k] at places at[k] (k < m),
+ * and add an entry naming the copy to `out`. 0, -ENOSPC or -ENOMEM. */
+int tree_write_patched(struct tree_writer *w, struct tree_upd *u, const struct shm_node *n,
+		       const uint32_t *at, const uint64_t *refs, size_t m, struct tree_vec *out);
+
+/* Leaf n with the changes ch[0..m) written at once when the result is one
+ * node of ordinary size (tree_write.c). Returns 1 if so (*err set: 0 or
+ * an error), 0 if the changes need the general merge. */
+int tree_merge_direct(struct tree_writer *w, struct tree_upd *u, const struct shm_node *n,
+		      const struct tree_change *ch, size_t m, struct tree_vec *out, int *err);
+
+#endif /* SHMDBD_TREE_WRITE_H */

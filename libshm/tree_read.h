@@ -82,13 +82,37 @@ static inline int shm_entry_cmp(const struct shm_node *n, unsigned i, const stru
 	return shm_bytes_cmp(b + e->klen, e->vlen, t->val, t->vlen);
 }
 
-/* The first entry of n that is >= t (n->count if none). */
-static inline unsigned shm_node_lower(const struct shm_node *n, const struct shm_target *t)
+/* The first entry of n whose prefix is >= p, or > p if `above` (n->count
+ * if none): a binary search over the prefix array whose steps are
+ * conditional moves, not branches, which a random key would mispredict at
+ * every level of the tree. */
+static inline unsigned shm_prefix_bound(const struct shm_node *n, uint64_t p, int above)
 {
-	unsigned lo = 0, hi = n->count;
+	const uint64_t *pre = shm_node_prefix(n);
+	unsigned base = 0, len = n->count;
+	while (len > 1) {
+		unsigned half = len / 2;
+		uint64_t x = pre[base + half];
+		base = (above ? x <= p : x < p) ? base + half : base;
+		len -= half;
+	}
+	return base + (above ? pre[base] <= p : pre[base] < p);
+}
+
+/* The first entry of n that is > t (or >= t if !above), n->count if none:
+ * the prefixes decide, and only entries whose prefix ties with t's are
+ * compared in full. */
+static inline unsigned shm_node_bound(const struct shm_node *n, const struct shm_target *t,
+				      int above)
+{
+	unsigned lo = shm_prefix_bound(n, t->prefix, 0);
+	if (lo == n->count || shm_node_prefix(n)[lo] != t->prefix)
+		return lo;
+	unsigned hi = shm_prefix_bound(n, t->prefix, 1);
 	while (lo < hi) {
 		unsigned mid = (lo + hi) / 2;
-		if (shm_entry_cmp(n, mid, t) < 0)
+		int c = shm_entry_cmp(n, mid, t);
+		if (above ? c <= 0 : c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -96,19 +120,18 @@ static inline unsigned shm_node_lower(const struct shm_node *n, const struct shm
 	return lo;
 }
 
+/* The first entry of n that is >= t (n->count if none). */
+static inline unsigned shm_node_lower(const struct shm_node *n, const struct shm_target *t)
+{
+	return shm_node_bound(n, t, 0);
+}
+
 /* The child of inner node n whose subtree holds t's place: the last entry
  * <= t, or the first child if none is. */
 static inline unsigned shm_node_child(const struct shm_node *n, const struct shm_target *t)
 {
-	unsigned lo = 0, hi = n->count;
-	while (lo < hi) {
-		unsigned mid = (lo + hi) / 2;
-		if (shm_entry_cmp(n, mid, t) <= 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo ? lo - 1 : 0;
+	unsigned above = shm_node_bound(n, t, 1);
+	return above ? above - 1 : 0;
 }
 
 static inline const struct shm_node *shm_node_at(const uint8_t *base, uint64_t off)

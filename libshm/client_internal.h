@@ -1,7 +1,8 @@
 /*
  * client_internal.h - the handle behind shmdb.h's opaque types, shared by
- * libshmdb's modules (client.c: attach; read.c: snapshots; write.c: the
- * ring; handles.c: the list of open handles), and the calls of client.c
+ * libshmdb's modules (client.c: attach; read.c: snapshots; ordered.c:
+ * ordered tables' cursors; write.c: the ring; handles.c: the list of open
+ * handles), and the calls of client.c
  * that the other modules and the tests use. Not installed; not part of the
  * public API.
  */

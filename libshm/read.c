@@ -1,6 +1,7 @@
 /*
  * read.c - the read path: snapshots, point gets (one key, or a batch whose
- * cache misses overlap) and cursors, straight from the read-only arenas. No
+ * cache misses overlap) and cursors, straight from the read-only arenas;
+ * an ordered table's cursor and a multimap's get go on in ordered.c. No
  * system call, lock, copy or allocation once a thread has its reader slot.
  *
  * Reader slots: each handle has SHM_READER_SLOTS slots in its session

@@ -11,12 +11,18 @@
  * an older root never sees a node change.
  *
  * Shape: a node holds at most SHM_NODE_MAX entries and NODE_MAX_BYTES; the
- * entries of a replaced node are spread evenly over as few nodes as that
- * allows (aiming at NODE_TARGET_BYTES), so a split leaves two half-full
- * nodes. A node the transaction leaves small (under a quarter) is merged
- * with a sibling, so a churned table keeps its nodes at least about a
- * quarter full and its height logarithmic; a root with one child gives
- * way to the child.
+ * entries of a replaced node are spread evenly, by count and by bytes,
+ * over as few nodes as that allows (aiming at NODE_TARGET_BYTES), so a
+ * split leaves two half-full nodes (tree_write.c). A node the transaction
+ * leaves small (under a quarter) is merged with a sibling, so a churned
+ * table keeps its nodes at least about a quarter full and its height
+ * logarithmic; a root with one child gives way to the child.
+ *
+ * Cost: most commits change a node without changing its shape (an
+ * overwrite; a parent whose changed child kept its first key), and such a
+ * node is copied whole with its new refs; a leaf that gains or loses a few
+ * entries is written at once from the old one; only the rest goes through
+ * the general merge of entries.
  *
  * Multimaps: a key's pairs may fill many leaves. TREE_WIPE (shmdb_del of
  * the key) reaches every child whose entries may hold that key: the one
@@ -26,8 +32,8 @@
  * Invariants: every entry of an inner node is the first entry of its
  * child's subtree as written; entries are in order; every node has at
  * least one entry; the tree has no height over SHM_TREE_MAX_HEIGHT. Nodes
- * are written only here, before their root is published (apply.c), and
- * never after.
+ * are written only through here, before their root is published
+ * (apply.c), and never after.
  */
 #include "tree.h"
 

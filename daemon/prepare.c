@@ -241,11 +241,17 @@ static int update_trees(struct core *c, size_t nops, uint64_t ts, const uint32_t
 			size_t ndropped)
 {
 	struct tree_change *ch = c->scratch.changes;
-	size_t n = 0;
+	size_t n = 0, k;
+	/* A transaction on hash tables only looks at no op here. */
+	for (k = 0; k < c->scratch.ntouched; k++)
+		if (c->scratch.touched[k].t->kind & SHM_KIND_ORDERED)
+			break;
+	if (k == c->scratch.ntouched)
+		return 0;
 	for (size_t i = 0; i < nops; i++)
 		n += tree_change_of(c, i, dropped, ndropped, &ch[n]);
 	n = tree_sort_changes(ch, n);
-	for (size_t k = 0; k < c->scratch.ntouched; k++) {
+	for (k = 0; k < c->scratch.ntouched; k++) {
 		struct touched *tt = &c->scratch.touched[k];
 		struct shm_table *t = tt->t;
 		tt->tree = (struct tree_result){ .root = t->root };

@@ -340,8 +340,9 @@ int shmdb_get_many(shmdb_rtxn *r, shmdb_table t, const shmdb_val *keys, size_t n
 		return 0;
 	}
 	if (r->last_kind & SHM_KIND_MULTI) {
+		const struct shm_table *tb = shm_table_at(r->meta, t, r->snap);
 		for (size_t i = 0; i < n; i++)
-			if (multi_get(r, keys[i].data, keys[i].len, &vals[i]))
+			if (shm_multi_get(r, tb, keys[i].data, keys[i].len, &vals[i]))
 				vals[i] = (shmdb_val){ NULL, 0 };
 		return 0;
 	}

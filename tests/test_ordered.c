@@ -1020,6 +1020,10 @@ START_TEST(multimap_one_key_many_values)
 	ck_assert_int_eq(shmdb_get(r, m, "mand", 4, &v), 0);
 	ck_assert(val_is(&v, "1", 1));
 	ck_assert_int_eq(shmdb_get(r, m, "man", 3, &v), -ENOENT);
+	/* get_many: the same first values, and none for a missing key. */
+	shmdb_val ks[3] = { { "many", 4 }, { "man", 3 }, { "mand", 4 } }, vs[3];
+	ck_assert_int_eq(shmdb_get_many(r, m, ks, 3, vs), 0);
+	ck_assert(val_is(&vs[0], vb, 8) && vs[1].data == NULL && val_is(&vs[2], "1", 1));
 
 	/* Every value in order, forward. */
 	ck_assert_int_eq(shmdb_cursor_open(r, m, &c), 0);

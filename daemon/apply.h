@@ -13,7 +13,9 @@
 /*
  * apply_ops - write c->scratch.ops[0..nops) at commit `ts`: build each
  * version in its reserved block, link it in front of its key's chain and
- * publish its slot; create and drop tables; retire what each op replaces.
+ * publish its slot; create, clear and drop tables; give each ordered
+ * table the tree prepare made (its root in the table's count version);
+ * retire what each op replaces.
  * Cannot fail. *value gets the id of the last table created (0 if none).
  * Nothing is visible to a snapshot until commit_ts reaches ts.
  */

@@ -21,9 +21,13 @@ size_t op_block_size(const struct shm_op *op);
  * may rebuild an index or step a build: no snapshot's view changes),
  * reserve every retire-queue entry and every block the transaction will
  * write, setting each op's block (and a CLEAR's generation block, and each
- * written table's next count version in c->scratch.touched). Where memory is short while retired
- * blocks wait, c->pressure is asked first. Returns 0, or SHMDB_ECONFLICT,
- * -ENOENT, -ENOSPC or -ENOMEM with nothing reserved.
+ * written table's next count version in c->scratch.touched), and write
+ * each ordered table's new tree nodes, unpublished (tree.h; the new root
+ * in c->scratch.touched). Where memory is short while retired blocks
+ * wait, c->pressure is asked first. Returns 0, or SHMDB_ECONFLICT,
+ * -ENOENT, -EEXIST (a table created with another kind), -ENOTSUP (an op
+ * the table's kind refuses), -E2BIG (a multimap value too long), -ENOSPC
+ * or -ENOMEM with nothing reserved.
  */
 int prepare(struct core *c, size_t nops, uint64_t ts);
 

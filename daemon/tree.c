@@ -83,6 +83,8 @@ void tree_writer_free(struct tree_writer *w)
 	free(w->merged.e);
 	free(w->fresh.v);
 	free(w->old.v);
+	free(w->stores.v);
+	reach_free(&w->reach);
 	*w = (struct tree_writer){ 0 };
 }
 
@@ -90,6 +92,7 @@ void tree_begin(struct tree_writer *w)
 {
 	w->fresh.n = 0;
 	w->old.n = 0;
+	w->stores.n = 0;
 }
 
 static struct tree_ent ent_of_change(const struct tree_change *c)
@@ -163,14 +166,31 @@ static int patch_inner(struct tree_writer *w, struct tree_upd *u, const struct s
 	return 1;
 }
 
+/* Leaf n is being replaced: the versions stored into it in place are
+ * reached, through it, by the snapshots from its creation on (reach.h). A
+ * transaction that fails after leaves the notes: they only keep those
+ * versions a little longer. */
+static int note_stored(struct tree_writer *w, const struct tree_upd *u, const struct shm_node *n)
+{
+	const uint64_t *ref = shm_node_ref(n);
+	for (uint64_t bits = n->stored; bits; bits &= bits - 1) {
+		int err = reach_note(&w->reach, ref[__builtin_ctzll(bits)], n->created_ts, u->table);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 /* Node `off` leaves the tree of this commit: freed at once if the
  * transaction wrote it (no reader has seen it), else retired. */
 static int drop_node(struct tree_writer *w, struct tree_upd *u, uint64_t off)
 {
 	const struct shm_node *n = tree_node_at(w, off);
 	u->bytes -= (int64_t)alloc_class_size(n->bytes);
-	if (n->created_ts != u->ts)
-		return tree_offs_push(&w->old, off);
+	if (n->created_ts != u->ts) {
+		int err = n->stored ? note_stored(w, u, n) : 0;
+		return err ? err : tree_offs_push(&w->old, off);
+	}
 	for (size_t i = w->fresh.n; i-- > 0;) {
 		if (w->fresh.v[i] == off) {
 			w->fresh.v[i] = 0;
@@ -181,6 +201,20 @@ static int drop_node(struct tree_writer *w, struct tree_upd *u, uint64_t off)
 	return 0;
 }
 
+
+/* A leaf kept with refs to store in place is merged with a sibling after
+ * all: its entries es, copied from it, take those refs instead (the stores
+ * are dropped). */
+static void take_stores(struct tree_writer *w, uint64_t leaf, struct tree_ent *es)
+{
+	for (size_t k = w->stores_from; k < w->stores.n; k++) {
+		struct tree_store *st = &w->stores.v[k];
+		if (st->leaf == leaf) {
+			es[st->i].ref = st->ref;
+			st->leaf = 0;
+		}
+	}
+}
 
 /* v holds the entries of a node at `level` (>= 1) being rebuilt: merge
  * each child the transaction left small with a sibling. Only the children
@@ -200,12 +234,15 @@ static int merge_small(struct tree_writer *w, struct tree_upd *u, unsigned level
 		made->n = 0;
 		for (size_t s = a; s <= a + 1; s++) {
 			const struct shm_node *sib = tree_node_at(w, v->e[s].ref);
+			size_t first = gather->n;
 			for (unsigned k = 0; k < sib->count; k++) {
 				struct tree_ent e = tree_ent_at(sib, k);
 				int err = tree_vec_push(gather, &e);
 				if (err)
 					return err;
 			}
+			if (!v->e[s].fresh)
+				take_stores(w, v->e[s].ref, gather->e + first);
 		}
 		int err = tree_emit(w, u, gather, level - 1, made);
 		if (!err)
@@ -307,6 +344,123 @@ static int rebuild_inner(struct tree_writer *w, struct tree_upd *u, const struct
 	return err;
 }
 
+#define STORE_MAX 32u
+
+/* Whether the changes ch[0..n) to leaf `off` of an ordered table only give
+ * keys it holds new versions: then their refs are queued, to be stored in
+ * place at the commit (tree_store_refs), and the leaf stays. Returns 1 if
+ * so (*err set), 0 if the leaf must be written anew (nothing queued). */
+static int store_in_place(struct tree_writer *w, const struct tree_upd *u, uint64_t off,
+			  const struct shm_node *node, const struct tree_change *ch, size_t n,
+			  int *err)
+{
+	uint32_t at[STORE_MAX];
+	if (u->multi || n > STORE_MAX)
+		return 0;
+	for (size_t k = 0; k < n; k++) {
+		if (ch[k].kind != TREE_PUT)
+			return 0;
+		struct shm_target t = shm_target_of(ch[k].key, ch[k].klen, ch[k].key, 0, 0);
+		unsigned i = shm_node_lower(node, &t);
+		if (i == node->count || shm_entry_cmp(node, i, &t) != 0)
+			return 0;
+		at[k] = i;
+	}
+	*err = 0;
+	for (size_t k = 0; k < n && !*err; k++) {
+		struct tree_stores *s = &w->stores;
+		struct tree_store *p = tree_room_for_one(s->v, &s->cap, s->n, sizeof(*p));
+		if (!p) {
+			*err = -ENOMEM;
+			break;
+		}
+		s->v = p;
+		s->v[s->n++] = (struct tree_store){ .leaf = off, .ref = ch[k].ref, .i = at[k] };
+	}
+	return 1;
+}
+
+/* Node `off` stays as it is: its entry, unchanged, goes to `out`. */
+static int keep_node(struct tree_writer *w, uint64_t off, struct tree_vec *out)
+{
+	struct tree_ent e = tree_ent_at(tree_node_at(w, off), 0);
+	e.ref = off;
+	return tree_vec_push(out, &e);
+}
+
+/* Whether every child the spans sp name stayed (one entry each, naming
+ * the same node): then their parent n stays too. */
+static int children_kept(const struct shm_node *n, const struct tree_vec *v,
+			 const struct tree_spans *sp)
+{
+	const uint64_t *refs = shm_node_ref(n);
+	for (size_t k = 0; k < sp->n; k++) {
+		const struct tree_span *s = &sp->s[k];
+		if (s->to - s->from != 1 || v->e[s->from].fresh || v->e[s->from].ref != refs[s->child])
+			return 0;
+	}
+	return 1;
+}
+
+/* A node with over SEARCH_RATIO entries per change finds the children of
+ * its changes by searching for each (spans_by_search). */
+#define SEARCH_RATIO 4
+
+/* The spans of node n's children that the changes ch[0..n) (and a
+ * TREE_WIPE `carry` from before) reach, into sp, by a pass over its
+ * entries: for many changes, or a multimap's (a wipe reaches on into each
+ * next child whose first entry has its key). 0 or -ENOMEM. */
+static int spans_by_scan(const struct shm_node *node, const struct tree_upd *u,
+			 const struct tree_change *ch, size_t n, const struct tree_change *carry,
+			 struct tree_spans *sp)
+{
+	const struct tree_change *lastwipe = carry;
+	size_t j = 0;
+	int err = 0;
+	for (unsigned c = 0; !err && c < node->count; c++) {
+		size_t k = n;
+		if (c + 1 < node->count && j < n) {
+			struct tree_ent next = tree_ent_at(node, c + 1);
+			for (k = j; k < n && change_before(&ch[k], &next, u->multi); k++)
+				;
+		}
+		const struct tree_change *cc = NULL;
+		if (lastwipe) {
+			struct tree_ent e = tree_ent_at(node, c);
+			cc = same_key(&e, lastwipe) ? lastwipe : NULL;
+		}
+		if (k > j || cc)
+			err = span_push(sp, (struct tree_span){ .child = c, .j = (uint32_t)j,
+								.k = (uint32_t)k, .carry = cc });
+		for (size_t q = j; q < k; q++)
+			if (ch[q].kind == TREE_WIPE)
+				lastwipe = &ch[q];
+		j = k;
+	}
+	return err;
+}
+
+/* The same for a few changes of an ordered table: each one's child found
+ * by a search, which reads a few lines of the node instead of them all. */
+static int spans_by_search(const struct shm_node *node, const struct tree_change *ch, size_t n,
+			   struct tree_spans *sp)
+{
+	int err = 0;
+	for (size_t j = 0; j < n && !err;) {
+		struct shm_target t = shm_target_of(ch[j].key, ch[j].klen, ch[j].key, 0, 0);
+		unsigned c = shm_node_child(node, &t);
+		size_t k = n;
+		if (c + 1u < node->count) {
+			struct tree_ent next = tree_ent_at(node, c + 1);
+			for (k = j + 1; k < n && change_before(&ch[k], &next, 0); k++)
+				;
+		}
+		err = span_push(sp, (struct tree_span){ .child = c, .j = (uint32_t)j, .k = (uint32_t)k });
+		j = k;
+	}
+	return err;
+}
+
 /* Replace node `off` (0: an empty tree) with the changes ch[0..n) (and a
  * TREE_WIPE `carry` from before its range) applied: the nodes it becomes
  * get an entry each in `out`. */
@@ -319,6 +473,8 @@ static int update_node(struct tree_writer *w, struct tree_upd *u, uint64_t off,
 	struct tree_vec *v = &w->lvl[level];
 	int err = 0;
 	if (level == 0) {
+		if (node && !carry && store_in_place(w, u, off, node, ch, n, &err))
+			return err ? err : keep_node(w, off, out);
 		if (!node || carry || !tree_merge_direct(w, u, node, ch, n, out, &err)) {
 			err = merge_leaf(w, u, node, ch, n, carry);
 			if (!err)
@@ -329,33 +485,18 @@ static int update_node(struct tree_writer *w, struct tree_upd *u, uint64_t off,
 		 * then each rebuilt into v, its span of v naming what it
 		 * became; the others stay. */
 		struct tree_spans *sp = &w->spans[level];
-		const struct tree_change *lastwipe = carry;
-		size_t j = 0;
 		v->n = 0;
 		sp->n = 0;
-		for (unsigned c = 0; !err && c < node->count; c++) {
-			size_t k = n;
-			if (c + 1 < node->count && j < n) {
-				struct tree_ent next = tree_ent_at(node, c + 1);
-				for (k = j; k < n && change_before(&ch[k], &next, u->multi); k++)
-					;
-			}
-			const struct tree_change *cc = NULL;
-			if (lastwipe) {
-				struct tree_ent e = tree_ent_at(node, c);
-				cc = same_key(&e, lastwipe) ? lastwipe : NULL;
-			}
-			if (k > j || cc)
-				err = span_push(sp, (struct tree_span){ .child = c, .j = (uint32_t)j,
-									.k = (uint32_t)k, .carry = cc });
-			for (size_t q = j; q < k; q++)
-				if (ch[q].kind == TREE_WIPE)
-					lastwipe = &ch[q];
-			j = k;
-		}
+		err = !u->multi && n * SEARCH_RATIO < node->count ? spans_by_search(node, ch, n, sp)
+								 : spans_by_scan(node, u, ch, n, carry, sp);
 		const uint64_t *refs = shm_node_ref(node);
-		for (size_t s = 0; s < sp->n && s < SPAN_AHEAD; s++)
-			__builtin_prefetch(w->base + refs[sp->s[s].child]);
+		for (size_t s = 0; s < sp->n && s < SPAN_AHEAD; s++) {
+			/* A path or two down: what the child's search reads. */
+			if (sp->n <= 2)
+				shm_prefetch_search(tree_node_at(w, refs[sp->s[s].child]));
+			else
+				__builtin_prefetch(w->base + refs[sp->s[s].child]);
+		}
 		for (size_t s = 0; !err && s < sp->n; s++) {
 			struct tree_span *x = &sp->s[s];
 			if (s + SPAN_AHEAD < sp->n)
@@ -366,6 +507,8 @@ static int update_node(struct tree_writer *w, struct tree_upd *u, uint64_t off,
 			err = update_node(w, u, refs[x->child], ch + x->j, x->k - x->j, x->carry, v);
 			x->to = (uint32_t)v->n;
 		}
+		if (!err && children_kept(node, v, sp))
+			return keep_node(w, off, out);
 		if (!err && !patch_inner(w, u, node, v, sp, out, &err))
 			err = rebuild_inner(w, u, node, v, sp, out);
 	}
@@ -377,8 +520,9 @@ static int update_node(struct tree_writer *w, struct tree_upd *u, uint64_t off,
 int tree_update(struct tree_writer *w, uint64_t root, int multi, const struct tree_change *ch,
 		size_t n, uint64_t ts, struct tree_result *out)
 {
-	struct tree_upd u = { .multi = multi, .ts = ts };
-	size_t old0 = w->old.n;
+	struct tree_upd u = { .multi = multi, .table = n ? ch[0].table : 0, .ts = ts };
+	size_t old0 = w->old.n, stores0 = w->stores.n;
+	w->stores_from = stores0;
 	unsigned level = root ? tree_node_at(w, root)->level : 0;
 	struct tree_vec *top = &w->lvl[level + 1];
 	top->n = 0;
@@ -403,7 +547,8 @@ int tree_update(struct tree_writer *w, uint64_t root, int multi, const struct tr
 		r = child;
 	}
 	*out = (struct tree_result){ .root = r, .records = u.records, .bytes = u.bytes,
-				     .old_from = old0, .old_to = w->old.n };
+				     .old_from = old0, .old_to = w->old.n,
+				     .stores_from = stores0, .stores_to = w->stores.n };
 	return 0;
 }
 
@@ -416,6 +561,7 @@ void tree_unreserve(struct tree_writer *w)
 	}
 	w->fresh.n = 0;
 	w->old.n = 0;
+	w->stores.n = 0;
 }
 
 void tree_retire_old(struct tree_writer *w, const struct tree_result *r, struct retire_queue *q,
@@ -427,3 +573,17 @@ void tree_retire_old(struct tree_writer *w, const struct tree_result *r, struct 
 	}
 }
 
+
+void tree_store_refs(struct tree_writer *w, const struct tree_result *r)
+{
+	for (size_t k = r->stores_from; k < r->stores_to; k++) {
+		const struct tree_store *s = &w->stores.v[k];
+		if (!s->leaf)
+			continue; /* the leaf was merged instead (take_stores) */
+		struct shm_node *leaf = (struct shm_node *)(w->base + s->leaf);
+		uint64_t *ref = (uint64_t *)(leaf + 1) + leaf->count;
+		/* Release: the version is complete before a reader finds it. */
+		__atomic_store_n(&ref[s->i], s->ref, __ATOMIC_RELEASE);
+		leaf->stored |= 1ull << s->i;
+	}
+}

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "layout.h"
+#include "reach.h"
 #include "retire.h"
 
 enum tree_change_kind {
@@ -58,6 +59,18 @@ struct tree_offs {
 	size_t n, cap;
 };
 
+/* Leaf refs to store in place: ref i of the leaf at `leaf` becomes `ref`. */
+struct tree_store {
+	uint64_t leaf;
+	uint64_t ref;
+	uint32_t i;
+};
+
+struct tree_stores {
+	struct tree_store *v;
+	size_t n, cap;
+};
+
 /* How the writer gets a block for a node: an offset or 0 (no room). */
 struct tree_alloc {
 	uint64_t (*get)(void *ctx, size_t size);
@@ -74,6 +87,9 @@ struct tree_writer {
 	struct tree_vec merged;  /* entries of two merged siblings */
 	struct tree_offs fresh;  /* nodes written by the transaction (0: freed again) */
 	struct tree_offs old;    /* nodes it replaces, retired at its commit */
+	struct tree_stores stores; /* leaf refs it stores in place */
+	size_t stores_from;      /* the table being updated has stores.v[from..) */
+	struct reach reach;      /* versions replaced leaves name (reach.h) */
 };
 
 /* What a transaction made of one table's tree. */
@@ -82,6 +98,7 @@ struct tree_result {
 	int64_t records;      /* entries added less entries removed */
 	int64_t bytes;        /* node bytes written less node bytes replaced */
 	size_t old_from, old_to; /* its replaced nodes: old.v[old_from..old_to) */
+	size_t stores_from, stores_to; /* its refs stored in place: stores.v[..) */
 };
 
 void tree_writer_init(struct tree_writer *w, uint8_t *base, struct alloc *alloc,
@@ -102,9 +119,11 @@ size_t tree_sort_changes(struct tree_change *ch, size_t n);
 
 /*
  * tree_update - apply the sorted changes ch[0..n) of one table to the tree
- * at `root` (0: empty) for the commit `ts`, writing new nodes only.
- * Returns 0 with *out set, or -ENOSPC / -ENOMEM; what it wrote stays in
- * w->fresh either way, for tree_unreserve.
+ * at `root` (0: empty) for the commit `ts`: new nodes where entries come or
+ * go, and where a leaf's keys only take new versions, refs to store in
+ * place at the commit (tree_store_refs), that leaf and the nodes above it
+ * then kept. Returns 0 with *out set, or -ENOSPC / -ENOMEM; what it wrote
+ * stays in w->fresh either way, for tree_unreserve.
  */
 int tree_update(struct tree_writer *w, uint64_t root, int multi, const struct tree_change *ch,
 		size_t n, uint64_t ts, struct tree_result *out);
@@ -122,5 +141,9 @@ static inline size_t tree_old_count(const struct tree_writer *w)
  * snapshots from its creation on (room reserved: tree_old_count). */
 void tree_retire_old(struct tree_writer *w, const struct tree_result *r, struct retire_queue *q,
 		     uint64_t ts);
+
+/* tree_store_refs - store r's leaf refs in place (release: each names a
+ * version complete before), at the commit, before its commit_ts. */
+void tree_store_refs(struct tree_writer *w, const struct tree_result *r);
 
 #endif /* SHMDBD_TREE_H */

@@ -155,6 +155,7 @@ int tree_write_patched(struct tree_writer *w, struct tree_upd *u, const struct s
 	struct shm_node *copy = (struct shm_node *)(w->base + o);
 	memcpy(copy, n, n->bytes);
 	copy->created_ts = u->ts;
+	copy->stored = 0;
 	uint64_t *ref = (uint64_t *)(copy + 1) + copy->count;
 	for (size_t k = 0; k < m; k++)
 		ref[at[k]] = refs[k];

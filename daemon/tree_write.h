@@ -33,6 +33,7 @@ struct tree_ent {
 /* One tree_update: its table's kind, its commit and its counts. */
 struct tree_upd {
 	int multi;
+	uint32_t table;
 	uint64_t ts;
 	int64_t records;
 	int64_t bytes;

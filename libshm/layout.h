@@ -39,7 +39,7 @@
 #include "align.h"
 
 #define SHM_CACHELINE 64
-#define SHM_FORMAT_VERSION 6u
+#define SHM_FORMAT_VERSION 7u
 
 /* Magics: ASCII tags read as little-endian u64, so a hex dump shows them. */
 #define SHM_META_MAGIC    0x3154454d42444d53ull /* "SMDBMET1" */
@@ -240,25 +240,40 @@ static inline size_t shm_index_bytes(uint64_t word)
 
 /*
  * A node of an ordered table's tree, in an arena, 8-byte aligned. The tree
- * is copy-on-write: a node is written whole before the commit that
- * publishes the root it hangs from, and never changes after; a commit that
- * changes a node writes a new one (and new nodes up to a new root) and
- * retires the old for the snapshots in [created_ts, that commit), the
- * roots that hang it (daemon/tree.c). So a snapshot reads the tree of its
- * commit with plain loads: every node reachable from its root stays, and
- * stays the same, until the snapshot ends.
+ * is copy-on-write in its shape: a node is written whole before the commit
+ * that publishes the root it hangs from, and its keys, prefixes and child
+ * refs never change after; a commit that adds or removes an entry writes a
+ * new node (and new nodes up to a new root, or up to the first that keeps
+ * its shape) and retires the old for the snapshots in [created_ts, that
+ * commit), the roots that hang it (daemon/tree.c). So a snapshot reads the
+ * shape of its commit with plain loads: every node reachable from its root
+ * stays, and stays the same, until the snapshot ends.
+ *
+ * The one field that changes in place is a leaf ref of an ordered table:
+ * a commit that only overwrites keys of a leaf stores their new versions
+ * into it (release) before its commit_ts, instead of writing the leaf, its
+ * parents and a root anew. A ref is thus the head of its key's version
+ * chain as of the latest commit that reached the leaf, never older than the
+ * snapshot's own version, and a reader walks the chain from it exactly as
+ * from an index slot (index.h, validated: the ref is read again as a slot
+ * would be). A leaf replaced later keeps the heads it had: the writer keeps
+ * each of those versions for the snapshots from the leaf's created_ts on
+ * (daemon/reach.h), so a snapshot that reaches the old leaf walks from a
+ * version that is still there.
  *
  *   0  u64 created_ts   the commit that wrote it (the writer's)
  *   8  u32 bytes        the node's bytes
  *  12  u16 count        entries, 1..SHM_NODE_MAX
  *  14  u8  level        0 for a leaf, else the height above the leaves
  *  15  u8  reserved     0
- *  16  u64 prefix[count]  each entry's first 8 key bytes, big-endian,
+ *  16  u64 stored       the writer's own, never read by clients: bit i set
+ *                         once leaf ref i was stored in place
+ *  24  u64 prefix[count]  each entry's first 8 key bytes, big-endian,
  *                         zero-padded (shm_key_prefix): the search compares
  *                         these and reads an entry's bytes only on a tie
- *      u64 ref[count]   leaf of an ordered table: the offset of the key's
- *                         version of that commit; leaf of a multimap: 0;
- *                         inner node: the child node's offset
+ *      u64 ref[count]   leaf of an ordered table: the offset of the head of
+ *                         the key's version chain (above); leaf of a
+ *                         multimap: 0; inner node: the child node's offset
  *      struct shm_node_entry ent[count]
  *      entries' bytes   key, then (multimap pairs) value
  *
@@ -273,6 +288,7 @@ struct shm_node {
 	uint16_t count;
 	uint8_t level;
 	uint8_t reserved;
+	uint64_t stored;
 };
 
 struct shm_node_entry {
@@ -620,7 +636,7 @@ _Static_assert(sizeof(struct shm_table) == 192, "table entry");
 _Static_assert(offsetof(struct shm_table, name_len) == 64, "table entry line 1");
 _Static_assert(offsetof(struct shm_table, records) == 128, "table entry line 2");
 _Static_assert(sizeof(struct shm_version) == 24, "version header");
-_Static_assert(sizeof(struct shm_node) == 16, "node header");
+_Static_assert(sizeof(struct shm_node) == 24, "node header");
 _Static_assert(sizeof(struct shm_node_entry) == 8, "node entry");
 _Static_assert(offsetof(struct shm_table, kind) == 56, "table kind");
 _Static_assert(sizeof(struct shm_arena_header) == 64, "arena header");

@@ -7,9 +7,10 @@
  * shm_count_at): every node under it was written before that count version
  * was published (release) and stays unchanged while the snapshot lives, so
  * the walk is plain loads, with no check and no restart. A leaf of an
- * ordered table names the version of its key at the tree's commit, which
- * is the version the snapshot sees (a later change of the key would have
- * made a later tree), kept as long; a multimap's pairs are in the leaves.
+ * ordered table names the head of each key's version chain, stored in
+ * place by the commits that overwrote it (layout.h): the record is the
+ * version the snapshot sees on that chain, found as from an index slot
+ * (index.h, shm_slot_visible). A multimap's pairs are in the leaves.
  *
  * A cursor keeps the path from the root to its leaf (client_internal.h):
  * next and prev move within the leaf, and go up only as far as the first
@@ -24,20 +25,6 @@
 
 /* Versions of a leaf loaded ahead of the one a walk returns. */
 #define LEAF_AHEAD 8
-/* The bytes of a node a search reads: its header, prefixes and refs (for
- * a node of SHM_NODE_MAX entries; fewer leave the rest unused). */
-#define SEARCH_BYTES (sizeof(struct shm_node) + 2 * SHM_NODE_MAX * sizeof(uint64_t))
-
-/* Start loading what a search in the node at n reads first, all lines at
- * once, before its header says where they end: a binary search would
- * otherwise wait for one line, then the next it picks, several times per
- * node. */
-static inline void prefetch_search(const struct shm_node *n)
-{
-	for (size_t o = 0; o < SEARCH_BYTES; o += 64)
-		__builtin_prefetch((const uint8_t *)n + o);
-}
-
 /* The leaf after the cursor's, if it has the same parent, else NULL (a
  * hint for loading ahead only). */
 static inline const struct shm_node *next_leaf(const shmdb_cursor *c)
@@ -48,6 +35,13 @@ static inline const struct shm_node *next_leaf(const shmdb_cursor *c)
 	return shm_node_at(c->r->base, shm_node_ref(c->path[leaf - 1])[c->at[leaf - 1] + 1]);
 }
 
+/* Leaf ref i of n, for a prefetch: the writer may be storing it (relaxed:
+ * only a hint). */
+static inline const uint8_t *ref_hint(const shmdb_cursor *c, const struct shm_node *n, unsigned i)
+{
+	return c->r->base + __atomic_load_n(&shm_node_ref(n)[i], __ATOMIC_RELAXED);
+}
+
 /* Start loading the versions of records i .. i + LEAF_AHEAD of leaf n (an
  * ordered table's; a multimap's pairs are in the leaf). */
 static inline void prefetch_versions(const shmdb_cursor *c, const struct shm_node *n, unsigned i)
@@ -55,7 +49,7 @@ static inline void prefetch_versions(const shmdb_cursor *c, const struct shm_nod
 	if (c->kind & SHM_KIND_MULTI)
 		return;
 	for (unsigned k = i; k < i + LEAF_AHEAD && k < n->count; k++)
-		__builtin_prefetch(c->r->base + shm_node_ref(n)[k]);
+		__builtin_prefetch(ref_hint(c, n, k));
 }
 
 static const struct shm_node *child_of(const shmdb_cursor *c, const struct shm_node *n,
@@ -107,7 +101,7 @@ void shm_ordered_open(shmdb_cursor *c, const struct shm_table *tb)
 		 * right after opening would throw it away. */
 		c->path[0] = shm_node_at(c->r->base, root);
 		c->at_start = 1;
-		prefetch_search(c->path[0]);
+		shm_prefetch_search(c->path[0]);
 	}
 }
 
@@ -139,7 +133,7 @@ static void seek(shmdb_cursor *c, const struct shm_target *t)
 		}
 		c->at[i] = (uint16_t)shm_node_child(n, t);
 		c->path[i + 1] = child_of(c, n, c->at[i]);
-		prefetch_search(c->path[i + 1]);
+		shm_prefetch_search(c->path[i + 1]);
 	}
 }
 
@@ -154,18 +148,20 @@ static void record(const shmdb_cursor *c, const struct shm_node *n, unsigned i, 
 		*val = (shmdb_val){ b + e->klen, e->vlen };
 		return;
 	}
-	const struct shm_version *v = (const struct shm_version *)(c->r->base + shm_node_ref(n)[i]);
+	/* Every key of a leaf a snapshot reaches has a version it sees, and
+	 * not a tombstone (a delete writes the leaf anew). */
+	const struct shm_version *v = shm_slot_visible(c->r->base, &shm_node_ref(n)[i], c->r->snap);
 	/* A walk forward loads the version LEAF_AHEAD records on, in the
 	 * next leaf near this one's end (whose lines were asked for halfway). */
 	const struct shm_node *next;
 	if (i + LEAF_AHEAD < n->count)
-		__builtin_prefetch(c->r->base + shm_node_ref(n)[i + LEAF_AHEAD]);
+		__builtin_prefetch(ref_hint(c, n, i + LEAF_AHEAD));
 	else if ((next = next_leaf(c)) && i + LEAF_AHEAD - n->count < next->count)
-		__builtin_prefetch(c->r->base + shm_node_ref(next)[i + LEAF_AHEAD - n->count]);
+		__builtin_prefetch(ref_hint(c, next, i + LEAF_AHEAD - n->count));
 	if (i == n->count / 2 && (next = next_leaf(c))) {
-		prefetch_search(next);
-		__builtin_prefetch((const uint8_t *)next + SEARCH_BYTES);
-		__builtin_prefetch((const uint8_t *)next + SEARCH_BYTES + 64);
+		shm_prefetch_search(next);
+		__builtin_prefetch((const uint8_t *)next + SHM_SEARCH_BYTES);
+		__builtin_prefetch((const uint8_t *)next + SHM_SEARCH_BYTES + 64);
 	}
 	*key = (shmdb_val){ v->key, v->klen };
 	*val = (shmdb_val){ (const uint8_t *)v + shm_version_value_off(v->klen), v->vlen };

@@ -1243,8 +1243,9 @@ static unsigned walk_tree(uint64_t off, int multi, char (*out)[2][12], unsigned 
 		if (multi) {
 			memcpy(out[*n][1], b + e->klen, e->vlen);
 		} else {
-			const struct shm_version *v =
-				(const struct shm_version *)(f.base + shm_node_ref(nd)[i]);
+			/* the head of the key's chain: its version of snap on it */
+			const struct shm_version *v = shm_slot_visible(f.base, &shm_node_ref(nd)[i], snap);
+			ck_assert_ptr_nonnull(v);
 			ck_assert_uint_le(v->begin_ts, snap);
 			ck_assert_uint_ne(v->vlen, SHM_TOMBSTONE);
 			ck_assert(v->klen == e->klen && !memcmp(v->key, b, e->klen));

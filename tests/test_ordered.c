@@ -1751,6 +1751,86 @@ START_TEST(churned_ordered_table_stays_bounded)
 }
 END_TEST
 
+/* ---- 6. a leaf replaced after a key was overwritten in place -------------------------- */
+
+/* The value of key `k` in snapshot r, through a seek, checked to be the
+ * record of that key. */
+static void seek_value_is(shmdb_rtxn *r, shmdb_table t, const char *k, const char *want)
+{
+	shmdb_cursor *c;
+	shmdb_val key, val;
+	ck_assert_int_eq(shmdb_cursor_open(r, t, &c), 0);
+	seek_s(c, k);
+	ck_assert_int_eq(shmdb_cursor_next(c, &key, &val), 0);
+	ck_assert_msg(val_is(&key, k, strlen(k)), "seek %s: landed on %s", k,
+		      hexs(key.data, key.len));
+	ck_assert_msg(val_is(&val, want, strlen(want)), "seek %s: %s, want %s", k,
+		      hexs(val.data, val.len), want);
+	shmdb_cursor_close(c);
+}
+
+/*
+ * An overwrite stores the key's new version into its leaf in place; a
+ * snapshot older than that version still reaches the leaf and walks the
+ * key's chain from it. Once an insert replaces the leaf and another
+ * overwrite replaces the version, the old leaf is all that snapshot has:
+ * the version it names must stay though no snapshot sees it. Churn of
+ * versions of the same size then reuses whatever was freed, and the old
+ * snapshot reads every record as it was.
+ */
+START_TEST(old_snapshot_walks_from_a_replaced_leaf)
+{
+	test_start_daemon(&d, "64M");
+	shmdb *db = test_open(&d);
+	shmdb_table t, other;
+	ck_assert_int_eq(shmdb_table_open(db, "reach", SHMDB_CREATE | SHMDB_ORDERED, &t), 0);
+	ck_assert_int_eq(shmdb_table_open(db, "other", SHMDB_CREATE, &other), 0);
+	static const char *const keys[] = { "a00", "a01", "a02", "a03", "a04",
+					    "a05", "a06", "a07", "a08", "a09" };
+	put_kv(db, t, keys, 10); /* one leaf; "a05" is "v:a05" */
+	shmdb_rtxn *old;
+	ck_assert_int_eq(shmdb_read_begin(db, &old), 0);
+	char v1[32] = "v1-a05-------------", v2[32] = "v2-a05-------------";
+	ck_assert_int_eq(test_commit_put(db, t, "a05", v1, strlen(v1), NULL), 0); /* in place */
+	static const char *const ins[] = { "a055" };
+	put_kv(db, t, ins, 1);                                                   /* new leaf */
+	ck_assert_int_eq(test_commit_put(db, t, "a05", v2, strlen(v2), NULL), 0); /* replaces v1 */
+	/* Versions of v1's size, while the reclaimer runs (it frees v1's
+	 * block here unless the old leaf keeps it). */
+	for (int round = 0; round < 20; round++) {
+		for (int i = 0; i < 200; i++) {
+			char k[16], v[32];
+			snprintf(k, sizeof(k), "o%03d", i % 50);
+			snprintf(v, sizeof(v), "o-%03d-%03d-----------", round, i);
+			ck_assert_int_eq(test_commit_put(db, other, k, v, strlen(v), NULL), 0);
+		}
+		test_sleep_us(20000);
+	}
+	for (int i = 0; i < 10; i++) {
+		char want[16];
+		snprintf(want, sizeof(want), "v:%s", keys[i]);
+		seek_value_is(old, t, keys[i], want);
+	}
+	shmdb_val got;
+	ck_assert_int_eq(shmdb_get(old, t, "a05", 3, &got), 0);
+	ck_assert(val_is(&got, "v:a05", 5));
+	uint64_t n;
+	ck_assert_int_eq(shmdb_count(old, t, &n), 0);
+	ck_assert_uint_eq(n, 10);
+	shmdb_read_end(old);
+
+	shmdb_rtxn *now;
+	ck_assert_int_eq(shmdb_read_begin(db, &now), 0);
+	seek_value_is(now, t, "a05", v2);
+	seek_value_is(now, t, "a055", "v:a055");
+	ck_assert_int_eq(shmdb_count(now, t, &n), 0);
+	ck_assert_uint_eq(n, 11);
+	shmdb_read_end(now);
+	shmdb_close(db);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
 /* ---- commits that fail leave the trees as they were ------------------------------- */
 
 /* The keys an ordered table should hold, in order: "k000" .. and the extra
@@ -2217,6 +2297,7 @@ int main(void)
 	tcase_add_test(tc, model_random_ops_and_snapshots);
 	tcase_add_test(tc, writers_and_readers_on_one_range);
 	tcase_add_test(tc, churned_ordered_table_stays_bounded);
+	tcase_add_test(tc, old_snapshot_walks_from_a_replaced_leaf);
 	suite_add_tcase(s, tc);
 	TCase *th = tcase_create("hostile");
 	tcase_set_timeout(th, 300);

@@ -1,0 +1,104 @@
+/*
+ * reach.c - the writer's notes of versions reached from replaced leaves
+ * (see reach.h).
+ *
+ * Invariants: cap is 0 or a power of two and n < cap * 3 / 4 after every
+ * note, so a probe ends at an empty entry; an entry sits at or after its
+ * home (offset hash) with no empty entry between, which deletion keeps by
+ * moving back the entries that follow.
+ */
+#include "reach.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+static size_t home(const struct reach *r, uint64_t off)
+{
+	/* Offsets are 8-byte aligned and spread by a multiplicative hash. */
+	return (size_t)(((off >> 3) * 0x9e3779b97f4a7c15ull) >> 32) & (r->cap - 1);
+}
+
+void reach_free(struct reach *r)
+{
+	free(r->v);
+	*r = (struct reach){ 0 };
+}
+
+static size_t find(const struct reach *r, uint64_t off)
+{
+	size_t i = home(r, off);
+	while (r->v[i].off && r->v[i].off != off)
+		i = (i + 1) & (r->cap - 1);
+	return i;
+}
+
+static int grow(struct reach *r)
+{
+	size_t cap = r->cap ? 2 * r->cap : 1024;
+	struct reach_note *v = calloc(cap, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	struct reach old = *r;
+	*r = (struct reach){ .v = v, .n = old.n, .cap = cap };
+	for (size_t i = 0; i < old.cap; i++)
+		if (old.v[i].off)
+			r->v[find(r, old.v[i].off)] = old.v[i];
+	free(old.v);
+	return 0;
+}
+
+int reach_note(struct reach *r, uint64_t off, uint64_t from, uint32_t table)
+{
+	if ((r->n + 1) * 4 >= r->cap * 3) {
+		int err = grow(r);
+		if (err)
+			return err;
+	}
+	struct reach_note *e = &r->v[find(r, off)];
+	if (!e->off) {
+		*e = (struct reach_note){ .off = off, .from = from, .table = table };
+		r->n++;
+	} else if (from < e->from) {
+		e->from = from;
+	}
+	return 0;
+}
+
+/* Empty entry i, moving back each later entry of its run that may sit
+ * there (its home is not between the hole and it). */
+static void remove_at(struct reach *r, size_t i)
+{
+	size_t mask = r->cap - 1;
+	r->v[i].off = 0;
+	r->n--;
+	for (size_t j = (i + 1) & mask; r->v[j].off; j = (j + 1) & mask) {
+		size_t h = home(r, r->v[j].off);
+		if (((j - h) & mask) >= ((j - i) & mask)) {
+			r->v[i] = r->v[j];
+			r->v[j].off = 0;
+			i = j;
+		}
+	}
+}
+
+uint64_t reach_take(struct reach *r, uint64_t off)
+{
+	if (!r->n)
+		return UINT64_MAX;
+	size_t i = find(r, off);
+	if (!r->v[i].off)
+		return UINT64_MAX;
+	uint64_t from = r->v[i].from;
+	remove_at(r, i);
+	return from;
+}
+
+void reach_forget_table(struct reach *r, uint32_t table)
+{
+	for (size_t i = 0; i < r->cap && r->n;) {
+		if (r->v[i].off && r->v[i].table == table)
+			remove_at(r, i); /* what moved into i is looked at next */
+		else
+			i++;
+	}
+}

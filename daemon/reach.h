@@ -1,0 +1,51 @@
+/*
+ * reach.h - versions that snapshots older than themselves reach: the heads
+ * a replaced leaf of an ordered table names (layout.h, struct shm_node).
+ * Writer thread only.
+ *
+ * A leaf ref is stored in place when its key is overwritten, so a leaf
+ * names versions newer than itself. Once the leaf is replaced, the old one
+ * still serves the snapshots from its created_ts on, and each of them
+ * starts its walk down the key's chain at the version the leaf names: that
+ * version must stay, linked, for them, though they do not see it. The
+ * writer notes it here when the leaf is replaced, and retires the version,
+ * when its own time comes, for the snapshots from the earliest note on
+ * instead of from its begin_ts (apply.c). So a snapshot keeps, per key, at
+ * most one version more than it sees: the head of the one leaf it reached
+ * that was replaced.
+ *
+ * An open-addressed table of (version offset, earliest snapshot, table),
+ * linear probing, deletion by moving back the entries behind. A clear or
+ * drop forgets its table's notes: those versions leave with the index.
+ */
+#ifndef SHMDBD_REACH_H
+#define SHMDBD_REACH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct reach_note {
+	uint64_t off;   /* 0: empty */
+	uint64_t from;  /* the earliest snapshot that reaches it */
+	uint32_t table;
+};
+
+struct reach {
+	struct reach_note *v;
+	size_t n, cap;  /* cap: 0 or a power of two */
+};
+
+void reach_free(struct reach *r);
+
+/* Note that the snapshots from `from` on reach version `off` of `table`
+ * (the earliest note stands). 0, or -ENOMEM (nothing noted). */
+int reach_note(struct reach *r, uint64_t off, uint64_t from, uint32_t table);
+
+/* The earliest snapshot noted for version off, forgotten now; UINT64_MAX
+ * if none. */
+uint64_t reach_take(struct reach *r, uint64_t off);
+
+/* Forget the notes of table (cleared or dropped). */
+void reach_forget_table(struct reach *r, uint32_t table);
+
+#endif /* SHMDBD_REACH_H */

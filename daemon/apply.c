@@ -98,13 +98,17 @@ static inline __attribute__((always_inline)) void prefetch_ahead(struct core *c,
  * a pruned block would send a cursor nowhere). Versions written since the
  * last replacement are in no older index. In an ordered table, a replaced
  * leaf that named it reaches it too, for the snapshots from that leaf's
- * creation on (reach.h).
+ * creation on (reach.h); and when a CLEAR or DROP later in the transaction
+ * takes the whole tree away, the leaf naming it (stored in place, perhaps)
+ * goes with the tree, for every snapshot older than the commit.
  */
-static uint64_t reached_from(struct core *c, const struct shm_table *t,
+static uint64_t reached_from(struct core *c, const struct shm_table *t, const struct pending_op *p,
 			     const struct shm_version *head, uint64_t off)
 {
 	uint64_t from = head->begin_ts < t->index_replaced_ts ? 0 : head->begin_ts;
 	if (t->kind & SHM_KIND_ORDERED) {
+		if (p->tree_dropped)
+			return 0;
 		uint64_t leaf = reach_take(&c->tree.reach, off);
 		if (leaf < from)
 			from = leaf;
@@ -143,7 +147,7 @@ static void write_version(struct core *c, struct shm_table *t, const struct pend
 	__atomic_store_n(&slots[pos], value, __ATOMIC_RELEASE);
 	index_build_repeat(&c->build, t, pos, p->hash, op->key, op->klen, value);
 	if (head)
-		retire_version(c->retired, ts, reached_from(c, t, head, v->older), v->older,
+		retire_version(c->retired, ts, reached_from(c, t, p, head, v->older), v->older,
 			       (uint32_t)shm_version_size(head->klen, head->vlen), p->block, t->id);
 	else
 		t->index_used++;
@@ -242,7 +246,8 @@ static void clear_table(struct core *c, const struct pending_op *p, uint64_t ts)
 	 * prepare made from the ops after the last clear replaces it. */
 	if (t->root)
 		retire_block(c->retired, ts, 0, t->root, tree_retired_size(t), RETIRED_TREE);
-	reach_forget_table(&c->tree.reach, t->id); /* its versions leave with the index */
+	if (t->kind & SHM_KIND_ORDERED)
+		reach_forget_table(&c->tree.reach, t->id); /* its versions leave with the index */
 	t->root = 0;
 	t->tree_bytes = 0;
 	t->index_used = 0;
@@ -256,7 +261,8 @@ static void drop_table(struct core *c, const struct shm_op *op, uint64_t ts)
 {
 	struct shm_table *t = tables_named(&c->tables, op->key, op->klen);
 	index_build_abort(&c->build, t);
-	reach_forget_table(&c->tree.reach, t->id);
+	if (t->kind & SHM_KIND_ORDERED)
+		reach_forget_table(&c->tree.reach, t->id);
 	tables_drop(&c->tables, t, ts);
 }
 

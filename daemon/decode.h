@@ -22,6 +22,8 @@ struct pending_op {
 	uint64_t block;
 	uint64_t gen_block;   /* CLEAR: the struct shm_index_gen it writes */
 	int tree_only;        /* an op on a multimap: no version, only the tree */
+	int tree_dropped;     /* an op on an ordered table whose tree change a
+			       * later CLEAR or DROP of the table takes away */
 };
 
 /* A table a transaction writes, with how many keys it may add, and its

@@ -213,13 +213,16 @@ static struct touched *touched_of(struct touched *tt, size_t ntt, const struct s
 static int tree_change_of(struct core *c, size_t i, const uint32_t *dropped, size_t ndropped,
 			  struct tree_change *ch)
 {
-	const struct pending_op *p = &c->scratch.ops[i];
+	struct pending_op *p = &c->scratch.ops[i];
 	const struct shm_op *op = &p->op;
 	if (op->code != SHM_OP_PUT && op->code != SHM_OP_DEL && op->code != SHM_OP_DEL_VALUE)
 		return 0;
 	struct shm_table *t = tables_live(&c->tables, op->table);
-	if (!(t->kind & SHM_KIND_ORDERED) || was_dropped(dropped, ndropped, t->id) ||
-	    i < touched_of(c->scratch.touched, c->scratch.ntouched, t)->clear_at)
+	if (!(t->kind & SHM_KIND_ORDERED))
+		return 0;
+	p->tree_dropped = was_dropped(dropped, ndropped, t->id) ||
+			  i < touched_of(c->scratch.touched, c->scratch.ntouched, t)->clear_at;
+	if (p->tree_dropped)
 		return 0;
 	int multi = (t->kind & SHM_KIND_MULTI) != 0;
 	*ch = (struct tree_change){ .key = op->key, .klen = op->klen, .val = op->key,

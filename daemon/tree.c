@@ -8,7 +8,10 @@
  * nodes its merged entries make, written whole into new blocks, and the
  * old one is queued for retirement. So a commit writes each node it
  * touches once, whatever the number of changes under it, and a reader of
- * an older root never sees a node change.
+ * an older root never sees a node's shape change. A leaf whose changes
+ * only give its keys new versions is the exception: it is kept, and the
+ * new versions are stored into its refs in place at the commit (layout.h;
+ * tree_store_refs), so neither it nor any node above it is written.
  *
  * Shape: a node holds at most SHM_NODE_MAX entries and NODE_MAX_BYTES; the
  * entries of a replaced node are spread evenly, by count and by bytes,
@@ -18,11 +21,11 @@
  * table keeps its nodes at least about a quarter full and its height
  * logarithmic; a root with one child gives way to the child.
  *
- * Cost: most commits change a node without changing its shape (an
- * overwrite; a parent whose changed child kept its first key), and such a
- * node is copied whole with its new refs; a leaf that gains or loses a few
- * entries is written at once from the old one; only the rest goes through
- * the general merge of entries.
+ * Cost: an overwrite writes no node. A parent whose changed child kept its
+ * first key keeps its shape and is copied whole with its new refs; a leaf
+ * that gains or loses a few entries is written at once from the old one;
+ * only the rest goes through the general merge of entries. The children a
+ * few changes reach are found by a search (spans_by_search).
  *
  * Multimaps: a key's pairs may fill many leaves. TREE_WIPE (shmdb_del of
  * the key) reaches every child whose entries may hold that key: the one
@@ -33,7 +36,7 @@
  * child's subtree as written; entries are in order; every node has at
  * least one entry; the tree has no height over SHM_TREE_MAX_HEIGHT. Nodes
  * are written only through here, before their root is published
- * (apply.c), and never after.
+ * (apply.c), and after that only a leaf's refs change (tree_store_refs).
  */
 #include "tree.h"
 

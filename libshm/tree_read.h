@@ -5,11 +5,13 @@
  * which builds new nodes with the same comparisons (daemon/tree.c).
  *
  * Ordering: a node is complete before the release store of the count
- * version whose root reaches it, and never changes after; a reader that
- * found its root through the count chain (acquire loads, index.h) reads
- * nodes with plain loads. Every node its root reaches is kept until the
- * snapshot ends (retired for [created_ts, replacing commit)), so a view
- * into a node, or into a version a leaf names, stays valid as long.
+ * version whose root reaches it, and only a leaf's refs change after (each
+ * a release store of a complete version; a reader loads a ref with acquire
+ * and walks the key's chain from it, index.h); a reader that found its
+ * root through the count chain (acquire loads) reads the rest with plain
+ * loads. Every node its root reaches is kept until the snapshot ends
+ * (retired for [created_ts, replacing commit)), and so is the version it
+ * sees on each chain, so a view into either stays valid as long.
  */
 #ifndef SHMDB_TREE_READ_H
 #define SHMDB_TREE_READ_H

@@ -1772,13 +1772,17 @@ static void seek_value_is(shmdb_rtxn *r, shmdb_table t, const char *k, const cha
 /*
  * An overwrite stores the key's new version into its leaf in place; a
  * snapshot older than that version still reaches the leaf and walks the
- * key's chain from it. Once an insert replaces the leaf and another
- * overwrite replaces the version, the old leaf is all that snapshot has:
- * the version it names must stay though no snapshot sees it. Churn of
+ * key's chain from it. Once the leaf leaves the tree and another write
+ * replaces the version, the old leaf is all that snapshot has: the version
+ * it names must stay though no snapshot sees it. The leaf leaves by an
+ * insert next to the key (REPLACED_BY_INSERT), or with the whole tree, by
+ * a CLEAR in the transaction that writes the key again. Churn of
  * versions of the same size then reuses whatever was freed, and the old
  * snapshot reads every record as it was.
  */
-START_TEST(old_snapshot_walks_from_a_replaced_leaf)
+enum { REPLACED_BY_INSERT, REPLACED_BY_CLEAR };
+
+static void old_snapshot_after_leaf_leaves(int how)
 {
 	test_start_daemon(&d, "64M");
 	shmdb *db = test_open(&d);
@@ -1792,9 +1796,17 @@ START_TEST(old_snapshot_walks_from_a_replaced_leaf)
 	ck_assert_int_eq(shmdb_read_begin(db, &old), 0);
 	char v1[32] = "v1-a05-------------", v2[32] = "v2-a05-------------";
 	ck_assert_int_eq(test_commit_put(db, t, "a05", v1, strlen(v1), NULL), 0); /* in place */
-	static const char *const ins[] = { "a055" };
-	put_kv(db, t, ins, 1);                                                   /* new leaf */
-	ck_assert_int_eq(test_commit_put(db, t, "a05", v2, strlen(v2), NULL), 0); /* replaces v1 */
+	if (how == REPLACED_BY_INSERT) {
+		static const char *const ins[] = { "a055" };
+		put_kv(db, t, ins, 1); /* a new leaf */
+		ck_assert_int_eq(test_commit_put(db, t, "a05", v2, strlen(v2), NULL), 0);
+	} else {
+		shmdb_wtxn *w;
+		ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+		ck_assert_int_eq(shmdb_put(w, t, "a05", 3, v2, strlen(v2)), 0);
+		ck_assert_int_eq(shmdb_clear(w, t), 0);
+		ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+	}
 	/* Versions of v1's size, while the reclaimer runs (it frees v1's
 	 * block here unless the old leaf keeps it). */
 	for (int round = 0; round < 20; round++) {
@@ -1821,13 +1833,26 @@ START_TEST(old_snapshot_walks_from_a_replaced_leaf)
 
 	shmdb_rtxn *now;
 	ck_assert_int_eq(shmdb_read_begin(db, &now), 0);
-	seek_value_is(now, t, "a05", v2);
-	seek_value_is(now, t, "a055", "v:a055");
+	if (how == REPLACED_BY_INSERT) {
+		seek_value_is(now, t, "a05", v2);
+		seek_value_is(now, t, "a055", "v:a055");
+	}
 	ck_assert_int_eq(shmdb_count(now, t, &n), 0);
-	ck_assert_uint_eq(n, 11);
+	ck_assert_uint_eq(n, how == REPLACED_BY_INSERT ? 11 : 0);
 	shmdb_read_end(now);
 	shmdb_close(db);
 	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+
+START_TEST(old_snapshot_walks_from_a_replaced_leaf)
+{
+	old_snapshot_after_leaf_leaves(REPLACED_BY_INSERT);
+}
+END_TEST
+
+START_TEST(old_snapshot_walks_from_a_cleared_tree)
+{
+	old_snapshot_after_leaf_leaves(REPLACED_BY_CLEAR);
 }
 END_TEST
 
@@ -2298,6 +2323,7 @@ int main(void)
 	tcase_add_test(tc, writers_and_readers_on_one_range);
 	tcase_add_test(tc, churned_ordered_table_stays_bounded);
 	tcase_add_test(tc, old_snapshot_walks_from_a_replaced_leaf);
+	tcase_add_test(tc, old_snapshot_walks_from_a_cleared_tree);
 	suite_add_tcase(s, tc);
 	TCase *th = tcase_create("hostile");
 	tcase_set_timeout(th, 300);

@@ -1776,11 +1776,13 @@ static void seek_value_is(shmdb_rtxn *r, shmdb_table t, const char *k, const cha
  * replaces the version, the old leaf is all that snapshot has: the version
  * it names must stay though no snapshot sees it. The leaf leaves by an
  * insert next to the key (REPLACED_BY_INSERT), or with the whole tree, by
- * a CLEAR in the transaction that writes the key again. Churn of
+ * a CLEAR or a DROP in the transaction that writes the key again (a drop
+ * is a transaction of its own through the API: a raw one puts both in).
+ * Churn of
  * versions of the same size then reuses whatever was freed, and the old
  * snapshot reads every record as it was.
  */
-enum { REPLACED_BY_INSERT, REPLACED_BY_CLEAR };
+enum { REPLACED_BY_INSERT, REPLACED_BY_CLEAR, REPLACED_BY_DROP };
 
 static void old_snapshot_after_leaf_leaves(int how)
 {
@@ -1800,12 +1802,21 @@ static void old_snapshot_after_leaf_leaves(int how)
 		static const char *const ins[] = { "a055" };
 		put_kv(db, t, ins, 1); /* a new leaf */
 		ck_assert_int_eq(test_commit_put(db, t, "a05", v2, strlen(v2), NULL), 0);
-	} else {
+	} else if (how == REPLACED_BY_CLEAR) {
 		shmdb_wtxn *w;
 		ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
 		ck_assert_int_eq(shmdb_put(w, t, "a05", 3, v2, strlen(v2)), 0);
 		ck_assert_int_eq(shmdb_clear(w, t), 0);
 		ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+	} else {
+		uint8_t buf[256];
+		size_t n1 = shm_op_size(3, strlen(v2)), n2 = shm_op_size(5, 0);
+		memset(buf, 0, sizeof(buf));
+		shm_op_encode(buf, SHM_OP_PUT, t, 0, "a05", 3, v2, strlen(v2));
+		shm_op_encode(buf + n1, SHM_OP_DROP_TABLE, 0, 0, "reach", 5, NULL, 0);
+		uint64_t ts = 0;
+		ck_assert_int_eq(test_raw_txn(db, buf, n1 + n2, &ts), 0);
+		ck_assert_uint_gt(ts, 0);
 	}
 	/* Versions of v1's size, while the reclaimer runs (it frees v1's
 	 * block here unless the old leaf keeps it). */
@@ -1837,8 +1848,12 @@ static void old_snapshot_after_leaf_leaves(int how)
 		seek_value_is(now, t, "a05", v2);
 		seek_value_is(now, t, "a055", "v:a055");
 	}
-	ck_assert_int_eq(shmdb_count(now, t, &n), 0);
-	ck_assert_uint_eq(n, how == REPLACED_BY_INSERT ? 11 : 0);
+	if (how == REPLACED_BY_DROP) {
+		ck_assert_int_eq(shmdb_count(now, t, &n), -ENOENT);
+	} else {
+		ck_assert_int_eq(shmdb_count(now, t, &n), 0);
+		ck_assert_uint_eq(n, how == REPLACED_BY_INSERT ? 11 : 0);
+	}
 	shmdb_read_end(now);
 	shmdb_close(db);
 	ck_assert_int_eq(test_daemon_stop(&d), 0);
@@ -1853,6 +1868,12 @@ END_TEST
 START_TEST(old_snapshot_walks_from_a_cleared_tree)
 {
 	old_snapshot_after_leaf_leaves(REPLACED_BY_CLEAR);
+}
+END_TEST
+
+START_TEST(old_snapshot_walks_from_a_dropped_tree)
+{
+	old_snapshot_after_leaf_leaves(REPLACED_BY_DROP);
 }
 END_TEST
 
@@ -2324,6 +2345,7 @@ int main(void)
 	tcase_add_test(tc, churned_ordered_table_stays_bounded);
 	tcase_add_test(tc, old_snapshot_walks_from_a_replaced_leaf);
 	tcase_add_test(tc, old_snapshot_walks_from_a_cleared_tree);
+	tcase_add_test(tc, old_snapshot_walks_from_a_dropped_tree);
 	suite_add_tcase(s, tc);
 	TCase *th = tcase_create("hostile");
 	tcase_set_timeout(th, 300);

@@ -244,7 +244,7 @@ static int merge_small(struct tree_writer *w, struct tree_upd *u, unsigned level
 				if (err)
 					return err;
 			}
-			if (!v->e[s].fresh)
+			if (level == 1 && !v->e[s].fresh)
 				take_stores(w, v->e[s].ref, gather->e + first);
 		}
 		int err = tree_emit(w, u, gather, level - 1, made);
@@ -347,6 +347,8 @@ static int rebuild_inner(struct tree_writer *w, struct tree_upd *u, const struct
 	return err;
 }
 
+/* The most changes a leaf takes in place (a stack array's size; a leaf
+ * with more is written anew, as it would be for its inserts anyway). */
 #define STORE_MAX 32u
 
 /* Whether the changes ch[0..n) to leaf `off` of an ordered table only give

@@ -284,7 +284,7 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 	unsigned creates = 0;
 	int err = 0;
 
-	tree_begin(&c->tree); /* the last transaction's nodes are its own now */
+	tree_begin(&c->tree, c->retired->horizon); /* the last one's nodes are its own now */
 	size_clears(c, nops);
 	/* Tables, checks, drops and index room first: nothing reserved yet. */
 	for (i = 0; !err && i < nops; i++) {

@@ -47,7 +47,7 @@ static int grow(struct reach *r)
 	return 0;
 }
 
-int reach_note(struct reach *r, uint64_t off, uint64_t from, uint32_t table)
+int reach_note(struct reach *r, uint64_t off, uint64_t from, uint64_t until, uint32_t table)
 {
 	if ((r->n + 1) * 4 >= r->cap * 3) {
 		int err = grow(r);
@@ -56,11 +56,14 @@ int reach_note(struct reach *r, uint64_t off, uint64_t from, uint32_t table)
 	}
 	struct reach_note *e = &r->v[find(r, off)];
 	if (!e->off) {
-		*e = (struct reach_note){ .off = off, .from = from, .table = table };
+		*e = (struct reach_note){ .off = off, .from = from, .until = until, .table = table };
 		r->n++;
-	} else if (from < e->from) {
-		e->from = from;
+		return 0;
 	}
+	if (from < e->from)
+		e->from = from;
+	if (until > e->until)
+		e->until = until;
 	return 0;
 }
 
@@ -93,12 +96,36 @@ uint64_t reach_take(struct reach *r, uint64_t off)
 	return from;
 }
 
-void reach_forget_table(struct reach *r, uint32_t table)
+/* Forget every note `gone` says yes to. An entry moved back into the
+ * hole at i is looked at next; one moved from the start of the table to
+ * its end (a run that wraps) is looked at again, which is harmless. */
+static void forget_if(struct reach *r, int (*gone)(const struct reach_note *, uint64_t),
+		      uint64_t arg)
 {
 	for (size_t i = 0; i < r->cap && r->n;) {
-		if (r->v[i].off && r->v[i].table == table)
-			remove_at(r, i); /* what moved into i is looked at next */
+		if (r->v[i].off && gone(&r->v[i], arg))
+			remove_at(r, i);
 		else
 			i++;
 	}
+}
+
+static int of_table(const struct reach_note *e, uint64_t table)
+{
+	return e->table == table;
+}
+
+static int needed_before(const struct reach_note *e, uint64_t horizon)
+{
+	return e->until <= horizon;
+}
+
+void reach_forget_table(struct reach *r, uint32_t table)
+{
+	forget_if(r, of_table, table);
+}
+
+void reach_forget_before(struct reach *r, uint64_t horizon)
+{
+	forget_if(r, needed_before, horizon);
 }

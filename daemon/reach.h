@@ -12,9 +12,13 @@
  * when its own time comes, for the snapshots from the earliest note on
  * instead of from its begin_ts (apply.c). So a snapshot keeps, per key, at
  * most one version more than it sees: the head of the one leaf it reached
- * that was replaced.
+ * that was replaced. A note is useless once every snapshot is at least as
+ * new as the commit that replaced the leaf: then it is dropped
+ * (reach_forget_before), so the notes are bounded by what live snapshots
+ * can still reach, not by the keys ever overwritten.
  *
- * An open-addressed table of (version offset, earliest snapshot, table),
+ * An open-addressed table of (version offset, earliest snapshot, last
+ * replacing commit, table),
  * linear probing, deletion by moving back the entries behind. A clear or
  * drop forgets its table's notes: those versions leave with the index.
  */
@@ -27,6 +31,7 @@
 struct reach_note {
 	uint64_t off;   /* 0: empty */
 	uint64_t from;  /* the earliest snapshot that reaches it */
+	uint64_t until; /* no snapshot this new or newer needs the note */
 	uint32_t table;
 };
 
@@ -37,9 +42,10 @@ struct reach {
 
 void reach_free(struct reach *r);
 
-/* Note that the snapshots from `from` on reach version `off` of `table`
- * (the earliest note stands). 0, or -ENOMEM (nothing noted). */
-int reach_note(struct reach *r, uint64_t off, uint64_t from, uint32_t table);
+/* Note that the snapshots in [from, until) reach version `off` of `table`
+ * (the leaf's creation, and the commit that replaced it; notes of one
+ * version merge into the widest). 0, or -ENOMEM (nothing noted). */
+int reach_note(struct reach *r, uint64_t off, uint64_t from, uint64_t until, uint32_t table);
 
 /* The earliest snapshot noted for version off, forgotten now; UINT64_MAX
  * if none. */
@@ -47,5 +53,8 @@ uint64_t reach_take(struct reach *r, uint64_t off);
 
 /* Forget the notes of table (cleared or dropped). */
 void reach_forget_table(struct reach *r, uint32_t table);
+
+/* Forget the notes no snapshot from `horizon` on needs (until <= horizon). */
+void reach_forget_before(struct reach *r, uint64_t horizon);
 
 #endif /* SHMDBD_REACH_H */

@@ -91,11 +91,16 @@ void tree_writer_free(struct tree_writer *w)
 	*w = (struct tree_writer){ 0 };
 }
 
-void tree_begin(struct tree_writer *w)
+void tree_begin(struct tree_writer *w, uint64_t horizon)
 {
 	w->fresh.n = 0;
 	w->old.n = 0;
 	w->stores.n = 0;
+	/* Each time the notes have doubled, those no snapshot needs go. */
+	if (w->reach.n >= w->reach_purge_at) {
+		reach_forget_before(&w->reach, horizon);
+		w->reach_purge_at = w->reach.n < 32 ? 64 : 2 * w->reach.n;
+	}
 }
 
 static struct tree_ent ent_of_change(const struct tree_change *c)
@@ -177,7 +182,8 @@ static int note_stored(struct tree_writer *w, const struct tree_upd *u, const st
 {
 	const uint64_t *ref = shm_node_ref(n);
 	for (uint64_t bits = n->stored; bits; bits &= bits - 1) {
-		int err = reach_note(&w->reach, ref[__builtin_ctzll(bits)], n->created_ts, u->table);
+		int err = reach_note(&w->reach, ref[__builtin_ctzll(bits)], n->created_ts, u->ts,
+				     u->table);
 		if (err)
 			return err;
 	}

@@ -90,6 +90,7 @@ struct tree_writer {
 	struct tree_stores stores; /* leaf refs it stores in place */
 	size_t stores_from;      /* the table being updated has stores.v[from..) */
 	struct reach reach;      /* versions replaced leaves name (reach.h) */
+	size_t reach_purge_at;   /* notes that make the next purge due */
 };
 
 /* What a transaction made of one table's tree. */
@@ -105,8 +106,9 @@ void tree_writer_init(struct tree_writer *w, uint8_t *base, struct alloc *alloc,
 		      struct tree_alloc get);
 void tree_writer_free(struct tree_writer *w);
 
-/* Start a transaction: forget the last one's lists. */
-void tree_begin(struct tree_writer *w);
+/* Start a transaction: forget the last one's lists (and, now and then,
+ * the notes no snapshot from `horizon` on needs). */
+void tree_begin(struct tree_writer *w, uint64_t horizon);
 
 /*
  * tree_sort_changes - put ch[0..n) in table, then key order (then value

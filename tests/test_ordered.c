@@ -1859,6 +1859,78 @@ static void old_snapshot_after_leaf_leaves(int how)
 	ck_assert_int_eq(test_daemon_stop(&d), 0);
 }
 
+/* Put every key of a table with `round`'s value, 10 keys a transaction
+ * (a leaf takes that few overwrites in place). */
+static void overwrite_all(shmdb *db, shmdb_table t, int nkeys, char round)
+{
+	for (int i = 0; i < nkeys; i += 10) {
+		shmdb_wtxn *w;
+		ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+		for (int j = i; j < i + 10 && j < nkeys; j++) {
+			char k[16], v[32];
+			snprintf(k, sizeof(k), "b%03d", j);
+			snprintf(v, sizeof(v), "%c-b%03d-------------", round, j);
+			ck_assert_int_eq(shmdb_put(w, t, k, strlen(k), v, strlen(v)), 0);
+		}
+		ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+	}
+}
+
+/*
+ * The same with many keys at once: every leaf of a 300-key table takes new
+ * versions in place, then an insert replaces each leaf, then every key is
+ * overwritten again. That is a note per key while the old snapshot lives,
+ * enough that the writer goes through its notes for ones no snapshot
+ * needs (reach.c): it must keep all of these.
+ */
+START_TEST(many_replaced_leaves_keep_their_heads)
+{
+	enum { NKEYS = 300 };
+	test_start_daemon(&d, "64M");
+	shmdb *db = test_open(&d);
+	shmdb_table t, other;
+	ck_assert_int_eq(shmdb_table_open(db, "reach", SHMDB_CREATE | SHMDB_ORDERED, &t), 0);
+	ck_assert_int_eq(shmdb_table_open(db, "other", SHMDB_CREATE, &other), 0);
+	/* An index that a rebuild replaces keeps every head it names for every
+	 * older snapshot anyway (apply.c): sized now, it is not rebuilt. */
+	ck_assert_int_eq(shmdb_table_reserve(db, t, 4 * NKEYS), 0);
+	overwrite_all(db, t, NKEYS, '0');
+	shmdb_rtxn *old;
+	ck_assert_int_eq(shmdb_read_begin(db, &old), 0);
+	overwrite_all(db, t, NKEYS, '1'); /* in place, every leaf */
+	shmdb_wtxn *w;
+	ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+	for (int i = 0; i < NKEYS; i += 5) {
+		char k[16];
+		snprintf(k, sizeof(k), "b%03dx", i);
+		ck_assert_int_eq(shmdb_put(w, t, k, strlen(k), "new", 3), 0);
+	}
+	ck_assert_int_eq(shmdb_commit(w, NULL), 0); /* every leaf replaced */
+	overwrite_all(db, t, NKEYS, '2');
+	for (int round = 0; round < 20; round++) {
+		for (int i = 0; i < 200; i++) {
+			char k[16], v[32];
+			snprintf(k, sizeof(k), "o%03d", i % 50);
+			snprintf(v, sizeof(v), "o-%03d-%03d---------", round, i);
+			ck_assert_int_eq(test_commit_put(db, other, k, v, strlen(v), NULL), 0);
+		}
+		test_sleep_us(20000);
+	}
+	for (int i = 0; i < NKEYS; i++) {
+		char k[16], want[32];
+		snprintf(k, sizeof(k), "b%03d", i);
+		snprintf(want, sizeof(want), "0-b%03d-------------", i);
+		seek_value_is(old, t, k, want);
+	}
+	uint64_t n;
+	ck_assert_int_eq(shmdb_count(old, t, &n), 0);
+	ck_assert_uint_eq(n, NKEYS);
+	shmdb_read_end(old);
+	shmdb_close(db);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
 START_TEST(old_snapshot_walks_from_a_replaced_leaf)
 {
 	old_snapshot_after_leaf_leaves(REPLACED_BY_INSERT);
@@ -2346,6 +2418,7 @@ int main(void)
 	tcase_add_test(tc, old_snapshot_walks_from_a_replaced_leaf);
 	tcase_add_test(tc, old_snapshot_walks_from_a_cleared_tree);
 	tcase_add_test(tc, old_snapshot_walks_from_a_dropped_tree);
+	tcase_add_test(tc, many_replaced_leaves_keep_their_heads);
 	suite_add_tcase(s, tc);
 	TCase *th = tcase_create("hostile");
 	tcase_set_timeout(th, 300);

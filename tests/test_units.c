@@ -14,6 +14,7 @@
 #include "arena.h"
 #include "buf.h"
 #include "hist.h"
+#include "reach.h"
 #include "config.h"
 #include "harness.h"
 #include "shmdb.h"
@@ -425,6 +426,87 @@ static void fill(uint8_t *base, int i, int check)
 	}
 }
 
+/* The writer's notes of versions reached from replaced leaves (reach.c)
+ * against a plain array: 200,000 random notes, takes and forgets over
+ * 3,000 offsets (clustered, so probe runs wrap and deletions move entries
+ * back), the table growing from empty. */
+enum { REACH_OFFS = 3000 };
+
+struct reach_model {
+	int has;
+	uint64_t from, until;
+	uint32_t table;
+};
+
+static uint64_t reach_rng = 88172645463325252ull;
+
+static uint64_t reach_rand(void)
+{
+	reach_rng ^= reach_rng << 13;
+	reach_rng ^= reach_rng >> 7;
+	reach_rng ^= reach_rng << 17;
+	return reach_rng;
+}
+
+START_TEST(reach_notes_against_a_model)
+{
+	static struct reach_model m[REACH_OFFS];
+	struct reach r = { 0 };
+	size_t live = 0, taken = 0, forgot = 0;
+	for (int step = 0; step < 200000; step++) {
+		unsigned i = (unsigned)(reach_rand() % REACH_OFFS);
+		uint64_t off = 4096 + 8 * (uint64_t)i, a = reach_rand() % 1000, b = a + reach_rand() % 1000;
+		uint32_t table = (uint32_t)(reach_rand() % 4);
+		switch (reach_rand() % 8) {
+		case 0: case 1: case 2: case 3: /* note */
+			ck_assert_int_eq(reach_note(&r, off, a, b, m[i].has ? m[i].table : table), 0);
+			if (!m[i].has) {
+				m[i] = (struct reach_model){ 1, a, b, table };
+				live++;
+			} else {
+				m[i].from = a < m[i].from ? a : m[i].from;
+				m[i].until = b > m[i].until ? b : m[i].until;
+			}
+			break;
+		case 4: case 5: case 6: { /* take */
+			uint64_t got = reach_take(&r, off);
+			ck_assert_uint_eq(got, m[i].has ? m[i].from : UINT64_MAX);
+			if (m[i].has) {
+				m[i].has = 0;
+				live--;
+				taken++;
+			}
+			break;
+		}
+		default:
+			if (reach_rand() % 50)
+				break;
+			if (reach_rand() % 2) {
+				reach_forget_table(&r, table);
+				for (unsigned k = 0; k < REACH_OFFS; k++)
+					if (m[k].has && m[k].table == table)
+						m[k].has = 0, live--, forgot++;
+			} else {
+				reach_forget_before(&r, a + 500);
+				for (unsigned k = 0; k < REACH_OFFS; k++)
+					if (m[k].has && m[k].until <= a + 500)
+						m[k].has = 0, live--, forgot++;
+			}
+		}
+		ck_assert_uint_eq(r.n, live);
+	}
+	ck_assert_uint_gt(taken, 10000);
+	ck_assert_uint_gt(forgot, 1000);
+	/* Everything left is found, once. */
+	for (unsigned k = 0; k < REACH_OFFS; k++) {
+		uint64_t got = reach_take(&r, 4096 + 8 * (uint64_t)k);
+		ck_assert_uint_eq(got, m[k].has ? m[k].from : UINT64_MAX);
+	}
+	ck_assert_uint_eq(r.n, 0);
+	reach_free(&r);
+}
+END_TEST
+
 START_TEST(allocator_reuses_without_overlap)
 {
 	static const size_t sizes[] = { 16, 24, 48, 60, 100, 152, 160, 300, 1000, 5000 };
@@ -505,6 +587,7 @@ int main(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("allocator");
 	tcase_add_test(tc, allocator_reuses_without_overlap);
+	tcase_add_test(tc, reach_notes_against_a_model);
 	tcase_add_test(tc, buffer_grows_by_doubling);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);

@@ -592,7 +592,7 @@ void tree_store_refs(struct tree_writer *w, const struct tree_result *r)
 		if (!s->leaf)
 			continue; /* the leaf was merged instead (take_stores) */
 		struct shm_node *leaf = (struct shm_node *)(w->base + s->leaf);
-		uint64_t *ref = (uint64_t *)(leaf + 1) + leaf->count;
+		uint64_t *ref = (uint64_t *)shm_node_ref(leaf); /* the writer's to change */
 		/* Release: the version is complete before a reader finds it. */
 		__atomic_store_n(&ref[s->i], s->ref, __ATOMIC_RELEASE);
 		leaf->stored |= 1ull << s->i;

@@ -4,12 +4,14 @@
  * Writer thread only.
  *
  * A transaction's changes to one table go in at once, in key order: each
- * node on the way to a changed key is written anew, and shared by the
- * changes under it, so a 1,000-put transaction writes each touched node
- * once. tree_update runs in prepare, before anything is visible: it may
- * fail (no room), and then tree_unreserve gives back what it wrote. The
- * root it returns is published with the table's count version (apply.c),
- * and the nodes it replaced are retired then (tree_retire_old).
+ * node on the way to a key added or removed is written anew, and shared by
+ * the changes under it, so a 1,000-put transaction writes each touched
+ * node once; a leaf whose keys only take new versions is kept, its refs
+ * queued to be stored in place (tree_store_refs). tree_update runs in
+ * prepare, before anything is visible: it may fail (no room), and then
+ * tree_unreserve gives back what it wrote. At the commit (apply.c) the
+ * refs are stored, the root it returns is published with the table's
+ * count version, and the nodes it replaced are retired (tree_retire_old).
  */
 #ifndef SHMDBD_TREE_H
 #define SHMDBD_TREE_H

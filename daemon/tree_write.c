@@ -5,9 +5,8 @@
  * allocator's, through w->get), before the root that reaches it is
  * published (apply.c); after that only a leaf's refs are stored in place
  * (tree.c): readers of any snapshot read the rest with plain loads
- * (libshm/tree_read.h). A node's entries' bytes
- * lie in entry order after its arrays, which copy_run relies on to move
- * runs of them as one block. Each block written is listed in w->fresh, so
+ * (libshm/tree_read.h). A node's entries' bytes lie in entry order after
+ * its arrays, which copy_run relies on to move runs of them as one block. Each block written is listed in w->fresh, so
  * that a transaction that fails gives back all of them (tree.c).
  */
 #include "tree_write.h"

@@ -5,12 +5,13 @@
  *
  * A snapshot's tree is the root of the count version it sees (tree_read.h,
  * shm_count_at): every node under it was written before that count version
- * was published (release) and stays unchanged while the snapshot lives, so
- * the walk is plain loads, with no check and no restart. A leaf of an
- * ordered table names the head of each key's version chain, stored in
- * place by the commits that overwrote it (layout.h): the record is the
- * version the snapshot sees on that chain, found as from an index slot
- * (index.h, shm_slot_visible). A multimap's pairs are in the leaves.
+ * was published (release) and keeps its keys and children while the
+ * snapshot lives, so the walk down is plain loads, with no check and no
+ * restart. A leaf of an ordered table names the head of each key's
+ * version chain, stored in place by the commits that overwrote it
+ * (layout.h): the record is the version the snapshot sees on that chain,
+ * found as from an index slot (index.h, shm_slot_visible). A multimap's
+ * pairs are in the leaves.
  *
  * A cursor keeps the path from the root to its leaf (client_internal.h):
  * next and prev move within the leaf, and go up only as far as the first

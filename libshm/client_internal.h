@@ -32,6 +32,12 @@ struct shmdb_cursor {
 	 * record, whose path is built by the first step or seek. */
 	unsigned depth;
 	int at_start;
+	/* A seek to a key the snapshot holds (ordered tables, not multimaps)
+	 * finds its record through the hash index: `found`, with the cursor
+	 * before it (after it once next returned it). The path to it is built
+	 * only when the cursor moves on (ordered.c, settle). NULL otherwise. */
+	const struct shm_version *found;
+	int found_passed;
 	const struct shm_node *path[SHM_TREE_MAX_HEIGHT];
 	uint16_t at[SHM_TREE_MAX_HEIGHT];
 };

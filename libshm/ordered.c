@@ -15,7 +15,11 @@
  *
  * A cursor keeps the path from the root to its leaf (client_internal.h):
  * next and prev move within the leaf, and go up only as far as the first
- * ancestor with a sibling on that side. No system call, lock or allocation.
+ * ancestor with a sibling on that side. A seek to a key the snapshot holds
+ * finds it through the table's hash index instead (the version a get
+ * finds, the record the tree names for the snapshot), one probe against a
+ * walk of the tree's levels, and builds the path only if the cursor moves
+ * on. No system call, lock or allocation.
  */
 #include <errno.h>
 #include <string.h>
@@ -97,6 +101,7 @@ void shm_ordered_open(shmdb_cursor *c, const struct shm_table *tb)
 	c->kind = tb->kind;
 	c->depth = 0;
 	c->at_start = 0;
+	c->found = NULL;
 	if (root) {
 		/* The path is built when the cursor first moves: a seek
 		 * right after opening would throw it away. */
@@ -121,6 +126,7 @@ static inline void leave_start(shmdb_cursor *c, int to_first)
 /* Position c before the first record >= t. */
 static void seek(shmdb_cursor *c, const struct shm_target *t)
 {
+	c->found = NULL;
 	leave_start(c, 0);
 	if (!c->depth)
 		return;
@@ -136,6 +142,13 @@ static void seek(shmdb_cursor *c, const struct shm_target *t)
 		c->path[i + 1] = child_of(c, n, c->at[i]);
 		shm_prefetch_search(c->path[i + 1]);
 	}
+}
+
+/* The version v as a record's views. */
+static void views_of(const struct shm_version *v, shmdb_val *key, shmdb_val *val)
+{
+	*key = (shmdb_val){ v->key, v->klen };
+	*val = (shmdb_val){ (const uint8_t *)v + shm_version_value_off(v->klen), v->vlen };
 }
 
 /* Record i of leaf n, as views. */
@@ -164,12 +177,33 @@ static void record(const shmdb_cursor *c, const struct shm_node *n, unsigned i, 
 		__builtin_prefetch((const uint8_t *)next + SHM_SEARCH_BYTES);
 		__builtin_prefetch((const uint8_t *)next + SHM_SEARCH_BYTES + 64);
 	}
-	*key = (shmdb_val){ v->key, v->klen };
-	*val = (shmdb_val){ (const uint8_t *)v + shm_version_value_off(v->klen), v->vlen };
+	views_of(v, key, val);
+}
+
+/* A cursor placed by its key's hash probe takes its path now: before that
+ * record or, once next returned it, after it. The snapshot's tree holds
+ * the key (the snapshot sees a version of it that is no tombstone), so the
+ * search ends on it. */
+static void settle(shmdb_cursor *c)
+{
+	const struct shm_version *v = c->found;
+	struct shm_target t = shm_target_of(v->key, v->klen, v->key, 0, 0);
+	int passed = c->found_passed;
+	seek(c, &t);
+	if (passed)
+		c->at[c->depth - 1]++;
 }
 
 int shm_ordered_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 {
+	if (c->found) {
+		if (!c->found_passed) {
+			c->found_passed = 1;
+			views_of(c->found, key, val);
+			return 0;
+		}
+		settle(c);
+	}
 	leave_start(c, 1);
 	if (!c->depth)
 		return -ENOENT;
@@ -191,6 +225,8 @@ int shm_ordered_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 
 static int ordered_prev(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 {
+	if (c->found)
+		settle(c);
 	leave_start(c, 1);
 	if (!c->depth)
 		return -ENOENT;
@@ -217,6 +253,16 @@ int shmdb_cursor_seek(shmdb_cursor *c, const void *key, size_t klen)
 		return -ENOTSUP;
 	if (!key || klen == 0 || klen > SHMDB_MAX_KEY)
 		return -EINVAL;
+	if (!(c->kind & SHM_KIND_MULTI)) {
+		const struct shm_version *v =
+			shm_lookup(c->r->base, c->slots, c->mask, shm_key_hash(key, klen), key,
+				   (uint32_t)klen, c->r->snap);
+		if (v && v->vlen != SHM_TOMBSTONE) {
+			c->found = v;
+			c->found_passed = 0;
+			return 0;
+		}
+	}
 	struct shm_target t = shm_target_of(key, klen, key, 0, (c->kind & SHM_KIND_MULTI) != 0);
 	seek(c, &t);
 	return 0;
@@ -243,6 +289,7 @@ int shmdb_cursor_seek_end(shmdb_cursor *c)
 		return -EINVAL;
 	if (!(c->kind & SHM_KIND_ORDERED))
 		return -ENOTSUP;
+	c->found = NULL;
 	leave_start(c, 0);
 	if (c->depth)
 		descend(c, 0, 0);

@@ -8,10 +8,13 @@
  * nodes its merged entries make, written whole into new blocks, and the
  * old one is queued for retirement. So a commit writes each node it
  * touches once, whatever the number of changes under it, and a reader of
- * an older root never sees a node's shape change. A leaf whose changes
- * only give its keys new versions is the exception: it is kept, and the
- * new versions are stored into its refs in place at the commit (layout.h;
- * tree_store_refs), so neither it nor any node above it is written.
+ * an older root never sees an inner node change. A leaf of an ordered
+ * table whose changes only give its keys new versions, or add keys it has
+ * room for, is the exception: it is kept, and at the commit the new
+ * versions are stored into its refs and the new entries into its free
+ * slots in place (layout.h; tree_store_refs), so neither it nor any node
+ * above it is written. New keys go only between a leaf's first and last
+ * (change_in_place says why), so its entry in its parent stays its first.
  *
  * Shape: a node holds at most SHM_NODE_MAX entries and NODE_MAX_BYTES; the
  * entries of a replaced node are spread evenly, by count and by bytes,
@@ -33,10 +36,10 @@
  * key (the "carry" below).
  *
  * Invariants: every entry of an inner node is the first entry of its
- * child's subtree as written; entries are in order; every node has at
- * least one entry; the tree has no height over SHM_TREE_MAX_HEIGHT. Nodes
- * are written only through here, before their root is published
- * (apply.c), and after that only a leaf's refs change (tree_store_refs).
+ * child's subtree as written; entries are in order; every node has at least one entry;
+ * the tree has no height over SHM_TREE_MAX_HEIGHT. Nodes are written only
+ * through here, before their root is published (apply.c), and after that
+ * only an ordered table's leaves change, by tree_store_refs.
  */
 #include "tree.h"
 
@@ -211,18 +214,33 @@ static int drop_node(struct tree_writer *w, struct tree_upd *u, uint64_t off)
 }
 
 
-/* A leaf kept with refs to store in place is merged with a sibling after
- * all: its entries es, copied from it, take those refs instead (the stores
- * are dropped). */
-static void take_stores(struct tree_writer *w, uint64_t leaf, struct tree_ent *es)
+/* A leaf kept with changes to make in place is merged with a sibling after
+ * all: its entries, copied from it into v from `first` on, take those
+ * changes instead (they are dropped from the queue): new refs, and new
+ * entries put in their places, the last first so that the places of the
+ * others still hold. 0 or -ENOMEM. */
+static int take_stores(struct tree_writer *w, uint64_t leaf, struct tree_vec *v, size_t first)
 {
-	for (size_t k = w->stores_from; k < w->stores.n; k++) {
+	for (size_t k = w->stores.n; k-- > w->stores_from;) {
 		struct tree_store *st = &w->stores.v[k];
-		if (st->leaf == leaf) {
-			es[st->i].ref = st->ref;
-			st->leaf = 0;
+		if (st->leaf != leaf)
+			continue;
+		st->leaf = 0;
+		if (!st->key) {
+			v->e[first + st->i].ref = st->ref;
+			continue;
 		}
+		struct tree_ent *p = tree_room_for_one(v->e, &v->cap, v->n, sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		v->e = p;
+		size_t at = first + st->i;
+		memmove(&v->e[at + 1], &v->e[at], (v->n - at) * sizeof(*v->e));
+		v->e[at] = (struct tree_ent){ .key = st->key, .val = st->key, .prefix = st->prefix,
+					      .ref = st->ref, .klen = (uint16_t)st->klen };
+		v->n++;
 	}
+	return 0;
 }
 
 /* v holds the entries of a node at `level` (>= 1) being rebuilt: merge
@@ -250,8 +268,11 @@ static int merge_small(struct tree_writer *w, struct tree_upd *u, unsigned level
 				if (err)
 					return err;
 			}
-			if (level == 1 && !v->e[s].fresh)
-				take_stores(w, v->e[s].ref, gather->e + first);
+			if (level == 1 && !v->e[s].fresh) {
+				int err = take_stores(w, v->e[s].ref, gather, first);
+				if (err)
+					return err;
+			}
 		}
 		int err = tree_emit(w, u, gather, level - 1, made);
 		if (!err)
@@ -354,18 +375,31 @@ static int rebuild_inner(struct tree_writer *w, struct tree_upd *u, const struct
 }
 
 /* The most changes a leaf takes in place (a stack array's size; a leaf
- * with more is written anew, as it would be for its inserts anyway). */
+ * with more is written anew). */
 #define STORE_MAX 32u
 
 /* Whether the changes ch[0..n) to leaf `off` of an ordered table only give
- * keys it holds new versions: then their refs are queued, to be stored in
- * place at the commit (tree_store_refs), and the leaf stays. Returns 1 if
- * so (*err set), 0 if the leaf must be written anew (nothing queued). */
-static int store_in_place(struct tree_writer *w, const struct tree_upd *u, uint64_t off,
-			  const struct shm_node *node, const struct tree_change *ch, size_t n,
-			  int *err)
+ * keys it holds new versions or add keys it has free slots and bytes for,
+ * each between its first and its last key: then they are queued, to be
+ * made in place at the commit (tree_store_refs), and the leaf stays.
+ * Returns 1 if so (*err set), 0 if the leaf must be written anew (nothing
+ * queued).
+ *
+ * Why only between: a leaf's range of keys (what its parents send to it)
+ * never shrinks while it lives, but it grows when the siblings on a side
+ * go (a child 0 takes every key before the next entry), so a key beyond
+ * its ends may be one an older snapshot that reads this leaf holds in
+ * another leaf, and would find twice. A key between its first and last,
+ * which never change in place, was in its range for every snapshot that
+ * reads it, so any such snapshot that held the key held it in this leaf,
+ * and the key would be there still (only a new leaf loses a key). */
+static int change_in_place(struct tree_writer *w, struct tree_upd *u, uint64_t off,
+			   const struct shm_node *node, const struct tree_change *ch, size_t n,
+			   int *err)
 {
 	uint32_t at[STORE_MAX];
+	uint8_t add[STORE_MAX];
+	size_t adds = 0, bytes = 0;
 	if (u->multi || n > STORE_MAX)
 		return 0;
 	for (size_t k = 0; k < n; k++) {
@@ -373,10 +407,15 @@ static int store_in_place(struct tree_writer *w, const struct tree_upd *u, uint6
 			return 0;
 		struct shm_target t = shm_target_of(ch[k].key, ch[k].klen, ch[k].key, 0, 0);
 		unsigned i = shm_node_lower(node, &t);
-		if (i == node->count || shm_entry_cmp(node, i, &t) != 0)
+		add[k] = i == node->count || shm_entry_cmp(node, i, &t) != 0;
+		if (add[k] && (i == 0 || i == node->count))
 			return 0;
+		adds += add[k];
+		bytes += add[k] ? ch[k].klen : 0;
 		at[k] = i;
 	}
+	if (node->count + adds > node->cap || node->data_end + bytes > node->bytes)
+		return 0;
 	*err = 0;
 	for (size_t k = 0; k < n && !*err; k++) {
 		struct tree_stores *s = &w->stores;
@@ -386,8 +425,12 @@ static int store_in_place(struct tree_writer *w, const struct tree_upd *u, uint6
 			break;
 		}
 		s->v = p;
-		s->v[s->n++] = (struct tree_store){ .leaf = off, .ref = ch[k].ref, .i = at[k] };
+		s->v[s->n++] = (struct tree_store){ .leaf = off, .ref = ch[k].ref,
+						    .key = add[k] ? ch[k].key : NULL,
+						    .prefix = ch[k].prefix, .i = at[k],
+						    .klen = ch[k].klen };
 	}
+	u->records += (int64_t)adds;
 	return 1;
 }
 
@@ -484,7 +527,7 @@ static int update_node(struct tree_writer *w, struct tree_upd *u, uint64_t off,
 	struct tree_vec *v = &w->lvl[level];
 	int err = 0;
 	if (level == 0) {
-		if (node && !carry && store_in_place(w, u, off, node, ch, n, &err))
+		if (node && !carry && change_in_place(w, u, off, node, ch, n, &err))
 			return err ? err : keep_node(w, off, out);
 		if (!node || carry || !tree_merge_direct(w, u, node, ch, n, out, &err)) {
 			err = merge_leaf(w, u, node, ch, n, carry);
@@ -585,16 +628,75 @@ void tree_retire_old(struct tree_writer *w, const struct tree_result *r, struct 
 }
 
 
+/* Leaf `leaf` takes its m queued changes st[0..m) (in key order). */
+static void change_leaf(struct shm_node *leaf, const struct tree_store *st, size_t m)
+{
+	uint64_t *prefix = (uint64_t *)(leaf + 1), *ref = prefix + leaf->cap;
+	uint64_t *ent = ref + leaf->cap; /* struct shm_node_entry, 8 bytes each */
+	const struct tree_store *add[STORE_MAX];
+	size_t adds = 0;
+	for (size_t k = 0; k < m; k++) {
+		if (st[k].key) {
+			add[adds++] = &st[k];
+			continue;
+		}
+		/* Release: the version is complete before a reader finds it. */
+		__atomic_store_n(&ref[st[k].i], st[k].ref, __ATOMIC_RELEASE);
+		leaf->stored |= 1ull << st[k].i;
+	}
+	if (!adds)
+		return;
+	/* The new keys' bytes go after the last, where no reader looks. */
+	uint32_t off[STORE_MAX], d = leaf->data_end;
+	for (size_t k = 0; k < adds; k++) {
+		memcpy((uint8_t *)leaf + d, add[k]->key, add[k]->klen);
+		off[k] = d;
+		d += add[k]->klen;
+	}
+	leaf->data_end = (uint16_t)d;
+	/* Odd gen, then (release fence) the arrays change: a reader that
+	 * read any of it sees gen changed after (tree_read.h). */
+	uint32_t g = leaf->gen;
+	__atomic_store_n(&leaf->gen, g + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	unsigned count = leaf->count, j = count;
+	uint64_t stored = leaf->stored, moved = 0;
+	for (size_t r = adds; r > 0; r--) {
+		const struct tree_store *x = add[r - 1];
+		/* Entries from the new key's place on move up by the r new
+		 * keys up to them, one 8-byte store per array each. */
+		while (j > x->i) {
+			j--;
+			__atomic_store_n(&prefix[j + r], prefix[j], __ATOMIC_RELAXED);
+			__atomic_store_n(&ref[j + r], ref[j], __ATOMIC_RELAXED);
+			__atomic_store_n(&ent[j + r], ent[j], __ATOMIC_RELAXED);
+			moved |= ((stored >> j) & 1) << (j + r);
+		}
+		unsigned at = x->i + (unsigned)r - 1;
+		struct shm_node_entry e = { .off = off[r - 1], .klen = (uint16_t)x->klen };
+		uint64_t ew;
+		memcpy(&ew, &e, sizeof(ew));
+		__atomic_store_n(&prefix[at], x->prefix, __ATOMIC_RELAXED);
+		__atomic_store_n(&ref[at], x->ref, __ATOMIC_RELAXED);
+		__atomic_store_n(&ent[at], ew, __ATOMIC_RELAXED);
+		moved |= 1ull << at;
+	}
+	leaf->stored = moved | (j ? stored & ((1ull << j) - 1) : 0);
+	__atomic_store_n(&leaf->count, (uint16_t)(count + adds), __ATOMIC_RELAXED);
+	/* Release: everything above is in place before gen is even again. */
+	__atomic_store_n(&leaf->gen, g + 2, __ATOMIC_RELEASE);
+}
+
 void tree_store_refs(struct tree_writer *w, const struct tree_result *r)
 {
-	for (size_t k = r->stores_from; k < r->stores_to; k++) {
+	for (size_t k = r->stores_from; k < r->stores_to;) {
 		const struct tree_store *s = &w->stores.v[k];
-		if (!s->leaf)
-			continue; /* the leaf was merged instead (take_stores) */
-		struct shm_node *leaf = (struct shm_node *)(w->base + s->leaf);
-		uint64_t *ref = (uint64_t *)shm_node_ref(leaf); /* the writer's to change */
-		/* Release: the version is complete before a reader finds it. */
-		__atomic_store_n(&ref[s->i], s->ref, __ATOMIC_RELEASE);
-		leaf->stored |= 1ull << s->i;
+		size_t e = k + 1;
+		while (e < r->stores_to && w->stores.v[e].leaf == s->leaf)
+			e++;
+		/* A leaf 0: merged with a sibling instead (take_stores). */
+		if (s->leaf)
+			change_leaf((struct shm_node *)(w->base + s->leaf), s, e - k);
+		k = e;
 	}
 }

@@ -6,8 +6,9 @@
  * A transaction's changes to one table go in at once, in key order: each
  * node on the way to a key added or removed is written anew, and shared by
  * the changes under it, so a 1,000-put transaction writes each touched
- * node once; a leaf whose keys only take new versions is kept, its refs
- * queued to be stored in place (tree_store_refs). tree_update runs in
+ * node once; a leaf of an ordered table whose keys only take new versions,
+ * or that has room for the keys it gains, is kept, its new refs and
+ * entries queued to be stored in place (tree_store_refs). tree_update runs in
  * prepare, before anything is visible: it may fail (no room), and then
  * tree_unreserve gives back what it wrote. At the commit (apply.c) the
  * refs are stored, the root it returns is published with the table's
@@ -61,11 +62,17 @@ struct tree_offs {
 	size_t n, cap;
 };
 
-/* Leaf refs to store in place: ref i of the leaf at `leaf` becomes `ref`. */
+/* A change to a leaf in place at the commit (tree_store_refs): ref i of
+ * the leaf at `leaf` becomes `ref` (key NULL), or a new entry for `key`
+ * goes in before the leaf's entry i (its count: after the last), naming
+ * `ref`. */
 struct tree_store {
 	uint64_t leaf;
 	uint64_t ref;
+	const uint8_t *key;   /* the transaction's copy, kept until its commit */
+	uint64_t prefix;
 	uint32_t i;
+	uint32_t klen;
 };
 
 struct tree_stores {
@@ -89,7 +96,7 @@ struct tree_writer {
 	struct tree_vec merged;  /* entries of two merged siblings */
 	struct tree_offs fresh;  /* nodes written by the transaction (0: freed again) */
 	struct tree_offs old;    /* nodes it replaces, retired at its commit */
-	struct tree_stores stores; /* leaf refs it stores in place */
+	struct tree_stores stores; /* leaf refs and entries it stores in place */
 	size_t stores_from;      /* the table being updated has stores.v[from..) */
 	struct reach reach;      /* versions replaced leaves name (reach.h) */
 	size_t reach_purge_at;   /* notes that make the next purge due */
@@ -101,7 +108,7 @@ struct tree_result {
 	int64_t records;      /* entries added less entries removed */
 	int64_t bytes;        /* node bytes written less node bytes replaced */
 	size_t old_from, old_to; /* its replaced nodes: old.v[old_from..old_to) */
-	size_t stores_from, stores_to; /* its refs stored in place: stores.v[..) */
+	size_t stores_from, stores_to; /* its changes in place: stores.v[..) */
 };
 
 void tree_writer_init(struct tree_writer *w, uint8_t *base, struct alloc *alloc,
@@ -124,9 +131,10 @@ size_t tree_sort_changes(struct tree_change *ch, size_t n);
 /*
  * tree_update - apply the sorted changes ch[0..n) of one table to the tree
  * at `root` (0: empty) for the commit `ts`: new nodes where entries come or
- * go, and where a leaf's keys only take new versions, refs to store in
- * place at the commit (tree_store_refs), that leaf and the nodes above it
- * then kept. Returns 0 with *out set, or -ENOSPC / -ENOMEM; what it wrote
+ * go; where a leaf of an ordered table only takes new versions, or has
+ * room for the keys it gains, refs and entries to store in place at the
+ * commit (tree_store_refs), that leaf and the nodes above it then kept.
+ * Returns 0 with *out set, or -ENOSPC / -ENOMEM; what it wrote
  * stays in w->fresh either way, for tree_unreserve.
  */
 int tree_update(struct tree_writer *w, uint64_t root, int multi, const struct tree_change *ch,
@@ -146,8 +154,9 @@ static inline size_t tree_old_count(const struct tree_writer *w)
 void tree_retire_old(struct tree_writer *w, const struct tree_result *r, struct retire_queue *q,
 		     uint64_t ts);
 
-/* tree_store_refs - store r's leaf refs in place (release: each names a
- * version complete before), at the commit, before its commit_ts. */
+/* tree_store_refs - store r's leaf refs and entries in place (each ref
+ * names a version complete before; new entries under the leaf's gen,
+ * layout.h), at the commit, before its commit_ts. */
 void tree_store_refs(struct tree_writer *w, const struct tree_result *r);
 
 #endif /* SHMDBD_TREE_H */

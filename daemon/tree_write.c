@@ -3,11 +3,12 @@
  *
  * Every node is written whole into a block the transaction reserved (the
  * allocator's, through w->get), before the root that reaches it is
- * published (apply.c); after that only a leaf's refs are stored in place
- * (tree.c): readers of any snapshot read the rest with plain loads
- * (libshm/tree_read.h). A node's entries' bytes lie in entry order after
- * its arrays, which copy_run relies on to move runs of them as one block. Each block written is listed in w->fresh, so
- * that a transaction that fails gives back all of them (tree.c).
+ * published (apply.c); after that only a leaf of an ordered table changes,
+ * in place, under its gen (tree.c, tree_store_refs). A node's slack slots
+ * and bytes are zero. A node's entries' bytes lie in entry order after its
+ * arrays but for keys added in place, so copy_run moves them in runs of
+ * adjacent ones. Each block written is listed in w->fresh, so that a
+ * transaction that fails gives back all of them (tree.c).
  */
 #include "tree_write.h"
 
@@ -52,12 +53,49 @@ int tree_offs_push(struct tree_offs *o, uint64_t off)
 	return 0;
 }
 
+size_t tree_node_room(const struct tree_upd *u, unsigned level, size_t n, size_t data,
+		      size_t *cap)
+{
+	*cap = n;
+	if (level > 0 || u->multi || n == 0 || n >= SHM_NODE_MAX)
+		return shm_node_size(n, data);
+	size_t slots = SHM_NODE_MAX, room = data + (slots - n) * ((data + n - 1) / n);
+	while (slots > n && shm_node_size(slots, room) > NODE_MAX_BYTES) {
+		slots--;
+		room = data + (slots - n) * ((data + n - 1) / n);
+	}
+	*cap = slots;
+	return shm_node_size(slots, room);
+}
+
+/* The header of a new node of n entries in `cap` slots, `size` bytes. */
+static struct shm_node *node_head(struct tree_writer *w, const struct tree_upd *u, uint64_t off,
+				  size_t size, size_t n, size_t cap, unsigned level)
+{
+	struct shm_node *node = (struct shm_node *)(w->base + off);
+	*node = (struct shm_node){ .created_ts = u->ts, .bytes = (uint32_t)size,
+				   .count = (uint16_t)n, .cap = (uint16_t)cap,
+				   .level = (uint8_t)level };
+	return node;
+}
+
+/* Zero node's slots n..cap of each array, and its bytes from data_end on. */
+static void zero_slack(struct shm_node *node, size_t n)
+{
+	uint64_t *prefix = (uint64_t *)(node + 1);
+	size_t slack = (size_t)(node->cap - n) * sizeof(uint64_t);
+	memset(prefix + n, 0, slack);
+	memset(prefix + node->cap + n, 0, slack);
+	memset(prefix + 2 * (size_t)node->cap + n, 0, slack);
+	memset((uint8_t *)node + node->data_end, 0, node->bytes - node->data_end);
+}
+
 /* Write the entries es[0..n) (`data` bytes of keys and values) as one node
  * at `level`; *off gets it. */
 static int write_node(struct tree_writer *w, struct tree_upd *u, const struct tree_ent *es,
 		      size_t n, size_t data, unsigned level, uint64_t *off)
 {
-	size_t size = shm_node_size(n, data);
+	size_t cap, size = tree_node_room(u, level, n, data, &cap);
 	uint64_t o = w->get.get(w->get.ctx, size);
 	if (!o)
 		return -ENOSPC;
@@ -65,12 +103,10 @@ static int write_node(struct tree_writer *w, struct tree_upd *u, const struct tr
 		alloc_put(w->alloc, o, size);
 		return -ENOMEM;
 	}
-	struct shm_node *node = (struct shm_node *)(w->base + o);
-	*node = (struct shm_node){ .created_ts = u->ts, .bytes = (uint32_t)size,
-				   .count = (uint16_t)n, .level = (uint8_t)level };
-	uint64_t *prefix = (uint64_t *)(node + 1), *ref = prefix + n;
-	struct shm_node_entry *ent = (struct shm_node_entry *)(ref + n);
-	uint32_t at = (uint32_t)((uint8_t *)(ent + n) - (uint8_t *)node);
+	struct shm_node *node = node_head(w, u, o, size, n, cap, level);
+	uint64_t *prefix = (uint64_t *)(node + 1), *ref = prefix + cap;
+	struct shm_node_entry *ent = (struct shm_node_entry *)(ref + cap);
+	uint32_t at = tree_data_start(node);
 	for (size_t i = 0; i < n; i++) {
 		prefix[i] = es[i].prefix;
 		ref[i] = es[i].ref;
@@ -80,7 +116,8 @@ static int write_node(struct tree_writer *w, struct tree_upd *u, const struct tr
 			memcpy((uint8_t *)node + at + es[i].klen, es[i].val, es[i].vlen);
 		at += es[i].klen + es[i].vlen;
 	}
-	memset((uint8_t *)node + at, 0, size - at);
+	node->data_end = (uint16_t)at;
+	zero_slack(node, n);
 	u->bytes += (int64_t)alloc_class_size(size);
 	*off = o;
 	return 0;
@@ -156,7 +193,7 @@ int tree_write_patched(struct tree_writer *w, struct tree_upd *u, const struct s
 	memcpy(copy, n, n->bytes);
 	copy->created_ts = u->ts;
 	copy->stored = 0;
-	uint64_t *ref = (uint64_t *)(copy + 1) + copy->count;
+	uint64_t *ref = (uint64_t *)(copy + 1) + copy->cap;
 	for (size_t k = 0; k < m; k++)
 		ref[at[k]] = refs[k];
 	u->bytes += (int64_t)alloc_class_size(n->bytes);
@@ -172,28 +209,35 @@ enum { ACT_NONE, ACT_REPLACE, ACT_INSERT, ACT_REMOVE };
 #define DIRECT_MAX 32u
 
 /* Copy old leaf entries [from, to) to the new leaf's place o, their bytes
- * to *doff: the arrays and the bytes as blocks, the entries' offsets moved
- * by one delta. */
+ * to *doff: the arrays as blocks, the bytes in runs of entries whose bytes
+ * are adjacent (all of them, but for keys added in place), each run's
+ * offsets moved by one delta. */
 static void copy_run(struct shm_node *nn, const struct shm_node *n, unsigned from, unsigned to,
 		     unsigned o, uint32_t *doff)
 {
 	if (from == to)
 		return;
 	unsigned r = to - from;
-	uint64_t *np = (uint64_t *)(nn + 1), *nr = np + nn->count;
-	struct shm_node_entry *ne = (struct shm_node_entry *)(nr + nn->count);
+	uint64_t *np = (uint64_t *)(nn + 1), *nr = np + nn->cap;
+	struct shm_node_entry *ne = (struct shm_node_entry *)(nr + nn->cap);
 	const struct shm_node_entry *oe = shm_node_ent(n);
 	memcpy(np + o, shm_node_prefix(n) + from, r * sizeof(uint64_t));
 	memcpy(nr + o, shm_node_ref(n) + from, r * sizeof(uint64_t));
-	uint32_t start = oe[from].off;
-	uint32_t end = oe[to - 1].off + oe[to - 1].klen + oe[to - 1].vlen;
-	memcpy((uint8_t *)nn + *doff, (const uint8_t *)n + start, end - start);
-	uint32_t delta = *doff - start; /* modulo 2^32: adds back right */
-	for (unsigned x = 0; x < r; x++) {
-		ne[o + x] = oe[from + x];
-		ne[o + x].off += delta;
+	for (unsigned x = from; x < to;) {
+		unsigned y = x + 1;
+		uint32_t start = oe[x].off, end = start + oe[x].klen + oe[x].vlen;
+		while (y < to && oe[y].off == end) {
+			end += oe[y].klen + oe[y].vlen;
+			y++;
+		}
+		memcpy((uint8_t *)nn + *doff, (const uint8_t *)n + start, end - start);
+		uint32_t delta = *doff - start; /* modulo 2^32: adds back right */
+		for (; x < y; x++) {
+			ne[o + x - from] = oe[x];
+			ne[o + x - from].off += delta;
+		}
+		*doff += end - start;
 	}
-	*doff += end - start;
 }
 
 /* Leaf n with the changes ch[0..m) (no TREE_WIPE) written at once when the
@@ -211,7 +255,7 @@ int tree_merge_direct(struct tree_writer *w, struct tree_upd *u, const struct sh
 		return 0;
 	const struct shm_node_entry *oe = shm_node_ent(n);
 	int64_t cnt = n->count;
-	size_t data = oe[n->count - 1].off + oe[n->count - 1].klen + oe[n->count - 1].vlen - oe[0].off;
+	size_t data = n->data_end - tree_data_start(n);
 	for (size_t k = 0; k < m; k++) {
 		if (ch[k].kind == TREE_WIPE)
 			return 0;
@@ -234,9 +278,9 @@ int tree_merge_direct(struct tree_writer *w, struct tree_upd *u, const struct sh
 			}
 		}
 	}
-	size_t size = shm_node_size((size_t)cnt, data);
-	if (cnt <= 0 || cnt > SHM_NODE_MAX || size > NODE_TARGET_BYTES)
+	if (cnt <= 0 || cnt > SHM_NODE_MAX || shm_node_size((size_t)cnt, data) > NODE_TARGET_BYTES)
 		return 0;
+	size_t cap, size = tree_node_room(u, 0, (size_t)cnt, data, &cap);
 	uint64_t off = w->get.get(w->get.ctx, size);
 	if (!off)
 		return *err = -ENOSPC, 1;
@@ -244,12 +288,10 @@ int tree_merge_direct(struct tree_writer *w, struct tree_upd *u, const struct sh
 		alloc_put(w->alloc, off, size);
 		return 1;
 	}
-	struct shm_node *nn = (struct shm_node *)(w->base + off);
-	*nn = (struct shm_node){ .created_ts = u->ts, .bytes = (uint32_t)size,
-				 .count = (uint16_t)cnt, .level = 0 };
-	uint64_t *np = (uint64_t *)(nn + 1), *nr = np + cnt;
-	struct shm_node_entry *ne = (struct shm_node_entry *)(nr + cnt);
-	uint32_t doff = (uint32_t)((uint8_t *)(ne + cnt) - (uint8_t *)nn);
+	struct shm_node *nn = node_head(w, u, off, size, (size_t)cnt, cap, 0);
+	uint64_t *np = (uint64_t *)(nn + 1), *nr = np + cap;
+	struct shm_node_entry *ne = (struct shm_node_entry *)(nr + cap);
+	uint32_t doff = tree_data_start(nn);
 	unsigned from = 0, o = 0;
 	for (size_t k = 0; k < m; k++) {
 		copy_run(nn, n, from, pos[k], o, &doff);
@@ -280,7 +322,8 @@ int tree_merge_direct(struct tree_writer *w, struct tree_upd *u, const struct sh
 		}
 	}
 	copy_run(nn, n, from, n->count, o, &doff);
-	memset((uint8_t *)nn + doff, 0, size - doff);
+	nn->data_end = (uint16_t)doff;
+	zero_slack(nn, (size_t)cnt);
 	u->bytes += (int64_t)alloc_class_size(size);
 	struct tree_ent first = tree_ent_at(nn, 0);
 	first.fresh = 1;

@@ -54,6 +54,21 @@ static inline struct tree_ent tree_ent_at(const struct shm_node *n, unsigned i)
 				  .ref = shm_node_ref(n)[i], .klen = e->klen, .vlen = e->vlen };
 }
 
+/* Where node n's entries' bytes begin: after its arrays of n->cap slots. */
+static inline uint32_t tree_data_start(const struct shm_node *n)
+{
+	return (uint32_t)(sizeof(struct shm_node) + (size_t)n->cap * 24);
+}
+
+/* The slots a node of n entries of `data` bytes is written with, and its
+ * bytes: a leaf of an ordered table (not a multimap: its pairs have no
+ * versions to hide a new one from older snapshots) gets room to take keys
+ * in place (layout.h; tree.c), as many slots as SHM_NODE_MAX and bytes for
+ * as many keys again of its average length, within NODE_MAX_BYTES; any
+ * other node just what it holds. */
+size_t tree_node_room(const struct tree_upd *u, unsigned level, size_t n, size_t data,
+		      size_t *cap);
+
 /* Whether a node is small enough to merge with a sibling. */
 static inline int tree_small(const struct shm_node *n)
 {

@@ -27,11 +27,16 @@ struct shmdb_cursor {
 	/* an ordered table (ordered.c): the path from the root of r's
 	 * snapshot to the leaf the cursor is in, and the place on it: at[i]
 	 * is the child taken at path[i]; in the leaf, the entry next would
-	 * return (path[depth - 1]->count: after the leaf's last). depth 0:
-	 * an empty tree, or (at_start) a cursor still before the first
-	 * record, whose path is built by the first step or seek. */
+	 * return (its count: after the leaf's last). depth 0: an empty
+	 * tree, or (at_start) a cursor still before the first record, whose
+	 * path is built by the first step or seek. The leaf's place holds
+	 * for its gen `gen`; keys added to the leaf in place since (layout.h)
+	 * move it, and `mark`, the entry before it (its bytes' offset, which
+	 * never changes; 0 at the leaf's start), finds it again. */
 	unsigned depth;
 	int at_start;
+	uint32_t gen;
+	uint32_t mark;
 	/* A seek to a key the snapshot holds (ordered tables, not multimaps)
 	 * finds its record through the hash index: `found`, with the cursor
 	 * before it (after it once next returned it). The path to it is built

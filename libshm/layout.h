@@ -39,7 +39,7 @@
 #include "align.h"
 
 #define SHM_CACHELINE 64
-#define SHM_FORMAT_VERSION 7u
+#define SHM_FORMAT_VERSION 8u
 
 /* Magics: ASCII tags read as little-endian u64, so a hex dump shows them. */
 #define SHM_META_MAGIC    0x3154454d42444d53ull /* "SMDBMET1" */
@@ -249,11 +249,13 @@ static inline size_t shm_index_bytes(uint64_t word)
  * shape of its commit with plain loads: every node reachable from its root
  * stays, and stays the same, until the snapshot ends.
  *
- * The one field that changes in place is a leaf ref of an ordered table:
- * a commit that only overwrites keys of a leaf stores their new versions
- * into it (release) before its commit_ts, instead of writing the leaf, its
- * parents and a root anew. A ref is thus the head of its key's version
- * chain as of the latest commit that reached the leaf, never older than the
+ * A leaf of an ordered table (not a multimap's) is the exception: it
+ * takes new versions and new keys in place, so that a commit that only
+ * overwrites or inserts keys in a leaf with room writes no node at all.
+ *
+ * New versions: the commit stores them into the leaf's refs (release)
+ * before its commit_ts. A ref is thus the head of its key's version chain
+ * as of the latest commit that reached the leaf, never older than the
  * snapshot's own version, and a reader walks the chain from it exactly as
  * from an index slot (index.h, validated: the ref is read again as a slot
  * would be). A leaf replaced later keeps the heads it had: the writer keeps
@@ -261,21 +263,44 @@ static inline size_t shm_index_bytes(uint64_t word)
  * (daemon/reach.h), so a snapshot that reaches the old leaf walks from a
  * version that is still there.
  *
+ * New keys: a leaf is written with room for more entries (cap) and more
+ * bytes than it holds. The commit appends the new keys' bytes after the
+ * last used byte (data_end), then, under the leaf's `gen` sequence count
+ * (odd while it changes: a release fence after the odd store, a release
+ * store of the even one), moves the array entries after each new key's
+ * place up by one (8-byte stores) and stores the new entries and count,
+ * all before its commit_ts. Entries' bytes never move, and no entry
+ * leaves a leaf in place (a delete writes the leaf anew). A reader loads
+ * gen (acquire; odd: it waits), reads count and the arrays, and keeps
+ * what it read only if gen is the same after (acquire fence): else it
+ * reads again. A key inserted in place is one no snapshot that reads the
+ * leaf from before its commit sees (it had no version such a snapshot sees
+ * but a tombstone, else the leaf would have held it), so a snapshot skips
+ * an entry whose chain shows it nothing: the structure holds the latest
+ * key set, the versions the visibility (DESIGN.md). Every slot past count
+ * is zero or an entry being placed, and every ref a ref of the leaf, so a
+ * reader that raced reads only bytes of the leaf and versions.
+ *
  *   0  u64 created_ts   the commit that wrote it (the writer's)
  *   8  u32 bytes        the node's bytes
- *  12  u16 count        entries, 1..SHM_NODE_MAX
- *  14  u8  level        0 for a leaf, else the height above the leaves
- *  15  u8  reserved     0
+ *  12  u16 count        entries, 1..cap (changes in place: above)
+ *  14  u16 cap          the slots of each array, count..SHM_NODE_MAX
  *  16  u64 stored       the writer's own, never read by clients: bit i set
  *                         once leaf ref i was stored in place
- *  24  u64 prefix[count]  each entry's first 8 key bytes, big-endian,
+ *  24  u32 gen          even; odd while entries are added in place
+ *  28  u8  level        0 for a leaf, else the height above the leaves
+ *  29  u8  reserved     0
+ *  30  u16 data_end     the writer's own: the first byte after the
+ *                         entries' bytes
+ *  32  u64 prefix[cap]  each entry's first 8 key bytes, big-endian,
  *                         zero-padded (shm_key_prefix): the search compares
  *                         these and reads an entry's bytes only on a tie
- *      u64 ref[count]   leaf of an ordered table: the offset of the head of
+ *      u64 ref[cap]     leaf of an ordered table: the offset of the head of
  *                         the key's version chain (above); leaf of a
  *                         multimap: 0; inner node: the child node's offset
- *      struct shm_node_entry ent[count]
- *      entries' bytes   key, then (multimap pairs) value
+ *      struct shm_node_entry ent[cap]
+ *      entries' bytes   key, then (multimap pairs) value; in entry order
+ *                         but for keys added in place, which follow
  *
  * Entries are in order (shmdb.h; a multimap orders its pairs by key, then
  * value). An inner node's entry i is the first entry of its child i's
@@ -286,9 +311,12 @@ struct shm_node {
 	uint64_t created_ts;
 	uint32_t bytes;
 	uint16_t count;
+	uint16_t cap;
+	uint64_t stored;
+	uint32_t gen;
 	uint8_t level;
 	uint8_t reserved;
-	uint64_t stored;
+	uint16_t data_end;
 };
 
 struct shm_node_entry {
@@ -307,19 +335,19 @@ static inline const uint64_t *shm_node_prefix(const struct shm_node *n)
 
 static inline const uint64_t *shm_node_ref(const struct shm_node *n)
 {
-	return shm_node_prefix(n) + n->count;
+	return shm_node_prefix(n) + n->cap;
 }
 
 static inline const struct shm_node_entry *shm_node_ent(const struct shm_node *n)
 {
-	return (const struct shm_node_entry *)(shm_node_ref(n) + n->count);
+	return (const struct shm_node_entry *)(shm_node_ref(n) + n->cap);
 }
 
-/* The bytes of a node of `count` entries whose keys and values take
- * `data` bytes. */
-static inline size_t shm_node_size(size_t count, size_t data)
+/* The bytes of a node of `cap` slots whose keys and values take `data`
+ * bytes. */
+static inline size_t shm_node_size(size_t cap, size_t data)
 {
-	return shm_align_up(sizeof(struct shm_node) + count * 24 + data, 8);
+	return shm_align_up(sizeof(struct shm_node) + cap * 24 + data, 8);
 }
 #define SHM_SLOT_TAG(hash) ((hash) & ~SHM_SLOT_OFF_MASK)
 
@@ -636,7 +664,8 @@ _Static_assert(sizeof(struct shm_table) == 192, "table entry");
 _Static_assert(offsetof(struct shm_table, name_len) == 64, "table entry line 1");
 _Static_assert(offsetof(struct shm_table, records) == 128, "table entry line 2");
 _Static_assert(sizeof(struct shm_version) == 24, "version header");
-_Static_assert(sizeof(struct shm_node) == 24, "node header");
+_Static_assert(sizeof(struct shm_node) == 32, "node header");
+_Static_assert(offsetof(struct shm_node, gen) == 24, "node gen");
 _Static_assert(sizeof(struct shm_node_entry) == 8, "node entry");
 _Static_assert(offsetof(struct shm_table, kind) == 56, "table kind");
 _Static_assert(sizeof(struct shm_arena_header) == 64, "arena header");

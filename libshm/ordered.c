@@ -5,13 +5,17 @@
  *
  * A snapshot's tree is the root of the count version it sees (tree_read.h,
  * shm_count_at): every node under it was written before that count version
- * was published (release) and keeps its keys and children while the
- * snapshot lives, so the walk down is plain loads, with no check and no
- * restart. A leaf of an ordered table names the head of each key's
- * version chain, stored in place by the commits that overwrote it
- * (layout.h): the record is the version the snapshot sees on that chain,
- * found as from an index slot (index.h, shm_slot_visible). A multimap's
- * pairs are in the leaves.
+ * was published (release) and keeps its children while the snapshot
+ * lives, so the walk down through inner nodes is plain loads, with no
+ * check and no restart. A leaf of an ordered table names the head of each
+ * key's version chain, stored in place by the commits that overwrote it,
+ * and takes keys inserted by later commits in place (layout.h): what a
+ * cursor reads of a leaf counts only if the leaf's gen is the same after
+ * (else it reads again, its place found again from its mark), and the
+ * record is the version the snapshot sees on the key's chain, found as
+ * from an index slot (index.h, shm_slot_visible); an entry with none, or
+ * a tombstone, is a key the snapshot does not hold, and a step passes it.
+ * A multimap's pairs are in its leaves, which never change in place.
  *
  * A cursor keeps the path from the root to its leaf (client_internal.h):
  * next and prev move within the leaf, and go up only as far as the first
@@ -53,7 +57,8 @@ static inline void prefetch_versions(const shmdb_cursor *c, const struct shm_nod
 {
 	if (c->kind & SHM_KIND_MULTI)
 		return;
-	for (unsigned k = i; k < i + LEAF_AHEAD && k < n->count; k++)
+	unsigned cnt = shm_node_count(n);
+	for (unsigned k = i; k < i + LEAF_AHEAD && k < cnt; k++)
 		__builtin_prefetch(ref_hint(c, n, k));
 }
 
@@ -61,6 +66,35 @@ static const struct shm_node *child_of(const shmdb_cursor *c, const struct shm_n
 				       unsigned i)
 {
 	return shm_node_at(c->r->base, shm_node_ref(n)[i]);
+}
+
+/* The cursor's place in its leaf n (path[depth - 1]) is `at`, read
+ * under n's gen g: its mark with it. */
+static void place(shmdb_cursor *c, const struct shm_node *n, unsigned at, uint32_t g)
+{
+	c->at[c->depth - 1] = (uint16_t)at;
+	c->gen = g;
+	c->mark = at ? shm_node_ent(n)[at - 1].off : 0;
+}
+
+/* The cursor's place in its leaf, found again if keys were added to the
+ * leaf in place since it was read: just after its mark. Those keys are
+ * newer than the snapshot (layout.h), so wherever they went, the records
+ * the snapshot holds keep their order around the place. */
+static void resync(shmdb_cursor *c)
+{
+	const struct shm_node *n = c->path[c->depth - 1];
+	if (__builtin_expect(__atomic_load_n(&n->gen, __ATOMIC_ACQUIRE) == c->gen, 1))
+		return;
+	uint32_t g;
+	do {
+		g = shm_node_gen(n);
+		unsigned at = 0, cnt = shm_node_count(n);
+		if (c->mark)
+			while (at < cnt && shm_node_ent(n)[at++].off != c->mark)
+				;
+		place(c, n, at, g);
+	} while (!shm_node_same(n, g));
 }
 
 /* Go down from path[from] to a leaf along the first children (first) or
@@ -71,8 +105,12 @@ static void descend(shmdb_cursor *c, unsigned from, int first)
 	for (unsigned i = from;; i++) {
 		const struct shm_node *n = c->path[i];
 		if (n->level == 0) {
-			c->at[i] = first ? 0 : n->count;
 			c->depth = i + 1;
+			uint32_t g;
+			do {
+				g = shm_node_gen(n);
+				place(c, n, first ? 0 : shm_node_count(n), g);
+			} while (!shm_node_same(n, g));
 			return;
 		}
 		c->at[i] = first ? 0 : (uint16_t)(n->count - 1);
@@ -133,8 +171,12 @@ static void seek(shmdb_cursor *c, const struct shm_target *t)
 	for (unsigned i = 0;; i++) {
 		const struct shm_node *n = c->path[i];
 		if (n->level == 0) {
-			c->at[i] = (uint16_t)shm_node_lower(n, t);
 			c->depth = i + 1;
+			uint32_t g;
+			do {
+				g = shm_node_gen(n);
+				place(c, n, shm_node_lower(n, t), g);
+			} while (!shm_node_same(n, g));
 			prefetch_versions(c, n, c->at[i]);
 			return;
 		}
@@ -151,47 +193,54 @@ static void views_of(const struct shm_version *v, shmdb_val *key, shmdb_val *val
 	*val = (shmdb_val){ (const uint8_t *)v + shm_version_value_off(v->klen), v->vlen };
 }
 
-/* Record i of leaf n, as views. */
-static void record(const shmdb_cursor *c, const struct shm_node *n, unsigned i, shmdb_val *key,
-		   shmdb_val *val)
+/* Entry i of leaf n as a record of the cursor's snapshot: 1 with the views
+ * set, or 0 if the snapshot holds no such key (one added after it, or
+ * deleted in it). Read under the cursor's gen, which the caller checks
+ * after: until then the entry may be another of the leaf's. */
+static int record(const shmdb_cursor *c, const struct shm_node *n, unsigned i, shmdb_val *key,
+		  shmdb_val *val)
 {
-	const struct shm_node_entry *e = &shm_node_ent(n)[i];
 	if (c->kind & SHM_KIND_MULTI) {
-		const uint8_t *b = shm_entry_bytes(n, i);
-		*key = (shmdb_val){ b, e->klen };
-		*val = (shmdb_val){ b + e->klen, e->vlen };
-		return;
+		struct shm_node_entry e = shm_node_ent(n)[i];
+		const uint8_t *b = (const uint8_t *)n + e.off;
+		*key = (shmdb_val){ b, e.klen };
+		*val = (shmdb_val){ b + e.klen, e.vlen };
+		return 1;
 	}
-	/* Every key of a leaf a snapshot reaches has a version it sees, and
-	 * not a tombstone (a delete writes the leaf anew). */
 	const struct shm_version *v = shm_slot_visible(c->r->base, &shm_node_ref(n)[i], c->r->snap);
 	/* A walk forward loads the version LEAF_AHEAD records on, in the
 	 * next leaf near this one's end (whose lines were asked for halfway). */
 	const struct shm_node *next;
-	if (i + LEAF_AHEAD < n->count)
+	unsigned cnt = shm_node_count(n);
+	if (i + LEAF_AHEAD < cnt)
 		__builtin_prefetch(ref_hint(c, n, i + LEAF_AHEAD));
-	else if ((next = next_leaf(c)) && i + LEAF_AHEAD - n->count < next->count)
-		__builtin_prefetch(ref_hint(c, next, i + LEAF_AHEAD - n->count));
-	if (i == n->count / 2 && (next = next_leaf(c))) {
+	else if ((next = next_leaf(c)) && i + LEAF_AHEAD - cnt < next->count)
+		__builtin_prefetch(ref_hint(c, next, i + LEAF_AHEAD - cnt));
+	if (i == cnt / 2 && (next = next_leaf(c))) {
 		shm_prefetch_search(next);
 		__builtin_prefetch((const uint8_t *)next + SHM_SEARCH_BYTES);
 		__builtin_prefetch((const uint8_t *)next + SHM_SEARCH_BYTES + 64);
 	}
+	if (!v || v->vlen == SHM_TOMBSTONE)
+		return 0;
 	views_of(v, key, val);
+	return 1;
 }
 
 /* A cursor placed by its key's hash probe takes its path now: before that
  * record or, once next returned it, after it. The snapshot's tree holds
  * the key (the snapshot sees a version of it that is no tombstone), so the
- * search ends on it. */
+ * search ends before it and a step passes it. */
 static void settle(shmdb_cursor *c)
 {
 	const struct shm_version *v = c->found;
 	struct shm_target t = shm_target_of(v->key, v->klen, v->key, 0, 0);
 	int passed = c->found_passed;
 	seek(c, &t);
-	if (passed)
-		c->at[c->depth - 1]++;
+	if (passed) {
+		shmdb_val k, d;
+		shm_ordered_next(c, &k, &d);
+	}
 }
 
 int shm_ordered_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
@@ -208,19 +257,34 @@ int shm_ordered_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 	if (!c->depth)
 		return -ENOENT;
 	unsigned leaf = c->depth - 1;
-	if (c->at[leaf] == c->path[leaf]->count) {
-		/* The nearest ancestor with a next child, then its first leaf. */
-		unsigned i = leaf;
-		while (i-- > 0 && c->at[i] + 1 >= c->path[i]->count)
-			;
-		if (i == (unsigned)-1)
-			return -ENOENT;
-		c->at[i]++;
-		c->path[i + 1] = child_of(c, c->path[i], c->at[i]);
-		descend(c, i + 1, 1);
+	for (;;) {
+		const struct shm_node *n = c->path[leaf];
+		resync(c);
+		unsigned i = c->at[leaf];
+		if (i >= shm_node_count(n)) {
+			if (!shm_node_same(n, c->gen))
+				continue;
+			/* The nearest ancestor with a next child, then its
+			 * first leaf. */
+			unsigned k = leaf;
+			while (k-- > 0 && c->at[k] + 1 >= c->path[k]->count)
+				;
+			if (k == (unsigned)-1)
+				return -ENOENT;
+			c->at[k]++;
+			c->path[k + 1] = child_of(c, c->path[k], c->at[k]);
+			descend(c, k + 1, 1);
+			continue;
+		}
+		uint32_t mark = shm_node_ent(n)[i].off;
+		int got = record(c, n, i, key, val);
+		if (!shm_node_same(n, c->gen))
+			continue;
+		c->at[leaf] = (uint16_t)(i + 1);
+		c->mark = mark;
+		if (got)
+			return 0;
 	}
-	record(c, c->path[leaf], c->at[leaf]++, key, val);
-	return 0;
 }
 
 static int ordered_prev(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
@@ -231,18 +295,31 @@ static int ordered_prev(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 	if (!c->depth)
 		return -ENOENT;
 	unsigned leaf = c->depth - 1;
-	if (c->at[leaf] == 0) {
-		unsigned i = leaf;
-		while (i-- > 0 && c->at[i] == 0)
-			;
-		if (i == (unsigned)-1)
-			return -ENOENT;
-		c->at[i]--;
-		c->path[i + 1] = child_of(c, c->path[i], c->at[i]);
-		descend(c, i + 1, 0);
+	for (;;) {
+		const struct shm_node *n = c->path[leaf];
+		resync(c);
+		unsigned i = c->at[leaf];
+		if (i == 0) {
+			unsigned k = leaf;
+			while (k-- > 0 && c->at[k] == 0)
+				;
+			if (k == (unsigned)-1)
+				return -ENOENT;
+			c->at[k]--;
+			c->path[k + 1] = child_of(c, c->path[k], c->at[k]);
+			descend(c, k + 1, 0);
+			continue;
+		}
+		i--;
+		uint32_t mark = i ? shm_node_ent(n)[i - 1].off : 0;
+		int got = record(c, n, i, key, val);
+		if (!shm_node_same(n, c->gen))
+			continue;
+		c->at[leaf] = (uint16_t)i;
+		c->mark = mark;
+		if (got)
+			return 0;
 	}
-	record(c, c->path[leaf], --c->at[leaf], key, val);
-	return 0;
 }
 
 int shmdb_cursor_seek(shmdb_cursor *c, const void *key, size_t klen)

@@ -5,13 +5,16 @@
  * which builds new nodes with the same comparisons (daemon/tree.c).
  *
  * Ordering: a node is complete before the release store of the count
- * version whose root reaches it, and only a leaf's refs change after (each
- * a release store of a complete version; a reader loads a ref with acquire
- * and walks the key's chain from it, index.h); a reader that found its
- * root through the count chain (acquire loads) reads the rest with plain
- * loads. Every node its root reaches is kept until the snapshot ends
- * (retired for [created_ts, replacing commit)), and so is the version it
- * sees on each chain, so a view into either stays valid as long.
+ * version whose root reaches it, and only a leaf of an ordered table
+ * changes after: its refs (each a release store of a complete version; a
+ * reader loads a ref with acquire and walks the key's chain from it,
+ * index.h) and, under its gen sequence count, its count and arrays as keys
+ * are added (layout.h): what a reader reads of a leaf's entries counts only
+ * if shm_node_same says so after. A reader that found its root through the
+ * count chain (acquire loads) reads the rest with plain loads. Every node
+ * its root reaches is kept until the snapshot ends (retired for
+ * [created_ts, replacing commit)), and so is the version it sees on each
+ * chain, so a view into either stays valid as long.
  */
 #ifndef SHMDB_TREE_READ_H
 #define SHMDB_TREE_READ_H
@@ -65,6 +68,32 @@ static inline struct shm_target shm_target_of(const void *key, size_t klen, cons
 				    .prefix = shm_key_prefix(key, klen), .multi = multi };
 }
 
+/* The entries of n (a leaf's may grow in place: relaxed, and counted only
+ * under shm_node_gen). */
+static inline unsigned shm_node_count(const struct shm_node *n)
+{
+	return __atomic_load_n(&n->count, __ATOMIC_RELAXED);
+}
+
+/* The gen under which a reader reads n's entries: even, once any change
+ * in place has ended (the writer's takes a few dozen stores). */
+static inline uint32_t shm_node_gen(const struct shm_node *n)
+{
+	uint32_t g;
+	while ((g = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE)) & 1)
+		__builtin_ia32_pause();
+	return g;
+}
+
+/* Whether what a reader read of n's entries since shm_node_gen returned g
+ * holds: no change in place began meanwhile (the acquire fence keeps those
+ * reads before the load of gen). */
+static inline int shm_node_same(const struct shm_node *n, uint32_t g)
+{
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return __atomic_load_n(&n->gen, __ATOMIC_RELAXED) == g;
+}
+
 static inline const uint8_t *shm_entry_bytes(const struct shm_node *n, unsigned i)
 {
 	return (const uint8_t *)n + shm_node_ent(n)[i].off;
@@ -91,7 +120,9 @@ static inline int shm_entry_cmp(const struct shm_node *n, unsigned i, const stru
 static inline unsigned shm_prefix_bound(const struct shm_node *n, uint64_t p, int above)
 {
 	const uint64_t *pre = shm_node_prefix(n);
-	unsigned base = 0, len = n->count;
+	unsigned base = 0, len = shm_node_count(n);
+	if (!len)
+		return 0;
 	while (len > 1) {
 		unsigned half = len / 2;
 		uint64_t x = pre[base + half];
@@ -108,7 +139,7 @@ static inline unsigned shm_node_bound(const struct shm_node *n, const struct shm
 				      int above)
 {
 	unsigned lo = shm_prefix_bound(n, t->prefix, 0);
-	if (lo == n->count || shm_node_prefix(n)[lo] != t->prefix)
+	if (lo >= shm_node_count(n) || shm_node_prefix(n)[lo] != t->prefix)
 		return lo;
 	unsigned hi = shm_prefix_bound(n, t->prefix, 1);
 	while (lo < hi) {
@@ -137,7 +168,7 @@ static inline unsigned shm_node_child(const struct shm_node *n, const struct shm
 }
 
 /* The bytes of a node a search reads: its header, prefixes and refs (for
- * a node of SHM_NODE_MAX entries; fewer leave the rest unused). */
+ * a node of SHM_NODE_MAX slots; fewer leave the rest unused). */
 #define SHM_SEARCH_BYTES (sizeof(struct shm_node) + 2 * SHM_NODE_MAX * sizeof(uint64_t))
 
 /* Start loading what a search in the node at n reads first, all lines at

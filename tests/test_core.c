@@ -1213,7 +1213,11 @@ static unsigned walk_tree(uint64_t off, int multi, char (*out)[2][12], unsigned 
 {
 	const struct shm_node *nd = shm_node_at(f.base, off);
 	ck_assert_uint_ge(nd->count, 1);
-	ck_assert_uint_le(nd->count, SHM_NODE_MAX);
+	ck_assert_uint_le(nd->count, nd->cap);
+	ck_assert_uint_le(nd->cap, SHM_NODE_MAX);
+	ck_assert_uint_eq(nd->gen % 2, 0);
+	if (nd->level || multi) /* only an ordered table's leaves take keys in place */
+		ck_assert_uint_eq(nd->cap, nd->count);
 	ck_assert_uint_le(nd->created_ts, snap);
 	*bytes += alloc_class_size(nd->bytes);
 	unsigned height = 0;
@@ -1238,14 +1242,25 @@ static unsigned walk_tree(uint64_t off, int multi, char (*out)[2][12], unsigned 
 			continue;
 		}
 		ck_assert_uint_lt(*n, 4 * TREE_KEYS);
+		const struct shm_version *v = NULL;
+		if (!multi) {
+			/* the head of the key's chain: its version of snap on it,
+			 * or none (a tombstone) for a key added in place later,
+			 * never before the leaf's first */
+			v = shm_slot_visible(f.base, &shm_node_ref(nd)[i], snap);
+			if (!v || v->vlen == SHM_TOMBSTONE) {
+				const struct shm_version *head =
+					(const struct shm_version *)(f.base + shm_node_ref(nd)[i]);
+				ck_assert_uint_gt(head->begin_ts, snap);
+				ck_assert_uint_gt(i, 0);
+				continue;
+			}
+		}
 		memset(out[*n], 0, sizeof(out[*n]));
 		memcpy(out[*n][0], b, e->klen);
 		if (multi) {
 			memcpy(out[*n][1], b + e->klen, e->vlen);
 		} else {
-			/* the head of the key's chain: its version of snap on it */
-			const struct shm_version *v = shm_slot_visible(f.base, &shm_node_ref(nd)[i], snap);
-			ck_assert_ptr_nonnull(v);
 			ck_assert_uint_le(v->begin_ts, snap);
 			ck_assert_uint_ne(v->vlen, SHM_TOMBSTONE);
 			ck_assert(v->klen == e->klen && !memcmp(v->key, b, e->klen));

@@ -1665,6 +1665,160 @@ END_TEST
 /* ---- 5. memory of a churned ordered table ------------------------------------------- */
 
 /*
+ * Cursors while keys go into their leaves in place: the table starts with
+ * the even keys of INPLACE_KEYS (leaves written with room), then a writer
+ * puts the odd ones in random order, a few per commit, each between two
+ * keys a leaf holds, so each lands in place (layout.h) while readers walk
+ * the same leaves. A reader holds one snapshot and walks it again and
+ * again, forward with a prev and next every few steps and backward, each
+ * time finding the same records; with fresh snapshots too, walks must be
+ * in strict order and as long as shmdb_count.
+ */
+enum { INPLACE_KEYS = 6000, INPLACE_READERS = 2 };
+
+static void inplace_key(char *k, unsigned i)
+{
+	snprintf(k, 8, "i%06u", i);
+}
+
+static unsigned inplace_num(const shmdb_val *k)
+{
+	char b[8] = { 0 };
+	memcpy(b, k->data, k->len < 7 ? k->len : 7);
+	return (unsigned)strtoul(b + 1, NULL, 10);
+}
+
+/* One walk of snapshot r into got[] (its key numbers): forward, with a
+ * prev and a next every 7 steps that must return the record next just
+ * did, then backward, which must return the same records reversed. Keys
+ * in strict order, as many as shmdb_count says. Returns the count. */
+static unsigned inplace_walk(shmdb_rtxn *r, shmdb_table t, unsigned *got)
+{
+	shmdb_cursor *c;
+	shmdb_val k, v, k2;
+	uint64_t want = 0;
+	unsigned n = 0;
+	CHILD_REQUIRE(shmdb_count(r, t, &want) == 0, 90);
+	CHILD_REQUIRE(shmdb_cursor_open(r, t, &c) == 0, 91);
+	while (shmdb_cursor_next(c, &k, &v) == 0) {
+		unsigned x = inplace_num(&k);
+		if (n >= INPLACE_KEYS || (n && x <= got[n - 1]) || v.len != 4 ||
+		    memcmp(v.data, k.data + 3, 4)) {
+			fprintf(stderr, "walk: record %u is %s after %u\n", n, hexs(k.data, k.len),
+				n ? got[n - 1] : 0);
+			_exit(92);
+		}
+		got[n++] = x;
+		if (n % 7 == 0) {
+			CHILD_REQUIRE(shmdb_cursor_prev(c, &k2, &v) == 0 && inplace_num(&k2) == x, 93);
+			CHILD_REQUIRE(shmdb_cursor_next(c, &k2, &v) == 0 && inplace_num(&k2) == x, 94);
+		}
+	}
+	if (n != want) {
+		fprintf(stderr, "walk: %u records, count %" PRIu64 "\n", n, want);
+		_exit(95);
+	}
+	CHILD_REQUIRE(shmdb_cursor_seek_end(c) == 0, 96);
+	for (unsigned i = n; i-- > 0;) {
+		CHILD_REQUIRE(shmdb_cursor_prev(c, &k, &v) == 0, 97);
+		if (inplace_num(&k) != got[i]) {
+			fprintf(stderr, "backward walk: %s where the forward walk had %u\n",
+				hexs(k.data, k.len), got[i]);
+			_exit(98);
+		}
+	}
+	CHILD_REQUIRE(shmdb_cursor_prev(c, &k, &v) == -ENOENT, 99);
+	shmdb_cursor_close(c);
+	return n;
+}
+
+/* Walks a snapshot held from the start, again and again, and each time
+ * a fresh one, until told to stop: the held one must give the same
+ * records each time. */
+static void inplace_reader(void *arg)
+{
+	const struct bank_args *a = arg;
+	close(a->stop_wr);
+	shmdb *db = test_child_open(&d), *hdb = test_child_open(&d);
+	static unsigned first[INPLACE_KEYS], again[INPLACE_KEYS];
+	shmdb_rtxn *held, *r;
+	unsigned rounds = 0;
+	uint64_t deadline = test_now_ms() + 120000;
+	CHILD_REQUIRE(shmdb_read_begin(hdb, &held) == 0, 100);
+	unsigned n = inplace_walk(held, a->t, first);
+	do {
+		CHILD_REQUIRE(inplace_walk(held, a->t, again) == n &&
+				      !memcmp(first, again, n * sizeof(unsigned)),
+			      101);
+		CHILD_REQUIRE(shmdb_read_begin(db, &r) == 0, 102);
+		inplace_walk(r, a->t, again);
+		shmdb_read_end(r);
+		rounds++;
+	} while (!test_told_to_stop(a->stop_fd) && test_now_ms() < deadline);
+	shmdb_read_end(held);
+	printf("ordered: in-place reader %d: %u rounds, held snapshot of %u keys\n", (int)getpid(),
+	       rounds, n);
+	shmdb_close(hdb);
+	shmdb_close(db);
+}
+
+START_TEST(cursors_walk_leaves_taking_keys_in_place)
+{
+	test_start_daemon(&d, "64M");
+	shmdb *db = test_open(&d);
+	shmdb_table t;
+	shmdb_wtxn *w;
+	char key[8];
+	ck_assert_int_eq(shmdb_table_open(db, "inplace", SHMDB_CREATE | SHMDB_ORDERED, &t), 0);
+	ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+	for (unsigned i = 0; i < INPLACE_KEYS; i += 2) {
+		inplace_key(key, i);
+		ck_assert_int_eq(shmdb_put(w, t, key, 7, key + 3, 4), 0);
+	}
+	ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+
+	int stop[2];
+	ck_assert_int_eq(pipe(stop), 0);
+	struct bank_args a = { .t = t, .stop_fd = stop[0], .stop_wr = stop[1] };
+	pid_t readers[INPLACE_READERS];
+	for (int i = 0; i < INPLACE_READERS; i++)
+		readers[i] = test_spawn(inplace_reader, &a);
+	close(stop[0]);
+
+	static unsigned odd[INPLACE_KEYS / 2];
+	for (unsigned i = 0; i < INPLACE_KEYS / 2; i++)
+		odd[i] = 2 * i + 1;
+	rng_state = 0x1a9ace5ull;
+	for (unsigned i = INPLACE_KEYS / 2; i > 1; i--) {
+		unsigned j = rnd_below(i), x = odd[i - 1];
+		odd[i - 1] = odd[j];
+		odd[j] = x;
+	}
+	for (unsigned i = 0; i < INPLACE_KEYS / 2;) {
+		ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+		for (unsigned m = 1 + rnd_below(4); m > 0 && i < INPLACE_KEYS / 2; m--, i++) {
+			inplace_key(key, odd[i]);
+			ck_assert_int_eq(shmdb_put(w, t, key, 7, key + 3, 4), 0);
+		}
+		ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+	}
+	close(stop[1]);
+	for (int i = 0; i < INPLACE_READERS; i++) {
+		int code = test_reap(readers[i], 150000);
+		ck_assert_msg(code == 0, "reader %d ended with %d", i, code);
+	}
+	uint64_t n = 0;
+	shmdb_rtxn *r;
+	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
+	ck_assert_int_eq(shmdb_count(r, t, &n), 0);
+	ck_assert_uint_eq(n, INPLACE_KEYS);
+	shmdb_read_end(r);
+	shmdb_close(db);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
+/*
  * CHURN_KEYS keys of 6 bytes with 16-byte values, put or deleted at random,
  * CHURN_PER_TXN a commit, with no snapshot held. The bound, per key of the
  * key space (deleted keys may keep a tombstone and an index slot until
@@ -2413,6 +2567,7 @@ int main(void)
 	tcase_add_test(tc, failed_commits_leave_trees_intact);
 	tcase_add_test(tc, model_random_ops_and_snapshots);
 	tcase_add_test(tc, writers_and_readers_on_one_range);
+	tcase_add_test(tc, cursors_walk_leaves_taking_keys_in_place);
 	tcase_add_test(tc, churned_ordered_table_stays_bounded);
 	tcase_add_test(tc, old_snapshot_walks_from_a_replaced_leaf);
 	tcase_add_test(tc, old_snapshot_walks_from_a_cleared_tree);

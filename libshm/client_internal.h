@@ -31,12 +31,16 @@ struct shmdb_cursor {
 	 * tree, or (at_start) a cursor still before the first record, whose
 	 * path is built by the first step or seek. The leaf's place holds
 	 * for its gen `gen`; keys added to the leaf in place since (layout.h)
-	 * move it, and `mark`, the entry before it (its bytes' offset, which
-	 * never changes; 0 at the leaf's start), finds it again. */
+	 * move it, and the mark finds it again: the leaf's start or end
+	 * (which no key added in place passes), or just before or after a
+	 * key the snapshot holds (mark_key: the bytes of a version the
+	 * snapshot sees, or of the leaf's entry, which never move). */
 	unsigned depth;
 	int at_start;
 	uint32_t gen;
-	uint32_t mark;
+	uint32_t mark_len;
+	int mark;                       /* enum in ordered.c */
+	const uint8_t *mark_key;
 	/* A seek to a key the snapshot holds (ordered tables, not multimaps)
 	 * finds its record through the hash index: `found`, with the cursor
 	 * before it (after it once next returned it). The path to it is built

@@ -11,7 +11,7 @@
  * key's version chain, stored in place by the commits that overwrote it,
  * and takes keys inserted by later commits in place (layout.h): what a
  * cursor reads of a leaf counts only if the leaf's gen is the same after
- * (else it reads again, its place found again from its mark), and the
+ * (else it reads again, its place found again by its mark), and the
  * record is the version the snapshot sees on the key's chain, found as
  * from an index slot (index.h, shm_slot_visible); an entry with none, or
  * a tombstone, is a key the snapshot does not hold, and a step passes it.
@@ -68,33 +68,52 @@ static const struct shm_node *child_of(const shmdb_cursor *c, const struct shm_n
 	return shm_node_at(c->r->base, shm_node_ref(n)[i]);
 }
 
+/* Where a cursor's place is in its leaf, kept to find it again after keys
+ * were added in place: they go only between a leaf's first and last key,
+ * and are newer than the snapshot (layout.h), so the place relative to
+ * the records the snapshot holds says where it is. */
+enum { MARK_START, MARK_END, MARK_BEFORE, MARK_AFTER };
+
+static inline void set_mark(shmdb_cursor *c, int mark, const uint8_t *key, uint32_t len)
+{
+	c->mark = mark;
+	c->mark_key = key;
+	c->mark_len = len;
+}
+
 /* The cursor's place in its leaf n (path[depth - 1]) is `at`, read
  * under n's gen g: its mark with it. */
 static void place(shmdb_cursor *c, const struct shm_node *n, unsigned at, uint32_t g)
 {
+	unsigned cnt = shm_node_count(n);
 	c->at[c->depth - 1] = (uint16_t)at;
 	c->gen = g;
-	c->mark = at ? shm_node_ent(n)[at - 1].off : 0;
+	if (at == 0 || at >= cnt) {
+		set_mark(c, at ? MARK_END : MARK_START, NULL, 0);
+	} else {
+		struct shm_node_entry e = shm_node_ent(n)[at];
+		set_mark(c, MARK_BEFORE, (const uint8_t *)n + e.off, e.klen);
+	}
 }
 
-/* The cursor's place in its leaf, found again if keys were added to the
- * leaf in place since it was read: just after its mark. Those keys are
- * newer than the snapshot (layout.h), so wherever they went, the records
- * the snapshot holds keep their order around the place. */
+/* The cursor's place in its leaf, found again by its mark if keys were
+ * added to the leaf in place since it was read. */
 static void resync(shmdb_cursor *c)
 {
 	const struct shm_node *n = c->path[c->depth - 1];
 	if (__builtin_expect(__atomic_load_n(&n->gen, __ATOMIC_ACQUIRE) == c->gen, 1))
 		return;
+	struct shm_target t = shm_target_of(c->mark_key, c->mark_len, c->mark_key, 0, 0);
 	uint32_t g;
+	unsigned at;
 	do {
 		g = shm_node_gen(n);
-		unsigned at = 0, cnt = shm_node_count(n);
-		if (c->mark)
-			while (at < cnt && shm_node_ent(n)[at++].off != c->mark)
-				;
-		place(c, n, at, g);
+		at = c->mark == MARK_START  ? 0
+		     : c->mark == MARK_END  ? shm_node_count(n)
+					    : shm_node_bound(n, &t, c->mark == MARK_AFTER);
 	} while (!shm_node_same(n, g));
+	c->at[c->depth - 1] = (uint16_t)at;
+	c->gen = g;
 }
 
 /* Go down from path[from] to a leaf along the first children (first) or
@@ -276,14 +295,16 @@ int shm_ordered_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 			descend(c, k + 1, 1);
 			continue;
 		}
-		uint32_t mark = shm_node_ent(n)[i].off;
 		int got = record(c, n, i, key, val);
 		if (!shm_node_same(n, c->gen))
 			continue;
 		c->at[leaf] = (uint16_t)(i + 1);
-		c->mark = mark;
-		if (got)
+		if (got) {
+			/* A multimap's leaves never change in place: its
+			 * marks are never used (a key alone would not do). */
+			set_mark(c, MARK_AFTER, key->data, (uint32_t)key->len);
 			return 0;
+		}
 	}
 }
 
@@ -311,14 +332,14 @@ static int ordered_prev(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 			continue;
 		}
 		i--;
-		uint32_t mark = i ? shm_node_ent(n)[i - 1].off : 0;
 		int got = record(c, n, i, key, val);
 		if (!shm_node_same(n, c->gen))
 			continue;
 		c->at[leaf] = (uint16_t)i;
-		c->mark = mark;
-		if (got)
+		if (got) {
+			set_mark(c, MARK_BEFORE, key->data, (uint32_t)key->len);
 			return 0;
+		}
 	}
 }
 

@@ -103,7 +103,9 @@ static void resync(shmdb_cursor *c)
 	const struct shm_node *n = c->path[c->depth - 1];
 	if (__builtin_expect(__atomic_load_n(&n->gen, __ATOMIC_ACQUIRE) == c->gen, 1))
 		return;
-	struct shm_target t = shm_target_of(c->mark_key, c->mark_len, c->mark_key, 0, 0);
+	struct shm_target t = { 0 };
+	if (c->mark == MARK_BEFORE || c->mark == MARK_AFTER)
+		t = shm_target_of(c->mark_key, c->mark_len, c->mark_key, 0, 0);
 	uint32_t g;
 	unsigned at;
 	do {

@@ -72,7 +72,10 @@ size_t tree_node_room(const struct tree_upd *u, unsigned level, size_t n, size_t
 /* Whether a node is small enough to merge with a sibling. */
 static inline int tree_small(const struct shm_node *n)
 {
-	return n->count < SHM_NODE_MAX / 4 && n->bytes < NODE_TARGET_BYTES / 4;
+	/* What it holds, not its bytes: a leaf with room is never small by
+	 * those. */
+	return n->count < SHM_NODE_MAX / 4 &&
+	       shm_node_size(n->count, n->data_end - tree_data_start(n)) < NODE_TARGET_BYTES / 4;
 }
 
 

@@ -91,7 +91,7 @@ static void place(shmdb_cursor *c, const struct shm_node *n, unsigned at, uint32
 	if (at == 0 || at >= cnt) {
 		set_mark(c, at ? MARK_END : MARK_START, NULL, 0);
 	} else {
-		struct shm_node_entry e = shm_node_ent(n)[at];
+		struct shm_node_entry e = shm_node_entry_at(n, at);
 		set_mark(c, MARK_BEFORE, (const uint8_t *)n + e.off, e.klen);
 	}
 }

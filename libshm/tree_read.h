@@ -25,6 +25,7 @@
 
 #include "index.h"
 #include "layout.h"
+#include "spin.h"
 
 /* What a search looks for: a key, and for a multimap pair its value (the
  * empty value sorts first, so (key, "") finds a key's first pair). */
@@ -81,7 +82,7 @@ static inline uint32_t shm_node_gen(const struct shm_node *n)
 {
 	uint32_t g;
 	while ((g = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE)) & 1)
-		__builtin_ia32_pause();
+		shm_cpu_relax();
 	return g;
 }
 
@@ -92,6 +93,16 @@ static inline int shm_node_same(const struct shm_node *n, uint32_t g)
 {
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	return __atomic_load_n(&n->gen, __ATOMIC_RELAXED) == g;
+}
+
+/* Entry i of n, in one load: a leaf's entries move in place, and an offset
+ * and a length from two entries could name bytes past the node. */
+static inline struct shm_node_entry shm_node_entry_at(const struct shm_node *n, unsigned i)
+{
+	uint64_t w = __atomic_load_n((const uint64_t *)&shm_node_ent(n)[i], __ATOMIC_RELAXED);
+	struct shm_node_entry e;
+	memcpy(&e, &w, sizeof(e));
+	return e;
 }
 
 static inline const uint8_t *shm_entry_bytes(const struct shm_node *n, unsigned i)
@@ -105,12 +116,12 @@ static inline int shm_entry_cmp(const struct shm_node *n, unsigned i, const stru
 	uint64_t p = shm_node_prefix(n)[i];
 	if (p != t->prefix)
 		return p < t->prefix ? -1 : 1;
-	const struct shm_node_entry *e = &shm_node_ent(n)[i];
-	const uint8_t *b = (const uint8_t *)n + e->off;
-	int r = shm_bytes_cmp(b, e->klen, t->key, t->klen);
+	struct shm_node_entry e = shm_node_entry_at(n, i);
+	const uint8_t *b = (const uint8_t *)n + e.off;
+	int r = shm_bytes_cmp(b, e.klen, t->key, t->klen);
 	if (r || !t->multi)
 		return r;
-	return shm_bytes_cmp(b + e->klen, e->vlen, t->val, t->vlen);
+	return shm_bytes_cmp(b + e.klen, e.vlen, t->val, t->vlen);
 }
 
 /* The first entry of n whose prefix is >= p, or > p if `above` (n->count

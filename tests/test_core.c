@@ -1403,6 +1403,60 @@ START_TEST(tree_against_a_model)
 END_TEST
 
 
+/* The leaves under the node at off. */
+static unsigned count_leaves(uint64_t off)
+{
+	const struct shm_node *nd = shm_node_at(f.base, off);
+	unsigned n = 0;
+	if (!nd->level)
+		return 1;
+	for (unsigned i = 0; i < nd->count; i++)
+		n += count_leaves(shm_node_ref(nd)[i]);
+	return n;
+}
+
+/* An ordered table thinned out by deletes merges its leaves again (they
+ * are written with room for more keys, which must not make a leaf of a few
+ * keys look big): 6,400 keys, then 63 of every 64 deleted. */
+START_TEST(thinned_ordered_tree_merges_its_leaves)
+{
+	enum { KEYS = 6400, KEEP_EVERY = 64 };
+	uint32_t id;
+	struct tx x = { 0 };
+	char k[12];
+	tx_op(&x, SHM_OP_CREATE_TABLE, 0, SHMDB_ORDERED, "o", 1, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, NULL, &(uint64_t){ 0 }), 0);
+	tx_free(&x);
+	id = f.meta->tables[shm_table_find(f.meta, "o", 1, NULL)].id;
+	for (unsigned i = 0; i < KEYS; i++) {
+		snprintf(k, sizeof(k), "t%05u", i);
+		tx_op(&x, SHM_OP_PUT, id, 0, k, strlen(k), "v", 1);
+		if (i % 1000 == 999 || i + 1 == KEYS) {
+			ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+			tx_free(&x);
+		}
+	}
+	const struct shm_table *t = &f.meta->tables[SHM_TABLE_SLOT(id)];
+	unsigned full = count_leaves(shm_count_at(f.base, t, commit_ts()).root);
+	for (unsigned i = 0; i < KEYS; i++) {
+		if (i % KEEP_EVERY == 0)
+			continue;
+		snprintf(k, sizeof(k), "t%05u", i);
+		tx_op(&x, SHM_OP_DEL, id, 0, k, strlen(k), NULL, 0);
+		if (i % 500 == 499 || i + 1 == KEYS) {
+			ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+			tx_free(&x);
+		}
+	}
+	struct shm_count c = shm_count_at(f.base, t, commit_ts());
+	unsigned thin = count_leaves(c.root);
+	printf("core: %u leaves for %u keys, %u for %llu\n", full, (unsigned)KEYS, thin, (unsigned long long)c.records);
+	ck_assert_uint_eq(c.records, KEYS / KEEP_EVERY);
+	/* at least about a quarter full, as tree.c keeps them */
+	ck_assert_uint_le(thin * (SHM_NODE_MAX / 8), c.records + SHM_NODE_MAX);
+}
+END_TEST
+
 /* Walk the subtree at off: its records in order (checked against *last,
  * the record before them) counted into *n, its nodes' bytes into *bytes. */
 static void walk_sizes(uint64_t off, int multi, const uint8_t **last, uint32_t *lk, uint32_t *lv,
@@ -1629,6 +1683,7 @@ int main(void)
 	tcase_add_test(tc, tree_against_a_model);
 	tcase_add_test(tc, tree_keys_of_unequal_sizes);
 	tcase_add_test(tc, tree_of_a_clear_freed_in_steps);
+	tcase_add_test(tc, thinned_ordered_tree_merges_its_leaves);
 	tcase_add_test(tc, tree_kinds_and_bad_ops);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);

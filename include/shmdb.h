@@ -403,6 +403,14 @@ SHMDB_API int shmdb_cursor_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
  * stay valid and unchanged until shmdb_read_end of c's transaction. None of
  * these makes a system call, takes a lock or allocates; on a hash table
  * each returns -ENOTSUP and leaves the cursor as it was.
+ *
+ * A leaf of an ordered table takes new keys in place; a cursor that meets
+ * one mid-change waits for the writer (a few dozen stores). If the change
+ * has not ended after about a millisecond, the cursor asks whether the
+ * daemon lives (one poll() of the session's socket, then more waiting);
+ * a daemon that died mid-change leaves the leaf unreadable, and next,
+ * prev and the seeks (also shmdb_cursor_next) then return SHMDB_ENODAEMON:
+ * the cursor can only be closed.
  */
 
 /* shmdb_cursor_seek - position c so that next returns the first record

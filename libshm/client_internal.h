@@ -41,6 +41,8 @@ struct shmdb_cursor {
 	uint32_t mark_len;
 	int mark;                       /* enum in ordered.c */
 	const uint8_t *mark_key;
+	int gone;                       /* a leaf was left mid-change by a
+					 * daemon that died: SHMDB_ENODAEMON */
 	/* A seek to a key the snapshot holds (ordered tables, not multimaps)
 	 * finds its record through the hash index: `found`, with the cursor
 	 * before it (after it once next returned it). The path to it is built

@@ -26,6 +26,7 @@
  * on. No system call, lock or allocation.
  */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 
 #include "catalog.h"
@@ -66,6 +67,26 @@ static const struct shm_node *child_of(const shmdb_cursor *c, const struct shm_n
 				       unsigned i)
 {
 	return shm_node_at(c->r->base, shm_node_ref(n)[i]);
+}
+
+/* Whether the daemon that serves c's handle is gone: its end of the
+ * session's socket is closed (a system call, on the slow path only). */
+static int daemon_gone(const shmdb_cursor *c)
+{
+	struct pollfd p = { .fd = c->r->db->sock, .events = POLLIN };
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
+}
+
+/* Leaf n's gen for cursor c (shm_node_gen), waited for as long as the
+ * daemon lives. A daemon that died in the middle of changing the leaf
+ * leaves it odd for good: the cursor is then marked gone, and what it
+ * reads of the leaf counts for nothing (its calls return SHMDB_ENODAEMON). */
+static uint32_t leaf_gen(shmdb_cursor *c, const struct shm_node *n)
+{
+	uint32_t g;
+	while (((g = shm_node_gen(n)) & 1) && !c->gone)
+		c->gone = daemon_gone(c);
+	return g;
 }
 
 /* Where a cursor's place is in its leaf, kept to find it again after keys
@@ -109,7 +130,7 @@ static void resync(shmdb_cursor *c)
 	uint32_t g;
 	unsigned at;
 	do {
-		g = shm_node_gen(n);
+		g = leaf_gen(c, n);
 		at = c->mark == MARK_START  ? 0
 		     : c->mark == MARK_END  ? shm_node_count(n)
 					    : shm_node_bound(n, &t, c->mark == MARK_AFTER);
@@ -129,7 +150,7 @@ static void descend(shmdb_cursor *c, unsigned from, int first)
 			c->depth = i + 1;
 			uint32_t g;
 			do {
-				g = shm_node_gen(n);
+				g = leaf_gen(c, n);
 				place(c, n, first ? 0 : shm_node_count(n), g);
 			} while (!shm_node_same(n, g));
 			return;
@@ -161,6 +182,7 @@ void shm_ordered_open(shmdb_cursor *c, const struct shm_table *tb)
 	c->depth = 0;
 	c->at_start = 0;
 	c->found = NULL;
+	c->gone = 0;
 	if (root) {
 		/* The path is built when the cursor first moves: a seek
 		 * right after opening would throw it away. */
@@ -195,7 +217,7 @@ static void seek(shmdb_cursor *c, const struct shm_target *t)
 			c->depth = i + 1;
 			uint32_t g;
 			do {
-				g = shm_node_gen(n);
+				g = leaf_gen(c, n);
 				place(c, n, shm_node_lower(n, t), g);
 			} while (!shm_node_same(n, g));
 			prefetch_versions(c, n, c->at[i]);
@@ -248,6 +270,8 @@ static int record(const shmdb_cursor *c, const struct shm_node *n, unsigned i, s
 	return 1;
 }
 
+static int ordered_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val);
+
 /* A cursor placed by its key's hash probe takes its path now: before that
  * record or, once next returned it, after it. The snapshot's tree holds
  * the key (the snapshot sees a version of it that is no tombstone), so the
@@ -260,11 +284,11 @@ static void settle(shmdb_cursor *c)
 	seek(c, &t);
 	if (passed) {
 		shmdb_val k, d;
-		shm_ordered_next(c, &k, &d);
+		ordered_next(c, &k, &d);
 	}
 }
 
-int shm_ordered_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
+static int ordered_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 {
 	if (c->found) {
 		if (!c->found_passed) {
@@ -308,6 +332,18 @@ int shm_ordered_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 			return 0;
 		}
 	}
+}
+
+/* What a cursor's call returns: rc, or SHMDB_ENODAEMON once it found a
+ * leaf its daemon died changing (leaf_gen). */
+static inline int outcome(const shmdb_cursor *c, int rc)
+{
+	return c->gone ? SHMDB_ENODAEMON : rc;
+}
+
+int shm_ordered_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
+{
+	return outcome(c, ordered_next(c, key, val));
 }
 
 static int ordered_prev(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
@@ -360,12 +396,12 @@ int shmdb_cursor_seek(shmdb_cursor *c, const void *key, size_t klen)
 		if (v && v->vlen != SHM_TOMBSTONE) {
 			c->found = v;
 			c->found_passed = 0;
-			return 0;
+			return outcome(c, 0);
 		}
 	}
 	struct shm_target t = shm_target_of(key, klen, key, 0, (c->kind & SHM_KIND_MULTI) != 0);
 	seek(c, &t);
-	return 0;
+	return outcome(c, 0);
 }
 
 int shmdb_cursor_seek_pair(shmdb_cursor *c, const void *key, size_t klen, const void *val,
@@ -380,7 +416,7 @@ int shmdb_cursor_seek_pair(shmdb_cursor *c, const void *key, size_t klen, const 
 		return -EINVAL;
 	struct shm_target t = shm_target_of(key, klen, vlen ? val : key, vlen, 1);
 	seek(c, &t);
-	return 0;
+	return outcome(c, 0);
 }
 
 int shmdb_cursor_seek_end(shmdb_cursor *c)
@@ -393,7 +429,7 @@ int shmdb_cursor_seek_end(shmdb_cursor *c)
 	leave_start(c, 0);
 	if (c->depth)
 		descend(c, 0, 0);
-	return 0;
+	return outcome(c, 0);
 }
 
 int shmdb_cursor_prev(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
@@ -404,7 +440,7 @@ int shmdb_cursor_prev(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 		return -ENOTSUP;
 	if (!key || !val)
 		return -EINVAL;
-	return ordered_prev(c, key, val);
+	return outcome(c, ordered_prev(c, key, val));
 }
 
 int shm_multi_get(const shmdb_rtxn *r, const struct shm_table *tb, const void *key, size_t klen,

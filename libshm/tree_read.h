@@ -76,13 +76,22 @@ static inline unsigned shm_node_count(const struct shm_node *n)
 	return __atomic_load_n(&n->count, __ATOMIC_RELAXED);
 }
 
+/* Turns a reader waits for a leaf's gen to be even before it asks whether
+ * the writer still lives (about a millisecond; a change in place takes a
+ * few dozen stores). */
+#define SHM_GEN_SPINS (1u << 20)
+
 /* The gen under which a reader reads n's entries: even, once any change
- * in place has ended (the writer's takes a few dozen stores). */
+ * in place has ended; odd if none ended within SHM_GEN_SPINS turns (a
+ * writer preempted in the change, or gone: the caller tells which). */
 static inline uint32_t shm_node_gen(const struct shm_node *n)
 {
 	uint32_t g;
-	while ((g = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE)) & 1)
+	for (unsigned turns = 0; (g = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE)) & 1; turns++) {
+		if (turns == SHM_GEN_SPINS)
+			break;
 		shm_cpu_relax();
+	}
 	return g;
 }
 

@@ -45,8 +45,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/wait.h>
+
+#include "catalog.h"
+#include "client_internal.h"
 #include "harness.h"
 #include "shmdb.h"
+#include "tree_read.h"
 #include "txn.h"
 
 static struct test_daemon d;
@@ -1819,6 +1827,101 @@ START_TEST(cursors_walk_leaves_taking_keys_in_place)
 END_TEST
 
 /*
+ * A leaf caught mid-change: the test stores an odd gen into the one leaf of
+ * a small table through the daemon's own memory (/proc/<pid>/mem; as the
+ * daemon's parent it may), as if its writer were stopped inside a change
+ * in place. A cursor in another process waits, and returns the first
+ * record once the gen is even again; then, with the gen odd once more and
+ * the daemon killed, a cursor returns SHMDB_ENODAEMON instead of waiting
+ * for ever.
+ */
+struct stuck_args {
+	shmdb_table t;
+};
+
+static void stuck_reader(void *arg)
+{
+	const struct stuck_args *a = arg;
+	shmdb *db = test_child_open(&d);
+	shmdb_rtxn *r;
+	shmdb_cursor *c;
+	shmdb_val k, v;
+	CHILD_REQUIRE(shmdb_read_begin(db, &r) == 0, 110);
+	CHILD_REQUIRE(shmdb_cursor_open(r, a->t, &c) == 0, 111);
+	CHILD_REQUIRE(shmdb_cursor_next(c, &k, &v) == 0 && is_key(&k, "k00"), 112);
+	shmdb_cursor_close(c);
+	shmdb_read_end(r);
+	shmdb_close(db);
+}
+
+/* Store gen into the daemon's copy of the node at offset `node`. */
+static void daemon_store_gen(shmdb *db, uint64_t node, uint32_t gen)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)d.pid);
+	FILE *maps = fopen(path, "r");
+	ck_assert_ptr_nonnull(maps);
+	unsigned long start = 0;
+	while (fgets(line, sizeof(line), maps))
+		if (strstr(line, "shmdb-arena-0") && sscanf(line, "%lx-", &start) == 1)
+			break;
+	fclose(maps);
+	ck_assert_uint_ne(start, 0);
+	uint64_t at = start + (node - db->meta->arena_table[0].range_off) + offsetof(struct shm_node, gen);
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)d.pid);
+	int fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, &gen, sizeof(gen), (off_t)at), (ssize_t)sizeof(gen));
+	close(fd);
+}
+
+START_TEST(cursor_on_a_leaf_left_mid_change)
+{
+	test_start_daemon(&d, "64M");
+	shmdb *db = test_open(&d);
+	shmdb_table t;
+	shmdb_wtxn *w;
+	char key[8];
+	ck_assert_int_eq(shmdb_table_open(db, "stuck", SHMDB_CREATE | SHMDB_ORDERED, &t), 0);
+	ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+	for (int i = 0; i < 40; i++) {
+		snprintf(key, sizeof(key), "k%02d", i);
+		ck_assert_int_eq(shmdb_put(w, t, key, 3, "v", 1), 0);
+	}
+	ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+	shmdb_rtxn *r;
+	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
+	uint64_t leaf = shm_count_at(r->base, shm_table_at(r->meta, t, r->snap), r->snap).root;
+	const struct shm_node *n = shm_node_at(r->base, leaf);
+	ck_assert_uint_eq(n->level, 0); /* one leaf: the root */
+	uint32_t gen = n->gen;
+	ck_assert_uint_eq(gen % 2, 0);
+
+	/* Odd while the daemon lives: the reader waits, then reads. */
+	daemon_store_gen(db, leaf, gen + 1);
+	struct stuck_args a = { .t = t };
+	pid_t child = test_spawn(stuck_reader, &a);
+	test_sleep_us(50000);
+	daemon_store_gen(db, leaf, gen + 2);
+	ck_assert_int_eq(test_reap(child, 30000), 0);
+
+	/* Odd, and the daemon killed: an error, not a wait without end. */
+	shmdb_cursor *c;
+	shmdb_val k, v;
+	ck_assert_int_eq(shmdb_cursor_open(r, t, &c), 0);
+	daemon_store_gen(db, leaf, gen + 3);
+	kill(d.pid, SIGKILL);
+	waitpid(d.pid, NULL, 0);
+	d.pid = 0;
+	ck_assert_int_eq(shmdb_cursor_next(c, &k, &v), SHMDB_ENODAEMON);
+	ck_assert_int_eq(shmdb_cursor_seek(c, "k05", 3), SHMDB_ENODAEMON);
+	shmdb_cursor_close(c);
+	shmdb_read_end(r);
+	shmdb_close(db);
+}
+END_TEST
+
+/*
  * CHURN_KEYS keys of 6 bytes with 16-byte values, put or deleted at random,
  * CHURN_PER_TXN a commit, with no snapshot held. The bound, per key of the
  * key space (deleted keys may keep a tombstone and an index slot until
@@ -2568,6 +2671,7 @@ int main(void)
 	tcase_add_test(tc, model_random_ops_and_snapshots);
 	tcase_add_test(tc, writers_and_readers_on_one_range);
 	tcase_add_test(tc, cursors_walk_leaves_taking_keys_in_place);
+	tcase_add_test(tc, cursor_on_a_leaf_left_mid_change);
 	tcase_add_test(tc, churned_ordered_table_stays_bounded);
 	tcase_add_test(tc, old_snapshot_walks_from_a_replaced_leaf);
 	tcase_add_test(tc, old_snapshot_walks_from_a_cleared_tree);

@@ -687,13 +687,42 @@ static void change_leaf(struct shm_node *leaf, const struct tree_store *st, size
 	__atomic_store_n(&leaf->gen, g + 2, __ATOMIC_RELEASE);
 }
 
+/* Leaves whose changes start loading while the one before them changes. */
+#define CHANGE_AHEAD 8
+
+/* Start loading, for writing, what the change st makes to its leaf: its
+ * header, and each array from the change's place to its end (what moves
+ * up, or the ref stored). */
+static void prefetch_change(const struct tree_writer *w, const struct tree_store *st)
+{
+	if (!st->leaf)
+		return;
+	const struct shm_node *n = tree_node_at(w, st->leaf);
+	__builtin_prefetch(n, 1);
+	const uint64_t *prefix = shm_node_prefix(n);
+	unsigned end = st->key ? n->count : st->i + 1;
+	for (unsigned a = 0; a < 3; a++)
+		for (const uint64_t *p = prefix + a * n->cap + st->i; p < prefix + a * n->cap + end;
+		     p += 8)
+			__builtin_prefetch(p, 1);
+}
+
 void tree_store_refs(struct tree_writer *w, const struct tree_result *r)
 {
+	size_t ahead = r->stores_from, seen = 0;
 	for (size_t k = r->stores_from; k < r->stores_to;) {
 		const struct tree_store *s = &w->stores.v[k];
 		size_t e = k + 1;
 		while (e < r->stores_to && w->stores.v[e].leaf == s->leaf)
 			e++;
+		/* The first change of each leaf CHANGE_AHEAD leaves on: its
+		 * header arrives first (the rest waits on it: a hint). */
+		for (; ahead < r->stores_to && seen < CHANGE_AHEAD; ahead++)
+			if (ahead == r->stores_from || w->stores.v[ahead].leaf != w->stores.v[ahead - 1].leaf) {
+				prefetch_change(w, &w->stores.v[ahead]);
+				seen++;
+			}
+		seen--;
 		/* A leaf 0: merged with a sibling instead (take_stores). */
 		if (s->leaf)
 			change_leaf((struct shm_node *)(w->base + s->leaf), s, e - k);

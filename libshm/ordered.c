@@ -118,12 +118,9 @@ static void place(shmdb_cursor *c, const struct shm_node *n, unsigned at, uint32
 }
 
 /* The cursor's place in its leaf, found again by its mark if keys were
- * added to the leaf in place since it was read. */
-static void resync(shmdb_cursor *c)
+ * added to the leaf in place since it was read (refind; resync checks). */
+static __attribute__((noinline)) void refind(shmdb_cursor *c, const struct shm_node *n)
 {
-	const struct shm_node *n = c->path[c->depth - 1];
-	if (__builtin_expect(__atomic_load_n(&n->gen, __ATOMIC_ACQUIRE) == c->gen, 1))
-		return;
 	struct shm_target t = { 0 };
 	if (c->mark == MARK_BEFORE || c->mark == MARK_AFTER)
 		t = shm_target_of(c->mark_key, c->mark_len, c->mark_key, 0, 0);
@@ -137,6 +134,13 @@ static void resync(shmdb_cursor *c)
 	} while (!shm_node_same(n, g));
 	c->at[c->depth - 1] = (uint16_t)at;
 	c->gen = g;
+}
+
+static inline void resync(shmdb_cursor *c)
+{
+	const struct shm_node *n = c->path[c->depth - 1];
+	if (__builtin_expect(__atomic_load_n(&n->gen, __ATOMIC_ACQUIRE) != c->gen, 0))
+		refind(c, n);
 }
 
 /* Go down from path[from] to a leaf along the first children (first) or
@@ -240,7 +244,7 @@ static void views_of(const struct shm_version *v, shmdb_val *key, shmdb_val *val
  * set, or 0 if the snapshot holds no such key (one added after it, or
  * deleted in it). Read under the cursor's gen, which the caller checks
  * after: until then the entry may be another of the leaf's. */
-static int record(const shmdb_cursor *c, const struct shm_node *n, unsigned i, shmdb_val *key,
+static inline __attribute__((always_inline)) int record(const shmdb_cursor *c, const struct shm_node *n, unsigned i, shmdb_val *key,
 		  shmdb_val *val)
 {
 	if (c->kind & SHM_KIND_MULTI) {

@@ -41,6 +41,8 @@ struct shmdb_cursor {
 	uint32_t mark_len;
 	int mark;                       /* enum in ordered.c */
 	const uint8_t *mark_key;
+	uint8_t seek_key[32];           /* the key of the last seek, if short:
+					 * its place's mark (no entry read) */
 	int gone;                       /* a leaf was left mid-change by a
 					 * daemon that died: SHMDB_ENODAEMON */
 	/* A seek to a key the snapshot holds (ordered tables, not multimaps)

@@ -208,8 +208,11 @@ static inline void leave_start(shmdb_cursor *c, int to_first)
 	}
 }
 
-/* Position c before the first record >= t. */
-static void seek(shmdb_cursor *c, const struct shm_target *t)
+/* Position c before the first record >= t, or (above) > t. Its mark: by
+ * mark_key, bytes of t's key that stay while the snapshot lives (NULL:
+ * by the entry after the place; only a key, not a multimap pair, which
+ * needs no mark: its leaves never change in place). */
+static void seek(shmdb_cursor *c, const struct shm_target *t, int above, const uint8_t *mark_key)
 {
 	c->found = NULL;
 	leave_start(c, 0);
@@ -222,8 +225,16 @@ static void seek(shmdb_cursor *c, const struct shm_target *t)
 			uint32_t g;
 			do {
 				g = leaf_gen(c, n);
-				place(c, n, shm_node_lower(n, t), g);
+				unsigned at = shm_node_bound(n, t, above);
+				if (mark_key) {
+					c->at[i] = (uint16_t)at;
+					c->gen = g;
+				} else {
+					place(c, n, at, g);
+				}
 			} while (!shm_node_same(n, g));
+			if (mark_key)
+				set_mark(c, above ? MARK_AFTER : MARK_BEFORE, mark_key, t->klen);
 			prefetch_versions(c, n, c->at[i]);
 			return;
 		}
@@ -274,8 +285,6 @@ static inline __attribute__((always_inline)) int record(const shmdb_cursor *c, c
 	return 1;
 }
 
-static int ordered_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val);
-
 /* A cursor placed by its key's hash probe takes its path now: before that
  * record or, once next returned it, after it. The snapshot's tree holds
  * the key (the snapshot sees a version of it that is no tombstone), so the
@@ -284,12 +293,7 @@ static void settle(shmdb_cursor *c)
 {
 	const struct shm_version *v = c->found;
 	struct shm_target t = shm_target_of(v->key, v->klen, v->key, 0, 0);
-	int passed = c->found_passed;
-	seek(c, &t);
-	if (passed) {
-		shmdb_val k, d;
-		ordered_next(c, &k, &d);
-	}
+	seek(c, &t, c->found_passed, v->key);
 }
 
 static int ordered_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
@@ -404,7 +408,10 @@ int shmdb_cursor_seek(shmdb_cursor *c, const void *key, size_t klen)
 		}
 	}
 	struct shm_target t = shm_target_of(key, klen, key, 0, (c->kind & SHM_KIND_MULTI) != 0);
-	seek(c, &t);
+	const uint8_t *mark = NULL;
+	if (!(c->kind & SHM_KIND_MULTI) && klen <= sizeof(c->seek_key))
+		mark = memcpy(c->seek_key, key, klen);
+	seek(c, &t, 0, mark);
 	return outcome(c, 0);
 }
 
@@ -419,7 +426,7 @@ int shmdb_cursor_seek_pair(shmdb_cursor *c, const void *key, size_t klen, const 
 	    vlen > SHMDB_MAX_MULTI_VALUE)
 		return -EINVAL;
 	struct shm_target t = shm_target_of(key, klen, vlen ? val : key, vlen, 1);
-	seek(c, &t);
+	seek(c, &t, 0, NULL);
 	return outcome(c, 0);
 }
 
@@ -455,7 +462,7 @@ int shm_multi_get(const shmdb_rtxn *r, const struct shm_table *tb, const void *k
 	struct shm_target t = shm_target_of(key, klen, key, 0, 1);
 	shmdb_val k;
 	shm_ordered_open(&c, tb);
-	seek(&c, &t);
+	seek(&c, &t, 0, NULL);
 	if (shm_ordered_next(&c, &k, val) || k.len != klen || memcmp(k.data, key, klen))
 		return -ENOENT;
 	return 0;

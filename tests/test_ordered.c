@@ -1740,6 +1740,37 @@ static unsigned inplace_walk(shmdb_rtxn *r, shmdb_table t, unsigned *got)
 	return n;
 }
 
+/* Seeks in the held snapshot (its records first[0..n)) while keys go into
+ * its leaves: to a random key number x, then next (the first record >= x),
+ * prev (the same), prev (the one before). */
+static void inplace_seeks(shmdb_rtxn *r, shmdb_table t, const unsigned *first, unsigned n)
+{
+	shmdb_cursor *c;
+	shmdb_val k, v;
+	char key[8];
+	CHILD_REQUIRE(shmdb_cursor_open(r, t, &c) == 0, 103);
+	for (int s = 0; s < 64; s++) {
+		unsigned x = rnd_below(INPLACE_KEYS + 1), i = 0;
+		while (i < n && first[i] < x)
+			i++;
+		inplace_key(key, x);
+		CHILD_REQUIRE(shmdb_cursor_seek(c, key, 7) == 0, 104);
+		int e = shmdb_cursor_next(c, &k, &v);
+		CHILD_REQUIRE(i < n ? e == 0 && inplace_num(&k) == first[i] : e == -ENOENT, 105);
+		e = shmdb_cursor_prev(c, &k, &v);
+		if (i < n)
+			CHILD_REQUIRE(e == 0 && inplace_num(&k) == first[i], 106);
+		else
+			CHILD_REQUIRE(e == 0 && inplace_num(&k) == first[n - 1], 106);
+		if (i < n) {
+			e = shmdb_cursor_prev(c, &k, &v);
+			CHILD_REQUIRE(i > 0 ? e == 0 && inplace_num(&k) == first[i - 1] : e == -ENOENT,
+				      107);
+		}
+	}
+	shmdb_cursor_close(c);
+}
+
 /* Walks a snapshot held from the start, again and again, and each time
  * a fresh one, until told to stop: the held one must give the same
  * records each time. */
@@ -1753,11 +1784,13 @@ static void inplace_reader(void *arg)
 	unsigned rounds = 0;
 	uint64_t deadline = test_now_ms() + 120000;
 	CHILD_REQUIRE(shmdb_read_begin(hdb, &held) == 0, 100);
+	rng_state = 0x5eed0000ull ^ (uint64_t)getpid();
 	unsigned n = inplace_walk(held, a->t, first);
 	do {
 		CHILD_REQUIRE(inplace_walk(held, a->t, again) == n &&
 				      !memcmp(first, again, n * sizeof(unsigned)),
 			      101);
+		inplace_seeks(held, a->t, first, n);
 		CHILD_REQUIRE(shmdb_read_begin(db, &r) == 0, 102);
 		inplace_walk(r, a->t, again);
 		shmdb_read_end(r);

@@ -857,13 +857,18 @@ START_TEST(bounded_memory_under_overwrites)
 	}
 	shmdb_read_end(r);
 	/* 1,000 keys of ~160-byte versions are 160 KB live; what a snapshot
-	 * held over 10 commits of 100 puts adds ~2,000 versions. Whatever the
-	 * reclaimer has not caught up with, 4 MiB is far above a bounded store
-	 * and far below the 1,000,000 versions (~160 MB) an unbounded one
-	 * would hold. */
+	 * held over 10 commits of 100 puts adds ~2,000 versions. An unbounded
+	 * store would hold 1,000,000 versions (~160 MB) and have filled the
+	 * 64 MiB arena. Right after the last commit the reclaimer may lag by
+	 * what its grace periods took on a loaded machine (a kernel RCU grace
+	 * period runs late when both cores are busy): a quarter of the arena
+	 * shows it reclaims while writes run, not only when room runs out.
+	 * Once it has caught up, what remains is the live data. */
 	shmdb_stats st = stats();
-	ck_assert_msg(st.mem_used < (4u << 20), "mem_used %llu", (unsigned long long)st.mem_used);
+	ck_assert_msg(st.mem_used < (16u << 20), "mem_used %llu", (unsigned long long)st.mem_used);
 	ck_assert_uint_le(st.oldest_snapshot, st.commit_ts);
+	uint64_t settled = settled_mem_used();
+	ck_assert_msg(settled < (1u << 20), "mem_used %llu once settled", (unsigned long long)settled);
 	stop();
 }
 END_TEST
@@ -897,9 +902,12 @@ START_TEST(bounded_memory_under_delete_churn)
 	ck_assert_int_eq(get1(t, "key299999", buf, sizeof(buf)), -ENOENT);
 	ck_assert_int_eq(get1(t, "key0", buf, sizeof(buf)), -ENOENT);
 	/* 300,000 tombstones kept would take 16 bytes of index each and a
-	 * version of ~40 bytes: over 16 MB. */
-	shmdb_stats st = stats();
-	ck_assert_msg(st.mem_used < (4u << 20), "mem_used %llu", (unsigned long long)st.mem_used);
+	 * version of ~40 bytes: over 16 MB, which stay once the reclaimer has
+	 * freed all it may. Measured once it has (right after the last commit,
+	 * how far it lags depends on the machine's load: 4.5 MB was seen with
+	 * the suite running beside it). */
+	uint64_t settled = settled_mem_used();
+	ck_assert_msg(settled < (2u << 20), "mem_used %llu once settled", (unsigned long long)settled);
 	stop();
 }
 END_TEST

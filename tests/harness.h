@@ -71,6 +71,12 @@ int test_in_child(void (*fn)(void *), void *arg);
 int test_run_suite(Suite *s);
 
 /*
+ * test_run_suite_case - as test_run_suite, for the test case named
+ * `tcase` only (every case when NULL); a suite that ran no test fails.
+ */
+int test_run_suite_case(Suite *s, const char *tcase);
+
+/*
  * test_run - run the program `prog` with `args` (NULL-terminated, may be
  * NULL), its stdout into out and its stderr into err (each NUL-terminated,
  * truncated to its cap; stderr is read after stdout closes, so it must fit

@@ -605,6 +605,36 @@ typedef struct shmdb_stats {
  */
 SHMDB_API int shmdb_stats_get(shmdb *db, shmdb_stats *st);
 
+/*
+ * Keys in a value's natural order. An ordered table compares keys bytewise
+ * (memcmp over the common length, then the shorter first); these encode a
+ * number so that the bytes compare as the numbers do: integers
+ * numerically, negatives first; doubles by value, from -infinity to
+ * +infinity, with -0.0 and +0.0 one key (both encode as +0.0). Use them
+ * for primary keys and index seeks. Strings and bytes need no encoding:
+ * their bytes are their order.
+ *
+ * shmdb_key_i32 writes 4 bytes, shmdb_key_i64, shmdb_key_u64 and
+ * shmdb_key_f64 write 8, and each returns how many it wrote;
+ * shmdb_key_f64 writes nothing and returns 0 for a NaN, which has no place
+ * in the order. No allocation, no system call.
+ */
+SHMDB_API size_t shmdb_key_i32(int32_t v, uint8_t out[4]);
+SHMDB_API size_t shmdb_key_i64(int64_t v, uint8_t out[8]);
+SHMDB_API size_t shmdb_key_u64(uint64_t v, uint8_t out[8]);
+SHMDB_API size_t shmdb_key_f64(double v, uint8_t out[8]);
+
+/*
+ * The number a key encodes: key[0..klen) as shmdb_key_* wrote it. Return
+ * 0, or -EINVAL if klen is not the encoding's length (4 for an i32, 8 for
+ * the others) or key or v is NULL; shmdb_key_to_f64 also returns -EINVAL
+ * for bytes no double encodes to (a NaN's, or -0.0's).
+ */
+SHMDB_API int shmdb_key_to_i32(const void *key, size_t klen, int32_t *v);
+SHMDB_API int shmdb_key_to_i64(const void *key, size_t klen, int64_t *v);
+SHMDB_API int shmdb_key_to_u64(const void *key, size_t klen, uint64_t *v);
+SHMDB_API int shmdb_key_to_f64(const void *key, size_t klen, double *v);
+
 #ifdef __cplusplus
 }
 #endif

@@ -212,10 +212,15 @@ static void publish_counts(struct core *c, uint64_t ts)
 static uint64_t create_table(struct core *c, const struct pending_op *p, uint64_t ts)
 {
 	int used;
+	if (p->side_block) /* the schema prepare checked */
+		memcpy(c->base + p->side_block, p->op.val, p->op.vlen);
 	uint32_t id = tables_create(&c->tables, p->op.key, p->op.klen, (uint32_t)p->op.since_ts,
-				    p->block, ts, &used);
-	if (!used)
+				    p->block, p->side_block, ts, &used);
+	if (!used) {
 		alloc_put(c->alloc, p->block, op_block_size(&p->op));
+		if (p->side_block)
+			alloc_put(c->alloc, p->side_block, p->op.vlen);
+	}
 	return id;
 }
 
@@ -231,13 +236,13 @@ static void clear_table(struct core *c, const struct pending_op *p, uint64_t ts)
 	/* The old contents stay the table's for the snapshots before ts: a
 	 * generation names them (layout.h), published before the new index
 	 * with release stores, in the order catalog.h's readers rely on. */
-	struct shm_index_gen *g = (struct shm_index_gen *)(c->base + p->gen_block);
+	struct shm_index_gen *g = (struct shm_index_gen *)(c->base + p->side_block);
 	g->since = t->index_since;
 	g->word = t->index;
 	g->older = t->index_gen;
-	__atomic_store_n(&t->index_gen, p->gen_block, __ATOMIC_RELEASE);
+	__atomic_store_n(&t->index_gen, p->side_block, __ATOMIC_RELEASE);
 	__atomic_store_n(&t->index_since, ts, __ATOMIC_RELEASE);
-	retire_block(c->retired, ts, 0, p->gen_block, sizeof(*g), RETIRED_BLOCK);
+	retire_block(c->retired, ts, 0, p->side_block, sizeof(*g), RETIRED_BLOCK);
 	retire_block(c->retired, ts, 0, t->index, (uint32_t)shm_index_bytes(t->index),
 		     RETIRED_INDEX_CONTENTS);
 	/* Release: the empty slots are written before the index is t's. */

@@ -20,7 +20,8 @@ struct pending_op {
 	struct shm_op op;
 	uint64_t hash;
 	uint64_t block;
-	uint64_t gen_block;   /* CLEAR: the struct shm_index_gen it writes */
+	uint64_t side_block;  /* CLEAR: the struct shm_index_gen it writes;
+			       * CREATE_TABLE of rows: the schema's block */
 	int tree_only;        /* an op on a multimap: no version, only the tree */
 	int tree_dropped;     /* an op on an ordered table whose tree change a
 			       * later CLEAR or DROP of the table takes away */

@@ -15,6 +15,7 @@
 
 #include "catalog.h"
 #include "index.h"
+#include "rows.h"
 #include "tree_read.h"
 #include "shmdb.h"
 
@@ -83,6 +84,17 @@ static int op_writes_version(const struct shm_op *op)
 	return op->code == SHM_OP_PUT || op->code == SHM_OP_DEL;
 }
 
+/* The bytes of op's second block: a CLEAR's struct shm_index_gen, a
+ * CREATE_TABLE's schema; 0 for none. */
+static size_t side_block_size(const struct shm_op *op)
+{
+	if (op->code == SHM_OP_CLEAR)
+		return sizeof(struct shm_index_gen);
+	if (op->code == SHM_OP_CREATE_TABLE && (op->since_ts & SHM_KIND_ROWS))
+		return op->vlen;
+	return 0;
+}
+
 void unreserve(struct core *c, size_t n)
 {
 	tree_unreserve(&c->tree);
@@ -94,9 +106,9 @@ void unreserve(struct core *c, size_t n)
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct pending_op *p = &c->scratch.ops[i];
-		if (p->gen_block)
-			alloc_put(c->alloc, p->gen_block, sizeof(struct shm_index_gen));
-		p->gen_block = 0;
+		if (p->side_block)
+			alloc_put(c->alloc, p->side_block, side_block_size(&p->op));
+		p->side_block = 0;
 		if (!p->block)
 			continue;
 		if (op_writes_version(&p->op))
@@ -169,16 +181,45 @@ static int was_dropped(const uint32_t *dropped, size_t n, uint32_t id)
 }
 
 /* Whether an earlier op of the transaction creates the table op i creates
- * with another kind (the first creates it; op i would then get its id). */
+ * with another kind or schema (the first creates it; op i would then get
+ * its id). */
 static int created_otherwise(const struct pending_op *ops, size_t i)
 {
 	const struct shm_op *op = &ops[i].op;
 	for (size_t k = 0; k < i; k++) {
 		const struct shm_op *o = &ops[k].op;
 		if (o->code == SHM_OP_CREATE_TABLE && o->klen == op->klen &&
-		    !memcmp(o->key, op->key, op->klen) && o->since_ts != op->since_ts)
+		    !memcmp(o->key, op->key, op->klen) &&
+		    (o->since_ts != op->since_ts || o->vlen != op->vlen ||
+		     memcmp(o->val, op->val, op->vlen)))
 			return 1;
 	}
+	return 0;
+}
+
+/* Whether live table t is what CREATE_TABLE op asks for: its kind, and a
+ * table of rows its schema, byte for byte. */
+static int table_is(const struct core *c, const struct shm_table *t, const struct shm_op *op)
+{
+	if (t->kind != op->since_ts)
+		return 0;
+	if (!(t->kind & SHM_KIND_ROWS))
+		return 1;
+	const struct shm_schema *s = (const struct shm_schema *)(c->base + t->schema);
+	return s->bytes == op->vlen && !memcmp(s, op->val, op->vlen);
+}
+
+/* A PUT of value op->val into table of rows t: 0 if it is a row of t's
+ * schema stored under its column 0's key, else -EINVAL. The value is the
+ * writer's private copy of the transaction (decode.h): read once here. */
+static int row_put_ok(const struct core *c, const struct shm_table *t, const struct shm_op *op)
+{
+	const struct shm_schema *s = (const struct shm_schema *)(c->base + t->schema);
+	uint8_t key[SHMDB_MAX_KEY];
+	size_t klen;
+	if (shm_row_check(s, op->val, op->vlen) || shm_row_key(s, op->val, op->vlen, key, &klen) ||
+	    klen != op->klen || memcmp(key, op->key, klen))
+		return -EINVAL;
 	return 0;
 }
 
@@ -320,6 +361,9 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 				 * that many, whatever else the transaction adds. */
 				touch(tt, &ntt, t,
 				      op->since_ts > t->records ? op->since_ts - t->records : 0, 1);
+			} else if (op->code == SHM_OP_PUT && (t->kind & SHM_KIND_ROWS) &&
+				   (err = row_put_ok(c, t, op))) {
+				break;
 			} else {
 				touch(tt, &ntt, t, 1, 0);
 				retires++;
@@ -340,7 +384,9 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 			/* since_ts is the kind (txn.h); a table of that name
 			 * must have it */
 			t = tables_named(&c->tables, op->key, op->klen);
-			if ((t && t->kind != op->since_ts) || created_otherwise(ops, i))
+			if ((op->since_ts & SHM_KIND_ROWS) && shm_schema_check(op->val, op->vlen))
+				err = -EINVAL;
+			else if ((t && !table_is(c, t, op)) || created_otherwise(ops, i))
 				err = -EEXIST;
 			creates++;
 			break;
@@ -382,11 +428,11 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 	c->scratch.ntouched = 0;
 	for (i = 0; !err && i < nops; i++) {
 		size_t size = ops[i].tree_only ? 0 : op_block_size(&ops[i].op);
-		ops[i].gen_block = 0;
+		size_t side = side_block_size(&ops[i].op);
+		ops[i].side_block = 0;
 		if (size && !(ops[i].block = alloc_or_reclaim(c, size, op_writes_version(&ops[i].op))))
 			err = -ENOSPC;
-		else if (ops[i].op.code == SHM_OP_CLEAR &&
-			 !(ops[i].gen_block = alloc_or_reclaim(c, sizeof(struct shm_index_gen), 0)))
+		else if (side && !(ops[i].side_block = alloc_or_reclaim(c, side, 0)))
 			err = -ENOSPC;
 	}
 	for (size_t k = 0; !err && k < ntt; k++, c->scratch.ntouched++)

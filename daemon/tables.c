@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "rows.h"
 
 void tables_init(struct tables *c, uint8_t *base, struct shm_meta *meta,
 		 struct retire_queue *retired)
@@ -48,7 +49,7 @@ unsigned tables_free_slots(const struct tables *c, unsigned want)
 }
 
 uint32_t tables_create(struct tables *c, const void *name, size_t len, uint32_t kind,
-		       uint64_t index_off, uint64_t ts, int *used)
+		       uint64_t index_off, uint64_t schema_off, uint64_t ts, int *used)
 {
 	struct shm_table *t = tables_named(c, name, len);
 	*used = 0;
@@ -76,6 +77,7 @@ uint32_t tables_create(struct tables *c, const void *name, size_t len, uint32_t 
 	t->kind = kind;
 	t->root = 0;
 	t->tree_bytes = 0;
+	t->schema = schema_off;
 	t->name_len = (uint8_t)len;
 	memset(t->name, 0, sizeof(t->name));
 	memcpy(t->name, name, len);
@@ -105,6 +107,9 @@ void tables_drop(struct tables *c, struct shm_table *t, uint64_t ts)
 	if (t->root)
 		retire_block(c->retired, ts, t->created_ts, t->root, tree_retired_size(t),
 			     RETIRED_TREE);
+	if (t->schema)
+		retire_block(c->retired, ts, t->created_ts, t->schema,
+			     ((const struct shm_schema *)(c->base + t->schema))->bytes, RETIRED_BLOCK);
 	retire_block(c->retired, ts, t->created_ts, (uint64_t)(t - c->meta->tables), 0,
 		     RETIRED_TABLE_SLOT);
 }

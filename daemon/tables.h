@@ -34,8 +34,8 @@ struct shm_table *tables_named(struct tables *c, const void *name, size_t len);
 unsigned tables_free_slots(const struct tables *c, unsigned want);
 
 /* How many retire-queue items dropping a table takes: its index with its
- * heads, its count, its tree, its slot. */
-#define TABLES_DROP_RETIRES 4u
+ * heads, its count, its tree, its schema, its slot. */
+#define TABLES_DROP_RETIRES 5u
 
 /* The size an ordered table's whole tree is retired with: its bytes, as
  * far as an item's size holds them (a statistic). */
@@ -46,20 +46,23 @@ static inline uint32_t tree_retired_size(const struct shm_table *t)
 
 /*
  * tables_create - the table named name[0..len), of `kind` (0,
- * SHM_KIND_ORDERED or SHM_KIND_ORDERED | SHM_KIND_MULTI), live from commit ts, with
- * the INDEX_MIN_BYTES block at index_off as its empty index: its id. If a
- * live table has that name already, its id, and *used is cleared (the
- * caller frees the block); else *used is set. A free slot must exist
+ * SHM_KIND_ORDERED or SHM_KIND_ORDERED | SHM_KIND_MULTI, or SHM_KIND_ROWS
+ * with 0 or SHM_KIND_ORDERED), live from commit ts, with the
+ * INDEX_MIN_BYTES block at index_off as its empty index and, for rows,
+ * the checked schema written at schema_off (else 0): its id. If a live
+ * table has that name already, its id, and *used is cleared (the caller
+ * frees the blocks); else *used is set. A free slot must exist
  * (tables_free_slots). The entry is complete before its id is published
  * with release order.
  */
 uint32_t tables_create(struct tables *c, const void *name, size_t len, uint32_t kind,
-		       uint64_t index_off, uint64_t ts, int *used);
+		       uint64_t index_off, uint64_t schema_off, uint64_t ts, int *used);
 
 /*
  * tables_drop - drop live table t at commit ts: snapshots from ts on see it
  * gone, older ones read it until its blocks are freed after them. Retires
- * the index with every key's head, the count and the catalog slot at ts
+ * the index with every key's head, the count, the tree, the schema and the
+ * catalog slot at ts
  * (room reserved: TABLES_DROP_RETIRES), whatever the table holds.
  */
 void tables_drop(struct tables *c, struct shm_table *t, uint64_t ts);

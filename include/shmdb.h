@@ -20,6 +20,7 @@
 #ifndef SHMDB_H
 #define SHMDB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -454,7 +455,8 @@ typedef struct shmdb_table_info {
 	char name[SHMDB_MAX_TABLE_NAME + 1]; /* NUL-terminated */
 	shmdb_table id;
 	int flags;          /* the table's kind: 0, SHMDB_ORDERED or
-			     * SHMDB_ORDERED | SHMDB_MULTI */
+			     * SHMDB_ORDERED | SHMDB_MULTI; SHMDB_ROWS, alone or
+			     * with SHMDB_ORDERED, for a table of typed rows */
 	uint64_t count;     /* as shmdb_count (pairs, for a multimap) */
 	uint64_t bytes;     /* arena bytes the table holds in this snapshot: its
 			     * index, its ordered tree's nodes and its records'
@@ -604,6 +606,132 @@ typedef struct shmdb_stats {
  * read at one instant together. Returns 0, or -EINVAL if an argument is NULL.
  */
 SHMDB_API int shmdb_stats_get(shmdb *db, shmdb_stats *st);
+
+/*
+ * Typed rows. A table of rows has a schema of typed columns, stored in the
+ * store so that every process reads the same one; its values are rows of
+ * that schema, which a reader takes any column of where it lies in the
+ * read-only arena (no decode, no copy), and which the writer checks before
+ * it stores them. Column 0 is the primary key: a row is stored under its
+ * column 0 as a key (shmdb_key_* for the numbers, the bytes of a FIXED,
+ * STR or BLOB, one byte 0 or 1 for a BOOL), and shmdb_get, cursors and
+ * shmdb_del take that key.
+ */
+enum shmdb_type {
+	SHMDB_I32 = 1,
+	SHMDB_I64,
+	SHMDB_U64,
+	SHMDB_F64,
+	SHMDB_BOOL,
+	SHMDB_FIXED, /* exactly `size` bytes, 1..SHMDB_MAX_KEY */
+	SHMDB_STR,   /* variable, UTF-8 (checked when written) */
+	SHMDB_BLOB,  /* variable bytes */
+};
+#define SHMDB_NULLABLE 1    /* shmdb_column.flags: the column may be null */
+#define SHMDB_ROWS 8        /* shmdb_table_info.flags: a table of typed rows */
+#define SHMDB_MAX_COLUMNS 256
+#define SHMDB_MAX_COLUMN_NAME 63
+
+typedef struct shmdb_column {
+	const char *name;     /* 1..63 bytes of printable ASCII, not ' ', '=' or ':' */
+	enum shmdb_type type;
+	uint32_t size;        /* SHMDB_FIXED: its bytes; ignored otherwise */
+	int flags;            /* 0 or SHMDB_NULLABLE (never for column 0) */
+} shmdb_column;
+
+/*
+ * shmdb_table_create_rows - create the table `name` of rows with columns
+ * cols[0..ncols) (1..SHMDB_MAX_COLUMNS, column 0 the primary key), or open
+ * it if it exists with exactly this schema (names, types, sizes, flags,
+ * order); flags is 0 (a hash table) or SHMDB_ORDERED (rows in key order).
+ * A round trip to the writer. Returns 0 with *t set; -EINVAL for a bad
+ * name, column or flag; -EEXIST if a table of that name exists of another
+ * kind or schema; -ENOSPC if the store has no room; the errors of a commit.
+ */
+SHMDB_API int shmdb_table_create_rows(shmdb *db, const char *name, const shmdb_column *cols,
+				      unsigned ncols, int flags, shmdb_table *t);
+
+/* A table's schema, in the store (read-only). */
+typedef struct shmdb_schema shmdb_schema;
+
+/*
+ * shmdb_schema_get - the schema of table t of rows in r's snapshot, into
+ * *s: valid until shmdb_read_end(r). No system call. Returns 0; -ENOENT if
+ * r's snapshot has no table t; -EINVAL if t is not a table of rows or an
+ * argument is NULL.
+ */
+SHMDB_API int shmdb_schema_get(shmdb_rtxn *r, shmdb_table t, const shmdb_schema **s);
+
+/* The number of columns of s. */
+SHMDB_API unsigned shmdb_schema_columns(const shmdb_schema *s);
+
+/*
+ * shmdb_schema_column - column col of s: its name (a view into s, with
+ * *name_len its bytes; not NUL-terminated), type, FIXED size and flags
+ * into *out (out->name is NULL). Returns 0, or -EINVAL if col is out of
+ * range or an argument is NULL.
+ */
+SHMDB_API int shmdb_schema_column(const shmdb_schema *s, unsigned col, shmdb_column *out,
+				  const char **name, size_t *name_len);
+
+/* The index of the column named `name` in s (>= 0), or -ENOENT. */
+SHMDB_API int shmdb_column_index(const shmdb_schema *s, const char *name);
+
+/*
+ * Column col of `row` (a value shmdb_get or a cursor returned from a
+ * table of schema s), read in place: no copy, allocation or system call.
+ * Return 0; -ENODATA if the column is null; -EINVAL if s has no column
+ * col, the column is of another type, or row is too short to be a row of
+ * s. shmdb_row_bytes serves FIXED, STR and BLOB columns with a view into
+ * the row, valid as the row is (until shmdb_read_end).
+ */
+SHMDB_API int shmdb_row_i32(const shmdb_schema *s, shmdb_val row, unsigned col, int32_t *v);
+SHMDB_API int shmdb_row_i64(const shmdb_schema *s, shmdb_val row, unsigned col, int64_t *v);
+SHMDB_API int shmdb_row_u64(const shmdb_schema *s, shmdb_val row, unsigned col, uint64_t *v);
+SHMDB_API int shmdb_row_f64(const shmdb_schema *s, shmdb_val row, unsigned col, double *v);
+SHMDB_API int shmdb_row_bool(const shmdb_schema *s, shmdb_val row, unsigned col, bool *v);
+SHMDB_API int shmdb_row_bytes(const shmdb_schema *s, shmdb_val row, unsigned col, shmdb_val *v);
+
+/* A row being built, in the client's memory. */
+typedef struct shmdb_row shmdb_row;
+
+/*
+ * shmdb_row_new - a builder of rows for table t of rows, its schema copied
+ * from the store now (a later schema of a table of that name is another
+ * table). Every column starts unset. Returns 0 with *b set; -ENOENT (no
+ * table t), -EINVAL (not a table of rows), -ENOMEM. Free it with
+ * shmdb_row_free; shmdb_row_reset unsets every column for the next row.
+ */
+SHMDB_API int shmdb_row_new(shmdb *db, shmdb_table t, shmdb_row **b);
+SHMDB_API void shmdb_row_reset(shmdb_row *b);
+SHMDB_API void shmdb_row_free(shmdb_row *b);
+
+/*
+ * Set column col of the row being built. Return 0; -EINVAL if there is no
+ * column col or it is of another type (shmdb_row_set_i64 serves I64
+ * columns, _i32 I32, _u64 U64, _f64 F64, _bool BOOL; shmdb_row_set_bytes
+ * FIXED (exactly its size), STR (UTF-8) and BLOB), or, for
+ * shmdb_row_set_null, not nullable; -E2BIG past SHMDB_MAX_VALUE; -ENOMEM.
+ * Bytes are copied.
+ */
+SHMDB_API int shmdb_row_set_i32(shmdb_row *b, unsigned col, int32_t v);
+SHMDB_API int shmdb_row_set_i64(shmdb_row *b, unsigned col, int64_t v);
+SHMDB_API int shmdb_row_set_u64(shmdb_row *b, unsigned col, uint64_t v);
+SHMDB_API int shmdb_row_set_f64(shmdb_row *b, unsigned col, double v);
+SHMDB_API int shmdb_row_set_bool(shmdb_row *b, unsigned col, bool v);
+SHMDB_API int shmdb_row_set_bytes(shmdb_row *b, unsigned col, const void *data, size_t len);
+SHMDB_API int shmdb_row_set_null(shmdb_row *b, unsigned col);
+
+/*
+ * shmdb_put_row - insert or replace, when w commits, the row b holds under
+ * its column 0's key, in table t (the table b was made for). Returns 0;
+ * -EINVAL if a column that is not nullable was left unset, column 0 makes
+ * no key (a NaN, an empty or over-long string or blob), t is not b's
+ * table, or an argument is NULL; the errors of shmdb_put. The writer
+ * checks the row again: a row that is not one of the table's schema fails
+ * the commit with -EINVAL, and nothing of the transaction applies.
+ */
+SHMDB_API int shmdb_put_row(shmdb_wtxn *w, shmdb_table t, const shmdb_row *b);
 
 /*
  * Keys in a value's natural order. An ordered table compares keys bytewise

@@ -39,7 +39,7 @@
 #include "align.h"
 
 #define SHM_CACHELINE 64
-#define SHM_FORMAT_VERSION 8u
+#define SHM_FORMAT_VERSION 9u
 
 /* Magics: ASCII tags read as little-endian u64, so a hex dump shows them. */
 #define SHM_META_MAGIC    0x3154454d42444d53ull /* "SMDBMET1" */
@@ -112,8 +112,9 @@ enum shm_table_state {
  *                      contents: its last shmdb_clear, 0 if none
  *  48  u64 index_gen   offset of the struct shm_index_gen naming the index
  *                      of the contents before that clear, 0 if none
- *  56  u32 kind        0, SHMDB_ORDERED or SHMDB_ORDERED | SHMDB_MULTI;
- *                      set before the id is published, never changed
+ *  56  u32 kind        0, SHMDB_ORDERED or SHMDB_ORDERED | SHMDB_MULTI,
+ *                      or SHM_KIND_ROWS with 0 or SHMDB_ORDERED; set
+ *                      before the id is published, never changed
  *  60  u32 reserved0
  * line 1:
  *  64  u8  name_len    1..63
@@ -132,7 +133,11 @@ enum shm_table_state {
  *                      if empty or not ordered (readers take the root of
  *                      their snapshot from the count version)
  * 176  u64 tree_bytes  bytes of that tree's nodes
- * 184  u8  reserved2[8]
+ * 184  u64 schema      a typed table's schema (rows.h, struct shm_schema):
+ *                      its offset from the range base, 0 for another
+ *                      kind; set before the id is published, never
+ *                      changed, freed after the last snapshot that sees
+ *                      the table (readers load it: shmdb_schema_get)
  */
 struct shm_table {
 	uint64_t index;
@@ -154,12 +159,16 @@ struct shm_table {
 	uint64_t record_bytes;
 	uint64_t root;
 	uint64_t tree_bytes;
-	uint8_t reserved2[8];
+	uint64_t schema;
 };
 
 /* shm_table.kind: the public flags (shmdb.h), repeated for the daemon. */
 #define SHM_KIND_ORDERED 2u
 #define SHM_KIND_MULTI 4u
+/* A table of typed rows (shmdb_table_create_rows): each value is a row of
+ * the table's schema, checked by the writer (rows.h). With or without
+ * SHM_KIND_ORDERED, never with SHM_KIND_MULTI. */
+#define SHM_KIND_ROWS 8u /* SHMDB_ROWS */
 
 /*
  * A table's contents before a clear, for the snapshots older than it: 24

@@ -328,3 +328,49 @@ int shm_row_encode(const struct shm_schema *s, const struct shm_value *v, uint8_
 	}
 	return 0;
 }
+
+int shm_row_key(const struct shm_schema *s, const uint8_t *row, size_t len, uint8_t *out,
+		size_t *klen)
+{
+	const struct shm_column *k = &s->col[0];
+	const uint8_t *slot = row + k->slot;
+	int32_t i32;
+	int64_t i64;
+	uint64_t u64;
+	double f;
+	uint32_t off, vlen;
+	switch (k->type) {
+	case SHM_I32:
+		memcpy(&i32, slot, 4);
+		*klen = shmdb_key_i32(i32, out);
+		return 0;
+	case SHM_I64:
+		memcpy(&i64, slot, 8);
+		*klen = shmdb_key_i64(i64, out);
+		return 0;
+	case SHM_U64:
+		memcpy(&u64, slot, 8);
+		*klen = shmdb_key_u64(u64, out);
+		return 0;
+	case SHM_F64:
+		memcpy(&f, slot, 8);
+		*klen = shmdb_key_f64(f, out);
+		return *klen ? 0 : -EINVAL;
+	case SHM_BOOL:
+		out[0] = *slot;
+		*klen = 1;
+		return 0;
+	case SHM_FIXED:
+		memcpy(out, slot, k->size);
+		*klen = k->size;
+		return 0;
+	default: /* STR, BLOB */
+		memcpy(&off, slot, 4);
+		memcpy(&vlen, slot + 4, 4);
+		if (vlen < 1 || vlen > SHMDB_MAX_KEY || off > len || vlen > len - off)
+			return -EINVAL;
+		memcpy(out, row + off, vlen);
+		*klen = vlen;
+		return 0;
+	}
+}

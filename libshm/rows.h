@@ -64,6 +64,8 @@
 #define SHM_SCHEMA_VERSION 1u
 #define SHM_MAX_COLUMNS 256u
 #define SHM_MAX_COLUMN_NAME 63u
+/* The largest schema: SHM_MAX_COLUMNS columns with the longest names. */
+#define SHM_MAX_SCHEMA_BYTES (16u + SHM_MAX_COLUMNS * (16u + SHM_MAX_COLUMN_NAME) + 8u)
 
 /* The column types, as shmdb.h will name them (enum shmdb_type). */
 enum shm_type {
@@ -157,6 +159,16 @@ struct shm_value {
  */
 int shm_row_encode(const struct shm_schema *s, const struct shm_value *v, uint8_t *out,
 		   size_t cap, size_t *len);
+
+/*
+ * shm_row_key - the key a row of schema s is stored under: its column 0
+ * as a key (shmdb_key_* for I32, I64, U64 and F64; one byte for a BOOL;
+ * the bytes of a FIXED, STR or BLOB) into out[0..SHMDB_MAX_KEY), its
+ * length into *klen. row[0..len) passed shm_row_check. Returns 0, or
+ * -EINVAL if the value makes no key (a NaN, an empty or too long string).
+ */
+int shm_row_key(const struct shm_schema *s, const uint8_t *row, size_t len, uint8_t *out,
+		size_t *klen);
 
 /* The bytes of a row's null bitmap for ncols columns. */
 static inline uint32_t shm_row_nulls_bytes(unsigned ncols)

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "layout.h"
+#include "rows.h"
 #include "shmdb.h"
 
 void shm_op_encode(uint8_t *dst, uint8_t code, uint32_t table, uint64_t since_ts,
@@ -62,9 +64,13 @@ int shm_op_decode(const uint8_t *buf, size_t len, size_t *pos, struct shm_op *op
 			return -EBADMSG;
 		break;
 	case SHM_OP_CREATE_TABLE:
-		if (h.klen < 1 || h.klen > SHMDB_MAX_TABLE_NAME || h.vlen || h.table ||
+		if (h.klen < 1 || h.klen > SHMDB_MAX_TABLE_NAME || h.table ||
 		    (h.since_ts != 0 && h.since_ts != SHMDB_ORDERED &&
-		     h.since_ts != (SHMDB_ORDERED | SHMDB_MULTI)))
+		     h.since_ts != (SHMDB_ORDERED | SHMDB_MULTI) && h.since_ts != SHM_KIND_ROWS &&
+		     h.since_ts != (SHM_KIND_ROWS | SHMDB_ORDERED)))
+			return -EBADMSG;
+		/* A schema with a table of rows, nothing with another. */
+		if ((h.since_ts & SHM_KIND_ROWS) ? h.vlen < 1 || h.vlen > SHM_MAX_SCHEMA_BYTES : h.vlen)
 			return -EBADMSG;
 		break;
 	case SHM_OP_DROP_TABLE:

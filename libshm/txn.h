@@ -11,14 +11,17 @@
  *   8  u32 table      shmdb_table id (PUT, DEL, CHECK; 0 otherwise)
  *  12  u32 reserved   0
  *  16  u64 since_ts   CHECK: the snapshot; RESERVE: the key count;
- *                     CREATE_TABLE: the kind (0, SHMDB_ORDERED or
- *                     SHMDB_ORDERED | SHMDB_MULTI); 0 otherwise
+ *                     CREATE_TABLE: the kind (0, SHMDB_ORDERED,
+ *                     SHMDB_ORDERED | SHMDB_MULTI, SHM_KIND_ROWS or
+ *                     SHM_KIND_ROWS | SHMDB_ORDERED); 0 otherwise
  *                     (the writer's private copy may reuse it, prepare.c)
  *  24  u8  key[klen], zero-padded to 8
  *      u8  value[vlen], zero-padded to 8
  *
  * DEL_VALUE (multimaps) carries a key and a value, the pair it removes.
- * CREATE_TABLE and DROP_TABLE carry the table name as their key; RESERVE
+ * CREATE_TABLE and DROP_TABLE carry the table name as their key, and a
+ * CREATE_TABLE of typed rows its schema as its value (rows.h, at most
+ * SHM_MAX_SCHEMA_BYTES; the writer checks it); RESERVE
  * carries no key, only its table and count; CLEAR only its table.
  */
 #ifndef SHMDB_TXN_H

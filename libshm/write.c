@@ -35,6 +35,7 @@
 #include "buf.h"
 #include "catalog.h"
 #include "client_internal.h"
+#include "rows.h"
 #include "spin.h"
 #include "txn.h"
 
@@ -389,14 +390,14 @@ static shmdb_table find_table(shmdb *db, const char *name, size_t len, uint32_t 
  * in the since_ts field, or on the table named `name`); *value (may be
  * NULL) gets its result. */
 static int table_op(shmdb *db, uint8_t code, shmdb_table t, uint64_t count, const char *name,
-		    size_t len, uint64_t *value)
+		    size_t len, const void *val, size_t vlen, uint64_t *value)
 {
 	shmdb_wtxn *w;
 	uint64_t ticket;
 	int err = shmdb_write_begin(db, &w);
 	if (err)
 		return err;
-	err = append(w, code, t, count, name, len, NULL, 0);
+	err = append(w, code, t, count, name, len, val, vlen);
 	if (err) {
 		shmdb_abort(w);
 		return err;
@@ -416,7 +417,7 @@ int shmdb_table_open(shmdb *db, const char *name, int flags, shmdb_table *t)
 	shmdb_table id = find_table(db, name, len, &found_kind);
 	if (!id && (flags & SHMDB_CREATE)) {
 		uint64_t value = 0;
-		int err = table_op(db, SHM_OP_CREATE_TABLE, 0, kind, name, len, &value);
+		int err = table_op(db, SHM_OP_CREATE_TABLE, 0, kind, name, len, NULL, 0, &value);
 		if (err == -EEXIST && !kind) /* made with a kind meanwhile: any will do */
 			id = find_table(db, name, len, &found_kind);
 		else if (err)
@@ -432,12 +433,38 @@ int shmdb_table_open(shmdb *db, const char *name, int flags, shmdb_table *t)
 	return 0;
 }
 
+int shmdb_table_create_rows(shmdb *db, const char *name, const shmdb_column *cols,
+			    unsigned ncols, int flags, shmdb_table *t)
+{
+	size_t len, bytes;
+	if (!db || !t || !cols || !name_ok(name, &len) || (flags & ~SHMDB_ORDERED) ||
+	    ncols < 1 || ncols > SHMDB_MAX_COLUMNS)
+		return -EINVAL;
+	struct shm_column_def defs[SHMDB_MAX_COLUMNS];
+	for (unsigned c = 0; c < ncols; c++)
+		defs[c] = (struct shm_column_def){ .name = cols[c].name, .type = (unsigned)cols[c].type,
+						   .size = cols[c].size,
+						   .flags = (unsigned)cols[c].flags };
+	/* The largest schema is a few pages: on the stack, 8-byte aligned. */
+	uint64_t schema[SHM_MAX_SCHEMA_BYTES / 8 + 1];
+	int err = shm_schema_build(defs, ncols, schema, sizeof(schema), &bytes);
+	if (err)
+		return err == -ENOSPC ? -EINVAL : err;
+	uint64_t value = 0;
+	err = table_op(db, SHM_OP_CREATE_TABLE, 0, SHM_KIND_ROWS | (uint32_t)flags, name, len,
+		       schema, bytes, &value);
+	if (err)
+		return err;
+	*t = (shmdb_table)value;
+	return 0;
+}
+
 int shmdb_table_drop(shmdb *db, const char *name)
 {
 	size_t len;
 	if (!db || !name_ok(name, &len))
 		return -EINVAL;
-	return table_op(db, SHM_OP_DROP_TABLE, 0, 0, name, len, NULL);
+	return table_op(db, SHM_OP_DROP_TABLE, 0, 0, name, len, NULL, 0, NULL);
 }
 
 int shmdb_table_reserve(shmdb *db, shmdb_table t, uint64_t keys)
@@ -448,5 +475,5 @@ int shmdb_table_reserve(shmdb *db, shmdb_table t, uint64_t keys)
 		return -ENOSPC;
 	if (t == 0) /* no table has id 0 */
 		return -ENOENT;
-	return table_op(db, SHM_OP_RESERVE, t, keys, "", 0, NULL);
+	return table_op(db, SHM_OP_RESERVE, t, keys, "", 0, NULL, 0, NULL);
 }

@@ -69,7 +69,8 @@ static const char usage[] =
 "                          --reverse    from the last key down\n"
 "                        On any table: --limit N prints N records at most\n"
 "                        (on a hash table, any N of them)\n"
-"  tables                every table: name, kind (hash, ordered, multi),\n"
+"  tables                every table: name, kind (hash, ordered, multi, rows,\n"
+"                        ordered-rows),\n"
 "                        records (pairs, for a multimap), bytes\n"
 "  count TABLE           the records of TABLE\n"
 "  clear TABLE           remove every record of TABLE\n"
@@ -178,11 +179,15 @@ static void print_bytes(const void *p, size_t n)
 /* A table kind's name in the tables list, and as said in messages. */
 static const char *kind_name(int flags)
 {
+	if (flags & SHMDB_ROWS)
+		return flags & SHMDB_ORDERED ? "ordered-rows" : "rows";
 	return flags & SHMDB_MULTI ? "multi" : flags & SHMDB_ORDERED ? "ordered" : "hash";
 }
 
 static const char *kind_phrase(int flags)
 {
+	if (flags & SHMDB_ROWS)
+		return flags & SHMDB_ORDERED ? "an ordered table of rows" : "a table of rows";
 	return flags & SHMDB_MULTI ? "a multimap" : flags & SHMDB_ORDERED ? "an ordered table"
 									 : "a hash table";
 }

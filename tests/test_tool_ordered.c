@@ -1,6 +1,6 @@
 /*
- * test_tool_ordered.c - the shmdb tool on ordered tables and multimaps,
- * against a real shmdbd:
+ * test_tool_ordered.c - the shmdb tool on ordered tables, multimaps and
+ * tables of typed rows, against a real shmdbd:
  *
  *   - create TABLE [--ordered | --multi] makes a table of that kind, says
  *     so again for one that exists with that kind, and refuses (exit 1,
@@ -17,7 +17,11 @@
  *   - a hash table: scan and scan --limit work as before, the range options
  *     and --reverse are refused (exit 2) saying why, and so is del with a
  *     VALUE;
- *   - bad usage: options of another command, a --limit that is no number.
+ *   - bad usage: options of another command, a --limit that is no number;
+ *   - tables of rows: create TABLE COL:TYPE..., insert COL=VALUE..., get
+ *     and scan --json print JSON with the column names (nulls, escapes,
+ *     exact integers), --from and --to take key values; bad definitions,
+ *     values and keys are refused saying why.
  *
  * Every check runs the tool as a process (test_run) and compares its
  * stdout whole, its exit status, and what stderr says.
@@ -149,7 +153,7 @@ START_TEST(create_kinds)
 
 	/* Bad usage. */
 	tool(2, "create", NULL);
-	expect_err("create takes 1 operand");
+	expect_err("create takes a table");
 	tool(2, "create", "a", "b", "--ordered", NULL);
 	tool(2, "put", "x", "k", "v", "--ordered", NULL);
 	expect_err("--ordered is an option of create");
@@ -437,6 +441,78 @@ START_TEST(hash_table_refuses_ranges)
 }
 END_TEST
 
+/* ---- tables of typed rows --------------------------------------------------- */
+
+START_TEST(rows_as_json)
+{
+	test_start_daemon(&d, "64M");
+	tool(0, "create", "quotes", "id:i64", "sym:str", "bid:f64", "ask:f64?", "n:u64",
+	     "live:bool?", "venue:fixed4", "note:blob?", "--ordered", NULL);
+	expect_out("table 'quotes' ready (ordered-rows, 8 columns)\n");
+	tool(0, "create", "quotes", "id:i64", "sym:str", "bid:f64", "ask:f64?", "n:u64",
+	     "live:bool?", "venue:fixed4", "note:blob?", "--ordered", NULL);
+	tool(1, "create", "quotes", "id:i64", "sym:str", NULL);
+	expect_err("exists with another kind or schema");
+	tool(2, "create", "bad", "id:float", NULL);
+	expect_err("unknown type 'float'");
+	tool(2, "create", "bad", "id", NULL);
+	expect_err("is not NAME:TYPE");
+	tool(2, "create", "bad", "id:i64?", NULL);
+	expect_err("not nullable");
+	tool(2, "create", "bad", "id:i64", "--multi", NULL);
+
+	tool(0, "insert", "quotes", "id=-9223372036854775808", "sym=EUR/USD", "bid=1.0832",
+	     "n=18446744073709551615", "venue=XNAS", NULL);
+	tool(0, "insert", "quotes", "id=7", "sym=a\"b\\c\xc3\xa9", "bid=-0.5", "ask=2",
+	     "n=0", "live=true", "venue=XLON", "note=\x01z", NULL);
+	tool(2, "insert", "quotes", "id=8", "sym=x", "bid=nope", "n=1", "venue=XLON", NULL);
+	expect_err("'nope' is not a value of the column's type");
+	tool(2, "insert", "quotes", "id=8", "sym=x", "bid=1", "n=1", "venue=XL", NULL);
+	expect_err("is not of the column's size");
+	tool(2, "insert", "quotes", "id=8", "sym=x", "bid=1", "venue=XLON", NULL);
+	expect_err("not nullable was not given");
+	tool(2, "insert", "quotes", "id=8", "nope=1", NULL);
+	expect_err("no column 'nope'");
+	tool(2, "insert", "quotes", "id=8", "sym=\xff", "bid=1", "n=1", "venue=XLON", NULL);
+	expect_err("is not UTF-8");
+	tool(2, "insert", "quotes", "id=99999999999999999999", NULL);
+	tool(2, "put", "quotes", "k", "v", NULL);
+	expect_err("use insert");
+
+	const char *row_min = "{\"id\":-9223372036854775808,\"sym\":\"EUR/USD\","
+			      "\"bid\":1.0832,\"ask\":null,\"n\":18446744073709551615,"
+			      "\"live\":null,\"venue\":\"XNAS\",\"note\":null}\n";
+	const char *row_7 = "{\"id\":7,\"sym\":\"a\\\"b\\\\c\xc3\xa9\",\"bid\":-0.5,"
+			    "\"ask\":2,\"n\":0,\"live\":true,\"venue\":\"XLON\","
+			    "\"note\":\"\\u0001z\"}\n";
+	tool(0, "get", "quotes", "7", NULL);
+	expect_out(row_7);
+	tool(0, "get", "--", "quotes", "-9223372036854775808", NULL); /* "--": not an option */
+	expect_out(row_min);
+	tool(1, "get", "quotes", "8", NULL);
+	expect_err("no such key");
+	tool(2, "get", "quotes", "seven", NULL);
+	expect_err("is not a key of the table's key column");
+	char both[1024];
+	snprintf(both, sizeof(both), "%s%s", row_min, row_7);
+	tool(0, "scan", "quotes", "--json", NULL);
+	expect_out(both);
+	tool(0, "scan", "quotes", "--from", "0", NULL);
+	expect_out(row_7);
+	tool(0, "scan", "quotes", "--to", "7", NULL);
+	expect_out(row_min);
+	tool(0, "scan", "quotes", "--reverse", "--limit", "1", NULL);
+	expect_out(row_7);
+	tool(2, "scan", "quotes", "--prefix", "1", NULL);
+	tool(0, "tables", NULL);
+	expect_table_line("quotes", "ordered-rows", "2");
+	tool(0, "create", "plain", NULL);
+	tool(2, "scan", "plain", "--json", NULL);
+	expect_err("--json prints tables of rows");
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tool_ordered");
@@ -446,6 +522,7 @@ int main(void)
 	tcase_add_test(tc, multimap_pairs);
 	tcase_add_test(tc, scan_escapes);
 	tcase_add_test(tc, hash_table_refuses_ranges);
+	tcase_add_test(tc, rows_as_json);
 	tcase_set_timeout(tc, 300);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);

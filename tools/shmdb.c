@@ -6,6 +6,11 @@
  *                            create a hash table, an ordered table or a
  *                            multimap (one that exists with that kind: said,
  *                            exit 0; with another kind: an error)
+ *   create TABLE COLUMN:TYPE... [--ordered]
+ *                            create a table of typed rows (rows_cmd.h)
+ *   insert TABLE COLUMN=VALUE...
+ *                            commit one row of a table of rows
+ * get, and scan with --json, print a table of rows' rows as JSON lines.
  *   put TABLE KEY VALUE      set a key (creating a hash table if missing);
  *                            on a multimap, add the pair
  *   get TABLE KEY            print a key's value (a multimap: its first)
@@ -36,6 +41,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "rows_cmd.h"
 #include "shmdb.h"
 
 static const char usage[] =
@@ -52,9 +58,20 @@ static const char usage[] =
 "                        multimap (a key holds a set of values, in order).\n"
 "                        A table that exists with that kind is left as it is\n"
 "                        (said on stdout); one of another kind is an error\n"
+"  create TABLE COLUMN:TYPE... [--ordered]\n"
+"                        create TABLE of typed rows (or open it, if it has\n"
+"                        these columns), e.g. create quotes id:i64 sym:str\n"
+"                        bid:f64 ask:f64?; TYPE is i32 i64 u64 f64 bool str\n"
+"                        blob or fixedN (N bytes), with ? for a nullable\n"
+"                        column; the first column is the key\n"
+"  insert TABLE COLUMN=VALUE...\n"
+"                        commit one row of a table of rows (a nullable\n"
+"                        column not given is null)\n"
 "  put TABLE KEY VALUE   set KEY to VALUE in TABLE (a hash table, created if\n"
 "                        missing); on a multimap, add the pair KEY VALUE\n"
-"  get TABLE KEY         print the value of KEY (a multimap: its first)\n"
+"  get TABLE KEY         print the value of KEY (a multimap: its first; a\n"
+"                        table of rows: the row whose key column is KEY, as\n"
+"                        JSON)\n"
 "  del TABLE KEY [VALUE] delete KEY (a multimap: with all its values); with\n"
 "                        VALUE, remove that one pair of a multimap\n"
 "  scan TABLE [--from KEY] [--to KEY] [--prefix P] [--reverse] [--limit N]\n"
@@ -68,7 +85,10 @@ static const char usage[] =
 "                                       or --to: keys in both ranges)\n"
 "                          --reverse    from the last key down\n"
 "                        On any table: --limit N prints N records at most\n"
-"                        (on a hash table, any N of them)\n"
+"                        (on a hash table, any N of them). A table of rows\n"
+"                        prints a JSON line per row (--json: only a table of\n"
+"                        rows), and --from and --to take values of its key\n"
+"                        column\n"
 "  tables                every table: name, kind (hash, ordered, multi, rows,\n"
 "                        ordered-rows),\n"
 "                        records (pairs, for a multimap), bytes\n"
@@ -379,8 +399,13 @@ static int cmd_reserve(const char *socket_path, int argc, char **argv)
  * stdout; there with another kind is an error (1). */
 static int cmd_create(const char *socket_path, int argc, char **argv, int kind)
 {
-	if (argc != 1) {
-		fprintf(stderr, "shmdb: create takes 1 operand (see --help)\n");
+	if (argc < 1) {
+		fprintf(stderr, "shmdb: create takes a table and its columns, if any (see --help)\n");
+		return 2;
+	}
+	if (argc > 1 && (kind & SHMDB_MULTI)) {
+		fprintf(stderr, "shmdb: create: a table of rows is a hash or an ordered table, "
+			"not a multimap\n");
 		return 2;
 	}
 	shmdb *db;
@@ -388,6 +413,14 @@ static int cmd_create(const char *socket_path, int argc, char **argv, int kind)
 	shmdb_table_info ti;
 	if (open_db(socket_path, &db))
 		return 1;
+	if (argc > 1) {
+		int rc = rows_create(db, argv[0], argc - 1, argv + 1, kind, &t);
+		shmdb_close(db);
+		if (!rc)
+			printf("table '%s' ready (%s, %d columns)\n", argv[0],
+			       kind_name(SHMDB_ROWS | kind), argc - 1);
+		return rc;
+	}
 	/* Without a kind flag shmdb_table_open opens a table of any kind: the
 	 * kind is checked here, in the catalog, before and after. */
 	int e = table_lookup(db, argv[0], &ti), existed = !e;
@@ -415,6 +448,7 @@ static int cmd_create(const char *socket_path, int argc, char **argv, int kind)
 struct scan_opts {
 	const char *from, *to, *prefix;
 	int reverse;
+	int json;                /* --json: a table of rows, printed as JSON lines */
 	uint64_t limit;          /* UINT64_MAX without --limit */
 	const char *ordered_opt; /* the first of --from, --to, --prefix and --reverse
 				  * given (they need an ordered table), or NULL */
@@ -505,7 +539,32 @@ static int cmd_scan(const char *socket_path, int argc, char **argv, const struct
 		shmdb_close(db);
 		return 1;
 	}
-	e = shmdb_cursor_open(r, t, &c);
+	/* A table of rows: its records print as JSON, and --from and --to
+	 * are values of its key column (rows_key), not bytes. */
+	const shmdb_schema *schema = NULL;
+	uint8_t lo_key[SHMDB_MAX_KEY], hi_key[SHMDB_MAX_KEY];
+	if (shmdb_schema_get(r, t, &schema))
+		schema = NULL;
+	if (o->json && !schema) {
+		fprintf(stderr, "shmdb: scan: --json prints tables of rows; '%s' is not one\n",
+			argv[0]);
+		status = 2;
+	}
+	if (schema && !status && o->from && *o->from)
+		status = rows_key(schema, o->from, lo_key, &lo_len);
+	if (schema && !status && o->from && *o->from)
+		lo = (const char *)lo_key;
+	if (schema && !status && o->to) {
+		status = rows_key(schema, o->to, hi_key, &hi_len);
+		hi = (const char *)hi_key;
+		empty = 0;
+	}
+	if (schema && !status && o->prefix) {
+		fprintf(stderr, "shmdb: scan: --prefix takes bytes; a table of rows takes its "
+			"key's values in --from and --to\n");
+		status = 2;
+	}
+	e = status ? 0 : shmdb_cursor_open(r, t, &c);
 	/* A new cursor on an ordered table stands before its first record,
 	 * where prev finds none and leaves it; on a hash table prev says
 	 * -ENOTSUP. */
@@ -524,17 +583,17 @@ static int cmd_scan(const char *socket_path, int argc, char **argv, const struct
 		uint64_t n = 0;
 		if (o->reverse) {
 			e = hi ? shmdb_cursor_seek(c, hi, hi_len) : shmdb_cursor_seek_end(c);
-			while (!e && n < o->limit && !(e = shmdb_cursor_prev(c, &k, &v)) &&
+			while (!e && !status && n < o->limit && !(e = shmdb_cursor_prev(c, &k, &v)) &&
 			       !(lo && key_cmp(k.data, k.len, lo, lo_len) < 0)) {
-				print_record(&k, &v);
+				status = schema ? rows_print_json(schema, v) : (print_record(&k, &v), 0);
 				n++;
 			}
 		} else {
 			if (lo)
 				e = shmdb_cursor_seek(c, lo, lo_len);
-			while (!e && n < o->limit && !(e = shmdb_cursor_next(c, &k, &v)) &&
+			while (!e && !status && n < o->limit && !(e = shmdb_cursor_next(c, &k, &v)) &&
 			       !(hi && key_cmp(k.data, k.len, hi, hi_len) >= 0)) {
-				print_record(&k, &v);
+				status = schema ? rows_print_json(schema, v) : (print_record(&k, &v), 0);
 				n++;
 			}
 		}
@@ -549,6 +608,45 @@ static int cmd_scan(const char *socket_path, int argc, char **argv, const struct
 		status = e == -EINVAL ? 2 : 1;
 	}
 	return status;
+}
+
+/* insert TABLE COL=VALUE...: one row of a table of rows. */
+static int cmd_insert(const char *socket_path, int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "shmdb: insert takes a table and COLUMN=VALUE operands (see --help)\n");
+		return 2;
+	}
+	shmdb *db;
+	shmdb_table t;
+	if (open_db(socket_path, &db))
+		return 1;
+	int rc = table_status(argv[0], shmdb_table_open(db, argv[0], 0, &t));
+	uint64_t ts = 0;
+	if (!rc)
+		rc = rows_insert(db, t, argc - 1, argv + 1, &ts);
+	if (!rc)
+		printf("committed at %" PRIu64 "\n", ts);
+	shmdb_close(db);
+	return rc;
+}
+
+/* get TABLE KEY on a table of rows (schema s, in r's snapshot): the row
+ * whose key column holds KEY, as JSON. */
+static int get_row(shmdb_rtxn *r, shmdb_table t, const shmdb_schema *s, const char *text)
+{
+	uint8_t key[SHMDB_MAX_KEY];
+	size_t klen;
+	shmdb_val row;
+	int rc = rows_key(s, text, key, &klen);
+	if (rc)
+		return rc;
+	int e = shmdb_get(r, t, key, klen, &row);
+	if (e) {
+		fprintf(stderr, "shmdb: get: %s\n", e == -ENOENT ? "no such key" : shmdb_strerror(e));
+		return e == -EINVAL ? 2 : 1;
+	}
+	return rows_print_json(s, row);
 }
 
 /* put/get/del on one table. argv: the command's operands. */
@@ -586,7 +684,11 @@ static int cmd_data(const char *socket_path, const char *cmd, int argc, char **a
 			e = shmdb_commit(w, &ts);
 		else
 			shmdb_abort(w);
-		if (e == -ENOTSUP && del) {
+		if (e == -EINVAL && put) {
+			fprintf(stderr, "shmdb: put: the writer refused the value (a table of rows "
+				"takes rows: use insert TABLE COLUMN=VALUE...)\n");
+			rc = 2;
+		} else if (e == -ENOTSUP && del) {
 			fprintf(stderr, "shmdb: del: table '%s' is not a multimap: only a multimap's "
 				"pair is deleted by KEY VALUE (del TABLE KEY deletes the key)\n",
 				argv[0]);
@@ -605,7 +707,14 @@ static int cmd_data(const char *socket_path, const char *cmd, int argc, char **a
 	} else {
 		shmdb_rtxn *r;
 		shmdb_val v;
+		const shmdb_schema *schema;
 		e = shmdb_read_begin(db, &r);
+		if (!e && !shmdb_schema_get(r, t, &schema)) {
+			rc = get_row(r, t, schema, argv[1]);
+			shmdb_read_end(r);
+			shmdb_close(db);
+			return rc;
+		}
 		if (!e) {
 			e = shmdb_get(r, t, argv[1], strlen(argv[1]), &v);
 			if (!e) {
@@ -644,6 +753,7 @@ int main(int argc, char **argv)
 		{ "prefix", required_argument, NULL, 'p' },
 		{ "reverse", no_argument, NULL, 'r' },
 		{ "limit", required_argument, NULL, 'l' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *socket_path = NULL;
@@ -692,6 +802,11 @@ int main(int argc, char **argv)
 				scan_opt = name;
 			break;
 		}
+		case 'j':
+			so.json = 1;
+			if (!scan_opt)
+				scan_opt = "--json";
+			break;
 		case 'l': {
 			errno = 0;
 			unsigned long long n = strtoull(optarg, &end, 10);
@@ -738,6 +853,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "put") || !strcmp(cmd, "get") || !strcmp(cmd, "del"))
 		return cmd_data(socket_path, cmd, argc - optind - 1, argv + optind + 1);
+	if (!strcmp(cmd, "insert"))
+		return cmd_insert(socket_path, argc - optind - 1, argv + optind + 1);
 	if (!strcmp(cmd, "scan"))
 		return cmd_scan(socket_path, argc - optind - 1, argv + optind + 1, &so);
 	if (!strcmp(cmd, "create"))

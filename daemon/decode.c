@@ -17,6 +17,8 @@
 /* Operations whose scratch (84 bytes each) stays allocated between
  * transactions; a larger transaction's is freed after it. */
 #define SCRATCH_KEEP 65536
+/* Bytes of updated rows kept between transactions. */
+#define SCRATCH_KEEP_ROWS (1u << 20)
 
 static int scratch_reserve(struct txn_scratch *s, size_t n)
 {
@@ -45,6 +47,9 @@ static int scratch_reserve(struct txn_scratch *s, size_t n)
 
 void scratch_free(struct txn_scratch *s)
 {
+	free(s->rows);
+	s->rows = NULL;
+	s->rows_cap = 0;
 	free(s->ops);
 	free(s->touched);
 	free(s->dropped);
@@ -58,13 +63,15 @@ void scratch_free(struct txn_scratch *s)
 
 void scratch_trim(struct txn_scratch *s)
 {
-	if (s->cap > SCRATCH_KEEP)
+	if (s->cap > SCRATCH_KEEP || s->rows_cap > SCRATCH_KEEP_ROWS)
 		scratch_free(s);
+	s->rows_len = 0;
 }
 
 static int keyed(uint8_t code)
 {
-	return code == SHM_OP_PUT || code == SHM_OP_DEL || code == SHM_OP_CHECK;
+	return code == SHM_OP_PUT || code == SHM_OP_DEL || code == SHM_OP_CHECK ||
+	       code == SHM_OP_UPDATE;
 }
 
 int decode_txn(struct txn_scratch *s, const uint8_t *buf, size_t len, size_t *nops)
@@ -80,6 +87,7 @@ int decode_txn(struct txn_scratch *s, const uint8_t *buf, size_t len, size_t *no
 		s->ops[n].block = 0;
 		s->ops[n].tree_only = 0;
 		s->ops[n].tree_dropped = 0;
+		s->ops[n].resolved = 0;
 		s->ops[n].hash = keyed(op.code) ? shm_key_hash(op.key, op.klen) : 0;
 		n++;
 	}

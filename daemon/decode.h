@@ -25,6 +25,9 @@ struct pending_op {
 	int tree_only;        /* an op on a multimap: no version, only the tree */
 	int tree_dropped;     /* an op on an ordered table whose tree change a
 			       * later CLEAR or DROP of the table takes away */
+	int resolved;         /* an UPDATE made a PUT of the row at row_off of
+			       * the scratch's rows (prepare) */
+	size_t row_off;
 };
 
 /* A table a transaction writes, with how many keys it may add, and its
@@ -53,6 +56,8 @@ struct txn_scratch {
 	uint32_t *dropped;            /* ids of tables dropped so far (prepare) */
 	struct tree_change *changes;  /* ops on ordered tables (prepare) */
 	size_t cap;
+	uint8_t *rows;                /* the rows field updates make (prepare) */
+	size_t rows_len, rows_cap;
 };
 
 /*

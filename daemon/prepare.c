@@ -209,6 +209,83 @@ static int table_is(const struct core *c, const struct shm_table *t, const struc
 	return s->bytes == op->vlen && !memcmp(s, op->val, op->vlen);
 }
 
+/* The row table t holds under op i's key as op i finds it: the last
+ * earlier op of the transaction on that key (a PUT, or an UPDATE made
+ * one: its row; a DEL: none), none after an earlier CLEAR of t, else the
+ * row the store holds. Returns its bytes (*len), or NULL for none. */
+static const uint8_t *row_before(const struct core *c, size_t i, const struct shm_table *t,
+				 uint32_t *len)
+{
+	const struct pending_op *ops = c->scratch.ops;
+	const struct shm_op *op = &ops[i].op;
+	for (size_t k = i; k-- > 0;) {
+		const struct shm_op *o = &ops[k].op;
+		if (o->code == SHM_OP_CLEAR && o->table == t->id)
+			return NULL;
+		if ((o->code != SHM_OP_PUT && o->code != SHM_OP_DEL) || o->table != t->id ||
+		    ops[k].hash != ops[i].hash || o->klen != op->klen ||
+		    memcmp(o->key, op->key, op->klen))
+			continue;
+		if (o->code == SHM_OP_DEL)
+			return NULL;
+		*len = o->vlen;
+		return ops[k].resolved ? c->scratch.rows + ops[k].row_off : o->val;
+	}
+	const struct shm_version *v = head_of(c, t, op->key, op->klen, ops[i].hash);
+	if (!v || v->vlen == SHM_TOMBSTONE)
+		return NULL;
+	*len = v->vlen;
+	return (const uint8_t *)v + shm_version_value_off(v->klen);
+}
+
+/* Op i, an UPDATE of a row of table t, made the PUT of the row it makes
+ * (in the scratch's rows; its val set after the pass, as the rows may
+ * move). 0, or the transaction's error: -EINVAL (not a table of rows, a
+ * field the row cannot take), -ENOENT (no such row), -ENODATA (an add to
+ * a null field), -ERANGE (an add that overflows), -ENOMEM. */
+static int resolve_update(struct core *c, size_t i, const struct shm_table *t)
+{
+	struct txn_scratch *sc = &c->scratch;
+	struct shm_op *op = &sc->ops[i].op;
+	if (!(t->kind & SHM_KIND_ROWS))
+		return -EINVAL;
+	const struct shm_schema *s = (const struct shm_schema *)(c->base + t->schema);
+	uint32_t len = 0;
+	const uint8_t *row = row_before(c, i, t, &len);
+	if (!row)
+		return -ENOENT;
+	size_t out_len;
+	int err = shm_row_update(s, row, len, op->val, op->vlen, NULL, 0, &out_len);
+	if (err != -ENOSPC)
+		return err ? err : -EINVAL;
+	if (sc->rows_len + out_len > sc->rows_cap) {
+		size_t cap = sc->rows_cap ? sc->rows_cap : 4096;
+		while (cap < sc->rows_len + out_len)
+			cap *= 2;
+		/* row may be in the rows: keep where it is from. */
+		size_t from = row >= sc->rows && row < sc->rows + sc->rows_len
+				      ? (size_t)(row - sc->rows) : SIZE_MAX;
+		uint8_t *p = realloc(sc->rows, cap);
+		if (!p)
+			return -ENOMEM;
+		sc->rows = p;
+		sc->rows_cap = cap;
+		if (from != SIZE_MAX)
+			row = p + from;
+	}
+	err = shm_row_update(s, row, len, op->val, op->vlen, sc->rows + sc->rows_len, out_len,
+			     &out_len);
+	if (err)
+		return err;
+	sc->ops[i].resolved = 1;
+	sc->ops[i].row_off = sc->rows_len;
+	sc->rows_len += out_len;
+	op->code = SHM_OP_PUT;
+	op->val = sc->rows + sc->ops[i].row_off;
+	op->vlen = (uint32_t)out_len;
+	return 0;
+}
+
 /* A PUT of value op->val into table of rows t: 0 if it is a row of t's
  * schema stored under its column 0's key, else -EINVAL. The value is the
  * writer's private copy of the transaction (decode.h): read once here. */
@@ -337,11 +414,15 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 		case SHM_OP_CHECK:
 		case SHM_OP_RESERVE:
 		case SHM_OP_DEL_VALUE:
+		case SHM_OP_UPDATE:
 			t = tables_live(&c->tables, op->table);
 			if (!t || was_dropped(dropped, ndropped, op->table)) {
 				err = -ENOENT;
 				break;
 			}
+			/* A field update becomes the PUT of the row it makes. */
+			if (op->code == SHM_OP_UPDATE && (err = resolve_update(c, i, t)))
+				break;
 			if (t->kind & SHM_KIND_MULTI) {
 				err = multimap_op(&ops[i]);
 				if (!err)
@@ -401,6 +482,10 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 			break;
 		}
 	}
+	/* The rows the updates made are in place: their ops point at them. */
+	for (size_t k = 0; k < i; k++)
+		if (ops[k].resolved)
+			ops[k].op.val = c->scratch.rows + ops[k].row_off;
 	if (!err && creates && tables_free_slots(&c->tables, creates) < creates)
 		err = -ENOSPC;
 	for (size_t k = 0; !err && k < ntt; k++) {

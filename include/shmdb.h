@@ -734,6 +734,40 @@ SHMDB_API int shmdb_row_set_null(shmdb_row *b, unsigned col);
 SHMDB_API int shmdb_put_row(shmdb_wtxn *w, shmdb_table t, const shmdb_row *b);
 
 /*
+ * Field updates: change one column of the row under key in table t (a
+ * table of rows) when w commits, as the row is then, by the writer: the
+ * client sends neither the row nor a check, so updates of one row by many
+ * processes never conflict, and each applies to the row the ones before it
+ * left (in commit order; within a transaction, in the order added). The
+ * row gets a new version: snapshots that hold the old one keep it.
+ *
+ * shmdb_set_i64 and shmdb_add_i64 take an I64 column, shmdb_set_f64 and
+ * shmdb_add_f64 an F64 column, shmdb_set_bytes a FIXED column (exactly its
+ * size), shmdb_set_null any nullable column; column 0, the key, takes
+ * none. A set of a null column makes it non-null.
+ *
+ * Return 0 when the update is added to w; -EINVAL for a bad key (as
+ * shmdb_put), column 0 or past SHMDB_MAX_COLUMNS, or no bytes; the errors
+ * of shmdb_put. The commit then fails, applying nothing of w, with
+ * -ENOENT if no row has that key (none in the store, or deleted earlier
+ * in w), -EINVAL if t is not a table of rows or the column does not take
+ * that update, -ENODATA for an add to a null column, -ERANGE for an i64
+ * add that overflows.
+ */
+SHMDB_API int shmdb_set_i64(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen,
+			    unsigned col, int64_t v);
+SHMDB_API int shmdb_add_i64(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen,
+			    unsigned col, int64_t delta);
+SHMDB_API int shmdb_set_f64(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen,
+			    unsigned col, double v);
+SHMDB_API int shmdb_add_f64(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen,
+			    unsigned col, double delta);
+SHMDB_API int shmdb_set_bytes(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen,
+			      unsigned col, const void *data, size_t len);
+SHMDB_API int shmdb_set_null(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen,
+			     unsigned col);
+
+/*
  * Keys in a value's natural order. An ordered table compares keys bytewise
  * (memcmp over the common length, then the shorter first); these encode a
  * number so that the bytes compare as the numbers do: integers

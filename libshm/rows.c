@@ -374,3 +374,83 @@ int shm_row_key(const struct shm_schema *s, const uint8_t *row, size_t len, uint
 		return 0;
 	}
 }
+
+int shm_row_update(const struct shm_schema *s, const uint8_t *row, size_t len, const uint8_t *upd,
+		   size_t ulen, uint8_t *out, size_t cap, size_t *out_len)
+{
+	struct shm_field_update u;
+	if (ulen < sizeof(u))
+		return -EINVAL;
+	memcpy(&u, upd, sizeof(u));
+	const uint8_t *arg = upd + sizeof(u);
+	size_t alen = ulen - sizeof(u);
+	if (!all_zero(u.reserved, sizeof(u.reserved)) || u.col >= s->ncols || u.col == 0)
+		return -EINVAL;
+	const struct shm_column *k = &s->col[u.col];
+	unsigned want = u.how == SHM_SET_I64 || u.how == SHM_ADD_I64   ? SHM_I64
+			: u.how == SHM_SET_F64 || u.how == SHM_ADD_F64 ? SHM_F64
+			: u.how == SHM_SET_BYTES		       ? SHM_FIXED
+			: u.how == SHM_SET_NULL			       ? k->type
+								       : 0;
+	size_t need = u.how == SHM_SET_BYTES ? k->size : u.how == SHM_SET_NULL ? 0 : 8;
+	if (k->type != want || alen != need)
+		return -EINVAL;
+	if (u.how == SHM_SET_NULL && !(k->flags & SHM_NULLABLE))
+		return -EINVAL;
+	int null = shm_row_is_null(row, u.col);
+	if ((u.how == SHM_ADD_I64 || u.how == SHM_ADD_F64) && null)
+		return -ENODATA;
+	/* A variable column set null loses its bytes: the ones after move
+	 * down, and their offsets with them. */
+	uint32_t gone_at = 0, gone = 0;
+	if (u.how == SHM_SET_NULL && is_var(k->type) && !null) {
+		memcpy(&gone_at, row + k->slot, 4);
+		memcpy(&gone, row + k->slot + 4, 4);
+	}
+	*out_len = len - gone;
+	if (!out || cap < len - gone)
+		return -ENOSPC;
+	uint8_t *slot = out + k->slot;
+	memcpy(out, row, gone ? gone_at : len);
+	if (gone)
+		memcpy(out + gone_at, row + gone_at + gone, len - gone_at - gone);
+	int64_t i, d;
+	double f, df;
+	switch (u.how) {
+	case SHM_SET_I64:
+	case SHM_SET_F64:
+	case SHM_SET_BYTES:
+		memcpy(slot, arg, need);
+		break;
+	case SHM_ADD_I64:
+		memcpy(&i, slot, 8);
+		memcpy(&d, arg, 8);
+		if (__builtin_add_overflow(i, d, &i))
+			return -ERANGE;
+		memcpy(slot, &i, 8);
+		break;
+	case SHM_ADD_F64:
+		memcpy(&f, slot, 8);
+		memcpy(&df, arg, 8);
+		f += df;
+		memcpy(slot, &f, 8);
+		break;
+	default: /* SET_NULL */
+		memset(slot, 0, k->size);
+		out[u.col / 8] |= (uint8_t)(1u << (u.col % 8));
+		for (unsigned c = 0; gone && c < s->ncols; c++) {
+			uint32_t off;
+			uint8_t *o = out + s->col[c].slot;
+			if (!is_var(s->col[c].type) || shm_row_is_null(out, c))
+				continue;
+			memcpy(&off, o, 4);
+			if (off > gone_at) {
+				off -= gone;
+				memcpy(o, &off, 4);
+			}
+		}
+		return 0;
+	}
+	out[u.col / 8] &= (uint8_t)~(1u << (u.col % 8));
+	return 0;
+}

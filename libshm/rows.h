@@ -170,6 +170,44 @@ int shm_row_encode(const struct shm_schema *s, const struct shm_value *v, uint8_
 int shm_row_key(const struct shm_schema *s, const uint8_t *row, size_t len, uint8_t *out,
 		size_t *klen);
 
+/*
+ * A field update, as a transaction carries it (txn.h, SHM_OP_UPDATE):
+ *
+ *   0  u16 col        the column
+ *   2  u8  how        enum shm_update_how
+ *   3  u8  reserved[5] 0
+ *   8  the operand: an int64_t (SET_I64, ADD_I64), a double (SET_F64,
+ *      ADD_F64), the column's `size` bytes (SET_BYTES, a FIXED column),
+ *      nothing (SET_NULL)
+ */
+enum shm_update_how {
+	SHM_SET_I64 = 1,
+	SHM_ADD_I64,
+	SHM_SET_F64,
+	SHM_ADD_F64,
+	SHM_SET_BYTES,
+	SHM_SET_NULL,
+};
+
+struct shm_field_update {
+	uint16_t col;
+	uint8_t how;
+	uint8_t reserved[5];
+};
+
+/*
+ * shm_row_update - row[0..len) of schema s (checked) with the field update
+ * upd[0..ulen) made, into out[0..cap), its length into *out_len. Returns
+ * 0; -EINVAL (no such column, a column of another type for `how`, a
+ * SET_NULL of a column that is not nullable or of column 0 (the key), an
+ * operand of the wrong size, a malformed update); -ENODATA (an ADD to a
+ * null column); -ERANGE (an ADD_I64 that overflows); -ENOSPC if cap is
+ * too small (*out_len says how much it takes). The result passes
+ * shm_row_check; a SET of column 0 is refused (a row's key stays).
+ */
+int shm_row_update(const struct shm_schema *s, const uint8_t *row, size_t len, const uint8_t *upd,
+		   size_t ulen, uint8_t *out, size_t cap, size_t *out_len);
+
 /* The bytes of a row's null bitmap for ncols columns. */
 static inline uint32_t shm_row_nulls_bytes(unsigned ncols)
 {

@@ -63,6 +63,12 @@ int shm_op_decode(const uint8_t *buf, size_t len, size_t *pos, struct shm_op *op
 		    h.since_ts)
 			return -EBADMSG;
 		break;
+	case SHM_OP_UPDATE:
+		if (h.klen < 1 || h.klen > SHMDB_MAX_KEY || !h.table || h.since_ts ||
+		    h.vlen < sizeof(struct shm_field_update) ||
+		    h.vlen > sizeof(struct shm_field_update) + SHMDB_MAX_KEY)
+			return -EBADMSG;
+		break;
 	case SHM_OP_CREATE_TABLE:
 		if (h.klen < 1 || h.klen > SHMDB_MAX_TABLE_NAME || h.table ||
 		    (h.since_ts != 0 && h.since_ts != SHMDB_ORDERED &&

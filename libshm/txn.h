@@ -19,6 +19,8 @@
  *      u8  value[vlen], zero-padded to 8
  *
  * DEL_VALUE (multimaps) carries a key and a value, the pair it removes.
+ * UPDATE (tables of rows) carries its table, the row's key, and as value
+ * a field update (rows.h, struct shm_field_update, then its operand).
  * CREATE_TABLE and DROP_TABLE carry the table name as their key, and a
  * CREATE_TABLE of typed rows its schema as its value (rows.h, at most
  * SHM_MAX_SCHEMA_BYTES; the writer checks it); RESERVE
@@ -41,6 +43,7 @@ enum shm_op_code {
 	SHM_OP_RESERVE = 6,
 	SHM_OP_CLEAR = 7,
 	SHM_OP_DEL_VALUE = 8,
+	SHM_OP_UPDATE = 9,
 };
 
 struct shm_op_hdr {

@@ -117,6 +117,59 @@ int shmdb_put(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen,
 	return append(w, SHM_OP_PUT, t, 0, key, klen, val, vlen);
 }
 
+/* A field update of the row under key in table t: column col, `how`,
+ * with operand arg[0..alen). The writer checks the rest (rows.h). */
+static int field_update(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen, unsigned col,
+			unsigned how, const void *arg, size_t alen)
+{
+	if (!key_ok(w, key, klen) || col == 0 || col >= SHMDB_MAX_COLUMNS || !t ||
+	    (!arg && alen) || alen > SHMDB_MAX_KEY)
+		return -EINVAL;
+	uint8_t upd[sizeof(struct shm_field_update) + SHMDB_MAX_KEY];
+	struct shm_field_update u = { .col = (uint16_t)col, .how = (uint8_t)how };
+	memcpy(upd, &u, sizeof(u));
+	if (alen)
+		memcpy(upd + sizeof(u), arg, alen);
+	return append(w, SHM_OP_UPDATE, t, 0, key, klen, upd, sizeof(u) + alen);
+}
+
+int shmdb_set_i64(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen, unsigned col,
+		  int64_t v)
+{
+	return field_update(w, t, key, klen, col, SHM_SET_I64, &v, sizeof(v));
+}
+
+int shmdb_add_i64(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen, unsigned col,
+		  int64_t delta)
+{
+	return field_update(w, t, key, klen, col, SHM_ADD_I64, &delta, sizeof(delta));
+}
+
+int shmdb_set_f64(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen, unsigned col,
+		  double v)
+{
+	return field_update(w, t, key, klen, col, SHM_SET_F64, &v, sizeof(v));
+}
+
+int shmdb_add_f64(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen, unsigned col,
+		  double delta)
+{
+	return field_update(w, t, key, klen, col, SHM_ADD_F64, &delta, sizeof(delta));
+}
+
+int shmdb_set_bytes(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen, unsigned col,
+		    const void *data, size_t len)
+{
+	if (len < 1)
+		return -EINVAL;
+	return field_update(w, t, key, klen, col, SHM_SET_BYTES, data, len);
+}
+
+int shmdb_set_null(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen, unsigned col)
+{
+	return field_update(w, t, key, klen, col, SHM_SET_NULL, NULL, 0);
+}
+
 int shmdb_del_value(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen,
 		    const void *val, size_t vlen)
 {

@@ -509,6 +509,117 @@ START_TEST(schemas_refused)
 }
 END_TEST
 
+/* A field update of a row is the row its values make with that field
+ * changed, byte for byte (rows are canonical): random updates of every
+ * kind against the model, and the refusals. */
+START_TEST(field_updates_match_the_model)
+{
+	enum { PER = 64 };
+	for (int round = 0; round < 40; round++) {
+		unsigned n = 2 + (unsigned)(rnd() % 20);
+		struct shm_column_def d[SHM_MAX_COLUMNS];
+		random_defs(d, n);
+		struct shm_schema *s = build(d, n);
+		struct shm_value v[SHM_MAX_COLUMNS];
+		uint8_t store[SHM_MAX_COLUMNS * PER], fixed[SHMDB_MAX_KEY];
+		random_values(s, v, store, PER);
+		size_t len;
+		static uint8_t row[1 << 16], out[1 << 16], want[1 << 16];
+		ck_assert_int_eq(shm_row_encode(s, v, row, sizeof(row), &len), 0);
+		for (int step = 0; step < 200; step++) {
+			unsigned col = 1 + (unsigned)(rnd() % (n - 1));
+			const struct shm_column *k = &s->col[col];
+			uint8_t upd[sizeof(struct shm_field_update) + SHMDB_MAX_KEY] = { 0 };
+			struct shm_field_update u = { .col = (uint16_t)col };
+			size_t ulen = sizeof(u);
+			int expect = 0;
+			struct shm_value nv = v[col];
+			int64_t x = (int64_t)rnd() >> (rnd() % 64);
+			double f = (double)(int64_t)(rnd() % 2001) / 4 - 250;
+			switch (rnd() % 6) {
+			case 0:
+				u.how = SHM_SET_I64;
+				memcpy(upd + ulen, &x, 8);
+				ulen += 8;
+				expect = k->type == SHM_I64 ? 0 : -EINVAL;
+				nv = (struct shm_value){ .i = x };
+				break;
+			case 1:
+				u.how = SHM_ADD_I64;
+				memcpy(upd + ulen, &x, 8);
+				ulen += 8;
+				expect = k->type != SHM_I64 ? -EINVAL : v[col].null ? -ENODATA : 0;
+				if (!expect && __builtin_add_overflow(v[col].i, x, &nv.i))
+					expect = -ERANGE;
+				break;
+			case 2:
+				u.how = SHM_SET_F64;
+				memcpy(upd + ulen, &f, 8);
+				ulen += 8;
+				expect = k->type == SHM_F64 ? 0 : -EINVAL;
+				nv = (struct shm_value){ .f = f };
+				break;
+			case 3:
+				u.how = SHM_ADD_F64;
+				memcpy(upd + ulen, &f, 8);
+				ulen += 8;
+				expect = k->type != SHM_F64 ? -EINVAL : v[col].null ? -ENODATA : 0;
+				nv.f = v[col].f + f;
+				break;
+			case 4:
+				u.how = SHM_SET_BYTES;
+				for (uint32_t b = 0; b < k->size; b++)
+					fixed[b] = (uint8_t)rnd();
+				memcpy(upd + ulen, fixed, k->size);
+				ulen += k->type == SHM_FIXED ? k->size : 8;
+				expect = k->type == SHM_FIXED ? 0 : -EINVAL;
+				nv = (struct shm_value){ .data = fixed, .len = k->size };
+				break;
+			default:
+				u.how = SHM_SET_NULL;
+				expect = k->flags & SHM_NULLABLE ? 0 : -EINVAL;
+				nv = (struct shm_value){ .null = 1 };
+			}
+			memcpy(upd, &u, sizeof(u));
+			size_t olen;
+			int r = shm_row_update(s, row, len, upd, ulen, out, sizeof(out), &olen);
+			ck_assert_int_eq(r, expect);
+			if (r)
+				continue;
+			ck_assert_int_eq(shm_row_check(s, out, olen), 0);
+			/* The model: FIXED bytes kept in the row's own store. */
+			if (u.how == SHM_SET_BYTES) {
+				memcpy(store + col * PER, fixed, k->size);
+				nv.data = store + col * PER;
+			}
+			v[col] = nv;
+			size_t wlen;
+			ck_assert_int_eq(shm_row_encode(s, v, want, sizeof(want), &wlen), 0);
+			ck_assert_uint_eq(olen, wlen);
+			ck_assert_int_eq(memcmp(out, want, wlen), 0);
+			memcpy(row, out, olen);
+			len = olen;
+		}
+		/* Column 0, the key, takes no update; nor does a column past the
+		 * last, nor a reserved byte set. */
+		uint8_t upd[16] = { 0 };
+		struct shm_field_update u = { .col = 0, .how = SHM_SET_NULL };
+		memcpy(upd, &u, sizeof(u));
+		size_t olen;
+		ck_assert_int_eq(shm_row_update(s, row, len, upd, 8, out, sizeof(out), &olen), -EINVAL);
+		u.col = (uint16_t)n;
+		memcpy(upd, &u, sizeof(u));
+		ck_assert_int_eq(shm_row_update(s, row, len, upd, 8, out, sizeof(out), &olen), -EINVAL);
+		u.col = 1;
+		u.reserved[2] = 1;
+		memcpy(upd, &u, sizeof(u));
+		ck_assert_int_eq(shm_row_update(s, row, len, upd, 8, out, sizeof(out), &olen), -EINVAL);
+		ck_assert_int_eq(shm_row_update(s, row, len, upd, 7, out, sizeof(out), &olen), -EINVAL);
+		free(s);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("rows");
@@ -519,6 +630,7 @@ int main(void)
 	tcase_add_test(tc, rows_read_back_as_built);
 	tcase_add_test(tc, values_a_column_cannot_hold);
 	tcase_add_test(tc, schemas_refused);
+	tcase_add_test(tc, field_updates_match_the_model);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

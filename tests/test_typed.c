@@ -474,16 +474,222 @@ START_TEST(forged_schemas_refused)
 }
 END_TEST
 
+/* ---- field updates ------------------------------------------------------------ */
+
+static const shmdb_column acct_cols[] = {
+	{ .name = "id", .type = SHMDB_STR },
+	{ .name = "qty", .type = SHMDB_I64 },
+	{ .name = "px", .type = SHMDB_F64, .flags = SHMDB_NULLABLE },
+	{ .name = "tag", .type = SHMDB_FIXED, .size = 3 },
+	{ .name = "memo", .type = SHMDB_STR, .flags = SHMDB_NULLABLE },
+	{ .name = "after", .type = SHMDB_BLOB },
+};
+enum { A_ID, A_QTY, A_PX, A_TAG, A_MEMO, A_AFTER };
+
+static void put_acct(shmdb *db, shmdb_table t, const char *id, int64_t qty)
+{
+	shmdb_row *b;
+	ck_assert_int_eq(shmdb_row_new(db, t, &b), 0);
+	ck_assert_int_eq(shmdb_row_set_bytes(b, A_ID, id, strlen(id)), 0);
+	ck_assert_int_eq(shmdb_row_set_i64(b, A_QTY, qty), 0);
+	ck_assert_int_eq(shmdb_row_set_bytes(b, A_TAG, "abc", 3), 0);
+	ck_assert_int_eq(shmdb_row_set_bytes(b, A_MEMO, "hello", 5), 0);
+	ck_assert_int_eq(shmdb_row_set_bytes(b, A_AFTER, "tail", 4), 0);
+	shmdb_wtxn *w;
+	ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+	ck_assert_int_eq(shmdb_put_row(w, t, b), 0);
+	ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+	shmdb_row_free(b);
+}
+
+/* One transaction of the ops `fill` adds, committed: its result. */
+#define COMMIT(db, stmts)                                       \
+	({                                                      \
+		shmdb_wtxn *w_;                                 \
+		ck_assert_int_eq(shmdb_write_begin(db, &w_), 0); \
+		{                                               \
+			shmdb_wtxn *w = w_;                     \
+			stmts;                                  \
+		}                                               \
+		shmdb_commit(w_, NULL);                         \
+	})
+
+static void acct_i64(shmdb *db, shmdb_table t, const char *id, int64_t *qty)
+{
+	shmdb_rtxn *r;
+	const shmdb_schema *s;
+	shmdb_val row;
+	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
+	ck_assert_int_eq(shmdb_schema_get(r, t, &s), 0);
+	ck_assert_int_eq(shmdb_get(r, t, id, strlen(id), &row), 0);
+	ck_assert_int_eq(shmdb_row_i64(s, row, A_QTY, qty), 0);
+	shmdb_read_end(r);
+}
+
+START_TEST(field_updates)
+{
+	test_start_daemon(&d, "64M");
+	shmdb *db = test_open(&d);
+	shmdb_table t;
+	ck_assert_int_eq(shmdb_table_create_rows(db, "acct", acct_cols, 6, SHMDB_ORDERED, &t), 0);
+	put_acct(db, t, "a", 10);
+	shmdb_rtxn *old; /* a snapshot from before, held by a second handle */
+	const shmdb_schema *s;
+	shmdb_val row;
+	shmdb *db2 = test_open(&d);
+	ck_assert_int_eq(shmdb_read_begin(db2, &old), 0);
+
+	/* Each kind of update, several in one transaction, in order. */
+	ck_assert_int_eq(COMMIT(db, {
+		ck_assert_int_eq(shmdb_add_i64(w, t, "a", 1, A_QTY, 5), 0);
+		ck_assert_int_eq(shmdb_add_i64(w, t, "a", 1, A_QTY, -20), 0);
+		ck_assert_int_eq(shmdb_set_f64(w, t, "a", 1, A_PX, 2.5), 0);
+		ck_assert_int_eq(shmdb_add_f64(w, t, "a", 1, A_PX, 0.25), 0);
+		ck_assert_int_eq(shmdb_set_bytes(w, t, "a", 1, A_TAG, "xyz", 3), 0);
+		ck_assert_int_eq(shmdb_set_null(w, t, "a", 1, A_MEMO), 0);
+	}), 0);
+	shmdb_rtxn *r;
+	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
+	ck_assert_int_eq(shmdb_schema_get(r, t, &s), 0);
+	ck_assert_int_eq(shmdb_get(r, t, "a", 1, &row), 0);
+	int64_t q;
+	double px;
+	shmdb_val v;
+	ck_assert_int_eq(shmdb_row_i64(s, row, A_QTY, &q), 0);
+	ck_assert(q == -5);
+	ck_assert_int_eq(shmdb_row_f64(s, row, A_PX, &px), 0);
+	ck_assert(px == 2.75);
+	ck_assert_int_eq(shmdb_row_bytes(s, row, A_TAG, &v), 0);
+	ck_assert(v.len == 3 && !memcmp(v.data, "xyz", 3));
+	ck_assert_int_eq(shmdb_row_bytes(s, row, A_MEMO, &v), -ENODATA);
+	ck_assert_int_eq(shmdb_row_bytes(s, row, A_AFTER, &v), 0); /* moved down, intact */
+	ck_assert(v.len == 4 && !memcmp(v.data, "tail", 4));
+	shmdb_read_end(r);
+	/* The snapshot from before still sees the row as it was. */
+	ck_assert_int_eq(shmdb_schema_get(old, t, &s), 0);
+	ck_assert_int_eq(shmdb_get(old, t, "a", 1, &row), 0);
+	ck_assert_int_eq(shmdb_row_i64(s, row, A_QTY, &q), 0);
+	ck_assert(q == 10);
+	ck_assert_int_eq(shmdb_row_f64(s, row, A_PX, &px), -ENODATA);
+	ck_assert_int_eq(shmdb_row_bytes(s, row, A_MEMO, &v), 0);
+	ck_assert(v.len == 5 && !memcmp(v.data, "hello", 5));
+	shmdb_read_end(old);
+	shmdb_close(db2);
+
+	/* Failures apply nothing of their transaction (the add before them). */
+	ck_assert_int_eq(COMMIT(db, {
+		shmdb_add_i64(w, t, "a", 1, A_QTY, 1);
+		shmdb_add_i64(w, t, "zz", 2, A_QTY, 1);
+	}), -ENOENT);
+	ck_assert_int_eq(COMMIT(db, {
+		shmdb_add_i64(w, t, "a", 1, A_QTY, 1);
+		shmdb_add_i64(w, t, "a", 1, A_QTY, INT64_MIN); /* -4 + INT64_MIN */
+	}), -ERANGE);
+	ck_assert_int_eq(COMMIT(db, shmdb_add_i64(w, t, "a", 1, A_PX, 1)), -EINVAL);
+	ck_assert_int_eq(COMMIT(db, shmdb_set_bytes(w, t, "a", 1, A_TAG, "ab", 2)), -EINVAL);
+	ck_assert_int_eq(COMMIT(db, shmdb_set_null(w, t, "a", 1, A_QTY)), -EINVAL);
+	ck_assert_int_eq(COMMIT(db, {
+		shmdb_set_null(w, t, "a", 1, A_PX);
+		shmdb_add_f64(w, t, "a", 1, A_PX, 1);
+	}), -ENODATA);
+	ck_assert_int_eq(COMMIT(db, {
+		shmdb_del(w, t, "a", 1);
+		shmdb_add_i64(w, t, "a", 1, A_QTY, 1);
+	}), -ENOENT);
+	ck_assert_int_eq(COMMIT(db, {
+		shmdb_clear(w, t);
+		shmdb_add_i64(w, t, "a", 1, A_QTY, 1);
+	}), -ENOENT);
+	shmdb_table plain = test_table(db, "plain");
+	ck_assert_int_eq(test_commit_put(db, plain, "a", "x", 1, NULL), 0);
+	ck_assert_int_eq(COMMIT(db, shmdb_add_i64(w, plain, "a", 1, 1, 1)), -EINVAL);
+	acct_i64(db, t, "a", &q);
+	ck_assert(q == -5);
+	/* A row put in the transaction, then updated in it. */
+	ck_assert_int_eq(COMMIT(db, {
+		shmdb_del(w, t, "a", 1);
+	}), 0);
+	shmdb_row *b;
+	ck_assert_int_eq(shmdb_row_new(db, t, &b), 0);
+	ck_assert_int_eq(shmdb_row_set_bytes(b, A_ID, "a", 1), 0);
+	ck_assert_int_eq(shmdb_row_set_i64(b, A_QTY, 100), 0);
+	ck_assert_int_eq(shmdb_row_set_bytes(b, A_TAG, "abc", 3), 0);
+	ck_assert_int_eq(shmdb_row_set_bytes(b, A_AFTER, "", 0), 0);
+	ck_assert_int_eq(COMMIT(db, {
+		shmdb_put_row(w, t, b);
+		shmdb_add_i64(w, t, "a", 1, A_QTY, 1);
+		shmdb_set_i64(w, t, "a", 1, A_QTY, 7);
+		shmdb_add_i64(w, t, "a", 1, A_QTY, 1);
+	}), 0);
+	acct_i64(db, t, "a", &q);
+	ck_assert(q == 8);
+	shmdb_row_free(b);
+	/* Bad arguments: refused when added. */
+	shmdb_wtxn *w;
+	ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+	ck_assert_int_eq(shmdb_add_i64(w, t, "a", 1, 0, 1), -EINVAL);
+	ck_assert_int_eq(shmdb_add_i64(w, t, "", 0, 1, 1), -EINVAL);
+	ck_assert_int_eq(shmdb_set_bytes(w, t, "a", 1, A_TAG, NULL, 0), -EINVAL);
+	shmdb_abort(w);
+	shmdb_close(db);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
+/* 8 processes each add 1 to one counter ADDS times: exactly 8 * ADDS, no
+ * conflict, no retry. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+enum { ADDS = 10000 };
+#else
+enum { ADDS = 100000 };
+#endif
+enum { ADDERS = 8 };
+
+static void adder(void *arg)
+{
+	const shmdb_table *t = arg;
+	shmdb *db = test_child_open(&d);
+	for (int i = 0; i < ADDS; i++) {
+		shmdb_wtxn *w;
+		CHILD_REQUIRE(shmdb_write_begin(db, &w) == 0, 91);
+		CHILD_REQUIRE(shmdb_add_i64(w, *t, "ctr", 3, A_QTY, 1) == 0, 92);
+		CHILD_REQUIRE(shmdb_commit(w, NULL) == 0, 93);
+	}
+	shmdb_close(db);
+}
+
+START_TEST(counter_across_processes)
+{
+	test_start_daemon(&d, "64M");
+	shmdb *db = test_open(&d);
+	shmdb_table t;
+	ck_assert_int_eq(shmdb_table_create_rows(db, "acct", acct_cols, 6, 0, &t), 0);
+	put_acct(db, t, "ctr", 0);
+	pid_t pid[ADDERS];
+	for (int i = 0; i < ADDERS; i++)
+		pid[i] = test_spawn(adder, &t);
+	for (int i = 0; i < ADDERS; i++)
+		ck_assert_int_eq(test_reap(pid[i], 240000), 0);
+	int64_t q;
+	acct_i64(db, t, "ctr", &q);
+	ck_assert(q == (int64_t)ADDERS * ADDS);
+	shmdb_close(db);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("typed");
 	TCase *tc = tcase_create("typed");
-	tcase_set_timeout(tc, 120);
+	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, schemas_in_the_store);
 	tcase_add_test(tc, rows_written_by_one_process_read_in_place_by_another);
 	tcase_add_test(tc, sixty_four_columns);
 	tcase_add_test(tc, bad_rows_refused);
 	tcase_add_test(tc, forged_schemas_refused);
+	tcase_add_test(tc, field_updates);
+	tcase_add_test(tc, counter_across_processes);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

@@ -462,6 +462,34 @@ static void forged_schemas(void *arg)
 	shm_op_encode((uint8_t *)buf, SHM_OP_CREATE_TABLE, 0, SHM_KIND_ROWS, "forged", 6, schema, bytes);
 	CHILD_REQUIRE(test_raw_txn(db, buf, shm_op_size(6, bytes), &ts) == 0 && ts > 0, 106);
 	CHILD_REQUIRE(shmdb_table_open(db, "forged", 0, &t) == 0, 107);
+	/* Field updates forged: too short, no table (malformed); a reserved
+	 * byte set, an unknown kind of update (refused by the writer). */
+	uint8_t upd[16] = { 1, 0, SHM_SET_I64 };
+	shm_op_encode((uint8_t *)buf, SHM_OP_UPDATE, t, 0, "k", 1, upd, 4);
+	CHILD_REQUIRE(test_raw_txn(db, buf, shm_op_size(1, 4), &ts) == SHMDB_EBADTXN, 108);
+	shm_op_encode((uint8_t *)buf, SHM_OP_UPDATE, 0, 0, "k", 1, upd, 16);
+	CHILD_REQUIRE(test_raw_txn(db, buf, shm_op_size(1, 16), &ts) == SHMDB_EBADTXN, 109);
+	uint8_t row_key[8];
+	shmdb_key_i64(0, row_key);
+	shm_op_encode((uint8_t *)buf, SHM_OP_UPDATE, t, 0, row_key, 8, upd, 16);
+	CHILD_REQUIRE(test_raw_txn(db, buf, shm_op_size(8, 16), &ts) == -ENOENT, 110);
+	shmdb_row *b;
+	shmdb_wtxn *w;
+	CHILD_REQUIRE(shmdb_row_new(db, t, &b) == 0 && shmdb_row_set_i64(b, 0, 0) == 0 &&
+			      shmdb_row_set_bytes(b, 1, "x", 1) == 0 && shmdb_write_begin(db, &w) == 0 &&
+			      shmdb_put_row(w, t, b) == 0 && shmdb_commit(w, NULL) == 0,
+		      111);
+	shmdb_row_free(b);
+	upd[5] = 1; /* reserved */
+	shm_op_encode((uint8_t *)buf, SHM_OP_UPDATE, t, 0, row_key, 8, upd, 16);
+	CHILD_REQUIRE(test_raw_txn(db, buf, shm_op_size(8, 16), &ts) == -EINVAL, 112);
+	upd[5] = 0;
+	upd[2] = 77; /* no such update */
+	shm_op_encode((uint8_t *)buf, SHM_OP_UPDATE, t, 0, row_key, 8, upd, 16);
+	CHILD_REQUIRE(test_raw_txn(db, buf, shm_op_size(8, 16), &ts) == -EINVAL, 113);
+	upd[2] = SHM_SET_I64; /* column 1 is a str */
+	shm_op_encode((uint8_t *)buf, SHM_OP_UPDATE, t, 0, row_key, 8, upd, 16);
+	CHILD_REQUIRE(test_raw_txn(db, buf, shm_op_size(8, 16), &ts) == -EINVAL, 114);
 	shmdb_close(db);
 }
 

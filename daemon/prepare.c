@@ -242,7 +242,8 @@ static const uint8_t *row_before(const struct core *c, size_t i, const struct sh
  * (in the scratch's rows; its val set after the pass, as the rows may
  * move). 0, or the transaction's error: -EINVAL (not a table of rows, a
  * field the row cannot take), -ENOENT (no such row), -ENODATA (an add to
- * a null field), -ERANGE (an add that overflows), -ENOMEM. */
+ * a null field), -ERANGE (an add that overflows), -E2BIG (the rows the
+ * transaction's updates make pass SHMDB_MAX_TXN bytes), -ENOMEM. */
 static int resolve_update(struct core *c, size_t i, const struct shm_table *t)
 {
 	struct txn_scratch *sc = &c->scratch;
@@ -258,6 +259,10 @@ static int resolve_update(struct core *c, size_t i, const struct shm_table *t)
 	int err = shm_row_update(s, row, len, op->val, op->vlen, NULL, 0, &out_len);
 	if (err != -ENOSPC)
 		return err ? err : -EINVAL;
+	/* Each update makes a whole row from a few bytes of the ring: the rows
+	 * a transaction's updates make are bounded as its encoding is. */
+	if (out_len > SHMDB_MAX_TXN - sc->rows_len)
+		return -E2BIG;
 	if (sc->rows_len + out_len > sc->rows_cap) {
 		size_t cap = sc->rows_cap ? sc->rows_cap : 4096;
 		while (cap < sc->rows_len + out_len)

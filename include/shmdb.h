@@ -752,7 +752,8 @@ SHMDB_API int shmdb_put_row(shmdb_wtxn *w, shmdb_table t, const shmdb_row *b);
  * -ENOENT if no row has that key (none in the store, or deleted earlier
  * in w), -EINVAL if t is not a table of rows or the column does not take
  * that update, -ENODATA for an add to a null column, -ERANGE for an i64
- * add that overflows.
+ * add that overflows, -E2BIG if the rows the transaction's updates make
+ * (each a whole new row) add up to more than SHMDB_MAX_TXN bytes.
  */
 SHMDB_API int shmdb_set_i64(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen,
 			    unsigned col, int64_t v);

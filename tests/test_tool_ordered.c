@@ -478,6 +478,35 @@ START_TEST(rows_as_json)
 	tool(2, "insert", "quotes", "id=99999999999999999999", NULL);
 	tool(2, "put", "quotes", "k", "v", NULL);
 	expect_err("use insert");
+	tool(2, "insert", "quotes", "id=8", "sym=x", "bid=1", "n= 1", "venue=XLON", NULL);
+	tool(2, "insert", "quotes", "id=8", "sym=x", "bid=1", "n=-1", "venue=XLON", NULL);
+	tool(2, "insert", "quotes", "id=8", "sym=x", "bid= 1", "n=1", "venue=XLON", NULL);
+	tool(2, "insert", "quotes", "id=+8", "sym=x", "bid=1", "n=1", "venue=XLON", NULL);
+	tool(0, "insert", "quotes", "id=9", "sym=gone", "bid=1", "n=1", "venue=XLON", NULL);
+	tool(0, "del", "quotes", "9", NULL); /* the key column's value, as get takes it */
+	tool(1, "get", "quotes", "9", NULL);
+	tool(2, "del", "quotes", "nine", NULL);
+	/* A string with a NUL in it, put through the library: all of it. */
+	shmdb *db = test_open(&d);
+	shmdb_table qt;
+	shmdb_row *b;
+	shmdb_wtxn *w;
+	ck_assert_int_eq(shmdb_table_open(db, "quotes", 0, &qt), 0);
+	ck_assert_int_eq(shmdb_row_new(db, qt, &b), 0);
+	ck_assert_int_eq(shmdb_row_set_i64(b, 0, 11), 0);
+	ck_assert_int_eq(shmdb_row_set_bytes(b, 1, "a\0b", 3), 0);
+	ck_assert_int_eq(shmdb_row_set_f64(b, 2, 1), 0);
+	ck_assert_int_eq(shmdb_row_set_u64(b, 4, 1), 0);
+	ck_assert_int_eq(shmdb_row_set_bytes(b, 6, "XNAS", 4), 0);
+	ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+	ck_assert_int_eq(shmdb_put_row(w, qt, b), 0);
+	ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+	shmdb_row_free(b);
+	shmdb_close(db);
+	tool(0, "get", "quotes", "11", NULL);
+	expect_out("{\"id\":11,\"sym\":\"a\\u0000b\",\"bid\":1,\"ask\":null,\"n\":1,"
+		   "\"live\":null,\"venue\":\"XNAS\",\"note\":null}\n");
+	tool(0, "del", "quotes", "11", NULL);
 
 	const char *row_min = "{\"id\":-9223372036854775808,\"sym\":\"EUR/USD\","
 			      "\"bid\":1.0832,\"ask\":null,\"n\":18446744073709551615,"

@@ -652,6 +652,26 @@ START_TEST(field_updates)
 	acct_i64(db, t, "a", &q);
 	ck_assert(q == 8);
 	shmdb_row_free(b);
+	/* Updates make whole rows: 70 of a 1 MiB row pass SHMDB_MAX_TXN bytes
+	 * of rows in one transaction (refused), 8 do not. */
+	static uint8_t blob[1 << 20];
+	ck_assert_int_eq(shmdb_row_new(db, t, &b), 0);
+	ck_assert_int_eq(shmdb_row_set_bytes(b, A_ID, "big", 3), 0);
+	ck_assert_int_eq(shmdb_row_set_i64(b, A_QTY, 0), 0);
+	ck_assert_int_eq(shmdb_row_set_bytes(b, A_TAG, "abc", 3), 0);
+	ck_assert_int_eq(shmdb_row_set_bytes(b, A_AFTER, blob, sizeof(blob)), 0);
+	ck_assert_int_eq(COMMIT(db, shmdb_put_row(w, t, b)), 0);
+	shmdb_row_free(b);
+	ck_assert_int_eq(COMMIT(db, {
+		for (int k = 0; k < 70; k++)
+			shmdb_add_i64(w, t, "big", 3, A_QTY, 1);
+	}), -E2BIG);
+	ck_assert_int_eq(COMMIT(db, {
+		for (int k = 0; k < 8; k++)
+			shmdb_add_i64(w, t, "big", 3, A_QTY, 1);
+	}), 0);
+	acct_i64(db, t, "big", &q);
+	ck_assert(q == 8);
 	/* Bad arguments: refused when added. */
 	shmdb_wtxn *w;
 	ck_assert_int_eq(shmdb_write_begin(db, &w), 0);

@@ -10,6 +10,7 @@
 #include "rows_cmd.h"
 
 #include <cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -90,15 +91,48 @@ int rows_create(shmdb *db, const char *name, int n, char **defs, int flags, shmd
 	return 0;
 }
 
+/* Whether text starts as a number may: a digit, or a '-' (when `sign`)
+ * and a digit; strtoll, strtoull and strtod would skip spaces and take a
+ * '+', and strtoull a '-' (wrapping around). */
+static int number_start(const char *text, int sign)
+{
+	if (sign && text[0] == '-')
+		text++;
+	return isdigit((unsigned char)text[0]);
+}
+
 static int parse_i64(const char *text, int64_t lo, int64_t hi, int64_t *v)
 {
 	char *end;
 	errno = 0;
+	if (!number_start(text, 1))
+		return -1;
 	long long x = strtoll(text, &end, 10);
-	if (!*text || *end || errno || x < lo || x > hi)
+	if (*end || errno || x < lo || x > hi)
 		return -1;
 	*v = x;
 	return 0;
+}
+
+static int parse_u64(const char *text, uint64_t *v)
+{
+	char *end;
+	errno = 0;
+	if (!number_start(text, 0))
+		return -1;
+	*v = strtoull(text, &end, 10);
+	return *end || errno ? -1 : 0;
+}
+
+/* A double: decimal or the words strtod knows (inf, nan), no spaces. */
+static int parse_f64(const char *text, double *v)
+{
+	char *end;
+	errno = 0;
+	if (!*text || isspace((unsigned char)text[0]) || text[0] == '+')
+		return -1;
+	*v = strtod(text, &end);
+	return *end || errno ? -1 : 0;
 }
 
 /* Set column col of b (of type `type`) from text. 0, or -1 if it does not
@@ -108,7 +142,6 @@ static int set_from_text(shmdb_row *b, unsigned col, const shmdb_column *c, cons
 	int64_t i;
 	uint64_t u;
 	double f;
-	char *end;
 	switch (c->type) {
 	case SHMDB_I32:
 		return parse_i64(text, INT32_MIN, INT32_MAX, &i) ? -1
@@ -116,17 +149,9 @@ static int set_from_text(shmdb_row *b, unsigned col, const shmdb_column *c, cons
 	case SHMDB_I64:
 		return parse_i64(text, INT64_MIN, INT64_MAX, &i) ? -1 : shmdb_row_set_i64(b, col, i);
 	case SHMDB_U64:
-		errno = 0;
-		u = strtoull(text, &end, 10);
-		if (!*text || *end || errno || text[0] == '-')
-			return -1;
-		return shmdb_row_set_u64(b, col, u);
+		return parse_u64(text, &u) ? -1 : shmdb_row_set_u64(b, col, u);
 	case SHMDB_F64:
-		errno = 0;
-		f = strtod(text, &end);
-		if (!*text || *end || errno)
-			return -1;
-		return shmdb_row_set_f64(b, col, f);
+		return parse_f64(text, &f) ? -1 : shmdb_row_set_f64(b, col, f);
 	case SHMDB_BOOL:
 		if (!strcmp(text, "true") || !strcmp(text, "1"))
 			return shmdb_row_set_bool(b, col, true);
@@ -155,8 +180,14 @@ int rows_insert(shmdb *db, shmdb_table t, int n, char **assigns, uint64_t *ts)
 			e == -EINVAL ? "not a table of rows" : shmdb_strerror(e));
 		return e == -EINVAL ? 2 : 1;
 	}
-	if ((e = shmdb_read_begin(db, &r)) || (e = shmdb_schema_get(r, t, &s))) {
+	if ((e = shmdb_read_begin(db, &r))) {
 		fprintf(stderr, "shmdb: insert: %s\n", shmdb_strerror(e));
+		shmdb_row_free(b);
+		return 1;
+	}
+	if ((e = shmdb_schema_get(r, t, &s))) {
+		fprintf(stderr, "shmdb: insert: %s\n", shmdb_strerror(e));
+		shmdb_read_end(r);
 		shmdb_row_free(b);
 		return 1;
 	}
@@ -213,7 +244,6 @@ int rows_key(const shmdb_schema *s, const char *text, uint8_t *out, size_t *klen
 	size_t len;
 	int64_t i;
 	column_of(s, 0, &c, &name, &len);
-	char *end;
 	int ok = 1;
 	switch (c.type) {
 	case SHMDB_I32:
@@ -225,16 +255,14 @@ int rows_key(const shmdb_schema *s, const char *text, uint8_t *out, size_t *klen
 		*klen = ok ? shmdb_key_i64(i, out) : 0;
 		break;
 	case SHMDB_U64: {
-		errno = 0;
-		uint64_t u = strtoull(text, &end, 10);
-		ok = *text && !*end && !errno && text[0] != '-';
+		uint64_t u;
+		ok = !parse_u64(text, &u);
 		*klen = ok ? shmdb_key_u64(u, out) : 0;
 		break;
 	}
 	case SHMDB_F64: {
-		errno = 0;
-		double f = strtod(text, &end);
-		ok = *text && !*end && !errno;
+		double f;
+		ok = !parse_f64(text, &f);
 		*klen = ok ? shmdb_key_f64(f, out) : 0;
 		ok = ok && *klen;
 		break;
@@ -259,22 +287,13 @@ int rows_key(const shmdb_schema *s, const char *text, uint8_t *out, size_t *klen
 	return 0;
 }
 
-/* A JSON string of n bytes: a STR's UTF-8 through cJSON (which escapes
- * quotes and control characters); other bytes (a BLOB's, a FIXED's)
- * written here as a JSON literal, printable ASCII as itself and every
- * other byte as \u00XX. */
+/* A JSON string of n bytes, written here as a JSON literal: a quote, a
+ * backslash and every control character escaped; the rest of a STR's
+ * UTF-8 as it is (a NUL too, as \u0000: cJSON's strings would stop at
+ * it); every other byte of a BLOB or a FIXED that is not printable ASCII
+ * as \u00XX of the byte. */
 static cJSON *bytes_json(const uint8_t *p, size_t n, int utf8)
 {
-	if (utf8) {
-		char *text = malloc(n + 1);
-		if (!text)
-			return NULL;
-		memcpy(text, p, n);
-		text[n] = 0;
-		cJSON *j = cJSON_CreateString(text);
-		free(text);
-		return j;
-	}
 	char *lit = malloc(6 * n + 3), *o = lit;
 	if (!lit)
 		return NULL;
@@ -283,7 +302,7 @@ static cJSON *bytes_json(const uint8_t *p, size_t n, int utf8)
 		if (p[i] == '"' || p[i] == '\\') {
 			*o++ = '\\';
 			*o++ = (char)p[i];
-		} else if (p[i] >= 0x20 && p[i] < 0x7f) {
+		} else if ((p[i] >= 0x20 && p[i] < 0x7f) || (utf8 && p[i] >= 0x80)) {
 			*o++ = (char)p[i];
 		} else {
 			o += sprintf(o, "\\u%04x", p[i]);

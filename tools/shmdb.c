@@ -671,24 +671,45 @@ static int cmd_data(const char *socket_path, const char *cmd, int argc, char **a
 		shmdb_close(db);
 		return e == -EINVAL ? 2 : 1;
 	}
+	/* A table of rows takes rows (insert), and its keys are values of its
+	 * key column (rows_key). */
+	const char *key = argv[1];
+	size_t klen = strlen(key);
+	uint8_t row_key[SHMDB_MAX_KEY];
+	shmdb_rtxn *rr;
+	const shmdb_schema *rs;
+	if (del && !(e = shmdb_read_begin(db, &rr))) {
+		if (!shmdb_schema_get(rr, t, &rs)) {
+			rc = rows_key(rs, argv[1], row_key, &klen);
+			key = (const char *)row_key;
+		}
+		shmdb_read_end(rr);
+	}
+	if (put && !(e = shmdb_read_begin(db, &rr))) {
+		if (!shmdb_schema_get(rr, t, &rs)) {
+			fprintf(stderr, "shmdb: put: '%s' is a table of rows: use insert TABLE "
+				"COLUMN=VALUE...\n", argv[0]);
+			rc = 2;
+		}
+		shmdb_read_end(rr);
+	}
+	if (rc) {
+		shmdb_close(db);
+		return rc;
+	}
 	if (put || del) {
 		shmdb_wtxn *w;
 		uint64_t ts = 0;
 		e = shmdb_write_begin(db, &w);
 		if (!e)
-			e = put ? shmdb_put(w, t, argv[1], strlen(argv[1]), argv[2], strlen(argv[2]))
-			    : argc == 3 ? shmdb_del_value(w, t, argv[1], strlen(argv[1]), argv[2],
-							  strlen(argv[2]))
-					: shmdb_del(w, t, argv[1], strlen(argv[1]));
+			e = put ? shmdb_put(w, t, key, klen, argv[2], strlen(argv[2]))
+			    : argc == 3 ? shmdb_del_value(w, t, key, klen, argv[2], strlen(argv[2]))
+					: shmdb_del(w, t, key, klen);
 		if (!e)
 			e = shmdb_commit(w, &ts);
 		else
 			shmdb_abort(w);
-		if (e == -EINVAL && put) {
-			fprintf(stderr, "shmdb: put: the writer refused the value (a table of rows "
-				"takes rows: use insert TABLE COLUMN=VALUE...)\n");
-			rc = 2;
-		} else if (e == -ENOTSUP && del) {
+		if (e == -ENOTSUP && del) {
 			fprintf(stderr, "shmdb: del: table '%s' is not a multimap: only a multimap's "
 				"pair is deleted by KEY VALUE (del TABLE KEY deletes the key)\n",
 				argv[0]);

@@ -535,6 +535,9 @@ START_TEST(rows_as_json)
 	tool(2, "scan", "quotes", "--prefix", "1", NULL);
 	tool(0, "tables", NULL);
 	expect_table_line("quotes", "ordered-rows", "2");
+	ck_assert_msg(strstr(out, "\n  columns: id:i64 sym:str bid:f64 ask:f64? n:u64 live:bool? "
+				  "venue:fixed4 note:blob?\n"),
+		      "no columns line in\n%s", out);
 	tool(0, "create", "plain", NULL);
 	tool(2, "scan", "plain", "--json", NULL);
 	expect_err("--json prints tables of rows");

@@ -393,3 +393,23 @@ int rows_print_json(const shmdb_schema *s, shmdb_val row)
 	free(text);
 	return 0;
 }
+
+void rows_print_columns(const shmdb_schema *s)
+{
+	printf("  columns:");
+	for (unsigned col = 0; col < shmdb_schema_columns(s); col++) {
+		shmdb_column c;
+		const char *name;
+		size_t len;
+		column_of(s, col, &c, &name, &len);
+		printf(" %.*s:", (int)len, name);
+		if (c.type == SHMDB_FIXED)
+			printf("fixed%u", (unsigned)c.size);
+		for (size_t i = 0; i < sizeof(type_names) / sizeof(*type_names); i++)
+			if (type_names[i].type == c.type)
+				printf("%s", type_names[i].name);
+		if (c.flags & SHMDB_NULLABLE)
+			printf("?");
+	}
+	printf("\n");
+}

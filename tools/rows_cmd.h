@@ -32,4 +32,8 @@ int rows_key(const shmdb_schema *s, const char *text, uint8_t *out, size_t *klen
  * with \u escapes for what is not printable ASCII). */
 int rows_print_json(const shmdb_schema *s, shmdb_val row);
 
+/* Print s's columns on one line, indented, as create takes them:
+ * "  columns: id:i64 sym:str ask:f64? venue:fixed4". */
+void rows_print_columns(const shmdb_schema *s);
+
 #endif /* SHMDB_TOOL_ROWS_CMD_H */

@@ -90,7 +90,8 @@ static const char usage[] =
 "                        rows), and --from and --to take values of its key\n"
 "                        column\n"
 "  tables                every table: name, kind (hash, ordered, multi, rows,\n"
-"                        ordered-rows),\n"
+"                        ordered-rows), records (a table of rows: its\n"
+"                        columns on the next line, as create takes them),\n"
 "                        records (pairs, for a multimap), bytes\n"
 "  count TABLE           the records of TABLE\n"
 "  clear TABLE           remove every record of TABLE\n"
@@ -247,24 +248,28 @@ static int cmd_tables(const char *socket_path)
 	if (open_db(socket_path, &db))
 		return 1;
 	shmdb_table_info *info = malloc(SHMDB_MAX_TABLES * sizeof(*info));
-	int e = info ? shmdb_read_begin(db, &r) : -ENOMEM;
-	if (!e) {
+	int e = info ? shmdb_read_begin(db, &r) : -ENOMEM, began = !e;
+	if (!e)
 		e = shmdb_tables(r, info, SHMDB_MAX_TABLES, &n);
-		shmdb_read_end(r);
-	}
 	if (e) {
 		fprintf(stderr, "shmdb: tables: %s\n", shmdb_strerror(e));
 	} else {
 		printf("%-24s %-7s %14s %12s\n", "table", "kind", "records", "bytes");
 		for (size_t i = 0; i < n && i < SHMDB_MAX_TABLES; i++) {
 			int len = (int)strlen(info[i].name);
+			const shmdb_schema *schema;
 			print_bytes(info[i].name, (size_t)len);
 			printf("%*s %-7s %14" PRIu64 " ", len < 24 ? 24 - len : 0, "",
 			       kind_name(info[i].flags), info[i].count);
 			print_size(info[i].bytes);
 			printf("\n");
+			/* A table of rows: its columns, as create takes them. */
+			if (!shmdb_schema_get(r, info[i].id, &schema))
+				rows_print_columns(schema);
 		}
 	}
+	if (began)
+		shmdb_read_end(r);
 	free(info);
 	shmdb_close(db);
 	return e ? 1 : 0;

@@ -50,6 +50,9 @@ void scratch_free(struct txn_scratch *s)
 	free(s->rows);
 	s->rows = NULL;
 	s->rows_cap = 0;
+	free(s->by_hash);
+	s->by_hash = NULL;
+	s->by_hash_cap = 0;
 	free(s->ops);
 	free(s->touched);
 	free(s->dropped);
@@ -63,9 +66,12 @@ void scratch_free(struct txn_scratch *s)
 
 void scratch_trim(struct txn_scratch *s)
 {
-	if (s->cap > SCRATCH_KEEP || s->rows_cap > SCRATCH_KEEP_ROWS)
+	if (s->cap > SCRATCH_KEEP || s->rows_cap > SCRATCH_KEEP_ROWS ||
+	    s->by_hash_cap > 2 * SCRATCH_KEEP)
 		scratch_free(s);
 	s->rows_len = 0;
+	s->chained = 0;
+	s->chain_ready = 0;
 }
 
 static int keyed(uint8_t code)

@@ -28,6 +28,8 @@ struct pending_op {
 	int resolved;         /* an UPDATE made a PUT of the row at row_off of
 			       * the scratch's rows (prepare) */
 	size_t row_off;
+	uint32_t same_prev;   /* the op before it with its hash, + 1; 0: none
+			       * (prepare, once a transaction has an UPDATE) */
 };
 
 /* A table a transaction writes, with how many keys it may add, and its
@@ -58,6 +60,12 @@ struct txn_scratch {
 	size_t cap;
 	uint8_t *rows;                /* the rows field updates make (prepare) */
 	size_t rows_len, rows_cap;
+	/* The last op of each key hash (+ 1), open addressing, for an UPDATE
+	 * to find the op before it on its key (prepare): ops [0, chained)
+	 * are in it, once chain_ready. */
+	uint32_t *by_hash;
+	size_t by_hash_cap, chained;
+	int chain_ready;
 };
 
 /*

@@ -697,9 +697,11 @@ typedef struct shmdb_row shmdb_row;
 
 /*
  * shmdb_row_new - a builder of rows for table t of rows, its schema copied
- * from the store now (a later schema of a table of that name is another
- * table). Every column starts unset. Returns 0 with *b set; -ENOENT (no
- * table t), -EINVAL (not a table of rows), -ENOMEM. Free it with
+ * from the store now, in a snapshot of its own (a later schema of a table
+ * of that name is another table). Every column starts unset. Returns 0
+ * with *b set; -ENOENT (no table t), -EINVAL (not a table of rows),
+ * -ENOMEM, or the errors of shmdb_read_begin (-EBUSY while this thread
+ * holds a snapshot of db). Free it with
  * shmdb_row_free; shmdb_row_reset unsets every column for the next row.
  */
 SHMDB_API int shmdb_row_new(shmdb *db, shmdb_table t, shmdb_row **b);

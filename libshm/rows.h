@@ -31,8 +31,8 @@
  *       12  u32 slot     the column's slot, from the row's start
  *  16 + 16 * ncols: the names, one after another, then zeros up to `bytes`.
  *
- * Names are distinct and 1..63 bytes of printable ASCII other than '='
- * and ':' (the tool's COL=VALUE and COL:TYPE). Slots are placed by the
+ * Names are distinct and 1..63 bytes of printable ASCII other than the
+ * space, '=' and ':' (the tool's COL=VALUE and COL:TYPE). Slots are placed by the
  * schema's builder (shm_schema_build) and checked as it places them: the
  * 8-byte ones first, then the 4-byte, then the 1-byte and FIXED ones, in
  * column order within each, after the bitmap.

@@ -672,6 +672,38 @@ START_TEST(field_updates)
 	}), 0);
 	acct_i64(db, t, "big", &q);
 	ck_assert(q == 8);
+	/* Many rows in one transaction, each found again by its key among
+	 * the ops before it: i + 11 where not deleted in between. */
+	enum { MANY = 1000 };
+	char id[16];
+	for (int k = 0; k < MANY; k++) {
+		snprintf(id, sizeof(id), "m%d", k);
+		put_acct(db, t, id, k);
+	}
+	ck_assert_int_eq(COMMIT(db, {
+		for (int k = 0; k < MANY; k++) {
+			snprintf(id, sizeof(id), "m%d", k);
+			shmdb_add_i64(w, t, id, strlen(id), A_QTY, 1);
+		}
+		for (int k = 0; k < MANY; k += 3) {
+			snprintf(id, sizeof(id), "m%d", k);
+			shmdb_del(w, t, id, strlen(id));
+		}
+		for (int k = 1; k < MANY; k++) {
+			snprintf(id, sizeof(id), "m%d", k);
+			if (k % 3)
+				shmdb_add_i64(w, t, id, strlen(id), A_QTY, 10);
+		}
+	}), 0);
+	for (int k = 0; k < MANY; k++) {
+		snprintf(id, sizeof(id), "m%d", k);
+		if (k % 3) {
+			acct_i64(db, t, id, &q);
+			ck_assert(q == k + 11);
+		} else {
+			ck_assert(!test_visible(db, t, id));
+		}
+	}
 	/* Bad arguments: refused when added. */
 	shmdb_wtxn *w;
 	ck_assert_int_eq(shmdb_write_begin(db, &w), 0);

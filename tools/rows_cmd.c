@@ -163,12 +163,6 @@ static int set_from_text(shmdb_row *b, unsigned col, const shmdb_column *c, cons
 	}
 }
 
-static void column_of(const shmdb_schema *s, unsigned col, shmdb_column *c, const char **name,
-		      size_t *len)
-{
-	shmdb_schema_column(s, col, c, name, len);
-}
-
 int rows_insert(shmdb *db, shmdb_table t, int n, char **assigns, uint64_t *ts)
 {
 	shmdb_rtxn *r;
@@ -209,7 +203,7 @@ int rows_insert(shmdb *db, shmdb_table t, int n, char **assigns, uint64_t *ts)
 		shmdb_column c;
 		const char *name;
 		size_t len;
-		column_of(s, (unsigned)col, &c, &name, &len);
+		shmdb_schema_column(s, (unsigned)col, &c, &name, &len);
 		e = set_from_text(b, (unsigned)col, &c, eq + 1);
 		if (e) {
 			fprintf(stderr, "shmdb: insert: column '%s': '%s' is not %s\n", assigns[i],
@@ -243,7 +237,7 @@ int rows_key(const shmdb_schema *s, const char *text, uint8_t *out, size_t *klen
 	const char *name;
 	size_t len;
 	int64_t i;
-	column_of(s, 0, &c, &name, &len);
+	shmdb_schema_column(s, 0, &c, &name, &len);
 	int ok = 1;
 	switch (c.type) {
 	case SHMDB_I32:
@@ -377,7 +371,7 @@ int rows_print_json(const shmdb_schema *s, shmdb_val row)
 		const char *name;
 		size_t len;
 		char key[SHMDB_MAX_COLUMN_NAME + 1];
-		column_of(s, col, &c, &name, &len);
+		shmdb_schema_column(s, col, &c, &name, &len);
 		memcpy(key, name, len);
 		key[len] = 0;
 		cJSON *v = column_json(s, row, col, &c);
@@ -401,7 +395,7 @@ void rows_print_columns(const shmdb_schema *s)
 		shmdb_column c;
 		const char *name;
 		size_t len;
-		column_of(s, col, &c, &name, &len);
+		shmdb_schema_column(s, col, &c, &name, &len);
 		printf(" %.*s:", (int)len, name);
 		if (c.type == SHMDB_FIXED)
 			printf("fixed%u", (unsigned)c.size);

@@ -683,18 +683,13 @@ static int cmd_data(const char *socket_path, const char *cmd, int argc, char **a
 	uint8_t row_key[SHMDB_MAX_KEY];
 	shmdb_rtxn *rr;
 	const shmdb_schema *rs;
-	if (del && !(e = shmdb_read_begin(db, &rr))) {
+	if ((put || del) && !(e = shmdb_read_begin(db, &rr))) {
 		if (!shmdb_schema_get(rr, t, &rs)) {
-			rc = rows_key(rs, argv[1], row_key, &klen);
+			if (put)
+				fprintf(stderr, "shmdb: put: '%s' is a table of rows: use insert "
+					"TABLE COLUMN=VALUE...\n", argv[0]);
+			rc = put ? 2 : rows_key(rs, argv[1], row_key, &klen);
 			key = (const char *)row_key;
-		}
-		shmdb_read_end(rr);
-	}
-	if (put && !(e = shmdb_read_begin(db, &rr))) {
-		if (!shmdb_schema_get(rr, t, &rs)) {
-			fprintf(stderr, "shmdb: put: '%s' is a table of rows: use insert TABLE "
-				"COLUMN=VALUE...\n", argv[0]);
-			rc = 2;
 		}
 		shmdb_read_end(rr);
 	}

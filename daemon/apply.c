@@ -30,6 +30,7 @@
 
 #include "index.h"
 #include "prepare.h"
+#include "secondary.h"
 
 #define APPLY_AHEAD 16
 
@@ -262,13 +263,64 @@ static void clear_table(struct core *c, const struct pending_op *p, uint64_t ts)
 	t->left_out_ts = ts; /* a check since before the clear fails (prepare.c) */
 }
 
-static void drop_table(struct core *c, const struct shm_op *op, uint64_t ts)
+/* Drop live table t (a secondary index, or one that has none left). */
+static void drop_one(struct core *c, struct shm_table *t, uint64_t ts)
 {
-	struct shm_table *t = tables_named(&c->tables, op->key, op->klen);
 	index_build_abort(&c->build, t);
 	if (t->kind & SHM_KIND_ORDERED)
 		reach_forget_table(&c->tree.reach, t->id);
 	tables_drop(&c->tables, t, ts);
+}
+
+/* Drop the table op names, and its secondary indexes with it. */
+static void drop_table(struct core *c, const struct shm_op *op, uint64_t ts)
+{
+	struct shm_table *t = tables_named(&c->tables, op->key, op->klen), *ix;
+	while ((ix = tables_first_index(&c->tables, t)))
+		drop_one(c, ix, ts);
+	drop_one(c, t, ts);
+}
+
+static void drop_index(struct core *c, const struct shm_op *op, uint64_t ts)
+{
+	struct shm_table *t = tables_live(&c->tables, op->table);
+	drop_one(c, tables_index_named(&c->tables, t, op->key, op->klen), ts);
+}
+
+/* A secondary index of op p's table on the column its key names (prepare
+ * checked both), built from the next pass of the writer on
+ * (secondary_fill.h): its id. An index of that column there already is
+ * the answer, unless its build failed: that one is dropped and made
+ * again. */
+static uint64_t create_index(struct core *c, const struct pending_op *p, uint64_t ts)
+{
+	const struct shm_op *op = &p->op;
+	struct shm_table *t = tables_live(&c->tables, op->table);
+	struct shm_table *ix = tables_index_named(&c->tables, t, op->key, op->klen);
+	if (ix && ((const struct shm_index_def *)(c->base + ix->schema))->ready_ts !=
+			  SHM_TS_INFINITY) {
+		alloc_put(c->alloc, p->block, op_block_size(op));
+		alloc_put(c->alloc, p->side_block, sizeof(struct shm_index_def));
+		return ix->id;
+	}
+	if (ix)
+		drop_one(c, ix, ts);
+	const struct shm_schema *s = (const struct shm_schema *)(c->base + t->schema);
+	unsigned col = 0;
+	while (s->col[col].name_len != op->klen ||
+	       memcmp(shm_column_name(s, col), op->key, op->klen))
+		col++;
+	struct shm_index_def *d = (struct shm_index_def *)(c->base + p->side_block);
+	*d = (struct shm_index_def){ .magic = SHM_INDEX_MAGIC, .column = (uint16_t)col,
+				     .type = s->col[col].type,
+				     .width = shm_index_width(s->col[col].type, s->col[col].size),
+				     .base = t->id };
+	uint32_t kind = SHM_KIND_INDEX | SHM_KIND_ORDERED |
+			(op->since_ts & SHMDB_UNIQUE ? SHM_KIND_UNIQUE : 0);
+	uint32_t id = tables_create_index(&c->tables, t, op->key, op->klen, kind, p->block,
+					  p->side_block, ts);
+	fill_add(&c->fill, &c->tables, id);
+	return id;
 }
 
 void apply_ops(struct core *c, size_t nops, uint64_t ts, uint64_t *value)
@@ -294,6 +346,12 @@ void apply_ops(struct core *c, size_t nops, uint64_t ts, uint64_t *value)
 			break;
 		case SHM_OP_DROP_TABLE:
 			drop_table(c, o, ts);
+			break;
+		case SHM_OP_CREATE_INDEX:
+			*value = create_index(c, &ops[i], ts);
+			break;
+		case SHM_OP_DROP_INDEX:
+			drop_index(c, o, ts);
 			break;
 		case SHM_OP_CLEAR:
 			clear_table(c, &ops[i], ts);

@@ -31,7 +31,7 @@ static int commit(struct core *c, const uint8_t *buf, size_t len, uint64_t *comm
 		*commit_ts = ts - 1;
 		return 0;
 	}
-	r = prepare(c, nops, ts);
+	r = prepare(c, &nops, ts);
 	if (r)
 		return r;
 	apply_ops(c, nops, ts, value);

@@ -5,6 +5,7 @@
  * a reader's first snapshot sees the empty catalog tables_init wrote.
  */
 #include "core.h"
+#include "index.h"
 #include "prepare.h"
 
 void core_init(struct core *c, uint8_t *base, struct shm_meta *meta, struct alloc *alloc,
@@ -16,6 +17,8 @@ void core_init(struct core *c, uint8_t *base, struct shm_meta *meta, struct allo
 	c->alloc = alloc;
 	c->retired = retired;
 	c->scratch = (struct txn_scratch){ 0 };
+	c->fill = (struct secondary_fill){ 0 };
+	c->internal = 0;
 	tables_init(&c->tables, base, meta, retired);
 	index_build_init(&c->build, base, alloc, retired);
 	tree_writer_init(&c->tree, base, alloc, (struct tree_alloc){ prepare_node_block, c });
@@ -27,4 +30,13 @@ void core_destroy(struct core *c)
 	index_build_destroy(&c->build);
 	tree_writer_free(&c->tree);
 	scratch_free(&c->scratch);
+	fill_free(&c->fill);
+}
+
+const struct shm_version *core_head(const struct core *c, const struct shm_table *t,
+				    const uint8_t *key, uint32_t klen, uint64_t hash)
+{
+	uint64_t s = shm_index_find(c->base, (const uint64_t *)(c->base + shm_index_off(t->index)),
+				    shm_index_mask(t->index), hash, key, klen);
+	return s ? (const void *)(c->base + (s & SHM_SLOT_OFF_MASK)) : NULL;
 }

@@ -16,6 +16,7 @@
 #include "decode.h"
 #include "index_build.h"
 #include "retire.h"
+#include "secondary_fill.h"
 #include "tables.h"
 #include "tree.h"
 
@@ -43,6 +44,9 @@ struct core {
 	struct tree_writer tree;       /* ordered tables' node writes (tree.h) */
 	struct txn_scratch scratch;
 	uint64_t clear_adds[SHM_MAX_TABLES]; /* prepare's count per slot (size_clears) */
+	struct secondary_fill fill;    /* secondary indexes being built */
+	int internal;                  /* 1 while the transaction is a build
+					* step's: it may write an index */
 };
 
 /*
@@ -53,5 +57,20 @@ struct core {
 void core_init(struct core *c, uint8_t *base, struct shm_meta *meta, struct alloc *alloc,
 	       struct retire_queue *retired, struct core_pressure pressure);
 void core_destroy(struct core *c);
+
+/* The newest version of key[0..klen) in live table t (its hash `hash`),
+ * a tombstone perhaps, or NULL if the key has none. */
+const struct shm_version *core_head(const struct core *c, const struct shm_table *t,
+				    const uint8_t *key, uint32_t klen, uint64_t hash);
+
+/* The value of row version v (not a tombstone), or NULL for none or a
+ * tombstone; *len gets its length. */
+static inline const uint8_t *core_row_of(const struct shm_version *v, uint32_t *len)
+{
+	if (!v || v->vlen == SHM_TOMBSTONE)
+		return NULL;
+	*len = v->vlen;
+	return (const uint8_t *)v + shm_version_value_off(v->klen);
+}
 
 #endif /* SHMDBD_CORE_H */

@@ -20,7 +20,7 @@
 /* Bytes of updated rows kept between transactions. */
 #define SCRATCH_KEEP_ROWS (1u << 20)
 
-static int scratch_reserve(struct txn_scratch *s, size_t n)
+int scratch_reserve(struct txn_scratch *s, size_t n)
 {
 	if (n <= s->cap)
 		return 0;
@@ -53,6 +53,15 @@ void scratch_free(struct txn_scratch *s)
 	free(s->by_hash);
 	s->by_hash = NULL;
 	s->by_hash_cap = 0;
+	free(s->ikeys);
+	s->ikeys = NULL;
+	s->ikeys_cap = 0;
+	free(s->krows);
+	s->krows = NULL;
+	s->krows_cap = 0;
+	free(s->kset);
+	s->kset = NULL;
+	s->kset_cap = 0;
 	free(s->ops);
 	free(s->touched);
 	free(s->dropped);
@@ -67,9 +76,11 @@ void scratch_free(struct txn_scratch *s)
 void scratch_trim(struct txn_scratch *s)
 {
 	if (s->cap > SCRATCH_KEEP || s->rows_cap > SCRATCH_KEEP_ROWS ||
-	    s->by_hash_cap > 2 * SCRATCH_KEEP)
+	    s->by_hash_cap > 2 * SCRATCH_KEEP || s->ikeys_cap > SCRATCH_KEEP_ROWS ||
+	    s->krows_cap > SCRATCH_KEEP || s->kset_cap > 2 * SCRATCH_KEEP)
 		scratch_free(s);
 	s->rows_len = 0;
+	s->ikeys_len = 0;
 	s->chained = 0;
 	s->chain_ready = 0;
 }
@@ -94,6 +105,7 @@ int decode_txn(struct txn_scratch *s, const uint8_t *buf, size_t len, size_t *no
 		s->ops[n].tree_only = 0;
 		s->ops[n].tree_dropped = 0;
 		s->ops[n].resolved = 0;
+		s->ops[n].derived = 0;
 		s->ops[n].hash = keyed(op.code) ? shm_key_hash(op.key, op.klen) : 0;
 		n++;
 	}

@@ -30,6 +30,10 @@ struct pending_op {
 	size_t row_off;
 	uint32_t same_prev;   /* the op before it with its hash, + 1; 0: none
 			       * (prepare, once a transaction has an UPDATE) */
+	int derived;          /* an op on a secondary index that the upkeep
+			       * made (secondary_keep.h): its key at key_off
+			       * of the scratch's ikeys */
+	size_t key_off;
 };
 
 /* A table a transaction writes, with how many keys it may add, and its
@@ -66,7 +70,19 @@ struct txn_scratch {
 	uint32_t *by_hash;
 	size_t by_hash_cap, chained;
 	int chain_ready;
+	/* Secondary index upkeep (secondary_keep.c): the keys of the ops it
+	 * makes, the rows it looks at, and a set of op numbers. */
+	uint8_t *ikeys;
+	size_t ikeys_len, ikeys_cap;
+	struct keep_row *krows;
+	size_t krows_cap;
+	uint32_t *kset;
+	size_t kset_cap;
 };
+
+/* scratch_reserve - room for n operations in every per-op array; 0 or
+ * -ENOMEM (the arrays as they were). The arrays may move. */
+int scratch_reserve(struct txn_scratch *s, size_t n);
 
 /*
  * decode_txn - decode buf[0..len) (a private copy) into s->ops[0..*nops).

@@ -16,6 +16,8 @@
 #include "catalog.h"
 #include "index.h"
 #include "rows.h"
+#include "secondary.h"
+#include "secondary_keep.h"
 #include "tree_read.h"
 #include "shmdb.h"
 
@@ -27,6 +29,7 @@ size_t op_block_size(const struct shm_op *op)
 	case SHM_OP_DEL:
 		return shm_version_size(op->klen, SHM_TOMBSTONE);
 	case SHM_OP_CREATE_TABLE:
+	case SHM_OP_CREATE_INDEX:
 		return INDEX_MIN_BYTES;
 	case SHM_OP_CLEAR: /* the new index: prepare set since_ts to its log2 */
 		return sizeof(uint64_t) << op->since_ts;
@@ -92,6 +95,8 @@ static size_t side_block_size(const struct shm_op *op)
 		return sizeof(struct shm_index_gen);
 	if (op->code == SHM_OP_CREATE_TABLE && (op->since_ts & SHM_KIND_ROWS))
 		return op->vlen;
+	if (op->code == SHM_OP_CREATE_INDEX)
+		return sizeof(struct shm_index_def);
 	return 0;
 }
 
@@ -116,15 +121,6 @@ void unreserve(struct core *c, size_t n)
 		else
 			alloc_put(c->alloc, p->block, op_block_size(&p->op));
 	}
-}
-
-/* The newest version of key[0..klen) in t, or NULL; `hash` is the key's. */
-static const struct shm_version *head_of(const struct core *c, const struct shm_table *t,
-					 const uint8_t *key, uint32_t klen, uint64_t hash)
-{
-	uint64_t s = shm_index_find(c->base, (const uint64_t *)(c->base + shm_index_off(t->index)),
-				    shm_index_mask(t->index), hash, key, klen);
-	return s ? (const void *)(c->base + (s & SHM_SLOT_OFF_MASK)) : NULL;
 }
 
 static uint64_t get_block(struct core *c, size_t size, int version)
@@ -170,6 +166,17 @@ static struct touched *touch(struct touched *tt, size_t *ntt, struct shm_table *
 				    .records0 = t->records, .bytes0 = t->record_bytes,
 				    .root0 = t->root };
 	return &tt[(*ntt)++];
+}
+
+/* A CLEAR, op i, of table t: t is cleared from op i + 1 on (its index
+ * sized by size_clears). Returns the retire-queue items it takes: the old
+ * index with its heads, its generation, its tree. */
+static size_t touch_clear(struct touched *tt, size_t *ntt, struct shm_table *t, size_t i)
+{
+	struct touched *cleared = touch(tt, ntt, t, 0, 0);
+	cleared->cleared = 1;
+	cleared->clear_at = i + 1;
+	return 3;
 }
 
 static int was_dropped(const uint32_t *dropped, size_t n, uint32_t id)
@@ -275,11 +282,7 @@ static const uint8_t *row_before(struct core *c, size_t i, size_t nops,
 	}
 	if (clear_at)
 		return NULL;
-	const struct shm_version *v = head_of(c, t, op->key, op->klen, ops[i].hash);
-	if (!v || v->vlen == SHM_TOMBSTONE)
-		return NULL;
-	*len = v->vlen;
-	return (const uint8_t *)v + shm_version_value_off(v->klen);
+	return core_row_of(core_head(c, t, op->key, op->klen, ops[i].hash), len);
 }
 
 /* Op i, an UPDATE of a row of table t, made the PUT of the row it makes
@@ -349,6 +352,54 @@ static int row_put_ok(const struct core *c, const struct shm_table *t, const str
 	    klen != op->klen || memcmp(key, op->key, klen))
 		return -EINVAL;
 	return 0;
+}
+
+/* The column of schema s named name[0..len), or -1. */
+static int column_named(const struct shm_schema *s, const uint8_t *name, size_t len)
+{
+	for (unsigned k = 0; k < s->ncols; k++)
+		if (s->col[k].name_len == len && !memcmp(shm_column_name(s, k), name, len))
+			return (int)k;
+	return -1;
+}
+
+/* The checks of CREATE_INDEX or DROP_INDEX op on table t: 0 or the
+ * transaction's error. A DROP_INDEX adds the index to dropped[]; *retires
+ * and *creates count what each will take (a CREATE_INDEX may drop the
+ * index of a build that failed, to make it again). */
+static int index_op(struct core *c, const struct shm_op *op, struct shm_table *t,
+		    uint32_t *dropped, size_t *ndropped, size_t *retires, unsigned *creates)
+{
+	if (!(t->kind & SHM_KIND_ROWS))
+		return -EINVAL;
+	struct shm_table *ix = tables_index_named(&c->tables, t, op->key, op->klen);
+	if (ix && was_dropped(dropped, *ndropped, ix->id))
+		ix = NULL;
+	*retires += TABLES_DROP_RETIRES;
+	if (op->code == SHM_OP_DROP_INDEX) {
+		if (!ix)
+			return -ENOENT;
+		dropped[(*ndropped)++] = ix->id;
+		return 0;
+	}
+	if (column_named((const struct shm_schema *)(c->base + t->schema), op->key, op->klen) < 0)
+		return -ENOENT;
+	const struct shm_index_def *d = ix ? (const void *)(c->base + ix->schema) : NULL;
+	if (d && d->ready_ts != SHM_TS_INFINITY &&
+	    !(ix->kind & SHM_KIND_UNIQUE) != !(op->since_ts & SHMDB_UNIQUE))
+		return -EEXIST;
+	(*creates)++;
+	return 0;
+}
+
+/* The indexes of table t: how many. */
+static unsigned indexes_of(struct core *c, const struct shm_table *t)
+{
+	unsigned n = 0;
+	for (struct shm_table *ix = tables_first_index(&c->tables, t); ix;
+	     ix = tables_next_index(&c->tables, ix))
+		n++;
+	return n;
 }
 
 /* The checks of an op on a multimap (its pairs live in its tree only):
@@ -444,8 +495,34 @@ static int update_trees(struct core *c, size_t nops, uint64_t ts, const uint32_t
 	return 0;
 }
 
-int prepare(struct core *c, size_t nops, uint64_t ts)
+/* After the client's ops [0, *nops): the ops that keep the secondary
+ * indexes of the tables they write (secondary_keep.h), counted in as the
+ * client's are; *nops includes them. */
+static int keep_indexes(struct core *c, size_t *nops, size_t *ntt, size_t ndropped,
+			size_t *retires)
 {
+	size_t total;
+	int err = secondary_keep(c, *nops, *ntt, c->scratch.dropped, ndropped, &total);
+	if (err)
+		return err;
+	secondary_keys_fixed(&c->scratch, *nops, total);
+	for (size_t i = *nops; i < total; i++) {
+		const struct shm_op *op = &c->scratch.ops[i].op;
+		struct shm_table *t = tables_live(&c->tables, op->table);
+		if (op->code == SHM_OP_CLEAR) {
+			*retires += touch_clear(c->scratch.touched, ntt, t, i);
+		} else {
+			touch(c->scratch.touched, ntt, t, 1, 0);
+			(*retires)++;
+		}
+	}
+	*nops = total;
+	return 0;
+}
+
+int prepare(struct core *c, size_t *nops_io, uint64_t ts)
+{
+	size_t nops = *nops_io;
 	struct pending_op *ops = c->scratch.ops;
 	struct touched *tt = c->scratch.touched;
 	uint32_t *dropped = c->scratch.dropped;
@@ -454,7 +531,6 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 	int err = 0;
 
 	tree_begin(&c->tree, c->retired->horizon); /* the last one's nodes are its own now */
-	size_clears(c, nops);
 	/* Tables, checks, drops and index room first: nothing reserved yet. */
 	for (i = 0; !err && i < nops; i++) {
 		const struct shm_op *op = &ops[i].op;
@@ -469,6 +545,10 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 			t = tables_live(&c->tables, op->table);
 			if (!t || was_dropped(dropped, ndropped, op->table)) {
 				err = -ENOENT;
+				break;
+			}
+			if ((t->kind & SHM_KIND_INDEX) && !c->internal) {
+				err = -EPERM; /* the writer keeps indexes */
 				break;
 			}
 			/* A field update becomes the PUT of the row it makes. */
@@ -487,7 +567,7 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 				/* Changed since: a newer head, or no head where a
 				 * build may have left out the key's newer delete. */
 				const struct shm_version *head =
-					head_of(c, t, op->key, op->klen, ops[i].hash);
+					core_head(c, t, op->key, op->klen, ops[i].hash);
 				if (head ? head->begin_ts > op->since_ts
 					 : t->left_out_ts > op->since_ts)
 					err = SHMDB_ECONFLICT;
@@ -512,10 +592,19 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 				err = -ENOENT;
 				break;
 			}
-			struct touched *cleared = touch(tt, &ntt, t, 0, 0);
-			cleared->cleared = 1; /* since_ts: size_clears */
-			cleared->clear_at = i + 1;
-			retires += 3; /* the old index with its heads, its generation, its tree */
+			if ((t->kind & SHM_KIND_INDEX) && !c->internal) {
+				err = -EPERM;
+				break;
+			}
+			retires += touch_clear(tt, &ntt, t, i);
+			break;
+		case SHM_OP_CREATE_INDEX:
+		case SHM_OP_DROP_INDEX:
+			t = tables_live(&c->tables, op->table);
+			if (!t || was_dropped(dropped, ndropped, op->table))
+				err = -ENOENT;
+			else
+				err = index_op(c, op, t, dropped, &ndropped, &retires, &creates);
 			break;
 		case SHM_OP_CREATE_TABLE:
 			/* since_ts is the kind (txn.h); a table of that name
@@ -534,7 +623,7 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 				break;
 			}
 			dropped[ndropped++] = t->id;
-			retires += TABLES_DROP_RETIRES;
+			retires += TABLES_DROP_RETIRES * (1 + indexes_of(c, t)); /* its indexes go too */
 			break;
 		}
 	}
@@ -542,6 +631,16 @@ int prepare(struct core *c, size_t nops, uint64_t ts)
 	for (size_t k = 0; k < i; k++)
 		if (ops[k].resolved)
 			ops[k].op.val = c->scratch.rows + ops[k].row_off;
+	/* The indexes' ops after the client's; the scratch may have moved. */
+	if (!err) {
+		err = keep_indexes(c, &nops, &ntt, ndropped, &retires);
+		ops = c->scratch.ops;
+		tt = c->scratch.touched;
+		dropped = c->scratch.dropped;
+		*nops_io = nops;
+	}
+	if (!err)
+		size_clears(c, nops);
 	if (!err && creates && tables_free_slots(&c->tables, creates) < creates)
 		err = -ENOSPC;
 	for (size_t k = 0; !err && k < ntt; k++) {

@@ -16,8 +16,9 @@
 size_t op_block_size(const struct shm_op *op);
 
 /*
- * prepare - over c->scratch.ops[0..nops) of the transaction that will
- * commit at `ts`: resolve tables, evaluate checks, make index room (which
+ * prepare - over c->scratch.ops[0..*nops) of the transaction that will
+ * commit at `ts`: resolve tables, evaluate checks, add the ops that keep
+ * secondary indexes (*nops counts them too), make index room (which
  * may rebuild an index or step a build: no snapshot's view changes),
  * reserve every retire-queue entry and every block the transaction will
  * write, setting each op's block (and a CLEAR's generation block, and each
@@ -25,11 +26,12 @@ size_t op_block_size(const struct shm_op *op);
  * each ordered table's new tree nodes, unpublished (tree.h; the new root
  * in c->scratch.touched). Where memory is short while retired blocks
  * wait, c->pressure is asked first. Returns 0, or SHMDB_ECONFLICT,
- * -ENOENT, -EEXIST (a table created with another kind), -ENOTSUP (an op
- * the table's kind refuses), -E2BIG (a multimap value too long), -ENOSPC
+ * SHMDB_EUNIQUE, -ENOENT, -EEXIST (a table created with another kind),
+ * -ENOTSUP (an op the table's kind refuses), -EPERM (a client's op on a
+ * secondary index), -EINVAL, -E2BIG (a multimap value too long), -ENOSPC
  * or -ENOMEM with nothing reserved.
  */
-int prepare(struct core *c, size_t nops, uint64_t ts);
+int prepare(struct core *c, size_t *nops, uint64_t ts);
 
 /* prepare_node_block - a block of `size` bytes for a tree node of the
  * transaction being prepared (core *ctx), or 0: as every block prepare

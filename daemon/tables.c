@@ -17,6 +17,7 @@
 
 #include "catalog.h"
 #include "rows.h"
+#include "secondary.h"
 
 void tables_init(struct tables *c, uint8_t *base, struct shm_meta *meta,
 		 struct retire_queue *retired)
@@ -48,17 +49,14 @@ unsigned tables_free_slots(const struct tables *c, unsigned want)
 	return n;
 }
 
-uint32_t tables_create(struct tables *c, const void *name, size_t len, uint32_t kind,
-		       uint64_t index_off, uint64_t schema_off, uint64_t ts, int *used)
+/* Fill a free slot with a new table and publish it: its id. */
+static uint32_t fill_slot(struct tables *c, const void *name, size_t len, uint32_t kind,
+			  uint32_t base, uint64_t index_off, uint64_t schema_off, uint64_t ts)
 {
-	struct shm_table *t = tables_named(c, name, len);
-	*used = 0;
-	if (t)
-		return t->id;
 	unsigned slot = 0;
 	while (c->meta->tables[slot].state != SHM_TABLE_FREE)
 		slot++; /* the caller counted enough free slots */
-	t = &c->meta->tables[slot];
+	struct shm_table *t = &c->meta->tables[slot];
 	uint16_t gen = ++c->gen[slot];
 	if (gen == 0)
 		gen = ++c->gen[slot];
@@ -75,6 +73,7 @@ uint32_t tables_create(struct tables *c, const void *name, size_t len, uint32_t 
 	t->dropped_ts = SHM_TS_INFINITY;
 	t->records = 0;
 	t->kind = kind;
+	t->base = base;
 	t->root = 0;
 	t->tree_bytes = 0;
 	t->schema = schema_off;
@@ -85,8 +84,59 @@ uint32_t tables_create(struct tables *c, const void *name, size_t len, uint32_t 
 	uint32_t id = slot | (uint32_t)gen << 16;
 	/* The entry is complete: publish its id. */
 	__atomic_store_n(&t->id, id, __ATOMIC_RELEASE);
-	*used = 1;
 	return id;
+}
+
+uint32_t tables_create(struct tables *c, const void *name, size_t len, uint32_t kind,
+		       uint64_t index_off, uint64_t schema_off, uint64_t ts, int *used)
+{
+	struct shm_table *t = tables_named(c, name, len);
+	*used = !t;
+	return t ? t->id : fill_slot(c, name, len, kind, 0, index_off, schema_off, ts);
+}
+
+uint32_t tables_create_index(struct tables *c, const struct shm_table *base, const void *name,
+			     size_t len, uint32_t kind, uint64_t index_off, uint64_t def_off,
+			     uint64_t ts)
+{
+	uint32_t id = fill_slot(c, name, len, kind, base->id, index_off, def_off, ts);
+	unsigned b = SHM_TABLE_SLOT(base->id), slot = SHM_TABLE_SLOT(id);
+	c->next_index[slot] = c->first_index[b];
+	c->first_index[b] = (uint16_t)(slot + 1);
+	return id;
+}
+
+struct shm_table *tables_first_index(struct tables *c, const struct shm_table *base)
+{
+	unsigned s = c->first_index[base - c->meta->tables];
+	return s ? &c->meta->tables[s - 1] : NULL;
+}
+
+struct shm_table *tables_next_index(struct tables *c, const struct shm_table *ix)
+{
+	unsigned s = c->next_index[ix - c->meta->tables];
+	return s ? &c->meta->tables[s - 1] : NULL;
+}
+
+struct shm_table *tables_index_named(struct tables *c, const struct shm_table *base,
+				     const void *name, size_t len)
+{
+	for (struct shm_table *x = tables_first_index(c, base); x; x = tables_next_index(c, x))
+		if (x->name_len == len && !memcmp(x->name, name, len))
+			return x;
+	return NULL;
+}
+
+/* Take index ix off its table's list. */
+static void unlink_index(struct tables *c, const struct shm_table *ix)
+{
+	uint16_t *at = &c->first_index[SHM_TABLE_SLOT(ix->base)];
+	uint16_t me = (uint16_t)(ix - c->meta->tables + 1);
+	while (*at && *at != me)
+		at = &c->next_index[*at - 1];
+	if (*at)
+		*at = c->next_index[me - 1];
+	c->next_index[me - 1] = 0;
 }
 
 void tables_drop(struct tables *c, struct shm_table *t, uint64_t ts)
@@ -107,9 +157,14 @@ void tables_drop(struct tables *c, struct shm_table *t, uint64_t ts)
 	if (t->root)
 		retire_block(c->retired, ts, t->created_ts, t->root, tree_retired_size(t),
 			     RETIRED_TREE);
+	if (t->kind & SHM_KIND_INDEX)
+		unlink_index(c, t);
 	if (t->schema)
 		retire_block(c->retired, ts, t->created_ts, t->schema,
-			     ((const struct shm_schema *)(c->base + t->schema))->bytes, RETIRED_BLOCK);
+			     t->kind & SHM_KIND_INDEX
+				     ? (uint32_t)sizeof(struct shm_index_def)
+				     : ((const struct shm_schema *)(c->base + t->schema))->bytes,
+			     RETIRED_BLOCK);
 	retire_block(c->retired, ts, t->created_ts, (uint64_t)(t - c->meta->tables), 0,
 		     RETIRED_TABLE_SLOT);
 }

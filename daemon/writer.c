@@ -143,6 +143,12 @@ static void *writer_main(void *arg)
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
 		urcu_memb_read_lock();
 		unsigned done = serve_all(w);
+		/* A secondary index being built takes a step per pass: a
+		 * commit of its own, between the clients'. */
+		if (fill_pending(&w->core.fill)) {
+			fill_step(&w->core);
+			done++;
+		}
 		/* The clock only after work or every CLOCK_EVERY_IDLE empty
 		 * passes: an empty pass costs about as much as reading it. */
 		if (done || ++idle_passes % CLOCK_EVERY_IDLE == 0) {

@@ -77,7 +77,12 @@ extern "C" {
 	  "a checked key was written after since_ts: nothing applied")		\
 	/* The daemon found the encoded transaction malformed and applied	\
 	 * nothing (only a damaged or hostile client sees this). */		\
-	X(SHMDB_EBADTXN, 7, "malformed transaction: nothing applied")
+	X(SHMDB_EBADTXN, 7, "malformed transaction: nothing applied")	\
+	/* A commit would have put two rows under one value of a unique	\
+	 * index, or a unique index was asked for over rows that share a	\
+	 * value: nothing of the transaction was applied. */			\
+	X(SHMDB_EUNIQUE, 8,							\
+	  "two rows would share a value of a unique index: nothing applied")
 
 #define SHMDB_ERR_ENUMERATOR_(name, offset, message) name = SHMDB_ERR_BASE - (offset),
 enum shmdb_error { SHMDB_ERRORS(SHMDB_ERR_ENUMERATOR_) };
@@ -91,6 +96,7 @@ enum shmdb_error { SHMDB_ERRORS(SHMDB_ERR_ENUMERATOR_) };
 #define SHMDB_ESHUTDOWN SHMDB_ESHUTDOWN
 #define SHMDB_ECONFLICT SHMDB_ECONFLICT
 #define SHMDB_EBADTXN SHMDB_EBADTXN
+#define SHMDB_EUNIQUE SHMDB_EUNIQUE
 
 /* How many codes the list has, and the first and last of them: every
  * value from SHMDB_ERR_FIRST down to SHMDB_ERR_LAST is a code, and no value
@@ -769,6 +775,85 @@ SHMDB_API int shmdb_set_bytes(shmdb_wtxn *w, shmdb_table t, const void *key, siz
 			      unsigned col, const void *data, size_t len);
 SHMDB_API int shmdb_set_null(shmdb_wtxn *w, shmdb_table t, const void *key, size_t klen,
 			     unsigned col);
+
+/*
+ * Secondary indexes. An index on a column of a table of rows is kept by
+ * the writer in every commit that changes the table, so a snapshot's
+ * rows and indexes agree exactly. It is read like an ordered table
+ * through the handle shmdb_index_create or shmdb_index_open gives:
+ *
+ *  - shmdb_cursor_open(r, index, &c) walks the rows in the order of the
+ *    column's values, rows that share a value in primary key order; each
+ *    shmdb_cursor_next or shmdb_cursor_prev gives key = the value's key
+ *    encoding (as shmdb_key_* writes it for numbers; one byte, 0 or 1, for
+ *    a BOOL; the bytes themselves for FIXED, STR and BLOB) and val = the
+ *    row itself, in place, as shmdb_get on the table gives it.
+ *    shmdb_cursor_seek takes a value in that encoding (-EINVAL for a
+ *    length its type cannot have); shmdb_cursor_seek_pair(c, value, vlen,
+ *    pk, pklen) on an index that is not unique places the cursor before
+ *    the row (value, primary key pk), for resuming a walk. Views stay
+ *    valid until shmdb_read_end.
+ *  - shmdb_get(r, index, value, vlen, &row) gives the first row (in
+ *    primary key order) with that value, or -ENOENT.
+ *  - shmdb_count(r, index, &n) counts the rows it holds (nulls are not
+ *    indexed).
+ * A snapshot older than the commit that completed an index's build reads
+ * it as -EAGAIN (begin a new snapshot). Writes through an index handle
+ * fail the commit with -EPERM.
+ */
+#define SHMDB_UNIQUE 1   /* shmdb_index_create: no two rows share a value */
+
+/*
+ * shmdb_index_create - an index of table t (a table of rows) on the
+ * column named `column`, SHMDB_UNIQUE or not, into *index. The index is
+ * built over the rows t holds while commits go on (each step of the build
+ * is a commit no longer than an ordinary one); this call returns once it
+ * is complete. An existing index on the column with the same flags is
+ * opened. A null value is not indexed; with SHMDB_UNIQUE, a commit that
+ * would put two rows under one value fails with SHMDB_EUNIQUE and applies
+ * nothing. Returns 0; -ENOENT (no table t, or no such column); -EINVAL
+ * (t is not a table of rows; NULL argument; flags other than 0 or
+ * SHMDB_UNIQUE; a row whose value has no key: a NaN, or a value with its
+ * primary key longer than SHMDB_MAX_KEY); -EEXIST (an index on the
+ * column with other flags); SHMDB_EUNIQUE (unique, and rows share a
+ * value); -ENOSPC; -EBUSY (the calling thread has a read transaction open
+ * on db: the wait takes snapshots of its own); the errors of a commit.
+ * A failed build leaves no index.
+ */
+SHMDB_API int shmdb_index_create(shmdb *db, shmdb_table t, const char *column, int flags,
+				 shmdb_table *index);
+
+/*
+ * shmdb_index_open - the complete index of table t on `column`, into
+ * *index, without creating one. Returns 0, -ENOENT (none, or none yet
+ * complete), -EINVAL (NULL argument).
+ */
+SHMDB_API int shmdb_index_open(shmdb *db, shmdb_table t, const char *column, shmdb_table *index);
+
+/*
+ * shmdb_index_drop - drop the index of table t on `column` (commits from
+ * then on no longer keep it; snapshots older than the drop keep reading
+ * it). Returns 0, -ENOENT (no such index), -EINVAL, or the errors of a
+ * commit.
+ */
+SHMDB_API int shmdb_index_drop(shmdb *db, shmdb_table t, const char *column);
+
+typedef struct shmdb_index_info {
+	char column[64];    /* the indexed column's name, NUL-terminated */
+	shmdb_table id;     /* the index's handle */
+	int flags;          /* SHMDB_UNIQUE or 0 */
+	int ready;          /* 1: complete in this snapshot; 0: being built */
+	uint64_t count;     /* rows it holds in this snapshot (if ready) */
+} shmdb_index_info;
+
+/*
+ * shmdb_indexes - the indexes of table t in r's snapshot, in column
+ * order: the first min(cap, *n) into out[], in *n how many there are.
+ * Returns 0, -EINVAL (r or n NULL, r ended, out NULL with cap > 0),
+ * -ENOENT (no table t in the snapshot). Reads the whole catalog.
+ */
+SHMDB_API int shmdb_indexes(shmdb_rtxn *r, shmdb_table t, shmdb_index_info *out, size_t cap,
+			    size_t *n);
 
 /*
  * Keys in a value's natural order. An ordered table compares keys bytewise

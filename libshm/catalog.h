@@ -26,7 +26,8 @@ static inline int shm_table_id_ok(uint32_t id)
 	return SHM_TABLE_SLOT(id) < SHM_MAX_TABLES && id != 0;
 }
 
-/* The slot of the live table named name[0..len), or -1; *id (may be
+/* The slot of the live table named name[0..len), or -1 (a secondary
+ * index, named after its column, is never found by name); *id (may be
  * NULL) gets the id that slot held when it matched, loaded once, so that a
  * client never pairs one table's name with a later table's id. Acquire on
  * each id: pairs with the writer's publication of the entry. */
@@ -37,7 +38,7 @@ static inline int shm_table_find(const struct shm_meta *m, const void *name, siz
 		const struct shm_table *t = &m->tables[i];
 		uint32_t seen = __atomic_load_n(&t->id, __ATOMIC_ACQUIRE);
 		if (seen && __atomic_load_n(&t->state, __ATOMIC_RELAXED) == SHM_TABLE_LIVE &&
-		    t->name_len == len && !memcmp(t->name, name, len)) {
+		    !(t->kind & SHM_KIND_INDEX) && t->name_len == len && !memcmp(t->name, name, len)) {
 			if (id)
 				*id = seen;
 			return (int)i;

@@ -16,6 +16,19 @@
 #include "layout.h"
 #include "shmdb.h"
 
+/* A secondary index as a snapshot reads it (secondary_read.c). */
+struct shm_index_view {
+	shmdb_table id;                 /* the index */
+	int err;                        /* 0, or -EAGAIN: not complete in the
+					 * snapshot (or its build failed) */
+	const struct shm_table *tb;     /* its catalog entry */
+	const struct shm_index_def *def;
+	uint64_t word;                  /* its hash index word */
+	const struct shm_schema *schema; /* the indexed table's */
+	const uint64_t *base_slots;     /* and its hash index */
+	uint64_t base_mask;
+};
+
 struct shmdb_cursor {
 	shmdb_rtxn *r;
 	int pooled;                     /* one of r->cursors, else malloc'd */
@@ -51,6 +64,10 @@ struct shmdb_cursor {
 	 * only when the cursor moves on (ordered.c, settle). NULL otherwise. */
 	const struct shm_version *found;
 	int found_passed;
+	/* A secondary index (secondary_read.c): its definition and the
+	 * table whose rows it gives, as the snapshot sees them; id 0 for
+	 * another table. */
+	struct shm_index_view ix;
 	const struct shm_node *path[SHM_TREE_MAX_HEIGHT];
 	uint16_t at[SHM_TREE_MAX_HEIGHT];
 };
@@ -72,6 +89,9 @@ struct shmdb_rtxn {
 	uint32_t last_kind;             /* and its kind */
 	shmdb_table tree_table;         /* the ordered table whose root this */
 	uint64_t tree_root;             /* snapshot found last, and that root */
+	struct shm_index_view ix;       /* the index read last (id 0: none);
+					 * last_index is 0 while it is the
+					 * table read last */
 	struct shmdb_cursor cursors[SHM_RTXN_CURSORS];
 };
 
@@ -110,6 +130,13 @@ struct shmdb {
 	struct shm_result *results;  /* SHM_RESULTS, by ticket % SHM_RESULTS */
 };
 
+/* shm_table_op - commit a transaction of the one table operation `code`
+ * (txn.h) on table t, with count in its since_ts field and name[0..len)
+ * as its key, val[0..vlen) as its value; *value (may be NULL) gets its
+ * result (write.c). */
+int shm_table_op(shmdb *db, uint8_t code, shmdb_table t, uint64_t count, const char *name,
+		 size_t len, const void *val, size_t vlen, uint64_t *value);
+
 /* Ordered tables (ordered.c). */
 
 /* Set up cursor c on the ordered table entry tb of its snapshot, before
@@ -118,6 +145,29 @@ void shm_ordered_open(shmdb_cursor *c, const struct shm_table *tb);
 
 /* shmdb_cursor_next on an ordered table. */
 int shm_ordered_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val);
+
+/* shmdb_cursor_seek on an ordered table, to key[0..klen) as its entries'
+ * keys are (checked by the caller). */
+int shm_ordered_seek(shmdb_cursor *c, const void *key, size_t klen);
+
+/* Secondary indexes (secondary_read.c). */
+
+/* The view of index entry tb (SHM_KIND_INDEX) in r's snapshot, into *v. */
+void shm_index_view_of(const shmdb_rtxn *r, const struct shm_table *tb,
+		       struct shm_index_view *v);
+
+/* shmdb_get on the index v: the first row with value key[0..klen). */
+int shm_index_get(shmdb_rtxn *r, const struct shm_index_view *v, const void *key, size_t klen,
+		  shmdb_val *val);
+
+/* An index entry a cursor on c->ix found, (key, val), made the record it
+ * gives: (the value, the row). 0, or -ENOENT if the row is missing. */
+int shm_index_record(const shmdb_cursor *c, shmdb_val *key, shmdb_val *val);
+
+/* The part of an index's entry keys that value key[0..klen) makes
+ * (secondary.h), into out[0..SHMDB_MAX_KEY): 0 or -EINVAL. */
+int shm_index_seek_key(const struct shm_index_view *v, const void *key, size_t klen,
+		       uint8_t *out, size_t *len);
 
 /* shmdb_get on multimap entry tb: the key's first value. */
 int shm_multi_get(const shmdb_rtxn *r, const struct shm_table *tb, const void *key, size_t klen,

@@ -39,7 +39,7 @@
 #include "align.h"
 
 #define SHM_CACHELINE 64
-#define SHM_FORMAT_VERSION 9u
+#define SHM_FORMAT_VERSION 10u
 
 /* Magics: ASCII tags read as little-endian u64, so a hex dump shows them. */
 #define SHM_META_MAGIC    0x3154454d42444d53ull /* "SMDBMET1" */
@@ -113,9 +113,13 @@ enum shm_table_state {
  *  48  u64 index_gen   offset of the struct shm_index_gen naming the index
  *                      of the contents before that clear, 0 if none
  *  56  u32 kind        0, SHMDB_ORDERED or SHMDB_ORDERED | SHMDB_MULTI,
- *                      or SHM_KIND_ROWS with 0 or SHMDB_ORDERED; set
- *                      before the id is published, never changed
- *  60  u32 reserved0
+ *                      or SHM_KIND_ROWS with 0 or SHMDB_ORDERED, or
+ *                      SHM_KIND_INDEX | SHMDB_ORDERED with or without
+ *                      SHM_KIND_UNIQUE; set before the id is published,
+ *                      never changed
+ *  60  u32 base        a secondary index: the id of the table it indexes
+ *                      (secondary.h); 0 for another kind. Set, like
+ *                      kind, before the id is published, never changed
  * line 1:
  *  64  u8  name_len    1..63
  *  65  char name[63]   not NUL-terminated
@@ -133,11 +137,13 @@ enum shm_table_state {
  *                      if empty or not ordered (readers take the root of
  *                      their snapshot from the count version)
  * 176  u64 tree_bytes  bytes of that tree's nodes
- * 184  u64 schema      a typed table's schema (rows.h, struct shm_schema):
- *                      its offset from the range base, 0 for another
- *                      kind; set before the id is published, never
- *                      changed, freed after the last snapshot that sees
- *                      the table (readers load it: shmdb_schema_get)
+ * 184  u64 schema      a typed table's schema (rows.h, struct shm_schema),
+ *                      or a secondary index's definition (secondary.h,
+ *                      struct shm_index_def): its offset from the range
+ *                      base, 0 for another kind; set before the id is
+ *                      published, never changed, freed after the last
+ *                      snapshot that sees the table (readers load it:
+ *                      shmdb_schema_get, the index read path)
  */
 struct shm_table {
 	uint64_t index;
@@ -149,7 +155,7 @@ struct shm_table {
 	uint64_t index_since;
 	uint64_t index_gen;
 	uint32_t kind;
-	uint32_t reserved0;
+	uint32_t base;
 	uint8_t name_len;
 	char name[63];
 	uint64_t records;
@@ -169,6 +175,11 @@ struct shm_table {
  * the table's schema, checked by the writer (rows.h). With or without
  * SHM_KIND_ORDERED, never with SHM_KIND_MULTI. */
 #define SHM_KIND_ROWS 8u /* SHMDB_ROWS */
+/* A secondary index of a table of rows (secondary.h): always with
+ * SHM_KIND_ORDERED, with SHM_KIND_UNIQUE for a unique one. Written by the
+ * writer only; never found by name. */
+#define SHM_KIND_INDEX 16u
+#define SHM_KIND_UNIQUE 32u
 
 /*
  * A table's contents before a clear, for the snapshots older than it: 24

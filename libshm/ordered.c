@@ -389,14 +389,8 @@ static int ordered_prev(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 	}
 }
 
-int shmdb_cursor_seek(shmdb_cursor *c, const void *key, size_t klen)
+int shm_ordered_seek(shmdb_cursor *c, const void *key, size_t klen)
 {
-	if (!c)
-		return -EINVAL;
-	if (!(c->kind & SHM_KIND_ORDERED))
-		return -ENOTSUP;
-	if (!key || klen == 0 || klen > SHMDB_MAX_KEY)
-		return -EINVAL;
 	if (!(c->kind & SHM_KIND_MULTI)) {
 		const struct shm_version *v =
 			shm_lookup(c->r->base, c->slots, c->mask, shm_key_hash(key, klen), key,
@@ -415,11 +409,46 @@ int shmdb_cursor_seek(shmdb_cursor *c, const void *key, size_t klen)
 	return outcome(c, 0);
 }
 
+int shmdb_cursor_seek(shmdb_cursor *c, const void *key, size_t klen)
+{
+	if (!c)
+		return -EINVAL;
+	if (!(c->kind & SHM_KIND_ORDERED))
+		return -ENOTSUP;
+	if (c->kind & SHM_KIND_INDEX) { /* a value: its part of the entries' keys */
+		uint8_t part[SHMDB_MAX_KEY];
+		size_t plen;
+		int e = shm_index_seek_key(&c->ix, key, klen, part, &plen);
+		return e ? e : shm_ordered_seek(c, part, plen);
+	}
+	if (!key || klen == 0 || klen > SHMDB_MAX_KEY)
+		return -EINVAL;
+	return shm_ordered_seek(c, key, klen);
+}
+
+/* seek_pair on an index that is not unique: before the entry of the row
+ * (value key[0..klen), primary key pk[0..pklen)). */
+static int index_seek_pair(shmdb_cursor *c, const void *key, size_t klen, const void *pk,
+			   size_t pklen)
+{
+	uint8_t part[SHMDB_MAX_KEY];
+	size_t plen;
+	int e = shm_index_seek_key(&c->ix, key, klen, part, &plen);
+	if (e)
+		return e;
+	if (!pk || pklen == 0 || pklen > SHMDB_MAX_KEY - plen)
+		return -EINVAL;
+	memcpy(part + plen, pk, pklen);
+	return shm_ordered_seek(c, part, plen + pklen);
+}
+
 int shmdb_cursor_seek_pair(shmdb_cursor *c, const void *key, size_t klen, const void *val,
 			   size_t vlen)
 {
 	if (!c)
 		return -EINVAL;
+	if ((c->kind & (SHM_KIND_INDEX | SHM_KIND_UNIQUE)) == SHM_KIND_INDEX)
+		return index_seek_pair(c, key, klen, val, vlen);
 	if (!(c->kind & SHM_KIND_MULTI))
 		return -ENOTSUP;
 	if (!key || klen == 0 || klen > SHMDB_MAX_KEY || (!val && vlen) ||
@@ -451,7 +480,11 @@ int shmdb_cursor_prev(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 		return -ENOTSUP;
 	if (!key || !val)
 		return -EINVAL;
-	return outcome(c, ordered_prev(c, key, val));
+	int e;
+	while (!(e = outcome(c, ordered_prev(c, key, val))) && (c->kind & SHM_KIND_INDEX) &&
+	       shm_index_record(c, key, val))
+		; /* (an entry without its row: none, the writer keeps both) */
+	return e;
 }
 
 int shm_multi_get(const shmdb_rtxn *r, const struct shm_table *tb, const void *key, size_t klen,

@@ -228,7 +228,28 @@ static inline uint64_t table_index(shmdb_rtxn *r, shmdb_table t)
 		return 0;
 	r->last_table = t;
 	r->last_kind = tb->kind;
+	if (__builtin_expect(tb->kind & SHM_KIND_INDEX, 0)) {
+		/* A secondary index reads through its view: 0 sends the
+		 * callers to index_read_last. */
+		shm_index_view_of(r, tb, &r->ix);
+		return r->last_index = 0;
+	}
 	return r->last_index = shm_table_word(r->base, tb, r->snap);
+}
+
+/* The secondary index t, if table_index found it (it answered 0 for a
+ * table that the snapshot has): its view; else NULL. */
+static inline const struct shm_index_view *index_read_last(const shmdb_rtxn *r, shmdb_table t)
+{
+	return t && t == r->last_table && (r->last_kind & SHM_KIND_INDEX) ? &r->ix : NULL;
+}
+
+/* A get whose table_index was 0: on a secondary index, or on no table. */
+static __attribute__((noinline)) int get_unindexed(shmdb_rtxn *r, shmdb_table t,
+						   const void *key, size_t klen, shmdb_val *val)
+{
+	const struct shm_index_view *v = index_read_last(r, t);
+	return v ? shm_index_get(r, v, key, klen, val) : -ENOENT;
 }
 
 static inline void value_of(const struct shm_version *v, shmdb_val *val)
@@ -274,11 +295,13 @@ static __attribute__((noipa)) int get_rest(const shmdb_rtxn *r, uint64_t idx, ui
 static __attribute__((noinline)) int get_checked(shmdb_rtxn *r, shmdb_table t, const void *key,
 						 size_t klen, shmdb_val *val)
 {
-	if (!r || !r->active || !key || !val || klen == 0 || klen > SHMDB_MAX_KEY)
+	if (!r || !r->active || !key || !val || klen > SHMDB_MAX_KEY)
 		return -EINVAL;
 	uint64_t idx = table_index(r, t);
 	if (!idx)
-		return -ENOENT;
+		return get_unindexed(r, t, key, klen, val); /* (an empty STR value is a value) */
+	if (klen == 0)
+		return -EINVAL;
 	return get_rest(r, idx, shm_key_hash(key, klen), key, klen, val);
 }
 
@@ -314,7 +337,7 @@ int shmdb_get(shmdb_rtxn *r, shmdb_table t, const void *key, size_t klen, shmdb_
 		return get_checked(r, t, key, klen, val);
 	uint64_t idx = table_index(r, t);
 	if (!idx)
-		return -ENOENT;
+		return get_unindexed(r, t, key, klen, val);
 	uint64_t hash = shm_key_hash(key, klen);
 	uint64_t c = shm_index_candidate((const uint64_t *)(r->base + shm_index_off(idx)),
 					 shm_index_mask(idx), hash);
@@ -335,8 +358,10 @@ int shmdb_get_many(shmdb_rtxn *r, shmdb_table t, const shmdb_val *keys, size_t n
 			return -EINVAL;
 	uint64_t idx = table_index(r, t);
 	if (!idx) {
+		const struct shm_index_view *v = index_read_last(r, t);
 		for (size_t i = 0; i < n; i++)
-			vals[i] = (shmdb_val){ NULL, 0 };
+			if (!v || shm_index_get(r, v, keys[i].data, keys[i].len, &vals[i]))
+				vals[i] = (shmdb_val){ NULL, 0 };
 		return 0;
 	}
 	if (r->last_kind & SHM_KIND_MULTI) {
@@ -383,8 +408,13 @@ int shmdb_cursor_open(shmdb_rtxn *r, shmdb_table t, shmdb_cursor **out)
 	if (!r || !r->active || !out)
 		return -EINVAL;
 	uint64_t idx = table_index(r, t);
-	if (!idx)
+	const struct shm_index_view *ix = idx ? NULL : index_read_last(r, t);
+	if (!idx && !ix)
 		return -ENOENT;
+	if (ix && ix->err)
+		return ix->err;
+	if (ix)
+		idx = ix->word;
 	shmdb_cursor *c;
 	if (r->cursors_used != (1u << SHM_RTXN_CURSORS) - 1) {
 		unsigned i = (unsigned)__builtin_ctz(~r->cursors_used);
@@ -401,6 +431,7 @@ int shmdb_cursor_open(shmdb_rtxn *r, shmdb_table t, shmdb_cursor **out)
 	c->slots = (const uint64_t *)(r->base + shm_index_off(idx));
 	c->mask = shm_index_mask(idx);
 	c->pos = 0;
+	c->ix = ix ? *ix : (struct shm_index_view){ 0 };
 	if (c->kind & SHM_KIND_ORDERED)
 		shm_ordered_open(c, shm_table_at(r->meta, t, r->snap));
 	*out = c;
@@ -411,6 +442,12 @@ int shmdb_cursor_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 {
 	if (!c || !key || !val)
 		return -EINVAL;
+	if (c->kind & SHM_KIND_INDEX) {
+		int e;
+		while (!(e = shm_ordered_next(c, key, val)) && shm_index_record(c, key, val))
+			; /* (an entry without its row: none, the writer keeps both) */
+		return e;
+	}
 	if (c->kind & SHM_KIND_ORDERED)
 		return shm_ordered_next(c, key, val);
 	const shmdb_rtxn *r = c->r;

@@ -329,10 +329,12 @@ int shm_row_encode(const struct shm_schema *s, const struct shm_value *v, uint8_
 	return 0;
 }
 
-int shm_row_key(const struct shm_schema *s, const uint8_t *row, size_t len, uint8_t *out,
-		size_t *klen)
+int shm_row_column_key(const struct shm_schema *s, const uint8_t *row, size_t len, unsigned c,
+		       uint8_t *out, size_t *klen)
 {
-	const struct shm_column *k = &s->col[0];
+	const struct shm_column *k = &s->col[c];
+	if (shm_row_is_null(row, c))
+		return -ENODATA;
 	const uint8_t *slot = row + k->slot;
 	int32_t i32;
 	int64_t i64;
@@ -373,6 +375,12 @@ int shm_row_key(const struct shm_schema *s, const uint8_t *row, size_t len, uint
 		*klen = vlen;
 		return 0;
 	}
+}
+
+int shm_row_key(const struct shm_schema *s, const uint8_t *row, size_t len, uint8_t *out,
+		size_t *klen)
+{
+	return shm_row_column_key(s, row, len, 0, out, klen);
 }
 
 int shm_row_update(const struct shm_schema *s, const uint8_t *row, size_t len, const uint8_t *upd,

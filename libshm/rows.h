@@ -170,6 +170,11 @@ int shm_row_encode(const struct shm_schema *s, const struct shm_value *v, uint8_
 int shm_row_key(const struct shm_schema *s, const uint8_t *row, size_t len, uint8_t *out,
 		size_t *klen);
 
+/* shm_row_column_key - as shm_row_key, for column c: also -ENODATA for a
+ * null. */
+int shm_row_column_key(const struct shm_schema *s, const uint8_t *row, size_t len, unsigned c,
+		       uint8_t *out, size_t *klen);
+
 /*
  * A field update, as a transaction carries it (txn.h, SHM_OP_UPDATE):
  *

@@ -54,7 +54,7 @@ int shmdb_tables(shmdb_rtxn *r, shmdb_table_info *out, size_t cap, size_t *n)
 	for (unsigned i = 0; i < SHM_MAX_TABLES; i++) {
 		uint32_t id = __atomic_load_n(&r->meta->tables[i].id, __ATOMIC_ACQUIRE);
 		const struct shm_table *tb = id ? shm_table_at(r->meta, id, r->snap) : NULL;
-		if (!tb)
+		if (!tb || (tb->kind & SHM_KIND_INDEX)) /* (indexes: shmdb_indexes) */
 			continue;
 		found++;
 		shmdb_table_info info = { .id = id, .flags = (int)tb->kind };

@@ -91,6 +91,12 @@ int shm_op_decode(const uint8_t *buf, size_t len, size_t *pos, struct shm_op *op
 		if (h.klen || h.vlen || !h.table || h.since_ts)
 			return -EBADMSG;
 		break;
+	case SHM_OP_CREATE_INDEX:
+	case SHM_OP_DROP_INDEX:
+		if (h.klen < 1 || h.klen > SHM_MAX_COLUMN_NAME || h.vlen || !h.table ||
+		    h.since_ts > (h.code == SHM_OP_CREATE_INDEX ? SHMDB_UNIQUE : 0))
+			return -EBADMSG;
+		break;
 	default:
 		return -EBADMSG;
 	}

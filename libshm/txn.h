@@ -25,6 +25,9 @@
  * CREATE_TABLE of typed rows its schema as its value (rows.h, at most
  * SHM_MAX_SCHEMA_BYTES; the writer checks it); RESERVE
  * carries no key, only its table and count; CLEAR only its table.
+ * CREATE_INDEX and DROP_INDEX carry the indexed table as their table and
+ * the column's name as their key, and CREATE_INDEX its flags (0 or
+ * SHMDB_UNIQUE) in since_ts.
  */
 #ifndef SHMDB_TXN_H
 #define SHMDB_TXN_H
@@ -44,6 +47,8 @@ enum shm_op_code {
 	SHM_OP_CLEAR = 7,
 	SHM_OP_DEL_VALUE = 8,
 	SHM_OP_UPDATE = 9,
+	SHM_OP_CREATE_INDEX = 10,
+	SHM_OP_DROP_INDEX = 11,
 };
 
 struct shm_op_hdr {

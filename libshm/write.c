@@ -439,11 +439,9 @@ static shmdb_table find_table(shmdb *db, const char *name, size_t len, uint32_t 
 	return id;
 }
 
-/* Commit a transaction of the one table operation (on table t, with count
- * in the since_ts field, or on the table named `name`); *value (may be
- * NULL) gets its result. */
-static int table_op(shmdb *db, uint8_t code, shmdb_table t, uint64_t count, const char *name,
-		    size_t len, const void *val, size_t vlen, uint64_t *value)
+/* Commit a transaction of the one table operation (client_internal.h). */
+int shm_table_op(shmdb *db, uint8_t code, shmdb_table t, uint64_t count, const char *name,
+		 size_t len, const void *val, size_t vlen, uint64_t *value)
 {
 	shmdb_wtxn *w;
 	uint64_t ticket;
@@ -470,7 +468,7 @@ int shmdb_table_open(shmdb *db, const char *name, int flags, shmdb_table *t)
 	shmdb_table id = find_table(db, name, len, &found_kind);
 	if (!id && (flags & SHMDB_CREATE)) {
 		uint64_t value = 0;
-		int err = table_op(db, SHM_OP_CREATE_TABLE, 0, kind, name, len, NULL, 0, &value);
+		int err = shm_table_op(db, SHM_OP_CREATE_TABLE, 0, kind, name, len, NULL, 0, &value);
 		if (err == -EEXIST && !kind) /* made with a kind meanwhile: any will do */
 			id = find_table(db, name, len, &found_kind);
 		else if (err)
@@ -504,7 +502,7 @@ int shmdb_table_create_rows(shmdb *db, const char *name, const shmdb_column *col
 	if (err)
 		return err == -ENOSPC ? -EINVAL : err;
 	uint64_t value = 0;
-	err = table_op(db, SHM_OP_CREATE_TABLE, 0, SHM_KIND_ROWS | (uint32_t)flags, name, len,
+	err = shm_table_op(db, SHM_OP_CREATE_TABLE, 0, SHM_KIND_ROWS | (uint32_t)flags, name, len,
 		       schema, bytes, &value);
 	if (err)
 		return err;
@@ -517,7 +515,7 @@ int shmdb_table_drop(shmdb *db, const char *name)
 	size_t len;
 	if (!db || !name_ok(name, &len))
 		return -EINVAL;
-	return table_op(db, SHM_OP_DROP_TABLE, 0, 0, name, len, NULL, 0, NULL);
+	return shm_table_op(db, SHM_OP_DROP_TABLE, 0, 0, name, len, NULL, 0, NULL);
 }
 
 int shmdb_table_reserve(shmdb *db, shmdb_table t, uint64_t keys)
@@ -528,5 +526,5 @@ int shmdb_table_reserve(shmdb *db, shmdb_table t, uint64_t keys)
 		return -ENOSPC;
 	if (t == 0) /* no table has id 0 */
 		return -ENOENT;
-	return table_op(db, SHM_OP_RESERVE, t, keys, "", 0, NULL, 0, NULL);
+	return shm_table_op(db, SHM_OP_RESERVE, t, keys, "", 0, NULL, 0, NULL);
 }

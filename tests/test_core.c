@@ -391,7 +391,7 @@ START_TEST(prepare_reserves_op_block_size)
 	ck_assert_int_eq(decode_txn(&f.c.scratch, x.buf, x.len, &nops), 0);
 	ck_assert_uint_eq(nops, 8);
 	uint64_t before = alloc_used(&f.alloc), expect = 0;
-	ck_assert_int_eq(prepare(&f.c, nops, commit_ts() + 1), 0);
+	ck_assert_int_eq(prepare(&f.c, &nops, commit_ts() + 1), 0);
 	for (size_t i = 0; i < nops; i++) {
 		const struct pending_op *p = &f.c.scratch.ops[i];
 		size_t size = op_block_size(&p->op);

@@ -1,0 +1,173 @@
+/*
+ * secondary_fill.c - building a secondary index in steps (see
+ * secondary_fill.h).
+ *
+ * Invariant: the index at the head of the queue holds the entry of every
+ * row in the slots [0, pos) of the table's hash index `word`, as the row
+ * is now, and of every row written since the index was created (the
+ * upkeep's). Each step is a transaction like a client's, so its entries
+ * are published by its commit_ts with release order (commit.c), and a
+ * snapshot at or after ready_ts (release store here, after that commit)
+ * finds the index complete.
+ */
+#include "secondary_fill.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commit.h"
+#include "core.h"
+#include "index.h"
+#include "secondary.h"
+#include "shmdb.h"
+#include "txn.h"
+
+void fill_add(struct secondary_fill *f, struct tables *tables, uint32_t id)
+{
+	if (f->n == 0)
+		f->word = 0; /* a new walk */
+	if (f->n == SHM_MAX_TABLES) { /* keep the live ones: one per slot at most */
+		size_t kept = 1;
+		for (size_t i = 1; i < f->n; i++)
+			if (tables_live(tables, f->queue[i]))
+				f->queue[kept++] = f->queue[i];
+		f->n = kept;
+	}
+	f->queue[f->n++] = id;
+}
+
+static void pop(struct secondary_fill *f)
+{
+	memmove(f->queue, f->queue + 1, --f->n * sizeof(f->queue[0]));
+	f->word = 0;
+}
+
+/* The build of index d ends: complete from commit ts, or failed (err). */
+static void finish(struct secondary_fill *f, struct shm_index_def *d, int err, uint64_t ts)
+{
+	d->error = err;
+	/* Release: the entries (published by their commits) before the word
+	 * that says they are all there. */
+	__atomic_store_n(&d->ready_ts, err ? SHM_TS_INFINITY : ts, __ATOMIC_RELEASE);
+	pop(f);
+}
+
+/* Whether the step's PUTs already hold the key k[0..klen) (a unique
+ * index's value); if not, it is added. */
+static int seen_in_step(struct secondary_fill *f, const uint8_t *k, size_t klen, uint64_t hash)
+{
+	size_t mask = sizeof(f->seen) / sizeof(f->seen[0]) - 1, s = hash & mask;
+	for (; f->seen[s]; s = (s + 1) & mask) {
+		const struct shm_op_hdr *h = (const void *)(f->buf + f->seen[s] - 1);
+		if (h->klen == klen && !memcmp(h + 1, k, klen))
+			return 1;
+	}
+	return 0;
+}
+
+/* Room for one more op of key and value up to SHMDB_MAX_KEY each. */
+static int room(struct secondary_fill *f, size_t len)
+{
+	size_t need = len + shm_op_size(SHMDB_MAX_KEY, SHMDB_MAX_KEY);
+	if (need <= f->cap)
+		return 0;
+	size_t cap = f->cap ? 2 * f->cap : 1u << 16;
+	while (cap < need)
+		cap *= 2;
+	uint8_t *p = realloc(f->buf, cap);
+	if (!p)
+		return -ENOMEM;
+	f->buf = p;
+	f->cap = cap;
+	return 0;
+}
+
+/* Encode the PUTs of the rows in the next slots of table t's index into
+ * f->buf: its length into *len. 0, or the build's error. */
+static int encode_step(struct core *c, struct secondary_fill *f, const struct shm_table *t,
+		       const struct shm_table *ix, const struct shm_index_def *d, size_t *len)
+{
+	const struct shm_schema *s = (const struct shm_schema *)(c->base + t->schema);
+	const uint64_t *slots = (const uint64_t *)(c->base + shm_index_off(f->word));
+	uint64_t mask = shm_index_mask(f->word);
+	int unique = (ix->kind & SHM_KIND_UNIQUE) != 0;
+	uint8_t key[SHMDB_MAX_KEY];
+	size_t at = 0;
+	if (unique)
+		memset(f->seen, 0, sizeof(f->seen));
+	for (unsigned n = 0; f->pos <= mask && n < FILL_STEP; f->pos++) {
+		uint64_t slot = slots[f->pos];
+		uint32_t rlen;
+		const struct shm_version *v = (const void *)(c->base + (slot & SHM_SLOT_OFF_MASK));
+		const uint8_t *row = slot ? core_row_of(v, &rlen) : NULL;
+		size_t plen;
+		if (!row)
+			continue;
+		int e = shm_index_part(s, row, rlen, d->column, key, sizeof(key), &plen);
+		if (e == -ENODATA)
+			continue; /* a null has no entry */
+		if (e)
+			return e == -E2BIG ? -EINVAL : e;
+		size_t klen = plen + (unique ? 0 : v->klen);
+		if (klen > SHMDB_MAX_KEY)
+			return -EINVAL;
+		memcpy(key + plen, v->key, klen - plen);
+		if (unique) {
+			uint64_t hash = shm_key_hash(key, klen);
+			uint32_t held;
+			const struct shm_version *e2 = core_head(c, ix, key, (uint32_t)klen, hash);
+			const uint8_t *pk = core_row_of(e2, &held);
+			if ((pk && (held != v->klen || memcmp(pk, v->key, held))) ||
+			    seen_in_step(f, key, klen, hash))
+				return SHMDB_EUNIQUE;
+			size_t sm = sizeof(f->seen) / sizeof(f->seen[0]) - 1, p = hash & sm;
+			while (f->seen[p])
+				p = (p + 1) & sm;
+			f->seen[p] = (uint32_t)at + 1;
+		}
+		if (room(f, at))
+			return -ENOSPC;
+		shm_op_encode(f->buf + at, SHM_OP_PUT, ix->id, 0, key, klen, v->key, v->klen);
+		at += shm_op_size(klen, v->klen);
+		n++;
+	}
+	*len = at;
+	return 0;
+}
+
+void fill_step(struct core *c)
+{
+	struct secondary_fill *f = &c->fill;
+	while (f->n) {
+		struct shm_table *ix = tables_live(&c->tables, f->queue[0]);
+		struct shm_index_def *d = ix ? (struct shm_index_def *)(c->base + ix->schema) : NULL;
+		const struct shm_table *t = d ? tables_live(&c->tables, d->base) : NULL;
+		if (!t) { /* dropped meanwhile */
+			pop(f);
+			continue;
+		}
+		if (f->word != t->index) { /* (re)start the walk on t's index */
+			f->word = t->index;
+			f->pos = 0;
+		}
+		size_t len = 0;
+		int e = encode_step(c, f, t, ix, d, &len);
+		uint64_t ts = c->meta->commit_ts, value;
+		if (!e && len) {
+			c->internal = 1;
+			e = commit_txn(c, f->buf, len, &ts, &value);
+			c->internal = 0;
+		}
+		if (e || f->pos > shm_index_mask(f->word))
+			finish(f, d, e, ts);
+		return;
+	}
+}
+
+void fill_free(struct secondary_fill *f)
+{
+	free(f->buf);
+	f->buf = NULL;
+	f->cap = 0;
+}

@@ -1,0 +1,256 @@
+/*
+ * test_index.c - secondary indexes through a real shmdbd: entries kept in
+ * the commits that change their rows (puts, field updates, deletes,
+ * clears, drops), read by value and in value order with rows in place,
+ * unique indexes refusing whole transactions, builds over rows already
+ * there, and a checker that compares a table and its indexes in every
+ * snapshot while other processes change the indexed values.
+ */
+#include <check.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "layout.h"
+#include "shmdb.h"
+#include "txn.h"
+
+static struct test_daemon d;
+
+/* (id, sym, px, qty, tag): sym a STR, px a nullable F64, qty an I64, tag
+ * a nullable FIXED of 2 bytes. */
+static const shmdb_column cols[] = {
+	{ .name = "id", .type = SHMDB_I64 },
+	{ .name = "sym", .type = SHMDB_STR },
+	{ .name = "px", .type = SHMDB_F64, .flags = SHMDB_NULLABLE },
+	{ .name = "qty", .type = SHMDB_I64 },
+	{ .name = "tag", .type = SHMDB_FIXED, .size = 2, .flags = SHMDB_NULLABLE },
+};
+enum { C_ID, C_SYM, C_PX, C_QTY, C_TAG };
+
+static size_t key_of(int64_t id, uint8_t k[8])
+{
+	return shmdb_key_i64(id, k);
+}
+
+/* Add to w the row (id, sym, px or null if NaN, qty). */
+static void put(shmdb_wtxn *w, shmdb_row *b, shmdb_table t, int64_t id, const char *sym,
+		double px, int64_t qty)
+{
+	shmdb_row_reset(b);
+	ck_assert_int_eq(shmdb_row_set_i64(b, C_ID, id), 0);
+	ck_assert_int_eq(shmdb_row_set_bytes(b, C_SYM, sym, strlen(sym)), 0);
+	if (!isnan(px))
+		ck_assert_int_eq(shmdb_row_set_f64(b, C_PX, px), 0);
+	ck_assert_int_eq(shmdb_row_set_i64(b, C_QTY, qty), 0);
+	ck_assert_int_eq(shmdb_put_row(w, t, b), 0);
+}
+
+static int commit_one(shmdb *db, shmdb_table t, int64_t id, const char *sym, double px,
+		      int64_t qty)
+{
+	shmdb_wtxn *w;
+	shmdb_row *b;
+	ck_assert_int_eq(shmdb_row_new(db, t, &b), 0);
+	ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+	put(w, b, t, id, sym, px, qty);
+	shmdb_row_free(b);
+	return shmdb_commit(w, NULL);
+}
+
+static int commit_del(shmdb *db, shmdb_table t, int64_t id)
+{
+	shmdb_wtxn *w;
+	uint8_t k[8];
+	ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+	ck_assert_int_eq(shmdb_del(w, t, k, key_of(id, k)), 0);
+	return shmdb_commit(w, NULL);
+}
+
+/* The ids the index gives, in its order, into ids[] (at most cap): how
+ * many. Each record's key must be its row's value of `col`. */
+static size_t walk(shmdb *db, shmdb_table t, shmdb_table ix, unsigned col, int64_t *ids,
+		   size_t cap)
+{
+	shmdb_rtxn *r;
+	const shmdb_schema *s;
+	shmdb_cursor *c;
+	shmdb_val k, row;
+	size_t n = 0;
+	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
+	ck_assert_int_eq(shmdb_schema_get(r, t, &s), 0);
+	ck_assert_int_eq(shmdb_cursor_open(r, ix, &c), 0);
+	while (shmdb_cursor_next(c, &k, &row) == 0) {
+		ck_assert_uint_lt(n, cap);
+		ck_assert_int_eq(shmdb_row_i64(s, row, C_ID, &ids[n]), 0);
+		n++;
+		if (col == C_SYM) {
+			shmdb_val v;
+			ck_assert_int_eq(shmdb_row_bytes(s, row, C_SYM, &v), 0);
+			ck_assert_uint_eq(k.len, v.len);
+			ck_assert(k.len == 0 || !memcmp(k.data, v.data, k.len));
+		} else {
+			int64_t q;
+			uint8_t e[8];
+			ck_assert_int_eq(shmdb_row_i64(s, row, col, &q), 0);
+			ck_assert_uint_eq(k.len, 8);
+			ck_assert(!memcmp(k.data, e, shmdb_key_i64(q, e)));
+		}
+	}
+	uint64_t count;
+	ck_assert_int_eq(shmdb_count(r, ix, &count), 0);
+	ck_assert_uint_eq(count, n);
+	shmdb_cursor_close(c);
+	shmdb_read_end(r);
+	return n;
+}
+
+static void expect_ids(const int64_t *got, size_t n, const int64_t *want, size_t m)
+{
+	ck_assert_uint_eq(n, m);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(got[i] == want[i], "entry %zu: id %lld, want %lld", i,
+			      (long long)got[i], (long long)want[i]);
+}
+
+START_TEST(kept_with_their_rows)
+{
+	test_start_daemon(&d, "64M");
+	shmdb *db = test_open(&d);
+	shmdb_table t, by_sym, by_qty;
+	int64_t ids[64];
+	ck_assert_int_eq(shmdb_table_create_rows(db, "pos", cols, 5, 0, &t), 0);
+	ck_assert_int_eq(shmdb_index_create(db, t, "sym", 0, &by_sym), 0);
+	ck_assert_int_eq(shmdb_index_create(db, t, "qty", 0, &by_qty), 0);
+	/* Opened again: the same handle; other flags: refused. */
+	shmdb_table again;
+	ck_assert_int_eq(shmdb_index_create(db, t, "sym", 0, &again), 0);
+	ck_assert_uint_eq(again, by_sym);
+	ck_assert_int_eq(shmdb_index_open(db, t, "qty", &again), 0);
+	ck_assert_uint_eq(again, by_qty);
+	ck_assert_int_eq(shmdb_index_create(db, t, "sym", SHMDB_UNIQUE, &again), -EEXIST);
+	ck_assert_int_eq(shmdb_index_create(db, t, "nope", 0, &again), -ENOENT);
+	ck_assert_int_eq(shmdb_index_open(db, t, "px", &again), -ENOENT);
+
+	/* Ties in primary key order; an empty string and a NUL inside one
+	 * sort as bytes do ("" < "A" < "A\0" is not expressible as a C
+	 * string here: "", "A", "AB", "B"). */
+	ck_assert_int_eq(commit_one(db, t, 5, "B", 1.0, 50), 0);
+	ck_assert_int_eq(commit_one(db, t, 3, "A", 2.0, -7), 0);
+	ck_assert_int_eq(commit_one(db, t, -2, "A", NAN, 50), 0);
+	ck_assert_int_eq(commit_one(db, t, 9, "", 3.0, 0), 0);
+	ck_assert_int_eq(commit_one(db, t, 1, "AB", 4.0, 1000), 0);
+	int64_t by_sym_ids[] = { 9, -2, 3, 1, 5 };
+	expect_ids(ids, walk(db, t, by_sym, C_SYM, ids, 64), by_sym_ids, 5);
+	int64_t by_qty_ids[] = { 3, 9, -2, 5, 1 };
+	expect_ids(ids, walk(db, t, by_qty, C_QTY, ids, 64), by_qty_ids, 5);
+
+	/* A row moves: its old entry goes, its new one comes, in one commit;
+	 * a field update moves it as a put does; a delete takes it away. */
+	ck_assert_int_eq(commit_one(db, t, 5, "A", 1.0, 50), 0);
+	int64_t moved[] = { 9, -2, 3, 5, 1 };
+	expect_ids(ids, walk(db, t, by_sym, C_SYM, ids, 64), moved, 5);
+	shmdb_wtxn *w;
+	uint8_t k[8];
+	ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+	ck_assert_int_eq(shmdb_add_i64(w, t, k, key_of(1, k), C_QTY, -2000), 0);
+	ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+	int64_t added[] = { 1, 3, 9, -2, 5 };
+	expect_ids(ids, walk(db, t, by_qty, C_QTY, ids, 64), added, 5);
+	ck_assert_int_eq(commit_del(db, t, -2), 0);
+	int64_t gone[] = { 9, 3, 5, 1 };
+	expect_ids(ids, walk(db, t, by_sym, C_SYM, ids, 64), gone, 4);
+
+	/* Seeks and gets by value: the column's key encoding. */
+	shmdb_rtxn *r;
+	const shmdb_schema *s;
+	shmdb_cursor *c;
+	shmdb_val key, row;
+	int64_t id;
+	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
+	ck_assert_int_eq(shmdb_schema_get(r, t, &s), 0);
+	ck_assert_int_eq(shmdb_get(r, by_sym, "A", 1, &row), 0);
+	ck_assert_int_eq(shmdb_row_i64(s, row, C_ID, &id), 0);
+	ck_assert(id == 3); /* the first of 3 and 5 */
+	ck_assert_int_eq(shmdb_get(r, by_sym, "", 0, &row), 0);
+	ck_assert_int_eq(shmdb_row_i64(s, row, C_ID, &id), 0);
+	ck_assert(id == 9);
+	ck_assert_int_eq(shmdb_get(r, by_sym, "AA", 2, &row), -ENOENT);
+	ck_assert_int_eq(shmdb_get(r, by_qty, k, shmdb_key_i64(50, k), &row), 0);
+	ck_assert_int_eq(shmdb_row_i64(s, row, C_ID, &id), 0);
+	ck_assert(id == 5);
+	ck_assert_int_eq(shmdb_get(r, by_qty, "abc", 3, &row), -EINVAL); /* not 8 bytes */
+	ck_assert_int_eq(shmdb_cursor_open(r, by_sym, &c), 0);
+	ck_assert_int_eq(shmdb_cursor_seek(c, "AA", 2), 0);
+	ck_assert_int_eq(shmdb_cursor_next(c, &key, &row), 0);
+	ck_assert(key.len == 2 && !memcmp(key.data, "AB", 2));
+	ck_assert_int_eq(shmdb_cursor_prev(c, &key, &row), 0);
+	ck_assert_int_eq(shmdb_cursor_prev(c, &key, &row), 0);
+	ck_assert(key.len == 1 && !memcmp(key.data, "A", 1));
+	ck_assert_int_eq(shmdb_row_i64(s, row, C_ID, &id), 0);
+	ck_assert(id == 5);
+	/* Resuming after (A, 3): the next is (A, 5). */
+	ck_assert_int_eq(shmdb_cursor_seek_pair(c, "A", 1, k, key_of(4, k)), 0);
+	ck_assert_int_eq(shmdb_cursor_next(c, &key, &row), 0);
+	ck_assert_int_eq(shmdb_row_i64(s, row, C_ID, &id), 0);
+	ck_assert(id == 5);
+	shmdb_cursor_close(c);
+	shmdb_index_info info[4];
+	size_t n;
+	ck_assert_int_eq(shmdb_indexes(r, t, info, 4, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(info[0].column, "sym");
+	ck_assert_str_eq(info[1].column, "qty");
+	ck_assert(info[0].ready && info[0].count == 4 && info[0].id == by_sym);
+	shmdb_table_info tables[4];
+	ck_assert_int_eq(shmdb_tables(r, tables, 4, &n), 0);
+	ck_assert_uint_eq(n, 1); /* indexes are not listed as tables */
+	shmdb_read_end(r);
+
+	/* Written by the writer only. */
+	ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+	ck_assert_int_eq(shmdb_put(w, by_sym, "x", 1, "y", 1), 0);
+	ck_assert_int_eq(shmdb_commit(w, NULL), -EPERM);
+
+	/* A clear empties the indexes with the table; a put after it in
+	 * the same transaction is there. */
+	shmdb_row *b;
+	ck_assert_int_eq(shmdb_row_new(db, t, &b), 0);
+	ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+	put(w, b, t, 7, "Z", 1.0, 1);
+	ck_assert_int_eq(shmdb_clear(w, t), 0);
+	put(w, b, t, 8, "Y", 1.0, 1);
+	ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+	int64_t after_clear[] = { 8 };
+	expect_ids(ids, walk(db, t, by_sym, C_SYM, ids, 64), after_clear, 1);
+	expect_ids(ids, walk(db, t, by_qty, C_QTY, ids, 64), after_clear, 1);
+	shmdb_row_free(b);
+
+	/* Dropped: gone for new snapshots; the table keeps its other index. */
+	ck_assert_int_eq(shmdb_index_drop(db, t, "qty"), 0);
+	ck_assert_int_eq(shmdb_index_drop(db, t, "qty"), -ENOENT);
+	ck_assert_int_eq(shmdb_index_open(db, t, "qty", &again), -ENOENT);
+	ck_assert_int_eq(commit_one(db, t, 4, "X", 1.0, 1), 0);
+	int64_t kept[] = { 4, 8 };
+	expect_ids(ids, walk(db, t, by_sym, C_SYM, ids, 64), kept, 2);
+	/* Dropping the table drops its indexes. */
+	ck_assert_int_eq(shmdb_table_drop(db, "pos"), 0);
+	ck_assert_int_eq(shmdb_index_open(db, t, "sym", &again), -ENOENT);
+	test_assert_served(&d, "index");
+	shmdb_close(db);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("index");
+	TCase *tc = tcase_create("index");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, kept_with_their_rows);
+	suite_add_tcase(s, tc);
+	return test_run_suite(s);
+}

@@ -245,12 +245,75 @@ START_TEST(kept_with_their_rows)
 }
 END_TEST
 
+/* ---- forged ring ops ------------------------------------------------------------ */
+
+static void forged_index_ops(void *arg)
+{
+	(void)arg;
+	shmdb *db = test_child_open(&d);
+	shmdb_table t, plain, ix;
+	uint64_t buf[64], ts;
+	CHILD_REQUIRE(shmdb_table_create_rows(db, "pos", cols, 5, 0, &t) == 0, 100);
+	CHILD_REQUIRE(shmdb_table_open(db, "plain", SHMDB_CREATE, &plain) == 0, 101);
+	/* Malformed: no table, flags past SHMDB_UNIQUE, a value, a name too
+	 * long, flags on a drop. */
+	shm_op_encode((uint8_t *)buf, SHM_OP_CREATE_INDEX, 0, 0, "sym", 3, NULL, 0);
+	CHILD_REQUIRE(test_raw_txn(db, buf, shm_op_size(3, 0), &ts) == SHMDB_EBADTXN, 102);
+	shm_op_encode((uint8_t *)buf, SHM_OP_CREATE_INDEX, t, 2, "sym", 3, NULL, 0);
+	CHILD_REQUIRE(test_raw_txn(db, buf, shm_op_size(3, 0), &ts) == SHMDB_EBADTXN, 103);
+	shm_op_encode((uint8_t *)buf, SHM_OP_CREATE_INDEX, t, 0, "sym", 3, "v", 1);
+	CHILD_REQUIRE(test_raw_txn(db, buf, shm_op_size(3, 1), &ts) == SHMDB_EBADTXN, 104);
+	char long_name[80];
+	memset(long_name, 'c', sizeof(long_name));
+	shm_op_encode((uint8_t *)buf, SHM_OP_CREATE_INDEX, t, 0, long_name, 64, NULL, 0);
+	CHILD_REQUIRE(test_raw_txn(db, buf, shm_op_size(64, 0), &ts) == SHMDB_EBADTXN, 105);
+	shm_op_encode((uint8_t *)buf, SHM_OP_DROP_INDEX, t, 1, "sym", 3, NULL, 0);
+	CHILD_REQUIRE(test_raw_txn(db, buf, shm_op_size(3, 0), &ts) == SHMDB_EBADTXN, 106);
+	/* Well formed, refused by the writer: a table of another kind, a
+	 * table that does not exist, a column that does not, an index that
+	 * does not. */
+	shm_op_encode((uint8_t *)buf, SHM_OP_CREATE_INDEX, plain, 0, "sym", 3, NULL, 0);
+	CHILD_REQUIRE(test_raw_txn(db, buf, shm_op_size(3, 0), &ts) == -EINVAL, 107);
+	shm_op_encode((uint8_t *)buf, SHM_OP_CREATE_INDEX, 0x00ab0123, 0, "sym", 3, NULL, 0);
+	CHILD_REQUIRE(test_raw_txn(db, buf, shm_op_size(3, 0), &ts) == -ENOENT, 108);
+	shm_op_encode((uint8_t *)buf, SHM_OP_CREATE_INDEX, t, 0, "sy", 2, NULL, 0);
+	CHILD_REQUIRE(test_raw_txn(db, buf, shm_op_size(2, 0), &ts) == -ENOENT, 109);
+	shm_op_encode((uint8_t *)buf, SHM_OP_DROP_INDEX, t, 0, "sym", 3, NULL, 0);
+	CHILD_REQUIRE(test_raw_txn(db, buf, shm_op_size(3, 0), &ts) == -ENOENT, 110);
+	CHILD_REQUIRE(shmdb_index_open(db, t, "sym", &ix) == -ENOENT, 111);
+	/* Ops on an index, forged: refused whole, with the put beside them. */
+	CHILD_REQUIRE(shmdb_index_create(db, t, "sym", 0, &ix) == 0, 112);
+	size_t n1 = shm_op_size(1, 1);
+	shm_op_encode((uint8_t *)buf, SHM_OP_PUT, plain, 0, "k", 1, "v", 1);
+	const uint8_t codes[] = { SHM_OP_PUT, SHM_OP_DEL, SHM_OP_CLEAR, SHM_OP_RESERVE };
+	for (size_t i = 0; i < sizeof(codes); i++) {
+		int keyed = codes[i] == SHM_OP_PUT || codes[i] == SHM_OP_DEL;
+		shm_op_encode((uint8_t *)buf + n1, codes[i], ix, codes[i] == SHM_OP_RESERVE ? 5 : 0,
+			      keyed ? "k" : NULL, keyed, codes[i] == SHM_OP_PUT ? "v" : NULL,
+			      codes[i] == SHM_OP_PUT);
+		size_t len = n1 + shm_op_size(keyed, codes[i] == SHM_OP_PUT);
+		CHILD_REQUIRE(test_raw_txn(db, buf, len, &ts) == -EPERM, 113);
+	}
+	CHILD_REQUIRE(test_visible(db, plain, "k") == 0, 114);
+	shmdb_close(db);
+}
+
+START_TEST(forged_index_ops_refused)
+{
+	test_start_daemon(&d, "64M");
+	ck_assert_int_eq(test_in_child(forged_index_ops, NULL), 0);
+	test_assert_served(&d, "forged");
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("index");
 	TCase *tc = tcase_create("index");
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, kept_with_their_rows);
+	tcase_add_test(tc, forged_index_ops_refused);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

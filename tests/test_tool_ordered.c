@@ -21,7 +21,10 @@
  *   - tables of rows: create TABLE COL:TYPE..., insert COL=VALUE..., get
  *     and scan --json print JSON with the column names (nulls, escapes,
  *     exact integers), --from and --to take key values; bad definitions,
- *     values and keys are refused saying why.
+ *     values and keys are refused saying why;
+ *   - indexes: index TABLE COLUMN [--unique | --drop], scan --index with
+ *     --from, --to, --reverse and --limit taking the column's values, the
+ *     indexes line of tables, a unique index refusing an insert.
  *
  * Every check runs the tool as a process (test_run) and compares its
  * stdout whole, its exit status, and what stderr says.
@@ -521,7 +524,7 @@ START_TEST(rows_as_json)
 	tool(1, "get", "quotes", "8", NULL);
 	expect_err("no such key");
 	tool(2, "get", "quotes", "seven", NULL);
-	expect_err("is not a key of the table's key column");
+	expect_err("'seven' is not a value of column 'id'");
 	char both[1024];
 	snprintf(both, sizeof(both), "%s%s", row_min, row_7);
 	tool(0, "scan", "quotes", "--json", NULL);
@@ -545,6 +548,65 @@ START_TEST(rows_as_json)
 }
 END_TEST
 
+/* ---- secondary indexes ----------------------------------------------------------- */
+
+START_TEST(indexes)
+{
+	test_start_daemon(&d, "64M");
+	tool(0, "create", "pos", "id:i64", "sym:str", "qty:i64", NULL);
+	const char *rows[] = { "id=1", "sym=B", "qty=5", "id=2", "sym=A", "qty=-3",
+			       "id=3", "sym=B", "qty=0", "id=4", "sym=", "qty=9" };
+	for (int i = 0; i < 4; i++)
+		tool(0, "insert", "pos", rows[3 * i], rows[3 * i + 1], rows[3 * i + 2], NULL);
+	tool(0, "index", "pos", "sym", NULL);
+	expect_out("index of 'pos' on 'sym' ready\n");
+	tool(0, "index", "pos", "qty", "--unique", NULL);
+	tool(1, "index", "pos", "nope", NULL);
+	expect_err("no such column");
+	tool(1, "index", "pos", "sym", "--unique", NULL);
+	expect_err("other flags");
+	tool(2, "index", "pos", "sym", "--unique", "--drop", NULL);
+	tool(2, "scan", "pos", "--unique", NULL);
+	expect_err("--unique is an option of index");
+	const char *r1 = "{\"id\":1,\"sym\":\"B\",\"qty\":5}\n",
+		   *r2 = "{\"id\":2,\"sym\":\"A\",\"qty\":-3}\n",
+		   *r3 = "{\"id\":3,\"sym\":\"B\",\"qty\":0}\n",
+		   *r4 = "{\"id\":4,\"sym\":\"\",\"qty\":9}\n";
+	char want[512];
+	/* In sym order, ties by id; from "A" to "B" exclusive: A only. */
+	snprintf(want, sizeof(want), "%s%s%s%s", r4, r2, r1, r3);
+	tool(0, "scan", "pos", "--index", "sym", NULL);
+	expect_out(want);
+	tool(0, "scan", "pos", "--index", "sym", "--from", "A", "--to", "B", NULL);
+	expect_out(r2);
+	snprintf(want, sizeof(want), "%s%s", r3, r1);
+	tool(0, "scan", "pos", "--index", "sym", "--reverse", "--limit", "2", NULL);
+	expect_out(want);
+	/* qty's values are numbers: -3 sorts first. */
+	snprintf(want, sizeof(want), "%s%s", r2, r3);
+	tool(0, "scan", "pos", "--index", "qty", "--to", "5", NULL);
+	expect_out(want);
+	tool(2, "scan", "pos", "--index", "qty", "--from", "x", NULL);
+	expect_err("'x' is not a value of column 'qty'");
+	tool(1, "scan", "pos", "--index", "id", NULL);
+	expect_err("has no index of column 'id'");
+	tool(1, "insert", "pos", "id=5", "sym=C", "qty=9", NULL);
+	expect_err("unique");
+	tool(0, "tables", NULL);
+	ck_assert_msg(strstr(out, "\n  indexes: sym, qty (unique)\n"), "no indexes line in\n%s", out);
+	tool(0, "index", "pos", "sym", "--drop", NULL);
+	tool(1, "index", "pos", "sym", "--drop", NULL);
+	expect_err("no such index");
+	tool(0, "tables", NULL);
+	ck_assert_msg(strstr(out, "\n  indexes: qty (unique)\n"), "no indexes line in\n%s", out);
+	tool(0, "create", "plain", NULL);
+	tool(2, "index", "plain", "x", NULL);
+	tool(2, "scan", "plain", "--index", "x", NULL);
+	expect_err("--index reads tables of rows");
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tool_ordered");
@@ -555,6 +617,7 @@ int main(void)
 	tcase_add_test(tc, scan_escapes);
 	tcase_add_test(tc, hash_table_refuses_ranges);
 	tcase_add_test(tc, rows_as_json);
+	tcase_add_test(tc, indexes);
 	tcase_set_timeout(tc, 300);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);

@@ -233,11 +233,21 @@ int rows_insert(shmdb *db, shmdb_table t, int n, char **assigns, uint64_t *ts)
 
 int rows_key(const shmdb_schema *s, const char *text, uint8_t *out, size_t *klen)
 {
+	if (!*text) {
+		fprintf(stderr, "shmdb: a key is at least 1 byte\n");
+		return 2;
+	}
+	return rows_value_key(s, 0, text, out, klen);
+}
+
+int rows_value_key(const shmdb_schema *s, unsigned col, const char *text, uint8_t *out,
+		   size_t *klen)
+{
 	shmdb_column c;
 	const char *name;
 	size_t len;
 	int64_t i;
-	shmdb_schema_column(s, 0, &c, &name, &len);
+	shmdb_schema_column(s, col, &c, &name, &len);
 	int ok = 1;
 	switch (c.type) {
 	case SHMDB_I32:
@@ -269,13 +279,13 @@ int rows_key(const shmdb_schema *s, const char *text, uint8_t *out, size_t *klen
 		break;
 	default:
 		*klen = strlen(text);
-		ok = *klen >= 1 && *klen <= SHMDB_MAX_KEY &&
-		     (c.type != SHMDB_FIXED || *klen == c.size);
+		ok = *klen <= SHMDB_MAX_KEY && (c.type != SHMDB_FIXED || *klen == c.size);
 		if (ok)
 			memcpy(out, text, *klen);
 	}
 	if (!ok) {
-		fprintf(stderr, "shmdb: '%s' is not a key of the table's key column\n", text);
+		fprintf(stderr, "shmdb: '%s' is not a value of column '%.*s'\n", text, (int)len,
+			name);
 		return 2;
 	}
 	return 0;
@@ -405,5 +415,19 @@ void rows_print_columns(const shmdb_schema *s)
 		if (c.flags & SHMDB_NULLABLE)
 			printf("?");
 	}
+	printf("\n");
+}
+
+void rows_print_indexes(shmdb_rtxn *r, shmdb_table t)
+{
+	shmdb_index_info info[SHMDB_MAX_COLUMNS];
+	size_t n;
+	if (shmdb_indexes(r, t, info, SHMDB_MAX_COLUMNS, &n) || n == 0)
+		return;
+	printf("  indexes:");
+	for (size_t i = 0; i < n && i < SHMDB_MAX_COLUMNS; i++)
+		printf("%s %s%s%s", i ? "," : "", info[i].column,
+		       info[i].flags & SHMDB_UNIQUE ? " (unique)" : "",
+		       info[i].ready ? "" : " (being built)");
 	printf("\n");
 }

@@ -26,6 +26,16 @@ int rows_insert(shmdb *db, shmdb_table t, int n, char **assigns, uint64_t *ts);
  * type), into out[0..SHMDB_MAX_KEY), its length into *klen. */
 int rows_key(const shmdb_schema *s, const char *text, uint8_t *out, size_t *klen);
 
+/* The key encoding of value `text` of column col (parsed as its type, as
+ * an index seeks it: a string may be empty), into out[0..SHMDB_MAX_KEY),
+ * its length into *klen. */
+int rows_value_key(const shmdb_schema *s, unsigned col, const char *text, uint8_t *out,
+		   size_t *klen);
+
+/* Print the indexes of table t in r's snapshot on one line, indented:
+ * "  indexes: sym, qty (unique)"; nothing if it has none. */
+void rows_print_indexes(shmdb_rtxn *r, shmdb_table t);
+
 /* Print row as one line of JSON: an object of its columns by name (a null
  * column as null; integers exactly; a double's non-finite values as the
  * strings "NaN", "Infinity", "-Infinity"; FIXED and BLOB bytes as text

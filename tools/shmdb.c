@@ -89,10 +89,23 @@ static const char usage[] =
 "                        prints a JSON line per row (--json: only a table of\n"
 "                        rows), and --from and --to take values of its key\n"
 "                        column\n"
+"  scan TABLE --index COLUMN [--from VALUE] [--to VALUE] [--reverse] [--limit N]\n"
+"                        print the rows of a table of rows as JSON lines in\n"
+"                        the order of COLUMN's values (rows that share one in\n"
+"                        key order), through its index: --from and --to take\n"
+"                        values of COLUMN (from inclusive, to exclusive)\n"
+"  index TABLE COLUMN [--unique]\n"
+"                        index COLUMN of TABLE (a table of rows), building it\n"
+"                        over the rows there while commits go on; with\n"
+"                        --unique, no two rows may share a value. An index\n"
+"                        that exists with those flags is left as it is\n"
+"  index TABLE COLUMN --drop\n"
+"                        drop the index of COLUMN\n"
 "  tables                every table: name, kind (hash, ordered, multi, rows,\n"
-"                        ordered-rows), records (a table of rows: its\n"
-"                        columns on the next line, as create takes them),\n"
-"                        records (pairs, for a multimap), bytes\n"
+"                        ordered-rows), records (pairs, for a multimap) and\n"
+"                        bytes; a table of rows has its columns on the next\n"
+"                        line, as create takes them, and its indexes on the\n"
+"                        one after\n"
 "  count TABLE           the records of TABLE\n"
 "  clear TABLE           remove every record of TABLE\n"
 "  drop TABLE            drop TABLE and everything in it\n"
@@ -263,9 +276,12 @@ static int cmd_tables(const char *socket_path)
 			       kind_name(info[i].flags), info[i].count);
 			print_size(info[i].bytes);
 			printf("\n");
-			/* A table of rows: its columns, as create takes them. */
-			if (!shmdb_schema_get(r, info[i].id, &schema))
+			/* A table of rows: its columns, as create takes them,
+			 * and its indexes. */
+			if (!shmdb_schema_get(r, info[i].id, &schema)) {
 				rows_print_columns(schema);
+				rows_print_indexes(r, info[i].id);
+			}
 		}
 	}
 	if (began)
@@ -454,6 +470,7 @@ struct scan_opts {
 	const char *from, *to, *prefix;
 	int reverse;
 	int json;                /* --json: a table of rows, printed as JSON lines */
+	const char *index;       /* --index COLUMN: through that column's index */
 	uint64_t limit;          /* UINT64_MAX without --limit */
 	const char *ordered_opt; /* the first of --from, --to, --prefix and --reverse
 				  * given (they need an ordered table), or NULL */
@@ -555,12 +572,29 @@ static int cmd_scan(const char *socket_path, int argc, char **argv, const struct
 			argv[0]);
 		status = 2;
 	}
-	if (schema && !status && o->from && *o->from)
-		status = rows_key(schema, o->from, lo_key, &lo_len);
-	if (schema && !status && o->from && *o->from)
+	/* --index: the rows through the index of a column, whose values
+	 * --from and --to take. */
+	int col = 0;
+	shmdb_table through = t;
+	if (o->index && !schema) {
+		fprintf(stderr, "shmdb: scan: --index reads tables of rows; '%s' is not one\n",
+			argv[0]);
+		status = 2;
+	} else if (o->index) {
+		col = shmdb_column_index(schema, o->index);
+		e = col < 0 ? col : shmdb_index_open(db, t, o->index, &through);
+		if (e) {
+			fprintf(stderr, "shmdb: scan: table '%s' has no %s '%s'\n", argv[0],
+				col < 0 ? "column" : "index of column", o->index);
+			status = 1;
+		}
+	}
+	if (schema && !status && o->from && (*o->from || o->index))
+		status = rows_value_key(schema, (unsigned)col, o->from, lo_key, &lo_len);
+	if (schema && !status && o->from && (*o->from || o->index))
 		lo = (const char *)lo_key;
 	if (schema && !status && o->to) {
-		status = rows_key(schema, o->to, hi_key, &hi_len);
+		status = rows_value_key(schema, (unsigned)col, o->to, hi_key, &hi_len);
 		hi = (const char *)hi_key;
 		empty = 0;
 	}
@@ -569,7 +603,7 @@ static int cmd_scan(const char *socket_path, int argc, char **argv, const struct
 			"key's values in --from and --to\n");
 		status = 2;
 	}
-	e = status ? 0 : shmdb_cursor_open(r, t, &c);
+	e = status ? 0 : shmdb_cursor_open(r, through, &c);
 	/* A new cursor on an ordered table stands before its first record,
 	 * where prev finds none and leaves it; on a hash table prev says
 	 * -ENOTSUP. */
@@ -613,6 +647,34 @@ static int cmd_scan(const char *socket_path, int argc, char **argv, const struct
 		status = e == -EINVAL ? 2 : 1;
 	}
 	return status;
+}
+
+/* index TABLE COLUMN [--unique | --drop]: make (or find) the index of
+ * COLUMN, or drop it. */
+static int cmd_index(const char *socket_path, int argc, char **argv, int flags, int drop)
+{
+	if (argc != 2) {
+		fprintf(stderr, "shmdb: index takes a table and a column (see --help)\n");
+		return 2;
+	}
+	shmdb *db;
+	shmdb_table t, ix;
+	int status = open_one_table(socket_path, "index", 1, argv, &db, &t);
+	if (status)
+		return status;
+	int e = drop ? shmdb_index_drop(db, t, argv[1])
+		     : shmdb_index_create(db, t, argv[1], flags, &ix);
+	shmdb_close(db);
+	if (!e) {
+		printf("index of '%s' on '%s' %s\n", argv[0], argv[1], drop ? "dropped" : "ready");
+		return 0;
+	}
+	const char *why = e == -ENOENT ? (drop ? "no such index" : "no such column")
+			: e == -EINVAL ? "not a table of rows, or a value with no key"
+			: e == -EEXIST ? "an index of the column exists with other flags"
+			: shmdb_strerror(e);
+	fprintf(stderr, "shmdb: index: table '%s', column '%s': %s\n", argv[0], argv[1], why);
+	return e == -EINVAL ? 2 : 1;
 }
 
 /* insert TABLE COL=VALUE...: one row of a table of rows. */
@@ -775,10 +837,16 @@ int main(int argc, char **argv)
 		{ "reverse", no_argument, NULL, 'r' },
 		{ "limit", required_argument, NULL, 'l' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "index", required_argument, NULL, 'i' },
+		/* index's */
+		{ "unique", no_argument, NULL, 'u' },
+		{ "drop", no_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *socket_path = NULL;
-	const char *create_opt = NULL, *scan_opt = NULL; /* the first given, for messages */
+	const char *create_opt = NULL, *scan_opt = NULL, *index_opt = NULL; /* the first
+										 * given, for messages */
+	int index_flags = 0, index_drop = 0;
 	struct scan_opts so = { .limit = UINT64_MAX };
 	int kind = 0;
 	int opt;
@@ -828,6 +896,20 @@ int main(int argc, char **argv)
 			if (!scan_opt)
 				scan_opt = "--json";
 			break;
+		case 'i':
+			so.index = optarg;
+			if (!scan_opt)
+				scan_opt = "--index";
+			break;
+		case 'u':
+		case 'd':
+			if (opt == 'u')
+				index_flags = SHMDB_UNIQUE;
+			else
+				index_drop = 1;
+			if (!index_opt)
+				index_opt = opt == 'u' ? "--unique" : "--drop";
+			break;
 		case 'l': {
 			errno = 0;
 			unsigned long long n = strtoull(optarg, &end, 10);
@@ -863,6 +945,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shmdb: %s is an option of scan (see --help)\n", scan_opt);
 		return 2;
 	}
+	if (index_opt && strcmp(cmd, "index")) {
+		fprintf(stderr, "shmdb: %s is an option of index (see --help)\n", index_opt);
+		return 2;
+	}
+	if (index_flags && index_drop) {
+		fprintf(stderr, "shmdb: index: --unique and --drop do not go together\n");
+		return 2;
+	}
 	char path[SHMDB_SOCKET_PATH_MAX];
 	if (!socket_path) {
 		int e = shmdb_default_socket(path, sizeof(path));
@@ -882,6 +972,9 @@ int main(int argc, char **argv)
 		return cmd_create(socket_path, argc - optind - 1, argv + optind + 1, kind);
 	if (!strcmp(cmd, "drop"))
 		return cmd_drop(socket_path, argc - optind - 1, argv + optind + 1);
+	if (!strcmp(cmd, "index"))
+		return cmd_index(socket_path, argc - optind - 1, argv + optind + 1, index_flags,
+				 index_drop);
 	if (!strcmp(cmd, "reserve"))
 		return cmd_reserve(socket_path, argc - optind - 1, argv + optind + 1);
 	if (!strcmp(cmd, "count"))

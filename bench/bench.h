@@ -147,6 +147,23 @@ static inline int bench_multi_wrong(const struct bench_params *p, uint64_t i, ui
 	return got != n || sum != n * i + keys * (n * (n - 1) / 2);
 }
 
+/* The rows workload (see rows.h and shmdb-bench.c): BENCH_ROWS_COLS typed
+ * columns per row, an index on the symbol. Figures -1 or empty histograms
+ * where a system has none; lives in shared memory, the reader process
+ * fills its part. Latencies in TSC ticks. */
+struct bench_rows {
+	double load_rps;        /* bulk load, 1,000-row transactions, no index */
+	double load_index_rps;  /* the same, the index on sym kept meanwhile */
+	struct hist get_col;    /* get a row by key and read its bid */
+	struct hist get_plain;  /* shmdb: the same gets, no column read */
+	double scan_sum_rps;    /* every row, summing bid: rows per second */
+	double scan_plain_rps;  /* shmdb: the same full scan, no column read */
+	struct hist index_get;  /* the first row (by id) of a random symbol,
+				 * through the index, and its bid */
+	struct hist incr;       /* 1-op commit adding 1 to a row's size, waiting */
+	struct hist put_commit; /* shmdb: 1-put commit of a whole row, waiting */
+};
+
 struct bench_system {
 	const char *name;
 	/* Start the system (server, environment) and load the dataset,
@@ -185,9 +202,19 @@ struct bench_system {
 	int (*ordered_load)(const struct bench_params *p, struct bench_ordered *o);
 	int (*ordered_read)(const struct bench_params *p, struct bench_ordered *o);
 	int (*ordered_write)(const struct bench_params *p, struct bench_ordered *o);
+	/* The rows workload (rows.h), NULL where a system has no part in it:
+	 * start the system and load p->records rows twice, without then with
+	 * the index on sym (the second set stays), filling the loads'
+	 * figures; then, in a reader process pinned to the client cpu, the
+	 * gets, scans and index lookups, checking what they read; then, in
+	 * the parent, the increments (and shmdb's whole-row puts). stop()
+	 * ends it all. 0 or -1. */
+	int (*rows_load)(const struct bench_params *p, struct bench_rows *o);
+	int (*rows_read)(const struct bench_params *p, struct bench_rows *o);
+	int (*rows_write)(const struct bench_params *p, struct bench_rows *o);
 };
 
-extern const struct bench_system bench_shmdb, bench_lmdb, bench_redis, bench_ideal;
+extern const struct bench_system bench_shmdb, bench_lmdb, bench_redis, bench_ideal, bench_sqlite;
 
 static inline uint64_t bench_tsc(void)
 {

@@ -15,7 +15,10 @@
  * (seeks, ranges, scans in key order, gets and commits next to a hash
  * table's, a bulk load in random key order, memory) and a multimap. Then
  * the pinned-overwrite workload (below), for shmdb and LMDB: memory and
- * latencies of overwrites with and without one snapshot held.
+ * latencies of overwrites with and without one snapshot held. Then the
+ * rows workload (below), for shmdb, LMDB and SQLite: typed rows with an
+ * index on a column, read by key, scanned, looked up by the index,
+ * incremented and bulk loaded.
  *
  * Output: a table of figures with the ratios shmdb/peer, with --json a file
  * of every figure, and with --plot a PNG of the get percentiles (gnuplot).
@@ -41,6 +44,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "rows.h"
 
 uint64_t bench_now_ns(void)
 {
@@ -589,6 +593,50 @@ static int run_ordered(const struct bench_system *s, struct bench_ordered *o)
 	return err;
 }
 
+/* ---- rows ------------------------------------------------------------------
+ *
+ * The rows workload (rows.h), for shmdb, LMDB and SQLite: p->records rows
+ * of (id, sym, bid, ask, size, ts) loaded twice in 1,000-row transactions,
+ * without and with an index on sym; in a reader process pinned to the
+ * client cpu, gets by key reading bid, a scan summing every bid and
+ * lookups of a symbol's first row through the index (shmdb also times the
+ * same gets and scan reading no column); in the parent, 1-op commits
+ * adding 1 to a row's size (shmdb also 1-put commits of a whole row).
+ */
+enum { ROWS_SHMDB, ROWS_LMDB, ROWS_SQLITE, NROWS_SYS };
+static const struct bench_system *const rows_systems[NROWS_SYS] = {
+	[ROWS_SHMDB] = &bench_shmdb, [ROWS_LMDB] = &bench_lmdb, [ROWS_SQLITE] = &bench_sqlite,
+};
+static struct bench_rows *rowsres; /* [NROWS_SYS], shared with the readers */
+static double rows_s;              /* how long the rows workload took */
+
+static int run_rows(const struct bench_system *s, struct bench_rows *o)
+{
+	running = s;
+	bench_pin(params.client_cpu);
+	*o = (struct bench_rows){ .load_rps = -1, .load_index_rps = -1, .scan_sum_rps = -1,
+				  .scan_plain_rps = -1 };
+	int err = s->rows_load(&params, o);
+	if (!err) {
+		pid_t reader = spawn();
+		if (reader == 0) {
+			bench_pin(params.client_cpu);
+			hist_prefault(&o->get_col);
+			hist_prefault(&o->get_plain);
+			hist_prefault(&o->index_get);
+			_exit(s->rows_read(&params, o) ? 1 : 0);
+		}
+		err = reap(reader) ? 0 : -1;
+	}
+	if (!err)
+		err = s->rows_write(&params, o);
+	s->stop(&params);
+	running = NULL;
+	if (err)
+		fprintf(stderr, "shmdb-bench: %s: the rows workload failed\n", s->name);
+	return err;
+}
+
 /* ---- report ------------------------------------------------------------ */
 
 static double ns(const struct hist *h, double q)
@@ -961,9 +1009,146 @@ static void write_json_ordered(FILE *out, const struct ordered_figure *f, int n)
 	fprintf(out, "    ],\n    \"seconds\": %.1f\n  }", ordered_s);
 }
 
+/* The rows figures: shmdb's, the plain shmdb operation its target compares
+ * it with, LMDB's and SQLite's, with the two targets issue 14 sets. */
+struct rows_figure {
+	const char *name;
+	const char *unit;
+	int lower;                  /* lower is better (ns) */
+	double shmdb, plain, lmdb, sqlite; /* -1: no such figure */
+	const char *plain_target;   /* vs the plain operation; NULL: none */
+	double plain_limit;
+	int peer;                   /* ROWS_LMDB or ROWS_SQLITE: the other target's */
+	const char *peer_target;
+	double peer_limit;
+};
+
+static const char *rows_verdict(double r, double limit, int lower)
+{
+	if (isnan(r))
+		return NULL;
+	return (lower ? r <= limit : r >= limit) ? "met" : "missed";
+}
+
+static int collect_rows(struct rows_figure *f, const int *on)
+{
+	const struct bench_rows *sh = on[ROWS_SHMDB] ? &rowsres[ROWS_SHMDB] : NULL;
+	const struct bench_rows *lm = on[ROWS_LMDB] ? &rowsres[ROWS_LMDB] : NULL;
+	const struct bench_rows *sq = on[ROWS_SQLITE] ? &rowsres[ROWS_SQLITE] : NULL;
+	int n = 0;
+#define RATE(x) ((x) > 0 ? (x) : -1)
+#define RFIG(label, unit, lower, field, plainv, pt, pl, peer, qt, ql)                          \
+	f[n++] = (struct rows_figure){ label, unit, lower, sh ? field(sh) : -1, sh ? (plainv) : -1, \
+				       lm ? field(lm) : -1, sq ? field(sq) : -1, pt, pl, peer, qt, ql }
+#define P50(x, h) ns(&(x)->h, 0.5)
+#define GET50(x) P50(x, get_col)
+#define GET99(x) ns(&(x)->get_col, 0.99)
+#define SCAN(x) RATE((x)->scan_sum_rps)
+#define IDX50(x) P50(x, index_get)
+#define IDX99(x) ns(&(x)->index_get, 0.99)
+#define INC50(x) P50(x, incr)
+#define INC99(x) ns(&(x)->incr, 0.99)
+#define LOADI(x) RATE((x)->load_index_rps)
+#define LOAD(x) RATE((x)->load_rps)
+	RFIG("get row + read f64 p50", "ns", 1, GET50, ns(&sh->get_plain, 0.5), "<= 1.05 x get", 1.05,
+	     ROWS_SQLITE, "<= 0.1 x SQLite", 0.1);
+	RFIG("get row + read f64 p99", "ns", 1, GET99, ns(&sh->get_plain, 0.99), NULL, 0, 0, NULL, 0);
+	RFIG("scan summing f64", "row/s", 0, SCAN, RATE(sh->scan_plain_rps), ">= 0.8 x scan", 0.8,
+	     ROWS_SQLITE, ">= 10 x SQLite", 10);
+	RFIG("index: first row p50", "ns", 1, IDX50, ns(&sh->get_plain, 0.5), "<= 2 x get", 2,
+	     ROWS_LMDB, "<= 0.5 x LMDB", 0.5);
+	RFIG("index: first row p99", "ns", 1, IDX99, ns(&sh->get_plain, 0.99), NULL, 0, 0, NULL, 0);
+	RFIG("increment, 1-op commit p50", "ns", 1, INC50, ns(&sh->put_commit, 0.5),
+	     "<= 1.1 x 1-put", 1.1, 0, NULL, 0);
+	RFIG("increment, 1-op commit p99", "ns", 1, INC99, ns(&sh->put_commit, 0.99), NULL, 0, 0,
+	     NULL, 0);
+	RFIG("bulk load, indexed", "row/s", 0, LOADI, RATE(sh->load_rps), ">= 0.5 x no index", 0.5,
+	     ROWS_LMDB, ">= 5 x LMDB", 5);
+	RFIG("bulk load, no index", "row/s", 0, LOAD, -1, NULL, 0, 0, NULL, 0);
+#undef RFIG
+#undef P50
+#undef GET50
+#undef GET99
+#undef SCAN
+#undef IDX50
+#undef IDX99
+#undef INC50
+#undef INC99
+#undef LOADI
+#undef LOAD
+#undef RATE
+	return n;
+}
+
+static double rows_peer(const struct rows_figure *f)
+{
+	return f->peer == ROWS_LMDB ? f->lmdb : f->sqlite;
+}
+
+static void print_rows(const struct rows_figure *f, int n)
+{
+	printf("\nrows: %" PRIu64 " rows of (i64 key, str symbol, f64, f64, i64, u64), %u symbols, an "
+	       "index on the symbol\n(shmdb: a table of rows; LMDB: packed structs and an "
+	       "MDB_DUPSORT index written in the same transaction;\nSQLite: WAL on /dev/shm, "
+	       "memory-mapped, prepared statements); \"plain\": shmdb's get, scan or 1-put commit\n"
+	       "without the column or the index, timed in turns with it\n", params.records,
+	       BENCH_ROWS_SYMBOLS);
+	printf("%-28s %-5s %11s %11s %11s %11s %7s %7s  %s\n", "figure", "unit", "shmdb", "plain",
+	       "LMDB", "SQLite", "/plain", "/peer", "shmdb's targets");
+	for (int i = 0; i < n; i++) {
+		printf("%-28s %-5s", f[i].name, f[i].unit);
+		print_value(f[i].shmdb, 0);
+		print_value(f[i].plain, 0);
+		print_value(f[i].lmdb, 0);
+		print_value(f[i].sqlite, 0);
+		double rp = ratio_of(f[i].shmdb, f[i].plain), rq = ratio_of(f[i].shmdb, rows_peer(&f[i]));
+		printf(" %7.2f %7.2f ", rp, rq);
+		for (int k = 0; k < 2; k++) {
+			const char *t = k ? f[i].peer_target : f[i].plain_target;
+			const char *v = t ? rows_verdict(k ? rq : rp, k ? f[i].peer_limit : f[i].plain_limit,
+							 f[i].lower) : NULL;
+			if (t)
+				printf(" %s%s%s%s", t, v ? " (" : "", v ? v : "", v ? ")" : "");
+		}
+		printf("\n");
+	}
+	printf("/peer: over LMDB's for the index and the load, over SQLite's for the get and the "
+	       "scan\n");
+}
+
+/* The rows figures as the JSON object's "rows". */
+static void write_json_rows(FILE *out, const struct rows_figure *f, int n)
+{
+	fprintf(out, ",\n  \"rows\": {\n    \"rows\": %" PRIu64 ",\n    \"symbols\": %u,\n"
+		"    \"figures\": [\n", params.records, BENCH_ROWS_SYMBOLS);
+	for (int i = 0; i < n; i++) {
+		double rp = ratio_of(f[i].shmdb, f[i].plain), rq = ratio_of(f[i].shmdb, rows_peer(&f[i]));
+		fprintf(out, "      {\"figure\": \"%s\", \"unit\": \"%s\"", f[i].name, f[i].unit);
+		json_number(out, "shmdb", f[i].shmdb < 0 ? NAN : f[i].shmdb);
+		json_number(out, "shmdb_plain", f[i].plain < 0 ? NAN : f[i].plain);
+		json_number(out, "lmdb", f[i].lmdb < 0 ? NAN : f[i].lmdb);
+		json_number(out, "sqlite", f[i].sqlite < 0 ? NAN : f[i].sqlite);
+		json_number(out, "plain_ratio", rp);
+		json_number(out, "peer_ratio", rq);
+		const char *v;
+		if (f[i].plain_target) {
+			fprintf(out, ", \"plain_target\": \"%s\"", f[i].plain_target);
+			if ((v = rows_verdict(rp, f[i].plain_limit, f[i].lower)))
+				fprintf(out, ", \"plain_met\": %s", v[1] == 'e' ? "true" : "false");
+		}
+		if (f[i].peer_target) {
+			fprintf(out, ", \"peer_target\": \"%s\"", f[i].peer_target);
+			if ((v = rows_verdict(rq, f[i].peer_limit, f[i].lower)))
+				fprintf(out, ", \"peer_met\": %s", v[1] == 'e' ? "true" : "false");
+		}
+		fprintf(out, "}%s\n", i + 1 < n ? "," : "");
+	}
+	fprintf(out, "    ],\n    \"seconds\": %.1f\n  }", rows_s);
+}
+
 static int write_json(const char *path, const struct figure *f, int n,
 		      const struct pinned_figure *pf, int pn, const struct ordered_figure *of, int on_,
-		      double timer_ns, const struct stalls *st)
+		      const struct rows_figure *rf, int rn, double timer_ns, const struct stalls *st)
 {
 	FILE *out = fopen(path, "w");
 	if (!out) {
@@ -992,6 +1177,8 @@ static int write_json(const char *path, const struct figure *f, int n,
 		write_json_pinned(out, pf, pn);
 	if (on_)
 		write_json_ordered(out, of, on_);
+	if (rn)
+		write_json_rows(out, rf, rn);
 	fprintf(out, "\n}\n");
 	return fclose(out) ? -1 : 0;
 }
@@ -1040,7 +1227,20 @@ static int write_plot(const char *png, const struct bench_result *res, const int
  * workloads that ran: the main ones; where it has them, the ordered ones;
  * and, where it has one, both pinned-overwrite runs (commits and gets
  * timed, overwrites done, unless its store ran out of room). */
-enum { RUN_MAIN = 1, RUN_ORDERED = 2, RUN_PINNED = 4 };
+enum { RUN_MAIN = 1, RUN_ORDERED = 2, RUN_PINNED = 4, RUN_ROWS = 8 };
+
+static int check_rows(int s)
+{
+	const struct bench_rows *o = &rowsres[s];
+	int ok = o->load_rps > 0 && o->load_index_rps > 0 && o->get_col.count > 0 &&
+		 o->scan_sum_rps > 0 && o->index_get.count > 0 && o->incr.count > 0;
+	if (s == ROWS_SHMDB)
+		ok = ok && o->get_plain.count > 0 && o->scan_plain_rps > 0 && o->put_commit.count > 0;
+	if (!ok)
+		fprintf(stderr, "shmdb-bench: %s produced no figure for some rows workload\n",
+			rows_systems[s]->name);
+	return !ok;
+}
 
 static int check_ordered(int s)
 {
@@ -1116,11 +1316,12 @@ static void usage(FILE *to)
 		"  --pinned-keys N   pinned-overwrite: records overwritten (default 10000)\n"
 		"  --pinned-overwrites N   and 1-put overwrites of them (default 2000000)\n"
 		"  --pinned-only     run the pinned-overwrite workload only\n"
-		"  --ordered-only    run the ordered workloads only (shmdb and LMDB); with\n"
-		"                    --pinned-only, both\n"
+		"  --ordered-only    run the ordered workloads only (shmdb and LMDB)\n"
+		"  --rows-only       run the rows workload only (shmdb, LMDB and SQLite);\n"
+		"                    the --...-only options add up\n"
 		"  --quick           20,000 records, 100,000 gets, 5,000 commits; pinned-\n"
 		"                    overwrite: 1,000 records, 20,000 overwrites\n"
-		"  --no-lmdb, --no-redis, --no-ideal   leave a peer out\n"
+		"  --no-lmdb, --no-redis, --no-ideal, --no-sqlite   leave a peer out\n"
 		"  --client-cpu N    cpu of the client processes (default 0)\n"
 		"  --server-cpu N    cpu of shmdbd (all its threads) and redis-server\n"
 		"                    (default 1)\n"
@@ -1145,6 +1346,8 @@ int main(int argc, char **argv)
 		{ "pinned-overwrites", required_argument, NULL, 'o' },
 		{ "pinned-only", no_argument, NULL, 'O' },
 		{ "ordered-only", no_argument, NULL, 'T' },
+		{ "rows-only", no_argument, NULL, 'W' },
+		{ "no-sqlite", no_argument, NULL, 'Q' },
 		{ "quick", no_argument, NULL, 'q' },
 		{ "no-lmdb", no_argument, NULL, 'L' },
 		{ "no-redis", no_argument, NULL, 'R' },
@@ -1158,7 +1361,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int on[NSYS] = { 1, 1, 1, 1 }, only = 0;
+	int on[NSYS] = { 1, 1, 1, 1 }, only = 0, sqlite_on = 1;
 	const char *json = NULL, *plot = NULL;
 	char self[600], shmdbd[700];
 	params = (struct bench_params){ .records = 1000000, .val_len = 100, .gets = 2000000,
@@ -1178,6 +1381,8 @@ int main(int argc, char **argv)
 		case 'o': pinned_puts = strtoull(optarg, NULL, 10); break;
 		case 'O': only |= RUN_PINNED; break;
 		case 'T': only |= RUN_ORDERED; break;
+		case 'W': only |= RUN_ROWS; break;
+		case 'Q': sqlite_on = 0; break;
 		case 'q':
 			params.records = 20000;
 			params.gets = 100000;
@@ -1198,7 +1403,9 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	const int runs = only ? only : RUN_MAIN | RUN_ORDERED | RUN_PINNED, main_run = runs & RUN_MAIN;
+	const int runs = only ? only : RUN_MAIN | RUN_ORDERED | RUN_PINNED | RUN_ROWS;
+	const int main_run = runs & RUN_MAIN;
+	const int rows_on[NROWS_SYS] = { on[SYS_SHMDB], on[SYS_LMDB], sqlite_on };
 	if (!params.records || !params.gets || !params.commits || !pinned_keys || !pinned_puts ||
 	    params.val_len < 8 || params.val_len > BENCH_MAX_VAL) {
 		fprintf(stderr, "shmdb-bench: counts must be positive and the value size 8 to %d\n", BENCH_MAX_VAL);
@@ -1286,6 +1493,22 @@ int main(int argc, char **argv)
 			failed = 1;
 	}
 	double pinned_s = (double)(bench_now_ns() - pinned_t0) / 1e9;
+	uint64_t rows_t0 = bench_now_ns();
+	int rows_ran = 0;
+	rowsres = mmap(NULL, sizeof(*rowsres) * NROWS_SYS, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (rowsres == MAP_FAILED)
+		return 1;
+	for (int s = 0; (runs & RUN_ROWS) && s < NROWS_SYS; s++) {
+		if (!rows_on[s])
+			continue;
+		rows_ran = 1;
+		printf("running the rows workload on %s...\n", rows_systems[s]->name);
+		fflush(stdout);
+		if (run_rows(rows_systems[s], &rowsres[s]) || check_rows(s))
+			failed = 1;
+	}
+	rows_s = (double)(bench_now_ns() - rows_t0) / 1e9;
 	struct figure f[48]; /* room for every figure collect() makes (35) */
 	int n = main_run ? collect(f, res, on) : 0;
 	if (main_run)
@@ -1302,7 +1525,13 @@ int main(int argc, char **argv)
 		print_pinned(pf, pn, on);
 		printf("the pinned-overwrite workload took %.1f s\n", pinned_s);
 	}
-	if (json && write_json(json, f, n, pf, pn, of, on_, timer_ns, &st))
+	struct rows_figure rf[16]; /* room for every figure collect_rows() makes (9) */
+	int rn = rows_ran ? collect_rows(rf, rows_on) : 0;
+	if (rows_ran) {
+		print_rows(rf, rn);
+		printf("the rows workload took %.1f s\n", rows_s);
+	}
+	if (json && write_json(json, f, n, pf, pn, of, on_, rf, rn, timer_ns, &st))
 		failed = 1;
 	if (plot && main_run && write_plot(plot, res, on))
 		failed = 1;

@@ -4,7 +4,8 @@
  * opens the environment itself: an LMDB environment must not cross fork).
  * The pinned-overwrite workload runs in the parent's environment, its held
  * read transaction in a thread of the parent (MDB_NOTLS: a reader slot per
- * transaction, not per thread).
+ * transaction, not per thread). The rows workload is in rows_lmdb.c, in
+ * an environment of its own.
  */
 #include <inttypes.h>
 #include <lmdb.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "rows_lmdb.h"
 
 static char path[128], lock_path[160];
 static MDB_env *env;
@@ -364,6 +366,7 @@ static void stop(const struct bench_params *p)
 		unlink(mpath);
 		unlink(mlock_path);
 	}
+	bench_lmdb_rows_stop(p);
 }
 
 struct handle {
@@ -605,4 +608,6 @@ const struct bench_system bench_lmdb = {
 	.reader_open = side_open, .reader_get = reader_get,
 	.writer_open = side_open, .writer_put = writer_put, .overwrite = overwrite,
 	.ordered_load = ordered_load, .ordered_read = ordered_read, .ordered_write = ordered_write,
+	.rows_load = bench_lmdb_rows_load, .rows_read = bench_lmdb_rows_read,
+	.rows_write = bench_lmdb_rows_write,
 };

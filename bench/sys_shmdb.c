@@ -22,6 +22,7 @@
 
 #include "bench.h"
 #include "shmdb.h"
+#include "sys_shmdb.h"
 
 static pid_t daemon_pid;
 static char sock[256];
@@ -119,10 +120,11 @@ static void say_left_behind(void)
 				       "  shmdb --socket %s drop %s\n", sock, made[i].name);
 }
 
-/* Make the table shmdb-bench-<pid><suffix> of kind `flags`: a table of this
- * run's own, never one that was there before. */
-static int make_table(const char *suffix, int flags, shmdb_table *t)
+/* Name the next table this run makes shmdb-bench-<pid><suffix>: a table of
+ * its own, never one that was there before. 0 or -1. */
+static int make_table_name(const char *suffix)
 {
+	shmdb_table t;
 	if (nmade == MAX_TABLES)
 		return -1;
 	struct made_table *m = &made[nmade];
@@ -130,17 +132,48 @@ static int make_table(const char *suffix, int flags, shmdb_table *t)
 	m->id = 0;
 	nmade++;
 	say_left_behind();
-	int e = shmdb_table_open(db, m->name, 0, t);
-	if (!e) {
+	if (!shmdb_table_open(db, m->name, 0, &t)) {
 		fprintf(stderr, "shmdb-bench: %s already has a table %s\n", sock, m->name);
 		nmade--;
 		say_left_behind();
 		return -1;
 	}
-	if ((e = shmdb_table_open(db, m->name, SHMDB_CREATE | flags, t)))
+	return 0;
+}
+
+/* Make the table shmdb-bench-<pid><suffix> of kind `flags`. */
+static int make_table(const char *suffix, int flags, shmdb_table *t)
+{
+	if (make_table_name(suffix))
+		return -1;
+	struct made_table *m = &made[nmade - 1];
+	int e = shmdb_table_open(db, m->name, SHMDB_CREATE | flags, t);
+	if (e)
 		return fail(m->name, e);
 	m->id = *t;
 	return 0;
+}
+
+shmdb *bench_shmdb_attach(const struct bench_params *p, uint64_t mib)
+{
+	return attach(p, mib) ? NULL : db;
+}
+
+int bench_shmdb_rows_table(const char *suffix, const shmdb_column *cols, unsigned ncols,
+			   shmdb_table *t)
+{
+	if (make_table_name(suffix))
+		return -1;
+	int e = shmdb_table_create_rows(db, made[nmade - 1].name, cols, ncols, 0, t);
+	if (e)
+		return fail(made[nmade - 1].name, e);
+	made[nmade - 1].id = *t;
+	return 0;
+}
+
+const char *bench_shmdb_socket(void)
+{
+	return sock;
 }
 
 /* Load n records into t in 1,000-put transactions, record j under the key
@@ -819,4 +852,6 @@ const struct bench_system bench_shmdb = {
 	.reader_open = side_open, .reader_get = reader_get,
 	.writer_open = side_open, .writer_put = writer_put, .overwrite = overwrite,
 	.ordered_load = ordered_load, .ordered_read = ordered_read, .ordered_write = ordered_write,
+	.rows_load = bench_shmdb_rows_load, .rows_read = bench_shmdb_rows_read,
+	.rows_write = bench_shmdb_rows_write,
 };

@@ -391,7 +391,11 @@ static int ordered_prev(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 
 int shm_ordered_seek(shmdb_cursor *c, const void *key, size_t klen)
 {
-	if (!(c->kind & SHM_KIND_MULTI)) {
+	/* A key the snapshot holds is found through the hash index; not on a
+	 * multimap (its pairs are in the tree only), nor on an index that is
+	 * not unique (a value is never a whole key of its entries). */
+	if (!(c->kind & SHM_KIND_MULTI) &&
+	    (c->kind & (SHM_KIND_INDEX | SHM_KIND_UNIQUE)) != SHM_KIND_INDEX) {
 		const struct shm_version *v =
 			shm_lookup(c->r->base, c->slots, c->mask, shm_key_hash(key, klen), key,
 				   (uint32_t)klen, c->r->snap);

@@ -1,5 +1,7 @@
 /*
- * apply.c - pass 3 of a transaction in the writer (see apply.h).
+ * apply.c - pass 3 of a transaction in the writer (see apply.h): the
+ * versions, and the tables and secondary indexes created, cleared and
+ * dropped (a table's indexes with it).
  *
  * Counters: a table's index_used is the number of non-empty slots of its
  * index, records the number whose head is not a tombstone, so index_used -

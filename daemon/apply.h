@@ -13,7 +13,8 @@
 /*
  * apply_ops - write c->scratch.ops[0..nops) at commit `ts`: build each
  * version in its reserved block, link it in front of its key's chain and
- * publish its slot; create, clear and drop tables; give each ordered
+ * publish its slot; create, clear and drop tables and secondary indexes
+ * (a new index is queued for its build, secondary_fill.h); give each ordered
  * table the tree prepare made (its root in the table's count version);
  * retire what each op replaces.
  * Cannot fail. *value gets the id of the last table created (0 if none).

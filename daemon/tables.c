@@ -6,6 +6,9 @@
  * wraps, so a client holding a dropped table's id does not reach a newer
  * table in the same slot; a DROPPED slot becomes FREE only when the
  * reclaimer frees it, after every snapshot that could name it (reclaim.c).
+ * Each live table's list of secondary indexes (first_index, next_index)
+ * holds exactly its live indexes: an index joins it when created and
+ * leaves it when dropped, and a table is dropped after its indexes.
  *
  * Ordering: an entry is written completely before the release store of its
  * id, which readers load with acquire order (libshm/catalog.h); dropped_ts

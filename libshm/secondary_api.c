@@ -87,6 +87,21 @@ int shmdb_index_create(shmdb *db, shmdb_table t, const char *column, int flags,
 	return 0;
 }
 
+/* Whether catalog entry tb, which held index id of table t on
+ * column[0..len) when looked at, is that index, complete. Without a
+ * snapshot, the definition block could be a freed one by the time it is
+ * read: the entry is looked at again after (acquire), and a drop, which
+ * comes before any free, would show there. */
+static int complete_index(const struct shm_table *tb, uint32_t id, const uint8_t *base)
+{
+	const struct shm_index_def *d = (const struct shm_index_def *)(base + tb->schema);
+	/* Acquire: the entry is looked at again after the definition. */
+	uint64_t ready = __atomic_load_n(&d->ready_ts, __ATOMIC_ACQUIRE);
+	return ready && ready != SHM_TS_INFINITY &&
+	       __atomic_load_n(&tb->id, __ATOMIC_ACQUIRE) == id &&
+	       __atomic_load_n(&tb->state, __ATOMIC_ACQUIRE) == SHM_TABLE_LIVE;
+}
+
 int shmdb_index_open(shmdb *db, shmdb_table t, const char *column, shmdb_table *index)
 {
 	size_t len;
@@ -97,10 +112,8 @@ int shmdb_index_open(shmdb *db, shmdb_table t, const char *column, shmdb_table *
 		uint32_t id = __atomic_load_n(&tb->id, __ATOMIC_ACQUIRE);
 		if (id && (tb->kind & SHM_KIND_INDEX) && tb->base == t &&
 		    __atomic_load_n(&tb->state, __ATOMIC_RELAXED) == SHM_TABLE_LIVE &&
-		    tb->name_len == len && !memcmp(tb->name, column, len)) {
-			*index = id;
-			return 0;
-		}
+		    tb->name_len == len && !memcmp(tb->name, column, len))
+			return complete_index(tb, id, db->base) ? (*index = id, 0) : -ENOENT;
 	}
 	return -ENOENT;
 }

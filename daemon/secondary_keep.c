@@ -152,6 +152,25 @@ static int last_rows(struct core *c, const struct shm_table *t, size_t from, siz
 	return 0;
 }
 
+/* Whether the entry of value part[0..plen) in index ix is the row with
+ * primary key pk[0..pklen)'s, so that the row's change may delete it. In
+ * an index that is not unique, the key holds the primary key: always. A
+ * unique index's entry may be another row's while the index is being
+ * built: a row the build has passed took the value of one it has not
+ * reached (the index could not see that one's), and the entry is the
+ * first's; the build fails when it reaches the second, unless that one
+ * gave the value up first. */
+static int owns(struct core *c, const struct shm_table *ix, const uint8_t *part, size_t plen,
+		const uint8_t *pk, uint32_t pklen)
+{
+	uint32_t len;
+	if (!(ix->kind & SHM_KIND_UNIQUE))
+		return 1;
+	const uint8_t *held = core_row_of(core_head(c, ix, part, (uint32_t)plen,
+						    shm_key_hash(part, plen)), &len);
+	return !held || (len == pklen && !memcmp(held, pk, len));
+}
+
 /* The ops of `pass` (the DELs or the PUTs) that index ix on column `col`
  * of schema s needs for the rows krows[0..nrows). */
 static int keep_index(struct core *c, const struct shm_schema *s, const struct shm_table *ix,
@@ -176,7 +195,7 @@ static int keep_index(struct core *c, const struct shm_schema *s, const struct s
 		if (had && has && wlen == nlen && !memcmp(was, now, wlen))
 			continue; /* the same value: the same entry */
 		int e = 0;
-		if (pass == DELS && had)
+		if (pass == DELS && had && owns(c, ix, was, wlen, op->key, op->klen))
 			e = emit(c, n, ix, SHM_OP_DEL, was, wlen, op->key, op->klen);
 		else if (pass == PUTS && has)
 			e = emit(c, n, ix, SHM_OP_PUT, now, nlen, op->key, op->klen);

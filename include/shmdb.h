@@ -453,7 +453,8 @@ SHMDB_API void shmdb_cursor_close(shmdb_cursor *c);
  * r's snapshot, exactly, into *n. O(1) but for the commits newer than the
  * snapshot that changed the count while another snapshot held each of
  * them; no system call, lock or allocation. Returns 0, -EINVAL (NULL
- * argument, r ended) or -ENOENT (no such table in the snapshot).
+ * argument, r ended), -ENOENT (no such table in the snapshot) or, on a
+ * secondary index not complete in the snapshot, -EAGAIN.
  */
 SHMDB_API int shmdb_count(shmdb_rtxn *r, shmdb_table t, uint64_t *n);
 

@@ -152,6 +152,10 @@ int shm_ordered_seek(shmdb_cursor *c, const void *key, size_t klen);
 
 /* Secondary indexes (secondary_read.c). */
 
+/* Whether index entry tb (SHM_KIND_INDEX) is complete in r's snapshot: 0,
+ * or -EAGAIN (being built then, or its build failed). */
+int shm_index_ready(const shmdb_rtxn *r, const struct shm_table *tb);
+
 /* The view of index entry tb (SHM_KIND_INDEX) in r's snapshot, into *v. */
 void shm_index_view_of(const shmdb_rtxn *r, const struct shm_table *tb,
 		       struct shm_index_view *v);

@@ -19,16 +19,22 @@
 #include "index.h"
 #include "secondary.h"
 
+int shm_index_ready(const shmdb_rtxn *r, const struct shm_table *tb)
+{
+	const struct shm_index_def *d = (const struct shm_index_def *)(r->base + tb->schema);
+	uint64_t ready = __atomic_load_n(&d->ready_ts, __ATOMIC_ACQUIRE);
+	return ready && ready <= r->snap ? 0 : -EAGAIN; /* (a failed build: INFINITY) */
+}
+
 void shm_index_view_of(const shmdb_rtxn *r, const struct shm_table *tb,
 		       struct shm_index_view *v)
 {
 	const struct shm_index_def *d = (const struct shm_index_def *)(r->base + tb->schema);
-	uint64_t ready = __atomic_load_n(&d->ready_ts, __ATOMIC_ACQUIRE);
 	const struct shm_table *base = shm_table_at(r->meta, d->base, r->snap);
 	*v = (struct shm_index_view){ .id = tb->id, .tb = tb, .def = d,
 				      .word = shm_table_word(r->base, tb, r->snap) };
 	/* (an index lives within its table's life: base is there) */
-	if (ready == 0 || ready > r->snap || !base) {
+	if (shm_index_ready(r, tb) || !base) {
 		v->err = -EAGAIN;
 		return;
 	}

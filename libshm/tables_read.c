@@ -34,6 +34,8 @@ int shmdb_count(shmdb_rtxn *r, shmdb_table t, uint64_t *n)
 	const struct shm_table *tb = shm_table_at(r->meta, t, r->snap);
 	if (!tb)
 		return -ENOENT;
+	if ((tb->kind & SHM_KIND_INDEX) && shm_index_ready(r, tb))
+		return -EAGAIN; /* a count of an index being built means nothing */
 	*n = count_of(r, tb).records;
 	return 0;
 }

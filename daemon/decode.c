@@ -102,6 +102,7 @@ int decode_txn(struct txn_scratch *s, const uint8_t *buf, size_t len, size_t *no
 			return -ENOMEM;
 		s->ops[n].op = op;
 		s->ops[n].block = 0;
+		s->ops[n].side_block = 0;
 		s->ops[n].tree_only = 0;
 		s->ops[n].tree_dropped = 0;
 		s->ops[n].resolved = 0;

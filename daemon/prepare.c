@@ -502,7 +502,7 @@ static int keep_indexes(struct core *c, size_t *nops, size_t *ntt, size_t ndropp
 			size_t *retires)
 {
 	size_t total;
-	int err = secondary_keep(c, *nops, *ntt, c->scratch.dropped, ndropped, &total);
+	int err = secondary_keep(c, *nops, *ntt, ndropped, &total);
 	if (err)
 		return err;
 	secondary_keys_fixed(&c->scratch, *nops, total);

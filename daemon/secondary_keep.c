@@ -91,11 +91,11 @@ static int was_dropped(const uint32_t *dropped, size_t n, uint32_t id)
 
 /* Whether the upkeep keeps index ix: not dropped by the transaction, and
  * not an index whose build failed. */
-static int kept(const struct core *c, const struct shm_table *ix, const uint32_t *dropped,
-		size_t nd)
+static int kept(const struct core *c, const struct shm_table *ix, size_t nd)
 {
 	const struct shm_index_def *d = (const struct shm_index_def *)(c->base + ix->schema);
-	return d->ready_ts != SHM_TS_INFINITY && !was_dropped(dropped, nd, ix->id);
+	/* (the scratch's dropped ids read where they are now: emit moves them) */
+	return d->ready_ts != SHM_TS_INFINITY && !was_dropped(c->scratch.dropped, nd, ix->id);
 }
 
 /* Append an op on index ix: `code`, its key part[0..plen) then (not
@@ -231,8 +231,8 @@ static int unique_ok(struct core *c, const struct shm_table *ix, int cleared, si
 }
 
 /* The upkeep of table t's indexes (touched entry tt). */
-static int keep_table(struct core *c, const struct touched *tt, size_t nops,
-		      const uint32_t *dropped, size_t nd, size_t *n)
+static int keep_table(struct core *c, const struct touched *tt, size_t nops, size_t nd,
+		      size_t *n)
 {
 	struct shm_table *t = tt->t;
 	const struct shm_schema *s = (const struct shm_schema *)(c->base + t->schema);
@@ -240,7 +240,7 @@ static int keep_table(struct core *c, const struct touched *tt, size_t nops,
 	int e;
 	for (struct shm_table *ix = tables_first_index(&c->tables, t); ix && tt->cleared;
 	     ix = tables_next_index(&c->tables, ix)) {
-		if (!kept(c, ix, dropped, nd))
+		if (!kept(c, ix, nd))
 			continue;
 		if (scratch_reserve(&c->scratch, *n + 1))
 			return -ENOMEM;
@@ -251,7 +251,7 @@ static int keep_table(struct core *c, const struct touched *tt, size_t nops,
 		return e;
 	for (struct shm_table *ix = tables_first_index(&c->tables, t); ix;
 	     ix = tables_next_index(&c->tables, ix)) {
-		if (!kept(c, ix, dropped, nd))
+		if (!kept(c, ix, nd))
 			continue;
 		unsigned col = ((const struct shm_index_def *)(c->base + ix->schema))->column;
 		size_t dels = *n;
@@ -266,8 +266,7 @@ static int keep_table(struct core *c, const struct touched *tt, size_t nops,
 	return 0;
 }
 
-int secondary_keep(struct core *c, size_t nops, size_t ntt, const uint32_t *dropped,
-		   size_t ndropped, size_t *total)
+int secondary_keep(struct core *c, size_t nops, size_t ntt, size_t ndropped, size_t *total)
 {
 	size_t n = nops;
 	*total = nops;
@@ -275,9 +274,9 @@ int secondary_keep(struct core *c, size_t nops, size_t ntt, const uint32_t *drop
 		/* (the scratch's touched array may move as ops are added) */
 		const struct touched tt = c->scratch.touched[k];
 		if (!(tt.t->kind & SHM_KIND_ROWS) || !tables_first_index(&c->tables, tt.t) ||
-		    was_dropped(dropped, ndropped, tt.t->id))
+		    was_dropped(c->scratch.dropped, ndropped, tt.t->id))
 			continue;
-		int e = keep_table(c, &tt, nops, dropped, ndropped, &n);
+		int e = keep_table(c, &tt, nops, ndropped, &n);
 		if (e)
 			return e;
 	}

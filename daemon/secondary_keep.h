@@ -23,7 +23,7 @@ struct keep_row {
 /*
  * secondary_keep - append to c->scratch.ops[nops..) the ops that keep the
  * secondary indexes of the tables the transaction writes (touched[0..ntt)
- * of c->scratch; ids dropped[0..ndropped) dropped by it), *total getting
+ * of c->scratch; ids c->scratch.dropped[0..ndropped) dropped by it), *total getting
  * the transaction's ops with them. For each table of rows with an index
  * neither dropped nor failed: a CLEAR of the index if the table is
  * cleared, then for each key the transaction writes, from the row the
@@ -38,8 +38,7 @@ struct keep_row {
  * -EINVAL (a new value with no key: a NaN); -E2BIG (a value and primary
  * key longer than SHMDB_MAX_KEY); -ENOMEM. The scratch's arrays may move.
  */
-int secondary_keep(struct core *c, size_t nops, size_t ntt, const uint32_t *dropped,
-		   size_t ndropped, size_t *total);
+int secondary_keep(struct core *c, size_t nops, size_t ntt, size_t ndropped, size_t *total);
 
 /* secondary_keys_fixed - once the transaction's ops are all made: point
  * each op the upkeep made at its key (the scratch's ikeys may have moved

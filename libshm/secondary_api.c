@@ -31,9 +31,9 @@ static int column_ok(const char *column, size_t *len)
 }
 
 /* How index id's build stands in a new snapshot: 1 complete, 0 under way,
- * or an error (the build's, -ENOENT for an index dropped meanwhile,
- * SHMDB_ESHUTDOWN, -EBUSY). */
-static int built(shmdb *db, shmdb_table id)
+ * or an error: the build's (*failed set), -ENOENT for an index dropped
+ * meanwhile, SHMDB_ESHUTDOWN, or shmdb_read_begin's. */
+static int built(shmdb *db, shmdb_table id, int *failed)
 {
 	shmdb_rtxn *r;
 	int e = shmdb_read_begin(db, &r);
@@ -48,8 +48,10 @@ static int built(shmdb *db, shmdb_table id)
 	uint64_t ready = __atomic_load_n(&d->ready_ts, __ATOMIC_ACQUIRE);
 	int err = d->error;
 	shmdb_read_end(r);
-	if (ready == SHM_TS_INFINITY)
+	if (ready == SHM_TS_INFINITY) {
+		*failed = 1;
 		return err ? err : -EIO;
+	}
 	if (ready)
 		return 1;
 	if (__atomic_load_n(&db->meta->daemon_state, __ATOMIC_RELAXED) != SHM_STATE_RUNNING)
@@ -71,7 +73,8 @@ int shmdb_index_create(shmdb *db, shmdb_table t, const char *column, int flags,
 	if (e)
 		return e;
 	long ns = WAIT_FIRST_NS;
-	while ((e = built(db, (shmdb_table)value)) == 0) {
+	int failed = 0;
+	while ((e = built(db, (shmdb_table)value, &failed)) == 0) {
 		struct timespec ts = { 0, ns };
 		nanosleep(&ts, NULL);
 		ns = ns * 2 > WAIT_MOST_NS ? WAIT_MOST_NS : ns * 2;
@@ -79,7 +82,7 @@ int shmdb_index_create(shmdb *db, shmdb_table t, const char *column, int flags,
 	if (e < 0) {
 		/* A build that failed leaves no index (the writer keeps it,
 		 * failed, only until this drop or the next create). */
-		if (e != -ENOENT && e != -EBUSY && e != SHMDB_ESHUTDOWN)
+		if (failed)
 			shmdb_index_drop(db, t, column);
 		return e;
 	}

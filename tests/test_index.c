@@ -245,6 +245,47 @@ START_TEST(kept_with_their_rows)
 }
 END_TEST
 
+/* A failed commit frees nothing it did not reserve (a unique violation
+ * right after an index's creation once freed the index's definition: the
+ * op's block from the transaction before), and a transaction whose
+ * indexes' ops outgrow the writer's scratch keeps both indexes right. */
+START_TEST(failures_and_drops_in_big_transactions)
+{
+	test_start_daemon(&d, "64M");
+	shmdb *db = test_open(&d);
+	shmdb_table t, by_qty, by_sym;
+	shmdb_wtxn *w;
+	shmdb_row *b;
+	int64_t ids[2048];
+	ck_assert_int_eq(shmdb_table_create_rows(db, "pos", cols, 5, 0, &t), 0);
+	ck_assert_int_eq(shmdb_index_create(db, t, "qty", SHMDB_UNIQUE, &by_qty), 0);
+	ck_assert_int_eq(shmdb_index_create(db, t, "sym", 0, &by_sym), 0);
+	ck_assert_int_eq(shmdb_row_new(db, t, &b), 0);
+	for (int round = 0; round < 3; round++) {
+		ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+		put(w, b, t, 1, "A", 1.0, 7);
+		put(w, b, t, 2, "A", 1.0, 7);
+		ck_assert_int_eq(shmdb_commit(w, NULL), SHMDB_EUNIQUE);
+	}
+	ck_assert_int_eq(commit_one(db, t, 1, "A", 1.0, 7), 0);
+	ck_assert_int_eq(commit_one(db, t, 2, "B", 1.0, 7), SHMDB_EUNIQUE);
+	int64_t one[] = { 1 };
+	expect_ids(ids, walk(db, t, by_qty, C_QTY, ids, 2048), one, 1);
+	/* 1,500 rows in one transaction: the scratch grows under the upkeep
+	 * of both indexes. */
+	ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+	for (int64_t i = 10; i < 1510; i++)
+		put(w, b, t, i, "C", 2.0, 100 + i);
+	ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+	ck_assert_uint_eq(walk(db, t, by_sym, C_SYM, ids, 2048), 1501);
+	ck_assert_uint_eq(walk(db, t, by_qty, C_QTY, ids, 2048), 1501);
+	shmdb_row_free(b);
+	test_assert_served(&d, "failures");
+	shmdb_close(db);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
 /* ---- forged ring ops ------------------------------------------------------------ */
 
 static void forged_index_ops(void *arg)
@@ -314,6 +355,7 @@ int main(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, kept_with_their_rows);
 	tcase_add_test(tc, forged_index_ops_refused);
+	tcase_add_test(tc, failures_and_drops_in_big_transactions);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

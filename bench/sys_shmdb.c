@@ -69,8 +69,10 @@ static int start_daemon(const struct bench_params *p, uint64_t mib)
 		 * process is pinned to: its main and RCU threads would otherwise
 		 * inherit that and take time from the clients. */
 		bench_pin(p->server_cpu);
+		/* Memory only: the peers of these workloads do not sync either;
+		 * the durable workloads start their own. */
 		execl(p->shmdbd, p->shmdbd, "--socket", sock, "--arena-size", arena, "--writer-cpu", cpu,
-		      (char *)NULL);
+		      "--durability", "none", (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 1200; i++) {

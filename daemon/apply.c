@@ -331,6 +331,7 @@ void apply_ops(struct core *c, size_t nops, uint64_t ts, uint64_t *value)
 	const void *p;
 
 	*value = 0;
+	c->ncreated = 0;
 	for (size_t i = 0; i < nops && i < 2 * APPLY_AHEAD; i++)
 		if ((p = home_slot(c, i)))
 			__builtin_prefetch(p);
@@ -345,12 +346,14 @@ void apply_ops(struct core *c, size_t nops, uint64_t ts, uint64_t *value)
 			break;
 		case SHM_OP_CREATE_TABLE:
 			*value = create_table(c, &ops[i], ts);
+			c->created[c->ncreated++] = (uint32_t)*value;
 			break;
 		case SHM_OP_DROP_TABLE:
 			drop_table(c, o, ts);
 			break;
 		case SHM_OP_CREATE_INDEX:
 			*value = create_index(c, &ops[i], ts);
+			c->created[c->ncreated++] = (uint32_t)*value;
 			break;
 		case SHM_OP_DROP_INDEX:
 			drop_index(c, o, ts);

@@ -17,7 +17,9 @@
  * (a new index is queued for its build, secondary_fill.h); give each ordered
  * table the tree prepare made (its root in the table's count version);
  * retire what each op replaces.
- * Cannot fail. *value gets the id of the last table created (0 if none).
+ * Cannot fail. *value gets the id of the last table created (0 if none),
+ * and c->created[0..c->ncreated) the id each CREATE op answered, in op
+ * order (the caller made room for them).
  * Nothing is visible to a snapshot until commit_ts reaches ts.
  */
 void apply_ops(struct core *c, size_t nops, uint64_t ts, uint64_t *value);

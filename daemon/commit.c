@@ -1,10 +1,21 @@
 /*
  * commit.c - one transaction through the writer's core (see commit.h):
- * decode, prepare, apply, then publish.
+ * decode, prepare, apply, log, then publish.
  *
- * Invariant: meta->commit_ts is the last commit whose every version, index
- * slot and catalog entry is in place; a transaction that fails in decode or
- * prepare leaves it, and everything a snapshot can see, unchanged.
+ * Invariants: c->applied_ts is the last commit whose every version, index
+ * slot and catalog entry is in place, and meta->commit_ts (published) is
+ * at most it: equal after every commit, unless defer_publish holds it
+ * back until the log is on disk (core_publish). A transaction that fails
+ * in decode, in the log's reserve or in prepare leaves both, and everything
+ * a snapshot can see, unchanged. A transaction is logged (c->log.append)
+ * after apply and before it is published, so that a commit visible in
+ * sync mode is one whose record is on disk, and the log holds commits in
+ * commit order.
+ *
+ * Replay (restore.c): a logged transaction is applied again at its own
+ * commit ts, its table ids mapped to the ones this run gave the same
+ * tables, its checks skipped (they passed when it was first committed, and
+ * what it checked may carry other timestamps after a checkpoint's load).
  *
  * Ordering: commit_ts is stored last, with release order, after every store
  * of the transaction's apply pass: a reader that loads it with acquire order
@@ -13,30 +24,100 @@
  */
 #include "commit.h"
 
+#include <errno.h>
+#include <stdlib.h>
+
 #include "apply.h"
 #include "decode.h"
 #include "prepare.h"
+#include "shmdb.h"
+
+/* The CREATE ops among ops[0..nops), for which c->created has room after. */
+static int reserve_created(struct core *c, size_t nops, size_t *ncreate)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < nops; i++) {
+		uint8_t code = c->scratch.ops[i].op.code;
+		n += code == SHM_OP_CREATE_TABLE || code == SHM_OP_CREATE_INDEX;
+	}
+	*ncreate = n;
+	if (n <= c->created_cap)
+		return 0;
+	uint32_t *p = realloc(c->created, n * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	c->created = p;
+	c->created_cap = n;
+	return 0;
+}
+
+/* A request to the log, alone in its transaction (txn.h). */
+static int log_request(struct core *c, uint8_t code)
+{
+	int (*fn)(void *) = code == SHM_OP_SYNC ? c->log.sync : c->log.checkpoint;
+	return fn ? fn(c->log.ctx) : -ENOTSUP;
+}
+
+/* Map the ops' table ids through `map` and drop the checks (replay). */
+static int replay_fix(struct core *c, size_t *nops, struct table_map *map)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < *nops; i++) {
+		struct pending_op *p = &c->scratch.ops[i];
+		if (p->op.code == SHM_OP_CHECK)
+			continue;
+		if (p->op.table && table_map_get(map, p->op.table, &p->op.table))
+			return -ENOENT;
+		c->scratch.ops[kept++] = *p;
+	}
+	*nops = kept;
+	return 0;
+}
 
 static int commit(struct core *c, const uint8_t *buf, size_t len, uint64_t *commit_ts,
-		  uint64_t *value)
+		  uint64_t *value, struct table_map *replay_map, uint64_t replay_ts)
 {
-	size_t nops;
+	size_t nops, ncreate;
 	*value = 0;
 	*commit_ts = 0;
 	int r = decode_txn(&c->scratch, buf, len, &nops);
 	if (r)
 		return r;
-	uint64_t ts = c->meta->commit_ts + 1;
+	for (size_t i = 0; i < nops; i++) {
+		uint8_t code = c->scratch.ops[i].op.code;
+		if (code == SHM_OP_SYNC || code == SHM_OP_CHECKPOINT) {
+			if (nops != 1 || replay_map)
+				return SHMDB_EBADTXN;
+			/* The client's commits so far are published: the
+			 * checkpoint it waits for holds this one. */
+			*commit_ts = *value = c->meta->commit_ts;
+			return log_request(c, code);
+		}
+	}
+	if (replay_map && (r = replay_fix(c, &nops, replay_map)))
+		return r;
+	uint64_t ts = replay_map ? replay_ts : c->applied_ts + 1;
 	if (nops == 0) {
-		*commit_ts = ts - 1;
+		*commit_ts = c->applied_ts;
 		return 0;
 	}
+	if ((r = reserve_created(c, nops, &ncreate)))
+		return r;
+	bool logged = !c->internal && !c->replaying && c->log.reserve;
+	if (logged && (r = c->log.reserve(c->log.ctx, len, ncreate)))
+		return r;
 	r = prepare(c, &nops, ts);
 	if (r)
 		return r;
 	apply_ops(c, nops, ts, value);
-	/* Everything the transaction wrote is in place: make it visible. */
-	__atomic_store_n(&c->meta->commit_ts, ts, __ATOMIC_RELEASE);
+	c->applied_ts = ts;
+	if (logged)
+		c->log.append(c->log.ctx, WAL_TXN, ts, buf, len, c->created, c->ncreated);
+	if (replay_map)
+		for (size_t i = 0; i < c->ncreated && i < replay_map->nexpect; i++)
+			table_map_set(replay_map, replay_map->expect[i], c->created[i]);
+	if (!c->defer_publish)
+		core_publish(c);
 	__atomic_store_n(&c->meta->commits, c->meta->commits + 1, __ATOMIC_RELAXED);
 	*commit_ts = ts;
 	return 0;
@@ -45,7 +126,16 @@ static int commit(struct core *c, const uint8_t *buf, size_t len, uint64_t *comm
 int commit_txn(struct core *c, const uint8_t *buf, size_t len, uint64_t *commit_ts,
 	       uint64_t *value)
 {
-	int r = commit(c, buf, len, commit_ts, value);
+	int r = commit(c, buf, len, commit_ts, value, NULL, 0);
+	scratch_trim(&c->scratch);
+	return r;
+}
+
+int commit_replay(struct core *c, const uint8_t *buf, size_t len, uint64_t ts,
+		  struct table_map *map)
+{
+	uint64_t commit_ts, value;
+	int r = commit(c, buf, len, &commit_ts, &value, map, ts);
 	scratch_trim(&c->scratch);
 	return r;
 }

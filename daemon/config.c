@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "shmdb.h"
 
@@ -39,6 +40,21 @@ static const char usage[] =
 "  --allow-group GROUP  also admit clients of this group (name or gid)\n"
 "  --socket-mode MODE   octal file mode of the socket (default 0600, or 0660\n"
 "                       with --allow-group); admission is still checked\n"
+"  --data-dir DIR       where the log and checkpoints live, created if missing\n"
+"                       and locked against a second daemon (default\n"
+"                       /var/lib/shmdb for root, else $XDG_STATE_HOME/shmdb\n"
+"                       or ~/.local/state/shmdb)\n"
+"  --durability MODE    sync: a commit is acknowledged and visible once its\n"
+"                       log record is on disk (one fdatasync for every commit\n"
+"                       waiting); async (default): at once, the log flushed\n"
+"                       every --flush-interval-ms; none: memory only, no\n"
+"                       data dir\n"
+"  --flush-interval-ms N  async: milliseconds between log flushes (default 10)\n"
+"  --checkpoint-every SIZE  write a checkpoint when the log has grown by this\n"
+"                       much since the last (default 256M)\n"
+"  --log-segment-size SIZE  bytes of one preallocated log file (default 64M)\n"
+"  --recover-truncate   start from the last good log record when the log is\n"
+"                       damaged, dropping what follows it (said in the log)\n"
 "  --help               print this help and exit\n"
 "  --version            print the version and exit\n";
 
@@ -70,6 +86,27 @@ int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+const char *durability_name(enum durability d)
+{
+	return d == DURABILITY_SYNC ? "sync" : d == DURABILITY_ASYNC ? "async" : "none";
+}
+
+/* /var/lib/shmdb for root; else $XDG_STATE_HOME/shmdb, ~/.local/state/shmdb. */
+static int default_data_dir(char *out, size_t cap)
+{
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	int n;
+	if (geteuid() == 0)
+		n = snprintf(out, cap, "/var/lib/shmdb");
+	else if (xdg && xdg[0] == '/')
+		n = snprintf(out, cap, "%s/shmdb", xdg);
+	else if (home && home[0] == '/')
+		n = snprintf(out, cap, "%s/.local/state/shmdb", home);
+	else
+		return -ENOENT;
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
 static int parse_int(const char *s, long min, long max, long *out)
 {
 	char *end;
@@ -96,7 +133,9 @@ static int parse_group(const char *s, gid_t *gid)
 }
 
 enum { OPT_SOCKET = 256, OPT_ARENA_SIZE, OPT_NUMA_NODES, OPT_HUGEPAGES,
-       OPT_WRITER_CPU, OPT_WRITER_IDLE, OPT_ALLOW_GROUP, OPT_SOCKET_MODE, OPT_HELP, OPT_VERSION };
+       OPT_WRITER_CPU, OPT_WRITER_IDLE, OPT_ALLOW_GROUP, OPT_SOCKET_MODE, OPT_DATA_DIR,
+       OPT_DURABILITY, OPT_FLUSH_MS, OPT_CHECKPOINT_EVERY, OPT_LOG_SEGMENT,
+       OPT_RECOVER_TRUNCATE, OPT_HELP, OPT_VERSION };
 
 static const struct option options[] = {
 	{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -107,6 +146,12 @@ static const struct option options[] = {
 	{ "writer-idle-us", required_argument, NULL, OPT_WRITER_IDLE },
 	{ "allow-group", required_argument, NULL, OPT_ALLOW_GROUP },
 	{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
+	{ "data-dir", required_argument, NULL, OPT_DATA_DIR },
+	{ "durability", required_argument, NULL, OPT_DURABILITY },
+	{ "flush-interval-ms", required_argument, NULL, OPT_FLUSH_MS },
+	{ "checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY },
+	{ "log-segment-size", required_argument, NULL, OPT_LOG_SEGMENT },
+	{ "recover-truncate", no_argument, NULL, OPT_RECOVER_TRUNCATE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -193,6 +238,50 @@ static enum config_result apply(struct config *c, int opt, const char *arg,
 		c->socket_mode_set = true;
 		return CONFIG_RUN;
 	}
+	case OPT_DATA_DIR:
+		if (!*arg || strlen(arg) >= sizeof(c->data_dir) - 64) {
+			snprintf(err, errlen, "--data-dir: path must be 1 to %zu bytes",
+				 sizeof(c->data_dir) - 65);
+			return CONFIG_ERROR;
+		}
+		strcpy(c->data_dir, arg);
+		return CONFIG_RUN;
+	case OPT_DURABILITY:
+		for (int d = DURABILITY_NONE; d <= DURABILITY_SYNC; d++)
+			if (!strcmp(arg, durability_name(d))) {
+				c->durability = d;
+				return CONFIG_RUN;
+			}
+		snprintf(err, errlen, "--durability: '%s' is not none, async or sync", arg);
+		return CONFIG_ERROR;
+	case OPT_FLUSH_MS:
+		if (parse_int(arg, 1, 60 * 1000, &v)) {
+			snprintf(err, errlen, "--flush-interval-ms: '%s' is not a number of milliseconds from 1 to 60000", arg);
+			return CONFIG_ERROR;
+		}
+		c->flush_ms = (uint32_t)v;
+		return CONFIG_RUN;
+	case OPT_CHECKPOINT_EVERY: {
+		uint64_t sz;
+		if (parse_size(arg, &sz) || sz < CONFIG_MIN_LOG_SEGMENT || sz > CONFIG_MAX_ARENA_SIZE) {
+			snprintf(err, errlen, "--checkpoint-every: '%s' is not a size from 64K to 1T", arg);
+			return CONFIG_ERROR;
+		}
+		c->checkpoint_every = sz;
+		return CONFIG_RUN;
+	}
+	case OPT_LOG_SEGMENT: {
+		uint64_t sz;
+		if (parse_size(arg, &sz) || sz < CONFIG_MIN_LOG_SEGMENT || sz > (4ull << 30)) {
+			snprintf(err, errlen, "--log-segment-size: '%s' is not a size from 64K to 4G", arg);
+			return CONFIG_ERROR;
+		}
+		c->log_segment = sz;
+		return CONFIG_RUN;
+	}
+	case OPT_RECOVER_TRUNCATE:
+		c->recover_truncate = true;
+		return CONFIG_RUN;
 	case OPT_HELP:
 		fputs(usage, stdout);
 		return CONFIG_EXIT;
@@ -213,6 +302,10 @@ enum config_result config_parse(struct config *c, int argc, char **argv,
 	c->hugepages = HUGEPAGES_AUTO;
 	c->writer_cpu = -1;
 	c->writer_idle_us = CONFIG_DEFAULT_WRITER_IDLE_US;
+	c->durability = DURABILITY_ASYNC;
+	c->flush_ms = CONFIG_DEFAULT_FLUSH_MS;
+	c->checkpoint_every = CONFIG_DEFAULT_CHECKPOINT_EVERY;
+	c->log_segment = CONFIG_DEFAULT_LOG_SEGMENT;
 
 	opterr = 0;
 	optind = 1;
@@ -246,5 +339,10 @@ enum config_result config_parse(struct config *c, int argc, char **argv,
 	}
 	if (!c->socket_mode_set)
 		c->socket_mode = c->allow_group_set ? 0660 : 0600;
+	if (c->durability != DURABILITY_NONE && !c->data_dir[0] &&
+	    default_data_dir(c->data_dir, sizeof(c->data_dir) - 64)) {
+		snprintf(err, errlen, "no default data dir (no HOME): give --data-dir");
+		return CONFIG_ERROR;
+	}
 	return CONFIG_RUN;
 }

@@ -22,6 +22,16 @@ enum hugepages_mode {
 #define CONFIG_MIN_ARENA_SIZE (1ull << 20)
 #define CONFIG_MAX_ARENA_SIZE (1ull << 40)
 #define CONFIG_DEFAULT_WRITER_IDLE_US 200
+#define CONFIG_DEFAULT_FLUSH_MS 10
+#define CONFIG_DEFAULT_CHECKPOINT_EVERY (256ull << 20)
+#define CONFIG_DEFAULT_LOG_SEGMENT (64ull << 20)
+#define CONFIG_MIN_LOG_SEGMENT (64ull << 10)
+
+enum durability {
+	DURABILITY_NONE,  /* memory only: no data dir */
+	DURABILITY_ASYNC, /* acknowledged at once, the log flushed every flush_ms */
+	DURABILITY_SYNC,  /* acknowledged once the log record is on disk */
+};
 
 struct config {
 	char socket_path[SHMDB_SOCKET_PATH_MAX];      /* resolved: flag, or shmdb_default_socket() */
@@ -34,6 +44,12 @@ struct config {
 	gid_t allow_group;          /* admitted besides the daemon's uid and root */
 	bool socket_mode_set;
 	mode_t socket_mode;         /* default 0600, or 0660 with --allow-group */
+	char data_dir[4096];        /* resolved: flag, or config_default_data_dir() */
+	enum durability durability;
+	uint32_t flush_ms;          /* async: the log's flush interval */
+	uint64_t checkpoint_every;  /* log bytes between checkpoints */
+	uint64_t log_segment;       /* bytes of one log segment file */
+	bool recover_truncate;      /* start from the last good log record */
 };
 
 enum config_result {
@@ -56,5 +72,8 @@ enum config_result config_parse(struct config *c, int argc, char **argv,
  * anything else, -ERANGE on overflow.
  */
 int parse_size(const char *s, uint64_t *out);
+
+/* The name of mode d: "none", "async" or "sync". */
+const char *durability_name(enum durability d);
 
 #endif /* SHMDBD_CONFIG_H */

@@ -5,6 +5,9 @@
  * a reader's first snapshot sees the empty catalog tables_init wrote.
  */
 #include "core.h"
+
+#include <stdlib.h>
+
 #include "index.h"
 #include "prepare.h"
 
@@ -19,6 +22,12 @@ void core_init(struct core *c, uint8_t *base, struct shm_meta *meta, struct allo
 	c->scratch = (struct txn_scratch){ 0 };
 	c->fill = (struct secondary_fill){ 0 };
 	c->internal = 0;
+	c->log = (struct core_log){ 0 };
+	c->applied_ts = 1;
+	c->defer_publish = 0;
+	c->replaying = 0;
+	c->created = NULL;
+	c->ncreated = c->created_cap = 0;
 	tables_init(&c->tables, base, meta, retired);
 	index_build_init(&c->build, base, alloc, retired);
 	tree_writer_init(&c->tree, base, alloc, (struct tree_alloc){ prepare_node_block, c });
@@ -31,6 +40,15 @@ void core_destroy(struct core *c)
 	tree_writer_free(&c->tree);
 	scratch_free(&c->scratch);
 	fill_free(&c->fill);
+	free(c->created);
+}
+
+void core_publish(struct core *c)
+{
+	if (c->meta->commit_ts == c->applied_ts)
+		return;
+	/* Everything the commits wrote is in place: make it visible. */
+	__atomic_store_n(&c->meta->commit_ts, c->applied_ts, __ATOMIC_RELEASE);
 }
 
 const struct shm_version *core_head(const struct core *c, const struct shm_table *t,

@@ -33,6 +33,29 @@ struct core_pressure {
 	void *ctx;
 };
 
+/*
+ * Where committed transactions go beyond memory: the write-ahead log
+ * (wal.h), or nobody (every function NULL: durability none). The core
+ * asks reserve before it changes anything, so that a transaction the log
+ * cannot take is refused whole; it calls append after apply, before the
+ * commit is published. Client transactions only: a build step's and a
+ * replayed one are not logged.
+ */
+struct core_log {
+	/* Room for a record of a transaction of `len` bytes creating
+	 * `ncreated` tables: 0, or the error the commit
+	 * fails with (nothing applied). */
+	int (*reserve)(void *ctx, size_t len, size_t ncreated);
+	/* The record: kind (enum wal_kind), commit ts, payload, created ids. */
+	void (*append)(void *ctx, uint32_t kind, uint64_t ts, const uint8_t *payload,
+		       size_t len, const uint32_t *created, size_t ncreated);
+	/* A client's shmdb_sync: 0 once every commit so far is on disk. */
+	int (*sync)(void *ctx);
+	/* A client's shmdb_checkpoint: 0 once one is asked for. */
+	int (*checkpoint)(void *ctx);
+	void *ctx;
+};
+
 struct core {
 	uint8_t *base;                 /* the range: meta at 0, arenas after */
 	struct shm_meta *meta;
@@ -47,6 +70,17 @@ struct core {
 	struct secondary_fill fill;    /* secondary indexes being built */
 	int internal;                  /* 1 while the transaction is a build
 					* step's: it may write an index */
+	struct core_log log;           /* where commits are logged */
+	uint64_t applied_ts;           /* the last commit applied; published
+					* too unless defer_publish */
+	int defer_publish;             /* 1: commit_ts is stored by
+					* core_publish (sync durability: after
+					* the log is on disk) */
+	int replaying;                 /* 1: checks pass, fills wait, nothing
+					* logged (restore.c) */
+	uint32_t *created;             /* the tables the transaction's CREATE
+					* ops answered, in op order */
+	size_t ncreated, created_cap;
 };
 
 /*
@@ -57,6 +91,10 @@ struct core {
 void core_init(struct core *c, uint8_t *base, struct shm_meta *meta, struct alloc *alloc,
 	       struct retire_queue *retired, struct core_pressure pressure);
 void core_destroy(struct core *c);
+
+/* core_publish - make every applied commit visible: commit_ts =
+ * applied_ts, with release order. */
+void core_publish(struct core *c);
 
 /* The newest version of key[0..klen) in live table t (its hash `hash`),
  * a tombstone perhaps, or NULL if the key has none. */

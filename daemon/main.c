@@ -1,22 +1,31 @@
 /*
  * main.c - shmdbd: parse the flags, take the instance lock, read the
- * topology, build and seal the store, start the writer, serve until SIGTERM
- * or SIGINT, then stop cleanly. Exit status: 0 after a clean stop, 2 for a
- * bad flag or value, 1 for any failure to start.
+ * topology, build and seal the store, bring back what the data dir holds
+ * (durability async or sync), start the writer, the log and the
+ * checkpointer, serve until SIGTERM or SIGINT, then stop cleanly. The
+ * socket appears only once the store is whole. Exit status: 0 after a
+ * clean stop, 2 for a bad flag or value, 1 for any failure to start.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <numa.h>
 #include <stdio.h>
 #include <string.h>
 #include <urcu/urcu-memb.h>
 
+#include "checkpoint.h"
+#include "clock.h"
 #include "config.h"
+#include "datadir.h"
 #include "log.h"
+#include "restore.h"
 #include "server.h"
 #include "shmdb.h"
 #include "store.h"
 #include "topology.h"
+#include "wal_format.h"
 #include "writer.h"
 
 static void log_store(const struct store *st, int writer_cpu)
@@ -29,6 +38,91 @@ static void log_store(const struct store *st, int writer_cpu)
 	log_line("writer thread pinned to cpu %d", writer_cpu);
 }
 
+/*
+ * The data dir: lock it, load the newest checkpoint and replay the log
+ * into the writer's core, open the log for new records, finish the index
+ * builds the replay left (their ends logged), and have the checkpointer
+ * ready. Main thread, before the writer thread runs.
+ */
+/* Log the WAL_TABLE_IDS record of this run, if its ids moved. */
+static int log_table_ids(const struct restore_result *res, struct core *c)
+{
+	uint8_t *payload;
+	size_t len;
+	int e = restore_table_ids(res, c, &payload, &len);
+	if (!e && len && !(e = c->log.reserve(c->log.ctx, len, 0)))
+		c->log.append(c->log.ctx, WAL_TABLE_IDS, c->applied_ts, payload, len, NULL, 0);
+	free(payload);
+	return e;
+}
+
+static int durable_start(const struct config *cfg, struct datadir *dd, struct writer *wr,
+			 struct wal *wal, struct checkpointer *ck, char *err, size_t errlen)
+{
+	struct restore_result res;
+	uint64_t t0 = shm_now_ns();
+	int e = datadir_open(dd, cfg->data_dir, err, errlen);
+	if (e)
+		return e;
+	urcu_memb_read_lock();
+	e = restore_run(&wr->core, dd, cfg, &res, err, errlen);
+	urcu_memb_read_unlock();
+	if (!e)
+		e = wal_open(wal, dd->fd, dd->store_id, res.next_seq, res.last_ts, res.segs,
+			     res.nsegs, cfg, wr->store->meta, err, errlen);
+	free(res.segs);
+	if (e) {
+		free(res.map);
+		datadir_close(dd);
+		return e;
+	}
+	e = checkpointer_start(ck, dd, wal, wr->store->meta, cfg->socket_path,
+			       cfg->checkpoint_every, res.run, err, errlen);
+	if (e) {
+		free(res.map);
+		wal_close(wal);
+		datadir_close(dd);
+		return e;
+	}
+	writer_attach_log(wr, wal, ck);
+	/* Before any record of this run (the builds' below too): the ids it
+	 * gave the tables, if they moved. */
+	e = log_table_ids(&res, &wr->core);
+	free(res.map);
+	if (e) {
+		snprintf(err, errlen, "the log cannot be written: %s", shmdb_strerror(e));
+		checkpointer_stop(ck);
+		wal_close(wal);
+		datadir_close(dd);
+		return e;
+	}
+	urcu_memb_read_lock();
+	while (fill_pending(&wr->core.fill))
+		fill_step(&wr->core);
+	urcu_memb_read_unlock();
+	if ((e = wal_flush(wal))) {
+		snprintf(err, errlen, "the log cannot be written: %s", strerror(-e));
+		checkpointer_stop(ck);
+		wal_close(wal);
+		datadir_close(dd);
+		return e;
+	}
+	core_publish(&wr->core);
+	__atomic_store_n(&wr->store->meta->checkpoint_bytes, res.checkpoint_bytes, __ATOMIC_RELAXED);
+	double s = (double)(shm_now_ns() - t0) / 1e9;
+	if (dd->created)
+		log_line("data dir %s: a new store, durability %s", cfg->data_dir,
+			 durability_name(cfg->durability));
+	else
+		log_line("data dir %s: %" PRIu64 " records from the checkpoint of commit %" PRIu64
+			 " and %" PRIu64 " log records replayed in %.2f s (%.0f records/s); "
+			 "durability %s",
+			 cfg->data_dir, res.records, res.checkpoint_ts, res.replayed, s,
+			 s > 0 ? (double)(res.records + res.replayed) / s : 0.0,
+			 durability_name(cfg->durability));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct config cfg;
@@ -37,6 +131,9 @@ int main(int argc, char **argv)
 	struct topology *topo = NULL;
 	struct store st;
 	struct writer wr;
+	struct datadir dd;
+	struct wal wal;
+	struct checkpointer ck;
 	int nodes[SHM_MAX_ARENAS];
 	unsigned nnodes;
 	int writer_cpu;
@@ -89,13 +186,29 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shmdbd: session registry: %s\n", strerror(-e));
 		return 1;
 	}
-	e = writer_start(&wr, writer_cpu, cfg.writer_idle_us * 1000ull, &st, &srv.sessions);
+	e = writer_init(&wr, writer_cpu, cfg.writer_idle_us * 1000ull, &st, &srv.sessions);
+	if (e) {
+		fprintf(stderr, "shmdbd: writer on cpu %d: %s\n", writer_cpu, strerror(-e));
+		return 1;
+	}
+	bool durable = cfg.durability != DURABILITY_NONE;
+	if (durable && (durable_start(&cfg, &dd, &wr, &wal, &ck, err, sizeof(err)))) {
+		fprintf(stderr, "shmdbd: %s\n", err);
+		return 1;
+	}
+	e = writer_run(&wr);
 	if (e) {
 		fprintf(stderr, "shmdbd: writer thread on cpu %d: %s\n", writer_cpu, strerror(-e));
 		return 1;
 	}
 	if (server_start(&srv, &st, err, sizeof(err))) {
 		fprintf(stderr, "shmdbd: %s\n", err);
+		writer_stop(&wr);
+		return 1;
+	}
+	if (durable && (e = wal_start(&wal, checkpointer_tick, &ck))) {
+		fprintf(stderr, "shmdbd: log thread: %s\n", strerror(-e));
+		server_stop(&srv);
 		writer_stop(&wr);
 		return 1;
 	}
@@ -106,6 +219,11 @@ int main(int argc, char **argv)
 	log_line("stopping on %s", sig ? strsignal(sig) : "an error");
 	server_stop(&srv);
 	writer_stop(&wr);
+	if (durable) {
+		checkpointer_stop(&ck);
+		wal_close(&wal);
+		datadir_close(&dd);
+	}
 	session_registry_destroy(&srv.sessions);
 	urcu_memb_unregister_thread();
 	store_destroy(&st);

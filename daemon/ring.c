@@ -154,10 +154,21 @@ void ring_flush(struct ring_state *rs, struct shm_session_header *h)
 	rs->posted = false;
 	/* Completions are written: publish them. */
 	__atomic_store_n(&h->cq_tail, rs->cq_tail, __ATOMIC_RELEASE);
+	rs->cq_published = rs->cq_tail;
 	/* Pairs with the client's fence between client_waiting and cq_tail. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&h->client_waiting, __ATOMIC_RELAXED))
 		syscall(SYS_futex, &h->cq_tail, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+void ring_fail_unpublished(struct ring_state *rs, struct shm_session_header *h, int status)
+{
+	for (uint32_t t = rs->cq_published; t != rs->cq_tail; t++) {
+		struct shm_cqe *e = &cq_base(h)[t & (SHM_CQ_ENTRIES - 1)];
+		e->status = status;
+		e->commit_ts = 0;
+		e->value = 0;
+	}
 }
 
 bool ring_pending(const struct ring_state *rs, const struct shm_session_header *h)

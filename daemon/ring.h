@@ -19,6 +19,7 @@ struct ring_state {
 	uint64_t sq_head;      /* private copy: what the client wrote is not trusted */
 	uint64_t sq_head_published; /* last value stored in the segment */
 	uint32_t cq_tail;
+	uint32_t cq_published; /* cq_tail as last stored in the segment */
 	uint64_t tickets;      /* transactions completed in this session */
 	uint8_t *txn;          /* the transaction being reassembled */
 	size_t txn_len, txn_cap;
@@ -53,5 +54,12 @@ void ring_flush(struct ring_state *rs, struct shm_session_header *seg);
 
 /* Whether submissions wait (for the writer's last look before it sleeps). */
 bool ring_pending(const struct ring_state *rs, const struct shm_session_header *seg);
+
+/*
+ * ring_fail_unpublished - rewrite every completion posted since the last
+ * ring_flush to `status`, with no commit: their transactions will never be
+ * published (sync durability: the log could not be written).
+ */
+void ring_fail_unpublished(struct ring_state *rs, struct shm_session_header *h, int status);
 
 #endif /* SHMDBD_RING_H */

@@ -22,6 +22,7 @@
 #include "secondary.h"
 #include "shmdb.h"
 #include "txn.h"
+#include "wal_format.h"
 
 void fill_add(struct secondary_fill *f, struct tables *tables, uint32_t id)
 {
@@ -136,6 +137,53 @@ static int encode_step(struct core *c, struct secondary_fill *f, const struct sh
 	return 0;
 }
 
+/* Log the end of ix's build over table t, failed with err or not
+ * (WAL_FILL_END, wal_format.h), so that a replay ends it the same way:
+ * 0, or the log's refusal (the build ends at a later step). */
+static int log_end(struct core *c, const struct shm_table *t, const struct shm_table *ix,
+		   int err, uint64_t ts)
+{
+	if (!c->log.reserve || c->replaying)
+		return 0;
+	uint8_t payload[12 + sizeof(ix->name)];
+	uint32_t base = t->id, len = ix->name_len;
+	int32_t e = err;
+	memcpy(payload, &base, 4);
+	memcpy(payload + 4, &e, 4);
+	memcpy(payload + 8, &len, 4);
+	memcpy(payload + 12, ix->name, len);
+	int r = c->log.reserve(c->log.ctx, 12 + len, 0);
+	if (!r)
+		c->log.append(c->log.ctx, WAL_FILL_END, ts, payload, 12 + len, NULL, 0);
+	return r;
+}
+
+int fill_end_replay(struct core *c, uint32_t base, const uint8_t *column, size_t len, int err)
+{
+	struct shm_table *t = tables_live(&c->tables, base);
+	struct shm_table *ix = t ? tables_index_named(&c->tables, t, column, len) : NULL;
+	if (!ix)
+		return -ENOENT;
+	if (!err)
+		return 0; /* built: the build after the replay makes it again */
+	struct secondary_fill *f = &c->fill;
+	for (size_t i = 0; i < f->n; i++) {
+		if (f->queue[i] != ix->id)
+			continue;
+		if (i == 0) {
+			pop(f);
+		} else {
+			memmove(f->queue + i, f->queue + i + 1, (f->n - i - 1) * sizeof(f->queue[0]));
+			f->n--;
+		}
+		break;
+	}
+	struct shm_index_def *d = (struct shm_index_def *)(c->base + ix->schema);
+	d->error = err;
+	__atomic_store_n(&d->ready_ts, SHM_TS_INFINITY, __ATOMIC_RELEASE);
+	return 0;
+}
+
 void fill_step(struct core *c)
 {
 	struct secondary_fill *f = &c->fill;
@@ -153,13 +201,13 @@ void fill_step(struct core *c)
 		}
 		size_t len = 0;
 		int e = encode_step(c, f, t, ix, d, &len);
-		uint64_t ts = c->meta->commit_ts, value;
+		uint64_t ts = c->applied_ts, value;
 		if (!e && len) {
 			c->internal = 1;
 			e = commit_txn(c, f->buf, len, &ts, &value);
 			c->internal = 0;
 		}
-		if (e || f->pos > shm_index_mask(f->word))
+		if ((e || f->pos > shm_index_mask(f->word)) && !log_end(c, t, ix, e, ts))
 			finish(f, d, e, ts);
 		return;
 	}

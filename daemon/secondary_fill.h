@@ -65,4 +65,13 @@ void fill_step(struct core *c);
 
 void fill_free(struct secondary_fill *f);
 
+/*
+ * fill_end_replay - a logged WAL_FILL_END: the build of the index of
+ * table `base` on column[0..len) ended, failed with err (< 0) or not (0).
+ * A failed one is marked failed as the first run did and leaves the queue;
+ * a built one stays queued (the build runs after the replay). Returns 0,
+ * or -ENOENT when there is no such index.
+ */
+int fill_end_replay(struct core *c, uint32_t base, const uint8_t *column, size_t len, int err);
+
 #endif /* SHMDBD_SECONDARY_FILL_H */

@@ -24,6 +24,8 @@
  */
 #include "writer.h"
 
+#include "checkpoint.h"
+
 #include "clock.h"
 #include "spin.h"
 #include "tsan.h"
@@ -75,7 +77,7 @@ static bool reclaim_holds(void *arg)
 	return reclaimer_holds(&w->reclaimer);
 }
 
-/* One pass over every session. Returns the transactions completed. */
+/* Serve every session's ring. Returns the transactions completed. */
 static unsigned serve_all(struct writer *w)
 {
 	const struct session_list *l = session_list_get(w->sessions);
@@ -89,11 +91,37 @@ static unsigned serve_all(struct writer *w)
 			if (broken)
 				session_doom(s, broken);
 		}
+	}
+	session_list_put(l);
+	return done;
+}
+
+/*
+ * The end of a pass. Sync durability: the pass's records go to disk in one
+ * flush (group commit), and only then are its commits published and its
+ * completions posted; if the flush fails they never are (wal.h). Then every
+ * session's completions are flushed to it.
+ */
+static void finish_pass(struct writer *w)
+{
+	int failed = 0;
+	if (w->core.applied_ts != w->store->meta->commit_ts && w->wal &&
+	    w->wal->mode == DURABILITY_SYNC) {
+		failed = wal_failed(w->wal); /* never publish after a failure */
+		if (!failed && (failed = wal_flush(w->wal)))
+			wal_fail(w->wal, failed);
+	}
+	if (!failed)
+		core_publish(&w->core);
+	const struct session_list *l = session_list_get(w->sessions);
+	for (uint32_t i = 0; i < l->n; i++) {
+		struct session *s = l->s[i];
+		if (failed)
+			ring_fail_unpublished(ring_of(s), s->seg, failed);
 		ring_flush(ring_of(s), s->seg);
 		TSAN_RELEASE(s); /* before the grace period that may free it */
 	}
 	session_list_put(l);
-	return done;
 }
 
 static bool any_pending(struct writer *w)
@@ -149,6 +177,7 @@ static void *writer_main(void *arg)
 			fill_step(&w->core);
 			done++;
 		}
+		finish_pass(w);
 		/* The clock only after work or every CLOCK_EVERY_IDLE empty
 		 * passes: an empty pass costs about as much as reading it. */
 		if (done || ++idle_passes % CLOCK_EVERY_IDLE == 0) {
@@ -185,17 +214,16 @@ static void writer_free(struct writer *w)
 	retire_free_all(&w->retired);
 }
 
-int writer_start(struct writer *w, int cpu, uint64_t idle_ns, struct store *st,
-		 struct session_registry *reg)
+int writer_init(struct writer *w, int cpu, uint64_t idle_ns, struct store *st,
+		struct session_registry *reg)
 {
-	pthread_attr_t attr;
-	cpu_set_t set;
-
 	w->cpu = cpu;
 	w->idle_ns = idle_ns;
 	w->stop = 0;
 	w->store = st;
 	w->sessions = reg;
+	w->wal = NULL;
+	w->checkpoint = NULL;
 	if (cpu < 0 || cpu >= CPU_SETSIZE)
 		return -EINVAL;
 	int e = grace_start(&w->grace, cpu);
@@ -213,20 +241,70 @@ int writer_start(struct writer *w, int cpu, uint64_t idle_ns, struct store *st,
 	reclaimer_init(&w->reclaimer, st->base, st->meta, &w->alloc, &w->retired, &w->grace,
 		       (struct slot_source){ session_sweep_begin, session_sweep_next,
 					     session_sweep_end, &w->sweep });
+	return 0;
+}
+
+/* The core's log hooks (core.h), answered by the wal and the checkpointer. */
+static int log_reserve(void *arg, size_t len, size_t ncreated)
+{
+	struct writer *w = arg;
+	return wal_reserve(w->wal, len, ncreated);
+}
+
+static void log_append(void *arg, uint32_t kind, uint64_t ts, const uint8_t *payload, size_t len,
+		       const uint32_t *created, size_t ncreated)
+{
+	struct writer *w = arg;
+	wal_append(w->wal, kind, ts, payload, len, created, ncreated);
+}
+
+static int log_sync(void *arg)
+{
+	struct writer *w = arg;
+	int e = wal_failed(w->wal);
+	if (e)
+		return e;
+	/* Sync mode: the end of this pass flushes before the answer is posted. */
+	return w->wal->mode == DURABILITY_SYNC ? 0 : wal_flush(w->wal);
+}
+
+static int log_checkpoint(void *arg)
+{
+	struct writer *w = arg;
+	checkpointer_request(w->checkpoint);
+	return 0;
+}
+
+void writer_attach_log(struct writer *w, struct wal *wal, struct checkpointer *ck)
+{
+	w->wal = wal;
+	w->checkpoint = ck;
+	w->core.log = (struct core_log){ log_reserve, log_append, log_sync, log_checkpoint, w };
+	w->core.defer_publish = wal->mode == DURABILITY_SYNC;
+}
+
+int writer_run(struct writer *w)
+{
+	pthread_attr_t attr;
+	cpu_set_t set;
 	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	e = pthread_attr_init(&attr);
+	CPU_SET(w->cpu, &set);
+	int e = pthread_attr_init(&attr);
 	if (!e) {
 		e = pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
 		if (!e)
 			e = pthread_create(&w->thread, &attr, writer_main, w);
 		pthread_attr_destroy(&attr);
 	}
-	if (e) {
-		writer_free(w);
-		grace_stop(&w->grace);
-	}
+	if (e)
+		writer_destroy(w);
 	return -e;
+}
+
+void writer_destroy(struct writer *w)
+{
+	writer_free(w);
+	grace_stop(&w->grace);
 }
 
 void writer_stop(struct writer *w)
@@ -236,6 +314,5 @@ void writer_stop(struct writer *w)
 	__atomic_fetch_add(bell, 1, __ATOMIC_RELEASE);
 	syscall(SYS_futex, bell, FUTEX_WAKE, 1, NULL, NULL, 0);
 	pthread_join(w->thread, NULL);
-	writer_free(w);
-	grace_stop(&w->grace);
+	writer_destroy(w);
 }

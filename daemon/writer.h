@@ -19,6 +19,9 @@
 #include "ring.h"
 #include "sessions.h"
 #include "store.h"
+#include "wal.h"
+
+struct checkpointer;
 
 struct writer {
 	pthread_t thread;
@@ -33,6 +36,8 @@ struct writer {
 	struct reclaimer reclaimer;
 	struct session_sweep sweep; /* the reclaimer's view of the reader slots */
 	struct grace grace;         /* its grace thread */
+	struct wal *wal;            /* the log, NULL for durability none */
+	struct checkpointer *checkpoint;
 };
 
 /* What the writer keeps in each session (sessions.h's opaque bytes): the
@@ -41,14 +46,35 @@ struct writer {
 void writer_session_state_free(void *state);
 
 /*
- * writer_start - start the writer thread, and its grace thread, pinned to
- * `cpu` (their affinity is set before they run), serving the sessions of `reg` over store `st`.
- * Returns 0 or -errno (-EINVAL for a cpu the kernel refuses).
+ * writer_init - set up the writer's core over store `st` (the store empty
+ * at commit 1) and start its grace thread pinned to `cpu`; the writer's
+ * thread starts with writer_run. Between the two the caller's thread may
+ * commit through w->core (a restore). Returns 0 or -errno (-EINVAL for a
+ * cpu out of range).
  */
-int writer_start(struct writer *w, int cpu, uint64_t idle_ns, struct store *st,
-		 struct session_registry *reg);
+int writer_init(struct writer *w, int cpu, uint64_t idle_ns, struct store *st,
+		struct session_registry *reg);
 
-/* writer_stop - ask the thread to stop, wake it, and join it. */
+/*
+ * writer_attach_log - log every client commit to `wal` (sync mode: publish
+ * a pass's commits only once its records are on disk) and answer
+ * checkpoint requests with `ck`. Before writer_run.
+ */
+void writer_attach_log(struct writer *w, struct wal *wal, struct checkpointer *ck);
+
+/*
+ * writer_run - start the writer thread, pinned to the cpu of writer_init
+ * (its affinity set before it runs), serving the sessions of the
+ * registry. Returns 0, or -errno after undoing writer_init.
+ */
+int writer_run(struct writer *w);
+
+/* writer_stop - ask the thread to stop, wake it, join it, and free what
+ * writer_init set up. */
 void writer_stop(struct writer *w);
+
+/* writer_destroy - free what writer_init set up, when writer_run was not
+ * called. */
+void writer_destroy(struct writer *w);
 
 #endif /* SHMDBD_WRITER_H */

@@ -82,7 +82,13 @@ extern "C" {
 	 * index, or a unique index was asked for over rows that share a	\
 	 * value: nothing of the transaction was applied. */			\
 	X(SHMDB_EUNIQUE, 8,							\
-	  "two rows would share a value of a unique index: nothing applied")
+	  "two rows would share a value of a unique index: nothing applied")	\
+	/* The daemon (durability async) cannot write its log (a full disk,	\
+	 * an I/O error): it refuses every commit, applying nothing, and	\
+	 * keeps serving reads until the log can be written again (said in	\
+	 * its log and in shmdb_stats.log_error). */				\
+	X(SHMDB_ENOLOG, 9,							\
+	  "the daemon cannot write its log: writes are refused, nothing applied")
 
 #define SHMDB_ERR_ENUMERATOR_(name, offset, message) name = SHMDB_ERR_BASE - (offset),
 enum shmdb_error { SHMDB_ERRORS(SHMDB_ERR_ENUMERATOR_) };
@@ -97,6 +103,7 @@ enum shmdb_error { SHMDB_ERRORS(SHMDB_ERR_ENUMERATOR_) };
 #define SHMDB_ECONFLICT SHMDB_ECONFLICT
 #define SHMDB_EBADTXN SHMDB_EBADTXN
 #define SHMDB_EUNIQUE SHMDB_EUNIQUE
+#define SHMDB_ENOLOG SHMDB_ENOLOG
 
 /* How many codes the list has, and the first and last of them: every
  * value from SHMDB_ERR_FIRST down to SHMDB_ERR_LAST is a code, and no value
@@ -605,7 +612,23 @@ typedef struct shmdb_stats {
 	uint64_t oldest_only_bytes;/* bytes that only the oldest snapshot keeps alive:
 				    * freed when it ends */
 	uint64_t mem_pinned;       /* bytes kept because some live snapshot sees them */
+	/* Durability (the daemon's --durability): */
+	int durability;            /* SHMDB_DURABILITY_NONE, _ASYNC or _SYNC */
+	int log_error;             /* 0, or the -errno that stops the log: commits
+				    * fail (async: SHMDB_ENOLOG) until it is mended */
+	uint64_t durable_ts;       /* the last commit on disk (commit_ts in sync mode;
+				    * 0 in none) */
+	uint64_t log_bytes;        /* log bytes written since the last checkpoint */
+	uint64_t writes_refused;   /* commits refused because the log could not be written */
+	uint64_t checkpoint_ts;    /* the commit the newest checkpoint holds, 0 if none */
+	uint64_t checkpoint_bytes; /* its size */
+	uint64_t checkpoint_ns;    /* when it was written (CLOCK_REALTIME), 0 if none */
+	uint64_t checkpoints;      /* checkpoints this daemon has written */
 } shmdb_stats;
+
+#define SHMDB_DURABILITY_NONE 0
+#define SHMDB_DURABILITY_ASYNC 1
+#define SHMDB_DURABILITY_SYNC 2
 
 /*
  * shmdb_stats_get - the store's figures now, read from the meta segment (no
@@ -613,6 +636,27 @@ typedef struct shmdb_stats {
  * read at one instant together. Returns 0, or -EINVAL if an argument is NULL.
  */
 SHMDB_API int shmdb_stats_get(shmdb *db, shmdb_stats *st);
+
+/* ---- durability ------------------------------------------------------------ */
+
+/*
+ * shmdb_sync - wait until every transaction committed so far (by any
+ * client) is in the daemon's log on disk. In sync mode each commit is
+ * already when it is acknowledged; in async mode this makes the writer
+ * flush now. A round trip to the writer. Returns 0; -ENOTSUP when the
+ * daemon runs with --durability none; the log's error (-EIO, -ENOSPC)
+ * when it cannot be written; SHMDB_ESHUTDOWN; -EINVAL for db NULL.
+ */
+SHMDB_API int shmdb_sync(shmdb *db);
+
+/*
+ * shmdb_checkpoint - ask the daemon for a checkpoint now and wait until one
+ * that holds every commit made before the call is on disk (the log before
+ * it is then removed), at most timeout_ms (< 0: no limit). Returns 0;
+ * -ENOTSUP with --durability none; -ETIMEDOUT; the checkpoint's error
+ * (it is said in the daemon's log); SHMDB_ESHUTDOWN; -EINVAL.
+ */
+SHMDB_API int shmdb_checkpoint(shmdb *db, int timeout_ms);
 
 /*
  * Typed rows. A table of rows has a schema of typed columns, stored in the
@@ -843,7 +887,13 @@ typedef struct shmdb_index_info {
 	char column[64];    /* the indexed column's name, NUL-terminated */
 	shmdb_table id;     /* the index's handle */
 	int flags;          /* SHMDB_UNIQUE or 0 */
-	int ready;          /* 1: complete in this snapshot; 0: being built */
+	int ready;          /* 1: complete in this snapshot; 0: being built,
+			     * or failed (error) */
+	int error;          /* 0, or the error its build failed with
+			     * (SHMDB_EUNIQUE, -EINVAL, -ENOSPC): such an index
+			     * holds nothing and is kept only until the next
+			     * shmdb_index_create or shmdb_index_drop on the
+			     * column */
 	uint64_t count;     /* rows it holds in this snapshot (if ready) */
 } shmdb_index_info;
 

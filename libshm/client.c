@@ -335,6 +335,15 @@ int shmdb_stats_get(shmdb *db, shmdb_stats *st)
 	st->oldest_held_ns = since && now > since ? now - since : 0;
 	st->oldest_only_bytes = __atomic_load_n(&m->oldest_only_bytes, __ATOMIC_RELAXED);
 	st->mem_pinned = __atomic_load_n(&m->pinned_bytes, __ATOMIC_RELAXED);
+	st->durability = (int)__atomic_load_n(&m->durability, __ATOMIC_RELAXED);
+	st->log_error = __atomic_load_n(&m->log_error, __ATOMIC_RELAXED);
+	st->durable_ts = __atomic_load_n(&m->durable_ts, __ATOMIC_ACQUIRE);
+	st->log_bytes = __atomic_load_n(&m->log_bytes, __ATOMIC_RELAXED);
+	st->writes_refused = __atomic_load_n(&m->writes_refused, __ATOMIC_RELAXED);
+	st->checkpoint_ts = __atomic_load_n(&m->checkpoint_ts, __ATOMIC_ACQUIRE);
+	st->checkpoint_bytes = __atomic_load_n(&m->checkpoint_bytes, __ATOMIC_RELAXED);
+	st->checkpoint_ns = __atomic_load_n(&m->checkpoint_ns, __ATOMIC_RELAXED);
+	st->checkpoints = __atomic_load_n(&m->checkpoints, __ATOMIC_RELAXED);
 	return 0;
 }
 

@@ -39,7 +39,7 @@
 #include "align.h"
 
 #define SHM_CACHELINE 64
-#define SHM_FORMAT_VERSION 10u
+#define SHM_FORMAT_VERSION 11u
 
 /* Magics: ASCII tags read as little-endian u64, so a hex dump shows them. */
 #define SHM_META_MAGIC    0x3154454d42444d53ull /* "SMDBMET1" */
@@ -447,13 +447,28 @@ static inline size_t shm_version_size(uint32_t klen, uint32_t vlen)
  * line 2 (128..191), the published commit timestamp, alone on its line
  *     because readers load it at every snapshot and only the writer stores:
  * 128  u64 commit_ts
- * line 3 (192..255), daemon state, changed at start and stop only:
+ * line 3 (192..255), daemon state, changed at start and stop only, and the
+ *     log's figures, written by the daemon's log and checkpoint threads
+ *     (at most every flush interval, so the line is quiet):
  * 192  u32 daemon_state     enum shm_daemon_state
+ * 196  u32 durability       SHMDB_DURABILITY_*
+ * 200  i32 log_error        0, or the -errno that stops commits
+ * 204  i32 checkpoint_error the last checkpoint's failure (-errno), 0 after
+ *                          a success
+ * 208  u64 durable_ts       the last commit whose log record is on disk
+ * 216  u64 log_bytes        log bytes written since the last checkpoint
+ * 224  u64 writes_refused   commits refused because the log could not take them
+ * 232  u64 checkpoint_ts    the commit the newest checkpoint holds
+ * 240  u64 checkpoint_bytes its bytes
+ * 248  u64 checkpoint_ns    CLOCK_REALTIME when it was written
  * line 4 (256..319), statistics written by the daemon's main thread:
  * 256  u32 sessions         sessions attached now
  * 260  u32 reserved
  * 264  u64 sessions_total   sessions admitted since start
  * 272  u64 sessions_refused connections refused or dropped in handshake
+ * 280  u64 checkpoints      checkpoints written since start (the checkpoint
+ *                          thread's)
+ * 288  u64 checkpoint_failures checkpoints that failed since start (its too)
  * line 5 (320..383), the writer's sleep flag, alone on its line because
  *     every submitting client loads it and only the writer stores:
  * 320  u32 writer_sleeping  1 while the writer may sleep on the doorbell
@@ -494,13 +509,23 @@ struct shm_meta {
 	uint8_t pad2[56];
 	/* line 3 */
 	uint32_t daemon_state;
-	uint8_t pad3[60];
+	uint32_t durability;
+	int32_t log_error;
+	int32_t checkpoint_error;
+	uint64_t durable_ts;
+	uint64_t log_bytes;
+	uint64_t writes_refused;
+	uint64_t checkpoint_ts;
+	uint64_t checkpoint_bytes;
+	uint64_t checkpoint_ns;
 	/* line 4 */
 	uint32_t sessions;
 	uint32_t reserved4;
 	uint64_t sessions_total;
 	uint64_t sessions_refused;
-	uint8_t pad4[40];
+	uint64_t checkpoints;
+	uint64_t checkpoint_failures;
+	uint8_t pad4[24];
 	/* line 5 */
 	uint32_t writer_sleeping;
 	uint8_t pad5[60];

@@ -97,6 +97,11 @@ int shm_op_decode(const uint8_t *buf, size_t len, size_t *pos, struct shm_op *op
 		    h.since_ts > (h.code == SHM_OP_CREATE_INDEX ? SHMDB_UNIQUE : 0))
 			return -EBADMSG;
 		break;
+	case SHM_OP_SYNC:
+	case SHM_OP_CHECKPOINT:
+		if (h.klen || h.vlen || h.table || h.since_ts)
+			return -EBADMSG;
+		break;
 	default:
 		return -EBADMSG;
 	}

@@ -27,7 +27,8 @@
  * carries no key, only its table and count; CLEAR only its table.
  * CREATE_INDEX and DROP_INDEX carry the indexed table as their table and
  * the column's name as their key, and CREATE_INDEX its flags (0 or
- * SHMDB_UNIQUE) in since_ts.
+ * SHMDB_UNIQUE) in since_ts. SYNC and CHECKPOINT carry nothing and stand
+ * alone in their transaction: requests to the daemon's log, not changes.
  */
 #ifndef SHMDB_TXN_H
 #define SHMDB_TXN_H
@@ -49,6 +50,8 @@ enum shm_op_code {
 	SHM_OP_UPDATE = 9,
 	SHM_OP_CREATE_INDEX = 10,
 	SHM_OP_DROP_INDEX = 11,
+	SHM_OP_SYNC = 12,       /* shmdb_sync: alone in its transaction */
+	SHM_OP_CHECKPOINT = 13, /* shmdb_checkpoint: alone in its transaction */
 };
 
 struct shm_op_hdr {

@@ -73,6 +73,11 @@ static void exec_daemon(const char *sock, const char *log, const char *const *ar
 		argv[n++] = "--arena-size";
 		argv[n++] = "16M";
 	}
+	/* Memory only unless the test asks for a data dir or a mode. */
+	if (!has_flag(args, "--durability") && !has_flag(args, "--data-dir")) {
+		argv[n++] = "--durability";
+		argv[n++] = "none";
+	}
 	for (; args && *args && n < 62; args++)
 		argv[n++] = *args;
 	argv[n] = NULL;

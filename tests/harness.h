@@ -27,8 +27,10 @@ struct test_daemon {
 
 /*
  * test_daemon_start - start shmdbd (the binary this build made) on a socket
- * in a new temporary directory, with "--hugepages off --arena-size 16M"
- * unless `args` (NULL-terminated extra flags, may be NULL) say otherwise,
+ * in a new temporary directory, with "--hugepages off --arena-size 16M
+ * --durability none" (memory only; "--data-dir" alone gives the daemon's
+ * default mode) unless `args` (NULL-terminated extra flags, may be NULL)
+ * say otherwise,
  * and wait until its socket exists. The daemon gets SIGTERM if the test
  * process dies. Returns 0, or the daemon's exit status (> 0) if it exited
  * before serving, or -1 on a harness failure.

@@ -26,6 +26,11 @@
  *   drop TABLE               drop a table and everything in it
  *   reserve TABLE KEYS       make room for KEYS keys in a table (created if
  *                            missing) now
+ *   checkpoint               have a checkpoint written now, and wait for it
+ *   sync                     wait until every commit so far is on disk
+ *   dump [FILE]              one snapshot as a dump file (dump_cmd.h)
+ *   load [FILE]              a dump file's tables, records and indexes
+ *   backup DIR               a new data dir a daemon can start from
  * Keys and values are taken as text and printed escaped (print_bytes).
  * Exit status: 0; 1 when the store cannot be reached, the key/table does
  * not exist, a table exists with another kind or there is no room; 2 for
@@ -41,6 +46,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "dump_cmd.h"
+#include "durable_cmd.h"
 #include "rows_cmd.h"
 #include "shmdb.h"
 
@@ -111,6 +118,19 @@ static const char usage[] =
 "  drop TABLE            drop TABLE and everything in it\n"
 "  reserve TABLE KEYS    make room in TABLE (created if missing) for KEYS\n"
 "                        keys now, so that loading them rebuilds nothing\n"
+"  checkpoint            have the daemon write a checkpoint now and wait for\n"
+"                        it (the log it holds is then removed)\n"
+"  sync                  wait until every commit so far is on disk\n"
+"  dump [FILE]           write one snapshot of the whole store (tables,\n"
+"                        records, index definitions) to FILE, or to stdout\n"
+"                        when it is not a terminal, as a checked binary file\n"
+"  load [FILE]           create the tables of a dump (FILE, or stdin) and\n"
+"                        commit its records and indexes, in batches: not one\n"
+"                        transaction. Existing tables of the same kind get\n"
+"                        the dump's keys set and keep their others\n"
+"  backup DIR            write one snapshot of the store into the new or\n"
+"                        empty DIR as a data dir: shmdbd --data-dir DIR\n"
+"                        starts a new store holding it\n"
 "Keys, values and names print printable ASCII as is, '\\' as '\\\\' and any\n"
 "other byte as '\\xHH'.\n"
 "\n"
@@ -177,6 +197,7 @@ static int cmd_status(const char *socket_path)
 			printf("oldest holder   pid %u, held %.1f s, %" PRIu64
 			       " bytes kept for it alone\n", st.oldest_pid,
 			       (double)st.oldest_held_ns / 1e9, st.oldest_only_bytes);
+		durable_print_status(&st);
 	}
 	printf("arenas          %u\n", info.arena_count);
 	printf("  arena  node  pages           size         used\n");
@@ -192,6 +213,36 @@ static int cmd_status(const char *socket_path)
 	}
 	shmdb_close(db);
 	return 0;
+}
+
+/* checkpoint, sync: a request to the daemon's log (durable_cmd.h). */
+static int cmd_durable(const char *socket_path, const char *cmd)
+{
+	shmdb *db;
+	if (open_db(socket_path, &db))
+		return 1;
+	int r = !strcmp(cmd, "sync") ? durable_sync(db) : durable_checkpoint(db, -1);
+	shmdb_close(db);
+	return r;
+}
+
+/* dump, load, backup: whole-store copies (dump_cmd.h). */
+static int cmd_copy(const char *socket_path, const char *cmd, int argc, char **argv)
+{
+	int backup = !strcmp(cmd, "backup");
+	if (argc > 1 || (backup && argc != 1)) {
+		fprintf(stderr, "shmdb: usage: shmdb %s\n",
+			backup ? "backup DIR" : !strcmp(cmd, "dump") ? "dump [FILE]" : "load [FILE]");
+		return 2;
+	}
+	shmdb *db;
+	if (open_db(socket_path, &db))
+		return 1;
+	const char *arg = argc ? argv[0] : NULL;
+	int r = backup ? dump_cmd_backup(db, arg)
+		: !strcmp(cmd, "dump") ? dump_cmd_dump(db, arg) : dump_cmd_load(db, arg);
+	shmdb_close(db);
+	return r;
 }
 
 /* Print n bytes at p: printable ASCII as itself, a backslash as "\\",
@@ -981,6 +1032,8 @@ int main(int argc, char **argv)
 		return cmd_count(socket_path, argc - optind - 1, argv + optind + 1);
 	if (!strcmp(cmd, "clear"))
 		return cmd_clear(socket_path, argc - optind - 1, argv + optind + 1);
+	if (!strcmp(cmd, "dump") || !strcmp(cmd, "load") || !strcmp(cmd, "backup"))
+		return cmd_copy(socket_path, cmd, argc - optind - 1, argv + optind + 1);
 	if (optind + 1 < argc) {
 		fprintf(stderr, "shmdb: unexpected argument '%s'\n", argv[optind + 1]);
 		return 2;
@@ -991,6 +1044,8 @@ int main(int argc, char **argv)
 		return cmd_socket(socket_path);
 	if (!strcmp(cmd, "tables"))
 		return cmd_tables(socket_path);
+	if (!strcmp(cmd, "checkpoint") || !strcmp(cmd, "sync"))
+		return cmd_durable(socket_path, cmd);
 	fprintf(stderr, "shmdb: unknown command '%s' (see --help)\n", cmd);
 	return 2;
 }

@@ -1,0 +1,495 @@
+/*
+ * wal.c - the write-ahead log (see wal.h).
+ *
+ * Invariants: records are appended to `pend` in commit order, each inside
+ * one segment at the offset `off` said; a segment's header goes in front
+ * of its first record, in the same batch. A flush takes `pend` whole (or
+ * adds it behind an `inflight` a failed flush left), so bytes reach each
+ * file in order and a retry rewrites exactly what is not known to be on
+ * disk. durable_ts only grows, and only after the fdatasync of every file
+ * its batch touched. A file descriptor is closed only by the flusher,
+ * after its last bytes are on disk, so no write can reach a reused number.
+ *
+ * Ordering: `mu` orders the writer's appends against the flusher taking
+ * them and the log thread handing over the next segment; `flush_mu`
+ * serialises flushes (the log thread's and, in sync mode or for a client's
+ * shmdb_sync, the writer's). The figures in the meta segment are
+ * statistics for clients: relaxed stores, except durable_ts (release, so
+ * that a client that sees it may read the stats written before).
+ */
+#include "wal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "log.h"
+#include "shmdb.h"
+
+#define SYNC_MODE_TICK_NS 20000000ull /* the log thread's round without flushes */
+
+static void set_error(struct wal *l, int err)
+{
+	__atomic_store_n(&l->meta->log_error, err, __ATOMIC_RELAXED);
+}
+
+/* Create segment seq, preallocated to `size` bytes, and make its name
+ * durable. Returns the fd or -errno. */
+static int segment_create(struct wal *l, uint64_t seq, uint64_t size)
+{
+	char name[64];
+	wal_segment_name(name, sizeof(name), seq);
+	int fd = openat(l->dirfd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	int e = posix_fallocate(fd, 0, (off_t)size);
+	if (!e && fsync(fd))
+		e = errno;
+	if (!e && fsync(l->dirfd))
+		e = errno;
+	if (e) {
+		close(fd);
+		unlinkat(l->dirfd, name, 0);
+		return -e;
+	}
+	return fd;
+}
+
+static int batch_reserve(struct wal_batch *b, size_t bytes)
+{
+	if (shm_buf_reserve(&b->buf, &b->cap, b->len + bytes, 1u << 16))
+		return -ENOMEM;
+	if (b->nchunks == b->chunks_cap) {
+		size_t cap = b->chunks_cap ? 2 * b->chunks_cap : 8;
+		struct wal_chunk *c = realloc(b->chunks, cap * sizeof(*c));
+		if (!c)
+			return -ENOMEM;
+		b->chunks = c;
+		b->chunks_cap = cap;
+	}
+	return 0;
+}
+
+/* Room in b for `bytes` more at file offset `off` of fd: where to write. */
+static uint8_t *batch_place(struct wal_batch *b, int fd, uint64_t off, size_t bytes)
+{
+	struct wal_chunk *last = b->nchunks ? &b->chunks[b->nchunks - 1] : NULL;
+	if (last && last->fd == fd && !last->close_after && last->file_off + last->len == off) {
+		last->len += bytes;
+	} else {
+		b->chunks[b->nchunks++] = (struct wal_chunk){ .fd = fd, .file_off = off,
+							      .buf_off = b->len, .len = bytes };
+	}
+	uint8_t *p = b->buf + b->len;
+	b->len += bytes;
+	return p;
+}
+
+/* The file fd is complete: the flush that writes its last bytes closes it. */
+static void batch_close(struct wal_batch *b, int fd)
+{
+	b->chunks[b->nchunks++] = (struct wal_chunk){ .fd = fd, .close_after = 1,
+						      .buf_off = b->len };
+}
+
+int wal_open(struct wal *l, int dirfd, const uint8_t store_id[16], uint64_t seq,
+	     uint64_t prev_ts, const struct wal_segment *segs, size_t nsegs, const struct config *cfg,
+	     struct shm_meta *meta, char *err, size_t errlen)
+{
+	memset(l, 0, sizeof(*l));
+	l->dirfd = dirfd;
+	l->mode = cfg->durability;
+	l->seg_size = cfg->log_segment;
+	l->flush_ns = (uint64_t)cfg->flush_ms * 1000000ull;
+	memcpy(l->store_id, store_id, 16);
+	l->meta = meta;
+	l->spare_fd = -1;
+	l->seq = seq;
+	l->size = l->seg_size;
+	l->last_ts = prev_ts;
+	if (nsegs) {
+		l->segs = malloc(nsegs * sizeof(*segs));
+		if (!l->segs) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		memcpy(l->segs, segs, nsegs * sizeof(*segs));
+		l->nsegs = l->segs_cap = nsegs;
+	}
+	l->fd = segment_create(l, seq, l->seg_size);
+	if (l->fd < 0) {
+		char name[64];
+		wal_segment_name(name, sizeof(name), seq);
+		snprintf(err, errlen, "log segment %s: %s", name, strerror(-l->fd));
+		free(l->segs);
+		return l->fd;
+	}
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_mutex_init(&l->flush_mu, NULL);
+	pthread_mutex_init(&l->tmu, NULL);
+	pthread_cond_init(&l->tcond, NULL);
+	__atomic_store_n(&meta->durability, l->mode == DURABILITY_SYNC ? SHMDB_DURABILITY_SYNC
+					    : SHMDB_DURABILITY_ASYNC, __ATOMIC_RELAXED);
+	__atomic_store_n(&meta->durable_ts, meta->commit_ts, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* Refuse a commit: count it and say why. */
+static int refuse(struct wal *l, int why)
+{
+	__atomic_store_n(&l->meta->writes_refused, l->meta->writes_refused + 1, __ATOMIC_RELAXED);
+	return why;
+}
+
+int wal_reserve(struct wal *l, size_t plen, size_t ncreated)
+{
+	size_t need = wal_record_size(plen, ncreated) + WAL_HEADER_SIZE;
+	int r = 0;
+	pthread_mutex_lock(&l->mu);
+	if (l->fatal) {
+		r = refuse(l, l->fatal);
+	} else if (l->mode == DURABILITY_ASYNC && l->error) {
+		r = refuse(l, SHMDB_ENOLOG);
+	} else if (l->off + need <= l->size) {
+		r = 0;
+	} else if (l->off == 0) {
+		/* A record larger than a segment: this unused one grows. */
+		int e = posix_fallocate(l->fd, 0, (off_t)need);
+		if (e)
+			r = refuse(l, l->mode == DURABILITY_SYNC ? -e : SHMDB_ENOLOG);
+		else
+			l->size = need;
+	} else if (l->spare_fd < 0) {
+		/* No next segment: the disk is full (or its creation failed). */
+		set_error(l, l->spare_err ? l->spare_err : -ENOSPC);
+		r = refuse(l, l->mode == DURABILITY_SYNC ? -ENOSPC : SHMDB_ENOLOG);
+	} else {
+		int e = l->spare_size < need ? posix_fallocate(l->spare_fd, 0, (off_t)need) : 0;
+		if (e || batch_reserve(&l->pend, 0)) {
+			r = refuse(l, l->mode == DURABILITY_SYNC ? -(e ? e : ENOMEM) : SHMDB_ENOLOG);
+		} else {
+			batch_close(&l->pend, l->fd);
+			l->fd = l->spare_fd;
+			l->size = l->spare_size < need ? need : l->spare_size;
+			l->spare_fd = -1;
+			l->seq++;
+			l->off = 0;
+			pthread_cond_signal(&l->tcond); /* make the next one */
+		}
+	}
+	if (!r && batch_reserve(&l->pend, need))
+		r = refuse(l, -ENOMEM);
+	pthread_mutex_unlock(&l->mu);
+	return r;
+}
+
+void wal_append(struct wal *l, uint32_t kind, uint64_t ts, const uint8_t *payload, size_t plen,
+		const uint32_t *created, size_t ncreated)
+{
+	size_t len = wal_record_size(plen, ncreated);
+	pthread_mutex_lock(&l->mu);
+	if (l->off == 0) {
+		if (l->nsegs == l->segs_cap) {
+			size_t cap = l->segs_cap ? 2 * l->segs_cap : 16;
+			struct wal_segment *s = realloc(l->segs, cap * sizeof(*s));
+			if (s) {
+				l->segs = s;
+				l->segs_cap = cap;
+			}
+		}
+		if (l->nsegs < l->segs_cap)
+			l->segs[l->nsegs++] = (struct wal_segment){ l->seq, ts };
+		struct wal_segment_header h;
+		wal_header_encode(&h, l->seq, l->store_id, ts, l->last_ts);
+		memcpy(batch_place(&l->pend, l->fd, 0, sizeof(h)), &h, sizeof(h));
+		l->off = sizeof(h);
+	}
+	wal_record_encode(batch_place(&l->pend, l->fd, l->off, len), kind, ts, payload, plen,
+			  created, ncreated);
+	l->off += len;
+	l->pend.last_ts = ts;
+	l->last_ts = ts;
+	l->since_checkpoint += len;
+	__atomic_store_n(&l->meta->log_bytes, l->since_checkpoint, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&l->mu);
+}
+
+/* Move what pend holds behind inflight. Under flush_mu. */
+static int take_pending(struct wal *l)
+{
+	int r = 0;
+	pthread_mutex_lock(&l->mu);
+	struct wal_batch *p = &l->pend, *f = &l->inflight;
+	if (!f->len && !f->nchunks) {
+		struct wal_batch t = *f;
+		*f = *p;
+		*p = t;
+		p->len = p->nchunks = 0;
+		p->last_ts = 0;
+	} else if (p->len || p->nchunks) {
+		if (shm_buf_reserve(&f->buf, &f->cap, f->len + p->len, 1u << 16)) {
+			r = -ENOMEM;
+		} else {
+			struct wal_chunk *c = realloc(f->chunks, (f->nchunks + p->nchunks) * sizeof(*c));
+			if (!c) {
+				r = -ENOMEM;
+			} else {
+				f->chunks = c;
+				f->chunks_cap = f->nchunks + p->nchunks;
+				for (size_t i = 0; i < p->nchunks; i++) {
+					f->chunks[f->nchunks] = p->chunks[i];
+					f->chunks[f->nchunks++].buf_off += f->len;
+				}
+				memcpy(f->buf + f->len, p->buf, p->len);
+				f->len += p->len;
+				if (p->last_ts)
+					f->last_ts = p->last_ts;
+				p->len = p->nchunks = 0;
+				p->last_ts = 0;
+			}
+		}
+	}
+	pthread_mutex_unlock(&l->mu);
+	return r;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n, uint64_t off)
+{
+	while (n) {
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (w == 0)
+			return -EIO;
+		p += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+/* Write and sync inflight; on success it is empty. Under flush_mu. */
+static int flush_inflight(struct wal *l)
+{
+	struct wal_batch *f = &l->inflight;
+	for (size_t i = 0; i < f->nchunks; i++) {
+		const struct wal_chunk *c = &f->chunks[i];
+		int e = c->len ? write_all(c->fd, f->buf + c->buf_off, c->len, c->file_off) : 0;
+		if (e)
+			return e;
+	}
+	/* One fdatasync per file the batch touched, in order. */
+	for (size_t i = 0; i < f->nchunks; i++) {
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = f->chunks[j].fd == f->chunks[i].fd;
+		if (!seen && fdatasync(f->chunks[i].fd))
+			return -errno;
+	}
+	for (size_t i = 0; i < f->nchunks; i++)
+		if (f->chunks[i].close_after)
+			close(f->chunks[i].fd);
+	if (f->last_ts > l->meta->durable_ts)
+		__atomic_store_n(&l->meta->durable_ts, f->last_ts, __ATOMIC_RELEASE);
+	f->len = f->nchunks = 0;
+	f->last_ts = 0;
+	return 0;
+}
+
+int wal_flush(struct wal *l)
+{
+	pthread_mutex_lock(&l->flush_mu);
+	int r = take_pending(l);
+	if (!r)
+		r = flush_inflight(l);
+	pthread_mutex_unlock(&l->flush_mu);
+	return r;
+}
+
+int wal_failed(struct wal *l)
+{
+	pthread_mutex_lock(&l->mu);
+	int e = l->fatal;
+	pthread_mutex_unlock(&l->mu);
+	return e;
+}
+
+void wal_fail(struct wal *l, int err)
+{
+	pthread_mutex_lock(&l->mu);
+	if (!l->fatal) {
+		l->fatal = err;
+		set_error(l, err);
+		log_line("the log cannot be written (%s): commits are refused until a restart",
+			 strerror(-err));
+	}
+	pthread_mutex_unlock(&l->mu);
+}
+
+/* Create the next segment if none is ready. Log thread. */
+static void make_spare(struct wal *l)
+{
+	pthread_mutex_lock(&l->mu);
+	bool need = l->spare_fd < 0;
+	uint64_t seq = l->seq + 1;
+	pthread_mutex_unlock(&l->mu);
+	if (!need)
+		return;
+	int fd = segment_create(l, seq, l->seg_size);
+	pthread_mutex_lock(&l->mu);
+	if (fd >= 0 && l->seq + 1 == seq) {
+		l->spare_fd = fd;
+		l->spare_size = l->seg_size;
+		if (l->spare_err)
+			log_line("log segment %llu made: the log has room again",
+				 (unsigned long long)seq);
+		l->spare_err = 0;
+		if (!l->error && !l->fatal)
+			set_error(l, 0);
+	} else if (fd < 0) {
+		if (fd != l->spare_err)
+			log_line("cannot make the next log segment: %s%s", strerror(-fd),
+				 " (commits are refused once the current one is full)");
+		l->spare_err = fd;
+	} else {
+		close(fd); /* cannot happen: only this thread makes them */
+	}
+	pthread_mutex_unlock(&l->mu);
+}
+
+/* An async round: flush; say when the log fails and when it works again. */
+static void async_flush(struct wal *l)
+{
+	int e = wal_flush(l);
+	pthread_mutex_lock(&l->mu);
+	if (e && e != l->error) {
+		log_line("the log cannot be written (%s): commits are refused until it can", strerror(-e));
+		l->error = e;
+		set_error(l, e);
+	} else if (!e && l->error) {
+		log_line("the log is written again: commits are accepted");
+		l->error = 0;
+		set_error(l, l->spare_fd < 0 && l->spare_err ? l->spare_err : 0);
+	}
+	pthread_mutex_unlock(&l->mu);
+}
+
+static void *log_main(void *arg)
+{
+	struct wal *l = arg;
+	uint64_t round = l->mode == DURABILITY_ASYNC ? l->flush_ns : SYNC_MODE_TICK_NS;
+	pthread_mutex_lock(&l->tmu);
+	while (!l->stop) {
+		pthread_mutex_unlock(&l->tmu);
+		if (l->mode == DURABILITY_ASYNC)
+			async_flush(l);
+		make_spare(l);
+		if (l->tick)
+			l->tick(l->tick_ctx);
+		pthread_mutex_lock(&l->tmu);
+		if (l->stop)
+			break;
+		struct timespec to;
+		clock_gettime(CLOCK_REALTIME, &to);
+		uint64_t ns = (uint64_t)to.tv_nsec + round;
+		to.tv_sec += (time_t)(ns / 1000000000ull);
+		to.tv_nsec = (long)(ns % 1000000000ull);
+		pthread_cond_timedwait(&l->tcond, &l->tmu, &to);
+	}
+	pthread_mutex_unlock(&l->tmu);
+	return NULL;
+}
+
+int wal_start(struct wal *l, void (*tick)(void *), void *ctx)
+{
+	l->tick = tick;
+	l->tick_ctx = ctx;
+	make_spare(l);
+	int e = pthread_create(&l->thread, NULL, log_main, l);
+	l->started = !e;
+	return -e;
+}
+
+void wal_close(struct wal *l)
+{
+	if (l->started) {
+		pthread_mutex_lock(&l->tmu);
+		l->stop = 1;
+		pthread_cond_signal(&l->tcond);
+		pthread_mutex_unlock(&l->tmu);
+		pthread_join(l->thread, NULL);
+	}
+	if (!l->fatal) {
+		int e = wal_flush(l);
+		if (e)
+			log_line("the log's last records could not be written: %s", strerror(-e));
+	}
+	for (size_t i = 0; i < l->inflight.nchunks; i++)
+		if (l->inflight.chunks[i].close_after)
+			close(l->inflight.chunks[i].fd);
+	for (size_t i = 0; i < l->pend.nchunks; i++)
+		if (l->pend.chunks[i].close_after)
+			close(l->pend.chunks[i].fd);
+	close(l->fd);
+	if (l->spare_fd >= 0)
+		close(l->spare_fd);
+	free(l->pend.buf);
+	free(l->pend.chunks);
+	free(l->inflight.buf);
+	free(l->inflight.chunks);
+	free(l->segs);
+	pthread_mutex_destroy(&l->mu);
+	pthread_mutex_destroy(&l->flush_mu);
+	pthread_mutex_destroy(&l->tmu);
+	pthread_cond_destroy(&l->tcond);
+}
+
+uint64_t wal_since_checkpoint(struct wal *l)
+{
+	pthread_mutex_lock(&l->mu);
+	uint64_t n = l->since_checkpoint;
+	pthread_mutex_unlock(&l->mu);
+	return n;
+}
+
+uint64_t wal_checkpoint_began(struct wal *l)
+{
+	return wal_since_checkpoint(l);
+}
+
+void wal_checkpoint_done(struct wal *l, uint64_t began_bytes)
+{
+	pthread_mutex_lock(&l->mu);
+	l->since_checkpoint -= began_bytes;
+	__atomic_store_n(&l->meta->log_bytes, l->since_checkpoint, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&l->mu);
+}
+
+unsigned wal_forget_upto(struct wal *l, uint64_t ts)
+{
+	unsigned n = 0;
+	pthread_mutex_lock(&l->mu);
+	/* segs[0] goes when segs[1] begins at or before ts + 1: every record
+	 * of segs[0] is older than that, so the checkpoint holds it. */
+	while (l->nsegs >= 2 && l->segs[1].first_ts <= ts + 1) {
+		char name[64];
+		wal_segment_name(name, sizeof(name), l->segs[0].seq);
+		if (unlinkat(l->dirfd, name, 0) && errno != ENOENT)
+			log_line("cannot remove %s: %s", name, strerror(errno));
+		memmove(l->segs, l->segs + 1, --l->nsegs * sizeof(*l->segs));
+		n++;
+	}
+	pthread_mutex_unlock(&l->mu);
+	if (n)
+		fsync(l->dirfd);
+	return n;
+}

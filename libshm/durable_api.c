@@ -1,0 +1,51 @@
+/*
+ * durable_api.c - the client's side of durability: shmdb_sync and
+ * shmdb_checkpoint (shmdb.h). Both are requests through the ring (SYNC and
+ * CHECKPOINT transactions, txn.h); a checkpoint is then waited for by
+ * watching the meta segment's checkpoint figures (layout.h line 3-4), which
+ * the daemon's checkpointer stores with release order last.
+ */
+#include <errno.h>
+#include <time.h>
+
+#include "client_internal.h"
+#include "clock.h"
+#include "shmdb.h"
+#include "txn.h"
+
+#define CHECKPOINT_POLL_NS 1000000L
+
+int shmdb_sync(shmdb *db)
+{
+	if (!db)
+		return -EINVAL;
+	return shm_table_op(db, SHM_OP_SYNC, 0, 0, NULL, 0, NULL, 0, NULL);
+}
+
+int shmdb_checkpoint(shmdb *db, int timeout_ms)
+{
+	if (!db)
+		return -EINVAL;
+	const struct shm_meta *m = db->meta;
+	uint64_t failures = __atomic_load_n(&m->checkpoint_failures, __ATOMIC_ACQUIRE);
+	uint64_t upto = 0;
+	int e = shm_table_op(db, SHM_OP_CHECKPOINT, 0, 0, NULL, 0, NULL, 0, &upto);
+	if (e)
+		return e;
+	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
+					   : shm_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	for (;;) {
+		if (__atomic_load_n(&m->checkpoint_ts, __ATOMIC_ACQUIRE) >= upto)
+			return 0;
+		if (__atomic_load_n(&m->checkpoint_failures, __ATOMIC_ACQUIRE) != failures) {
+			int why = __atomic_load_n(&m->checkpoint_error, __ATOMIC_RELAXED);
+			return why ? why : -EIO;
+		}
+		if (shm_client_daemon_gone(db))
+			return SHMDB_ESHUTDOWN;
+		if (shm_now_ns() >= deadline)
+			return -ETIMEDOUT;
+		struct timespec t = { 0, CHECKPOINT_POLL_NS };
+		nanosleep(&t, NULL);
+	}
+}

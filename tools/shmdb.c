@@ -28,7 +28,7 @@
  *                            missing) now
  *   checkpoint               have a checkpoint written now, and wait for it
  *   sync                     wait until every commit so far is on disk
- *   dump [FILE]              one snapshot as a dump file (dump_cmd.h)
+ *   dump [TABLE...]          one snapshot as a dump file (dump_cmd.h)
  *   load [FILE]              a dump file's tables, records and indexes
  *   backup DIR               a new data dir a daemon can start from
  * Keys and values are taken as text and printed escaped (print_bytes).
@@ -121,13 +121,14 @@ static const char usage[] =
 "  checkpoint            have the daemon write a checkpoint now and wait for\n"
 "                        it (the log it holds is then removed)\n"
 "  sync                  wait until every commit so far is on disk\n"
-"  dump [FILE]           write one snapshot of the whole store (tables,\n"
-"                        records, index definitions) to FILE, or to stdout\n"
-"                        when it is not a terminal, as a checked binary file\n"
-"  load [FILE]           create the tables of a dump (FILE, or stdin) and\n"
-"                        commit its records and indexes, in batches: not one\n"
-"                        transaction. Existing tables of the same kind get\n"
-"                        the dump's keys set and keep their others\n"
+"  dump [TABLE...]       write one snapshot of the store, or of the TABLEs\n"
+"                        named (records, kinds, schemas, indexes), to\n"
+"                        stdout as a checked, versioned binary dump\n"
+"  load [FILE]           check a dump (FILE, or stdin) whole, then create\n"
+"                        its tables and commit its records and indexes in\n"
+"                        batches; nothing of a bad dump is applied. Existing\n"
+"                        tables of the same kind get the dump's keys set and\n"
+"                        keep their others\n"
 "  backup DIR            write one snapshot of the store into the new or\n"
 "                        empty DIR as a data dir: shmdbd --data-dir DIR\n"
 "                        starts a new store holding it\n"
@@ -229,10 +230,9 @@ static int cmd_durable(const char *socket_path, const char *cmd)
 /* dump, load, backup: whole-store copies (dump_cmd.h). */
 static int cmd_copy(const char *socket_path, const char *cmd, int argc, char **argv)
 {
-	int backup = !strcmp(cmd, "backup");
-	if (argc > 1 || (backup && argc != 1)) {
-		fprintf(stderr, "shmdb: usage: shmdb %s\n",
-			backup ? "backup DIR" : !strcmp(cmd, "dump") ? "dump [FILE]" : "load [FILE]");
+	int backup = !strcmp(cmd, "backup"), dump = !strcmp(cmd, "dump");
+	if ((backup && argc != 1) || (!backup && !dump && argc > 1)) {
+		fprintf(stderr, "shmdb: usage: shmdb %s\n", backup ? "backup DIR" : "load [FILE]");
 		return 2;
 	}
 	shmdb *db;
@@ -240,7 +240,8 @@ static int cmd_copy(const char *socket_path, const char *cmd, int argc, char **a
 		return 1;
 	const char *arg = argc ? argv[0] : NULL;
 	int r = backup ? dump_cmd_backup(db, arg)
-		: !strcmp(cmd, "dump") ? dump_cmd_dump(db, arg) : dump_cmd_load(db, arg);
+		: dump ? dump_cmd_dump(db, (const char *const *)argv, (size_t)argc)
+		: dump_cmd_load(db, arg);
 	shmdb_close(db);
 	return r;
 }

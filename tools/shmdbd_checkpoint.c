@@ -83,7 +83,7 @@ int main(int argc, char **argv)
 		snprintf(why, sizeof(why), "a snapshot: %s", shmdb_strerror(e));
 	struct shm_dump_writer w;
 	if (!e)
-		e = snapshot_dump(r, fd, &h, &w, why, sizeof(why));
+		e = snapshot_dump(r, fd, &h, NULL, &w, why, sizeof(why));
 	if (r)
 		shmdb_read_end(r);
 	if (!e && fsync(fd)) {

@@ -50,17 +50,26 @@ static int describe(shmdb_rtxn *r, const shmdb_table_info *info, struct shm_dump
 	return 0;
 }
 
-static int dump_records(shmdb_rtxn *r, struct shm_dump_writer *w, shmdb_table id)
+struct progress {
+	const struct snapshot_dump_opts *o;
+	uint64_t done, total;
+};
+
+static int dump_records(shmdb_rtxn *r, struct shm_dump_writer *w, shmdb_table id,
+			struct progress *pr)
 {
 	shmdb_cursor *c;
 	int e = shmdb_cursor_open(r, id, &c);
 	if (e)
 		return e;
 	shmdb_val k, v;
-	while (!(e = shmdb_cursor_next(c, &k, &v)))
+	while (!(e = shmdb_cursor_next(c, &k, &v))) {
 		if ((e = shm_dump_write_record(w, id, k.data, (uint32_t)k.len, v.data,
 					       (uint32_t)v.len)))
 			break;
+		if (++pr->done % 16384 == 0 && pr->o && pr->o->progress)
+			pr->o->progress(pr->o->ctx, pr->done, pr->total);
+	}
 	shmdb_cursor_close(c);
 	return e == -ENOENT ? 0 : e;
 }
@@ -86,8 +95,35 @@ static int dump_indexes(shmdb_rtxn *r, struct shm_dump_writer *w, shmdb_table id
 	return e;
 }
 
+/* Keep the tables o names (all of them there), in place; 0 or -ENOENT. */
+static int select_tables(shmdb_table_info *tables, size_t *n, const struct snapshot_dump_opts *o,
+			 char *err, size_t errlen)
+{
+	if (!o || !o->ntables)
+		return 0;
+	for (size_t j = 0; j < o->ntables; j++) {
+		size_t i = 0;
+		while (i < *n && strcmp(tables[i].name, o->tables[j]))
+			i++;
+		if (i == *n) {
+			snprintf(err, errlen, "no table %s", o->tables[j]);
+			return -ENOENT;
+		}
+	}
+	size_t kept = 0;
+	for (size_t i = 0; i < *n; i++)
+		for (size_t j = 0; j < o->ntables; j++)
+			if (!strcmp(tables[i].name, o->tables[j])) {
+				tables[kept++] = tables[i];
+				break;
+			}
+	*n = kept;
+	return 0;
+}
+
 int snapshot_dump(shmdb_rtxn *r, int fd, const struct shm_dump_header *tmpl,
-		  struct shm_dump_writer *out, char *err, size_t errlen)
+		  const struct snapshot_dump_opts *o, struct shm_dump_writer *out, char *err,
+		  size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
 	size_t n = 0;
@@ -97,11 +133,15 @@ int snapshot_dump(shmdb_rtxn *r, int fd, const struct shm_dump_header *tmpl,
 		e = -ENOMEM;
 	if (!e && n)
 		e = shmdb_tables(r, tables, n, &n); /* (the same snapshot: the same n) */
-	if (e) {
+	if (e)
 		snprintf(err, errlen, "listing the tables: %s", shmdb_strerror(e));
+	if (e || (e = select_tables(tables, &n, o, err, errlen))) {
 		free(tables);
 		return e;
 	}
+	struct progress pr = { .o = o };
+	for (size_t i = 0; i < n; i++)
+		pr.total += tables[i].count;
 	struct shm_dump_header h = *tmpl;
 	h.version = SHM_DUMP_VERSION;
 	h.commit_ts = shmdb_read_ts(r);
@@ -117,7 +157,7 @@ int snapshot_dump(shmdb_rtxn *r, int fd, const struct shm_dump_header *tmpl,
 		doing = tables[i].name;
 		if (!(e = describe(r, &tables[i], &desc->t, desc->names)) &&
 		    !(e = shm_dump_write_table(w, &desc->t)))
-			e = dump_records(r, w, tables[i].id);
+			e = dump_records(r, w, tables[i].id, &pr);
 	}
 	for (size_t i = 0; !e && i < n; i++) {
 		doing = tables[i].name;

@@ -68,7 +68,8 @@ static int durable_start(const struct config *cfg, struct datadir *dd, struct wr
 	e = restore_run(&wr->core, dd, cfg, &res, err, errlen);
 	urcu_memb_read_unlock();
 	if (!e)
-		e = wal_open(wal, dd->fd, dd->store_id, res.next_seq, res.last_ts, res.segs,
+		e = wal_open(wal, dd->fd, dd->store_id, res.next_seq, res.tail_off, res.tail_size,
+			     res.last_ts, res.segs,
 			     res.nsegs, cfg, wr->store->meta, err, errlen);
 	free(res.segs);
 	if (e) {

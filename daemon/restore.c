@@ -25,6 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -230,6 +233,21 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
+struct segment {
+	uint64_t seq;
+	char name[64];
+	int fd;
+	const uint8_t *p;  /* the file, mapped read-only */
+	size_t size;
+	bool last;         /* the newest segment */
+	uint64_t end;      /* where its records end (replay_segment) */
+	uint64_t file_size; /* its bytes, after a cut */
+	int nwritten;      /* its written extents (map_written), -1: unknown */
+	struct {
+		uint64_t b, e;
+	} written[32];
+};
+
 /* The bytes up to the last non-zero one of p[0..n). */
 static size_t used_len(const uint8_t *p, size_t n)
 {
@@ -238,14 +256,105 @@ static size_t used_len(const uint8_t *p, size_t n)
 	return n;
 }
 
-struct segment {
-	uint64_t seq;
-	char name[64];
-	int fd;
-	const uint8_t *p;  /* the file, mapped read-only */
-	size_t size;
-	bool last;         /* the newest segment */
-};
+/*
+ * The extents of s that were ever written, into s->written (nwritten -1
+ * when the file system cannot say, or they are too many to list). A
+ * segment is preallocated: its blocks never written are UNWRITTEN extents
+ * to FIEMAP (ext4, xfs), once a sync has turned what was written into
+ * written ones, whatever the page cache holds.
+ */
+static void map_written(struct segment *s)
+{
+	enum { MAX = sizeof(s->written) / sizeof(s->written[0]) };
+	union {
+		struct fiemap fm;
+		uint8_t room[sizeof(struct fiemap) + MAX * sizeof(struct fiemap_extent)];
+	} u;
+	memset(&u, 0, sizeof(u));
+	u.fm.fm_length = FIEMAP_MAX_OFFSET;
+	u.fm.fm_flags = FIEMAP_FLAG_SYNC;
+	u.fm.fm_extent_count = MAX;
+	s->nwritten = -1;
+	if (ioctl(s->fd, FS_IOC_FIEMAP, &u.fm) || u.fm.fm_mapped_extents >= MAX)
+		return;
+	s->nwritten = 0;
+	for (unsigned i = 0; i < u.fm.fm_mapped_extents; i++) {
+		const struct fiemap_extent *x = &u.fm.fm_extents[i];
+		if (x->fe_flags & FIEMAP_EXTENT_UNWRITTEN)
+			continue;
+		s->written[s->nwritten].b = x->fe_logical;
+		s->written[s->nwritten++].e = x->fe_logical + x->fe_length;
+	}
+}
+
+/*
+ * The written ranges of s from byte *at on, one per call: [*b, *e),
+ * false after the last; so that the scan past a segment's last record
+ * reads what was written, not the rest of a 64 MiB file of zeros. From
+ * FIEMAP's extents, else SEEK_DATA's holes (tmpfs: a preallocated page
+ * never written is one), else all of it.
+ */
+static bool next_written(const struct segment *s, size_t *at, size_t *b, size_t *e)
+{
+	if (*at >= s->size)
+		return false;
+	if (s->nwritten >= 0) {
+		for (int i = 0; i < s->nwritten; i++) {
+			if (s->written[i].e <= *at)
+				continue;
+			*b = s->written[i].b > *at ? s->written[i].b : *at;
+			*e = s->written[i].e < s->size ? s->written[i].e : s->size;
+			*at = *e;
+			return *b < *e;
+		}
+		return false;
+	}
+	off_t data = lseek(s->fd, (off_t)*at, SEEK_DATA);
+	if (data < 0 && errno == ENXIO)
+		return false;
+	if (data < 0) { /* (no SEEK_DATA here: read it all) */
+		*b = *at;
+		*e = *at = s->size;
+		return true;
+	}
+	off_t hole = lseek(s->fd, data, SEEK_HOLE);
+	*b = (size_t)data > *at ? (size_t)data : *at;
+	*e = hole < 0 || (size_t)hole > s->size ? s->size : (size_t)hole;
+	*at = *e;
+	return *b < *e;
+}
+
+/* Whether bytes [from, size) of s are all zero: read with pread, not
+ * through the mapping (a page fault a page costs ten times the copy). */
+static bool zero_from(const struct segment *s, size_t from)
+{
+	static uint8_t buf[1 << 20];
+	size_t at = from, b, e;
+	while (next_written(s, &at, &b, &e))
+		for (; b < e;) {
+			size_t n = e - b < sizeof(buf) ? e - b : sizeof(buf);
+			ssize_t k = pread(s->fd, buf, n, (off_t)b);
+			if (k <= 0)
+				return all_zero(s->p + b, e - b);
+			if (!all_zero(buf, (size_t)k))
+				return false;
+			b += (size_t)k;
+		}
+	return true;
+}
+
+/* The bytes from `from` up to the last non-zero one of s. */
+static size_t used_from(const struct segment *s, size_t from)
+{
+	size_t at = from, b, e, used = 0;
+	while (next_written(s, &at, &b, &e)) {
+		size_t n = used_len(s->p + b, e - b);
+		if (n)
+			used = b + n - from;
+	}
+	return used;
+}
+
 
 /* A WAL_TABLE_IDS record: the map now takes the ids of its run, if that
  * run came after the one the map takes (else the checkpoint, written
@@ -326,6 +435,7 @@ static int apply_record(struct restore *rs, const struct segment *s, uint64_t of
 /* Cut segment s at byte off (and drop the later ones: *cut). */
 static int cut_at(struct restore *rs, struct segment *s, uint64_t off)
 {
+	s->end = s->file_size = off;
 	if (ftruncate(s->fd, (off_t)off) || fsync(s->fd)) {
 		snprintf(rs->err, rs->errlen, "%s: cannot cut the log: %s", s->name, strerror(errno));
 		return -errno;
@@ -344,8 +454,13 @@ static int replay_segment(struct restore *rs, struct segment *s, uint64_t *last_
 	while (off + 4 <= s->size) {
 		uint32_t len;
 		memcpy(&len, s->p + off, 4);
-		if (len == 0 && all_zero(s->p + off, s->size - off))
-			return 0; /* the end of its records */
+		/* The end of its records: in the last segment, zeros to the
+		 * end; in another, the next one's prev_ts proves that
+		 * nothing is missing after them (replay_log). */
+		if (len == 0 && (!s->last || zero_from(s, off))) {
+			s->end = off;
+			return 0;
+		}
 		struct wal_record_head h;
 		int bad = wal_record_check(s->p + off, s->size - off, &h);
 		if (!bad && (h.kind == WAL_TXN ? h.commit_ts <= *last_ts : h.commit_ts < *last_ts))
@@ -353,8 +468,8 @@ static int replay_segment(struct restore *rs, struct segment *s, uint64_t *last_
 		if (bad) {
 			size_t rest = s->size - off;
 			bool torn = s->last && (len > rest || len < WAL_RECORD_HEAD + 8 || len % 8 ||
-						all_zero(s->p + off + len, rest - len));
-			size_t dropped = used_len(s->p + off, rest);
+						zero_from(s, off + len));
+			size_t dropped = used_from(s, off);
 			if (torn) {
 				log_line("dropped %zu bytes of a torn record at the end of %s (offset %" PRIu64 ")",
 					 dropped, s->name, off);
@@ -388,6 +503,7 @@ static int replay_segment(struct restore *rs, struct segment *s, uint64_t *last_
 		*end = true;
 		return cut_at(rs, s, off);
 	}
+	s->end = off;
 	return 0;
 }
 
@@ -412,6 +528,8 @@ static int segment_open(struct restore *rs, struct segment *s)
 		return -errno;
 	}
 	s->size = (size_t)st.st_size;
+	s->file_size = s->size;
+	map_written(s);
 	if (s->size) {
 		void *p = mmap(NULL, s->size, PROT_READ, MAP_PRIVATE, s->fd, 0);
 		if (p == MAP_FAILED) {
@@ -443,7 +561,7 @@ static int check_header(struct restore *rs, struct segment *s, struct wal_segmen
 		}
 	}
 	if (s->last && (s->size < WAL_HEADER_SIZE + 4 ||
-			all_zero(s->p + WAL_HEADER_SIZE, s->size - WAL_HEADER_SIZE))) {
+			zero_from(s, WAL_HEADER_SIZE))) {
 		*unused = true;
 		if (s->size && !all_zero(s->p, s->size < WAL_HEADER_SIZE ? s->size : WAL_HEADER_SIZE))
 			log_line("dropped %s: a torn header and no record", s->name);
@@ -492,10 +610,21 @@ static int replay_log(struct restore *rs, struct restore_result *out)
 						       "an older one"
 						     : "no checkpoint is there");
 				e = -EBADMSG;
+			} else if (out->nsegs && h.prev_ts != last_ts) {
+				snprintf(rs->err, rs->errlen,
+					 "%s offset 0: it follows commit %" PRIu64 ", and the log before it "
+					 "ends at commit %" PRIu64 ": records are missing or damaged at "
+					 "the end of the segment before",
+					 s.name, h.prev_ts, last_ts);
+				e = -EBADMSG;
 			} else {
 				out->segs[out->nsegs++] = (struct wal_segment){ s.seq, h.first_ts };
-				next_seq = s.seq + 1;
 				e = replay_segment(rs, &s, &last_ts, &end, out);
+				if (!e) { /* new records go on after the last */
+					next_seq = s.seq;
+					out->tail_off = s.end;
+					out->tail_size = s.file_size;
+				}
 			}
 		}
 		segment_close(&s);

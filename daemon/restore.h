@@ -21,6 +21,9 @@ struct restore_result {
 	uint64_t records;           /* records it held */
 	uint64_t replayed;          /* log records applied after it */
 	uint64_t next_seq;          /* the segment new records go to */
+	uint64_t tail_off;          /* 0, or next_seq exists and its records
+				     * end here (then they go on after) */
+	uint64_t tail_size;         /* its bytes */
 	uint64_t last_ts;           /* the newest commit the checkpoint or log held */
 	struct wal_segment *segs;   /* the segments kept (malloc'd; caller frees) */
 	size_t nsegs;

@@ -99,7 +99,7 @@ static void batch_close(struct wal_batch *b, int fd)
 }
 
 int wal_open(struct wal *l, int dirfd, const uint8_t store_id[16], uint64_t seq,
-	     uint64_t prev_ts, const struct wal_segment *segs, size_t nsegs, const struct config *cfg,
+	     uint64_t tail_off, uint64_t tail_size, uint64_t prev_ts, const struct wal_segment *segs, size_t nsegs, const struct config *cfg,
 	     struct shm_meta *meta, char *err, size_t errlen)
 {
 	memset(l, 0, sizeof(*l));
@@ -122,7 +122,16 @@ int wal_open(struct wal *l, int dirfd, const uint8_t store_id[16], uint64_t seq,
 		memcpy(l->segs, segs, nsegs * sizeof(*segs));
 		l->nsegs = l->segs_cap = nsegs;
 	}
-	l->fd = segment_create(l, seq, l->seg_size);
+	if (tail_off) { /* the last segment goes on */
+		char name[64];
+		wal_segment_name(name, sizeof(name), seq);
+		l->fd = openat(dirfd, name, O_RDWR | O_CLOEXEC);
+		l->fd = l->fd < 0 ? -errno : l->fd;
+		l->off = tail_off;
+		l->size = tail_size;
+	} else {
+		l->fd = segment_create(l, seq, l->seg_size);
+	}
 	if (l->fd < 0) {
 		char name[64];
 		wal_segment_name(name, sizeof(name), seq);

@@ -94,13 +94,15 @@ struct wal {
 
 /*
  * wal_open - take the data dir (dirfd, kept open by the caller) for a log
- * whose next segment is `seq`: create it, preallocated; every commit at or
- * below prev_ts is in the segments before it or a checkpoint. segs[0..nsegs)
+ * whose next segment is `seq`: with tail_off 0, create it, preallocated;
+ * else it exists (tail_size bytes, its records ending at tail_off) and
+ * records go on after them. Every commit at or below prev_ts is in the
+ * segments before the next record or a checkpoint. segs[0..nsegs)
  * are the segments already there whose records restore replayed (kept
  * for wal_forget_upto). Returns 0, or -errno with err set.
  */
 int wal_open(struct wal *l, int dirfd, const uint8_t store_id[16], uint64_t seq,
-	     uint64_t prev_ts, const struct wal_segment *segs, size_t nsegs, const struct config *cfg,
+	     uint64_t tail_off, uint64_t tail_size, uint64_t prev_ts, const struct wal_segment *segs, size_t nsegs, const struct config *cfg,
 	     struct shm_meta *meta, char *err, size_t errlen);
 
 /* wal_start - start the log thread; tick(ctx) runs after each of its

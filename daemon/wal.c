@@ -203,6 +203,15 @@ void wal_append(struct wal *l, uint32_t kind, uint64_t ts, const uint8_t *payloa
 {
 	size_t len = wal_record_size(plen, ncreated);
 	pthread_mutex_lock(&l->mu);
+	/* The room wal_reserve made may be gone: a flush between the two
+	 * took pend's buffers and left it others (take_pending). */
+	if (batch_reserve(&l->pend, WAL_HEADER_SIZE + len)) {
+		log_line("the log is out of memory: commits are refused from now on");
+		l->fatal = -ENOMEM;
+		set_error(l, -ENOMEM);
+		pthread_mutex_unlock(&l->mu);
+		return;
+	}
 	if (l->off == 0) {
 		if (l->nsegs == l->segs_cap) {
 			size_t cap = l->segs_cap ? 2 * l->segs_cap : 16;

@@ -181,7 +181,7 @@ static int load_checkpoint(struct restore *rs, struct restore_result *out)
 	uint32_t expect;
 	while (!e && (e = shm_dump_read_next(&r, &it)) == 1) {
 		e = 0;
-		uint64_t done = (uint64_t)lseek(fd, 0, SEEK_CUR);
+		uint64_t done = r.offset; /* (how far, should the store not fit) */
 		if (it.kind == SHM_DUMP_ITEM_RECORD) {
 			e = add_op(rs, SHM_OP_PUT, it.record_table, 0, it.key, it.klen, it.val, it.vlen);
 			out->records++;

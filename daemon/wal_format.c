@@ -21,10 +21,12 @@ void wal_record_encode(uint8_t *dst, uint32_t kind, uint64_t ts, const uint8_t *
 				     .payload_len = (uint32_t)plen, .ncreated = (uint32_t)ncreated };
 	memcpy(dst, &h, sizeof(h));
 	size_t at = sizeof(h);
-	memcpy(dst + at, payload, plen);
+	if (plen)
+		memcpy(dst + at, payload, plen);
 	memset(dst + at + plen, 0, ((plen + 7) & ~(size_t)7) - plen);
 	at += (plen + 7) & ~(size_t)7;
-	memcpy(dst + at, created, ncreated * 4);
+	if (ncreated)
+		memcpy(dst + at, created, ncreated * 4);
 	memset(dst + at + ncreated * 4, 0, ((ncreated * 4 + 7) & ~(size_t)7) - ncreated * 4);
 	at += (ncreated * 4 + 7) & ~(size_t)7;
 	uint64_t check = XXH3_64bits(dst, at);

@@ -205,6 +205,11 @@ static int load_checkpoint(struct restore *rs, struct restore_result *out)
 		}
 		if (!e)
 			e = load_commit(rs, name, done, (uint64_t)st.st_size);
+		/* Room for its records at once: no rebuild of its index as it
+		 * grows (a commit of its own: the id is mapped once created). */
+		if (!e && it.kind == SHM_DUMP_ITEM_TABLE && it.table->records &&
+		    !(e = add_op(rs, SHM_OP_RESERVE, it.table->id, it.table->records, "", 0, NULL, 0)))
+			e = load_commit(rs, name, done, (uint64_t)st.st_size);
 		if (!e && it.kind == SHM_DUMP_ITEM_INDEX && it.index->error)
 			e = load_failed_index(rs, it.index);
 		if (e)

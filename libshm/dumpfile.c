@@ -181,7 +181,7 @@ int shm_dump_write_table(struct shm_dump_writer *w, const struct shm_dump_table 
 	if (nlen < 1 || nlen > SHMDB_MAX_TABLE_NAME || !table_flags_ok(t->flags) ||
 	    t->ncols > SHMDB_MAX_COLUMNS || (rows ? t->ncols == 0 : t->ncols != 0))
 		return -EINVAL;
-	size_t len = 12 + nlen;
+	size_t len = 24 + nlen;
 	for (unsigned i = 0; i < t->ncols; i++) {
 		size_t cl = t->cols[i].name ? strlen(t->cols[i].name) : 0;
 		if (!column_name_ok(cl))
@@ -195,8 +195,10 @@ int shm_dump_write_table(struct shm_dump_writer *w, const struct shm_dump_table 
 	put32(p + 4, t->flags);
 	put16(p + 8, (uint16_t)nlen);
 	put16(p + 10, (uint16_t)t->ncols);
-	memcpy(p + 12, t->name, nlen);
-	p += 12 + nlen;
+	put32(p + 12, 0);
+	put64(p + 16, t->records);
+	memcpy(p + 24, t->name, nlen);
+	p += 24 + nlen;
 	for (unsigned i = 0; i < t->ncols; i++) {
 		size_t cl = strlen(t->cols[i].name);
 		p[0] = (uint8_t)t->cols[i].type;
@@ -404,26 +406,29 @@ static int parse_table(struct shm_dump_reader *r)
 	const uint8_t *p = r->buf + FRAME_HEAD, *end = p + r->frame_len;
 	if (r->indexes)
 		return bad(r, "a TABLE after an INDEX");
-	if (r->frame_len < 12)
+	if (r->frame_len < 24)
 		return bad(r, "a TABLE frame of %u bytes", r->frame_len);
 	struct shm_dump_table *t = &r->table;
 	t->id = get32(p);
 	t->flags = get32(p + 4);
 	size_t nlen = get16(p + 8);
 	t->ncols = get16(p + 10);
+	t->records = get64(p + 16);
+	if (get32(p + 12))
+		return bad(r, "a TABLE frame's reserved bytes are not 0");
 	if (known_table(r, t->id))
 		return bad(r, "table id %u described twice", t->id);
 	if (!table_flags_ok(t->flags))
 		return bad(r, "table flags %#x", t->flags);
-	if (nlen < 1 || nlen > SHMDB_MAX_TABLE_NAME || (size_t)(end - p) < 12 + nlen)
+	if (nlen < 1 || nlen > SHMDB_MAX_TABLE_NAME || (size_t)(end - p) < 24 + nlen)
 		return bad(r, "a table name of %zu bytes", nlen);
 	if (t->ncols > SHMDB_MAX_COLUMNS || ((t->flags & SHMDB_ROWS) ? !t->ncols : t->ncols))
 		return bad(r, "%u columns for table flags %#x", t->ncols, t->flags);
-	memcpy(t->name, p + 12, nlen);
+	memcpy(t->name, p + 24, nlen);
 	t->name[nlen] = 0;
 	if (memchr(t->name, 0, nlen))
 		return bad(r, "a table name holding a NUL byte");
-	p += 12 + nlen;
+	p += 24 + nlen;
 	for (unsigned i = 0; i < t->ncols; i++) {
 		if (end - p < 8)
 			return bad(r, "column %u cut short", i);

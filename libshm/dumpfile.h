@@ -27,7 +27,10 @@
  *            4 u32 flags: 0, SHMDB_ORDERED, SHMDB_ORDERED | SHMDB_MULTI,
  *                  SHMDB_ROWS or SHMDB_ROWS | SHMDB_ORDERED
  *            8 u16 name_len, 10 u16 ncols (0 unless SHMDB_ROWS)
- *           12 name[name_len]
+ *           12 u32 0
+ *           16 u64 records: how many RECORDS of it follow (a hint a
+ *                  loader sizes the table by; not checked)
+ *           24 name[name_len]
  *              then ncols columns: u8 type (enum shmdb_type), u8 flags
  *              (SHMDB_NULLABLE), u16 name_len, u32 size, name[name_len]
  *   RECORDS  0 u32 table id (of a TABLE frame before it), 4 u32 count
@@ -88,6 +91,7 @@ struct shm_dump_table {
 	uint32_t flags;
 	char name[SHMDB_MAX_TABLE_NAME + 1];
 	unsigned ncols;
+	uint64_t records; /* the hint */
 	shmdb_column cols[SHMDB_MAX_COLUMNS];
 };
 

@@ -247,6 +247,12 @@ static int load_table(struct loader *l, const struct shm_dump_table *t)
 		snprintf(l->why, sizeof(l->why), "table %s: %s", t->name, shmdb_strerror(e));
 		return e;
 	}
+	uint64_t room = t->records < l->total ? t->records : l->total; /* (a hint only) */
+	if (room && (e = shmdb_table_reserve(l->db, h, room))) {
+		snprintf(l->why, sizeof(l->why), "table %s: room for %" PRIu64 " records: %s",
+			 t->name, room, shmdb_strerror(e));
+		return e;
+	}
 	struct load_table *lt = &l->tables[l->ntables++];
 	lt->old = t->id;
 	lt->now = h;

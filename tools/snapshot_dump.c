@@ -28,6 +28,7 @@ static int describe(shmdb_rtxn *r, const shmdb_table_info *info, struct shm_dump
 	memset(t, 0, sizeof(*t));
 	t->id = info->id;
 	t->flags = (uint32_t)info->flags;
+	t->records = info->count;
 	snprintf(t->name, sizeof(t->name), "%s", info->name);
 	if (!(info->flags & SHMDB_ROWS))
 		return 0;

@@ -585,6 +585,22 @@ static int replay_log(struct restore *rs, struct restore_result *out)
 	out->segs = calloc(d->nsegs ? d->nsegs : 1, sizeof(*out->segs));
 	if (!out->segs)
 		return -ENOMEM;
+	/* Segments made ahead and never used (the spare, and any a crash
+	 * left): gone, so that the newest one with records is the last, the
+	 * one whose torn tail a crash explains. */
+	while (d->nsegs > 1) {
+		struct segment s = { .seq = d->segs[d->nsegs - 1], .fd = -1, .last = true };
+		struct wal_segment_header h;
+		bool unused = false;
+		if (!segment_open(rs, &s))
+			check_header(rs, &s, &h, &unused);
+		rs->err[0] = 0;
+		segment_close(&s);
+		if (!unused)
+			break;
+		unlinkat(d->fd, s.name, 0);
+		d->nsegs--;
+	}
 	for (size_t i = 0; i < d->nsegs && !e; i++) {
 		struct segment s = { .seq = d->segs[i], .fd = -1, .last = i + 1 == d->nsegs };
 		if (end) { /* after a cut: never acknowledged, or dropped by the operator */

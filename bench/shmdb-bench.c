@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "durable.h"
 #include "rows.h"
 
 uint64_t bench_now_ns(void)
@@ -1324,6 +1325,9 @@ static void usage(FILE *to)
 		"  --ordered-only    run the ordered workloads only (shmdb and LMDB)\n"
 		"  --rows-only       run the rows workload only (shmdb, LMDB and SQLite);\n"
 		"                    the --...-only options add up\n"
+		"  --durable-only    the durable workloads alone (sync and async logs against\n"
+		"                    LMDB's durable commit and SQLite WAL FULL, restart,\n"
+		"                    gets during checkpoints), data dirs under /var/tmp\n"
 		"  --quick           20,000 records, 100,000 gets, 5,000 commits; pinned-\n"
 		"                    overwrite: 1,000 records, 20,000 overwrites\n"
 		"  --no-lmdb, --no-redis, --no-ideal, --no-sqlite   leave a peer out\n"
@@ -1352,6 +1356,7 @@ int main(int argc, char **argv)
 		{ "pinned-only", no_argument, NULL, 'O' },
 		{ "ordered-only", no_argument, NULL, 'T' },
 		{ "rows-only", no_argument, NULL, 'W' },
+		{ "durable-only", no_argument, NULL, 'D' },
 		{ "no-sqlite", no_argument, NULL, 'Q' },
 		{ "quick", no_argument, NULL, 'q' },
 		{ "no-lmdb", no_argument, NULL, 'L' },
@@ -1366,7 +1371,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int on[NSYS] = { 1, 1, 1, 1 }, only = 0, sqlite_on = 1;
+	int on[NSYS] = { 1, 1, 1, 1 }, only = 0, sqlite_on = 1, durable = 0, quick = 0;
 	const char *json = NULL, *plot = NULL;
 	char self[600], shmdbd[700];
 	params = (struct bench_params){ .records = 1000000, .val_len = 100, .gets = 2000000,
@@ -1387,8 +1392,10 @@ int main(int argc, char **argv)
 		case 'O': only |= RUN_PINNED; break;
 		case 'T': only |= RUN_ORDERED; break;
 		case 'W': only |= RUN_ROWS; break;
+		case 'D': durable = 1; break;
 		case 'Q': sqlite_on = 0; break;
 		case 'q':
+			quick = 1;
 			params.records = 20000;
 			params.gets = 100000;
 			params.commits = 5000;
@@ -1425,6 +1432,8 @@ int main(int argc, char **argv)
 		snprintf(shmdbd, sizeof(shmdbd), "%s/../shmdbd", self);
 		params.shmdbd = shmdbd;
 	}
+	if (durable) /* its own daemons, data dirs and peers */
+		return bench_durable(&params, quick);
 	if (!mkdtemp(dir)) {
 		perror("shmdb-bench: mkdtemp");
 		return 1;

@@ -56,6 +56,13 @@ static void sh(const char *fmt, ...)
 	ck_assert_msg(system(cmd) == 0, "%s", cmd);
 }
 
+static int mount_tmpfs(const char *dir)
+{
+	char cmd[160];
+	snprintf(cmd, sizeof(cmd), "mount -t tmpfs -o size=1m tmpfs %s 2>/dev/null", dir);
+	return system(cmd);
+}
+
 static void remove_tree(const char *dir)
 {
 	sh("rm -rf '%s'", dir);
@@ -686,6 +693,76 @@ START_TEST(missing_segment_and_foreign_store)
 }
 END_TEST
 
+/* ---- a full disk ------------------------------------------------------------- */
+
+static void full_disk(const char *mode, int refused)
+{
+	char dir[64], data[96], filler[96];
+	make_dir(dir, sizeof(dir));
+	if (mount_tmpfs(dir)) {
+		fprintf(stderr, "full disk (%s): not tested: cannot mount a tmpfs on %s (root?)\n",
+			mode, dir);
+		remove_tree(dir);
+		return;
+	}
+	snprintf(data, sizeof(data), "%s/data", dir);
+	snprintf(filler, sizeof(filler), "%s/filler", dir);
+	sh("head -c 700K /dev/zero > %s", filler); /* the room given back later */
+	const char *extra[] = { "--log-segment-size", "64K", NULL };
+	struct test_daemon d;
+	start_ok(&d, data, mode, extra);
+	shmdb *db = test_open(&d);
+	shmdb_table t = test_table(db, "t");
+	static char val[16000];
+	int e = 0, i;
+	for (i = 0; i < 200 && !e; i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "k%d", i);
+		e = test_commit_put(db, t, k, val, sizeof(val), NULL);
+	}
+	ck_assert_msg(e == refused, "%s: commit %d: %s", mode, i, shmdb_strerror(e));
+	char k[16];
+	snprintf(k, sizeof(k), "k%d", i - 1);
+	ck_assert(!test_visible(db, t, k)); /* the refused commit applied nothing */
+	ck_assert(test_visible(db, t, "k0")); /* and reads go on */
+	shmdb_stats st;
+	ck_assert_int_eq(shmdb_stats_get(db, &st), 0);
+	if (!strcmp(mode, "async"))
+		ck_assert_int_ne(st.log_error, 0);
+	/* Room again: writes resume (async by themselves; bounded). */
+	ck_assert_int_eq(unlink(filler), 0);
+	uint64_t deadline = test_now_ms() + 10000;
+	do {
+		e = test_commit_put(db, t, "after", "1", 1, NULL);
+		if (e)
+			test_sleep_us(20000);
+	} while (e && test_now_ms() < deadline);
+	ck_assert_msg(e == 0, "%s: writes did not resume: %s", mode, shmdb_strerror(e));
+	shmdb_close(db);
+	stop_ok(&d);
+	/* And what was acknowledged is there after a restart. */
+	start_ok(&d, data, mode, extra);
+	db = test_open(&d);
+	t = test_table(db, "t");
+	ck_assert(test_visible(db, t, "k0") && test_visible(db, t, "after"));
+	shmdb_close(db);
+	stop_ok(&d);
+	sh("umount %s", dir);
+	remove_tree(dir);
+}
+
+START_TEST(full_disk_sync)
+{
+	full_disk("sync", -ENOSPC);
+}
+END_TEST
+
+START_TEST(full_disk_async)
+{
+	full_disk("async", SHMDB_ENOLOG);
+}
+END_TEST
+
 /* ---- no log; durable_ts ------------------------------------------------------ */
 
 START_TEST(sync_without_log)
@@ -878,6 +955,8 @@ int main(int argc, char **argv)
 	tcase_add_test(damage, missing_segment_and_foreign_store);
 	tcase_add_test(damage, sync_without_log);
 	tcase_add_test(damage, async_durable_ts);
+	tcase_add_test(damage, full_disk_sync);
+	tcase_add_test(damage, full_disk_async);
 	suite_add_tcase(s, damage);
 	return test_run_suite_case(s, argc > 1 ? argv[1] : NULL);
 }

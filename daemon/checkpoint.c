@@ -90,11 +90,11 @@ static int run_writer(struct checkpointer *ck, char *why, size_t whylen)
 	if (st == 0)
 		return 0;
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
-		snprintf(why, whylen, "cannot run %s", ck->program);
+		snprintf(why, whylen, "cannot run %.300s", ck->program);
 	else if (WIFEXITED(st))
-		snprintf(why, whylen, "%s exited with status %d", ck->program, WEXITSTATUS(st));
+		snprintf(why, whylen, "%.300s exited with status %d", ck->program, WEXITSTATUS(st));
 	else
-		snprintf(why, whylen, "%s was killed by signal %d", ck->program,
+		snprintf(why, whylen, "%.300s was killed by signal %d", ck->program,
 			 WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 	return -EIO;
 }

@@ -191,7 +191,7 @@ int datadir_open(struct datadir *d, const char *path, char *err, size_t errlen)
 	}
 	if ((e = lock_dir(d, path, err, errlen)))
 		goto fail;
-	int others;
+	int others = 0;
 	if ((e = list_dir(d, &others))) {
 		snprintf(err, errlen, "data dir %s: %s", path, strerror(-e));
 		goto fail;

@@ -111,7 +111,10 @@ static void stop_ok(struct test_daemon *d)
 
 static void acct_key(char k[4], int i)
 {
-	snprintf(k, 4, "a%02d", i);
+	k[0] = 'a';
+	k[1] = (char)('0' + i / 10 % 10);
+	k[2] = (char)('0' + i % 10);
+	k[3] = 0;
 }
 
 struct writer_args {
@@ -816,7 +819,7 @@ static void dump_to(const struct test_daemon *d, const char *file, const char *t
 
 static int load_from(const struct test_daemon *d, const char *file)
 {
-	char cmd[512];
+	char cmd[1200];
 	snprintf(cmd, sizeof(cmd), "%s --socket %s load %s >/dev/null 2>&1", test_shmdb_tool_path,
 		 d->sock, file);
 	int st = system(cmd);

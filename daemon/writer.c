@@ -77,10 +77,9 @@ static bool reclaim_holds(void *arg)
 	return reclaimer_holds(&w->reclaimer);
 }
 
-/* Serve every session's ring. Returns the transactions completed. */
-static unsigned serve_all(struct writer *w)
+/* Serve the ring of every session of l. Returns the transactions completed. */
+static unsigned serve_all(struct writer *w, const struct session_list *l)
 {
-	const struct session_list *l = session_list_get(w->sessions);
 	unsigned done = 0;
 
 	for (uint32_t i = 0; i < l->n; i++) {
@@ -92,7 +91,6 @@ static unsigned serve_all(struct writer *w)
 				session_doom(s, broken);
 		}
 	}
-	session_list_put(l);
 	return done;
 }
 
@@ -100,9 +98,11 @@ static unsigned serve_all(struct writer *w)
  * The end of a pass. Sync durability: the pass's records go to disk in one
  * flush (group commit), and only then are its commits published and its
  * completions posted; if the flush fails they never are (wal.h). Then every
- * session's completions are flushed to it.
+ * session's completions are flushed to it: the sessions of l, the list
+ * serve_all served (one list a pass, so that each session it touched is
+ * released to TSan here, before the grace period that may free it).
  */
-static void finish_pass(struct writer *w)
+static void finish_pass(struct writer *w, const struct session_list *l)
 {
 	int failed = 0;
 	if (w->core.applied_ts != w->store->meta->commit_ts && w->wal &&
@@ -113,7 +113,6 @@ static void finish_pass(struct writer *w)
 	}
 	if (!failed)
 		core_publish(&w->core);
-	const struct session_list *l = session_list_get(w->sessions);
 	for (uint32_t i = 0; i < l->n; i++) {
 		struct session *s = l->s[i];
 		if (failed)
@@ -121,7 +120,6 @@ static void finish_pass(struct writer *w)
 		ring_flush(ring_of(s), s->seg);
 		TSAN_RELEASE(s); /* before the grace period that may free it */
 	}
-	session_list_put(l);
 }
 
 static bool any_pending(struct writer *w)
@@ -170,14 +168,16 @@ static void *writer_main(void *arg)
 	urcu_memb_register_thread();
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
 		urcu_memb_read_lock();
-		unsigned done = serve_all(w);
+		const struct session_list *l = session_list_get(w->sessions);
+		unsigned done = serve_all(w, l);
 		/* A secondary index being built takes a step per pass: a
 		 * commit of its own, between the clients'. */
 		if (fill_pending(&w->core.fill)) {
 			fill_step(&w->core);
 			done++;
 		}
-		finish_pass(w);
+		finish_pass(w, l);
+		session_list_put(l);
 		/* The clock only after work or every CLOCK_EVERY_IDLE empty
 		 * passes: an empty pass costs about as much as reading it. */
 		if (done || ++idle_passes % CLOCK_EVERY_IDLE == 0) {

@@ -11,9 +11,11 @@
  * after its last bytes are on disk, so no write can reach a reused number.
  *
  * Ordering: `mu` orders the writer's appends against the flusher taking
- * them and the log thread handing over the next segment; `flush_mu`
- * serialises flushes (the log thread's and, in sync mode or for a client's
- * shmdb_sync, the writer's). The figures in the meta segment are
+ * them, and guards the making of the next segment (by the log thread
+ * ahead of need, or by the writer when a roll finds none); `flush_mu`
+ * serialises flushes (the log thread's and, in sync mode, the writer's
+ * at the end of its pass; a client's shmdb_sync in async mode kicks the
+ * log thread). The figures in the meta segment are
  * statistics for clients: relaxed stores, except durable_ts (release, so
  * that a client that sees it may read the stats written before).
  */
@@ -156,6 +158,43 @@ static int refuse(struct wal *l, int why)
 	return why;
 }
 
+/*
+ * Make the next segment if none is ready. Under mu: the log thread makes
+ * it ahead of need, and wal_reserve when a roll finds none (commits that
+ * outran the log thread); under one lock, the two never make the same file.
+ * Returns 0, or the error its creation failed with (said once in the log).
+ */
+static int spare_locked(struct wal *l)
+{
+	if (l->spare_fd >= 0)
+		return 0;
+	uint64_t seq = l->seq + 1;
+	int fd = segment_create(l, seq, l->seg_size);
+	if (fd < 0) {
+		if (fd != l->spare_err)
+			log_line("cannot make the next log segment: %s%s", strerror(-fd),
+				 " (commits are refused once the current one is full)");
+		l->spare_err = fd;
+		return fd;
+	}
+	l->spare_fd = fd;
+	l->spare_size = l->seg_size;
+	if (l->spare_err)
+		log_line("log segment %llu made: the log has room again", (unsigned long long)seq);
+	l->spare_err = 0;
+	if (!l->error && !l->fatal)
+		set_error(l, 0);
+	return 0;
+}
+
+/* The log thread's round: the next segment ready before it is needed. */
+static void make_spare(struct wal *l)
+{
+	pthread_mutex_lock(&l->mu);
+	spare_locked(l);
+	pthread_mutex_unlock(&l->mu);
+}
+
 int wal_reserve(struct wal *l, size_t plen, size_t ncreated)
 {
 	size_t need = wal_record_size(plen, ncreated) + WAL_HEADER_SIZE;
@@ -174,7 +213,7 @@ int wal_reserve(struct wal *l, size_t plen, size_t ncreated)
 			r = refuse(l, l->mode == DURABILITY_SYNC ? -e : SHMDB_ENOLOG);
 		else
 			l->size = need;
-	} else if (l->spare_fd < 0) {
+	} else if (spare_locked(l)) {
 		/* No next segment: the disk is full (or its creation failed). */
 		set_error(l, l->spare_err ? l->spare_err : -ENOSPC);
 		r = refuse(l, l->mode == DURABILITY_SYNC ? -ENOSPC : SHMDB_ENOLOG);
@@ -353,37 +392,6 @@ void wal_fail(struct wal *l, int err)
 	pthread_mutex_unlock(&l->mu);
 }
 
-/* Create the next segment if none is ready. Log thread. */
-static void make_spare(struct wal *l)
-{
-	pthread_mutex_lock(&l->mu);
-	bool need = l->spare_fd < 0;
-	uint64_t seq = l->seq + 1;
-	pthread_mutex_unlock(&l->mu);
-	if (!need)
-		return;
-	int fd = segment_create(l, seq, l->seg_size);
-	pthread_mutex_lock(&l->mu);
-	if (fd >= 0 && l->seq + 1 == seq) {
-		l->spare_fd = fd;
-		l->spare_size = l->seg_size;
-		if (l->spare_err)
-			log_line("log segment %llu made: the log has room again",
-				 (unsigned long long)seq);
-		l->spare_err = 0;
-		if (!l->error && !l->fatal)
-			set_error(l, 0);
-	} else if (fd < 0) {
-		if (fd != l->spare_err)
-			log_line("cannot make the next log segment: %s%s", strerror(-fd),
-				 " (commits are refused once the current one is full)");
-		l->spare_err = fd;
-	} else {
-		close(fd); /* cannot happen: only this thread makes them */
-	}
-	pthread_mutex_unlock(&l->mu);
-}
-
 /* An async round: flush; say when the log fails and when it works again. */
 static void async_flush(struct wal *l)
 {
@@ -421,10 +429,20 @@ static void *log_main(void *arg)
 		uint64_t ns = (uint64_t)to.tv_nsec + round;
 		to.tv_sec += (time_t)(ns / 1000000000ull);
 		to.tv_nsec = (long)(ns % 1000000000ull);
-		pthread_cond_timedwait(&l->tcond, &l->tmu, &to);
+		if (!l->kicked) /* (a kick during the round: flush again at once) */
+			pthread_cond_timedwait(&l->tcond, &l->tmu, &to);
+		l->kicked = 0;
 	}
 	pthread_mutex_unlock(&l->tmu);
 	return NULL;
+}
+
+void wal_kick(struct wal *l)
+{
+	pthread_mutex_lock(&l->tmu);
+	l->kicked = 1;
+	pthread_cond_signal(&l->tcond);
+	pthread_mutex_unlock(&l->tmu);
 }
 
 int wal_start(struct wal *l, void (*tick)(void *), void *ctx)

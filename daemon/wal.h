@@ -88,6 +88,7 @@ struct wal {
 	pthread_mutex_t tmu;        /* the log thread's sleep */
 	pthread_cond_t tcond;
 	int stop, started;
+	int kicked;                 /* a flush is wanted now (wal_kick) */
 	void (*tick)(void *ctx);    /* called by the log thread every interval */
 	void *tick_ctx;
 };
@@ -131,6 +132,11 @@ void wal_append(struct wal *l, uint32_t kind, uint64_t ts, const uint8_t *payloa
  * -errno of the write or sync (the bytes stay to be written again).
  */
 int wal_flush(struct wal *l);
+
+/* wal_kick - async mode: have the log thread flush now rather than at
+ * the end of its interval (a client's shmdb_sync, which then waits for
+ * durable_ts). Any thread; does not wait. */
+void wal_kick(struct wal *l);
 
 /* wal_fail - sync mode: a flush failed with err; refuse every commit. */
 void wal_fail(struct wal *l, int err);

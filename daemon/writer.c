@@ -264,8 +264,12 @@ static int log_sync(void *arg)
 	int e = wal_failed(w->wal);
 	if (e)
 		return e;
-	/* Sync mode: the end of this pass flushes before the answer is posted. */
-	return w->wal->mode == DURABILITY_SYNC ? 0 : wal_flush(w->wal);
+	/* Sync mode: the end of this pass flushes before the answer is posted.
+	 * Async: the log thread flushes, never the writer (a sync would stall
+	 * every client's commits); the client waits for durable_ts. */
+	if (w->wal->mode != DURABILITY_SYNC)
+		wal_kick(w->wal);
+	return 0;
 }
 
 static int log_checkpoint(void *arg)

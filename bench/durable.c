@@ -258,6 +258,28 @@ static uint64_t shmdb_procs(const struct bench_params *p, int procs, double secs
 	return total;
 }
 
+/* Put keys from..to-1 (100-byte values) in transactions of `batch`. */
+static int put_range(shmdb *db, shmdb_table t, uint64_t from, uint64_t to, uint64_t batch)
+{
+	char val[100], k[24];
+	memset(val, 'v', sizeof(val));
+	int e = 0;
+	for (uint64_t i = from; !e && i < to;) {
+		shmdb_wtxn *w;
+		if ((e = shmdb_write_begin(db, &w)))
+			break;
+		for (uint64_t j = 0; !e && j < batch && i < to; j++, i++) {
+			int kl = snprintf(k, sizeof(k), "k%012" PRIu64, i);
+			e = shmdb_put(w, t, k, (size_t)kl, val, sizeof(val));
+		}
+		if (e)
+			shmdb_abort(w);
+		else
+			e = shmdb_commit(w, NULL);
+	}
+	return e;
+}
+
 /* Load `records`, checkpoint, `logged` 1-put commits; stop; time a start. */
 static double restart_secs(const struct bench_params *p, uint64_t records, uint64_t logged)
 {
@@ -270,21 +292,12 @@ static double restart_secs(const struct bench_params *p, uint64_t records, uint6
 	int e = shmdb_open(d.sock, &db);
 	if (!e)
 		e = shmdb_table_open(db, "t", SHMDB_CREATE, &t);
-	char val[100], k[24];
-	memset(val, 'v', sizeof(val));
-	for (uint64_t i = 0; !e && i < records + logged;) {
-		shmdb_wtxn *w;
-		e = shmdb_write_begin(db, &w);
-		uint64_t batch = i < records ? 1000 : 1;
-		for (uint64_t j = 0; !e && j < batch; j++, i++) {
-			int kl = snprintf(k, sizeof(k), "k%012" PRIu64, i);
-			e = shmdb_put(w, t, k, (size_t)kl, val, sizeof(val));
-		}
-		if (!e)
-			e = shmdb_commit(w, NULL);
-		if (!e && i == records)
-			e = shmdb_checkpoint(db, 120000);
-	}
+	if (!e)
+		e = put_range(db, t, 0, records, 1000);
+	if (!e)
+		e = shmdb_checkpoint(db, 120000);
+	if (!e)
+		e = put_range(db, t, records, records + logged, 1);
 	if (!e)
 		e = shmdb_sync(db);
 	shmdb_close(db);
@@ -418,21 +431,11 @@ int bench_durable(const struct bench_params *p, int quick)
 	if (!daemon_start(p, &d, "async")) {
 		shmdb *db;
 		shmdb_table t;
-		char val[100], k[24];
-		memset(val, 'v', sizeof(val));
 		int e = shmdb_open(d.sock, &db);
 		if (!e)
 			e = shmdb_table_open(db, "t", SHMDB_CREATE, &t);
-		for (uint64_t i = 0; !e && i < records; i += 1000) {
-			shmdb_wtxn *w;
-			e = shmdb_write_begin(db, &w);
-			for (uint64_t j = i; !e && j < i + 1000; j++) {
-				int kl = snprintf(k, sizeof(k), "k%012" PRIu64, j);
-				e = shmdb_put(w, t, k, (size_t)kl, val, sizeof(val));
-			}
-			if (!e)
-				e = shmdb_commit(w, NULL);
-		}
+		if (!e)
+			e = put_range(db, t, 0, records, 1000);
 		if (!e) {
 			unsigned none, made;
 			bench_pin(p->client_cpu);

@@ -950,9 +950,12 @@ int main(int argc, char **argv)
 	tcase_add_test(restart, dump_load_round_trip);
 	tcase_add_test(restart, backup_while_committing);
 	suite_add_tcase(s, restart);
+	TCase *torn = tcase_create("torn");
+	tcase_set_timeout(torn, 900);
+	tcase_add_test(torn, torn_last_record_every_byte);
+	suite_add_tcase(s, torn);
 	TCase *damage = tcase_create("damage");
 	tcase_set_timeout(damage, 600);
-	tcase_add_test(damage, torn_last_record_every_byte);
 	tcase_add_test(damage, damaged_middle_record);
 	tcase_add_test(damage, damaged_checkpoint);
 	tcase_add_test(damage, missing_segment_and_foreign_store);

@@ -5,13 +5,16 @@
  * Invariants: everything goes through the core as transactions (the same
  * prepare and apply as a client's), at the commit timestamps of the first
  * run: the checkpoint's records all at its commit T, each log record at its
- * own; table ids are mapped (table_map.h). Records at or below T are in
- * the checkpoint and are skipped. Nothing is read before its checksum is
- * verified (dumpfile.h for checkpoints, wal_format.h for the log). The
- * log's segments must follow one another with no gap, and the first one
- * must begin where the checkpoint ends (its prev_ts). Only the newest
- * segment may end in a torn record; it is cut off the file, so that the
- * next start finds the log whole.
+ * own; table ids are mapped (table_map.h), and a WAL_TABLE_IDS record of a
+ * run after the checkpoint's remaps them. Records at or below T are in the
+ * checkpoint and are skipped (WAL_TABLE_IDS records go by run, not by
+ * commit). Nothing is read before its checksum is verified (dumpfile.h
+ * for checkpoints, wal_format.h for the log). The log's segments must
+ * follow one another with no gap, the first one must begin where the
+ * checkpoint ends, and each where the one before it ended (prev_ts). Only
+ * the newest segment with records (unused ones after it are deleted
+ * first) may end in a torn record; it is cut off the file, so that the
+ * next start finds the log whole, and new records go on after it.
  *
  * No client is attached and no writer thread runs: commits publish at
  * once, and the index builds wait until the replay is over (fill order is

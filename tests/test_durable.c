@@ -766,6 +766,28 @@ START_TEST(full_disk_async)
 }
 END_TEST
 
+/* A store that no longer fits the arenas it is started with: refused,
+ * naming the size it needs; started again with that, all there. */
+START_TEST(too_big_for_the_arenas)
+{
+	char dir[64], log[4096];
+	make_dir(dir, sizeof(dir));
+	small_store(dir, 600, NULL, 8000); /* about 5 MB in the 16 MiB default */
+	const char *tiny[] = { "--arena-size", "2M", NULL };
+	struct test_daemon d;
+	ck_assert_int_eq(start_on(&d, dir, "sync", tiny, log, sizeof(log)), 1);
+	char *flag = strstr(log, "start with --arena-size ");
+	ck_assert_msg(strstr(log, "does not fit the arenas") && flag, "%s", log);
+	char size[32];
+	ck_assert_int_eq(sscanf(flag + strlen("start with --arena-size "), "%31s", size), 1);
+	const char *enough[] = { "--arena-size", size, NULL };
+	start_ok(&d, dir, "sync", enough);
+	ck_assert_int_eq(keys_there(&d, 600), 600);
+	stop_ok(&d);
+	remove_tree(dir);
+}
+END_TEST
+
 /* ---- no log; durable_ts ------------------------------------------------------ */
 
 START_TEST(sync_without_log)
@@ -961,6 +983,7 @@ int main(int argc, char **argv)
 	tcase_add_test(damage, missing_segment_and_foreign_store);
 	tcase_add_test(damage, sync_without_log);
 	tcase_add_test(damage, async_durable_ts);
+	tcase_add_test(damage, too_big_for_the_arenas);
 	tcase_add_test(damage, full_disk_sync);
 	tcase_add_test(damage, full_disk_async);
 	suite_add_tcase(s, damage);

@@ -1,14 +1,19 @@
 /*
- * config.c - shmdbd's command line: defaults, then flags. Every bad flag or
- * value becomes one line that names it; nothing is silently clamped.
+ * config.c - where shmdbd's settings come from: the defaults, then the
+ * config file (INI, read with libinih), then SHMDB_<SETTING> environment
+ * variables, then the flags; each source overrides the ones before it, and
+ * each setting remembers which one gave its value. Values are read by the
+ * setting table (settings.c), so a bad value gets the same message from
+ * every source, prefixed with where it came from. The daemon never starts
+ * on a configuration it only half understood: an unknown key, a key given
+ * twice in the file, a malformed line or a bad value stops it.
  */
 #include "config.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
-#include <grp.h>
-#include <inttypes.h>
+#include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,41 +60,20 @@ static const char usage[] =
 "  --log-segment-size SIZE  bytes of one preallocated log file (default 64M)\n"
 "  --recover-truncate   start from the last good log record when the log is\n"
 "                       damaged, dropping what follows it (said in the log)\n"
+"  --memory-high PCT    memory pressure 'high' from this share of the arenas\n"
+"                       in use: the writer reclaims eagerly (default 80%)\n"
+"  --memory-critical PCT  pressure 'critical': commits that would take more\n"
+"                       memory fail with SHMDB_EPRESSURE, those that free\n"
+"                       memory still apply (default 95%)\n"
+"  --config FILE        read settings from FILE (default: $SHMDB_CONFIG, else\n"
+"                       /etc/shmdb/shmdbd.conf if it exists); each flag is a\n"
+"                       key there ('arena-size = 2G'), and an environment\n"
+"                       variable (SHMDB_ARENA_SIZE=2G) overrides the file;\n"
+"                       flags override both\n"
+"  --print-config       print every setting, its value and where it came\n"
+"                       from, and exit\n"
 "  --help               print this help and exit\n"
 "  --version            print the version and exit\n";
-
-int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	if (!s || !isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno == ERANGE)
-		return -ERANGE;
-	unsigned shift = 0;
-	switch (toupper((unsigned char)*end)) {
-	case 'K': shift = 10; end++; break;
-	case 'M': shift = 20; end++; break;
-	case 'G': shift = 30; end++; break;
-	case 'T': shift = 40; end++; break;
-	}
-	if (shift && (*end == 'i' || *end == 'I'))
-		end++;
-	if (*end == 'B' || *end == 'b')
-		end++;
-	if (*end)
-		return -EINVAL;
-	if (shift && v > (UINT64_MAX >> shift))
-		return -ERANGE;
-	*out = (uint64_t)v << shift;
-	return 0;
-}
-
-const char *durability_name(enum durability d)
-{
-	return d == DURABILITY_SYNC ? "sync" : d == DURABILITY_ASYNC ? "async" : "none";
-}
 
 /* /var/lib/shmdb for root; else $XDG_STATE_HOME/shmdb, ~/.local/state/shmdb. */
 static int default_data_dir(char *out, size_t cap)
@@ -107,206 +91,246 @@ static int default_data_dir(char *out, size_t cap)
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
-static int parse_int(const char *s, long min, long max, long *out)
+/* "arena-size" -> "SHMDB_ARENA_SIZE" */
+static void env_name(const char *setting, char *out, size_t n)
 {
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
+	size_t i = (size_t)snprintf(out, n, "SHMDB_");
+	for (; *setting && i + 1 < n; setting++)
+		out[i++] = *setting == '-' ? '_' : (char)toupper((unsigned char)*setting);
+	out[i] = 0;
 }
 
-static int parse_group(const char *s, gid_t *gid)
+void config_origin_name(const struct config *c, enum setting_id id, char *out, size_t n)
 {
-	long v;
-	if (parse_int(s, 0, INT32_MAX, &v) == 0) {
-		*gid = (gid_t)v;
-		return 0;
+	const struct config_origin *o = &c->origin[id];
+	switch (o->source) {
+	case FROM_FLAG:
+		snprintf(out, n, "--%s", settings[id].name);
+		return;
+	case FROM_ENV:
+		env_name(settings[id].name, out, n);
+		return;
+	case FROM_FILE:
+		snprintf(out, n, "%s:%u: %s", c->file, o->line, settings[id].name);
+		return;
+	case FROM_DEFAULT:
+		snprintf(out, n, "%s", settings[id].name);
+		return;
 	}
-	struct group *g = getgrnam(s);
-	if (!g)
-		return -ENOENT;
-	*gid = g->gr_gid;
-	return 0;
 }
 
-enum { OPT_SOCKET = 256, OPT_ARENA_SIZE, OPT_NUMA_NODES, OPT_HUGEPAGES,
-       OPT_WRITER_CPU, OPT_WRITER_IDLE, OPT_ALLOW_GROUP, OPT_SOCKET_MODE, OPT_DATA_DIR,
-       OPT_DURABILITY, OPT_FLUSH_MS, OPT_CHECKPOINT_EVERY, OPT_LOG_SEGMENT,
-       OPT_RECOVER_TRUNCATE, OPT_HELP, OPT_VERSION };
+/* Give setting id the value v from source `from`; on a bad value, one line
+ * in err naming the source. */
+static int set_from(struct config *c, enum setting_id id, const char *v,
+		    enum config_source from, unsigned line, char *err, size_t errlen)
+{
+	char why[256], where[4200];
+	c->origin[id] = (struct config_origin){ from, line };
+	if (settings[id].set(c, v, why, sizeof(why)) == 0)
+		return 0;
+	config_origin_name(c, id, where, sizeof(where));
+	snprintf(err, errlen, "%s: %s", where, why);
+	return -EINVAL;
+}
 
-static const struct option options[] = {
-	{ "socket", required_argument, NULL, OPT_SOCKET },
-	{ "arena-size", required_argument, NULL, OPT_ARENA_SIZE },
-	{ "numa-nodes", required_argument, NULL, OPT_NUMA_NODES },
-	{ "hugepages", required_argument, NULL, OPT_HUGEPAGES },
-	{ "writer-cpu", required_argument, NULL, OPT_WRITER_CPU },
-	{ "writer-idle-us", required_argument, NULL, OPT_WRITER_IDLE },
-	{ "allow-group", required_argument, NULL, OPT_ALLOW_GROUP },
-	{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
-	{ "data-dir", required_argument, NULL, OPT_DATA_DIR },
-	{ "durability", required_argument, NULL, OPT_DURABILITY },
-	{ "flush-interval-ms", required_argument, NULL, OPT_FLUSH_MS },
-	{ "checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY },
-	{ "log-segment-size", required_argument, NULL, OPT_LOG_SEGMENT },
-	{ "recover-truncate", no_argument, NULL, OPT_RECOVER_TRUNCATE },
-	{ "help", no_argument, NULL, OPT_HELP },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	{ NULL, 0, NULL, 0 },
+/* The file, line by line, so that an error names its line. */
+struct file_reader {
+	FILE *f;
+	unsigned line;
+	bool too_long;
 };
 
-static enum config_result apply(struct config *c, int opt, const char *arg,
-				char *err, size_t errlen)
+#define CONFIG_MAX_LINE 8192
+
+static char *read_line(char *buf, int cap, void *stream)
 {
-	long v;
-	switch (opt) {
-	case OPT_SOCKET:
-		if (!*arg || strlen(arg) >= sizeof(c->socket_path)) {
-			snprintf(err, errlen, "--socket: path must be 1 to %zu bytes",
-				 sizeof(c->socket_path) - 1);
-			return CONFIG_ERROR;
-		}
-		strcpy(c->socket_path, arg);
-		return CONFIG_RUN;
-	case OPT_ARENA_SIZE: {
-		uint64_t sz;
-		if (parse_size(arg, &sz) || sz < CONFIG_MIN_ARENA_SIZE || sz > CONFIG_MAX_ARENA_SIZE) {
-			snprintf(err, errlen, "--arena-size: '%s' is not a size from 1M to 1T", arg);
-			return CONFIG_ERROR;
-		}
-		c->arena_size = sz;
-		return CONFIG_RUN;
+	struct file_reader *r = stream;
+	if (!fgets(buf, cap, r->f))
+		return NULL;
+	r->line++;
+	if (!strchr(buf, '\n') && !feof(r->f)) {
+		r->too_long = true;
+		return NULL;
 	}
-	case OPT_NUMA_NODES:
-		/* Only the syntax here; topology_parse_nodes() checks the nodes. */
-		if (strcmp(arg, "all") != 0 &&
-		    (!*arg || strlen(arg) >= sizeof(c->numa_nodes) ||
-		     strspn(arg, "0123456789,-") != strlen(arg))) {
-			snprintf(err, errlen, "--numa-nodes: '%s' is not 'all' or a list such as 0,2-3", arg);
-			return CONFIG_ERROR;
-		}
-		strcpy(c->numa_nodes, arg);
-		return CONFIG_RUN;
-	case OPT_HUGEPAGES:
-		if (!strcmp(arg, "auto"))
-			c->hugepages = HUGEPAGES_AUTO;
-		else if (!strcmp(arg, "2M") || !strcmp(arg, "2m"))
-			c->hugepages = HUGEPAGES_2M;
-		else if (!strcmp(arg, "1G") || !strcmp(arg, "1g"))
-			c->hugepages = HUGEPAGES_1G;
-		else if (!strcmp(arg, "off"))
-			c->hugepages = HUGEPAGES_OFF;
-		else {
-			snprintf(err, errlen, "--hugepages: '%s' is not auto, 2M, 1G or off", arg);
-			return CONFIG_ERROR;
-		}
-		return CONFIG_RUN;
-	case OPT_WRITER_CPU:
-		if (!strcmp(arg, "auto"))
-			c->writer_cpu = -1;
-		else if (parse_int(arg, 0, 65535, &v) == 0)
-			c->writer_cpu = (int)v;
-		else {
-			snprintf(err, errlen, "--writer-cpu: '%s' is not a cpu number or 'auto'", arg);
-			return CONFIG_ERROR;
-		}
-		return CONFIG_RUN;
-	case OPT_WRITER_IDLE:
-		if (parse_int(arg, 0, 60 * 1000 * 1000, &v)) {
-			snprintf(err, errlen, "--writer-idle-us: '%s' is not a number of microseconds up to 60000000", arg);
-			return CONFIG_ERROR;
-		}
-		c->writer_idle_us = (uint64_t)v;
-		return CONFIG_RUN;
-	case OPT_ALLOW_GROUP:
-		if (parse_group(arg, &c->allow_group)) {
-			snprintf(err, errlen, "--allow-group: no group '%s'", arg);
-			return CONFIG_ERROR;
-		}
-		c->allow_group_set = true;
-		return CONFIG_RUN;
-	case OPT_SOCKET_MODE: {
-		char *end;
-		unsigned long m = strtoul(arg, &end, 8);
-		if (!*arg || *end || m > 0777) {
-			snprintf(err, errlen, "--socket-mode: '%s' is not an octal mode such as 0660", arg);
-			return CONFIG_ERROR;
-		}
-		c->socket_mode = (mode_t)m;
-		c->socket_mode_set = true;
-		return CONFIG_RUN;
-	}
-	case OPT_DATA_DIR:
-		if (!*arg || strlen(arg) >= sizeof(c->data_dir) - 64) {
-			snprintf(err, errlen, "--data-dir: path must be 1 to %zu bytes",
-				 sizeof(c->data_dir) - 65);
-			return CONFIG_ERROR;
-		}
-		strcpy(c->data_dir, arg);
-		return CONFIG_RUN;
-	case OPT_DURABILITY:
-		for (int d = DURABILITY_NONE; d <= DURABILITY_SYNC; d++)
-			if (!strcmp(arg, durability_name(d))) {
-				c->durability = d;
-				return CONFIG_RUN;
-			}
-		snprintf(err, errlen, "--durability: '%s' is not none, async or sync", arg);
-		return CONFIG_ERROR;
-	case OPT_FLUSH_MS:
-		if (parse_int(arg, 1, 60 * 1000, &v)) {
-			snprintf(err, errlen, "--flush-interval-ms: '%s' is not a number of milliseconds from 1 to 60000", arg);
-			return CONFIG_ERROR;
-		}
-		c->flush_ms = (uint32_t)v;
-		return CONFIG_RUN;
-	case OPT_CHECKPOINT_EVERY: {
-		uint64_t sz;
-		if (parse_size(arg, &sz) || sz < CONFIG_MIN_LOG_SEGMENT || sz > CONFIG_MAX_ARENA_SIZE) {
-			snprintf(err, errlen, "--checkpoint-every: '%s' is not a size from 64K to 1T", arg);
-			return CONFIG_ERROR;
-		}
-		c->checkpoint_every = sz;
-		return CONFIG_RUN;
-	}
-	case OPT_LOG_SEGMENT: {
-		uint64_t sz;
-		if (parse_size(arg, &sz) || sz < CONFIG_MIN_LOG_SEGMENT || sz > (4ull << 30)) {
-			snprintf(err, errlen, "--log-segment-size: '%s' is not a size from 64K to 4G", arg);
-			return CONFIG_ERROR;
-		}
-		c->log_segment = sz;
-		return CONFIG_RUN;
-	}
-	case OPT_RECOVER_TRUNCATE:
-		c->recover_truncate = true;
-		return CONFIG_RUN;
-	case OPT_HELP:
-		fputs(usage, stdout);
-		return CONFIG_EXIT;
-	case OPT_VERSION:
-		printf("shmdbd %s\n", SHMDB_VERSION_STRING);
-		return CONFIG_EXIT;
-	}
-	snprintf(err, errlen, "internal: unhandled option %d", opt);
-	return CONFIG_ERROR;
+	return buf;
 }
+
+struct file_parse {
+	struct config *c;
+	struct file_reader *reader;
+	unsigned seen_line[SETTING_COUNT];
+	char *err;
+	size_t errlen;
+	bool failed;
+};
+
+static int on_key(void *user, const char *section, const char *key, const char *value)
+{
+	struct file_parse *p = user;
+	unsigned line = p->reader->line;
+	if (p->failed)
+		return 0;
+	p->failed = true;
+	if (*section && strcmp(section, "shmdbd") != 0) {
+		snprintf(p->err, p->errlen, "%s:%u: unknown section [%s] (settings go before any "
+			 "section or under [shmdbd])", p->c->file, line, section);
+		return 0;
+	}
+	int id = setting_find(key);
+	if (id < 0) {
+		snprintf(p->err, p->errlen, "%s:%u: unknown setting '%s' (see shmdbd --help)",
+			 p->c->file, line, key);
+		return 0;
+	}
+	if (p->seen_line[id]) {
+		snprintf(p->err, p->errlen, "%s:%u: %s set again (first on line %u)", p->c->file,
+			 line, key, p->seen_line[id]);
+		return 0;
+	}
+	p->seen_line[id] = line;
+	if (set_from(p->c, id, value, FROM_FILE, line, p->err, p->errlen))
+		return 0;
+	p->failed = false;
+	return 1;
+}
+
+/* Read the config file c->file; `required`: a missing file is an error. */
+static int read_file(struct config *c, bool required, char *err, size_t errlen)
+{
+	FILE *f = fopen(c->file, "r");
+	if (!f) {
+		int e = errno;
+		if (e == ENOENT && !required) {
+			c->file[0] = 0;
+			return 0;
+		}
+		snprintf(err, errlen, "config file %s: %s", c->file, strerror(e));
+		return -e;
+	}
+	/* Lines as long as a path: the library's line buffer from the heap. */
+	ini_use_stack = false;
+	ini_allow_realloc = false;
+	ini_initial_alloc = ini_max_line = CONFIG_MAX_LINE;
+	ini_stop_on_first_error = true;
+	ini_allow_multiline = false;
+	struct file_reader r = { f, 0, false };
+	struct file_parse p = { .c = c, .reader = &r, .err = err, .errlen = errlen };
+	int bad_line = ini_parse_stream(read_line, &r, on_key, &p);
+	bool read_error = ferror(f);
+	fclose(f);
+	if (r.too_long) {
+		snprintf(err, errlen, "%s:%u: line longer than %d bytes", c->file, r.line,
+			 CONFIG_MAX_LINE - 2);
+		return -EINVAL;
+	}
+	if (read_error) {
+		snprintf(err, errlen, "config file %s: read error", c->file);
+		return -EIO;
+	}
+	if (bad_line == -2) {
+		snprintf(err, errlen, "config file %s: out of memory", c->file);
+		return -ENOMEM;
+	}
+	if (bad_line && !p.failed)
+		snprintf(err, errlen, "%s:%d: not a 'setting = value' line", c->file, bad_line);
+	return bad_line ? -EINVAL : 0;
+}
+
+static int read_env(struct config *c, char *err, size_t errlen)
+{
+	for (int id = 0; id < SETTING_COUNT; id++) {
+		char name[64];
+		env_name(settings[id].name, name, sizeof(name));
+		const char *v = getenv(name);
+		if (v && *v && set_from(c, id, v, FROM_ENV, 0, err, errlen))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* Values that follow from others, and the checks across settings. */
+static int resolve(struct config *c, char *err, size_t errlen)
+{
+	if (!c->socket_path[0]) {
+		int e = shmdb_default_socket(c->socket_path, sizeof(c->socket_path));
+		if (e) {
+			snprintf(err, errlen, "default socket path: %s", shmdb_strerror(e));
+			return e;
+		}
+	}
+	if (!c->socket_mode_set)
+		c->socket_mode = c->allow_group_set ? 0660 : 0600;
+	if (c->durability != DURABILITY_NONE && !c->data_dir[0] &&
+	    default_data_dir(c->data_dir, sizeof(c->data_dir) - 64)) {
+		snprintf(err, errlen, "no default data dir (no HOME): give --data-dir");
+		return -EINVAL;
+	}
+	if (c->memory_high_pct >= c->memory_critical_pct) {
+		char high[4200], crit[4200];
+		config_origin_name(c, SET_MEMORY_HIGH, high, sizeof(high));
+		config_origin_name(c, SET_MEMORY_CRITICAL, crit, sizeof(crit));
+		snprintf(err, errlen, "%s (%u%%) must be below %s (%u%%)", high,
+			 c->memory_high_pct, crit, c->memory_critical_pct);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void config_print(const struct config *c, FILE *out)
+{
+	fprintf(out, "# shmdbd %s; config file: %s\n", SHMDB_VERSION_STRING,
+		c->file[0] ? c->file : "none");
+	for (int id = 0; id < SETTING_COUNT; id++) {
+		char value[4200], from[4200];
+		settings[id].show(c, value, sizeof(value));
+		const struct config_origin *o = &c->origin[id];
+		switch (o->source) {
+		case FROM_DEFAULT: snprintf(from, sizeof(from), "default"); break;
+		case FROM_FILE: snprintf(from, sizeof(from), "%s:%u", c->file, o->line); break;
+		case FROM_ENV: env_name(settings[id].name, from, sizeof(from)); break;
+		case FROM_FLAG: snprintf(from, sizeof(from), "--%s", settings[id].name); break;
+		}
+		char line[8500];
+		snprintf(line, sizeof(line), "%s = %s", settings[id].name, value);
+		fprintf(out, "%-40s # %s\n", line, from);
+	}
+}
+
+enum { OPT_CONFIG = 1000, OPT_PRINT_CONFIG, OPT_HELP, OPT_VERSION };
+
+struct flag {
+	int id;
+	const char *arg;
+};
 
 enum config_result config_parse(struct config *c, int argc, char **argv,
 				char *err, size_t errlen)
 {
-	memset(c, 0, sizeof(*c));
-	c->arena_size = CONFIG_DEFAULT_ARENA_SIZE;
-	strcpy(c->numa_nodes, "all");
-	c->hugepages = HUGEPAGES_AUTO;
-	c->writer_cpu = -1;
-	c->writer_idle_us = CONFIG_DEFAULT_WRITER_IDLE_US;
-	c->durability = DURABILITY_ASYNC;
-	c->flush_ms = CONFIG_DEFAULT_FLUSH_MS;
-	c->checkpoint_every = CONFIG_DEFAULT_CHECKPOINT_EVERY;
-	c->log_segment = CONFIG_DEFAULT_LOG_SEGMENT;
+	struct option options[SETTING_COUNT + 5];
+	for (int id = 0; id < SETTING_COUNT; id++)
+		options[id] = (struct option){ settings[id].name,
+					       settings[id].is_switch ? no_argument : required_argument,
+					       NULL, id };
+	options[SETTING_COUNT + 0] = (struct option){ "config", required_argument, NULL, OPT_CONFIG };
+	options[SETTING_COUNT + 1] = (struct option){ "print-config", no_argument, NULL,
+						      OPT_PRINT_CONFIG };
+	options[SETTING_COUNT + 2] = (struct option){ "help", no_argument, NULL, OPT_HELP };
+	options[SETTING_COUNT + 3] = (struct option){ "version", no_argument, NULL, OPT_VERSION };
+	options[SETTING_COUNT + 4] = (struct option){ NULL, 0, NULL, 0 };
 
+	memset(c, 0, sizeof(*c));
+	settings_defaults(c);
+
+	/* The flags first, kept for last: --config names the file they override. */
+	struct flag *flags = calloc((size_t)argc + 1, sizeof(*flags));
+	size_t nflags = 0;
+	const char *file = NULL;
+	bool print = false;
+	enum config_result res = CONFIG_ERROR;
+	if (!flags) {
+		snprintf(err, errlen, "out of memory");
+		return CONFIG_ERROR;
+	}
 	opterr = 0;
 	optind = 1;
 	for (;;) {
@@ -315,34 +339,61 @@ enum config_result config_parse(struct config *c, int argc, char **argv,
 		if (opt == -1)
 			break;
 		if (opt == '?' || opt == ':') {
-			const char *bad = argv[prev] ? argv[prev] : "?";
+			const char *badflag = argv[prev] ? argv[prev] : "?";
 			if (optopt)
-				snprintf(err, errlen, "option '%s' needs a value", bad);
+				snprintf(err, errlen, "option '%s' needs a value", badflag);
 			else
-				snprintf(err, errlen, "unknown option '%s' (see --help)", bad);
-			return CONFIG_ERROR;
+				snprintf(err, errlen, "unknown option '%s' (see --help)", badflag);
+			goto out;
 		}
-		enum config_result r = apply(c, opt, optarg, err, errlen);
-		if (r != CONFIG_RUN)
-			return r;
+		switch (opt) {
+		case OPT_HELP:
+			fputs(usage, stdout);
+			res = CONFIG_EXIT;
+			goto out;
+		case OPT_VERSION:
+			printf("shmdbd %s\n", SHMDB_VERSION_STRING);
+			res = CONFIG_EXIT;
+			goto out;
+		case OPT_CONFIG:
+			file = optarg;
+			break;
+		case OPT_PRINT_CONFIG:
+			print = true;
+			break;
+		default:
+			flags[nflags++] = (struct flag){ opt, settings[opt].is_switch ? "true" : optarg };
+		}
 	}
 	if (optind < argc) {
 		snprintf(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
-		return CONFIG_ERROR;
+		goto out;
 	}
-	if (!c->socket_path[0]) {
-		int e = shmdb_default_socket(c->socket_path, sizeof(c->socket_path));
-		if (e) {
-			snprintf(err, errlen, "default socket path: %s", shmdb_strerror(e));
-			return CONFIG_ERROR;
-		}
+
+	bool required = true;
+	if (!file && !((file = getenv("SHMDB_CONFIG")) && *file)) {
+		file = CONFIG_DEFAULT_FILE;
+		required = false;
 	}
-	if (!c->socket_mode_set)
-		c->socket_mode = c->allow_group_set ? 0660 : 0600;
-	if (c->durability != DURABILITY_NONE && !c->data_dir[0] &&
-	    default_data_dir(c->data_dir, sizeof(c->data_dir) - 64)) {
-		snprintf(err, errlen, "no default data dir (no HOME): give --data-dir");
-		return CONFIG_ERROR;
+	if (!*file || strlen(file) >= sizeof(c->file)) {
+		snprintf(err, errlen, "--config: path must be 1 to %zu bytes", sizeof(c->file) - 1);
+		goto out;
 	}
-	return CONFIG_RUN;
+	strcpy(c->file, file);
+	if (read_file(c, required, err, errlen) || read_env(c, err, errlen))
+		goto out;
+	for (size_t i = 0; i < nflags; i++)
+		if (set_from(c, flags[i].id, flags[i].arg, FROM_FLAG, 0, err, errlen))
+			goto out;
+	if (resolve(c, err, errlen))
+		goto out;
+	if (print) {
+		config_print(c, stdout);
+		res = CONFIG_EXIT;
+	} else {
+		res = CONFIG_RUN;
+	}
+out:
+	free(flags);
+	return res;
 }

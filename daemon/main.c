@@ -1,5 +1,5 @@
 /*
- * main.c - shmdbd: parse the flags, take the instance lock, read the
+ * main.c - shmdbd: read the settings, take the instance lock, read the
  * topology, build and seal the store, bring back what the data dir holds
  * (durability async or sync), start the writer, the log and the
  * checkpointer, serve until SIGTERM or SIGINT, then stop cleanly. The
@@ -151,12 +151,16 @@ int main(int argc, char **argv)
 	if (topology_open(NULL, &topo, err, sizeof(err)) ||
 	    topology_parse_nodes(topo, cfg.numa_nodes, nodes, SHM_MAX_ARENAS, &nnodes,
 				 err, sizeof(err))) {
-		fprintf(stderr, "shmdbd: --numa-nodes: %s\n", err);
+		char where[4200];
+		config_origin_name(&cfg, SET_NUMA_NODES, where, sizeof(where));
+		fprintf(stderr, "shmdbd: %s: %s\n", where, err);
 		topology_close(topo);
 		return 2;
 	}
 	if (topology_writer_cpu(topo, nodes[0], cfg.writer_cpu, &writer_cpu, err, sizeof(err))) {
-		fprintf(stderr, "shmdbd: --writer-cpu: %s\n", err);
+		char where[4200];
+		config_origin_name(&cfg, SET_WRITER_CPU, where, sizeof(where));
+		fprintf(stderr, "shmdbd: %s: %s\n", where, err);
 		topology_close(topo);
 		return 2;
 	}

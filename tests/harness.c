@@ -73,6 +73,12 @@ static void exec_daemon(const char *sock, const char *log, const char *const *ar
 		argv[n++] = "--arena-size";
 		argv[n++] = "16M";
 	}
+	/* No config file (not the host's /etc/shmdb/shmdbd.conf) unless the
+	 * test gives one. */
+	if (!has_flag(args, "--config")) {
+		argv[n++] = "--config";
+		argv[n++] = "/dev/null";
+	}
 	/* Memory only unless the test asks for a data dir or a mode. */
 	if (!has_flag(args, "--durability") && !has_flag(args, "--data-dir")) {
 		argv[n++] = "--durability";

@@ -569,6 +569,8 @@ END_TEST
 
 int main(void)
 {
+	/* Not the host's /etc/shmdb/shmdbd.conf (test_config tests files). */
+	setenv("SHMDB_CONFIG", "/dev/null", 1);
 	Suite *s = suite_create("units");
 	TCase *tc = tcase_create("parsing");
 	tcase_add_test(tc, sizes_parse);

@@ -3,7 +3,13 @@
  *
  * Classes: 0..15 are 16..256 bytes in 16-byte steps; above, for each k from
  * 8 to 30, the four classes 2^k * 5/4, 6/4, 7/4 and 8/4, so a block wastes
- * at most a quarter of itself. A freed block is reused only by its class.
+ * at most a quarter of itself. A freed block is reused by its class, or,
+ * once the bump pointers reach the arenas' ends, cut up for a smaller
+ * class (split_larger): the front serves the request and the rest goes
+ * back as blocks of smaller classes. Freed blocks are never joined again,
+ * so a store that frees many small blocks and then asks for large ones
+ * can find no room while bytes are free (alloc_used counts only blocks
+ * handed out).
  *
  * Free blocks: each class keeps a stack of free-block offsets, stored in
  * free blocks of the class themselves (struct free_chunk at the block's
@@ -140,13 +146,52 @@ static uint64_t bump(struct alloc *a, unsigned c)
 	return 0;
 }
 
+/* The largest class of at most `size` bytes (size >= 16, a multiple of 16). */
+static unsigned class_within(size_t size)
+{
+	unsigned c = class_of(size);
+	return class_size(c) > size ? c - 1 : c;
+}
+
+/* Give the free bytes [off, end) to the general stacks as blocks of exact
+ * classes, each of 64 bytes or more on a cache line: a piece up to the
+ * next line first when off is not on one, then the largest class that
+ * fits. Every class size is a multiple of 16, so the pieces add up. */
+static void put_pieces(struct alloc *a, uint64_t off, uint64_t end)
+{
+	while (off < end) {
+		uint64_t len = end - off, mis = off % SHM_CACHELINE;
+		size_t piece = mis && len > SHM_CACHELINE - mis ? SHM_CACHELINE - mis : len;
+		unsigned c = class_within(piece);
+		push_free(a, &a->general, c, off);
+		off += class_size(c);
+	}
+}
+
+/* A block of class c cut from the front of the smallest larger free block
+ * of the general stacks (on a cache line, as every block of 64 bytes or
+ * more is), the rest given back in pieces; 0 if there is none. */
+static uint64_t split_larger(struct alloc *a, unsigned c)
+{
+	for (unsigned big = c + 1; big < ALLOC_CLASSES; big++) {
+		uint64_t off = pop_free(a, &a->general, big);
+		if (off) {
+			put_pieces(a, off + class_size(c), off + class_size(big));
+			return off;
+		}
+	}
+	return 0;
+}
+
 /* A block of class c from the general stacks, else from the bump
- * pointers; 0 if none. */
+ * pointers, else cut from a larger free block; 0 if none. */
 static uint64_t get_block(struct alloc *a, unsigned c)
 {
 	uint64_t off = pop_free(a, &a->general, c);
 	if (!off)
 		off = bump(a, c);
+	if (!off)
+		off = split_larger(a, c);
 	if (off)
 		arena_of(a, off)->used += class_size(c);
 	return off;

@@ -6,7 +6,8 @@
  * slot and catalog entry is in place, and meta->commit_ts (published) is
  * at most it: equal after every commit, unless defer_publish holds it
  * back until the log is on disk (core_publish). A transaction that fails
- * in decode, in the log's reserve or in prepare leaves both, and everything
+ * in decode, at critical memory pressure (one that would take memory:
+ * pressure.h), in the log's reserve or in prepare leaves both, and everything
  * a snapshot can see, unchanged. A transaction is logged (c->log.append)
  * after apply and before it is published, so that a commit visible in
  * sync mode is one whose record is on disk, and the log holds commits in
@@ -103,6 +104,14 @@ static int commit(struct core *c, const uint8_t *buf, size_t len, uint64_t *comm
 	}
 	if ((r = reserve_created(c, nops, &ncreate)))
 		return r;
+	/* Critical memory: what would take more is refused, before anything
+	 * (the log included) changes; what frees goes on. */
+	if (c->monitor && !c->internal && !c->replaying &&
+	    pressure_takes_memory(c->scratch.ops, nops) &&
+	    pressure_check(c->monitor) == SHMDB_PRESSURE_CRITICAL) {
+		pressure_refused(c->monitor);
+		return SHMDB_EPRESSURE;
+	}
 	bool logged = !c->internal && !c->replaying && c->log.reserve;
 	if (logged && (r = c->log.reserve(c->log.ctx, len, ncreate)))
 		return r;

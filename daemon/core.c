@@ -23,6 +23,7 @@ void core_init(struct core *c, uint8_t *base, struct shm_meta *meta, struct allo
 	c->fill = (struct secondary_fill){ 0 };
 	c->internal = 0;
 	c->log = (struct core_log){ 0 };
+	c->monitor = NULL;
 	c->applied_ts = 1;
 	c->defer_publish = 0;
 	c->replaying = 0;

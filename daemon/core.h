@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "decode.h"
 #include "index_build.h"
+#include "pressure.h"
 #include "retire.h"
 #include "secondary_fill.h"
 #include "tables.h"
@@ -71,6 +72,9 @@ struct core {
 	int internal;                  /* 1 while the transaction is a build
 					* step's: it may write an index */
 	struct core_log log;           /* where commits are logged */
+	struct pressure *monitor;      /* the memory monitor: at critical a client
+					* transaction that takes memory is refused;
+					* NULL: no monitor */
 	uint64_t applied_ts;           /* the last commit applied; published
 					* too unless defer_publish */
 	int defer_publish;             /* 1: commit_ts is stored by

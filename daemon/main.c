@@ -191,7 +191,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shmdbd: session registry: %s\n", strerror(-e));
 		return 1;
 	}
-	e = writer_init(&wr, writer_cpu, cfg.writer_idle_us * 1000ull, &st, &srv.sessions);
+	struct writer_settings ws = {
+		.cpu = writer_cpu,
+		.idle_ns = cfg.writer_idle_us * 1000ull,
+		.memory_high_pct = cfg.memory_high_pct,
+		.memory_critical_pct = cfg.memory_critical_pct,
+	};
+	e = writer_init(&wr, &ws, &st, &srv.sessions);
 	if (e) {
 		fprintf(stderr, "shmdbd: writer on cpu %d: %s\n", writer_cpu, strerror(-e));
 		return 1;

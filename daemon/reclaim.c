@@ -45,7 +45,9 @@
  * 1 MB at 100k 150-byte puts a second). GRACE_BATCH_BYTES retired since the
  * last request ask at once, so heavy overwriting stays bounded, and memory
  * pressure reclaims at once (reclaimer_now, which the core asks for when a
- * transaction finds no room, core.h). A step judges STEP_ITEMS items plus
+ * transaction finds no room, core.h). From the monitor's level high on
+ * (pressure.h) the pacing is off (rc->eager): a step whenever anything
+ * waits, and a grace period asked as soon as the last has passed. A step judges STEP_ITEMS items plus
  * twice what was retired since the last step, so the judging keeps up with
  * any write rate while one step stays short (an unlink may miss the cache
  * twice).
@@ -358,7 +360,7 @@ bool reclaimer_waiting(const struct reclaimer *rc)
 bool reclaimer_due(const struct reclaimer *rc, uint64_t now_ns)
 {
 	return rc->pass || rc->ndrains || (reclaimer_waiting(rc) &&
-			    (retire_count(rc->retired) >= STEP_EVERY_ITEMS ||
+			    (rc->eager || retire_count(rc->retired) >= STEP_EVERY_ITEMS ||
 			     now_ns - rc->stepped_ns >= STEP_EVERY_NS ||
 			     (rc->grace_pending && grace_passed(rc->grace, rc->grace_gen))));
 }
@@ -373,7 +375,7 @@ void reclaimer_step(struct reclaimer *rc, uint64_t now_ns)
 			rc->graced = rc->grace_commit;
 		pass_begin(rc, now_ns);
 	} else if (!rc->pass && (rc->pins.n || rc->rejudge.n) &&
-		   now_ns - rc->scanned_ns >= GRACE_EVERY_NS) {
+		   (rc->eager || now_ns - rc->scanned_ns >= GRACE_EVERY_NS)) {
 		pass_begin(rc, now_ns); /* which pinning snapshots ended? */
 	}
 	pass_work(rc, STEP_ITEMS + 2 * (q->items_total - rc->step_retired));
@@ -383,7 +385,7 @@ void reclaimer_step(struct reclaimer *rc, uint64_t now_ns)
 	uint64_t commit = __atomic_load_n(&rc->meta->commit_ts, __ATOMIC_RELAXED);
 	bool lagging = retire_count(q) || (q->horizon < commit && commit != rc->grace_commit);
 	if (!rc->grace_pending && lagging &&
-	    (now_ns - rc->grace_asked_ns >= GRACE_EVERY_NS ||
+	    (rc->eager || now_ns - rc->grace_asked_ns >= GRACE_EVERY_NS ||
 	     q->total - rc->grace_asked_total >= GRACE_BATCH_BYTES)) {
 		rc->grace_commit = commit;
 		rc->grace_gen = grace_request(rc->grace);

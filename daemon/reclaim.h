@@ -73,6 +73,9 @@ struct reclaimer {
 	uint64_t grace_asked_total;    /* ... when retired->total was this */
 	uint64_t now_commit;           /* the commit reclaimer_now ran at last, */
 	uint64_t now_items;            /* and retired->items_total then */
+	bool eager;                    /* memory pressure high (pressure.h): step
+					* and ask for grace periods whenever
+					* anything waits, without the pacing */
 	/* Figures: */
 	uint64_t freed;                /* bytes freed since the figures were published */
 	uint64_t oldest_snap;          /* the oldest live snapshot at the last sweep, */

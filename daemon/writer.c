@@ -8,7 +8,9 @@
  * room while retired memory waits, it asks (core.h's pressure hook) and the
  * reclaimer frees what no snapshot needs at once. The reclaimer otherwise
  * takes a step after a pass over the sessions when it says one is due
- * (reclaimer_due): a bounded one, so that commits keep flowing.
+ * (reclaimer_due): a bounded one, so that commits keep flowing. After each
+ * step the memory monitor (pressure.h) reads the arenas' level, which
+ * makes the next steps eager from high on.
  *
  * The writer's state per session (its ring state) lives in the session's
  * opaque bytes, allocated with the session by the main thread and freed
@@ -148,15 +150,24 @@ static void sleep_on_doorbell(struct writer *w)
 	urcu_memb_read_unlock();
 	if (!work && !__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
 		/* While reclamation has something to do (memory waits for
-		 * readers, or the horizon for a grace period), wake now and
-		 * then to take its steps and refresh the figures. */
-		bool watch = reclaimer_waiting(&w->reclaimer);
+		 * readers, or the horizon for a grace period), or the memory
+		 * level waits to go down, wake now and then to take its steps
+		 * and refresh the figures. */
+		bool watch = reclaimer_waiting(&w->reclaimer) || pressure_settling(&w->monitor);
 		uint64_t ns = watch ? SLEEP_WATCHING_NS : 0;
 		struct timespec to = { .tv_sec = (time_t)(ns / 1000000000ull),
 				       .tv_nsec = (long)(ns % 1000000000ull) };
 		syscall(SYS_futex, bell, FUTEX_WAIT, seen, ns ? &to : NULL, NULL, 0);
 	}
 	__atomic_store_n(&m->writer_sleeping, 0, __ATOMIC_RELAXED);
+}
+
+/* A step of reclamation, then the memory level it leaves: from high on,
+ * the next steps are eager (reclaim.h). */
+static void reclaim_step(struct writer *w, uint64_t now)
+{
+	reclaimer_step(&w->reclaimer, now);
+	w->reclaimer.eager = pressure_check(&w->monitor) >= SHMDB_PRESSURE_HIGH;
 }
 
 static void *writer_main(void *arg)
@@ -183,7 +194,7 @@ static void *writer_main(void *arg)
 		if (done || ++idle_passes % CLOCK_EVERY_IDLE == 0) {
 			now = shm_now_ns();
 			if (reclaimer_due(&w->reclaimer, now))
-				reclaimer_step(&w->reclaimer, now);
+				reclaim_step(w, now);
 		}
 		urcu_memb_read_unlock();
 		if (done) {
@@ -196,7 +207,7 @@ static void *writer_main(void *arg)
 			continue;
 		}
 		urcu_memb_read_lock();
-		reclaimer_step(&w->reclaimer, now); /* leave figures current before sleeping */
+		reclaim_step(w, now); /* leave figures current before sleeping */
 		urcu_memb_read_unlock();
 		sleep_on_doorbell(w);
 		now = last_work = shm_now_ns();
@@ -214,11 +225,12 @@ static void writer_free(struct writer *w)
 	retire_free_all(&w->retired);
 }
 
-int writer_init(struct writer *w, int cpu, uint64_t idle_ns, struct store *st,
+int writer_init(struct writer *w, const struct writer_settings *ws, struct store *st,
 		struct session_registry *reg)
 {
+	int cpu = ws->cpu;
 	w->cpu = cpu;
-	w->idle_ns = idle_ns;
+	w->idle_ns = ws->idle_ns;
 	w->stop = 0;
 	w->store = st;
 	w->sessions = reg;
@@ -237,6 +249,9 @@ int writer_init(struct writer *w, int cpu, uint64_t idle_ns, struct store *st,
 	retire_init(&w->retired);
 	core_init(&w->core, st->base, st->meta, &w->alloc, &w->retired,
 		  (struct core_pressure){ reclaim_now, reclaim_holds, w });
+	pressure_init(&w->monitor, &w->alloc, st->meta, ws->memory_high_pct,
+		      ws->memory_critical_pct);
+	w->core.monitor = &w->monitor;
 	w->sweep = (struct session_sweep){ .r = reg };
 	reclaimer_init(&w->reclaimer, st->base, st->meta, &w->alloc, &w->retired, &w->grace,
 		       (struct slot_source){ session_sweep_begin, session_sweep_next,

@@ -14,6 +14,7 @@
 #include "commit.h"
 #include "core.h"
 #include "grace.h"
+#include "pressure.h"
 #include "reclaim.h"
 #include "retire.h"
 #include "ring.h"
@@ -38,6 +39,7 @@ struct writer {
 	struct grace grace;         /* its grace thread */
 	struct wal *wal;            /* the log, NULL for durability none */
 	struct checkpointer *checkpoint;
+	struct pressure monitor;    /* the arenas' level: refusals, eager reclaim */
 };
 
 /* What the writer keeps in each session (sessions.h's opaque bytes): the
@@ -45,14 +47,22 @@ struct writer {
 #define WRITER_SESSION_STATE_SIZE sizeof(struct ring_state)
 void writer_session_state_free(void *state);
 
+/* How the writer runs (the daemon's settings, config.h). */
+struct writer_settings {
+	int cpu;                      /* the cpu it is pinned to */
+	uint64_t idle_ns;             /* busy-poll this long after the last work */
+	uint32_t memory_high_pct;     /* the memory monitor's thresholds (pressure.h) */
+	uint32_t memory_critical_pct;
+};
+
 /*
  * writer_init - set up the writer's core over store `st` (the store empty
- * at commit 1) and start its grace thread pinned to `cpu`; the writer's
+ * at commit 1) and start its grace thread pinned to ws->cpu; the writer's
  * thread starts with writer_run. Between the two the caller's thread may
  * commit through w->core (a restore). Returns 0 or -errno (-EINVAL for a
  * cpu out of range).
  */
-int writer_init(struct writer *w, int cpu, uint64_t idle_ns, struct store *st,
+int writer_init(struct writer *w, const struct writer_settings *ws, struct store *st,
 		struct session_registry *reg);
 
 /*

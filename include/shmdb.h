@@ -88,7 +88,15 @@ extern "C" {
 	 * keeps serving reads until the log can be written again (said in	\
 	 * its log and in shmdb_stats.log_error). */				\
 	X(SHMDB_ENOLOG, 9,							\
-	  "the daemon cannot write its log: writes are refused, nothing applied")
+	  "the daemon cannot write its log: writes are refused, nothing applied")	\
+	/* The arenas are at the daemon's critical memory pressure		\
+	 * (--memory-critical, shmdb_stats.pressure): a transaction that	\
+	 * would take memory (a put, an update, a create or reserve) is	\
+	 * refused, applying nothing, while one that only frees (deletes,	\
+	 * shmdb_clear, drops) still applies. Writes are accepted again	\
+	 * once deletes and reclamation bring use below the threshold. */	\
+	X(SHMDB_EPRESSURE, 10,							\
+	  "memory is critically short: only deletes, clears and drops apply")
 
 #define SHMDB_ERR_ENUMERATOR_(name, offset, message) name = SHMDB_ERR_BASE - (offset),
 enum shmdb_error { SHMDB_ERRORS(SHMDB_ERR_ENUMERATOR_) };
@@ -104,6 +112,7 @@ enum shmdb_error { SHMDB_ERRORS(SHMDB_ERR_ENUMERATOR_) };
 #define SHMDB_EBADTXN SHMDB_EBADTXN
 #define SHMDB_EUNIQUE SHMDB_EUNIQUE
 #define SHMDB_ENOLOG SHMDB_ENOLOG
+#define SHMDB_EPRESSURE SHMDB_EPRESSURE
 
 /* How many codes the list has, and the first and last of them: every
  * value from SHMDB_ERR_FIRST down to SHMDB_ERR_LAST is a code, and no value
@@ -624,7 +633,23 @@ typedef struct shmdb_stats {
 	uint64_t checkpoint_bytes; /* its size */
 	uint64_t checkpoint_ns;    /* when it was written (CLOCK_REALTIME), 0 if none */
 	uint64_t checkpoints;      /* checkpoints this daemon has written */
+	/* The memory monitor (the daemon's --memory-high and --memory-critical): */
+	int pressure;              /* SHMDB_PRESSURE_NORMAL, _HIGH (the writer reclaims
+				    * eagerly) or _CRITICAL (commits that would take
+				    * memory fail with SHMDB_EPRESSURE) */
+	uint32_t memory_high_pct;  /* the thresholds, percent of mem_total */
+	uint32_t memory_critical_pct;
+	uint64_t pressure_refused; /* commits refused with SHMDB_EPRESSURE */
+	uint64_t pressure_since_ns;/* when the level last changed (CLOCK_REALTIME) */
 } shmdb_stats;
+
+/* shmdb_stats.pressure: mem_used against the thresholds. A level is entered
+ * as soon as use reaches its threshold, and left once use has stayed 1% of
+ * mem_total below it for half a second, so that it does not flicker at the
+ * edge (a table's index replaced as it grows frees the old one). */
+#define SHMDB_PRESSURE_NORMAL 0
+#define SHMDB_PRESSURE_HIGH 1
+#define SHMDB_PRESSURE_CRITICAL 2
 
 #define SHMDB_DURABILITY_NONE 0
 #define SHMDB_DURABILITY_ASYNC 1
@@ -636,6 +661,45 @@ typedef struct shmdb_stats {
  * read at one instant together. Returns 0, or -EINVAL if an argument is NULL.
  */
 SHMDB_API int shmdb_stats_get(shmdb *db, shmdb_stats *st);
+
+/* ---- this handle's own figures and write pool ------------------------------ */
+
+/*
+ * A handle keeps the write transactions it has finished (committed or
+ * aborted) and the row builders freed on it, with their buffers, and hands
+ * them out again: a client that commits in a steady stream allocates
+ * nothing per transaction once its buffers fit its transactions. By
+ * default it keeps 16 of each, none with a buffer over 1 MiB.
+ */
+typedef struct shmdb_client_stats {
+	uint64_t write_txns;       /* shmdb_write_begin calls (and the table calls' own) */
+	uint64_t txns_reused;      /* of them, served from the pool: no allocation */
+	uint64_t rows_made;        /* shmdb_row_new calls */
+	uint64_t rows_reused;      /* of them, served from the pool */
+	double reuse_rate;         /* (txns_reused + rows_reused) / (write_txns +
+				    * rows_made), 0 before any */
+	uint64_t pool_freed;       /* finished ones freed instead of kept (the pool
+				    * full, or a buffer over pool_max_buffer) */
+	unsigned pool_txns;        /* transactions kept now */
+	unsigned pool_rows;        /* row builders kept now */
+	unsigned pool_keep;        /* the settings (shmdb_set_write_pool) */
+	size_t pool_max_buffer;
+} shmdb_client_stats;
+
+/* shmdb_client_stats_get - db's own figures, from this process's memory
+ * (no system call). Returns 0, or -EINVAL if an argument is NULL. */
+SHMDB_API int shmdb_client_stats_get(shmdb *db, shmdb_client_stats *st);
+
+#define SHMDB_WRITE_POOL_MAX 4096
+/*
+ * shmdb_set_write_pool - keep at most `keep` finished transactions and as
+ * many row builders (0: keep none, allocate every time), and free any
+ * whose buffer grew past max_buffer bytes (one huge transaction does not
+ * pin its memory for the handle's life). What is kept over the new limits
+ * is freed now. Any thread, any time. Returns 0, or -EINVAL (db NULL, keep
+ * over SHMDB_WRITE_POOL_MAX).
+ */
+SHMDB_API int shmdb_set_write_pool(shmdb *db, unsigned keep, size_t max_buffer);
 
 /* ---- durability ------------------------------------------------------------ */
 

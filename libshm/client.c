@@ -226,6 +226,7 @@ static void init_private(struct shmdb *db)
 	}
 	pthread_mutex_init(&db->sq_lock, NULL);
 	pthread_mutex_init(&db->cq_lock, NULL);
+	shm_pool_init(db);
 }
 
 static void detach(struct shmdb *db)
@@ -302,6 +303,7 @@ void shmdb_close(shmdb *db)
 	shm_readers_forget(db);
 	pthread_mutex_destroy(&db->sq_lock);
 	pthread_mutex_destroy(&db->cq_lock);
+	shm_pool_destroy(db);
 	detach(db);
 }
 
@@ -344,6 +346,11 @@ int shmdb_stats_get(shmdb *db, shmdb_stats *st)
 	st->checkpoint_bytes = __atomic_load_n(&m->checkpoint_bytes, __ATOMIC_RELAXED);
 	st->checkpoint_ns = __atomic_load_n(&m->checkpoint_ns, __ATOMIC_RELAXED);
 	st->checkpoints = __atomic_load_n(&m->checkpoints, __ATOMIC_RELAXED);
+	st->pressure = (int)__atomic_load_n(&m->pressure, __ATOMIC_RELAXED);
+	st->memory_high_pct = m->memory_high_pct;
+	st->memory_critical_pct = m->memory_critical_pct;
+	st->pressure_refused = __atomic_load_n(&m->pressure_refused, __ATOMIC_RELAXED);
+	st->pressure_since_ns = __atomic_load_n(&m->pressure_since_ns, __ATOMIC_RELAXED);
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 /*
  * client_internal.h - the handle behind shmdb.h's opaque types, shared by
  * libshmdb's modules (client.c: attach; read.c: snapshots; ordered.c:
- * ordered tables' cursors; write.c: the ring; handles.c: the list of open
+ * ordered tables' cursors; write.c: the ring; write_pool.c: finished write
+ * transactions and row builders kept for reuse; handles.c: the list of open
  * handles), and the calls of client.c
  * that the other modules and the tests use. Not installed; not part of the
  * public API.
@@ -95,6 +96,62 @@ struct shmdb_rtxn {
 	struct shmdb_cursor cursors[SHM_RTXN_CURSORS];
 };
 
+/* A write transaction being collected (write.c). Finished, it goes back to
+ * its handle's pool with its buffers (write_pool.c). */
+struct shmdb_wtxn {
+	shmdb *db;
+	uint8_t *buf;                   /* the encoded operations */
+	size_t len, cap;
+	uint8_t *row;                   /* a row being encoded (shmdb_put_row) */
+	size_t row_cap;
+	struct shmdb_wtxn *next;        /* in the pool */
+};
+
+/* A builder of rows (rows_api.c); freed, it goes back to its handle's pool
+ * (write_pool.c), arrays and byte buffers kept. */
+struct shmdb_row {
+	shmdb *db;
+	shmdb_table t;
+	struct shm_schema *s;           /* a copy of the table's schema */
+	struct shm_value *v;            /* each column's value */
+	uint8_t *set;                   /* each column: set (or set null) since reset */
+	uint8_t **bytes;                /* each FIXED, STR or BLOB column's copy */
+	uint32_t *bytes_cap;
+	unsigned ncols_cap;             /* columns the arrays hold */
+	size_t schema_cap;              /* bytes s holds */
+	struct shmdb_row *next;         /* in the pool */
+};
+
+/* The handle's pool of finished write transactions and row builders, so
+ * that a client committing in a steady stream allocates nothing. */
+#define SHM_POOL_DEFAULT_KEEP 16
+#define SHM_POOL_DEFAULT_MAX_BUFFER ((size_t)1 << 20)
+struct shm_write_pool {
+	pthread_mutex_t lock;           /* everything below */
+	struct shmdb_wtxn *txns;        /* kept, a stack through next */
+	struct shmdb_row *rows;
+	unsigned ntxns, nrows;
+	unsigned keep;                  /* of each kind, at most */
+	size_t max_buffer;              /* a buffer larger than this is freed */
+	uint64_t txns_begun, txns_reused;
+	uint64_t rows_made, rows_reused;
+	uint64_t freed;                 /* finished ones freed, not kept */
+};
+
+/* write_pool.c: a finished transaction of db's pool, emptied, or NULL;
+ * give one back (kept, or freed with its buffers). */
+shmdb_wtxn *shm_pool_take_txn(shmdb *db);
+void shm_pool_give_txn(shmdb_wtxn *w);
+/* A kept row builder whose arrays hold ncols columns and whose schema
+ * copy holds schema_bytes, or NULL; give one back. */
+struct shmdb_row *shm_pool_take_row(shmdb *db, unsigned ncols, size_t schema_bytes);
+void shm_pool_give_row(struct shmdb_row *b);
+/* Free a row builder and its buffers (rows_api.c). */
+void shm_row_destroy(struct shmdb_row *b);
+void shm_pool_init(shmdb *db);
+/* Free everything kept (shmdb_close). */
+void shm_pool_destroy(shmdb *db);
+
 /* A transaction's result, kept until shmdb_wait collects it. */
 enum { RESULT_FREE = 0, RESULT_PENDING = 1, RESULT_READY = 2 };
 struct shm_result {
@@ -128,6 +185,7 @@ struct shmdb {
 	pthread_mutex_t cq_lock;     /* waiters: cq_head, results */
 	uint32_t cq_head;
 	struct shm_result *results;  /* SHM_RESULTS, by ticket % SHM_RESULTS */
+	struct shm_write_pool pool;
 };
 
 /* shm_table_op - commit a transaction of the one table operation `code`

@@ -39,7 +39,7 @@
 #include "align.h"
 
 #define SHM_CACHELINE 64
-#define SHM_FORMAT_VERSION 11u
+#define SHM_FORMAT_VERSION 12u
 
 /* Magics: ASCII tags read as little-endian u64, so a hex dump shows them. */
 #define SHM_META_MAGIC    0x3154454d42444d53ull /* "SMDBMET1" */
@@ -484,8 +484,18 @@ static inline size_t shm_version_size(uint32_t klen, uint32_t vlen)
  * 432  u32 oldest_pid       pid of the session holding it, 0 if none
  * 436  u32 snapshots        distinct live snapshots at the last scan
  * 440  u64 pinned_bytes     retired bytes a live snapshot still sees
- * 448  struct shm_arena_desc arena_table[SHM_MAX_ARENAS]   (4096 bytes)
- * 4544 struct shm_table      tables[SHM_MAX_TABLES]         (192 bytes each)
+ * line 7 (448..511), the memory monitor, written by the writer only when
+ *     the level changes or it refuses a commit (rarely, so no client's
+ *     hot line): pressure.h
+ * 448  u32 pressure         SHMDB_PRESSURE_*, the level now
+ * 452  u32 memory_high_pct  the thresholds the daemon runs with, percent of
+ * 456  u32 memory_critical_pct  the arenas' bytes
+ * 460  u32 reserved7
+ * 464  u64 pressure_refused commits refused at critical since start
+ * 472  u64 pressure_since_ns CLOCK_REALTIME of the last change of level
+ * 480  u8  pad[32]
+ * 512  struct shm_arena_desc arena_table[SHM_MAX_ARENAS]   (4096 bytes)
+ * 4608 struct shm_table      tables[SHM_MAX_TABLES]         (192 bytes each)
  * end; the segment is rounded up to 4096-byte pages.
  */
 struct shm_meta {
@@ -539,7 +549,15 @@ struct shm_meta {
 	uint32_t oldest_pid;
 	uint32_t snapshots;
 	uint64_t pinned_bytes;
-	/* 448.. */
+	/* line 7 */
+	uint32_t pressure;
+	uint32_t memory_high_pct;
+	uint32_t memory_critical_pct;
+	uint32_t reserved7;
+	uint64_t pressure_refused;
+	uint64_t pressure_since_ns;
+	uint8_t pad7[32];
+	/* 512.. */
 	struct shm_arena_desc arena_table[SHM_MAX_ARENAS];
 	struct shm_table tables[SHM_MAX_TABLES];
 };
@@ -703,8 +721,9 @@ _Static_assert(offsetof(struct shm_meta, daemon_state) == 192, "meta line 3");
 _Static_assert(offsetof(struct shm_meta, sessions) == 256, "meta line 4");
 _Static_assert(offsetof(struct shm_meta, writer_sleeping) == 320, "meta line 5");
 _Static_assert(offsetof(struct shm_meta, oldest_snapshot) == 384, "meta line 6");
-_Static_assert(offsetof(struct shm_meta, arena_table) == 448, "arena table");
-_Static_assert(offsetof(struct shm_meta, tables) == 448 + 64 * SHM_MAX_ARENAS, "catalog");
+_Static_assert(offsetof(struct shm_meta, pressure) == 448, "meta line 7");
+_Static_assert(offsetof(struct shm_meta, arena_table) == 512, "arena table");
+_Static_assert(offsetof(struct shm_meta, tables) == 512 + 64 * SHM_MAX_ARENAS, "catalog");
 _Static_assert(sizeof(struct shm_table) == 192, "table entry");
 _Static_assert(offsetof(struct shm_table, name_len) == 64, "table entry line 1");
 _Static_assert(offsetof(struct shm_table, records) == 128, "table entry line 2");

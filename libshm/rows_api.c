@@ -17,18 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "catalog.h"
 #include "client_internal.h"
 #include "rows.h"
 
-struct shmdb_row {
-	shmdb_table t;
-	struct shm_schema *s;     /* a copy of the table's schema */
-	struct shm_value *v;      /* each column's value */
-	uint8_t *set;             /* each column: set (or set null) since reset */
-	uint8_t **bytes;          /* each FIXED, STR or BLOB column's copy */
-	uint32_t *bytes_cap;
-};
 
 /* The schema of table entry tb, or NULL if it is not a table of rows. */
 static const struct shm_schema *schema_of(const uint8_t *base, const struct shm_table *tb)
@@ -162,6 +155,28 @@ int shmdb_row_bytes(const shmdb_schema *s, shmdb_val row, unsigned col, shmdb_va
 	return 0;
 }
 
+/* A new builder of db whose arrays hold n columns and whose schema copy
+ * holds schema_bytes, or NULL. */
+static shmdb_row *row_make(shmdb *db, unsigned n, size_t schema_bytes)
+{
+	shmdb_row *b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->db = db;
+	b->ncols_cap = n;
+	b->schema_cap = schema_bytes;
+	b->s = aligned_alloc(8, shm_align_up(schema_bytes, 8));
+	b->v = calloc(n, sizeof(*b->v));
+	b->set = calloc(n, 1);
+	b->bytes = calloc(n, sizeof(*b->bytes));
+	b->bytes_cap = calloc(n, sizeof(*b->bytes_cap));
+	if (!b->s || !b->v || !b->set || !b->bytes || !b->bytes_cap) {
+		shm_row_destroy(b);
+		return NULL;
+	}
+	return b;
+}
+
 int shmdb_row_new(shmdb *db, shmdb_table t, shmdb_row **out)
 {
 	if (!db || !out)
@@ -174,26 +189,17 @@ int shmdb_row_new(shmdb *db, shmdb_table t, shmdb_row **out)
 	const struct shm_schema *sc = tb ? schema_of(r->base, tb) : NULL;
 	err = !tb ? -ENOENT : !sc ? -EINVAL : 0;
 	shmdb_row *b = NULL;
-	if (!err && !(b = calloc(1, sizeof(*b))))
+	if (!err && !(b = shm_pool_take_row(db, sc->ncols, sc->bytes)) &&
+	    !(b = row_make(db, sc->ncols, sc->bytes)))
 		err = -ENOMEM;
 	if (!err) {
-		unsigned n = sc->ncols;
 		b->t = t;
-		b->s = aligned_alloc(8, sc->bytes);
-		b->v = calloc(n, sizeof(*b->v));
-		b->set = calloc(n, 1);
-		b->bytes = calloc(n, sizeof(*b->bytes));
-		b->bytes_cap = calloc(n, sizeof(*b->bytes_cap));
-		if (b->s)
-			memcpy(b->s, sc, sc->bytes);
-		if (!b->s || !b->v || !b->set || !b->bytes || !b->bytes_cap)
-			err = -ENOMEM;
+		memcpy(b->s, sc, sc->bytes);
+		shmdb_row_reset(b);
 	}
 	shmdb_read_end(r);
-	if (err) {
-		shmdb_row_free(b);
+	if (err)
 		return err;
-	}
 	*out = b;
 	return 0;
 }
@@ -210,10 +216,16 @@ void shmdb_row_reset(shmdb_row *b)
 
 void shmdb_row_free(shmdb_row *b)
 {
+	if (b)
+		shm_pool_give_row(b);
+}
+
+void shm_row_destroy(shmdb_row *b)
+{
 	if (!b)
 		return;
-	if (b->bytes && b->s)
-		for (unsigned c = 0; c < b->s->ncols; c++)
+	if (b->bytes)
+		for (unsigned c = 0; c < b->ncols_cap; c++)
 			free(b->bytes[c]);
 	free(b->bytes);
 	free(b->bytes_cap);
@@ -316,15 +328,15 @@ int shmdb_put_row(shmdb_wtxn *w, shmdb_table t, const shmdb_row *b)
 	int err = shm_row_encode(b->s, v, NULL, 0, &len);
 	if (err != -ENOSPC)
 		return err ? err : -EINVAL;
-	uint8_t *row = malloc(len), key[SHMDB_MAX_KEY];
-	if (!row)
-		return -ENOMEM;
+	/* Encoded in the transaction's own row buffer, kept with it. */
+	uint8_t key[SHMDB_MAX_KEY];
+	if ((err = shm_buf_reserve(&w->row, &w->row_cap, len, 256)))
+		return err;
 	size_t klen;
-	err = shm_row_encode(b->s, v, row, len, &len);
+	err = shm_row_encode(b->s, v, w->row, len, &len);
 	if (!err)
-		err = shm_row_key(b->s, row, len, key, &klen);
+		err = shm_row_key(b->s, w->row, len, key, &klen);
 	if (!err)
-		err = shmdb_put(w, t, key, klen, row, len);
-	free(row);
+		err = shmdb_put(w, t, key, klen, w->row, len);
 	return err;
 }

@@ -42,20 +42,14 @@
 #define CHUNK_MAX (SHM_SQ_SIZE / 4 - sizeof(struct shm_sqe_hdr))
 #define SPINS_BEFORE_SLEEP 2000
 
-struct shmdb_wtxn {
-	shmdb *db;
-	uint8_t *buf;
-	size_t len, cap;
-};
-
 /* ---- collecting ------------------------------------------------------------ */
 
 int shmdb_write_begin(shmdb *db, shmdb_wtxn **out)
 {
 	if (!db || !out)
 		return -EINVAL;
-	shmdb_wtxn *w = calloc(1, sizeof(*w));
-	if (!w)
+	shmdb_wtxn *w = shm_pool_take_txn(db);
+	if (!w && !(w = calloc(1, sizeof(*w))))
 		return -ENOMEM;
 	w->db = db;
 	*out = w;
@@ -64,10 +58,8 @@ int shmdb_write_begin(shmdb *db, shmdb_wtxn **out)
 
 void shmdb_abort(shmdb_wtxn *w)
 {
-	if (!w)
-		return;
-	free(w->buf);
-	free(w);
+	if (w)
+		shm_pool_give_txn(w);
 }
 
 static int append(shmdb_wtxn *w, uint8_t code, uint32_t table, uint64_t since,

@@ -782,9 +782,16 @@ START_TEST(index_grows_in_steps)
 }
 END_TEST
 
+/* The arena full to its last byte: the allocator's -ENOSPC, with the
+ * memory monitor's critical level (test_pressure) at 100%, never reached
+ * first. */
 START_TEST(full_arena)
 {
-	start("4M");
+	ck_assert_int_eq(test_daemon_start(&d, (const char *const[]){ "--arena-size", "4M",
+								 "--memory-high", "99%",
+								 "--memory-critical", "100%",
+								 NULL }), 0);
+	ck_assert_int_eq(shmdb_open(d.sock, &db), 0);
 	shmdb_table t = table("t");
 	static char val[64 << 10];
 	char key[32];
@@ -1140,13 +1147,113 @@ START_TEST(read_path_allocates_nothing)
 	ck_assert_int_eq(found, 30000);
 	ck_assert_int_eq(during, 0);
 	/* The counter works: an allocating call is seen. */
-	shmdb_wtxn *w;
 	before = allocations_now();
-	int e = shmdb_write_begin(db, &w);
+	void *volatile p = malloc(64);
 	during = allocations_now() - before;
-	ck_assert_int_eq(e, 0);
+	free(p);
 	ck_assert_int_gt(during, 0);
-	shmdb_abort(w);
+	stop();
+}
+END_TEST
+
+/* ---- the write path: no allocation once warm ----------------------------- */
+
+enum { WRITE_TXNS = 100000 };
+
+/* Transactions as a steady client commits them: puts, a row built and put,
+ * a field update, a delete, every fourth one pipelined (commit_async then
+ * wait), an abort now and then. Returns the number committed, or -1. */
+static int write_path(shmdb_table t, shmdb_table rows, int from, int n)
+{
+	int done = 0;
+	char key[32], val[200];
+	memset(val, 'w', sizeof(val));
+	for (int i = from; i < from + n; i++) {
+		shmdb_wtxn *w;
+		shmdb_row *b;
+		int kl = snprintf(key, sizeof(key), "w%d", i % 5000);
+		if (shmdb_write_begin(db, &w) ||
+		    shmdb_put(w, t, key, (size_t)kl, val, 50 + (size_t)(i % 150)))
+			return -1;
+		if (i % 3 == 0 && shmdb_del(w, t, "gone", 4))
+			return -1;
+		if (i % 7 == 0) {
+			if (shmdb_row_new(db, rows, &b) || shmdb_row_set_i64(b, 0, i % 100) ||
+			    shmdb_row_set_bytes(b, 1, key, (size_t)kl) || shmdb_row_set_i64(b, 2, i) ||
+			    shmdb_put_row(w, rows, b))
+				return -1;
+			shmdb_row_free(b);
+			int64_t id = i % 100;
+			uint8_t k[8];
+			size_t klen = shmdb_key_i64(id, k);
+			if (shmdb_add_i64(w, rows, k, klen, 2, 1))
+				return -1;
+		}
+		if (i % 101 == 0) {
+			shmdb_abort(w);
+			continue;
+		}
+		if (i % 4 == 0) {
+			uint64_t ticket;
+			if (shmdb_commit_async(w, &ticket) || shmdb_wait(db, ticket, NULL))
+				return -1;
+		} else if (shmdb_commit(w, NULL)) {
+			return -1;
+		}
+		done++;
+	}
+	return done;
+}
+
+START_TEST(write_path_allocates_nothing)
+{
+	start("64M");
+	shmdb_table t = table("t"), rows;
+	const shmdb_column cols[] = { { "id", SHMDB_I64, 0, 0 }, { "name", SHMDB_STR, 0, 0 },
+				      { "n", SHMDB_I64, 0, 0 } };
+	ck_assert_int_eq(shmdb_table_create_rows(db, "rows", cols, 3, 0, &rows), 0);
+	counters_open();
+	/* Warm-up: the pool fills and its buffers grow to these sizes. */
+	ck_assert_int_gt(write_path(t, rows, 0, 2000), 0);
+	shmdb_client_stats before_st, after_st;
+	ck_assert_int_eq(shmdb_client_stats_get(db, &before_st), 0);
+	/* Nothing between the two readings but the writes. */
+	int64_t before = allocations_now();
+	int done = write_path(t, rows, 2000, WRITE_TXNS);
+	int64_t during = allocations_now() - before;
+	ck_assert_int_eq(shmdb_client_stats_get(db, &after_st), 0);
+	int aborted = 0;
+	for (int i = 2000; i < 2000 + WRITE_TXNS; i++)
+		aborted += i % 101 == 0;
+	ck_assert_int_eq(done, WRITE_TXNS - aborted);
+	ck_assert_int_eq(during, 0);
+	/* The pool served every one of them, and says so. */
+	ck_assert_uint_eq(after_st.write_txns - before_st.write_txns, WRITE_TXNS);
+	ck_assert_uint_eq(after_st.txns_reused - before_st.txns_reused, WRITE_TXNS);
+	ck_assert_uint_eq(after_st.rows_reused - before_st.rows_reused,
+			  after_st.rows_made - before_st.rows_made);
+	ck_assert_uint_gt(after_st.rows_made - before_st.rows_made, WRITE_TXNS / 8);
+	ck_assert(after_st.reuse_rate > 0.95 && after_st.reuse_rate <= 1.0);
+	ck_assert_uint_eq(after_st.pool_keep, 16);
+
+	/* With no pool every transaction allocates again; a transaction whose
+	 * buffer grew past the largest kept is freed, not kept. */
+	ck_assert_int_eq(shmdb_set_write_pool(db, 0, 0), 0);
+	ck_assert_int_eq(shmdb_client_stats_get(db, &after_st), 0);
+	ck_assert_uint_eq(after_st.pool_txns, 0);
+	ck_assert_uint_eq(after_st.pool_rows, 0);
+	before = allocations_now();
+	ck_assert_int_eq(write_path(t, rows, 0, 10), 9);
+	ck_assert_int_gt(allocations_now() - before, 10);
+	ck_assert_int_eq(shmdb_set_write_pool(db, 4, 4096), 0);
+	static char big[64 << 10];
+	shmdb_wtxn *w;
+	ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+	ck_assert_int_eq(shmdb_put(w, t, "big", 3, big, sizeof(big)), 0);
+	ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+	ck_assert_int_eq(shmdb_client_stats_get(db, &after_st), 0);
+	ck_assert_uint_eq(after_st.pool_txns, 0);
+	ck_assert_int_eq(shmdb_set_write_pool(db, SHMDB_WRITE_POOL_MAX + 1, 0), -EINVAL);
 	stop();
 }
 END_TEST
@@ -1215,6 +1322,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, bounded_memory_under_delete_churn);
 	tcase_add_test(tc, get_many);
 	tcase_add_test(tc, read_path_allocates_nothing);
+	tcase_add_test(tc, write_path_allocates_nothing);
 	tcase_add_test(tc, read_path_makes_no_system_call);
 	suite_add_tcase(s, tc);
 	return test_run_suite_case(s, argc > 1 ? argv[1] : NULL);

@@ -567,6 +567,51 @@ START_TEST(allocator_reuses_without_overlap)
 }
 END_TEST
 
+/* Free blocks serve smaller classes once the arena's fresh space is gone:
+ * a store of large values deleted takes small ones (tombstones, new
+ * records) in the same bytes, aligned, never two blocks on one byte. */
+START_TEST(allocator_cuts_large_free_blocks_for_small_ones)
+{
+	enum { ARENA = 1 << 20, UNITS = ARENA / 16 };
+	static const size_t small[] = { 16, 40, 48, 64, 100, 200, 300 };
+	uint8_t *base = aligned_alloc(64, ARENA);
+	static uint64_t big[ARENA / 1000];
+	static uint8_t owner[UNITS]; /* per 16 bytes: 1 while a small block holds them */
+	ck_assert_ptr_nonnull(base);
+	memset(owner, 0, sizeof(owner));
+	struct alloc a;
+	alloc_init(&a, base);
+	alloc_add_arena(&a, 64, ARENA);
+	size_t nbig = 0;
+	while ((big[nbig] = alloc_get(&a, 1000)))
+		nbig++;
+	ck_assert_uint_gt(nbig, 600);
+	for (size_t i = 0; i < nbig; i++)
+		alloc_put(&a, big[i], 1000);
+	ck_assert_uint_eq(alloc_used(&a), 0);
+	uint64_t got = 0;
+	for (unsigned n = 0;; n++) {
+		size_t size = small[n % (sizeof(small) / sizeof(small[0]))];
+		uint64_t off = alloc_get(&a, size);
+		if (!off)
+			break;
+		size_t cs = alloc_class_size(size);
+		if (off % (cs >= 64 ? 64 : 16) || off + cs > ARENA)
+			ck_abort_msg("%zu bytes at %llu", size, (unsigned long long)off);
+		for (uint64_t u = off / 16; u < (off + cs) / 16; u++) {
+			if (owner[u])
+				ck_abort_msg("%zu bytes at %llu overlap", size, (unsigned long long)off);
+			owner[u] = 1;
+		}
+		got += cs;
+	}
+	/* All but the tails of the last blocks cut: over 97% of what was freed. */
+	ck_assert_uint_ge(got * 100, (uint64_t)nbig * alloc_class_size(1000) * 97);
+	ck_assert_uint_eq(alloc_used(&a), got);
+	free(base);
+}
+END_TEST
+
 int main(void)
 {
 	/* Not the host's /etc/shmdb/shmdbd.conf (test_config tests files). */
@@ -589,6 +634,7 @@ int main(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("allocator");
 	tcase_add_test(tc, allocator_reuses_without_overlap);
+	tcase_add_test(tc, allocator_cuts_large_free_blocks_for_small_ones);
 	tcase_add_test(tc, reach_notes_against_a_model);
 	tcase_add_test(tc, buffer_grows_by_doubling);
 	suite_add_tcase(s, tc);

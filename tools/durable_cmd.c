@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "human.h"
+
 static const char *mode_name(int d)
 {
 	return d == SHMDB_DURABILITY_SYNC ? "sync" : d == SHMDB_DURABILITY_ASYNC ? "async" : "none";
@@ -21,7 +23,8 @@ void durable_print_status(const shmdb_stats *st)
 		return;
 	printf("durable ts      %" PRIu64 " (%" PRIu64 " commits not yet on disk)\n",
 	       st->durable_ts, st->commit_ts > st->durable_ts ? st->commit_ts - st->durable_ts : 0);
-	printf("log             %" PRIu64 " bytes since the last checkpoint\n", st->log_bytes);
+	char b[HUMAN_BYTES_LEN];
+	printf("log             %s since the last checkpoint\n", human_bytes(st->log_bytes, b));
 	if (st->log_error)
 		printf("log error       %s: commits are refused (%" PRIu64 " so far)\n",
 		       shmdb_strerror(st->log_error), st->writes_refused);
@@ -31,8 +34,8 @@ void durable_print_status(const shmdb_stats *st)
 			time_t t = (time_t)(st->checkpoint_ns / 1000000000ull);
 			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
 		}
-		printf("checkpoint      commit %" PRIu64 ", %" PRIu64 " bytes, written %s\n",
-		       st->checkpoint_ts, st->checkpoint_bytes, when);
+		printf("checkpoint      commit %" PRIu64 ", %s, written %s\n",
+		       st->checkpoint_ts, human_bytes(st->checkpoint_bytes, b), when);
 	} else {
 		printf("checkpoint      none yet\n");
 	}

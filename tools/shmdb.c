@@ -48,6 +48,7 @@
 
 #include "dump_cmd.h"
 #include "durable_cmd.h"
+#include "human.h"
 #include "rows_cmd.h"
 #include "shmdb.h"
 
@@ -164,6 +165,24 @@ static int open_db(const char *socket_path, shmdb **db)
 	return e;
 }
 
+/* The memory monitor's level, thresholds and refusals. */
+static void print_pressure(const shmdb_stats *st)
+{
+	static const char *const name[] = { "normal", "HIGH (the writer reclaims eagerly)",
+					    "CRITICAL (writes that take memory are refused)" };
+	printf("pressure        %s; high at %u%%, critical at %u%%", name[st->pressure > 2 ? 2 :
+	       st->pressure], st->memory_high_pct, st->memory_critical_pct);
+	if (st->pressure_since_ns) {
+		char when[64];
+		time_t t = (time_t)(st->pressure_since_ns / 1000000000ull);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
+		printf("; since %s", when);
+	}
+	if (st->pressure_refused)
+		printf("; %" PRIu64 " commits refused", st->pressure_refused);
+	printf("\n");
+}
+
 static int cmd_status(const char *socket_path)
 {
 	shmdb *db;
@@ -190,14 +209,18 @@ static int cmd_status(const char *socket_path)
 	if (shmdb_stats_get(db, &st) == 0) {
 		printf("commit ts       %" PRIu64 "\n", st.commit_ts);
 		printf("oldest snapshot %" PRIu64 "\n", st.oldest_snapshot);
-		printf("memory          %" PRIu64 " of %" PRIu64 " bytes in use, %" PRIu64
-		       " of them retired\n", st.mem_used, st.mem_total, st.mem_retired);
-		printf("snapshots       %u held, %" PRIu64 " bytes kept for them\n", st.snapshots,
-		       st.mem_pinned);
+		char b1[HUMAN_BYTES_LEN], b2[HUMAN_BYTES_LEN], b3[HUMAN_BYTES_LEN];
+		printf("memory          %s of %s in use (%.1f%%), %s of it retired\n",
+		       human_bytes(st.mem_used, b1), human_bytes(st.mem_total, b2),
+		       st.mem_total ? 100.0 * (double)st.mem_used / (double)st.mem_total : 0.0,
+		       human_bytes(st.mem_retired, b3));
+		print_pressure(&st);
+		printf("snapshots       %u held, %s kept for them\n", st.snapshots,
+		       human_bytes(st.mem_pinned, b1));
 		if (st.oldest_pid)
-			printf("oldest holder   pid %u, held %.1f s, %" PRIu64
-			       " bytes kept for it alone\n", st.oldest_pid,
-			       (double)st.oldest_held_ns / 1e9, st.oldest_only_bytes);
+			printf("oldest holder   pid %u, held %.1f s, %s kept for it alone\n",
+			       st.oldest_pid, (double)st.oldest_held_ns / 1e9,
+			       human_bytes(st.oldest_only_bytes, b1));
 		durable_print_status(&st);
 	}
 	printf("arenas          %u\n", info.arena_count);

@@ -21,7 +21,8 @@
  * Ordering: commit_ts is stored last, with release order, after every store
  * of the transaction's apply pass: a reader that loads it with acquire order
  * (libshm/read.c) sees the whole transaction or none of it. The commits
- * counter is a statistic, relaxed.
+ * and ops counters are statistics, relaxed, stored before the completion
+ * is posted (so a client sees its own commit counted).
  */
 #include "commit.h"
 
@@ -128,6 +129,7 @@ static int commit(struct core *c, const uint8_t *buf, size_t len, uint64_t *comm
 	if (!c->defer_publish)
 		core_publish(c);
 	__atomic_store_n(&c->meta->commits, c->meta->commits + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->meta->ops, c->meta->ops + nops, __ATOMIC_RELAXED);
 	*commit_ts = ts;
 	return 0;
 }

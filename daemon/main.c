@@ -207,6 +207,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shmdbd: %s\n", err);
 		return 1;
 	}
+	srv.waiting = wr.retired.waiting;
 	e = writer_run(&wr);
 	if (e) {
 		fprintf(stderr, "shmdbd: writer thread on cpu %d: %s\n", writer_cpu, strerror(-e));

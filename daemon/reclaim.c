@@ -105,6 +105,7 @@ static void free_unreachable(struct reclaimer *rc, const struct retired *it)
 		alloc_put_version(rc->alloc, it->off, it->size);
 	else
 		alloc_put(rc->alloc, it->off, it->size);
+	retire_forget_version(rc->retired, it);
 	rc->freed += it->size;
 }
 
@@ -223,8 +224,10 @@ static int judge(struct reclaimer *rc, const struct retired *it)
 		 * freed under a reader; loud where asserts are on. */
 		bool unlinked = prune_version(rc->base, rc->meta, rc->alloc, it);
 		assert(unlinked);
-		if (unlinked)
+		if (unlinked) {
+			retire_forget_version(rc->retired, it);
 			rc->freed += it->size;
+		}
 		return 0;
 	}
 	free_unreachable(rc, it);
@@ -389,6 +392,8 @@ void reclaimer_step(struct reclaimer *rc, uint64_t now_ns)
 	     q->total - rc->grace_asked_total >= GRACE_BATCH_BYTES)) {
 		rc->grace_commit = commit;
 		rc->grace_gen = grace_request(rc->grace);
+		__atomic_store_n(&rc->meta->grace_periods, rc->meta->grace_periods + 1,
+				 __ATOMIC_RELAXED);
 		rc->grace_asked_ns = now_ns;
 		rc->grace_asked_total = q->total;
 		rc->grace_pending = 1;
@@ -399,6 +404,7 @@ void reclaimer_step(struct reclaimer *rc, uint64_t now_ns)
 void reclaimer_now(struct reclaimer *rc)
 {
 	grace_sync(rc->grace);
+	__atomic_store_n(&rc->meta->grace_periods, rc->meta->grace_periods + 1, __ATOMIC_RELAXED);
 	uint64_t commit = __atomic_load_n(&rc->meta->commit_ts, __ATOMIC_RELAXED);
 	if (commit > rc->graced)
 		rc->graced = commit;

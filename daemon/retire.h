@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "layout.h"
+
 enum retired_kind {
 	RETIRED_VERSION,     /* a replaced record version: off, size; prunable */
 	RETIRED_BLOCK,       /* an arena block: off, size */
@@ -48,8 +50,22 @@ struct retired {
 	uint32_t reserved;
 };
 
+/* The replaced versions of one table waiting for reclamation (in the queue
+ * or pinned), for statistics: the main thread reads them with relaxed
+ * loads for a report (stats_reply.c); the writer stores them. A slot
+ * counts for the table whose id it holds; a new table in the slot starts
+ * again from 0, and what is freed later of a dropped one is not counted
+ * against it. */
+struct table_waiting {
+	uint32_t id;
+	uint32_t reserved;
+	uint64_t versions;
+	uint64_t bytes;
+};
+
 /* A FIFO of retired items, in commit order (the writer retires in order). */
 struct retire_queue {
+	struct table_waiting waiting[SHM_MAX_TABLES]; /* by catalog slot */
 	struct retired *items;
 	size_t cap, head, tail; /* items[head..tail) modulo cap */
 	uint64_t bytes;         /* block bytes in the queue */
@@ -103,5 +119,8 @@ static inline const struct retired *retire_peek(const struct retire_queue *q)
 	return retire_at(q, 0);
 }
 void retire_pop(struct retire_queue *q);
+
+/* A version retire() counted for its table has been freed. */
+void retire_forget_version(struct retire_queue *q, const struct retired *item);
 
 #endif /* SHMDBD_RETIRE_H */

@@ -68,7 +68,9 @@ static void post(struct ring_state *rs, struct shm_session_header *seg, int stat
 		 uint64_t commit_ts, uint64_t value)
 {
 	struct shm_cqe *e = &cq_base(seg)[rs->cq_tail & (SHM_CQ_ENTRIES - 1)];
-	e->ticket = ++rs->tickets;
+	/* Read by the main thread for statistics (stats_reply.c). */
+	__atomic_store_n(&rs->tickets, rs->tickets + 1, __ATOMIC_RELAXED);
+	e->ticket = rs->tickets;
 	e->status = status;
 	e->reserved = 0;
 	e->commit_ts = commit_ts;

@@ -40,6 +40,7 @@
 #include "clock.h"
 #include "log.h"
 #include "proto.h"
+#include "report.h"
 #include "shmdb.h"
 
 enum conn_state { CONN_HANDSHAKE, CONN_ACTIVE };
@@ -348,6 +349,23 @@ static void send_refusal(struct conn *c, int status)
 	shm_send_msg(c->fd, &w, sizeof(w), NULL, 0); /* best effort: we close next */
 }
 
+/* An admitted client asked for the report (proto.h): send it, and close. */
+static void send_report(struct server *srv, struct conn *c)
+{
+	int fd = -1, e = srv->waiting ? report_make(&srv->sessions, srv->waiting, &fd) : -ENOTSUP;
+	if (e) {
+		send_refusal(c, e);
+		conn_close(srv, c, NULL);
+		return;
+	}
+	struct shm_welcome w = {
+		.magic = SHM_WELCOME_MAGIC, .proto_version = SHM_PROTO_VERSION, .nfds = 1,
+	};
+	shm_send_msg(c->fd, &w, sizeof(w), &fd, 1); /* best effort: the client may be gone */
+	close(fd);
+	conn_close(srv, c, NULL);
+}
+
 /* The hello is complete: admit or refuse. */
 static void handle_hello(struct server *srv, struct conn *c)
 {
@@ -359,7 +377,7 @@ static void handle_hello(struct server *srv, struct conn *c)
 		status = SHMDB_EPROTO, why = "not a shmdb hello";
 	else if (h->proto_version != SHM_PROTO_VERSION)
 		status = SHMDB_EVERSION, why = "protocol version mismatch";
-	else if (h->flags || h->reserved)
+	else if ((h->flags & ~SHM_HELLO_REPORT) || h->reserved)
 		status = SHMDB_EPROTO, why = "unknown hello flags";
 	else if (!admitted(srv, c))
 		status = SHMDB_EREFUSED, why = "uid/gid not admitted";
@@ -370,6 +388,10 @@ static void handle_hello(struct server *srv, struct conn *c)
 		return;
 	}
 
+	if (h->flags & SHM_HELLO_REPORT) {
+		send_report(srv, c);
+		return;
+	}
 	struct store *st = srv->store;
 	struct session *s;
 	int fds[SHM_MAX_FDS];

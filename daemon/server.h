@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "retire.h"
 #include "sessions.h"
 #include "store.h"
 
@@ -34,6 +35,7 @@ struct server {
 	struct conn *active;     /* connections that own a session */
 	struct conn *dead;       /* closed during this epoll batch */
 	unsigned pending_count;
+	const struct table_waiting *waiting; /* the writer's, for reports (report.h) */
 };
 
 /*

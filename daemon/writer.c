@@ -31,6 +31,7 @@
 #include "clock.h"
 #include "spin.h"
 #include "tsan.h"
+#include "tsc.h"
 
 #include <errno.h>
 #include <linux/futex.h>
@@ -157,17 +158,38 @@ static void sleep_on_doorbell(struct writer *w)
 		uint64_t ns = watch ? SLEEP_WATCHING_NS : 0;
 		struct timespec to = { .tv_sec = (time_t)(ns / 1000000000ull),
 				       .tv_nsec = (long)(ns % 1000000000ull) };
+		__atomic_store_n(&m->sleeps, m->sleeps + 1, __ATOMIC_RELAXED);
 		syscall(SYS_futex, bell, FUTEX_WAIT, seen, ns ? &to : NULL, NULL, 0);
+		if (__atomic_load_n(bell, __ATOMIC_RELAXED) != seen)
+			__atomic_store_n(&m->wakeups, m->wakeups + 1, __ATOMIC_RELAXED);
 	}
 	__atomic_store_n(&m->writer_sleeping, 0, __ATOMIC_RELAXED);
 }
 
+/* A pass that served `done` transactions in `ticks`: the activity
+ * figures (meta lines 8-10; relaxed, statistics only, on lines no client
+ * polls). */
+static void count_pass(struct writer *w, unsigned done, uint64_t ticks)
+{
+	struct shm_meta *m = w->store->meta;
+	unsigned b = 31 - (unsigned)__builtin_clz(done);
+	if (b >= SHM_BATCH_BUCKETS)
+		b = SHM_BATCH_BUCKETS - 1;
+	w->busy_ticks += ticks;
+	__atomic_store_n(&m->work_passes, m->work_passes + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->batch[b], m->batch[b] + 1, __ATOMIC_RELAXED);
+}
+
 /* A step of reclamation, then the memory level it leaves: from high on,
- * the next steps are eager (reclaim.h). */
+ * the next steps are eager (reclaim.h). The busy time is published here,
+ * in nanoseconds against the clock since the writer began. */
 static void reclaim_step(struct writer *w, uint64_t now)
 {
 	reclaimer_step(&w->reclaimer, now);
 	w->reclaimer.eager = pressure_check(&w->monitor) >= SHMDB_PRESSURE_HIGH;
+	__atomic_store_n(&w->store->meta->busy_ns,
+			 tsc_to_ns(w->busy_ticks, tsc_now() - w->started_tsc, now - w->started_ns),
+			 __ATOMIC_RELAXED);
 }
 
 static void *writer_main(void *arg)
@@ -177,7 +199,11 @@ static void *writer_main(void *arg)
 	unsigned idle_passes = 0;
 
 	urcu_memb_register_thread();
+	w->started_tsc = tsc_now();
+	w->started_ns = now;
+	__atomic_store_n(&w->store->meta->writer_started_ns, now, __ATOMIC_RELAXED);
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+		uint64_t pass_start = tsc_now();
 		urcu_memb_read_lock();
 		const struct session_list *l = session_list_get(w->sessions);
 		unsigned done = serve_all(w, l);
@@ -187,6 +213,10 @@ static void *writer_main(void *arg)
 			fill_step(&w->core);
 			done++;
 		}
+		/* Counted before the completions go out: a client sees the
+		 * pass of its own commit in the figures. */
+		if (done)
+			count_pass(w, done, tsc_now() - pass_start);
 		finish_pass(w, l);
 		session_list_put(l);
 		/* The clock only after work or every CLOCK_EVERY_IDLE empty

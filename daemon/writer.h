@@ -40,6 +40,9 @@ struct writer {
 	struct wal *wal;            /* the log, NULL for durability none */
 	struct checkpointer *checkpoint;
 	struct pressure monitor;    /* the arenas' level: refusals, eager reclaim */
+	/* Its activity (meta lines 8-10): */
+	uint64_t busy_ticks;        /* in passes that did work (tsc.h) */
+	uint64_t started_tsc, started_ns;
 };
 
 /* What the writer keeps in each session (sessions.h's opaque bytes): the

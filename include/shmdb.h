@@ -485,6 +485,10 @@ typedef struct shmdb_table_info {
 			     * index, its ordered tree's nodes and its records'
 			     * versions (not the older versions and nodes kept
 			     * for other snapshots) */
+	uint64_t index_slots; /* slots of its hash index in this snapshot */
+	uint64_t index_used;  /* slots of the writer's current index holding a key,
+			       * deleted ones included until a rebuild: the load
+			       * is index_used / index_slots (a moment's reading) */
 } shmdb_table_info;
 
 /*
@@ -603,6 +607,8 @@ SHMDB_API void shmdb_abort(shmdb_wtxn *w);
 
 /* ---- statistics ------------------------------------------------------------ */
 
+#define SHMDB_BATCH_BUCKETS 16
+
 typedef struct shmdb_stats {
 	uint64_t commit_ts;        /* last published commit */
 	uint64_t mem_used;         /* arena bytes in use, all arenas */
@@ -641,6 +647,20 @@ typedef struct shmdb_stats {
 	uint32_t memory_critical_pct;
 	uint64_t pressure_refused; /* commits refused with SHMDB_EPRESSURE */
 	uint64_t pressure_since_ns;/* when the level last changed (CLOCK_REALTIME) */
+	/* The writer thread, since it began: */
+	uint64_t commits;          /* transactions committed */
+	uint64_t mem_freed;        /* bytes reclamation has freed */
+	uint64_t writer_uptime_ns; /* how long it has run */
+	uint64_t ops;              /* operations applied (puts, deletes, updates, ...) */
+	uint64_t work_passes;      /* its passes over the rings that found work */
+	uint64_t busy_ns;          /* time those passes took: busy_ns / writer_uptime_ns
+				    * is its busy ratio (the rest it polled or slept) */
+	uint64_t sleeps;           /* times it parked, no work in sight */
+	uint64_t wakeups;          /* of them, ended by a client's commit */
+	uint64_t grace_periods;    /* grace periods reclamation waited for */
+	uint64_t batch[SHMDB_BATCH_BUCKETS]; /* work passes by transactions served
+				    * (the group commit): batch[i] counts passes of
+				    * 2^i to 2^(i+1)-1 transactions, the last all above */
 } shmdb_stats;
 
 /* shmdb_stats.pressure: mem_used against the thresholds. A level is entered
@@ -689,6 +709,47 @@ typedef struct shmdb_client_stats {
 /* shmdb_client_stats_get - db's own figures, from this process's memory
  * (no system call). Returns 0, or -EINVAL if an argument is NULL. */
 SHMDB_API int shmdb_client_stats_get(shmdb *db, shmdb_client_stats *st);
+
+/* ---- the daemon's report ---------------------------------------------------- */
+
+/* One session (a handle of some process) as the daemon sees it. */
+typedef struct shmdb_session_info {
+	uint64_t id;               /* the session's number, from 1 */
+	uint32_t pid;              /* its process (at connect) */
+	uint32_t snapshots;        /* read transactions it holds open now */
+	uint64_t ring_depth;       /* bytes submitted, not yet taken by the writer */
+	uint64_t ring_size;        /* bytes of its submission ring */
+	uint64_t ring_full;        /* submissions that found the ring full and waited */
+	uint64_t commits;          /* transactions the writer completed for it */
+	int self;                  /* 1: the handle that asked */
+} shmdb_session_info;
+
+/* A table whose replaced versions wait for reclamation. */
+typedef struct shmdb_table_waiting {
+	shmdb_table id;
+	uint64_t versions;         /* replaced versions not yet freed */
+	uint64_t bytes;            /* their bytes */
+} shmdb_table_waiting;
+
+typedef struct shmdb_report {
+	uint64_t taken_ns;         /* CLOCK_MONOTONIC when the daemon took it */
+	size_t nsessions;
+	shmdb_session_info *sessions;   /* every session, in the order they began */
+	size_t ntables;
+	shmdb_table_waiting *tables;    /* tables with versions waiting, by slot */
+} shmdb_report;
+
+/*
+ * shmdb_report_get - what only the daemon knows, as of one moment of its
+ * main thread: every session's ring and commits, and each table's versions
+ * waiting for reclamation. A round trip on a new connection to the socket
+ * db was opened with (not the read path: for tools and monitors). *out is
+ * allocated; free it with shmdb_report_free. Returns 0; -EINVAL;
+ * -ENOMEM; SHMDB_ENODAEMON, SHMDB_EREFUSED or SHMDB_EPROTO as shmdb_open
+ * does.
+ */
+SHMDB_API int shmdb_report_get(shmdb *db, shmdb_report **out);
+SHMDB_API void shmdb_report_free(shmdb_report *r);
 
 #define SHMDB_WRITE_POOL_MAX 4096
 /*

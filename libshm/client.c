@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <linux/membarrier.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -115,6 +116,7 @@ struct segment_head {
 	uint64_t magic;
 	uint32_t format_version;
 };
+_Static_assert(SHM_BATCH_BUCKETS == SHMDB_BATCH_BUCKETS, "batch buckets");
 _Static_assert(offsetof(struct shm_session_header, format_version) ==
 	       offsetof(struct segment_head, format_version), "session head");
 _Static_assert(offsetof(struct shm_doorbell, format_version) ==
@@ -282,6 +284,7 @@ int shmdb_open(const char *socket_path, shmdb **out)
 		return err;
 	}
 	db->session_id = w.session_id;
+	snprintf(db->socket_path, sizeof(db->socket_path), "%s", socket_path);
 	err = attach(db, &w, fds);
 	for (unsigned i = 0; i < nfds; i++)
 		close(fds[i]);
@@ -351,6 +354,18 @@ int shmdb_stats_get(shmdb *db, shmdb_stats *st)
 	st->memory_critical_pct = m->memory_critical_pct;
 	st->pressure_refused = __atomic_load_n(&m->pressure_refused, __ATOMIC_RELAXED);
 	st->pressure_since_ns = __atomic_load_n(&m->pressure_since_ns, __ATOMIC_RELAXED);
+	uint64_t began = __atomic_load_n(&m->writer_started_ns, __ATOMIC_RELAXED);
+	st->writer_uptime_ns = began && now > began ? now - began : 0;
+	st->commits = __atomic_load_n(&m->commits, __ATOMIC_RELAXED);
+	st->mem_freed = __atomic_load_n(&m->reclaimed_bytes, __ATOMIC_RELAXED);
+	st->ops = __atomic_load_n(&m->ops, __ATOMIC_RELAXED);
+	st->work_passes = __atomic_load_n(&m->work_passes, __ATOMIC_RELAXED);
+	st->busy_ns = __atomic_load_n(&m->busy_ns, __ATOMIC_RELAXED);
+	st->sleeps = __atomic_load_n(&m->sleeps, __ATOMIC_RELAXED);
+	st->wakeups = __atomic_load_n(&m->wakeups, __ATOMIC_RELAXED);
+	st->grace_periods = __atomic_load_n(&m->grace_periods, __ATOMIC_RELAXED);
+	for (unsigned i = 0; i < SHMDB_BATCH_BUCKETS; i++)
+		st->batch[i] = __atomic_load_n(&m->batch[i], __ATOMIC_RELAXED);
 	return 0;
 }
 

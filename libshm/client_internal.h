@@ -186,6 +186,7 @@ struct shmdb {
 	uint32_t cq_head;
 	struct shm_result *results;  /* SHM_RESULTS, by ticket % SHM_RESULTS */
 	struct shm_write_pool pool;
+	char socket_path[SHMDB_SOCKET_PATH_MAX]; /* for shmdb_report_get's connection */
 };
 
 /* shm_table_op - commit a transaction of the one table operation `code`

@@ -49,6 +49,7 @@
 
 #define SHM_MAX_ARENAS 64u
 #define SHM_MAX_TABLES 4096u          /* == SHMDB_MAX_TABLES */
+#define SHM_BATCH_BUCKETS 16u         /* == SHMDB_BATCH_BUCKETS */
 #define SHM_TS_INFINITY UINT64_MAX
 #define SHM_MIN_RANGE_ALIGN (2ull << 20)
 
@@ -494,8 +495,21 @@ static inline size_t shm_version_size(uint32_t klen, uint32_t vlen)
  * 464  u64 pressure_refused commits refused at critical since start
  * 472  u64 pressure_since_ns CLOCK_REALTIME of the last change of level
  * 480  u8  pad[32]
- * 512  struct shm_arena_desc arena_table[SHM_MAX_ARENAS]   (4096 bytes)
- * 4608 struct shm_table      tables[SHM_MAX_TABLES]         (192 bytes each)
+ * lines 8-10 (512..703), the writer's activity, written by the writer after
+ *     each pass that did work, ops with each commit (clients read them for
+ *     statistics only):
+ * 512  u64 ops              operations applied (a put, a delete, ...)
+ * 520  u64 work_passes      passes over the rings that found work
+ * 528  u64 busy_ns          time spent in those passes (from the TSC)
+ * 536  u64 sleeps           times the writer parked on the doorbell
+ * 544  u64 wakeups          of them, ended by a client's doorbell
+ * 552  u64 grace_periods    grace periods reclamation asked for
+ * 560  u64 writer_started_ns CLOCK_MONOTONIC when the writer thread began
+ * 568  u64 reserved8
+ * 576  u64 batch[16]        work passes by transactions served: batch[i]
+ *                          counts passes of 2^i .. 2^(i+1)-1 transactions
+ * 704  struct shm_arena_desc arena_table[SHM_MAX_ARENAS]   (4096 bytes)
+ * 4800 struct shm_table      tables[SHM_MAX_TABLES]         (192 bytes each)
  * end; the segment is rounded up to 4096-byte pages.
  */
 struct shm_meta {
@@ -557,7 +571,17 @@ struct shm_meta {
 	uint64_t pressure_refused;
 	uint64_t pressure_since_ns;
 	uint8_t pad7[32];
-	/* 512.. */
+	/* lines 8-10 */
+	uint64_t ops;
+	uint64_t work_passes;
+	uint64_t busy_ns;
+	uint64_t sleeps;
+	uint64_t wakeups;
+	uint64_t grace_periods;
+	uint64_t writer_started_ns;
+	uint64_t reserved8;
+	uint64_t batch[SHM_BATCH_BUCKETS];
+	/* 704.. */
 	struct shm_arena_desc arena_table[SHM_MAX_ARENAS];
 	struct shm_table tables[SHM_MAX_TABLES];
 };
@@ -602,6 +626,8 @@ struct shm_arena_header {
  * line 1 (64..127), written by the client (the producer of submissions):
  *  64  u64 sq_tail         bytes ever submitted; release store after the
  *                          records before it are complete
+ *  72  u64 sq_full         submissions that found the ring full and waited
+ *                          (a statistic the daemon only reports)
  * line 2 (128..191), written by the writer (the consumer):
  * 128  u64 sq_head         bytes ever consumed; the client may reuse space
  *                          before it
@@ -633,7 +659,8 @@ struct shm_session_header {
 	uint8_t reserved[8];
 	/* line 1 */
 	uint64_t sq_tail;
-	uint8_t pad1[56];
+	uint64_t sq_full;
+	uint8_t pad1[48];
 	/* line 2 */
 	uint64_t sq_head;
 	uint8_t pad2[56];
@@ -722,8 +749,10 @@ _Static_assert(offsetof(struct shm_meta, sessions) == 256, "meta line 4");
 _Static_assert(offsetof(struct shm_meta, writer_sleeping) == 320, "meta line 5");
 _Static_assert(offsetof(struct shm_meta, oldest_snapshot) == 384, "meta line 6");
 _Static_assert(offsetof(struct shm_meta, pressure) == 448, "meta line 7");
-_Static_assert(offsetof(struct shm_meta, arena_table) == 512, "arena table");
-_Static_assert(offsetof(struct shm_meta, tables) == 512 + 64 * SHM_MAX_ARENAS, "catalog");
+_Static_assert(offsetof(struct shm_meta, ops) == 512, "meta line 8");
+_Static_assert(offsetof(struct shm_meta, batch) == 576, "meta line 9");
+_Static_assert(offsetof(struct shm_meta, arena_table) == 704, "arena table");
+_Static_assert(offsetof(struct shm_meta, tables) == 704 + 64 * SHM_MAX_ARENAS, "catalog");
 _Static_assert(sizeof(struct shm_table) == 192, "table entry");
 _Static_assert(offsetof(struct shm_table, name_len) == 64, "table entry line 1");
 _Static_assert(offsetof(struct shm_table, records) == 128, "table entry line 2");

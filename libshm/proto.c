@@ -174,11 +174,15 @@ int shm_connect(const char *path)
 	return s;
 }
 
-int shm_handshake(int sock, struct shm_welcome *w, int *fds, unsigned *nfds)
+/* The hello with `flags`, and a welcome with `want` descriptors (at
+ * least, for a session; exactly, for a report). */
+static int exchange(int sock, uint32_t flags, unsigned want, struct shm_welcome *w, int *fds,
+		    unsigned *nfds)
 {
 	struct shm_hello h = {
 		.magic = SHM_HELLO_MAGIC,
 		.proto_version = SHM_PROTO_VERSION,
+		.flags = flags,
 	};
 	*nfds = 0;
 	int err = shm_send_msg(sock, &h, sizeof(h), NULL, 0);
@@ -194,9 +198,25 @@ int shm_handshake(int sock, struct shm_welcome *w, int *fds, unsigned *nfds)
 		err = SHMDB_EVERSION;
 	else if (w->status != 0)
 		err = w->status < 0 ? w->status : SHMDB_EPROTO;
-	else if (w->nfds != *nfds || *nfds < SHM_FD_ARENA0 + 1)
+	else if (w->nfds != *nfds || *nfds < want || (flags & SHM_HELLO_REPORT && *nfds != want))
 		err = SHMDB_EPROTO;
 	if (err)
 		close_all(fds, nfds);
+	return err;
+}
+
+int shm_handshake(int sock, struct shm_welcome *w, int *fds, unsigned *nfds)
+{
+	return exchange(sock, 0, SHM_FD_ARENA0 + 1, w, fds, nfds);
+}
+
+int shm_report_request(int sock, int *fd)
+{
+	struct shm_welcome w;
+	int fds[SHM_MAX_FDS];
+	unsigned n;
+	int err = exchange(sock, SHM_HELLO_REPORT, 1, &w, fds, &n);
+	if (!err)
+		*fd = fds[0];
 	return err;
 }

@@ -10,6 +10,10 @@
  * After that the connection carries nothing: it stays open for as long as the
  * session lives, and either side closing it ends the session. A client that
  * sends anything more is dropped.
+ *
+ * A hello with SHM_HELLO_REPORT asks for the daemon's report instead of a
+ * session: the welcome (session_id 0) carries one descriptor, a sealed
+ * memfd holding the report below, and the daemon closes the connection.
  */
 #ifndef SHMDB_PROTO_H
 #define SHMDB_PROTO_H
@@ -33,10 +37,13 @@
 /* How long a client waits for the welcome, and a daemon for the hello. */
 #define SHM_HANDSHAKE_TIMEOUT_MS 5000
 
+/* shm_hello.flags */
+#define SHM_HELLO_REPORT 1u  /* the daemon's report, not a session */
+
 /*
  *  0  u32 magic          SHM_HELLO_MAGIC
  *  4  u32 proto_version  SHM_PROTO_VERSION
- *  8  u32 flags          0 (reserved for read-only admission)
+ *  8  u32 flags          0, or SHM_HELLO_REPORT
  * 12  u32 reserved       0
  */
 struct shm_hello {
@@ -66,6 +73,63 @@ struct shm_welcome {
 	uint64_t range_align;
 	uint64_t meta_size;
 };
+
+/*
+ * The report: figures only the daemon holds, as of one moment of its main
+ * thread. A header, then nsessions session records, then ntables table
+ * records (only tables with versions waiting); little-endian, packed as
+ * the structs are. The library checks every count against the memfd's
+ * size before reading.
+ *
+ * header, 32 bytes:
+ *  0  u64 magic          SHM_REPORT_MAGIC
+ *  8  u32 version        SHM_REPORT_VERSION
+ * 12  u32 nsessions
+ * 16  u32 ntables
+ * 20  u32 reserved
+ * 24  u64 taken_ns       CLOCK_MONOTONIC when it was taken
+ * session, 48 bytes:
+ *  0  u64 id             as in its welcome
+ *  8  u32 pid            its client's, at connect
+ * 12  u32 snapshots      reader slots holding a snapshot now
+ * 16  u64 ring_depth     submitted bytes the writer has not consumed
+ * 24  u64 ring_size      bytes of its submission ring
+ * 32  u64 ring_full      submissions that found the ring full (the client's count)
+ * 40  u64 commits        transactions the writer completed for it
+ * table, 24 bytes:
+ *  0  u32 id             the table
+ *  4  u32 reserved
+ *  8  u64 versions       replaced versions waiting for reclamation
+ * 16  u64 bytes          their bytes
+ */
+#define SHM_REPORT_MAGIC 0x54524f5045524d53ull /* "SMREPORT" */
+#define SHM_REPORT_VERSION 1u
+struct shm_report_header {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t nsessions;
+	uint32_t ntables;
+	uint32_t reserved;
+	uint64_t taken_ns;
+};
+struct shm_report_session {
+	uint64_t id;
+	uint32_t pid;
+	uint32_t snapshots;
+	uint64_t ring_depth;
+	uint64_t ring_size;
+	uint64_t ring_full;
+	uint64_t commits;
+};
+struct shm_report_table {
+	uint32_t id;
+	uint32_t reserved;
+	uint64_t versions;
+	uint64_t bytes;
+};
+_Static_assert(sizeof(struct shm_report_header) == 32, "report header");
+_Static_assert(sizeof(struct shm_report_session) == 48, "report session");
+_Static_assert(sizeof(struct shm_report_table) == 24, "report table");
 
 _Static_assert(sizeof(struct shm_hello) == 16, "hello is 16 bytes");
 _Static_assert(sizeof(struct shm_welcome) == 48, "welcome is 48 bytes");
@@ -102,5 +166,9 @@ int shm_connect(const char *path);
  * returns. On failure no descriptor is left open.
  */
 int shm_handshake(int sock, struct shm_welcome *w, int *fds, unsigned *nfds);
+
+/* shm_report_request - ask for the daemon's report on `sock` (a new
+ * connection): 0 with *fd its memfd, or as shm_handshake fails. */
+int shm_report_request(int sock, int *fd);
 
 #endif /* SHMDB_PROTO_H */

@@ -69,6 +69,8 @@ int shmdb_tables(shmdb_rtxn *r, shmdb_table_info *out, size_t cap, size_t *n)
 		uint64_t word = shm_table_word(r->base, tb, r->snap);
 		info.count = c.records;
 		info.bytes = c.record_bytes + c.tree_bytes + shm_index_bytes(word);
+		info.index_slots = shm_index_mask(word) + 1;
+		info.index_used = __atomic_load_n(&tb->index_used, __ATOMIC_RELAXED);
 		size_t at = kept < cap ? kept++ : cap - 1;
 		while (at > 0 && by_name(&info, &out[at - 1]) < 0) {
 			out[at] = out[at - 1];

@@ -308,6 +308,11 @@ static int sq_room(shmdb *db, size_t need)
 	 * commit, and the room it showed only grows. */
 	if (SHM_SQ_SIZE - (db->sq_tail - db->sq_head_seen) >= need)
 		return 0;
+	db->sq_head_seen = __atomic_load_n(&h->sq_head, __ATOMIC_ACQUIRE);
+	if (SHM_SQ_SIZE - (db->sq_tail - db->sq_head_seen) >= need)
+		return 0;
+	/* Full: counted for the daemon's report (under sq_lock, one writer). */
+	__atomic_store_n(&h->sq_full, h->sq_full + 1, __ATOMIC_RELAXED);
 	for (unsigned spins = 0;; spins++) {
 		db->sq_head_seen = __atomic_load_n(&h->sq_head, __ATOMIC_ACQUIRE);
 		if (SHM_SQ_SIZE - (db->sq_tail - db->sq_head_seen) >= need)

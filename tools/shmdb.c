@@ -50,6 +50,7 @@
 #include "durable_cmd.h"
 #include "human.h"
 #include "rows_cmd.h"
+#include "stats_cmd.h"
 #include "shmdb.h"
 
 static const char usage[] =
@@ -60,6 +61,17 @@ static const char usage[] =
 "             each arena's size, NUMA node, page kind and bytes used, and\n"
 "             the number of sessions\n"
 "  socket     print the socket path the commands use (for scripts)\n"
+"  stats [--json | --prometheus]\n"
+"             every figure: the writer (commits, operations, busy share,\n"
+"             sleeps, wake-ups, transactions per pass), memory (per arena\n"
+"             and node, huge pages, pressure), reclamation (retired, freed,\n"
+"             grace periods, the oldest snapshot and its pid), each table\n"
+"             (records, bytes, index load, versions waiting) and each\n"
+"             session (commits, ring depth, times its ring was full); as\n"
+"             text, as JSON (exact bytes), or in the Prometheus text format\n"
+"             (for node-exporter's textfile collector)\n"
+"  top        the same on one screen, refreshed every second with rates;\n"
+"             q or Ctrl-C leaves\n"
 "  create TABLE [--ordered | --multi]\n"
 "                        create TABLE: a hash table, or with --ordered one\n"
 "                        whose keys are kept in order, or with --multi a\n"
@@ -916,12 +928,14 @@ int main(int argc, char **argv)
 		/* index's */
 		{ "unique", no_argument, NULL, 'u' },
 		{ "drop", no_argument, NULL, 'd' },
+		/* stats' */
+		{ "prometheus", no_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *socket_path = NULL;
 	const char *create_opt = NULL, *scan_opt = NULL, *index_opt = NULL; /* the first
 										 * given, for messages */
-	int index_flags = 0, index_drop = 0;
+	int index_flags = 0, index_drop = 0, prometheus = 0;
 	struct scan_opts so = { .limit = UINT64_MAX };
 	int kind = 0;
 	int opt;
@@ -971,6 +985,9 @@ int main(int argc, char **argv)
 			if (!scan_opt)
 				scan_opt = "--json";
 			break;
+		case 'P':
+			prometheus = 1;
+			break;
 		case 'i':
 			so.index = optarg;
 			if (!scan_opt)
@@ -1016,7 +1033,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shmdb: %s is an option of create (see --help)\n", create_opt);
 		return 2;
 	}
-	if (scan_opt && strcmp(cmd, "scan")) {
+	if (!strcmp(cmd, "stats") && scan_opt && strcmp(scan_opt, "--json")) {
+		fprintf(stderr, "shmdb: %s is an option of scan (see --help)\n", scan_opt);
+		return 2;
+	}
+	if (prometheus && strcmp(cmd, "stats")) {
+		fprintf(stderr, "shmdb: --prometheus is an option of stats (see --help)\n");
+		return 2;
+	}
+	if (prometheus && so.json) {
+		fprintf(stderr, "shmdb: stats: --json and --prometheus do not go together\n");
+		return 2;
+	}
+	if (scan_opt && strcmp(cmd, "scan") && strcmp(cmd, "stats")) {
 		fprintf(stderr, "shmdb: %s is an option of scan (see --help)\n", scan_opt);
 		return 2;
 	}
@@ -1068,6 +1097,11 @@ int main(int argc, char **argv)
 		return cmd_socket(socket_path);
 	if (!strcmp(cmd, "tables"))
 		return cmd_tables(socket_path);
+	if (!strcmp(cmd, "stats"))
+		return stats_cmd(socket_path, so.json ? STATS_JSON
+					      : prometheus ? STATS_PROMETHEUS : STATS_TEXT);
+	if (!strcmp(cmd, "top"))
+		return top_cmd(socket_path);
 	if (!strcmp(cmd, "checkpoint") || !strcmp(cmd, "sync"))
 		return cmd_durable(socket_path, cmd);
 	fprintf(stderr, "shmdb: unknown command '%s' (see --help)\n", cmd);

@@ -27,6 +27,7 @@
  * Not a test: it asserts nothing about speed; it fails only when a workload
  * did not run or read back wrong data.
  */
+#include <cJSON.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -853,40 +854,52 @@ static void print_pinned(const struct pinned_figure *f, int n, const int *on)
 	}
 }
 
-static void json_number(FILE *out, const char *key, double v)
+/* A number, or null for a figure not measured (NaN). */
+static void json_number(cJSON *o, const char *key, double v)
 {
 	if (isnan(v))
-		fprintf(out, ", \"%s\": null", key);
+		cJSON_AddNullToObject(o, key);
 	else
-		fprintf(out, ", \"%s\": %.3f", key, v);
+		cJSON_AddNumberToObject(o, key, round(v * 1000) / 1000);
+}
+
+/* {"figure": name, "unit": unit} added to array a. */
+static cJSON *json_figure(cJSON *a, const char *name, const char *unit)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "figure", name);
+	cJSON_AddStringToObject(o, "unit", unit);
+	cJSON_AddItemToArray(a, o);
+	return o;
 }
 
 /* The pinned-overwrite figures as the JSON object's "pinned_overwrite". */
-static void write_json_pinned(FILE *out, const struct pinned_figure *f, int n)
+static void write_json_pinned(cJSON *root, const struct pinned_figure *f, int n)
 {
 	static const char *const keys[NSYS] = { "shmdb", "lmdb", "redis", "ideal" };
-	fprintf(out, ",\n  \"pinned_overwrite\": {\n    \"records\": %" PRIu64 ",\n"
-		"    \"overwrites\": %" PRIu64 ",\n    \"puts_per_commit\": 1,\n"
-		"    \"get_every\": %d,\n    \"figures\": [\n", pinned_keys, pinned_puts, BENCH_GET_EVERY);
+	cJSON *o = cJSON_AddObjectToObject(root, "pinned_overwrite");
+	cJSON_AddNumberToObject(o, "records", (double)pinned_keys);
+	cJSON_AddNumberToObject(o, "overwrites", (double)pinned_puts);
+	cJSON_AddNumberToObject(o, "puts_per_commit", 1);
+	cJSON_AddNumberToObject(o, "get_every", BENCH_GET_EVERY);
+	cJSON *a = cJSON_AddArrayToObject(o, "figures");
 	for (int i = 0; i < n; i++) {
-		fprintf(out, "      {\"figure\": \"%s\", \"unit\": \"%s\"", f[i].name, f[i].unit);
+		cJSON *fo = json_figure(a, f[i].name, f[i].unit);
 		if (f[i].target)
-			fprintf(out, ", \"target\": \"%s\"", f[i].target);
+			cJSON_AddStringToObject(fo, "target", f[i].target);
 		for (int s = 0; s < NSYS; s++) {
 			if (!systems[s]->overwrite)
 				continue;
 			char key[32];
-			json_number(out, keys[s], f[i].v[s][0]);
+			json_number(fo, keys[s], f[i].v[s][0]);
 			snprintf(key, sizeof(key), "%s_held", keys[s]);
-			json_number(out, key, f[i].v[s][1]);
+			json_number(fo, key, f[i].v[s][1]);
 			if (f[i].ratio) {
 				snprintf(key, sizeof(key), "%s_ratio", keys[s]);
-				json_number(out, key, held_ratio(&f[i], s));
+				json_number(fo, key, held_ratio(&f[i], s));
 			}
 		}
-		fprintf(out, "}%s\n", i + 1 < n ? "," : "");
 	}
-	fprintf(out, "    ]\n  }");
 }
 
 /* The ordered figures: shmdb's (on an ordered table or a multimap), LMDB's
@@ -992,27 +1005,29 @@ static void print_ordered(const struct ordered_figure *f, int n)
 }
 
 /* The ordered figures as the JSON object's "ordered". */
-static void write_json_ordered(FILE *out, const struct ordered_figure *f, int n)
+static void write_json_ordered(cJSON *root, const struct ordered_figure *f, int n)
 {
-	fprintf(out, ",\n  \"ordered\": {\n    \"records\": %" PRIu64 ",\n    \"multimap_pairs\": %"
-		PRIu64 ",\n    \"multimap_keys\": %" PRIu64 ",\n    \"multimap_value_bytes\": %u,\n"
-		"    \"range_records\": %d,\n    \"figures\": [\n", params.records, params.records,
-		bench_multi_keys(&params), bench_multi_val_len(&params), BENCH_RANGE);
+	cJSON *o = cJSON_AddObjectToObject(root, "ordered");
+	cJSON_AddNumberToObject(o, "records", (double)params.records);
+	cJSON_AddNumberToObject(o, "multimap_pairs", (double)params.records);
+	cJSON_AddNumberToObject(o, "multimap_keys", (double)bench_multi_keys(&params));
+	cJSON_AddNumberToObject(o, "multimap_value_bytes", bench_multi_val_len(&params));
+	cJSON_AddNumberToObject(o, "range_records", BENCH_RANGE);
+	cJSON *a = cJSON_AddArrayToObject(o, "figures");
 	for (int i = 0; i < n; i++) {
-		fprintf(out, "      {\"figure\": \"%s\", \"unit\": \"%s\"", f[i].name, f[i].unit);
-		json_number(out, "shmdb", f[i].shmdb < 0 ? NAN : f[i].shmdb);
-		json_number(out, "lmdb", f[i].lmdb < 0 ? NAN : f[i].lmdb);
-		json_number(out, "shmdb_hash", f[i].hash < 0 ? NAN : f[i].hash);
-		json_number(out, "lmdb_ratio", ratio_of(f[i].shmdb, f[i].lmdb));
-		json_number(out, "hash_ratio", ratio_of(f[i].shmdb, f[i].hash));
+		cJSON *fo = json_figure(a, f[i].name, f[i].unit);
+		json_number(fo, "shmdb", f[i].shmdb < 0 ? NAN : f[i].shmdb);
+		json_number(fo, "lmdb", f[i].lmdb < 0 ? NAN : f[i].lmdb);
+		json_number(fo, "shmdb_hash", f[i].hash < 0 ? NAN : f[i].hash);
+		json_number(fo, "lmdb_ratio", ratio_of(f[i].shmdb, f[i].lmdb));
+		json_number(fo, "hash_ratio", ratio_of(f[i].shmdb, f[i].hash));
 		if (f[i].target)
-			fprintf(out, ", \"target\": \"%s\"", f[i].target);
+			cJSON_AddStringToObject(fo, "target", f[i].target);
 		const char *v = verdict(&f[i]);
 		if (v)
-			fprintf(out, ", \"met\": %s", v[1] == 'e' ? "true" : "false");
-		fprintf(out, "}%s\n", i + 1 < n ? "," : "");
+			cJSON_AddBoolToObject(fo, "met", v[1] == 'e');
 	}
-	fprintf(out, "    ],\n    \"seconds\": %.1f\n  }", ordered_s);
+	cJSON_AddNumberToObject(o, "seconds", round(ordered_s * 10) / 10);
 }
 
 /* The rows figures: shmdb's, the plain shmdb operation its target compares
@@ -1123,69 +1138,73 @@ static void print_rows(const struct rows_figure *f, int n)
 }
 
 /* The rows figures as the JSON object's "rows". */
-static void write_json_rows(FILE *out, const struct rows_figure *f, int n)
+static void write_json_rows(cJSON *root, const struct rows_figure *f, int n)
 {
-	fprintf(out, ",\n  \"rows\": {\n    \"rows\": %" PRIu64 ",\n    \"symbols\": %u,\n"
-		"    \"figures\": [\n", params.records, BENCH_ROWS_SYMBOLS);
+	cJSON *o = cJSON_AddObjectToObject(root, "rows");
+	cJSON_AddNumberToObject(o, "rows", (double)params.records);
+	cJSON_AddNumberToObject(o, "symbols", BENCH_ROWS_SYMBOLS);
+	cJSON *a = cJSON_AddArrayToObject(o, "figures");
 	for (int i = 0; i < n; i++) {
 		double rp = ratio_of(f[i].shmdb, f[i].plain), rq = ratio_of(f[i].shmdb, rows_peer(&f[i]));
-		fprintf(out, "      {\"figure\": \"%s\", \"unit\": \"%s\"", f[i].name, f[i].unit);
-		json_number(out, "shmdb", f[i].shmdb < 0 ? NAN : f[i].shmdb);
-		json_number(out, "shmdb_plain", f[i].plain < 0 ? NAN : f[i].plain);
-		json_number(out, "lmdb", f[i].lmdb < 0 ? NAN : f[i].lmdb);
-		json_number(out, "sqlite", f[i].sqlite < 0 ? NAN : f[i].sqlite);
-		json_number(out, "plain_ratio", rp);
-		json_number(out, "peer_ratio", rq);
+		cJSON *fo = json_figure(a, f[i].name, f[i].unit);
+		json_number(fo, "shmdb", f[i].shmdb < 0 ? NAN : f[i].shmdb);
+		json_number(fo, "shmdb_plain", f[i].plain < 0 ? NAN : f[i].plain);
+		json_number(fo, "lmdb", f[i].lmdb < 0 ? NAN : f[i].lmdb);
+		json_number(fo, "sqlite", f[i].sqlite < 0 ? NAN : f[i].sqlite);
+		json_number(fo, "plain_ratio", rp);
+		json_number(fo, "peer_ratio", rq);
 		const char *v;
 		if (f[i].plain_target) {
-			fprintf(out, ", \"plain_target\": \"%s\"", f[i].plain_target);
+			cJSON_AddStringToObject(fo, "plain_target", f[i].plain_target);
 			if ((v = rows_verdict(rp, f[i].plain_limit, f[i].lower)))
-				fprintf(out, ", \"plain_met\": %s", v[1] == 'e' ? "true" : "false");
+				cJSON_AddBoolToObject(fo, "plain_met", v[1] == 'e');
 		}
 		if (f[i].peer_target) {
-			fprintf(out, ", \"peer_target\": \"%s\"", f[i].peer_target);
+			cJSON_AddStringToObject(fo, "peer_target", f[i].peer_target);
 			if ((v = rows_verdict(rq, f[i].peer_limit, f[i].lower)))
-				fprintf(out, ", \"peer_met\": %s", v[1] == 'e' ? "true" : "false");
+				cJSON_AddBoolToObject(fo, "peer_met", v[1] == 'e');
 		}
-		fprintf(out, "}%s\n", i + 1 < n ? "," : "");
 	}
-	fprintf(out, "    ],\n    \"seconds\": %.1f\n  }", rows_s);
+	cJSON_AddNumberToObject(o, "seconds", round(rows_s * 10) / 10);
 }
 
 static int write_json(const char *path, const struct figure *f, int n,
 		      const struct pinned_figure *pf, int pn, const struct ordered_figure *of, int on_,
 		      const struct rows_figure *rf, int rn, double timer_ns, const struct stalls *st)
 {
-	FILE *out = fopen(path, "w");
+	static const char *const keys[NSYS] = { "shmdb", "lmdb", "redis", "ideal" };
+	cJSON *root = cJSON_CreateObject();
+	cJSON_AddNumberToObject(root, "records", (double)params.records);
+	cJSON_AddNumberToObject(root, "key_bytes", BENCH_KEY_LEN);
+	cJSON_AddNumberToObject(root, "value_bytes", params.val_len);
+	cJSON_AddNumberToObject(root, "client_cpu", params.client_cpu);
+	cJSON_AddNumberToObject(root, "server_cpu", params.server_cpu);
+	cJSON_AddNumberToObject(root, "timer_ns", round(timer_ns * 10) / 10);
+	cJSON_AddNumberToObject(root, "cpu_stalls_per_s", round(st->per_s * 10) / 10);
+	cJSON_AddNumberToObject(root, "cpu_longest_stall_ns", round(st->longest_ns));
+	cJSON_AddNumberToObject(root, "cpu_stalled_fraction", round(st->lost * 1e5) / 1e5);
+	cJSON *a = cJSON_AddArrayToObject(root, "figures");
+	for (int i = 0; i < n; i++) {
+		cJSON *fo = json_figure(a, f[i].name, f[i].unit);
+		for (int s = 0; s < NSYS; s++)
+			json_number(fo, keys[s], f[i].v[s] < 0 ? NAN : f[i].v[s]);
+	}
+	if (pn)
+		write_json_pinned(root, pf, pn);
+	if (on_)
+		write_json_ordered(root, of, on_);
+	if (rn)
+		write_json_rows(root, rf, rn);
+	char *text = cJSON_Print(root);
+	cJSON_Delete(root);
+	FILE *out = text ? fopen(path, "w") : NULL;
 	if (!out) {
-		fprintf(stderr, "shmdb-bench: %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "shmdb-bench: %s: %s\n", path, text ? strerror(errno) : "out of memory");
+		cJSON_free(text);
 		return -1;
 	}
-	fprintf(out, "{\n  \"records\": %" PRIu64 ",\n  \"key_bytes\": %d,\n  \"value_bytes\": %u,\n"
-		"  \"client_cpu\": %d,\n  \"server_cpu\": %d,\n  \"timer_ns\": %.1f,\n"
-		"  \"cpu_stalls_per_s\": %.1f,\n  \"cpu_longest_stall_ns\": %.0f,\n"
-		"  \"cpu_stalled_fraction\": %.5f,\n  \"figures\": [\n",
-		params.records, BENCH_KEY_LEN, params.val_len, params.client_cpu, params.server_cpu, timer_ns,
-		st->per_s, st->longest_ns, st->lost);
-	static const char *const keys[NSYS] = { "shmdb", "lmdb", "redis", "ideal" };
-	for (int i = 0; i < n; i++) {
-		fprintf(out, "    {\"figure\": \"%s\", \"unit\": \"%s\"", f[i].name, f[i].unit);
-		for (int s = 0; s < NSYS; s++) {
-			if (f[i].v[s] < 0)
-				fprintf(out, ", \"%s\": null", keys[s]);
-			else
-				fprintf(out, ", \"%s\": %.3f", keys[s], f[i].v[s]);
-		}
-		fprintf(out, "}%s\n", i + 1 < n ? "," : "");
-	}
-	fprintf(out, "  ]");
-	if (pn)
-		write_json_pinned(out, pf, pn);
-	if (on_)
-		write_json_ordered(out, of, on_);
-	if (rn)
-		write_json_rows(out, rf, rn);
-	fprintf(out, "\n}\n");
+	fprintf(out, "%s\n", text);
+	cJSON_free(text);
 	return fclose(out) ? -1 : 0;
 }
 

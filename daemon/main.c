@@ -20,6 +20,7 @@
 #include "config.h"
 #include "datadir.h"
 #include "log.h"
+#include "notify.h"
 #include "restore.h"
 #include "server.h"
 #include "shmdb.h"
@@ -164,7 +165,6 @@ int main(int argc, char **argv)
 		topology_close(topo);
 		return 2;
 	}
-	topology_close(topo);
 	if (numa_available() < 0) {
 		log_line("the kernel has no NUMA support: arenas are not bound to a node");
 		for (unsigned i = 0; i < nnodes; i++)
@@ -180,6 +180,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shmdbd: %s\n", err);
 		return 1;
 	}
+	/* The cpus near each arena's node, for readers to pin to (hwloc's,
+	 * with the writer's core left out). */
+	for (unsigned i = 0; i < st.arena_count; i++)
+		topology_near_cpus(topo, st.plan[i].node, writer_cpu, st.meta->near_cpus[i],
+				   SHM_CPU_WORDS);
+	topology_close(topo);
 	log_store(&st, writer_cpu);
 	if (server_block_signals(&srv, err, sizeof(err))) {
 		fprintf(stderr, "shmdbd: %s\n", err);
@@ -226,9 +232,12 @@ int main(int argc, char **argv)
 	}
 	log_line("serving %s (pid %d, generation %" PRIu64 ")", cfg.socket_path,
 		 (int)st.meta->daemon_pid, st.meta->generation);
+	if ((e = notify_manager("READY=1")))
+		log_line("NOTIFY_SOCKET: readiness not sent: %s", strerror(-e));
 
 	int sig = server_run(&srv);
 	log_line("stopping on %s", sig ? strsignal(sig) : "an error");
+	notify_manager("STOPPING=1");
 	server_stop(&srv);
 	writer_stop(&wr);
 	if (durable) {

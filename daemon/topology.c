@@ -177,3 +177,31 @@ int topology_writer_cpu(const struct topology *t, int node, int requested, int *
 	*cpu = c;
 	return 0;
 }
+
+void topology_near_cpus(const struct topology *t, int node, int writer_cpu, uint64_t *mask,
+			unsigned words)
+{
+	memset(mask, 0, words * sizeof(*mask));
+	hwloc_obj_t o = node >= 0 ? node_obj(t, node) : NULL;
+	if (!o && node >= 0)
+		return;
+	hwloc_bitmap_t near = hwloc_bitmap_alloc();
+	hwloc_const_cpuset_t allowed = hwloc_topology_get_allowed_cpuset(t->topo);
+	if (o) /* node -1 (no NUMA support): the whole machine */
+		hwloc_bitmap_and(near, o->cpuset, allowed);
+	else
+		hwloc_bitmap_copy(near, allowed);
+	hwloc_obj_t pu = writer_cpu >= 0 ? hwloc_get_pu_obj_by_os_index(t->topo,
+									 (unsigned)writer_cpu) : NULL;
+	hwloc_obj_t core = pu ? hwloc_get_ancestor_obj_by_type(t->topo, HWLOC_OBJ_CORE, pu) : NULL;
+	if (core)
+		hwloc_bitmap_andnot(near, near, core->cpuset);
+	else if (writer_cpu >= 0)
+		hwloc_bitmap_clr(near, (unsigned)writer_cpu);
+	int c;
+	hwloc_bitmap_foreach_begin(c, near)
+		if ((unsigned)c < words * 64u)
+			mask[c / 64] |= 1ull << (c % 64);
+	hwloc_bitmap_foreach_end();
+	hwloc_bitmap_free(near);
+}

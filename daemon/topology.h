@@ -8,6 +8,7 @@
 #define SHMDBD_TOPOLOGY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct topology;
 
@@ -40,5 +41,16 @@ int topology_parse_nodes(const struct topology *t, const char *spec, int *nodes,
  */
 int topology_writer_cpu(const struct topology *t, int node, int requested, int *cpu,
 			char *err, size_t errlen);
+
+/*
+ * topology_near_cpus - the allowed cpus of NUMA node `node`, all hardware
+ * threads of the core that runs cpu `writer_cpu` left out (a reader pinned
+ * there would share the writer's core), as a bitmask of `words` 64-bit
+ * words (cpu c: bit c % 64 of word c / 64; cpus past the mask are left
+ * out). Empty if the node has no other cpu; node -1 (a kernel without NUMA
+ * support): the whole machine's cpus.
+ */
+void topology_near_cpus(const struct topology *t, int node, int writer_cpu, uint64_t *mask,
+			unsigned words);
 
 #endif /* SHMDBD_TOPOLOGY_H */

@@ -731,12 +731,20 @@ typedef struct shmdb_table_waiting {
 	uint64_t bytes;            /* their bytes */
 } shmdb_table_waiting;
 
+/* Threads pinned to one cpu with shmdb_pin_thread, across every session. */
+typedef struct shmdb_cpu_pins {
+	unsigned cpu;
+	unsigned threads;
+} shmdb_cpu_pins;
+
 typedef struct shmdb_report {
 	uint64_t taken_ns;         /* CLOCK_MONOTONIC when the daemon took it */
 	size_t nsessions;
 	shmdb_session_info *sessions;   /* every session, in the order they began */
 	size_t ntables;
 	shmdb_table_waiting *tables;    /* tables with versions waiting, by slot */
+	size_t npins;
+	shmdb_cpu_pins *pins;           /* cpus with pinned threads, ascending */
 } shmdb_report;
 
 /*
@@ -750,6 +758,36 @@ typedef struct shmdb_report {
  */
 SHMDB_API int shmdb_report_get(shmdb *db, shmdb_report **out);
 SHMDB_API void shmdb_report_free(shmdb_report *r);
+
+/* ---- pinning ----------------------------------------------------------------- */
+
+#define SHMDB_MAX_CPUS 1024
+
+/*
+ * shmdb_arena_cpus - the cpus near arena `arena`'s NUMA node with the
+ * writer's core left out (hwloc's, as the daemon found them at start), as
+ * a bitmask: cpu c is bit c % 64 of mask[c / 64]. `shmdb cpus` prints
+ * them in the list form taskset -c and hwloc-bind take. From the meta
+ * segment: no system call. Returns 0, or -EINVAL (no such arena, NULL).
+ */
+SHMDB_API int shmdb_arena_cpus(shmdb *db, unsigned arena, uint64_t mask[SHMDB_MAX_CPUS / 64]);
+
+#define SHMDB_PIN_ANY_NODE 1       /* any arena's near cpus, not only the first's */
+#define SHMDB_PIN_NODE(n) (((n) + 1) << 8) /* the cpus near NUMA node n's arena */
+
+/*
+ * shmdb_pin_thread - pin the calling thread to one cpu near an arena
+ * (shmdb_arena_cpus; by default the first arena's, or as flags say): the
+ * one the fewest threads of every shmdb client have pinned themselves to
+ * this way, the lowest of equals. The pin is recorded in the thread's
+ * reader slot, so that others count it until the thread exits or closes
+ * db. A round trip to the daemon (shmdb_report_get), for set-up, not a
+ * hot path. Returns the cpu (>= 0); -EINVAL (bad flags, no arena on that
+ * node); -ENOENT (no near cpu: the node has only the writer's core);
+ * -EAGAIN (no free reader slot for this thread); the errors of
+ * shmdb_report_get; or sched_setaffinity's -errno.
+ */
+SHMDB_API int shmdb_pin_thread(shmdb *db, int flags);
 
 #define SHMDB_WRITE_POOL_MAX 4096
 /*

@@ -152,6 +152,15 @@ void shm_pool_init(shmdb *db);
 /* Free everything kept (shmdb_close). */
 void shm_pool_destroy(shmdb *db);
 
+/* This thread's reader on db (read.c), claimed now if it has none: NULL if
+ * db has no free reader slot or the thread's cache is full. */
+shmdb_rtxn *shm_thread_reader(shmdb *db);
+
+/* The least used cpu of mask (SHMDB_MAX_CPUS bits) by the counts in
+ * pins[0..npins) (a cpu not listed: 0), the lowest of equals; -ENOENT if
+ * mask is empty (pin.c). */
+int shm_pin_choose(const uint64_t *mask, const shmdb_cpu_pins *pins, size_t npins);
+
 /* A transaction's result, kept until shmdb_wait collects it. */
 enum { RESULT_FREE = 0, RESULT_PENDING = 1, RESULT_READY = 2 };
 struct shm_result {

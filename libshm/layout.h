@@ -50,6 +50,7 @@
 #define SHM_MAX_ARENAS 64u
 #define SHM_MAX_TABLES 4096u          /* == SHMDB_MAX_TABLES */
 #define SHM_BATCH_BUCKETS 16u         /* == SHMDB_BATCH_BUCKETS */
+#define SHM_CPU_WORDS 16u             /* cpu bitmasks: SHMDB_MAX_CPUS / 64 */
 #define SHM_TS_INFINITY UINT64_MAX
 #define SHM_MIN_RANGE_ALIGN (2ull << 20)
 
@@ -510,6 +511,9 @@ static inline size_t shm_version_size(uint32_t klen, uint32_t vlen)
  *                          counts passes of 2^i .. 2^(i+1)-1 transactions
  * 704  struct shm_arena_desc arena_table[SHM_MAX_ARENAS]   (4096 bytes)
  * 4800 struct shm_table      tables[SHM_MAX_TABLES]         (192 bytes each)
+ * then u64 near_cpus[SHM_MAX_ARENAS][SHM_CPU_WORDS]: for each arena, a
+ *      bitmask of the cpus near its NUMA node, the writer's core left out
+ *      (from hwloc, written once before any client attaches)
  * end; the segment is rounded up to 4096-byte pages.
  */
 struct shm_meta {
@@ -584,6 +588,7 @@ struct shm_meta {
 	/* 704.. */
 	struct shm_arena_desc arena_table[SHM_MAX_ARENAS];
 	struct shm_table tables[SHM_MAX_TABLES];
+	uint64_t near_cpus[SHM_MAX_ARENAS][SHM_CPU_WORDS];
 };
 
 /*
@@ -644,6 +649,9 @@ struct shm_arena_header {
  *   0  u64 snapshot        0 when idle, else the snapshot being read
  *   8  u32 owner           claiming thread's id, 0 if free (client-private
  *                          bookkeeping; the daemon ignores it)
+ *  12  u32 pinned          cpu + 1 its thread pinned itself to with
+ *                          shmdb_pin_thread, 0 if none (a claim the daemon
+ *                          only counts, for the report)
  * then the completion ring: cq_entries × struct shm_cqe (32 bytes)
  * then the submission ring: sq_size bytes of records (struct shm_sqe_hdr)
  */
@@ -676,7 +684,8 @@ struct shm_session_header {
 struct shm_reader_slot {
 	uint64_t snapshot;
 	uint32_t owner;
-	uint8_t pad[52];
+	uint32_t pinned;        /* cpu + 1 the thread pinned itself to, 0: none */
+	uint8_t pad[48];
 };
 
 /*

@@ -77,8 +77,9 @@ struct shm_welcome {
 /*
  * The report: figures only the daemon holds, as of one moment of its main
  * thread. A header, then nsessions session records, then ntables table
- * records (only tables with versions waiting); little-endian, packed as
- * the structs are. The library checks every count against the memfd's
+ * records (only tables with versions waiting), then npins pin records
+ * (cpus that threads pinned themselves to with shmdb_pin_thread, from the
+ * reader slots); little-endian, packed as the structs are. The library checks every count against the memfd's
  * size before reading.
  *
  * header, 32 bytes:
@@ -86,7 +87,7 @@ struct shm_welcome {
  *  8  u32 version        SHM_REPORT_VERSION
  * 12  u32 nsessions
  * 16  u32 ntables
- * 20  u32 reserved
+ * 20  u32 npins
  * 24  u64 taken_ns       CLOCK_MONOTONIC when it was taken
  * session, 48 bytes:
  *  0  u64 id             as in its welcome
@@ -101,15 +102,18 @@ struct shm_welcome {
  *  4  u32 reserved
  *  8  u64 versions       replaced versions waiting for reclamation
  * 16  u64 bytes          their bytes
+ * pin, 8 bytes:
+ *  0  u32 cpu
+ *  4  u32 threads        threads of every session pinned there now
  */
 #define SHM_REPORT_MAGIC 0x54524f5045524d53ull /* "SMREPORT" */
-#define SHM_REPORT_VERSION 1u
+#define SHM_REPORT_VERSION 2u
 struct shm_report_header {
 	uint64_t magic;
 	uint32_t version;
 	uint32_t nsessions;
 	uint32_t ntables;
-	uint32_t reserved;
+	uint32_t npins;
 	uint64_t taken_ns;
 };
 struct shm_report_session {
@@ -127,6 +131,11 @@ struct shm_report_table {
 	uint64_t versions;
 	uint64_t bytes;
 };
+struct shm_report_pin {
+	uint32_t cpu;
+	uint32_t threads;
+};
+_Static_assert(sizeof(struct shm_report_pin) == 8, "report pin");
 _Static_assert(sizeof(struct shm_report_header) == 32, "report header");
 _Static_assert(sizeof(struct shm_report_session) == 48, "report session");
 _Static_assert(sizeof(struct shm_report_table) == 24, "report table");

@@ -74,6 +74,7 @@ static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 static void release(shmdb_rtxn *r)
 {
 	__atomic_store_n(&r->slot->snapshot, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&r->slot->pinned, 0, __ATOMIC_RELAXED); /* the thread's pin goes too */
 	r->slot->owner = 0;
 	r->active = 0;
 	__atomic_store_n(&r->claimed, 0, __ATOMIC_RELEASE);
@@ -156,6 +157,14 @@ static __attribute__((noinline, cold)) shmdb_rtxn *other_reader(shmdb *db)
 	tls_readers[0] = *hit;
 	*hit = front;
 	return tls_readers[0].r;
+}
+
+shmdb_rtxn *shm_thread_reader(shmdb *db)
+{
+	const struct tls_reader *last = &tls_readers[0];
+	if (last->db == db && last->serial == db->serial)
+		return last->r;
+	return other_reader(db);
 }
 
 int shmdb_read_begin(shmdb *db, shmdb_rtxn **out)

@@ -40,11 +40,13 @@ static int parse(shmdb *db, const uint8_t *b, size_t len, shmdb_report **out)
 	struct shm_report_header h;
 	memcpy(&h, b, sizeof(h));
 	size_t need = sizeof(h) + (size_t)h.nsessions * sizeof(struct shm_report_session) +
-		      (size_t)h.ntables * sizeof(struct shm_report_table);
+		      (size_t)h.ntables * sizeof(struct shm_report_table) +
+		      (size_t)h.npins * sizeof(struct shm_report_pin);
 	if (h.magic != SHM_REPORT_MAGIC || h.version != SHM_REPORT_VERSION || need != len)
 		return SHMDB_EPROTO;
 	shmdb_report *r = calloc(1, sizeof(*r) + h.nsessions * sizeof(shmdb_session_info) +
-					h.ntables * sizeof(shmdb_table_waiting));
+					h.ntables * sizeof(shmdb_table_waiting) +
+					h.npins * sizeof(shmdb_cpu_pins));
 	if (!r)
 		return -ENOMEM;
 	r->taken_ns = h.taken_ns;
@@ -52,6 +54,8 @@ static int parse(shmdb *db, const uint8_t *b, size_t len, shmdb_report **out)
 	r->ntables = h.ntables;
 	r->sessions = (shmdb_session_info *)(r + 1);
 	r->tables = (shmdb_table_waiting *)(r->sessions + h.nsessions);
+	r->npins = h.npins;
+	r->pins = (shmdb_cpu_pins *)(r->tables + h.ntables);
 	const uint8_t *p = b + sizeof(h);
 	for (size_t i = 0; i < h.nsessions; i++, p += sizeof(struct shm_report_session)) {
 		struct shm_report_session s;
@@ -67,6 +71,11 @@ static int parse(shmdb *db, const uint8_t *b, size_t len, shmdb_report **out)
 		memcpy(&t, p, sizeof(t));
 		r->tables[i] = (shmdb_table_waiting){ .id = t.id, .versions = t.versions,
 						      .bytes = t.bytes };
+	}
+	for (size_t i = 0; i < h.npins; i++, p += sizeof(struct shm_report_pin)) {
+		struct shm_report_pin pin;
+		memcpy(&pin, p, sizeof(pin));
+		r->pins[i] = (shmdb_cpu_pins){ .cpu = pin.cpu, .threads = pin.threads };
 	}
 	*out = r;
 	return 0;

@@ -13,6 +13,7 @@
 #include "alloc.h"
 #include "arena.h"
 #include "buf.h"
+#include "client_internal.h"
 #include "hist.h"
 #include "reach.h"
 #include "config.h"
@@ -309,6 +310,62 @@ START_TEST(topology_four_nodes)
 	char err[256];
 	ck_assert_int_eq(topology_parse_nodes(t, "all", nodes, 2, &n, err, sizeof(err)), -EINVAL);
 	topology_close(t);
+}
+END_TEST
+
+/* The cpus near a node, the writer's core out, as the mask shmdb_arena_cpus
+ * gives: "want" lists them. */
+static void expect_near(struct topology *t, int node, int writer, const int *want, unsigned n)
+{
+	uint64_t mask[SHM_CPU_WORDS], expect[SHM_CPU_WORDS] = { 0 };
+	for (unsigned i = 0; i < n; i++)
+		expect[want[i] / 64] |= 1ull << (want[i] % 64);
+	topology_near_cpus(t, node, writer, mask, SHM_CPU_WORDS);
+	ck_assert_msg(!memcmp(mask, expect, sizeof(mask)), "node %d writer %d: %llx, want %llx",
+		      node, writer, (unsigned long long)mask[0], (unsigned long long)expect[0]);
+}
+
+START_TEST(topology_near_cpus_leave_the_writer_core_out)
+{
+	/* 2 nodes of 2 cores of 2 threads: node 0 has 0-3, node 1 has 4-7. */
+	struct topology *t = synthetic("pack:2 numa:1 core:2 pu:2");
+	expect_near(t, 0, 2, (int[]){ 0, 1 }, 2);       /* the writer's core is 2-3 */
+	expect_near(t, 1, 2, (int[]){ 4, 5, 6, 7 }, 4); /* another node: all of it */
+	expect_near(t, 1, 7, (int[]){ 4, 5 }, 2);
+	expect_near(t, 0, 1, (int[]){ 2, 3 }, 2);
+	expect_near(t, -1, 0, (int[]){ 2, 3, 4, 5, 6, 7 }, 6); /* no NUMA: the machine */
+	topology_close(t);
+	/* 4 nodes of 2 single-thread cores: node n has 2n, 2n+1. */
+	t = synthetic("pack:2 numa:2 core:2 pu:1");
+	for (int node = 0; node < 4; node++) {
+		int w = writer_cpu(t, 0, -1); /* 1 */
+		if (node == 0)
+			expect_near(t, node, w, (int[]){ 0 }, 1);
+		else
+			expect_near(t, node, w, (int[]){ 2 * node, 2 * node + 1 }, 2);
+	}
+	topology_close(t);
+	/* One core only: nothing is near but the writer's. */
+	t = synthetic("pack:1 numa:1 core:1 pu:2");
+	expect_near(t, 0, 0, NULL, 0);
+	topology_close(t);
+}
+END_TEST
+
+/* shmdb_pin_thread's choice: the least used near cpu, the lowest of equals. */
+START_TEST(pin_choice_spreads)
+{
+	uint64_t mask[SHMDB_MAX_CPUS / 64] = { 0 };
+	ck_assert_int_eq(shm_pin_choose(mask, NULL, 0), -ENOENT);
+	mask[0] = 0x3c; /* 2-5 */
+	mask[1] = 1;    /* 64 */
+	ck_assert_int_eq(shm_pin_choose(mask, NULL, 0), 2);
+	shmdb_cpu_pins pins[] = { { 2, 3 }, { 3, 1 }, { 4, 1 }, { 5, 2 }, { 9, 0 } };
+	ck_assert_int_eq(shm_pin_choose(mask, pins, 5), 64); /* unused */
+	pins[4] = (shmdb_cpu_pins){ 64, 1 };
+	ck_assert_int_eq(shm_pin_choose(mask, pins, 5), 3);
+	pins[1].threads = 5;
+	ck_assert_int_eq(shm_pin_choose(mask, pins, 5), 4);
 }
 END_TEST
 
@@ -628,6 +685,8 @@ int main(void)
 	tcase_add_test(tc, topology_two_nodes);
 	tcase_add_test(tc, topology_four_nodes);
 	tcase_add_test(tc, topology_bad_synthetic);
+	tcase_add_test(tc, topology_near_cpus_leave_the_writer_core_out);
+	tcase_add_test(tc, pin_choice_spreads);
 	tcase_add_test(tc, this_machine_topology);
 	tcase_add_test(tc, hugepage_plans);
 	tcase_add_test(tc, histogram_error_under_one_percent);

@@ -72,6 +72,9 @@ static const char usage[] =
 "             (for node-exporter's textfile collector)\n"
 "  top        the same on one screen, refreshed every second with rates;\n"
 "             q or Ctrl-C leaves\n"
+"  cpus       the cpus near each arena's NUMA node with the writer's core\n"
+"             left out, as lists taskset -c and hwloc-bind take (where to\n"
+"             pin readers; shmdb_pin_thread picks one of them)\n"
 "  create TABLE [--ordered | --multi]\n"
 "                        create TABLE: a hash table, or with --ordered one\n"
 "                        whose keys are kept in order, or with --multi a\n"
@@ -902,6 +905,49 @@ static int cmd_data(const char *socket_path, const char *cmd, int argc, char **a
 	return rc;
 }
 
+/* mask as taskset -c and hwloc-bind take a list: "0-3,8,10-11". */
+static void print_cpu_list(const uint64_t *mask)
+{
+	int first = 1;
+	for (unsigned c = 0; c < SHMDB_MAX_CPUS; c++) {
+		if (!(mask[c / 64] >> (c % 64) & 1))
+			continue;
+		unsigned end = c;
+		while (end + 1 < SHMDB_MAX_CPUS && (mask[(end + 1) / 64] >> ((end + 1) % 64) & 1))
+			end++;
+		printf(first ? "%u" : ",%u", c);
+		if (end > c)
+			printf("-%u", end);
+		first = 0;
+		c = end;
+	}
+	if (first)
+		printf("none");
+}
+
+/* Each arena's near cpus, the writer's core left out, for pinning readers. */
+static int cmd_cpus(const char *socket_path)
+{
+	shmdb *db;
+	shmdb_info info;
+	if (open_db(socket_path, &db))
+		return 1;
+	shmdb_info_get(db, &info);
+	printf("# cpus near each arena's NUMA node, the writer's (cpu %d) core left out;\n"
+	       "# for taskset -c LIST or hwloc-bind --cpubind pu:LIST\n", info.writer_cpu);
+	for (uint32_t i = 0; i < info.arena_count; i++) {
+		shmdb_arena_info a;
+		uint64_t mask[SHMDB_MAX_CPUS / 64];
+		if (shmdb_arena_info_get(db, i, &a) || shmdb_arena_cpus(db, i, mask))
+			continue;
+		printf("arena %u node %d: ", i, a.numa_node);
+		print_cpu_list(mask);
+		printf("\n");
+	}
+	shmdb_close(db);
+	return 0;
+}
+
 static int cmd_socket(const char *socket_path)
 {
 	printf("%s\n", socket_path);
@@ -1102,6 +1148,8 @@ int main(int argc, char **argv)
 					      : prometheus ? STATS_PROMETHEUS : STATS_TEXT);
 	if (!strcmp(cmd, "top"))
 		return top_cmd(socket_path);
+	if (!strcmp(cmd, "cpus"))
+		return cmd_cpus(socket_path);
 	if (!strcmp(cmd, "checkpoint") || !strcmp(cmd, "sync"))
 		return cmd_durable(socket_path, cmd);
 	fprintf(stderr, "shmdb: unknown command '%s' (see --help)\n", cmd);

@@ -1,0 +1,99 @@
+/*
+ * test_install.c - shmdb as an installed package: cmake --install into a
+ * temporary prefix puts every file where it belongs (binaries, header,
+ * libraries, shmdb.pc, the CMake package, the example config, the service
+ * unit, man pages that render); examples/first.c built there with
+ * pkg-config and with find_package runs against a real daemon; and shmdbd
+ * tells a service manager it is ready (sd_notify) once its socket serves.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+
+#include "harness.h"
+
+START_TEST(install_and_build_against_it)
+{
+	char dir[] = "/tmp/shmdb-install-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char prefix[64], out[64], cmd[1024];
+	snprintf(prefix, sizeof(prefix), "%s/prefix", dir);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	ck_assert_int_eq(mkdir(out, 0755), 0);
+	static char so[1 << 16], se[1 << 14];
+	snprintf(cmd, sizeof(cmd), "%s/tests/install/check.sh '%s' '%s' '%s' '%s' '%s' 2>&1",
+		 SHMDB_SOURCE_DIR, SHMDB_BINARY_DIR, prefix, SHMDB_SOURCE_DIR, out,
+		 SHMDB_SANITIZE_FLAGS);
+	int code = test_run("/bin/sh", (const char *const[]){ "-c", cmd, NULL }, so, sizeof(so),
+			    se, sizeof(se));
+	ck_assert_msg(code == 0, "check.sh failed (%d):\n%s", code, so);
+	ck_assert_ptr_nonnull(strstr(so, "== done"));
+
+	/* Both programs, built outside the tree, against a real daemon. */
+	struct test_daemon d;
+	ck_assert_int_eq(test_daemon_start(&d, NULL), 0);
+	static const char *const built[] = { "first-pc", "first-cmake" };
+	for (int i = 0; i < 2; i++) {
+		char prog[128];
+		snprintf(prog, sizeof(prog), "%s/%s", out, built[i]);
+		code = test_run(prog, (const char *const[]){ d.sock, NULL }, so, sizeof(so), se,
+				sizeof(se));
+		ck_assert_msg(code == 0, "%s: %d\n%s%s", built[i], code, so, se);
+	}
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(test_run("/bin/sh", (const char *const[]){ "-c", cmd, NULL }, so,
+				  sizeof(so), se, sizeof(se)), 0);
+}
+END_TEST
+
+/* A service manager's notify socket: READY=1 once the socket serves,
+ * STOPPING=1 when it stops. */
+START_TEST(tells_the_service_manager)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/tmp/shmdb-notify-%d", (int)getpid());
+	int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	ck_assert_int_ge(fd, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	unlink(path);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	struct timeval tv = { .tv_sec = 10 };
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	setenv("NOTIFY_SOCKET", path, 1);
+	struct test_daemon d;
+	ck_assert_int_eq(test_daemon_start(&d, NULL), 0);
+	unsetenv("NOTIFY_SOCKET");
+	char msg[64] = "";
+	ssize_t n = recv(fd, msg, sizeof(msg) - 1, 0);
+	ck_assert_int_gt(n, 0);
+	msg[n] = 0;
+	ck_assert_str_eq(msg, "READY=1");
+	struct stat st;
+	ck_assert_int_eq(stat(d.sock, &st), 0); /* ready means serving */
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+	n = recv(fd, msg, sizeof(msg) - 1, 0);
+	ck_assert_int_gt(n, 0);
+	msg[n] = 0;
+	ck_assert_str_eq(msg, "STOPPING=1");
+	close(fd);
+	unlink(path);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("install");
+	TCase *tc = tcase_create("install");
+	tcase_set_timeout(tc, 240);
+	tcase_add_test(tc, install_and_build_against_it);
+	tcase_add_test(tc, tells_the_service_manager);
+	suite_add_tcase(s, tc);
+	return test_run_suite(s);
+}

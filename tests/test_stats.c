@@ -168,6 +168,17 @@ START_TEST(stats_json_and_prometheus)
 	cJSON *sessions = get(j, "sessions");
 	ck_assert_int_eq(cJSON_GetArraySize(sessions), 2); /* this test's and the tool's */
 	cJSON_Delete(j);
+	/* status --json: the same figures, bytes exact. */
+	ck_assert_int_eq(test_run(test_shmdb_tool_path,
+				  (const char *const[]){ "status", "--json", "--socket", d.sock, NULL },
+				  out, sizeof(out), err, sizeof(err)), 0);
+	j = cJSON_Parse(out);
+	ck_assert_msg(j != NULL, "not JSON: %s", out);
+	shmdb_stats st;
+	ck_assert_int_eq(shmdb_stats_get(db, &st), 0);
+	ck_assert_double_eq(get(j, "memory.total")->valuedouble, (double)st.mem_total);
+	ck_assert_double_gt(get(j, "memory.used")->valuedouble, 0);
+	cJSON_Delete(j);
 
 	ck_assert_int_eq(test_run(test_shmdb_tool_path,
 				  (const char *const[]){ "stats", "--prometheus", "--socket", d.sock,

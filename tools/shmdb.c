@@ -57,9 +57,11 @@ static const char usage[] =
 "Usage: shmdb COMMAND [OPTION]...\n"
 "\n"
 "Commands:\n"
-"  status     the daemon's pid and generation, the store's format version,\n"
-"             each arena's size, NUMA node, page kind and bytes used, and\n"
-"             the number of sessions\n"
+"  status [--json]\n"
+"             the daemon's pid and generation, the store's format version,\n"
+"             each arena's size, NUMA node, page kind and bytes used, the\n"
+"             memory pressure, and the number of sessions; sizes for\n"
+"             people (--json: every figure, as stats --json, in bytes)\n"
 "  socket     print the socket path the commands use (for scripts)\n"
 "  stats [--json | --prometheus]\n"
 "             every figure: the writer (commits, operations, busy share,\n"
@@ -1079,7 +1081,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shmdb: %s is an option of create (see --help)\n", create_opt);
 		return 2;
 	}
-	if (!strcmp(cmd, "stats") && scan_opt && strcmp(scan_opt, "--json")) {
+	int takes_json = !strcmp(cmd, "stats") || !strcmp(cmd, "status");
+	if (takes_json && scan_opt && strcmp(scan_opt, "--json")) {
 		fprintf(stderr, "shmdb: %s is an option of scan (see --help)\n", scan_opt);
 		return 2;
 	}
@@ -1091,7 +1094,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shmdb: stats: --json and --prometheus do not go together\n");
 		return 2;
 	}
-	if (scan_opt && strcmp(cmd, "scan") && strcmp(cmd, "stats")) {
+	if (scan_opt && strcmp(cmd, "scan") && !takes_json) {
 		fprintf(stderr, "shmdb: %s is an option of scan (see --help)\n", scan_opt);
 		return 2;
 	}
@@ -1138,7 +1141,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (!strcmp(cmd, "status"))
-		return cmd_status(socket_path);
+		return so.json ? stats_cmd(socket_path, STATS_JSON) : cmd_status(socket_path);
 	if (!strcmp(cmd, "socket"))
 		return cmd_socket(socket_path);
 	if (!strcmp(cmd, "tables"))

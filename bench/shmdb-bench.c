@@ -46,6 +46,7 @@
 
 #include "bench.h"
 #include "durable.h"
+#include "idle.h"
 #include "rows.h"
 
 uint64_t bench_now_ns(void)
@@ -1344,6 +1345,10 @@ static void usage(FILE *to)
 		"  --ordered-only    run the ordered workloads only (shmdb and LMDB)\n"
 		"  --rows-only       run the rows workload only (shmdb, LMDB and SQLite);\n"
 		"                    the --...-only options add up\n"
+		"  --idle-only       the writer's idle strategies alone: commits spaced evenly\n"
+		"                    at 1k, 10k and 50k/s (latency, daemon cpu), the idle\n"
+		"                    daemon's cpu, and a 2-process 95/5 and 50/50 zipfian\n"
+		"                    mixed workload against LMDB, per --writer-idle policy\n"
 		"  --durable-only    the durable workloads alone (sync and async logs against\n"
 		"                    LMDB's durable commit and SQLite WAL FULL, restart,\n"
 		"                    gets during checkpoints), data dirs under /var/tmp\n"
@@ -1376,6 +1381,7 @@ int main(int argc, char **argv)
 		{ "ordered-only", no_argument, NULL, 'T' },
 		{ "rows-only", no_argument, NULL, 'W' },
 		{ "durable-only", no_argument, NULL, 'D' },
+		{ "idle-only", no_argument, NULL, 'Y' },
 		{ "no-sqlite", no_argument, NULL, 'Q' },
 		{ "quick", no_argument, NULL, 'q' },
 		{ "no-lmdb", no_argument, NULL, 'L' },
@@ -1391,6 +1397,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	int on[NSYS] = { 1, 1, 1, 1 }, only = 0, sqlite_on = 1, durable = 0, quick = 0;
+	int idle_only = 0;
 	const char *json = NULL, *plot = NULL;
 	char self[600], shmdbd[700];
 	params = (struct bench_params){ .records = 1000000, .val_len = 100, .gets = 2000000,
@@ -1412,6 +1419,7 @@ int main(int argc, char **argv)
 		case 'T': only |= RUN_ORDERED; break;
 		case 'W': only |= RUN_ROWS; break;
 		case 'D': durable = 1; break;
+		case 'Y': idle_only = 1; break;
 		case 'Q': sqlite_on = 0; break;
 		case 'q':
 			quick = 1;
@@ -1453,6 +1461,8 @@ int main(int argc, char **argv)
 	}
 	if (durable) /* its own daemons, data dirs and peers */
 		return bench_durable(&params, quick);
+	if (idle_only) /* its own daemons, one per writer policy */
+		return bench_idle(&params, quick);
 	if (!mkdtemp(dir)) {
 		perror("shmdb-bench: mkdtemp");
 		return 1;

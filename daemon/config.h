@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "idle.h"
 #include "settings.h"
 #include "shmdb.h"
 
@@ -45,7 +46,8 @@ struct config {
 	char numa_nodes[256];       /* "all" or a list such as "0,2-3" */
 	enum hugepages_mode hugepages;
 	int writer_cpu;             /* -1: auto */
-	uint64_t writer_idle_us;    /* busy-poll window after the last work */
+	enum idle_policy writer_idle; /* spin, backoff or sleep (idle.h) */
+	uint64_t writer_idle_us;    /* backoff polls at most this long */
 	bool allow_group_set;
 	gid_t allow_group;          /* admitted besides the daemon's uid and root */
 	bool socket_mode_set;

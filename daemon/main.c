@@ -199,6 +199,7 @@ int main(int argc, char **argv)
 	}
 	struct writer_settings ws = {
 		.cpu = writer_cpu,
+		.idle_policy = cfg.writer_idle,
 		.idle_ns = cfg.writer_idle_us * 1000ull,
 		.memory_high_pct = cfg.memory_high_pct,
 		.memory_critical_pct = cfg.memory_critical_pct,

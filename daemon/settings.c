@@ -189,6 +189,21 @@ static void show_writer_idle_us(const struct config *c, char *out, size_t n)
 	snprintf(out, n, "%" PRIu64, c->writer_idle_us);
 }
 
+static int set_writer_idle(struct config *c, const char *v, char *why, size_t n)
+{
+	for (int p = IDLE_SPIN; p <= IDLE_SLEEP; p++)
+		if (!strcmp(v, idle_policy_name(p))) {
+			c->writer_idle = p;
+			return 0;
+		}
+	return bad(why, n, v, "spin, backoff or sleep");
+}
+
+static void show_writer_idle(const struct config *c, char *out, size_t n)
+{
+	snprintf(out, n, "%s", idle_policy_name(c->writer_idle));
+}
+
 static int set_allow_group(struct config *c, const char *v, char *why, size_t n)
 {
 	long gid;
@@ -374,6 +389,7 @@ const struct setting settings[SETTING_COUNT] = {
 	[SET_NUMA_NODES] = { "numa-nodes", false, set_numa_nodes, show_numa_nodes },
 	[SET_HUGEPAGES] = { "hugepages", false, set_hugepages, show_hugepages },
 	[SET_WRITER_CPU] = { "writer-cpu", false, set_writer_cpu, show_writer_cpu },
+	[SET_WRITER_IDLE] = { "writer-idle", false, set_writer_idle, show_writer_idle },
 	[SET_WRITER_IDLE_US] = { "writer-idle-us", false, set_writer_idle_us, show_writer_idle_us },
 	[SET_ALLOW_GROUP] = { "allow-group", false, set_allow_group, show_allow_group },
 	[SET_SOCKET_MODE] = { "socket-mode", false, set_socket_mode, show_socket_mode },
@@ -404,6 +420,7 @@ void settings_defaults(struct config *c)
 	strcpy(c->numa_nodes, "all");
 	c->hugepages = HUGEPAGES_AUTO;
 	c->writer_cpu = -1;
+	c->writer_idle = IDLE_BACKOFF;
 	c->writer_idle_us = CONFIG_DEFAULT_WRITER_IDLE_US;
 	c->durability = DURABILITY_ASYNC;
 	c->flush_ms = CONFIG_DEFAULT_FLUSH_MS;

@@ -23,12 +23,18 @@
  * writer_sleeping; if set, it increments the counter and wakes the futex.
  * Either the writer's last look sees the tail, or the client sees the flag
  * and its increment makes the wait return: no submission is left waiting.
+ *
+ * When to poll and when to park is the idle strategy's (idle.h): it hears
+ * of every arrival of work after a quiet pass, and of how each park ended;
+ * the writer reads the clock only after work or every CLOCK_EVERY_IDLE
+ * empty passes, so its decisions are that fine.
  */
 #include "writer.h"
 
 #include "checkpoint.h"
 
 #include "clock.h"
+#include "log.h"
 #include "spin.h"
 #include "tsan.h"
 #include "tsc.h"
@@ -36,6 +42,8 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <sched.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <stdbool.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -45,6 +53,7 @@
 #define PASS_BUDGET 64
 #define SLEEP_WATCHING_NS 10000000ull
 #define CLOCK_EVERY_IDLE 64u
+#define PARK_STEP_NS 1000000ull
 
 /* The writer's ring state of session s, kept in the session's opaque
  * bytes (sessions.h). */
@@ -137,35 +146,6 @@ static bool any_pending(struct writer *w)
 	return pending;
 }
 
-static void sleep_on_doorbell(struct writer *w)
-{
-	struct shm_meta *m = w->store->meta;
-	uint32_t *bell = &w->store->doorbell->ring;
-	uint32_t seen = __atomic_load_n(bell, __ATOMIC_ACQUIRE);
-
-	__atomic_store_n(&m->writer_sleeping, 1, __ATOMIC_RELAXED);
-	/* Orders the flag before the last look at the tails (see above). */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	urcu_memb_read_lock();
-	bool work = any_pending(w);
-	urcu_memb_read_unlock();
-	if (!work && !__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
-		/* While reclamation has something to do (memory waits for
-		 * readers, or the horizon for a grace period), or the memory
-		 * level waits to go down, wake now and then to take its steps
-		 * and refresh the figures. */
-		bool watch = reclaimer_waiting(&w->reclaimer) || pressure_settling(&w->monitor);
-		uint64_t ns = watch ? SLEEP_WATCHING_NS : 0;
-		struct timespec to = { .tv_sec = (time_t)(ns / 1000000000ull),
-				       .tv_nsec = (long)(ns % 1000000000ull) };
-		__atomic_store_n(&m->sleeps, m->sleeps + 1, __ATOMIC_RELAXED);
-		syscall(SYS_futex, bell, FUTEX_WAIT, seen, ns ? &to : NULL, NULL, 0);
-		if (__atomic_load_n(bell, __ATOMIC_RELAXED) != seen)
-			__atomic_store_n(&m->wakeups, m->wakeups + 1, __ATOMIC_RELAXED);
-	}
-	__atomic_store_n(&m->writer_sleeping, 0, __ATOMIC_RELAXED);
-}
-
 /* A pass that served `done` transactions in `ticks`: the activity
  * figures (meta lines 8-10; relaxed, statistics only, on lines no client
  * polls). */
@@ -192,13 +172,58 @@ static void reclaim_step(struct writer *w, uint64_t now)
 			 __ATOMIC_RELAXED);
 }
 
+/*
+ * Park on the doorbell, at most timeout_ns (0: until rung), by the SQPOLL
+ * rule above; while reclamation or the memory level waits for time to
+ * pass, at most SLEEP_WATCHING_NS. Then tell the idle strategy how it
+ * ended: rung by a client (with its stamp: the price of the wake-up), or
+ * woken by the timeout.
+ */
+static void park(struct writer *w, uint64_t timeout_ns)
+{
+	struct shm_meta *m = w->store->meta;
+	uint32_t *bell = &w->store->doorbell->ring;
+	uint32_t seen = __atomic_load_n(bell, __ATOMIC_ACQUIRE);
+
+	__atomic_store_n(&m->writer_sleeping, 1, __ATOMIC_RELAXED);
+	/* Orders the flag before the last look at the tails (see above). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	urcu_memb_read_lock();
+	bool work = any_pending(w);
+	urcu_memb_read_unlock();
+	if (!work && !__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+		uint64_t ns = timeout_ns;
+		if (reclaimer_waiting(&w->reclaimer) || pressure_settling(&w->monitor))
+			ns = ns && ns < SLEEP_WATCHING_NS ? ns : SLEEP_WATCHING_NS;
+		struct timespec to = { .tv_sec = (time_t)(ns / 1000000000ull),
+				       .tv_nsec = (long)(ns % 1000000000ull) };
+		uint64_t start = shm_now_ns();
+		__atomic_store_n(&m->sleeps, m->sleeps + 1, __ATOMIC_RELAXED);
+		syscall(SYS_futex, bell, FUTEX_WAIT, seen, ns ? &to : NULL, NULL, 0);
+		bool rung = __atomic_load_n(bell, __ATOMIC_ACQUIRE) != seen;
+		if (rung)
+			__atomic_store_n(&m->wakeups, m->wakeups + 1, __ATOMIC_RELAXED);
+		/* The stamp is a client's claim: only an estimate comes of it. */
+		uint64_t rung_ns = rung ? __atomic_load_n(&w->store->doorbell->rung_ns,
+							  __ATOMIC_RELAXED) : 0;
+		if (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) /* writer_stop rings unstamped */
+			idle_woke(&w->idle, shm_now_ns(), timeout_ns ? start + timeout_ns : 0,
+				  rung_ns);
+		if (m->wake_ns != (uint32_t)w->idle.wake_ns)
+			__atomic_store_n(&m->wake_ns, (uint32_t)w->idle.wake_ns, __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&m->writer_sleeping, 0, __ATOMIC_RELAXED);
+}
+
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
 	uint64_t now = shm_now_ns(), last_work = now;
 	unsigned idle_passes = 0;
+	bool quiet = false; /* a pass found nothing since the last work */
 
 	urcu_memb_register_thread();
+	prctl(PR_SET_TIMERSLACK, 1ul); /* timed parks end when asked, not 50 µs later */
 	w->started_tsc = tsc_now();
 	w->started_ns = now;
 	__atomic_store_n(&w->store->meta->writer_started_ns, now, __ATOMIC_RELAXED);
@@ -228,19 +253,40 @@ static void *writer_main(void *arg)
 		}
 		urcu_memb_read_unlock();
 		if (done) {
+			if (quiet)
+				idle_arrival(&w->idle, now, last_work);
+			quiet = false;
 			last_work = now;
 			idle_passes = 0;
 			continue;
 		}
-		if (now - last_work < w->idle_ns) {
+		quiet = true;
+		if (now - w->idle.looked_ns >= IDLE_CONTENTION_EVERY_NS) {
+			struct rusage ru;
+			if (getrusage(RUSAGE_THREAD, &ru) == 0)
+				idle_contention(&w->idle, now, (uint64_t)ru.ru_nivcsw);
+		}
+		uint64_t timeout;
+		enum idle_action act = idle_next(&w->idle, now, last_work, &timeout);
+		if (act == IDLE_POLL) {
 			shm_cpu_relax();
 			continue;
 		}
-		urcu_memb_read_lock();
-		reclaim_step(w, now); /* leave figures current before sleeping */
-		urcu_memb_read_unlock();
-		sleep_on_doorbell(w);
-		now = last_work = shm_now_ns();
+		if (act == IDLE_YIELD) {
+			sched_yield();
+			now = shm_now_ns(); /* a yield may have lasted a time slice */
+			continue;
+		}
+		/* Figures current before a long park; a short one (a writer
+		 * waking ahead of steady traffic parks at every transaction)
+		 * leaves them to the next step due. */
+		if (!timeout || now - w->reclaimer.stepped_ns >= PARK_STEP_NS) {
+			urcu_memb_read_lock();
+			reclaim_step(w, now);
+			urcu_memb_read_unlock();
+		}
+		park(w, timeout);
+		now = shm_now_ns();
 		idle_passes = 0;
 	}
 	urcu_memb_unregister_thread();
@@ -260,7 +306,10 @@ int writer_init(struct writer *w, const struct writer_settings *ws, struct store
 {
 	int cpu = ws->cpu;
 	w->cpu = cpu;
-	w->idle_ns = ws->idle_ns;
+	idle_init(&w->idle, ws->idle_policy, ws->idle_ns);
+	st->meta->idle_policy = ws->idle_policy;
+	st->meta->client_spin_ns = idle_client_spin_ns(&w->idle);
+	st->meta->wake_ns = (uint32_t)w->idle.wake_ns;
 	w->stop = 0;
 	w->store = st;
 	w->sessions = reg;
@@ -363,5 +412,11 @@ void writer_stop(struct writer *w)
 	__atomic_fetch_add(bell, 1, __ATOMIC_RELEASE);
 	syscall(SYS_futex, bell, FUTEX_WAKE, 1, NULL, NULL, 0);
 	pthread_join(w->thread, NULL);
+	const struct idle *s = &w->idle;
+	log_line("writer idle %s: a wake-up took %.1f us, a timed park %.1f +- %.1f us late; "
+		 "arrivals every %.1f +- %.1f us, %.1f us quiet before each",
+		 idle_policy_name(s->policy), (double)s->wake_ns / 1e3, (double)s->late_ns / 1e3,
+		 (double)s->late_dev_ns / 1e3, (double)s->period_ns / 1e3,
+		 (double)s->jitter_ns / 1e3, (double)s->gap_ns / 1e3);
 	writer_destroy(w);
 }

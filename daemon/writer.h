@@ -14,6 +14,7 @@
 #include "commit.h"
 #include "core.h"
 #include "grace.h"
+#include "idle.h"
 #include "pressure.h"
 #include "reclaim.h"
 #include "retire.h"
@@ -27,7 +28,7 @@ struct checkpointer;
 struct writer {
 	pthread_t thread;
 	int cpu;
-	uint64_t idle_ns;           /* busy-poll this long after the last work */
+	struct idle idle;           /* what it does between transactions (idle.h) */
 	uint32_t stop;              /* 1: stop requested */
 	struct store *store;
 	struct session_registry *sessions;
@@ -53,7 +54,8 @@ void writer_session_state_free(void *state);
 /* How the writer runs (the daemon's settings, config.h). */
 struct writer_settings {
 	int cpu;                      /* the cpu it is pinned to */
-	uint64_t idle_ns;             /* busy-poll this long after the last work */
+	enum idle_policy idle_policy; /* --writer-idle */
+	uint64_t idle_ns;             /* backoff polls at most this long (--writer-idle-us) */
 	uint32_t memory_high_pct;     /* the memory monitor's thresholds (pressure.h) */
 	uint32_t memory_critical_pct;
 };

@@ -609,6 +609,14 @@ SHMDB_API void shmdb_abort(shmdb_wtxn *w);
 
 #define SHMDB_BATCH_BUCKETS 16
 
+/* shmdb_stats.idle_policy: what the daemon's writer does when no
+ * transaction waits (--writer-idle). */
+#define SHMDB_IDLE_SPIN 0      /* polls the rings without end: a core of its own */
+#define SHMDB_IDLE_BACKOFF 1   /* polls while transactions come closer together than
+				* a wake-up costs, sleeps otherwise, and wakes ahead of
+				* transactions that come at a steady pace */
+#define SHMDB_IDLE_SLEEP 2     /* sleeps as soon as no transaction waits */
+
 typedef struct shmdb_stats {
 	uint64_t commit_ts;        /* last published commit */
 	uint64_t mem_used;         /* arena bytes in use, all arenas */
@@ -658,6 +666,8 @@ typedef struct shmdb_stats {
 	uint64_t sleeps;           /* times it parked, no work in sight */
 	uint64_t wakeups;          /* of them, ended by a client's commit */
 	uint64_t grace_periods;    /* grace periods reclamation waited for */
+	int idle_policy;           /* SHMDB_IDLE_* */
+	uint32_t wake_ns;          /* the writer's estimate of a wake-up's price */
 	uint64_t batch[SHMDB_BATCH_BUCKETS]; /* work passes by transactions served
 				    * (the group commit): batch[i] counts passes of
 				    * 2^i to 2^(i+1)-1 transactions, the last all above */

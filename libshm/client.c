@@ -364,6 +364,8 @@ int shmdb_stats_get(shmdb *db, shmdb_stats *st)
 	st->sleeps = __atomic_load_n(&m->sleeps, __ATOMIC_RELAXED);
 	st->wakeups = __atomic_load_n(&m->wakeups, __ATOMIC_RELAXED);
 	st->grace_periods = __atomic_load_n(&m->grace_periods, __ATOMIC_RELAXED);
+	st->idle_policy = (int)__atomic_load_n(&m->idle_policy, __ATOMIC_RELAXED);
+	st->wake_ns = __atomic_load_n(&m->wake_ns, __ATOMIC_RELAXED);
 	for (unsigned i = 0; i < SHMDB_BATCH_BUCKETS; i++)
 		st->batch[i] = __atomic_load_n(&m->batch[i], __ATOMIC_RELAXED);
 	return 0;

@@ -191,6 +191,7 @@ struct shmdb {
 	uint64_t sq_tail;
 	uint64_t sq_head_seen;       /* sq_head when last loaded */
 	uint64_t issued;             /* last ticket handed out */
+	int rang;                    /* the last submission woke the writer (atomic) */
 	pthread_mutex_t cq_lock;     /* waiters: cq_head, results */
 	uint32_t cq_head;
 	struct shm_result *results;  /* SHM_RESULTS, by ticket % SHM_RESULTS */

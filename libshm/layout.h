@@ -471,9 +471,15 @@ static inline size_t shm_version_size(uint32_t klen, uint32_t vlen)
  * 280  u64 checkpoints      checkpoints written since start (the checkpoint
  *                          thread's)
  * 288  u64 checkpoint_failures checkpoints that failed since start (its too)
- * line 5 (320..383), the writer's sleep flag, alone on its line because
- *     every submitting client loads it and only the writer stores:
+ * line 5 (320..383), the writer's sleep flag and what a committing client
+ *     should do while it waits, alone on their line because every
+ *     submitting client loads them and only the writer stores (the last
+ *     three rarely: at start, and when the writer's estimates move):
  * 320  u32 writer_sleeping  1 while the writer may sleep on the doorbell
+ * 324  u32 idle_policy      SHMDB_IDLE_SPIN, _BACKOFF or _SLEEP
+ * 328  u32 client_spin_ns   how long a client that found the writer awake
+ *                          spins for its completion before it sleeps
+ * 332  u32 wake_ns          the writer's estimate of a wake-up's price
  * line 6 (384..447), statistics written by the writer:
  * 384  u64 oldest_snapshot  the reclamation horizon at the last scan
  * 392  u64 commits          transactions committed since start
@@ -556,7 +562,10 @@ struct shm_meta {
 	uint8_t pad4[24];
 	/* line 5 */
 	uint32_t writer_sleeping;
-	uint8_t pad5[60];
+	uint32_t idle_policy;
+	uint32_t client_spin_ns;
+	uint32_t wake_ns;
+	uint8_t pad5[48];
 	/* line 6 */
 	uint64_t oldest_snapshot;
 	uint64_t commits;
@@ -739,13 +748,19 @@ enum { SHM_SQE_FIRST = 1, SHM_SQE_LAST = 2 };
  *   0  u64 magic           SHM_DOORBELL_MAGIC
  *   8  u32 format_version
  *  64  u32 ring            the futex word (its own line)
+ *  72  u64 rung_ns         CLOCK_MONOTONIC when a client last rang: the
+ *                          writer measures the price of its wake-ups (a
+ *                          client's claim, clamped, used for no decision
+ *                          of safety)
  */
 struct shm_doorbell {
 	uint64_t magic;
 	uint32_t format_version;
 	uint8_t pad0[52];
 	uint32_t ring;
-	uint8_t pad1[60];
+	uint32_t pad1;
+	uint64_t rung_ns;
+	uint8_t pad2[48];
 };
 
 #define SHM_DOORBELL_SIZE 4096u

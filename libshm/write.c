@@ -17,7 +17,10 @@
  *
  * Completion (under cq_lock): entries between cq_head and the writer's
  * cq_tail (loaded with acquire order) are moved into the results table; a
- * waiter spins briefly, then sets client_waiting, issues a full fence,
+ * waiter spins as long as the writer's idle strategy says (meta
+ * client_spin_ns; not at all when its submission had to wake the writer,
+ * nor on the writer's own cpu, where spinning keeps the writer from it),
+ * then sets client_waiting, issues a full fence,
  * re-checks cq_tail and sleeps on it with FUTEX_WAIT (the writer wakes it
  * after a fence of its own, ring.c). Waits re-check every 20 ms whether the
  * daemon is still there, so that a dead daemon is an error, not a hang.
@@ -33,6 +36,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "catalog.h"
 #include "client_internal.h"
 #include "rows.h"
@@ -249,11 +253,20 @@ static int wait_result(shmdb *db, uint64_t ticket, uint64_t *commit_ts, uint64_t
 		return -EINVAL;
 	}
 	int err = 0;
+	/* Spin as long as the writer's strategy says a completion is worth
+	 * spinning for (meta client_spin_ns): not at all when this handle's
+	 * last submission had to wake it; then sleep on cq_tail. */
+	uint64_t spin_ns = __atomic_load_n(&db->rang, __ATOMIC_RELAXED) ||
+				   sched_getcpu() == db->meta->writer_cpu
+				   ? 0 : __atomic_load_n(&db->meta->client_spin_ns, __ATOMIC_RELAXED);
+	uint64_t spin_end = 0;
 	for (unsigned spins = 0; res->state != RESULT_READY; spins++) {
 		reap(db);
 		if (res->state == RESULT_READY)
 			break;
-		if (spins < SPINS_BEFORE_SLEEP) {
+		if (spins % 32 == 0 && spin_ns && !spin_end)
+			spin_end = shm_now_ns() + spin_ns;
+		if (spin_ns && (spins % 32 || shm_now_ns() < spin_end)) {
 			shm_cpu_relax();
 			continue;
 		}
@@ -291,10 +304,16 @@ static void publish_tail(shmdb *db)
 	__atomic_store_n(&h->sq_tail, db->sq_tail, __ATOMIC_RELEASE);
 	/* Orders the tail store before the load of writer_sleeping (writer.c). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&db->meta->writer_sleeping, __ATOMIC_RELAXED)) {
+	int rang = __atomic_load_n(&db->meta->writer_sleeping, __ATOMIC_RELAXED) != 0;
+	if (rang) {
+		/* The stamp first: the writer times its wake-up from it. */
+		__atomic_store_n(&db->doorbell->rung_ns, shm_now_ns(), __ATOMIC_RELAXED);
 		__atomic_fetch_add(&db->doorbell->ring, 1, __ATOMIC_RELEASE);
 		syscall(SYS_futex, &db->doorbell->ring, FUTEX_WAKE, 1, NULL, NULL, 0);
 	}
+	/* Whether the last submission had to wake the writer: its completion
+	 * is a wake-up away, not worth spinning for (wait_result). */
+	__atomic_store_n(&db->rang, rang, __ATOMIC_RELAXED);
 }
 
 /* Wait until `need` bytes of the ring are free. While waiting, take

@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "client_internal.h"
 #include "hist.h"
+#include "idle.h"
 #include "reach.h"
 #include "config.h"
 #include "harness.h"
@@ -369,6 +370,111 @@ START_TEST(pin_choice_spreads)
 }
 END_TEST
 
+/* ---- the writer's idle strategy (daemon/idle.c), on made-up times ---------- */
+
+#define US 1000ull
+
+/* n arrivals `period` apart from t (each served at once), the last at
+ * the returned time. */
+static uint64_t arrive(struct idle *s, uint64_t t, uint64_t period, int n)
+{
+	for (int i = 0; i < n; i++, t += period)
+		idle_arrival(s, t, t - period);
+	return t - period;
+}
+
+START_TEST(idle_spin_and_sleep)
+{
+	struct idle s;
+	uint64_t timeout = 1;
+	idle_init(&s, IDLE_SPIN, 200 * US);
+	ck_assert_int_eq(idle_next(&s, 10000 * US, 0, &timeout), IDLE_POLL);
+	idle_init(&s, IDLE_SLEEP, 200 * US);
+	ck_assert_int_eq(idle_next(&s, 1 * US, 0, &timeout), IDLE_PARK);
+	ck_assert_uint_eq(timeout, 0);
+}
+END_TEST
+
+START_TEST(idle_backoff_dense_sparse_and_steady)
+{
+	struct idle s;
+	uint64_t timeout;
+	/* Dense: every 5 us, well under a wake-up (30 us before any is
+	 * measured): poll through twice the gap, then park. */
+	idle_init(&s, IDLE_BACKOFF, 200 * US);
+	uint64_t t = arrive(&s, 1000 * US, 5 * US, 50);
+	ck_assert_int_eq(idle_next(&s, t + 8 * US, t, &timeout), IDLE_POLL);
+	ck_assert_int_eq(idle_next(&s, t + 12 * US, t, &timeout), IDLE_PARK);
+	ck_assert_uint_eq(timeout, 0); /* too fast to be worth a timer */
+	/* The cap holds whatever the gaps. */
+	idle_init(&s, IDLE_BACKOFF, 4 * US);
+	t = arrive(&s, 1000 * US, 5 * US, 50);
+	ck_assert_int_eq(idle_next(&s, t + 5 * US, t, &timeout), IDLE_PARK);
+
+	/* Sparse and irregular: park after the burst window, no timeout. */
+	idle_init(&s, IDLE_BACKOFF, 200 * US);
+	static const uint64_t gaps[] = { 900, 3000, 400, 2500, 700, 5000, 300, 1500 };
+	t = 1000 * US;
+	for (int i = 0; i < 8; i++) {
+		idle_arrival(&s, t + gaps[i] * US, t);
+		t += gaps[i] * US;
+	}
+	ck_assert_int_eq(idle_next(&s, t + 1 * US, t, &timeout), IDLE_POLL);
+	ck_assert_int_eq(idle_next(&s, t + 3 * US, t, &timeout), IDLE_PARK);
+	ck_assert_uint_eq(timeout, 0);
+
+	/* Steady, every 100 us: park with a timeout that ends before the
+	 * next arrival by the timer's lateness and a margin ... */
+	idle_init(&s, IDLE_BACKOFF, 200 * US);
+	t = arrive(&s, 1000 * US, 100 * US, 40);
+	ck_assert_int_eq(idle_next(&s, t + 3 * US, t, &timeout), IDLE_PARK);
+	ck_assert_uint_gt(timeout, 50 * US);
+	uint64_t deadline = t + 3 * US + timeout;
+	ck_assert_uint_lt(deadline, t + 100 * US);
+	/* ... the timer is 10 us late: it polls through the arrival, and
+	 * wakes earlier next time. */
+	idle_woke(&s, deadline + 10 * US, deadline, 0);
+	ck_assert_uint_eq(s.late_ns, 10 * US);
+	ck_assert_int_eq(idle_next(&s, t + 99 * US, t, &timeout), IDLE_POLL);
+	ck_assert_int_eq(idle_next(&s, t + 103 * US, t, &timeout), IDLE_POLL);
+	idle_arrival(&s, t + 100 * US, t);
+	ck_assert_int_eq(idle_next(&s, t + 103 * US, t + 100 * US, &timeout), IDLE_PARK);
+	ck_assert_uint_lt(t + 103 * US + timeout, t + 200 * US - 10 * US);
+}
+END_TEST
+
+START_TEST(idle_wake_price_and_contention)
+{
+	struct idle s;
+	uint64_t timeout;
+	idle_init(&s, IDLE_BACKOFF, 200 * US);
+	/* Rung 40 us before it ran, again and again: the price moves there. */
+	for (int i = 0; i < 40; i++)
+		idle_woke(&s, 1000000 * US + i * 1000 * US, 0, 1000000 * US + i * 1000 * US - 40 * US);
+	ck_assert_uint_ge(s.wake_ns, 39 * US);
+	ck_assert_uint_le(s.wake_ns, 41 * US);
+	/* A forged stamp counts as a millisecond at most. */
+	idle_woke(&s, 50000000 * US, 0, 1);
+	ck_assert_uint_le(s.wake_ns, 40 * US + (1000 * US) / 8);
+	/* Work that rang arrived when it rang. */
+	idle_woke(&s, 2000 * US, 0, 1990 * US);
+	idle_arrival(&s, 2000 * US, 1000 * US);
+	ck_assert_uint_eq(s.last_arrival_ns, 1990 * US);
+	/* Preempted since the last look: yield, do not poll, in the window. */
+	idle_init(&s, IDLE_BACKOFF, 200 * US);
+	uint64_t t = arrive(&s, 1000 * US, 5 * US, 50);
+	idle_contention(&s, t, 5);
+	ck_assert(!s.contended);
+	idle_contention(&s, t + 2000 * US, 9);
+	ck_assert(s.contended);
+	ck_assert_int_eq(idle_next(&s, t + 1 * US, t, &timeout), IDLE_YIELD);
+	idle_contention(&s, t + 4000 * US, 9);
+	ck_assert(!s.contended);
+	ck_assert_int_eq(idle_next(&s, t + 1 * US, t, &timeout), IDLE_POLL);
+	ck_assert_uint_eq(idle_client_spin_ns(&s), 20000);
+}
+END_TEST
+
 START_TEST(topology_bad_synthetic)
 {
 	struct topology *t = NULL;
@@ -687,6 +793,9 @@ int main(void)
 	tcase_add_test(tc, topology_bad_synthetic);
 	tcase_add_test(tc, topology_near_cpus_leave_the_writer_core_out);
 	tcase_add_test(tc, pin_choice_spreads);
+	tcase_add_test(tc, idle_spin_and_sleep);
+	tcase_add_test(tc, idle_backoff_dense_sparse_and_steady);
+	tcase_add_test(tc, idle_wake_price_and_contention);
 	tcase_add_test(tc, this_machine_topology);
 	tcase_add_test(tc, hugepage_plans);
 	tcase_add_test(tc, histogram_error_under_one_percent);

@@ -1,0 +1,151 @@
+/*
+ * idle.c - the writer's idle strategy (see idle.h).
+ *
+ * Estimates are moving averages with weight 1/8 of the newest sample:
+ * enough memory to ride out one odd gap, short enough to follow a change
+ * of traffic within a few transactions. Measured prices are clamped to
+ * [1 µs, 1 ms], so that a client's stamp (which it may forge) or a
+ * preempted writer cannot push the strategy anywhere absurd.
+ *
+ * Backoff decides from three figures:
+ *   - gap:    quiet time before work arrives. Below the price of a
+ *             wake-up, traffic is dense: poll (at most twice the gap,
+ *             never past window_cap); above it, poll only BURST_POLL_NS,
+ *             which catches the next transaction of a burst, then park
+ *             (waiting longer than a wake-up costs more cpu than the
+ *             wake-up costs latency: the ski-rental rule).
+ *   - period and jitter of arrivals: when arrivals are steady (jitter
+ *     under a quarter of the period) and the period is longer than a
+ *     wake-up, the park gets a timeout that ends `lead` before the next
+ *     expected arrival, and the writer then polls until a little after
+ *     it: the commit finds the writer polling, as under spin.
+ *   - lead: the measured lateness of timed parks, twice the jitter, and a
+ *     margin.
+ * And one fact: whether the writer's cpu is contended (it was preempted
+ * since the last look). Then polling would take the time of the threads
+ * that share the cpu, the committing client's own among them: backoff
+ * yields the cpu between its looks instead (a yield is a system call; a
+ * park and its wake-up cost a sleeping cpu's wake, twenty times that on
+ * a virtual machine).
+ */
+#include "idle.h"
+
+#define WAKE_INIT_NS 30000ull   /* before any measurement: this machine's order */
+#define PRICE_MIN_NS 1000ull
+#define PRICE_MAX_NS 1000000ull
+#define BURST_POLL_NS 2000ull   /* poll after work at least this long */
+#define LEAD_MARGIN_NS 3000ull  /* wake this much earlier than the estimates say */
+#define POLL_SLACK_NS 5000ull   /* after a timed wake, poll this long past the arrival */
+#define MIN_TIMED_PARK_NS 5000ull /* shorter parks are not worth a timer */
+#define CLIENT_SPIN_SPIN_NS 200000u
+#define CLIENT_SPIN_BACKOFF_NS 20000u
+
+static uint64_t ewma(uint64_t avg, uint64_t sample)
+{
+	return avg ? avg - avg / 8 + sample / 8 : sample;
+}
+
+static uint64_t clamp_price(uint64_t ns)
+{
+	return ns < PRICE_MIN_NS ? PRICE_MIN_NS : ns > PRICE_MAX_NS ? PRICE_MAX_NS : ns;
+}
+
+void idle_init(struct idle *s, enum idle_policy policy, uint64_t window_cap_ns)
+{
+	*s = (struct idle){ .policy = policy, .window_cap_ns = window_cap_ns,
+			    .wake_ns = WAKE_INIT_NS };
+}
+
+const char *idle_policy_name(enum idle_policy p)
+{
+	return p == IDLE_SPIN ? "spin" : p == IDLE_SLEEP ? "sleep" : "backoff";
+}
+
+void idle_arrival(struct idle *s, uint64_t now, uint64_t quiet_since)
+{
+	/* Work that rang the doorbell arrived when it rang, not when the
+	 * writer woke: the wake-up's delay is no part of the traffic's pace. */
+	if (s->rung_ns && s->rung_ns <= now && now - s->rung_ns < PRICE_MAX_NS && s->rung_ns > quiet_since)
+		now = s->rung_ns;
+	s->rung_ns = 0;
+	s->gap_ns = ewma(s->gap_ns, now - quiet_since);
+	if (s->last_arrival_ns && now > s->last_arrival_ns) {
+		uint64_t interval = now - s->last_arrival_ns;
+		uint64_t dev = s->period_ns > interval ? s->period_ns - interval
+						       : interval - s->period_ns;
+		s->jitter_ns = s->period_ns ? ewma(s->jitter_ns, dev) : interval / 2;
+		s->period_ns = ewma(s->period_ns, interval);
+	}
+	s->last_arrival_ns = now;
+	s->poll_until_ns = 0;
+}
+
+/* Arrivals steady enough to be worth waking ahead of. */
+static bool steady(const struct idle *s)
+{
+	return s->period_ns > s->wake_ns && s->jitter_ns * 4 < s->period_ns;
+}
+
+enum idle_action idle_next(struct idle *s, uint64_t now, uint64_t quiet_since,
+			   uint64_t *timeout_ns)
+{
+	*timeout_ns = 0;
+	if (s->policy == IDLE_SPIN)
+		return IDLE_POLL;
+	if (s->policy == IDLE_SLEEP)
+		return IDLE_PARK;
+	if (now < s->poll_until_ns)
+		return IDLE_POLL;
+	uint64_t quiet = now - quiet_since;
+	uint64_t window = BURST_POLL_NS;
+	if (s->gap_ns && s->gap_ns < s->wake_ns) /* dense: a park would cost each a wake-up */
+		window = s->gap_ns * 2 > window ? s->gap_ns * 2 : window;
+	if (window > s->window_cap_ns)
+		window = s->window_cap_ns;
+	if (quiet < window) /* on a contended cpu, let the others run between looks */
+		return s->contended ? IDLE_YIELD : IDLE_POLL;
+	if (steady(s)) {
+		uint64_t expected = s->last_arrival_ns + s->period_ns;
+		uint64_t lead = s->late_ns + 2 * s->late_dev_ns + 2 * s->jitter_ns + LEAD_MARGIN_NS;
+		if (expected > now + lead + MIN_TIMED_PARK_NS) {
+			*timeout_ns = expected - lead - now;
+			return IDLE_PARK;
+		}
+		if (expected + POLL_SLACK_NS > now) { /* it is due now: wait for it polling */
+			s->poll_until_ns = expected + 2 * s->jitter_ns + POLL_SLACK_NS;
+			return IDLE_POLL;
+		}
+	}
+	return IDLE_PARK;
+}
+
+void idle_woke(struct idle *s, uint64_t now, uint64_t deadline, uint64_t rung_ns)
+{
+	if (rung_ns) {
+		if (now > rung_ns)
+			s->wake_ns = ewma(s->wake_ns, clamp_price(now - rung_ns));
+		s->rung_ns = rung_ns;
+		return;
+	}
+	if (!deadline || now < deadline)
+		return; /* woken for another reason (a signal, reclamation's watch) */
+	uint64_t late = clamp_price(now - deadline);
+	s->late_dev_ns = ewma(s->late_dev_ns, late > s->late_ns ? late - s->late_ns : s->late_ns - late);
+	s->late_ns = ewma(s->late_ns, late);
+	/* Woken ahead of the expected arrival: poll through it. */
+	uint64_t expected = s->last_arrival_ns + s->period_ns;
+	s->poll_until_ns = expected + 2 * s->jitter_ns + POLL_SLACK_NS;
+}
+
+void idle_contention(struct idle *s, uint64_t now, uint64_t preempted)
+{
+	s->contended = s->looked_ns && preempted > s->preempted;
+	s->preempted = preempted;
+	s->looked_ns = now;
+}
+
+uint32_t idle_client_spin_ns(const struct idle *s)
+{
+	return s->policy == IDLE_SPIN ? CLIENT_SPIN_SPIN_NS
+	       : s->policy == IDLE_SLEEP ? 0 : CLIENT_SPIN_BACKOFF_NS;
+}

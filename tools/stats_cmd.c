@@ -101,6 +101,11 @@ static const shmdb_table_waiting *waiting_of(const struct stats_view *v, shmdb_t
 	return NULL;
 }
 
+static const char *idle_name(int p)
+{
+	return p == SHMDB_IDLE_SPIN ? "spin" : p == SHMDB_IDLE_SLEEP ? "sleep" : "backoff";
+}
+
 static double ratio(uint64_t a, uint64_t b)
 {
 	return b ? (double)a / (double)b : 0.0;
@@ -114,6 +119,8 @@ static void text_writer(const shmdb_stats *st, FILE *out)
 		     "busy %.1f%%; %" PRIu64 " sleeps, %" PRIu64 " woken by clients\n",
 		st->commits, st->ops, (double)st->writer_uptime_ns / 1e9,
 		100.0 * ratio(st->busy_ns, st->writer_uptime_ns), st->sleeps, st->wakeups);
+	fprintf(out, "  idle strategy %s; a wake-up takes %.1f us here\n", idle_name(st->idle_policy),
+		(double)st->wake_ns / 1e3);
 	fprintf(out, "  passes by transactions served (group commit):");
 	for (unsigned i = 0; i < SHMDB_BATCH_BUCKETS; i++) {
 		if (!st->batch[i])
@@ -220,6 +227,8 @@ static cJSON *json_writer(const shmdb_stats *st)
 	num(w, "busy_ratio", ratio(st->busy_ns, st->writer_uptime_ns));
 	num(w, "sleeps", (double)st->sleeps);
 	num(w, "wakeups", (double)st->wakeups);
+	cJSON_AddStringToObject(w, "idle_policy", idle_name(st->idle_policy));
+	num(w, "wake_ns", st->wake_ns);
 	for (unsigned i = 0; i < SHMDB_BATCH_BUCKETS; i++)
 		cJSON_AddItemToArray(batch, cJSON_CreateNumber((double)st->batch[i]));
 	cJSON_AddItemToObject(w, "batch_pow2", batch);

@@ -1,0 +1,118 @@
+/*
+ * test_idle.c - the writer's idle strategies on real daemons: under each
+ * of spin, backoff and sleep, client processes committing with irregular
+ * pauses (steady, bursty, sparse) all get their commits applied and
+ * acknowledged (no wake-up lost, however the writer parks); shmdb_stats
+ * says the policy; spin never parks, sleep parks and is woken by the
+ * clients, backoff parks once the clients go quiet. (Its decisions on
+ * made-up times: test_units; its speed and cpu: shmdb-bench --idle-only.)
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define CLIENTS 2
+#define COMMITS 1500
+
+static struct test_daemon d;
+
+/* COMMITS 1-put commits of distinct keys, paused by a pattern of its own:
+ * back to back, 20 us, 300 us and 2 ms apart, in turns. */
+static void committer(void *arg)
+{
+	int me = (int)(intptr_t)arg;
+	static const long pause_us[] = { 0, 0, 0, 20, 20, 300, 0, 2000 };
+	shmdb *db = test_child_open(&d);
+	shmdb_table t;
+	CHILD_REQUIRE(shmdb_table_open(db, "idle", SHMDB_CREATE, &t) == 0, 10);
+	for (int i = 0; i < COMMITS; i++) {
+		char k[32];
+		snprintf(k, sizeof(k), "c%d-%d", me, i);
+		CHILD_REQUIRE(test_commit_put(db, t, k, "v", 1, NULL) == 0, 11);
+		long us = pause_us[(i / 50 + me) % 8];
+		if (us)
+			test_sleep_us(us);
+	}
+	shmdb_close(db);
+}
+
+static void run_policy(const char *policy, int want)
+{
+	const char *args[] = { "--writer-idle", policy, NULL };
+	ck_assert_int_eq(test_daemon_start(&d, args), 0);
+	shmdb *db = test_open(&d);
+	shmdb_stats st;
+	ck_assert_int_eq(shmdb_stats_get(db, &st), 0);
+	ck_assert_int_eq(st.idle_policy, want);
+	test_table(db, "idle");
+	pid_t pid[CLIENTS];
+	for (int i = 0; i < CLIENTS; i++)
+		pid[i] = test_spawn(committer, (void *)(intptr_t)i);
+	for (int i = 0; i < CLIENTS; i++)
+		ck_assert_int_eq(test_reap(pid[i], 60000), 0);
+	/* Every commit is there. */
+	shmdb_table t = test_table(db, "idle");
+	shmdb_rtxn *r;
+	uint64_t n;
+	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
+	ck_assert_int_eq(shmdb_count(r, t, &n), 0);
+	shmdb_read_end(r);
+	ck_assert_uint_eq(n, CLIENTS * COMMITS);
+	/* Quiet for a moment: backoff parks too. */
+	test_sleep_us(50000);
+	ck_assert_int_eq(shmdb_stats_get(db, &st), 0);
+	if (want == SHMDB_IDLE_SPIN) {
+		ck_assert_uint_eq(st.sleeps, 0);
+	} else {
+		ck_assert_uint_gt(st.sleeps, 0);
+		ck_assert_uint_gt(st.wakeups, 0); /* clients rang it */
+		ck_assert_uint_gt(st.wake_ns, 0);
+	}
+	/* And a commit after the quiet is served. */
+	ck_assert_int_eq(test_commit_put(db, t, "after", "v", 1, NULL), 0);
+	shmdb_close(db);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+
+START_TEST(spin_serves_every_commit)
+{
+	run_policy("spin", SHMDB_IDLE_SPIN);
+}
+END_TEST
+
+START_TEST(backoff_serves_every_commit)
+{
+	run_policy("backoff", SHMDB_IDLE_BACKOFF);
+}
+END_TEST
+
+START_TEST(sleep_serves_every_commit)
+{
+	run_policy("sleep", SHMDB_IDLE_SLEEP);
+}
+END_TEST
+
+START_TEST(bad_policy_is_refused)
+{
+	const char *args[] = { "--writer-idle", "nap", NULL };
+	ck_assert_int_eq(test_daemon_start(&d, args), 2);
+	char log[1024];
+	test_daemon_log(&d, log, sizeof(log));
+	ck_assert_msg(strstr(log, "--writer-idle: 'nap' is not spin, backoff or sleep"), "%s", log);
+	test_daemon_stop(&d);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("idle");
+	TCase *tc = tcase_create("policies");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, spin_serves_every_commit);
+	tcase_add_test(tc, backoff_serves_every_commit);
+	tcase_add_test(tc, sleep_serves_every_commit);
+	tcase_add_test(tc, bad_policy_is_refused);
+	suite_add_tcase(s, tc);
+	return test_run_suite(s);
+}

@@ -93,8 +93,8 @@ int shmdb_report_get(shmdb *db, shmdb_report **out)
 	close(sock);
 	if (err)
 		return err;
-	uint8_t *buf;
-	size_t len;
+	uint8_t *buf = NULL;
+	size_t len = 0;
 	err = read_all(fd, &buf, &len);
 	close(fd);
 	if (err)

@@ -76,6 +76,30 @@ static int replay_fix(struct core *c, size_t *nops, struct table_map *map)
 	return 0;
 }
 
+/*
+ * Critical memory: a transaction that would take more is refused before
+ * anything (the log included) changes; one that frees goes on. Memory
+ * that only waits for readers to move on is no reason to refuse: it is
+ * reclaimed now (as when a transaction finds no room, core.h) and the use
+ * judged again. The level itself may stay critical a while (pressure.h);
+ * the refusal follows the use.
+ */
+static int refuse_at_critical(struct core *c, size_t nops)
+{
+	if (!c->monitor || c->internal || c->replaying ||
+	    !pressure_takes_memory(c->scratch.ops, nops) ||
+	    pressure_check(c->monitor) != SHMDB_PRESSURE_CRITICAL ||
+	    !pressure_over_critical(c->monitor))
+		return 0;
+	if (c->pressure.reclaim_now && c->pressure.waiting(c->pressure.ctx)) {
+		c->pressure.reclaim_now(c->pressure.ctx);
+		if (!pressure_over_critical(c->monitor))
+			return 0;
+	}
+	pressure_refused(c->monitor);
+	return SHMDB_EPRESSURE;
+}
+
 static int commit(struct core *c, const uint8_t *buf, size_t len, uint64_t *commit_ts,
 		  uint64_t *value, struct table_map *replay_map, uint64_t replay_ts)
 {
@@ -105,14 +129,8 @@ static int commit(struct core *c, const uint8_t *buf, size_t len, uint64_t *comm
 	}
 	if ((r = reserve_created(c, nops, &ncreate)))
 		return r;
-	/* Critical memory: what would take more is refused, before anything
-	 * (the log included) changes; what frees goes on. */
-	if (c->monitor && !c->internal && !c->replaying &&
-	    pressure_takes_memory(c->scratch.ops, nops) &&
-	    pressure_check(c->monitor) == SHMDB_PRESSURE_CRITICAL) {
-		pressure_refused(c->monitor);
-		return SHMDB_EPRESSURE;
-	}
+	if ((r = refuse_at_critical(c, nops)))
+		return r;
 	bool logged = !c->internal && !c->replaying && c->log.reserve;
 	if (logged && (r = c->log.reserve(c->log.ctx, len, ncreate)))
 		return r;

@@ -52,11 +52,22 @@ static const char *const level_says[] = {
 				    "deletes, clears and drops apply",
 };
 
-uint32_t pressure_check(struct pressure *p)
+static uint64_t used_now(const struct pressure *p)
 {
 	uint64_t used = p->overhead;
 	for (unsigned i = 0; i < p->alloc->narenas; i++)
 		used += p->alloc->arena[i].used;
+	return used;
+}
+
+bool pressure_over_critical(const struct pressure *p)
+{
+	return used_now(p) >= p->critical;
+}
+
+uint32_t pressure_check(struct pressure *p)
+{
+	uint64_t used = used_now(p);
 	uint32_t level = level_at(p, used);
 	if (level < p->level) {
 		/* Leave a level only `margin` below it, held for a while. */

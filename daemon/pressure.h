@@ -52,6 +52,10 @@ static inline bool pressure_settling(const struct pressure *p)
 	return p->lower_since_ns != 0;
 }
 
+/* Whether the arenas' use is at or above the critical threshold now (the
+ * level aside: it leaves critical only after its hold). */
+bool pressure_over_critical(const struct pressure *p);
+
 /* Whether ops[0..nops) take memory: a put, an update, a create or a
  * reserve. Deletes, clears, drops and checks do not (a delete's tombstone
  * is small, and the version it replaces comes back after reclamation). */

@@ -720,6 +720,32 @@ START_TEST(snapshots_of_a_sweep)
 }
 END_TEST
 
+/* Memory pressure high (pressure.h): the reclaimer drops its pacing. A
+ * version a reader let go is freed at the next step, not a pacing period
+ * later, and a step is due whenever anything waits. */
+START_TEST(eager_reclaimer_drops_the_pacing)
+{
+	uint32_t t;
+	uint64_t ts1, now = 1000000000ull;
+	struct reclaimer *rc = &f.rc;
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "t", &t), 0);
+	ck_assert_int_eq(put1(t, "k", "one", &ts1), 0);
+	fake_slots[0][2].snapshot = ts1;
+	ck_assert_int_eq(put1(t, "k", "two", NULL), 0);
+	uint64_t used = alloc_used(&f.alloc);
+	reclaimer_step(rc, now);
+	reclaimer_step(rc, now + 1); /* "one" pinned for ts1 */
+	fake_slots[0][2].snapshot = 0;
+	ck_assert(!reclaimer_due(rc, now + 2)); /* paced: not yet */
+	reclaimer_step(rc, now + 2);
+	ck_assert_uint_eq(alloc_used(&f.alloc), used);
+	rc->eager = true;
+	ck_assert(reclaimer_due(rc, now + 3));
+	reclaimer_step(rc, now + 3);
+	ck_assert_uint_eq(alloc_used(&f.alloc), used - alloc_class_size(shm_version_size(1, 3)));
+}
+END_TEST
+
 START_TEST(reclaimer_frees_only_what_no_snapshot_sees)
 {
 	uint32_t t;
@@ -1667,6 +1693,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, snapshots_of_a_sweep);
 	tcase_add_test(tc, reclaimer_frees_only_what_no_snapshot_sees);
+	tcase_add_test(tc, eager_reclaimer_drops_the_pacing);
 	tcase_add_test(tc, exact_pruning_keeps_only_what_snapshots_see);
 	tcase_add_test(tc, dropped_table_kept_only_for_its_snapshots);
 	tcase_add_test(tc, deleted_keys_leave_the_index_under_a_held_snapshot);

@@ -925,8 +925,9 @@ typedef struct shmdb_row shmdb_row;
  * of that name is another table). Every column starts unset. Returns 0
  * with *b set; -ENOENT (no table t), -EINVAL (not a table of rows),
  * -ENOMEM, or the errors of shmdb_read_begin (-EBUSY while this thread
- * holds a snapshot of db). Free it with
- * shmdb_row_free; shmdb_row_reset unsets every column for the next row.
+ * holds a snapshot of db). Free it with shmdb_row_free before db is
+ * closed (a freed builder goes back to db's pool, for the next
+ * shmdb_row_new); shmdb_row_reset unsets every column for the next row.
  */
 SHMDB_API int shmdb_row_new(shmdb *db, shmdb_table t, shmdb_row **b);
 SHMDB_API void shmdb_row_reset(shmdb_row *b);

@@ -71,10 +71,11 @@ static int start_daemon(const struct bench_params *p, uint64_t mib)
 		bench_pin(p->server_cpu);
 		/* Memory only: the peers of these workloads do not sync either;
 		 * the durable workloads start their own. */
-		/* The server cpu is the writer's own here: spin, the policy
-		 * for a reserved core (the idle workloads compare the others). */
+		/* The default idle strategy: the server cpu is not the
+		 * writer's alone here (a reader, a committer, redis-server run
+		 * there too); the idle workloads compare the policies. */
 		execl(p->shmdbd, p->shmdbd, "--socket", sock, "--arena-size", arena, "--writer-cpu", cpu,
-		      "--durability", "none", "--writer-idle", "spin", (char *)NULL);
+		      "--durability", "none", (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 1200; i++) {

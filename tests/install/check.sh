@@ -34,6 +34,10 @@ for page in man8/shmdbd.8 man1/shmdb.1 man3/libshmdb.3; do
 	[ -n "$text" ] || { echo "empty: $page"; exit 1; }
 done
 step unit
-systemd-analyze verify --man=no "$prefix/lib/systemd/system/shmdbd.service" 2>&1 |
-	grep -v "Command .* is not executable" | grep -v "^$" && { echo "unit warnings"; exit 1; }
+if command -v systemd-analyze >/dev/null; then
+	systemd-analyze verify --man=no "$prefix/lib/systemd/system/shmdbd.service" 2>&1 |
+		grep -v "Command .* is not executable" | grep -v "^$" && { echo "unit warnings"; exit 1; }
+else
+	echo "systemd-analyze not installed: the unit is not verified"
+fi
 step done

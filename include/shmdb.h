@@ -767,6 +767,7 @@ typedef struct shmdb_report {
  * does.
  */
 SHMDB_API int shmdb_report_get(shmdb *db, shmdb_report **out);
+/* shmdb_report_free - free a report (every array in it); NULL is a no-op. */
 SHMDB_API void shmdb_report_free(shmdb_report *r);
 
 /* ---- pinning ----------------------------------------------------------------- */

@@ -341,7 +341,7 @@ START_TEST(status_tool)
 	ck_assert_msg(strstr(out, version), "%s", out);
 	ck_assert_ptr_nonnull(strstr(out, "sessions        1"));
 	ck_assert_msg(strstr(out, "      0     0  4K") || strstr(out, "      0     0  4K+THP"), "%s", out);
-	ck_assert_ptr_nonnull(strstr(out, "16.0 MiB"));
+	ck_assert_ptr_nonnull(strstr(out, "16 MiB"));
 	ck_assert_int_eq(test_daemon_stop(&d), 0);
 
 	code = test_run(test_shmdb_tool_path, (const char *const[]){ "status", "--socket", "/tmp/no-such.sock", NULL },

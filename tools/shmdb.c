@@ -162,16 +162,11 @@ static const char usage[] =
 "not exist, a table exists with another kind or there is no room; 2 for bad\n"
 "usage.\n";
 
+/* A size for people in a column of 12 (human.h). */
 static void print_size(uint64_t b)
 {
-	if (b >= (1ull << 30) && b % (1ull << 30) == 0)
-		printf("%8" PRIu64 " GiB", b >> 30);
-	else if (b >= (1ull << 20))
-		printf("%8.1f MiB", (double)b / (1 << 20));
-	else if (b >= 1024)
-		printf("%8.1f KiB", (double)b / 1024);
-	else
-		printf("%8" PRIu64 " B  ", b);
+	char buf[HUMAN_BYTES_LEN];
+	printf("%12s", human_bytes(b, buf));
 }
 
 static int open_db(const char *socket_path, shmdb **db)

@@ -261,7 +261,9 @@ static void *writer_main(void *arg)
 			continue;
 		}
 		quiet = true;
-		if (now - w->idle.looked_ns >= IDLE_CONTENTION_EVERY_NS) {
+		/* Only backoff uses it: spin and sleep spare the system call. */
+		if (w->idle.policy == IDLE_BACKOFF &&
+		    now - w->idle.looked_ns >= IDLE_CONTENTION_EVERY_NS) {
 			struct rusage ru;
 			if (getrusage(RUSAGE_THREAD, &ru) == 0)
 				idle_contention(&w->idle, now, (uint64_t)ru.ru_nivcsw);

@@ -168,7 +168,8 @@ static void reclaim_step(struct writer *w, uint64_t now)
 	reclaimer_step(&w->reclaimer, now);
 	w->reclaimer.eager = pressure_check(&w->monitor) >= SHMDB_PRESSURE_HIGH;
 	__atomic_store_n(&w->store->meta->busy_ns,
-			 tsc_to_ns(w->busy_ticks, tsc_now() - w->started_tsc, now - w->started_ns),
+			 tsc_to_ns(w->busy_ticks, tsc_span(w->started_tsc, tsc_now()),
+				   now - w->started_ns),
 			 __ATOMIC_RELAXED);
 }
 
@@ -241,7 +242,7 @@ static void *writer_main(void *arg)
 		/* Counted before the completions go out: a client sees the
 		 * pass of its own commit in the figures. */
 		if (done)
-			count_pass(w, done, tsc_now() - pass_start);
+			count_pass(w, done, tsc_span(pass_start, tsc_now()));
 		finish_pass(w, l);
 		session_list_put(l);
 		/* The clock only after work or every CLOCK_EVERY_IDLE empty

@@ -11,7 +11,9 @@
  * commit). Nothing is read before its checksum is verified (dumpfile.h
  * for checkpoints, wal_format.h for the log). The log's segments must
  * follow one another with no gap, the first one must begin where the
- * checkpoint ends, and each where the one before it ended (prev_ts). Only
+ * checkpoint ends, and each where the one before it ended (prev_ts), or
+ * later where the checkpoint holds the commits between (async mode: a
+ * checkpoint taken between two flushes can be ahead of the log). Only
  * the newest segment with records (unused ones after it are deleted
  * first) may end in a torn record; it is cut off the file, so that the
  * next start finds the log whole, and new records go on after it.
@@ -634,7 +636,11 @@ static int replay_log(struct restore *rs, struct restore_result *out)
 						       "an older one"
 						     : "no checkpoint is there");
 				e = -EBADMSG;
-			} else if (out->nsegs && h.prev_ts != last_ts) {
+			} else if (out->nsegs && h.prev_ts != last_ts &&
+				   !(h.prev_ts > last_ts && h.prev_ts <= rs->ckpt_ts)) {
+				/* (A gap the checkpoint holds is no loss: in async
+				 * mode a checkpoint can be ahead of the log, and
+				 * the run after it goes on from its commit.) */
 				snprintf(rs->err, rs->errlen,
 					 "%s offset 0: it follows commit %" PRIu64 ", and the log before it "
 					 "ends at commit %" PRIu64 ": records are missing or damaged at "

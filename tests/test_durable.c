@@ -600,6 +600,60 @@ START_TEST(torn_last_record_every_byte)
 }
 END_TEST
 
+/*
+ * In async mode a checkpoint can hold commits the log never got: it is
+ * taken between two flushes, then the daemon dies. The next run goes on
+ * after the checkpoint's commit, so a segment it begins names that commit
+ * as the one before it, while the segment before ends earlier. The
+ * records between are in the checkpoint: a restart takes the log as whole.
+ */
+START_TEST(checkpoint_ahead_of_the_log)
+{
+	enum { BIG = 40 << 10, SMALL = 5 };
+	char dir[64];
+	make_dir(dir, sizeof(dir));
+	const char *extra[] = { "--log-segment-size", "64K", "--flush-interval-ms", "60000",
+				"--checkpoint-every", "1G", NULL };
+	char *big = malloc(BIG);
+	memset(big, 'b', BIG);
+	struct test_daemon d;
+	start_ok(&d, dir, "async", extra);
+	shmdb *db = test_open(&d);
+	shmdb_table t = test_table(db, "t");
+	/* k0 fills most of segment 1 and is flushed; k1..k5 stay in memory
+	 * (no flush for a minute) but go into the checkpoint. */
+	ck_assert_int_eq(test_commit_put(db, t, "k0", big, BIG, NULL), 0);
+	ck_assert_int_eq(shmdb_sync(db), 0);
+	for (int i = 1; i <= SMALL; i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "k%d", i);
+		ck_assert_int_eq(test_commit_put(db, t, k, "v", 1, NULL), 0);
+	}
+	ck_assert_int_eq(shmdb_checkpoint(db, 10000), 0);
+	shmdb_close(db);
+	crash(&d);
+
+	/* k6 does not fit after k0: segment 2 begins, after k5's commit. */
+	start_ok(&d, dir, "async", extra);
+	ck_assert_int_eq(keys_there(&d, SMALL + 1), SMALL + 1);
+	db = test_open(&d);
+	t = test_table(db, "t");
+	ck_assert_int_eq(test_commit_put(db, t, "k6", big, BIG, NULL), 0);
+	ck_assert_int_eq(shmdb_sync(db), 0);
+	shmdb_close(db);
+	crash(&d);
+	char seg[128];
+	snprintf(seg, sizeof(seg), "%s/log-0000000000000002.shmlog", dir);
+	ck_assert_int_eq(access(seg, F_OK), 0);
+
+	start_ok(&d, dir, "async", extra);
+	ck_assert_int_eq(keys_there(&d, SMALL + 2), SMALL + 2);
+	stop_ok(&d);
+	free(big);
+	remove_tree(dir);
+}
+END_TEST
+
 START_TEST(damaged_middle_record)
 {
 	char dir[64], seg[128], log[4096];
@@ -978,6 +1032,7 @@ int main(int argc, char **argv)
 	suite_add_tcase(s, torn);
 	TCase *damage = tcase_create("damage");
 	tcase_set_timeout(damage, 600);
+	tcase_add_test(restart, checkpoint_ahead_of_the_log);
 	tcase_add_test(damage, damaged_middle_record);
 	tcase_add_test(damage, damaged_checkpoint);
 	tcase_add_test(damage, missing_segment_and_foreign_store);

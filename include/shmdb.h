@@ -382,9 +382,12 @@ SHMDB_API int shmdb_get(shmdb_rtxn *r, shmdb_table t, const void *key, size_t kl
  * both). Keys may repeat; keys and vals must not overlap. The lookups
  * overlap their cache misses, up to 16 at a time, where successive
  * shmdb_get calls wait for one miss after another.
+ * On a secondary index the keys are values, as shmdb_get takes them.
  * Returns 0, or -EINVAL (r NULL or not active; keys or vals NULL with n > 0;
- * a key with NULL data, or a length 0 or > SHMDB_MAX_KEY), having written
- * no element of vals.
+ * a key with NULL data, or a length 0 or > SHMDB_MAX_KEY; on an index, a
+ * value of a length its column's type cannot have), or -EAGAIN (a
+ * secondary index not complete in the snapshot), having written no
+ * element of vals.
  * No system call, lock, copy or allocation.
  */
 SHMDB_API int shmdb_get_many(shmdb_rtxn *r, shmdb_table t, const shmdb_val *keys, size_t n,

@@ -358,6 +358,28 @@ int shmdb_get(shmdb_rtxn *r, shmdb_table t, const void *key, size_t klen, shmdb_
 	return get_rest(r, idx, hash, key, klen, val);
 }
 
+/* shmdb_get_many whose table_index was 0: on a secondary index (each
+ * value checked before any answer is written; an index not complete in
+ * the snapshot answers -EAGAIN whole), or on no table. */
+static int get_many_unindexed(shmdb_rtxn *r, shmdb_table t, const shmdb_val *keys, size_t n,
+			      shmdb_val *vals)
+{
+	const struct shm_index_view *v = index_read_last(r, t);
+	if (v && v->err)
+		return v->err;
+	for (size_t i = 0; v && i < n; i++) {
+		uint8_t part[SHMDB_MAX_KEY];
+		size_t plen;
+		int e = shm_index_seek_key(v, keys[i].data, keys[i].len, part, &plen);
+		if (e)
+			return e;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!v || shm_index_get(r, v, keys[i].data, keys[i].len, &vals[i]))
+			vals[i] = (shmdb_val){ NULL, 0 };
+	return 0;
+}
+
 int shmdb_get_many(shmdb_rtxn *r, shmdb_table t, const shmdb_val *keys, size_t n, shmdb_val *vals)
 {
 	if (!r || !r->active || (n && (!keys || !vals)))
@@ -366,13 +388,8 @@ int shmdb_get_many(shmdb_rtxn *r, shmdb_table t, const shmdb_val *keys, size_t n
 		if (!keys[i].data || keys[i].len == 0 || keys[i].len > SHMDB_MAX_KEY)
 			return -EINVAL;
 	uint64_t idx = table_index(r, t);
-	if (!idx) {
-		const struct shm_index_view *v = index_read_last(r, t);
-		for (size_t i = 0; i < n; i++)
-			if (!v || shm_index_get(r, v, keys[i].data, keys[i].len, &vals[i]))
-				vals[i] = (shmdb_val){ NULL, 0 };
-		return 0;
-	}
+	if (!idx)
+		return get_many_unindexed(r, t, keys, n, vals);
 	if (r->last_kind & SHM_KIND_MULTI) {
 		const struct shm_table *tb = shm_table_at(r->meta, t, r->snap);
 		for (size_t i = 0; i < n; i++)

@@ -149,7 +149,8 @@ int shmdb_indexes(shmdb_rtxn *r, shmdb_table t, shmdb_index_info *out, size_t ca
 		shmdb_index_info info = { .id = id,
 					  .flags = tb->kind & SHM_KIND_UNIQUE ? SHMDB_UNIQUE : 0,
 					  .ready = ready && ready <= r->snap,
-					  .error = ready == SHM_TS_INFINITY ? d->error : 0 };
+					  .error = ready != SHM_TS_INFINITY ? 0
+						   : d->error ? d->error : -EIO };
 		memcpy(info.column, tb->name, tb->name_len < 63 ? tb->name_len : 63);
 		if (info.ready)
 			info.count = shm_count_at(r->base, tb, r->snap).records;

@@ -4,7 +4,8 @@
  * clears, drops), read by value and in value order with rows in place,
  * unique indexes refusing whole transactions, builds over rows already
  * there, and a checker that compares a table and its indexes in every
- * snapshot while other processes change the indexed values.
+ * snapshot while other processes change the indexed values; a build
+ * that fails, listed as failed.
  */
 #include <check.h>
 #include <errno.h>
@@ -339,6 +340,68 @@ static void forged_index_ops(void *arg)
 	shmdb_close(db);
 }
 
+/* A client asks for a unique index on qty, which two rows share, and
+ * exits without waiting (so without dropping the failed build). */
+static void create_and_leave(void *arg)
+{
+	shmdb_table t = *(shmdb_table *)arg;
+	shmdb *db = test_child_open(&d);
+	uint64_t buf[16], ts;
+	shm_op_encode((uint8_t *)buf, SHM_OP_CREATE_INDEX, t, SHMDB_UNIQUE, "qty", 3, NULL, 0);
+	CHILD_REQUIRE(test_raw_txn(db, buf, shm_op_size(3, 0), &ts) == 0, 100);
+	shmdb_close(db);
+}
+
+/*
+ * A failed build whose creator is gone stays listed as failed, with the
+ * build's error (not as being built), in shmdb_indexes and in the tool's
+ * tables; it is not opened; the next shmdb_index_create on the column
+ * replaces it (and fails the same way, leaving nothing).
+ */
+START_TEST(failed_build_listed_as_failed)
+{
+	test_start_daemon(&d, "64M");
+	shmdb *db = test_open(&d);
+	shmdb_table t, ix;
+	ck_assert_int_eq(shmdb_table_create_rows(db, "pos", cols, 5, 0, &t), 0);
+	ck_assert_int_eq(commit_one(db, t, 1, "A", 1.0, 7), 0);
+	ck_assert_int_eq(commit_one(db, t, 2, "B", 1.0, 7), 0);
+	ck_assert_int_eq(test_in_child(create_and_leave, &t), 0);
+	shmdb_index_info info = { .error = 0 };
+	size_t n = 0;
+	uint64_t end = test_now_ms() + 10000;
+	while (!info.error) {
+		ck_assert_msg(test_now_ms() < end, "the build did not fail in 10 s");
+		shmdb_rtxn *r;
+		ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
+		ck_assert_int_eq(shmdb_indexes(r, t, &info, 1, &n), 0);
+		shmdb_read_end(r);
+		ck_assert_uint_eq(n, 1);
+		if (!info.error)
+			test_sleep_us(1000);
+	}
+	ck_assert_int_eq(info.error, SHMDB_EUNIQUE);
+	ck_assert_int_eq(info.ready, 0);
+	ck_assert_str_eq(info.column, "qty");
+	ck_assert_int_eq(shmdb_index_open(db, t, "qty", &ix), -ENOENT);
+	char out[4096], err[1024];
+	const char *args[] = { "--socket", d.sock, "tables", NULL };
+	ck_assert_int_eq(test_run(test_shmdb_tool_path, args, out, sizeof(out), err, sizeof(err)), 0);
+	char want[256];
+	snprintf(want, sizeof(want), "indexes: qty (unique) (failed: %s)\n",
+		 shmdb_strerror(SHMDB_EUNIQUE));
+	ck_assert_msg(strstr(out, want), "no \"%s\" in\n%s", want, out);
+	ck_assert_int_eq(shmdb_index_create(db, t, "qty", SHMDB_UNIQUE, &ix), SHMDB_EUNIQUE);
+	shmdb_rtxn *r;
+	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
+	ck_assert_int_eq(shmdb_indexes(r, t, &info, 1, &n), 0);
+	shmdb_read_end(r);
+	ck_assert_uint_eq(n, 0);
+	shmdb_close(db);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
 START_TEST(forged_index_ops_refused)
 {
 	test_start_daemon(&d, "64M");
@@ -356,6 +419,7 @@ int main(void)
 	tcase_add_test(tc, kept_with_their_rows);
 	tcase_add_test(tc, forged_index_ops_refused);
 	tcase_add_test(tc, failures_and_drops_in_big_transactions);
+	tcase_add_test(tc, failed_build_listed_as_failed);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

@@ -1182,7 +1182,7 @@ static void creator(void *arg)
 /*
  * While another process builds an index: shmdb_indexes lists it not
  * ready; a snapshot that finds it not ready reads it as -EAGAIN (cursor,
- * get, count); shmdb_index_open, which gives only a complete index, gives
+ * get, get_many, count); shmdb_index_open, which gives only a complete index, gives
  * none, or one that a snapshot begun after it returned reads. Midway, a
  * transaction clears the table and puts other rows (the build starts
  * again on the table's new hash index): once complete, the index is
@@ -1226,6 +1226,9 @@ START_TEST(open_finds_only_a_complete_index)
 			seen_building++;
 			ck_assert_int_eq(shmdb_cursor_open(r, info.id, &c), -EAGAIN);
 			ck_assert_int_eq(shmdb_get(r, info.id, k, shmdb_key_i64(5, k), &row), -EAGAIN);
+			shmdb_val key = { k, shmdb_key_i64(5, k) }, got = { k, 99 };
+			ck_assert_int_eq(shmdb_get_many(r, info.id, &key, 1, &got), -EAGAIN);
+			ck_assert_msg(got.data == k && got.len == 99, "-EAGAIN wrote an answer");
 			int e = shmdb_count(r, info.id, &count);
 			if (e != -EAGAIN && count_early++ == 0)
 				fprintf(stderr, "open: shmdb_count of an index being built in the "

@@ -426,8 +426,10 @@ void rows_print_indexes(shmdb_rtxn *r, shmdb_table t)
 		return;
 	printf("  indexes:");
 	for (size_t i = 0; i < n && i < SHMDB_MAX_COLUMNS; i++)
-		printf("%s %s%s%s", i ? "," : "", info[i].column,
+		printf("%s %s%s%s%s%s", i ? "," : "", info[i].column,
 		       info[i].flags & SHMDB_UNIQUE ? " (unique)" : "",
-		       info[i].ready ? "" : " (being built)");
+		       info[i].error ? " (failed: " : info[i].ready ? "" : " (being built)",
+		       info[i].error ? shmdb_strerror(info[i].error) : "",
+		       info[i].error ? ")" : "");
 	printf("\n");
 }

@@ -382,8 +382,17 @@ static int index_op(struct core *c, const struct shm_op *op, struct shm_table *t
 		dropped[(*ndropped)++] = ix->id;
 		return 0;
 	}
-	if (column_named((const struct shm_schema *)(c->base + t->schema), op->key, op->klen) < 0)
+	const struct shm_schema *s = (const struct shm_schema *)(c->base + t->schema);
+	int col = column_named(s, op->key, op->klen);
+	if (col < 0)
 		return -ENOENT;
+	/* A column no entry of which could fit a key (a wide FIXED): every
+	 * row would fail the build. The shortest primary key is its width,
+	 * or a byte. */
+	uint32_t pk = shm_index_width(s->col[0].type, s->col[0].size);
+	if (shm_index_width(s->col[col].type, s->col[col].size) +
+	    (op->since_ts & SHMDB_UNIQUE ? 0 : pk ? pk : 1) > SHMDB_MAX_KEY)
+		return -EINVAL;
 	const struct shm_index_def *d = ix ? (const void *)(c->base + ix->schema) : NULL;
 	if (d && d->ready_ts != SHM_TS_INFINITY &&
 	    !(ix->kind & SHM_KIND_UNIQUE) != !(op->since_ts & SHMDB_UNIQUE))

@@ -578,13 +578,23 @@ SHMDB_API int shmdb_check(shmdb_wtxn *w, shmdb_table t, const void *key, size_t 
  * and visible to every snapshot begun afterwards, with its commit timestamp
  * in *commit_ts (may be NULL). w is finished either way. A transaction with
  * no operation changes nothing and reports the latest commit timestamp.
- * Returns 0, -EINVAL (w NULL), SHMDB_ECONFLICT, -ENOENT (a table does not
- * exist), -ENOSPC (no arena room for it, or a table would be full: past
- * SHMDB_MAX_TABLE_KEYS keys, deleted ones included until a rebuild of its
- * largest index can drop a sixteenth of it; nothing applied), -ENOMEM (the
- * client or the writer could not allocate private memory for it: nothing
- * applied), -EAGAIN (as shmdb_commit_async), SHMDB_EBADTXN,
- * SHMDB_ESHUTDOWN.
+ * Returns 0, or one of these with nothing of w applied:
+ *  - -EINVAL: w NULL; a NaN in an F64 column a secondary index keeps;
+ *  - SHMDB_ECONFLICT (a shmdb_check failed); SHMDB_EUNIQUE (a unique
+ *    index would hold two rows under one value);
+ *  - -ENOENT (a table does not exist); -EPERM (a write through a
+ *    secondary index's handle); -ENOTSUP (shmdb_check on a multimap);
+ *  - -E2BIG: a value a secondary index keeps is, with the row's primary
+ *    key, longer than SHMDB_MAX_KEY;
+ *  - -ENOSPC: no arena room for it, or a table would be full: past
+ *    SHMDB_MAX_TABLE_KEYS keys, deleted ones included until a rebuild of
+ *    its largest index can drop a sixteenth of it; SHMDB_EPRESSURE: the
+ *    memory level is critical and w takes memory (shmdb_stats.pressure);
+ *  - --durability sync: -ENOSPC or the I/O error when its log record
+ *    cannot be written; async: SHMDB_ENOLOG while the log cannot be;
+ *  - -ENOMEM: the client or the writer could not allocate private memory
+ *    for it;
+ *  - -EAGAIN (as shmdb_commit_async), SHMDB_EBADTXN, SHMDB_ESHUTDOWN.
  */
 SHMDB_API int shmdb_commit(shmdb_wtxn *w, uint64_t *commit_ts);
 
@@ -1037,7 +1047,8 @@ SHMDB_API int shmdb_set_null(shmdb_wtxn *w, shmdb_table t, const void *key, size
  * nothing. Returns 0; -ENOENT (no table t, or no such column); -EINVAL
  * (t is not a table of rows; NULL argument; flags other than 0 or
  * SHMDB_UNIQUE; a row whose value has no key: a NaN, or a value with its
- * primary key longer than SHMDB_MAX_KEY); -EEXIST (an index on the
+ * primary key longer than SHMDB_MAX_KEY; a FIXED column so wide that no
+ * value of it fits SHMDB_MAX_KEY with a primary key); -EEXIST (an index on the
  * column with other flags); SHMDB_EUNIQUE (unique, and rows share a
  * value); -ENOSPC; -EBUSY (the calling thread has a read transaction open
  * on db: the wait takes snapshots of its own); the errors of a commit.

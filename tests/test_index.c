@@ -356,9 +356,10 @@ static void create_and_leave(void *arg)
  * A failed build whose creator is gone stays listed as failed, with the
  * build's error (not as being built), in shmdb_indexes and in the tool's
  * tables; it is not opened; the next shmdb_index_create on the column
- * replaces it (and fails the same way, leaving nothing).
+ * replaces it (and fails the same way, leaving nothing). An index no
+ * entry of which could fit a key is refused before any build.
  */
-START_TEST(failed_build_listed_as_failed)
+START_TEST(failed_and_impossible_builds)
 {
 	test_start_daemon(&d, "64M");
 	shmdb *db = test_open(&d);
@@ -397,6 +398,15 @@ START_TEST(failed_build_listed_as_failed)
 	ck_assert_int_eq(shmdb_indexes(r, t, &info, 1, &n), 0);
 	shmdb_read_end(r);
 	ck_assert_uint_eq(n, 0);
+	/* A FIXED column too wide for any entry: refused up front, not
+	 * failed row by row (1,020 bytes and an 8-byte primary key are past
+	 * SHMDB_MAX_KEY; alone, in a unique index, they are not). */
+	const shmdb_column wide_cols[] = { { .name = "id", .type = SHMDB_I64 },
+					   { .name = "w", .type = SHMDB_FIXED, .size = 1020 } };
+	shmdb_table wide;
+	ck_assert_int_eq(shmdb_table_create_rows(db, "wide", wide_cols, 2, 0, &wide), 0);
+	ck_assert_int_eq(shmdb_index_create(db, wide, "w", 0, &ix), -EINVAL);
+	ck_assert_int_eq(shmdb_index_create(db, wide, "w", SHMDB_UNIQUE, &ix), 0);
 	shmdb_close(db);
 	ck_assert_int_eq(test_daemon_stop(&d), 0);
 }
@@ -419,7 +429,7 @@ int main(void)
 	tcase_add_test(tc, kept_with_their_rows);
 	tcase_add_test(tc, forged_index_ops_refused);
 	tcase_add_test(tc, failures_and_drops_in_big_transactions);
-	tcase_add_test(tc, failed_build_listed_as_failed);
+	tcase_add_test(tc, failed_and_impossible_builds);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

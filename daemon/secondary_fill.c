@@ -184,6 +184,16 @@ int fill_end_replay(struct core *c, uint32_t base, const uint8_t *column, size_t
 	return 0;
 }
 
+/* The commit that last replaced t's hash index: a rebuild's
+ * (index_replaced_ts) or a clear's (index_since), whichever came last.
+ * Every replacement moves it past all earlier commits, so the walk knows
+ * its index is still the table's even when a new one took the same block
+ * at the same size (the word alone would not tell). */
+static uint64_t replacement_ts(const struct shm_table *t)
+{
+	return t->index_replaced_ts > t->index_since ? t->index_replaced_ts : t->index_since;
+}
+
 void fill_step(struct core *c)
 {
 	struct secondary_fill *f = &c->fill;
@@ -195,8 +205,10 @@ void fill_step(struct core *c)
 			pop(f);
 			continue;
 		}
-		if (f->word != t->index) { /* (re)start the walk on t's index */
+		if (f->word != t->index || f->word_ts != replacement_ts(t)) {
+			/* (re)start the walk on t's index */
 			f->word = t->index;
+			f->word_ts = replacement_ts(t);
 			f->pos = 0;
 		}
 		size_t len = 0;

@@ -35,6 +35,8 @@ struct secondary_fill {
 	uint32_t queue[SHM_MAX_TABLES]; /* indexes to build, queue[0] first */
 	size_t n;
 	uint64_t word;                  /* the table's hash index being walked */
+	uint64_t word_ts;               /* the commit that made it the table's
+					 * (replacement_ts in secondary_fill.c) */
 	uint64_t pos;                   /* its next slot */
 	uint8_t *buf;                   /* a step's transaction */
 	size_t cap;

@@ -5,7 +5,8 @@
  * The writer thread reserves room for a record before it changes anything
  * (wal_reserve: a commit the log cannot take is refused whole) and appends
  * it after apply (wal_append): a copy into memory, under a mutex. Bytes
- * reach the files in wal_flush: pwrite, then one fdatasync per file
+ * reach the files in wal_flush: pwrite (direct I/O where the file system
+ * takes it), then one fdatasync per file
  * touched, then durable_ts in the meta segment. Who flushes depends on the
  * mode: in sync mode the writer itself, once per pass over the rings
  * (group commit: one fdatasync for every transaction of the pass) and
@@ -36,7 +37,12 @@
 #include "layout.h"
 #include "wal_format.h"
 
-/* A run of bytes of a batch for one file. */
+/* Direct I/O's unit (wal.c): file offsets, lengths and buffer addresses
+ * of every write are multiples of it. */
+#define WAL_ALIGN 4096
+
+/* A run of bytes of a batch for one file; buf_off and file_off are
+ * multiples of WAL_ALIGN. */
 struct wal_chunk {
 	int fd;
 	int close_after;    /* the file is complete: close it once on disk */
@@ -70,6 +76,7 @@ struct wal {
 	uint64_t seq;               /* the segment records go to, */
 	int fd;                     /* its file, */
 	uint64_t off, size;         /* its next record's offset and its bytes */
+	uint8_t tail[WAL_ALIGN];    /* its bytes [off rounded down to WAL_ALIGN, off) */
 	int spare_fd;               /* the next segment, ready; -1: none yet */
 	uint64_t spare_size;
 	int spare_err;              /* why the last try to make it failed */

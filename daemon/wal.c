@@ -44,6 +44,7 @@
 #include "shmdb.h"
 
 #define SYNC_MODE_TICK_NS 20000000ull /* the log thread's round without flushes */
+#define WAL_BATCH_START (16u << 20)     /* each batch buffer's bytes from the start */
 
 static uint64_t align_down(uint64_t v)
 {
@@ -238,6 +239,16 @@ int wal_open(struct wal *l, int dirfd, const uint8_t store_id[16], uint64_t seq,
 		free(l->segs);
 		return l->fd;
 	}
+	if (batch_grow(&l->pend, WAL_BATCH_START) || batch_grow(&l->inflight, WAL_BATCH_START)) {
+		snprintf(err, errlen, "out of memory");
+		close(l->fd);
+		free(l->segs);
+		free(l->pend.buf);
+		return -ENOMEM;
+	}
+	/* Touched now: the writer's appends take no page faults. */
+	memset(l->pend.buf, 0, l->pend.cap);
+	memset(l->inflight.buf, 0, l->inflight.cap);
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_mutex_init(&l->flush_mu, NULL);
 	pthread_mutex_init(&l->tmu, NULL);

@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +46,7 @@
 
 #define SYNC_MODE_TICK_NS 20000000ull /* the log thread's round without flushes */
 #define WAL_BATCH_START (16u << 20)     /* each batch buffer's bytes from the start */
+#define HUGE_ALIGN (2u << 20)           /* a batch buffer's alignment: a huge page's */
 
 static uint64_t align_down(uint64_t v)
 {
@@ -102,8 +104,11 @@ static int batch_grow(struct wal_batch *b, size_t need)
 	while (cap < need)
 		cap *= 2;
 	void *p;
-	if (posix_memalign(&p, WAL_ALIGN, cap))
+	if (posix_memalign(&p, HUGE_ALIGN, cap))
 		return -ENOMEM;
+	/* Advice only: where the kernel gives huge pages, growing costs a
+	 * fault per 2 MiB rather than per 4 KiB, on the writer's path. */
+	madvise(p, cap, MADV_HUGEPAGE);
 	if (b->len)
 		memcpy(p, b->buf, b->len);
 	free(b->buf);
@@ -533,6 +538,10 @@ static void *log_main(void *arg)
 	pthread_mutex_lock(&l->tmu);
 	while (!l->stop) {
 		pthread_mutex_unlock(&l->tmu);
+		/* The next round is due an interval after this one began: a
+		 * flush that took longer is followed by the next at once. */
+		struct timespec to;
+		clock_gettime(CLOCK_REALTIME, &to);
 		if (l->mode == DURABILITY_ASYNC)
 			async_flush(l);
 		make_spare(l);
@@ -541,8 +550,6 @@ static void *log_main(void *arg)
 		pthread_mutex_lock(&l->tmu);
 		if (l->stop)
 			break;
-		struct timespec to;
-		clock_gettime(CLOCK_REALTIME, &to);
 		uint64_t ns = (uint64_t)to.tv_nsec + round;
 		to.tv_sec += (time_t)(ns / 1000000000ull);
 		to.tv_nsec = (long)(ns % 1000000000ull);

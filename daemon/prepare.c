@@ -187,16 +187,17 @@ static int was_dropped(const uint32_t *dropped, size_t n, uint32_t id)
 	return 0;
 }
 
-/* Whether an earlier op of the transaction creates the table op i creates
- * with another kind or schema (the first creates it; op i would then get
- * its id). */
+/* Whether an earlier op of the transaction creates the table (or index)
+ * op i creates with another kind or schema (or flags): the first creates
+ * it, and op i would then get its id. */
 static int created_otherwise(const struct pending_op *ops, size_t i)
 {
 	const struct shm_op *op = &ops[i].op;
 	for (size_t k = 0; k < i; k++) {
 		const struct shm_op *o = &ops[k].op;
-		if (o->code == SHM_OP_CREATE_TABLE && o->klen == op->klen &&
+		if (o->code == op->code && o->klen == op->klen &&
 		    !memcmp(o->key, op->key, op->klen) &&
+		    (op->code == SHM_OP_CREATE_TABLE || o->table == op->table) &&
 		    (o->since_ts != op->since_ts || o->vlen != op->vlen ||
 		     memcmp(o->val, op->val, op->vlen)))
 			return 1;
@@ -612,6 +613,8 @@ int prepare(struct core *c, size_t *nops_io, uint64_t ts)
 			t = tables_live(&c->tables, op->table);
 			if (!t || was_dropped(dropped, ndropped, op->table))
 				err = -ENOENT;
+			else if (op->code == SHM_OP_CREATE_INDEX && created_otherwise(ops, i))
+				err = -EEXIST;
 			else
 				err = index_op(c, op, t, dropped, &ndropped, &retires, &creates);
 			break;

@@ -322,6 +322,16 @@ static void forged_index_ops(void *arg)
 	CHILD_REQUIRE(test_raw_txn(db, buf, shm_op_size(2, 0), &ts) == -ENOENT, 109);
 	shm_op_encode((uint8_t *)buf, SHM_OP_DROP_INDEX, t, 0, "sym", 3, NULL, 0);
 	CHILD_REQUIRE(test_raw_txn(db, buf, shm_op_size(3, 0), &ts) == -ENOENT, 110);
+	/* One column, two kinds of index in one transaction: refused whole
+	 * (the second would get the first's). The same twice is one index. */
+	size_t one = shm_op_size(3, 0);
+	shm_op_encode((uint8_t *)buf, SHM_OP_CREATE_INDEX, t, 0, "qty", 3, NULL, 0);
+	shm_op_encode((uint8_t *)buf + one, SHM_OP_CREATE_INDEX, t, SHMDB_UNIQUE, "qty", 3, NULL, 0);
+	CHILD_REQUIRE(test_raw_txn(db, buf, 2 * one, &ts) == -EEXIST, 115);
+	CHILD_REQUIRE(shmdb_index_open(db, t, "qty", &ix) == -ENOENT, 116);
+	shm_op_encode((uint8_t *)buf + one, SHM_OP_CREATE_INDEX, t, 0, "qty", 3, NULL, 0);
+	CHILD_REQUIRE(test_raw_txn(db, buf, 2 * one, &ts) == 0, 117);
+	CHILD_REQUIRE(shmdb_index_drop(db, t, "qty") == 0, 118);
 	CHILD_REQUIRE(shmdb_index_open(db, t, "sym", &ix) == -ENOENT, 111);
 	/* Ops on an index, forged: refused whole, with the put beside them. */
 	CHILD_REQUIRE(shmdb_index_create(db, t, "sym", 0, &ix) == 0, 112);

@@ -99,14 +99,16 @@ static int kept(const struct core *c, const struct shm_table *ix, size_t nd)
 }
 
 /* Append an op on index ix: `code`, its key part[0..plen) then (not
- * unique) pk[0..pklen), a PUT's value pk. */
+ * unique) pk[0..pklen), a PUT's value pk. A PUT of a key longer than
+ * SHMDB_MAX_KEY is -E2BIG; a DEL of one is nothing (no entry can have it:
+ * a row from before the index, whose build fails on it). */
 static int emit(struct core *c, size_t *n, const struct shm_table *ix, uint8_t code,
 		const uint8_t *part, size_t plen, const uint8_t *pk, uint32_t pklen)
 {
 	struct txn_scratch *sc = &c->scratch;
 	size_t klen = plen + (ix->kind & SHM_KIND_UNIQUE ? 0 : pklen);
 	if (klen > SHMDB_MAX_KEY)
-		return -E2BIG;
+		return code == SHM_OP_DEL ? 0 : -E2BIG;
 	if (scratch_reserve(sc, *n + 1) ||
 	    grow((void **)&sc->ikeys, &sc->ikeys_cap, sc->ikeys_len + klen, 1))
 		return -ENOMEM;

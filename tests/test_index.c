@@ -422,6 +422,68 @@ START_TEST(failed_and_impossible_builds)
 }
 END_TEST
 
+/* A client asks for an index on sym and goes on without waiting. */
+static void create_sym_and_leave(void *arg)
+{
+	shmdb_table t = *(shmdb_table *)arg;
+	shmdb *db = test_child_open(&d);
+	uint64_t buf[16], ts;
+	shm_op_encode((uint8_t *)buf, SHM_OP_CREATE_INDEX, t, 0, "sym", 3, NULL, 0);
+	CHILD_REQUIRE(test_raw_txn(db, buf, shm_op_size(3, 0), &ts) == 0, 100);
+	shmdb_close(db);
+}
+
+/*
+ * While an index on sym is being built over 200,000 rows, the two rows
+ * whose sym is too long to index (with the primary key, past
+ * SHMDB_MAX_KEY), which the build would fail on, are given a short sym
+ * and deleted: they never had an entry, so the commits apply, and the
+ * build completes with every row left.
+ */
+START_TEST(unindexable_rows_mended_during_a_build)
+{
+	enum { ROWS = 200000, LONG = 1020 };
+	test_start_daemon(&d, "512M");
+	shmdb *db = test_open(&d);
+	shmdb_table t;
+	shmdb_row *b;
+	shmdb_wtxn *w;
+	ck_assert_int_eq(shmdb_table_create_rows(db, "pos", cols, 5, 0, &t), 0);
+	ck_assert_int_eq(shmdb_row_new(db, t, &b), 0);
+	char *sym = malloc(LONG + 1);
+	memset(sym, 's', LONG);
+	sym[LONG] = 0;
+	for (int64_t i = 0; i < ROWS; i += 1000) {
+		ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+		for (int64_t id = i; id < i + 1000; id++)
+			put(w, b, t, id, id == 100017 || id == 150017 ? sym : "A", 1.0, id);
+		ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+	}
+	ck_assert_int_eq(test_in_child(create_sym_and_leave, &t), 0);
+	ck_assert_int_eq(commit_one(db, t, 100017, "B", 2.0, 1), 0);
+	ck_assert_int_eq(commit_del(db, t, 150017), 0);
+	shmdb_index_info info = { .ready = 0 };
+	size_t n = 0;
+	uint64_t end = test_now_ms() + 60000;
+	while (!info.ready) {
+		ck_assert_msg(test_now_ms() < end, "the build did not complete in 60 s");
+		shmdb_rtxn *r;
+		ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
+		ck_assert_int_eq(shmdb_indexes(r, t, &info, 1, &n), 0);
+		shmdb_read_end(r);
+		ck_assert_uint_eq(n, 1);
+		ck_assert_msg(info.error == 0, "the build failed: %s", shmdb_strerror(info.error));
+		if (!info.ready)
+			test_sleep_us(1000);
+	}
+	ck_assert_uint_eq(info.count, ROWS - 1);
+	free(sym);
+	shmdb_row_free(b);
+	shmdb_close(db);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
 START_TEST(forged_index_ops_refused)
 {
 	test_start_daemon(&d, "64M");
@@ -440,6 +502,7 @@ int main(void)
 	tcase_add_test(tc, forged_index_ops_refused);
 	tcase_add_test(tc, failures_and_drops_in_big_transactions);
 	tcase_add_test(tc, failed_and_impossible_builds);
+	tcase_add_test(tc, unindexable_rows_mended_during_a_build);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

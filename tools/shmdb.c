@@ -642,6 +642,10 @@ static int cmd_scan(const char *socket_path, int argc, char **argv, const struct
 	int status = open_one_table(socket_path, "scan", argc, argv, &db, &t);
 	if (status)
 		return status;
+	/* The index before the snapshot: one that completes between the
+	 * two would be read as not complete in it. */
+	shmdb_table through = t;
+	int index_err = o->index ? shmdb_index_open(db, t, o->index, &through) : 0;
 	int e = shmdb_read_begin(db, &r);
 	if (e) {
 		fprintf(stderr, "shmdb: scan: %s\n", shmdb_strerror(e));
@@ -662,14 +666,13 @@ static int cmd_scan(const char *socket_path, int argc, char **argv, const struct
 	/* --index: the rows through the index of a column, whose values
 	 * --from and --to take. */
 	int col = 0;
-	shmdb_table through = t;
 	if (o->index && !schema) {
 		fprintf(stderr, "shmdb: scan: --index reads tables of rows; '%s' is not one\n",
 			argv[0]);
 		status = 2;
 	} else if (o->index) {
 		col = shmdb_column_index(schema, o->index);
-		e = col < 0 ? col : shmdb_index_open(db, t, o->index, &through);
+		e = col < 0 ? col : index_err;
 		if (e) {
 			fprintf(stderr, "shmdb: scan: table '%s' has no %s '%s'\n", argv[0],
 				col < 0 ? "column" : "index of column", o->index);

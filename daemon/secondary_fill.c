@@ -6,13 +6,19 @@
  * row in the slots [0, pos) of the table's hash index `word`, as the row
  * is now, and of every row written since the index was created (the
  * upkeep's). Each step is a transaction like a client's, so its entries
- * are published by its commit_ts with release order (commit.c), and a
- * snapshot at or after ready_ts (release store here, after that commit)
- * finds the index complete.
+ * are published by its commit_ts with release order (commit.c). ready_ts
+ * is the last step's commit, stored (release) before that commit is
+ * published (release, core_publish), so a snapshot that sees the commit
+ * finds the index complete, and an older one never does. Only when the
+ * last step puts nothing (the index's last slots hold only deleted rows or
+ * nulls) is ready_ts the commit before it, stored after it was published:
+ * a snapshot at that commit may then read the index as not complete first
+ * and complete later.
  */
 #include "secondary_fill.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,8 +103,15 @@ static int encode_step(struct core *c, struct secondary_fill *f, const struct sh
 	size_t at = 0;
 	if (unique)
 		memset(f->seen, 0, sizeof(f->seen));
-	for (unsigned n = 0; f->pos <= mask && n < FILL_STEP; f->pos++) {
+	for (unsigned n = 0; f->pos <= mask; f->pos++) {
 		uint64_t slot = slots[f->pos];
+		/* A full step goes on over the empty slots after it: if they
+		 * are the last, this step is the last, and its commit the
+		 * one that completes the index. */
+		if (n == FILL_STEP && slot)
+			break;
+		if (n == FILL_STEP)
+			continue;
 		uint32_t rlen;
 		const struct shm_version *v = (const void *)(c->base + (slot & SHM_SLOT_OFF_MASK));
 		const uint8_t *row = slot ? core_row_of(v, &rlen) : NULL;
@@ -213,14 +226,23 @@ void fill_step(struct core *c)
 		}
 		size_t len = 0;
 		int e = encode_step(c, f, t, ix, d, &len);
+		bool last = f->pos > shm_index_mask(f->word);
 		uint64_t ts = c->applied_ts, value;
+		int deferred = c->defer_publish;
 		if (!e && len) {
+			/* The last step's commit is published after ready_ts
+			 * names it: a snapshot that sees it finds the index
+			 * complete, and none sees that change. */
 			c->internal = 1;
+			c->defer_publish |= last;
 			e = commit_txn(c, f->buf, len, &ts, &value);
 			c->internal = 0;
+			c->defer_publish = deferred;
 		}
-		if ((e || f->pos > shm_index_mask(f->word)) && !log_end(c, t, ix, e, ts))
+		if ((e || last) && !log_end(c, t, ix, e, ts))
 			finish(f, d, e, ts);
+		if (!deferred)
+			core_publish(c);
 		return;
 	}
 }

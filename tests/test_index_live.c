@@ -1235,6 +1235,15 @@ START_TEST(open_finds_only_a_complete_index)
 					"snapshot gives %d (count %" PRIu64 "), not -EAGAIN\n", e, count);
 			if (e == 0 && count > count_max)
 				count_max = count;
+			/* Not complete in this snapshot: never later in it
+			 * either (ready_ts is stored before its commit shows). */
+			test_sleep_us(200);
+			shmdb_index_info again;
+			size_t m;
+			ck_assert_int_eq(shmdb_indexes(r, t, &again, 1, &m), 0);
+			ck_assert_msg(m == 1 && !again.ready,
+				      "the index became complete within snapshot %" PRIu64,
+				      shmdb_read_ts(r));
 		}
 		complete = n == 1 && info.ready;
 		shmdb_read_end(r);

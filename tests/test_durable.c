@@ -511,6 +511,16 @@ static void small_store(const char *dir, int n, const char *const *extra, int va
 	stop_ok(&d);
 }
 
+/* Commit k<from>..k<to - 1> = "v" into t, one commit each. */
+static void put_keys(shmdb *db, shmdb_table t, int from, int to)
+{
+	for (int i = from; i < to; i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "k%d", i);
+		ck_assert_int_eq(test_commit_put(db, t, k, "v", 1, NULL), 0);
+	}
+}
+
 /* How many of k0..k(n-1) the store on dir holds (they must be a prefix). */
 static int keys_there(struct test_daemon *d, int n)
 {
@@ -624,11 +634,7 @@ START_TEST(checkpoint_ahead_of_the_log)
 	 * (no flush for a minute) but go into the checkpoint. */
 	ck_assert_int_eq(test_commit_put(db, t, "k0", big, BIG, NULL), 0);
 	ck_assert_int_eq(shmdb_sync(db), 0);
-	for (int i = 1; i <= SMALL; i++) {
-		char k[16];
-		snprintf(k, sizeof(k), "k%d", i);
-		ck_assert_int_eq(test_commit_put(db, t, k, "v", 1, NULL), 0);
-	}
+	put_keys(db, t, 1, SMALL + 1);
 	ck_assert_int_eq(shmdb_checkpoint(db, 10000), 0);
 	shmdb_close(db);
 	crash(&d);
@@ -692,11 +698,7 @@ START_TEST(damaged_checkpoint)
 	start_ok(&d, dir, "sync", NULL);
 	shmdb *db = test_open(&d);
 	shmdb_table t = test_table(db, "t");
-	for (int i = 0; i < 50; i++) {
-		char k[16];
-		snprintf(k, sizeof(k), "k%d", i);
-		ck_assert_int_eq(test_commit_put(db, t, k, "v", 1, NULL), 0);
-	}
+	put_keys(db, t, 0, 50);
 	ck_assert_int_eq(shmdb_checkpoint(db, 30000), 0);
 	shmdb_close(db);
 	stop_ok(&d);

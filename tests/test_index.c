@@ -350,16 +350,44 @@ static void forged_index_ops(void *arg)
 	shmdb_close(db);
 }
 
-/* A client asks for a unique index on qty, which two rows share, and
- * exits without waiting (so without dropping the failed build). */
+struct create_args {
+	shmdb_table t;
+	const char *column;
+	int flags;
+};
+
+/* A client asks for an index and exits without waiting for its build (so
+ * without dropping it if the build fails). */
 static void create_and_leave(void *arg)
 {
-	shmdb_table t = *(shmdb_table *)arg;
+	const struct create_args *a = arg;
 	shmdb *db = test_child_open(&d);
 	uint64_t buf[16], ts;
-	shm_op_encode((uint8_t *)buf, SHM_OP_CREATE_INDEX, t, SHMDB_UNIQUE, "qty", 3, NULL, 0);
-	CHILD_REQUIRE(test_raw_txn(db, buf, shm_op_size(3, 0), &ts) == 0, 100);
+	size_t len = strlen(a->column);
+	shm_op_encode((uint8_t *)buf, SHM_OP_CREATE_INDEX, a->t, (uint64_t)a->flags, a->column,
+		      len, NULL, 0);
+	CHILD_REQUIRE(test_raw_txn(db, buf, shm_op_size(len, 0), &ts) == 0, 100);
 	shmdb_close(db);
+}
+
+/* How the build of t's one index ended, waited for at most 60 s: complete
+ * (ready) or failed (error). */
+static shmdb_index_info build_end(shmdb *db, shmdb_table t)
+{
+	shmdb_index_info info = { .ready = 0, .error = 0 };
+	uint64_t end = test_now_ms() + 60000;
+	for (;;) {
+		shmdb_rtxn *r;
+		size_t n;
+		ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
+		ck_assert_int_eq(shmdb_indexes(r, t, &info, 1, &n), 0);
+		shmdb_read_end(r);
+		ck_assert_uint_eq(n, 1);
+		if (info.ready || info.error)
+			return info;
+		ck_assert_msg(test_now_ms() < end, "the build did not end in 60 s");
+		test_sleep_us(1000);
+	}
 }
 
 /*
@@ -377,20 +405,10 @@ START_TEST(failed_and_impossible_builds)
 	ck_assert_int_eq(shmdb_table_create_rows(db, "pos", cols, 5, 0, &t), 0);
 	ck_assert_int_eq(commit_one(db, t, 1, "A", 1.0, 7), 0);
 	ck_assert_int_eq(commit_one(db, t, 2, "B", 1.0, 7), 0);
-	ck_assert_int_eq(test_in_child(create_and_leave, &t), 0);
-	shmdb_index_info info = { .error = 0 };
-	size_t n = 0;
-	uint64_t end = test_now_ms() + 10000;
-	while (!info.error) {
-		ck_assert_msg(test_now_ms() < end, "the build did not fail in 10 s");
-		shmdb_rtxn *r;
-		ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
-		ck_assert_int_eq(shmdb_indexes(r, t, &info, 1, &n), 0);
-		shmdb_read_end(r);
-		ck_assert_uint_eq(n, 1);
-		if (!info.error)
-			test_sleep_us(1000);
-	}
+	struct create_args a = { t, "qty", SHMDB_UNIQUE };
+	ck_assert_int_eq(test_in_child(create_and_leave, &a), 0);
+	shmdb_index_info info = build_end(db, t);
+	size_t n;
 	ck_assert_int_eq(info.error, SHMDB_EUNIQUE);
 	ck_assert_int_eq(info.ready, 0);
 	ck_assert_str_eq(info.column, "qty");
@@ -422,17 +440,6 @@ START_TEST(failed_and_impossible_builds)
 }
 END_TEST
 
-/* A client asks for an index on sym and goes on without waiting. */
-static void create_sym_and_leave(void *arg)
-{
-	shmdb_table t = *(shmdb_table *)arg;
-	shmdb *db = test_child_open(&d);
-	uint64_t buf[16], ts;
-	shm_op_encode((uint8_t *)buf, SHM_OP_CREATE_INDEX, t, 0, "sym", 3, NULL, 0);
-	CHILD_REQUIRE(test_raw_txn(db, buf, shm_op_size(3, 0), &ts) == 0, 100);
-	shmdb_close(db);
-}
-
 /*
  * While an index on sym is being built over 200,000 rows, the two rows
  * whose sym is too long to index (with the primary key, past
@@ -459,23 +466,13 @@ START_TEST(unindexable_rows_mended_during_a_build)
 			put(w, b, t, id, id == 100017 || id == 150017 ? sym : "A", 1.0, id);
 		ck_assert_int_eq(shmdb_commit(w, NULL), 0);
 	}
-	ck_assert_int_eq(test_in_child(create_sym_and_leave, &t), 0);
+	struct create_args a = { t, "sym", 0 };
+	ck_assert_int_eq(test_in_child(create_and_leave, &a), 0);
 	ck_assert_int_eq(commit_one(db, t, 100017, "B", 2.0, 1), 0);
 	ck_assert_int_eq(commit_del(db, t, 150017), 0);
-	shmdb_index_info info = { .ready = 0 };
-	size_t n = 0;
-	uint64_t end = test_now_ms() + 60000;
-	while (!info.ready) {
-		ck_assert_msg(test_now_ms() < end, "the build did not complete in 60 s");
-		shmdb_rtxn *r;
-		ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
-		ck_assert_int_eq(shmdb_indexes(r, t, &info, 1, &n), 0);
-		shmdb_read_end(r);
-		ck_assert_uint_eq(n, 1);
-		ck_assert_msg(info.error == 0, "the build failed: %s", shmdb_strerror(info.error));
-		if (!info.ready)
-			test_sleep_us(1000);
-	}
+	shmdb_index_info info = build_end(db, t);
+	ck_assert_msg(info.error == 0, "the build failed: %s", shmdb_strerror(info.error));
+	ck_assert_int_eq(info.ready, 1);
 	ck_assert_uint_eq(info.count, ROWS - 1);
 	free(sym);
 	shmdb_row_free(b);

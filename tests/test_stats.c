@@ -21,8 +21,8 @@
 
 static struct test_daemon d;
 
-/* A child: COMMITS one-put commits overwriting one key of "hot", then a
- * snapshot held until the parent closes `stop` (its write end). */
+/* A child: COMMITS one-put commits of keys k0.. of "hot", then a snapshot
+ * held until the parent closes `stop` (its write end). */
 struct holder {
 	int ready[2], stop[2];
 };
@@ -35,8 +35,11 @@ static void holder_child(void *arg)
 	shmdb *db = test_child_open(&d);
 	shmdb_table t;
 	CHILD_REQUIRE(shmdb_table_open(db, "hot", SHMDB_CREATE, &t) == 0, 10);
-	for (int i = 0; i < COMMITS; i++)
-		CHILD_REQUIRE(test_commit_put(db, t, "k", &i, sizeof(i), NULL) == 0, 11);
+	for (int i = 0; i < COMMITS; i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "k%d", i);
+		CHILD_REQUIRE(test_commit_put(db, t, k, &i, sizeof(i), NULL) == 0, 11);
+	}
 	shmdb_rtxn *r;
 	CHILD_REQUIRE(shmdb_read_begin(db, &r) == 0, 12);
 	char ok = 1;
@@ -75,14 +78,18 @@ START_TEST(report_and_stats_follow_the_clients)
 	pid_t pid = start_holder(&h);
 	shmdb_table hot;
 	ck_assert_int_eq(shmdb_table_open(db, "hot", 0, &hot), 0);
-	/* More overwrites while the child's snapshot pins the version it sees. */
-	for (int i = 0; i < 50; i++)
-		ck_assert_int_eq(test_commit_put(db, hot, "k", &i, sizeof(i), NULL), 0);
+	/* Each key overwritten while the child's snapshot sees the version
+	 * it replaces: every one of those waits for the snapshot. */
+	for (int i = 0; i < COMMITS; i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "k%d", i);
+		ck_assert_int_eq(test_commit_put(db, hot, k, &i, sizeof(i), NULL), 0);
+	}
 
 	shmdb_stats st;
 	ck_assert_int_eq(shmdb_stats_get(db, &st), 0);
-	ck_assert_uint_ge(st.commits, COMMITS + 50 + 1);
-	ck_assert_uint_ge(st.ops, COMMITS + 50 + 1);
+	ck_assert_uint_ge(st.commits, 2 * COMMITS + 1);
+	ck_assert_uint_ge(st.ops, 2 * COMMITS + 1);
 	ck_assert_uint_gt(st.work_passes, 0);
 	ck_assert_uint_gt(st.writer_uptime_ns, st.busy_ns);
 	uint64_t passes = 0;
@@ -100,10 +107,10 @@ START_TEST(report_and_stats_follow_the_clients)
 	ck_assert_uint_eq(s->snapshots, 1);
 	ck_assert_uint_eq(s->ring_depth, 0);
 	ck_assert(!s->self && me->self);
-	ck_assert_uint_eq(me->commits, 50);
+	ck_assert_uint_eq(me->commits, COMMITS);
 	ck_assert_uint_eq(r->ntables, 1);
 	ck_assert_uint_eq(r->tables[0].id, hot);
-	ck_assert_uint_ge(r->tables[0].versions, 50);
+	ck_assert_uint_ge(r->tables[0].versions, COMMITS);
 	ck_assert_uint_gt(r->tables[0].bytes, 0);
 	shmdb_report_free(r);
 

@@ -232,12 +232,17 @@ void fill_step(struct core *c)
 		if (!e && len) {
 			/* The last step's commit is published after ready_ts
 			 * names it: a snapshot that sees it finds the index
-			 * complete, and none sees that change. */
+			 * complete, and none sees that change. A step that
+			 * fails has no commit of its own: the end is logged at
+			 * the last one's. */
+			uint64_t step_ts;
 			c->internal = 1;
 			c->defer_publish |= last;
-			e = commit_txn(c, f->buf, len, &ts, &value);
+			e = commit_txn(c, f->buf, len, &step_ts, &value);
 			c->internal = 0;
 			c->defer_publish = deferred;
+			if (!e)
+				ts = step_ts;
 		}
 		if ((e || last) && !log_end(c, t, ix, e, ts))
 			finish(f, d, e, ts);

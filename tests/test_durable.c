@@ -844,6 +844,72 @@ START_TEST(too_big_for_the_arenas)
 }
 END_TEST
 
+/*
+ * An index build whose step cannot commit (the arenas are full) fails, and
+ * its end is logged at the last commit there was, in order: the store
+ * restarts from that log with every row, and without the index.
+ */
+START_TEST(index_build_fails_for_room)
+{
+	static const shmdb_column cols[] = { { .name = "id", .type = SHMDB_I64 },
+					     { .name = "sym", .type = SHMDB_STR } };
+	char dir[64], sym[200];
+	make_dir(dir, sizeof(dir));
+	memset(sym, 's', sizeof(sym));
+	/* (no memory level: the arenas fill to -ENOSPC) */
+	const char *full[] = { "--memory-high", "99", "--memory-critical", "100", NULL };
+	struct test_daemon d;
+	start_ok(&d, dir, "async", full);
+	shmdb *db = test_open(&d);
+	shmdb_table t, ix;
+	shmdb_row *b;
+	ck_assert_int_eq(shmdb_table_create_rows(db, "rows", cols, 2, 0, &t), 0);
+	ck_assert_int_eq(shmdb_row_new(db, t, &b), 0);
+	/* Rows until under 200 KiB of the arena is left: room for the
+	 * index's creation, not for a step of its build (1,024 entries, each
+	 * about as long as a row). */
+	int64_t rows = 0;
+	shmdb_arena_info ai;
+	for (;;) {
+		ck_assert_int_eq(shmdb_arena_info_get(db, 0, &ai), 0);
+		if (ai.size - ai.used < (200u << 10))
+			break;
+		shmdb_wtxn *w;
+		ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+		for (int64_t id = rows; id < rows + 100; id++) {
+			shmdb_row_reset(b);
+			ck_assert_int_eq(shmdb_row_set_i64(b, 0, id), 0);
+			ck_assert_int_eq(shmdb_row_set_bytes(b, 1, sym, sizeof(sym)), 0);
+			ck_assert_int_eq(shmdb_put_row(w, t, b), 0);
+		}
+		ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+		rows += 100;
+	}
+	ck_assert_int_gt(rows, 1024);
+	int e = shmdb_index_create(db, t, "sym", 0, &ix);
+	ck_assert_msg(e == -ENOSPC, "%s", shmdb_strerror(e));
+	shmdb_row_free(b);
+	ck_assert_int_eq(shmdb_sync(db), 0);
+	shmdb_close(db);
+	crash(&d);
+	start_ok(&d, dir, "async", full);
+	db = test_open(&d);
+	shmdb_rtxn *r;
+	uint64_t n;
+	size_t nix;
+	ck_assert_int_eq(shmdb_table_open(db, "rows", 0, &t), 0);
+	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
+	ck_assert_int_eq(shmdb_count(r, t, &n), 0);
+	ck_assert_int_eq(shmdb_indexes(r, t, NULL, 0, &nix), 0);
+	shmdb_read_end(r);
+	ck_assert_uint_eq(n, (uint64_t)rows);
+	ck_assert_uint_eq(nix, 0);
+	shmdb_close(db);
+	stop_ok(&d);
+	remove_tree(dir);
+}
+END_TEST
+
 /* ---- no log; durable_ts ------------------------------------------------------ */
 
 START_TEST(sync_without_log)
@@ -1041,6 +1107,7 @@ int main(int argc, char **argv)
 	tcase_add_test(damage, sync_without_log);
 	tcase_add_test(damage, async_durable_ts);
 	tcase_add_test(damage, too_big_for_the_arenas);
+	tcase_add_test(damage, index_build_fails_for_room);
 	tcase_add_test(damage, full_disk_sync);
 	tcase_add_test(damage, full_disk_async);
 	suite_add_tcase(s, damage);

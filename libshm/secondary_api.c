@@ -45,14 +45,16 @@ static int built(shmdb *db, shmdb_table id, int *failed)
 		return -ENOENT;
 	}
 	const struct shm_index_def *d = (const struct shm_index_def *)(r->base + tb->schema);
-	uint64_t ready = __atomic_load_n(&d->ready_ts, __ATOMIC_ACQUIRE);
+	uint64_t ready = __atomic_load_n(&d->ready_ts, __ATOMIC_ACQUIRE), snap = r->snap;
 	int err = d->error;
 	shmdb_read_end(r);
 	if (ready == SHM_TS_INFINITY) {
 		*failed = 1;
 		return err ? err : -EIO;
 	}
-	if (ready)
+	/* Complete once a snapshot shows the commit that completed it: the
+	 * writer stores ready_ts before it publishes that commit. */
+	if (ready && ready <= snap)
 		return 1;
 	if (__atomic_load_n(&db->meta->daemon_state, __ATOMIC_RELAXED) != SHM_STATE_RUNNING)
 		return SHMDB_ESHUTDOWN;
@@ -95,12 +97,16 @@ int shmdb_index_create(shmdb *db, shmdb_table t, const char *column, int flags,
  * snapshot, the definition block could be a freed one by the time it is
  * read: the entry is looked at again after (acquire), and a drop, which
  * comes before any free, would show there. */
-static int complete_index(const struct shm_table *tb, uint32_t id, const uint8_t *base)
+static int complete_index(const struct shm_table *tb, uint32_t id, const uint8_t *base,
+			  const struct shm_meta *meta)
 {
 	const struct shm_index_def *d = (const struct shm_index_def *)(base + tb->schema);
 	/* Acquire: the entry is looked at again after the definition. */
 	uint64_t ready = __atomic_load_n(&d->ready_ts, __ATOMIC_ACQUIRE);
+	/* Acquire: a snapshot begun after this call sees that commit (the
+	 * writer stores ready_ts before it publishes the commit). */
 	return ready && ready != SHM_TS_INFINITY &&
+	       ready <= __atomic_load_n(&meta->commit_ts, __ATOMIC_ACQUIRE) &&
 	       __atomic_load_n(&tb->id, __ATOMIC_ACQUIRE) == id &&
 	       __atomic_load_n(&tb->state, __ATOMIC_ACQUIRE) == SHM_TABLE_LIVE;
 }
@@ -116,7 +122,7 @@ int shmdb_index_open(shmdb *db, shmdb_table t, const char *column, shmdb_table *
 		if (id && (tb->kind & SHM_KIND_INDEX) && tb->base == t &&
 		    __atomic_load_n(&tb->state, __ATOMIC_RELAXED) == SHM_TABLE_LIVE &&
 		    tb->name_len == len && !memcmp(tb->name, column, len))
-			return complete_index(tb, id, db->base) ? (*index = id, 0) : -ENOENT;
+			return complete_index(tb, id, db->base, db->meta) ? (*index = id, 0) : -ENOENT;
 	}
 	return -ENOENT;
 }

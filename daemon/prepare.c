@@ -391,9 +391,9 @@ static int index_op(struct core *c, const struct shm_op *op, struct shm_table *t
 	 * row would fail the build. The shortest primary key is its width,
 	 * or a byte. */
 	uint32_t pk = shm_index_width(s->col[0].type, s->col[0].size);
-	if (shm_index_width(s->col[col].type, s->col[col].size) +
+	if (!c->replaying && shm_index_width(s->col[col].type, s->col[col].size) +
 	    (op->since_ts & SHMDB_UNIQUE ? 0 : pk ? pk : 1) > SHMDB_MAX_KEY)
-		return -EINVAL;
+		return -EINVAL; /* (a log written before this check replays as it ran) */
 	const struct shm_index_def *d = ix ? (const void *)(c->base + ix->schema) : NULL;
 	if (d && d->ready_ts != SHM_TS_INFINITY &&
 	    !(ix->kind & SHM_KIND_UNIQUE) != !(op->since_ts & SHMDB_UNIQUE))
@@ -613,8 +613,9 @@ int prepare(struct core *c, size_t *nops_io, uint64_t ts)
 			t = tables_live(&c->tables, op->table);
 			if (!t || was_dropped(dropped, ndropped, op->table))
 				err = -ENOENT;
-			else if (op->code == SHM_OP_CREATE_INDEX && created_otherwise(ops, i))
-				err = -EEXIST;
+			else if (op->code == SHM_OP_CREATE_INDEX && !c->replaying &&
+				 created_otherwise(ops, i))
+				err = -EEXIST; /* (a log written before this check replays as it ran) */
 			else
 				err = index_op(c, op, t, dropped, &ndropped, &retires, &creates);
 			break;

@@ -58,13 +58,31 @@ static uint64_t align_up(uint64_t v)
 	return align_down(v + WAL_ALIGN - 1);
 }
 
-/* Open segment `name` with `flags`, O_DIRECT if its file system takes it. */
-static int segment_open_fd(int dirfd, const char *name, int flags)
+/* Make fd's writes direct if its file system takes them (else they stay
+ * buffered: the same bytes, a copy more), unless a direct write was
+ * refused before. */
+static void go_direct(const struct wal *l, int fd)
 {
-	int fd = openat(dirfd, name, flags | O_DIRECT, 0600);
-	if (fd < 0 && errno == EINVAL)
-		fd = openat(dirfd, name, flags, 0600);
-	return fd;
+	int fl = fcntl(fd, F_GETFL);
+	/* Relaxed: a hint between threads; a direct fd refused once more
+	 * falls back by itself. */
+	if (fl >= 0 && !__atomic_load_n(&l->buffered, __ATOMIC_RELAXED))
+		fcntl(fd, F_SETFL, fl | O_DIRECT);
+}
+
+/* Give fd `size` bytes on disk, rounded up to whole blocks (a flush
+ * writes its last block whole). Buffered while it does: where the file
+ * system has no fallocate, glibc writes a byte per block instead, which
+ * a direct fd refuses. 0 or an errno value. */
+static int preallocate(int fd, uint64_t size)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0 && (fl & O_DIRECT))
+		fcntl(fd, F_SETFL, fl & ~O_DIRECT);
+	int e = posix_fallocate(fd, 0, (off_t)align_up(size));
+	if (fl >= 0 && (fl & O_DIRECT))
+		fcntl(fd, F_SETFL, fl);
+	return e;
 }
 
 static void set_error(struct wal *l, int err)
@@ -78,10 +96,10 @@ static int segment_create(struct wal *l, uint64_t seq, uint64_t size)
 {
 	char name[64];
 	wal_segment_name(name, sizeof(name), seq);
-	int fd = segment_open_fd(l->dirfd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC);
+	int fd = openat(l->dirfd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	int e = posix_fallocate(fd, 0, (off_t)size);
+	int e = preallocate(fd, size);
 	if (!e && fsync(fd))
 		e = errno;
 	if (!e && fsync(l->dirfd))
@@ -91,6 +109,7 @@ static int segment_create(struct wal *l, uint64_t seq, uint64_t size)
 		unlinkat(l->dirfd, name, 0);
 		return -e;
 	}
+	go_direct(l, fd);
 	return fd;
 }
 
@@ -177,24 +196,14 @@ static void batch_close(struct wal_batch *b, int fd)
 						      .buf_off = b->len };
 }
 
-/* The bytes of l->fd's block before l->off, into l->tail: l->fd, or
- * -errno (the file closed). */
+/* The bytes of l->fd's block before l->off, into l->tail (fd still
+ * buffered): l->fd, or -errno (the file closed). */
 static int read_tail(struct wal *l)
 {
 	size_t head = l->off - align_down(l->off);
-	void *block;
-	if (!head)
-		return l->fd;
-	if (posix_memalign(&block, WAL_ALIGN, WAL_ALIGN)) {
-		close(l->fd);
-		return -ENOMEM;
-	}
-	ssize_t n = pread(l->fd, block, WAL_ALIGN, (off_t)align_down(l->off));
-	int e = n < 0 ? -errno : (size_t)n < head ? -EIO : 0;
-	if (!e)
-		memcpy(l->tail, block, head);
-	free(block);
-	if (e) {
+	ssize_t n = head ? pread(l->fd, l->tail, head, (off_t)align_down(l->off)) : 0;
+	if (n < 0 || (size_t)n < head) {
+		int e = n < 0 ? -errno : -EIO;
 		close(l->fd);
 		return e;
 	}
@@ -208,7 +217,7 @@ int wal_open(struct wal *l, int dirfd, const uint8_t store_id[16], uint64_t seq,
 	memset(l, 0, sizeof(*l));
 	l->dirfd = dirfd;
 	l->mode = cfg->durability;
-	l->seg_size = cfg->log_segment;
+	l->seg_size = align_up(cfg->log_segment);
 	l->flush_ns = (uint64_t)cfg->flush_ms * 1000000ull;
 	memcpy(l->store_id, store_id, 16);
 	l->meta = meta;
@@ -228,12 +237,14 @@ int wal_open(struct wal *l, int dirfd, const uint8_t store_id[16], uint64_t seq,
 	if (tail_off) { /* the last segment goes on */
 		char name[64];
 		wal_segment_name(name, sizeof(name), seq);
-		l->fd = segment_open_fd(dirfd, name, O_RDWR | O_CLOEXEC);
+		l->fd = openat(dirfd, name, O_RDWR | O_CLOEXEC);
 		l->fd = l->fd < 0 ? -errno : l->fd;
 		l->off = tail_off;
 		l->size = tail_size;
 		if (l->fd >= 0)
 			l->fd = read_tail(l);
+		if (l->fd >= 0)
+			go_direct(l, l->fd);
 	} else {
 		l->fd = segment_create(l, seq, l->seg_size);
 	}
@@ -321,23 +332,23 @@ int wal_reserve(struct wal *l, size_t plen, size_t ncreated)
 		r = 0;
 	} else if (l->off == 0) {
 		/* A record larger than a segment: this unused one grows. */
-		int e = posix_fallocate(l->fd, 0, (off_t)need);
+		int e = preallocate(l->fd, need);
 		if (e)
 			r = refuse(l, l->mode == DURABILITY_SYNC ? -e : SHMDB_ENOLOG);
 		else
-			l->size = need;
+			l->size = align_up(need);
 	} else if (spare_locked(l)) {
 		/* No next segment: the disk is full (or its creation failed). */
 		set_error(l, l->spare_err ? l->spare_err : -ENOSPC);
 		r = refuse(l, l->mode == DURABILITY_SYNC ? -ENOSPC : SHMDB_ENOLOG);
 	} else {
-		int e = l->spare_size < need ? posix_fallocate(l->spare_fd, 0, (off_t)need) : 0;
+		int e = l->spare_size < need ? preallocate(l->spare_fd, need) : 0;
 		if (e || batch_reserve(&l->pend, 0)) {
 			r = refuse(l, l->mode == DURABILITY_SYNC ? -(e ? e : ENOMEM) : SHMDB_ENOLOG);
 		} else {
 			batch_close(&l->pend, l->fd);
 			l->fd = l->spare_fd;
-			l->size = l->spare_size < need ? need : l->spare_size;
+			l->size = l->spare_size < need ? align_up(need) : l->spare_size;
 			l->spare_fd = -1;
 			l->seq++;
 			l->off = 0;
@@ -434,14 +445,26 @@ static int take_pending(struct wal *l)
 	return r;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n, uint64_t off)
+/* p[0..n) at offset off of fd. A direct write the device refuses
+ * (EINVAL: it wants more alignment than WAL_ALIGN) or that went short (the
+ * rest would not be aligned) goes on buffered. 0 or -errno. */
+static int write_all(struct wal *l, int fd, const uint8_t *p, size_t n, uint64_t off)
 {
 	while (n) {
 		ssize_t w = pwrite(fd, p, n, (off_t)off);
 		if (w < 0) {
-			if (errno == EINTR)
+			int e = errno, fl = fcntl(fd, F_GETFL);
+			if (e == EINTR)
 				continue;
-			return -errno;
+			if (e == EINVAL && fl >= 0 && (fl & O_DIRECT) &&
+			    fcntl(fd, F_SETFL, fl & ~O_DIRECT) == 0) {
+				if (!__atomic_load_n(&l->buffered, __ATOMIC_RELAXED))
+					log_line("the log's direct writes are refused here: "
+						 "written buffered from now on");
+				__atomic_store_n(&l->buffered, 1, __ATOMIC_RELAXED);
+				continue;
+			}
+			return -e;
 		}
 		if (w == 0)
 			return -EIO;
@@ -462,7 +485,7 @@ static int flush_inflight(struct wal *l)
 		const struct wal_chunk *c = &f->chunks[i];
 		size_t whole = align_up(c->len);
 		memset(f->buf + c->buf_off + c->len, 0, whole - c->len);
-		int e = c->len ? write_all(c->fd, f->buf + c->buf_off, whole, c->file_off) : 0;
+		int e = c->len ? write_all(l, c->fd, f->buf + c->buf_off, whole, c->file_off) : 0;
 		if (e)
 			return e;
 	}

@@ -90,6 +90,9 @@ struct wal {
 
 	pthread_mutex_t flush_mu;   /* one flusher at a time; guards inflight */
 	struct wal_batch inflight;  /* taken by a flush, not yet known on disk */
+	int buffered;               /* a direct write was refused: none from now
+				     * on (atomic, relaxed: set by the flusher,
+				     * read where segments are opened) */
 
 	pthread_t thread;
 	pthread_mutex_t tmu;        /* the log thread's sleep */

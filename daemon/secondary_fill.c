@@ -11,9 +11,10 @@
  * published (release, core_publish), so a snapshot that sees the commit
  * finds the index complete, and an older one never does. Only when the
  * last step puts nothing (the index's last slots hold only deleted rows or
- * nulls) is ready_ts the commit before it, stored after it was published:
- * a snapshot at that commit may then read the index as not complete first
- * and complete later.
+ * nulls), or when the log refused the build's end (async, the log failing:
+ * the end is logged and ready_ts stored at a later pass), is ready_ts a
+ * commit already published: a snapshot at that commit may then read the
+ * index as not complete first and complete later.
  */
 #include "secondary_fill.h"
 

@@ -42,7 +42,8 @@
 #define WAL_ALIGN 4096
 
 /* A run of bytes of a batch for one file; buf_off and file_off are
- * multiples of WAL_ALIGN. */
+ * multiples of WAL_ALIGN (but for a close_after chunk's, which has no
+ * bytes). */
 struct wal_chunk {
 	int fd;
 	int close_after;    /* the file is complete: close it once on disk */

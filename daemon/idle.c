@@ -20,7 +20,9 @@
  *     expected arrival, and the writer then polls until a little after
  *     it: the commit finds the writer polling, as under spin.
  *   - lead: the measured lateness of timed parks, twice the jitter, and a
- *     margin.
+ *     margin. A lateness far past the estimate counts as a little past it
+ *     (idle_woke): a lead grown past the period would end timed parks,
+ *     and with them the samples that could bring it back.
  * And one fact: whether the writer's cpu is contended (it was preempted
  * since the last look). Then polling would take the time of the threads
  * that share the cpu, the committing client's own among them: backoff
@@ -37,6 +39,8 @@
 #define LEAD_MARGIN_NS 3000ull  /* wake this much earlier than the estimates say */
 #define POLL_SLACK_NS 5000ull   /* after a timed wake, poll this long past the arrival */
 #define MIN_TIMED_PARK_NS 5000ull /* shorter parks are not worth a timer */
+#define LATE_OUTLIER_NS 10000ull  /* a timed park's lateness counts at most this past
+				    * the estimate and four deviations */
 #define CLIENT_SPIN_SPIN_NS 200000u
 #define CLIENT_SPIN_BACKOFF_NS 20000u
 
@@ -129,7 +133,16 @@ void idle_woke(struct idle *s, uint64_t now, uint64_t deadline, uint64_t rung_ns
 	}
 	if (!deadline || now < deadline)
 		return; /* woken for another reason (a signal, reclamation's watch) */
+	/* A wake far later than the others (the writer preempted in its
+	 * park) counts as a little later only: were the estimate to pass the
+	 * period, the writer would stop parking with a timeout, and so stop
+	 * measuring, and poll every gap from then on. The first sample has
+	 * the wake-up's price to go by. */
 	uint64_t late = clamp_price(now - deadline);
+	uint64_t most = s->late_ns ? s->late_ns + 4 * s->late_dev_ns + LATE_OUTLIER_NS
+				   : 2 * s->wake_ns;
+	if (late > most)
+		late = most;
 	s->late_dev_ns = ewma(s->late_dev_ns, late > s->late_ns ? late - s->late_ns : s->late_ns - late);
 	s->late_ns = ewma(s->late_ns, late);
 	/* Woken ahead of the expected arrival: poll through it. */

@@ -440,6 +440,18 @@ START_TEST(idle_backoff_dense_sparse_and_steady)
 	idle_arrival(&s, t + 100 * US, t);
 	ck_assert_int_eq(idle_next(&s, t + 103 * US, t + 100 * US, &timeout), IDLE_PARK);
 	ck_assert_uint_lt(t + 103 * US + timeout, t + 200 * US - 10 * US);
+	/* A park a millisecond late (the writer preempted) moves the
+	 * estimate a little: the next gaps still park with a timeout. */
+	t += 100 * US;
+	deadline = t + 3 * US + timeout;
+	idle_woke(&s, deadline + 1000 * US, deadline, 0);
+	ck_assert_uint_le(s.late_ns, 10 * US + (4 * s.late_dev_ns + 10 * US) / 8 + 1 * US);
+	for (int i = 0; i < 3; i++) {
+		t += 100 * US;
+		idle_arrival(&s, t, t - 100 * US);
+		ck_assert_int_eq(idle_next(&s, t + 3 * US, t, &timeout), IDLE_PARK);
+		ck_assert_uint_gt(timeout, 30 * US);
+	}
 }
 END_TEST
 

@@ -109,10 +109,11 @@ static int encode_step(struct core *c, struct secondary_fill *f, const struct sh
 		/* A full step goes on over the empty slots after it: if they
 		 * are the last, this step is the last, and its commit the
 		 * one that completes the index. */
-		if (n == FILL_STEP && slot)
-			break;
-		if (n == FILL_STEP)
+		if (n == FILL_STEP) {
+			if (slot)
+				break;
 			continue;
+		}
 		uint32_t rlen;
 		const struct shm_version *v = (const void *)(c->base + (slot & SHM_SLOT_OFF_MASK));
 		const uint8_t *row = slot ? core_row_of(v, &rlen) : NULL;

@@ -425,11 +425,14 @@ void rows_print_indexes(shmdb_rtxn *r, shmdb_table t)
 	if (shmdb_indexes(r, t, info, SHMDB_MAX_COLUMNS, &n) || n == 0)
 		return;
 	printf("  indexes:");
-	for (size_t i = 0; i < n && i < SHMDB_MAX_COLUMNS; i++)
-		printf("%s %s%s%s%s%s", i ? "," : "", info[i].column,
-		       info[i].flags & SHMDB_UNIQUE ? " (unique)" : "",
-		       info[i].error ? " (failed: " : info[i].ready ? "" : " (being built)",
-		       info[i].error ? shmdb_strerror(info[i].error) : "",
-		       info[i].error ? ")" : "");
+	for (size_t i = 0; i < n && i < SHMDB_MAX_COLUMNS; i++) {
+		char state[96] = "";
+		if (info[i].error)
+			snprintf(state, sizeof(state), " (failed: %s)", shmdb_strerror(info[i].error));
+		else if (!info[i].ready)
+			snprintf(state, sizeof(state), " (being built)");
+		printf("%s %s%s%s", i ? "," : "", info[i].column,
+		       info[i].flags & SHMDB_UNIQUE ? " (unique)" : "", state);
+	}
 	printf("\n");
 }

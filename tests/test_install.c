@@ -3,8 +3,12 @@
  * temporary prefix puts every file where it belongs (binaries, header,
  * libraries, shmdb.pc, the CMake package, the example config, the service
  * unit, man pages that render); examples/first.c built there with
- * pkg-config and with find_package runs against a real daemon; and shmdbd
- * tells a service manager it is ready (sd_notify) once its socket serves.
+ * pkg-config and with find_package runs against a real daemon; shmdbd
+ * tells a service manager it is ready (sd_notify) once its socket serves;
+ * and the Debian package (cpack -G DEB, built apart with the prefix /usr)
+ * holds every file where Debian expects it, depends on what it needs, and
+ * its scripts enable, start, stop and forget the service (tests/install/
+ * deb.sh; plain builds only: a package of a sanitizer build means nothing).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -87,6 +91,29 @@ START_TEST(tells_the_service_manager)
 }
 END_TEST
 
+START_TEST(debian_package)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "debian_package: skipped, not root (its scripts run in a mount "
+				"namespace)\n");
+		return;
+	}
+	char dir[] = "/tmp/shmdb-deb-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char cmd[1024];
+	static char so[1 << 16], se[1 << 14];
+	snprintf(cmd, sizeof(cmd), "%s/tests/install/deb.sh '%s' '%s' 2>&1", SHMDB_SOURCE_DIR,
+		 SHMDB_SOURCE_DIR, dir);
+	int code = test_run("/bin/sh", (const char *const[]){ "-c", cmd, NULL }, so, sizeof(so),
+			    se, sizeof(se));
+	ck_assert_msg(code == 0, "deb.sh failed (%d):\n%s", code, so);
+	ck_assert_ptr_nonnull(strstr(so, "== done"));
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(test_run("/bin/sh", (const char *const[]){ "-c", cmd, NULL }, so,
+				  sizeof(so), se, sizeof(se)), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("install");
@@ -95,5 +122,11 @@ int main(void)
 	tcase_add_test(tc, install_and_build_against_it);
 	tcase_add_test(tc, tells_the_service_manager);
 	suite_add_tcase(s, tc);
+	if (!SHMDB_SANITIZE_FLAGS[0]) {
+		TCase *deb = tcase_create("deb");
+		tcase_set_timeout(deb, 900);
+		tcase_add_test(deb, debian_package);
+		suite_add_tcase(s, deb);
+	}
 	return test_run_suite(s);
 }

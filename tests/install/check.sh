@@ -32,6 +32,9 @@ step man
 for page in man8/shmdbd.8 man1/shmdb.1 man3/libshmdb.3; do
 	text=$(MANWIDTH=80 man -l "$prefix/share/man/$page" 2>&1)
 	[ -n "$text" ] || { echo "empty: $page"; exit 1; }
+	# Every groff warning fails it (what man -l would show garbled).
+	warnings=$(groff -ww -man -z "$prefix/share/man/$page" 2>&1)
+	[ -z "$warnings" ] || { echo "groff warns on $page:"; echo "$warnings"; exit 1; }
 done
 step unit
 if command -v systemd-analyze >/dev/null; then

@@ -3,12 +3,15 @@
  * shows in shmdb_stats, in the daemon's report (shmdb_report_get: each
  * session's commits and snapshots, each table's versions waiting while a
  * snapshot pins them) and in `shmdb stats` as JSON (parsed back with
- * cJSON) and in the Prometheus text format (every line well formed); and
- * `shmdb top` draws and leaves on q and on Ctrl-C.
+ * cJSON) and in the Prometheus text format (every line well formed);
+ * every figure the operations issue lists, in all three forms, with values
+ * the clients made (a ring found full, a snapshot's owner, versions kept
+ * for it); and `shmdb top` draws and leaves on q and on Ctrl-C.
  */
 #include <cJSON.h>
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,11 +24,14 @@
 
 static struct test_daemon d;
 
-/* A child: COMMITS one-put commits of keys k0.. of "hot", then a snapshot
- * held until the parent closes `stop` (its write end). */
+/* A child and the pipes between it and the parent: `ready` up, `stop`
+ * down (closing its write end ends the child). */
 struct holder {
 	int ready[2], stop[2];
 };
+
+/* A holder child: COMMITS one-put commits of keys k0.. of "hot", then a
+ * snapshot held until the parent closes `stop`. */
 
 static void holder_child(void *arg)
 {
@@ -227,6 +233,266 @@ START_TEST(stats_json_and_prometheus)
 }
 END_TEST
 
+/* A child that fills its ring while the daemon is stopped: it opens and
+ * says so (a byte up `ready`), waits for a byte down `stop`, submits FILL_TXNS transactions of a
+ * FILL_VALUE-byte value without waiting, a byte after each, waits for
+ * them all, says so, and keeps its session until `stop` closes. Five fit in
+ * the 512 KiB ring; the sixth finds it full. */
+#define FILL_VALUE (100u << 10)
+#define FILL_TXNS 8
+#define FILL_FIT 5
+
+static void filler_child(void *arg)
+{
+	struct holder *f = arg;
+	close(f->ready[0]);
+	close(f->stop[1]);
+	shmdb *db = test_child_open(&d);
+	shmdb_table t;
+	CHILD_REQUIRE(shmdb_table_open(db, "fill", SHMDB_CREATE, &t) == 0, 10);
+	static char v[FILL_VALUE];
+	char b = 1;
+	CHILD_REQUIRE(test_write_full(f->ready[1], &b, 1, 5000) == 0, 11);
+	CHILD_REQUIRE(test_read_full(f->stop[0], &b, 1, 30000) == 0, 12);
+	uint64_t tickets[FILL_TXNS];
+	for (int i = 0; i < FILL_TXNS; i++) {
+		char k[8];
+		snprintf(k, sizeof(k), "f%d", i);
+		shmdb_wtxn *w;
+		CHILD_REQUIRE(shmdb_write_begin(db, &w) == 0, 13);
+		CHILD_REQUIRE(shmdb_put(w, t, k, strlen(k), v, sizeof(v)) == 0, 14);
+		CHILD_REQUIRE(shmdb_commit_async(w, &tickets[i]) == 0, 15);
+		CHILD_REQUIRE(test_write_full(f->ready[1], &b, 1, 5000) == 0, 16);
+	}
+	for (int i = 0; i < FILL_TXNS; i++)
+		CHILD_REQUIRE(shmdb_wait(db, tickets[i], NULL) == 0, 17);
+	CHILD_REQUIRE(test_write_full(f->ready[1], &b, 1, 5000) == 0, 18);
+	CHILD_REQUIRE(test_read_full(f->stop[0], &b, 1, 30000) != 0, 19); /* EOF: go */
+	shmdb_close(db);
+}
+
+/* The times process pid has given up the cpu of its own accord. */
+static long voluntary_switches(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	long n = -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
+			break;
+	fclose(f);
+	ck_assert_int_ge(n, 0);
+	return n;
+}
+
+/* The filler's ring found full: it starts submitting with the daemon
+ * stopped, and once five are in, its sixth waits (in sq_room, the only
+ * place it sleeps: its switches climb) until the daemon goes on. */
+static pid_t fill_a_ring(struct holder *f)
+{
+	ck_assert_int_eq(pipe(f->ready), 0);
+	ck_assert_int_eq(pipe(f->stop), 0);
+	pid_t pid = test_spawn(filler_child, f);
+	close(f->ready[1]);
+	close(f->stop[0]);
+	char b = 1;
+	ck_assert_int_eq(test_read_full(f->ready[0], &b, 1, 20000), 0);
+	ck_assert_int_eq(kill(d.pid, SIGSTOP), 0);
+	ck_assert_int_eq(write(f->stop[1], &b, 1), 1);
+	for (int i = 0; i < FILL_FIT; i++)
+		ck_assert_int_eq(test_read_full(f->ready[0], &b, 1, 20000), 0);
+	long before = voluntary_switches(pid);
+	uint64_t end = test_now_ms() + 20000;
+	while (voluntary_switches(pid) < before + 50 && test_now_ms() < end)
+		test_sleep_us(10000);
+	ck_assert_int_ge(voluntary_switches(pid), before + 50);
+	ck_assert_int_eq(kill(d.pid, SIGCONT), 0);
+	for (int i = FILL_FIT; i < FILL_TXNS + 1; i++)
+		ck_assert_int_eq(test_read_full(f->ready[0], &b, 1, 30000), 0);
+	return pid;
+}
+
+static char *has(char *text, const char *what)
+{
+	char *p = strstr(text, what);
+	ck_assert_msg(p != NULL, "no \"%s\" in:\n%s", what, text);
+	return p;
+}
+
+/* The figure after `name ` in Prometheus text. */
+static double prom_value(char *text, const char *name)
+{
+	char key[256];
+	snprintf(key, sizeof(key), "\n%s ", name);
+	return strtod(has(text, key) + strlen(key), NULL);
+}
+
+START_TEST(every_figure_in_every_form)
+{
+	test_start_daemon(&d, "16M");
+	shmdb *db = test_open(&d);
+	shmdb_table q = test_table(db, "quotes");
+	/* Versions replaced with no snapshot to keep them: retired, then
+	 * freed after a grace period. */
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < 20; i++) {
+			char k[16];
+			snprintf(k, sizeof(k), "k%d", i);
+			ck_assert_int_eq(test_commit_put(db, q, k, &round, sizeof(round), NULL), 0);
+		}
+	shmdb_stats st;
+	uint64_t end = test_now_ms() + 10000;
+	do {
+		test_commit_put(db, q, "other", "x", 1, NULL); /* moves the horizon */
+		ck_assert_int_eq(shmdb_stats_get(db, &st), 0);
+	} while (!st.mem_freed && test_now_ms() < end && (test_sleep_us(10000), 1));
+	ck_assert_uint_gt(st.mem_freed, 0);
+	/* A snapshot held, and versions kept for it. */
+	struct holder h;
+	pid_t holder = start_holder(&h);
+	shmdb_table hot;
+	ck_assert_int_eq(shmdb_table_open(db, "hot", 0, &hot), 0);
+	for (int i = 0; i < COMMITS; i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "k%d", i);
+		ck_assert_int_eq(test_commit_put(db, hot, k, &i, sizeof(i), NULL), 0);
+	}
+	struct holder f;
+	pid_t filler = fill_a_ring(&f);
+	/* The reclaimer publishes the snapshot figures after its next look
+	 * at the readers, which a commit brings. */
+	end = test_now_ms() + 10000;
+	do {
+		test_commit_put(db, q, "other", "y", 1, NULL);
+		ck_assert_int_eq(shmdb_stats_get(db, &st), 0);
+	} while (st.oldest_pid != (uint32_t)holder && test_now_ms() < end &&
+		 (test_sleep_us(10000), 1));
+	ck_assert_uint_eq(st.oldest_pid, (uint32_t)holder);
+
+	static char out[1 << 16], err[4096];
+	/* JSON. */
+	ck_assert_int_eq(test_run(test_shmdb_tool_path,
+				  (const char *const[]){ "stats", "--json", "--socket", d.sock, NULL },
+				  out, sizeof(out), err, sizeof(err)), 0);
+	cJSON *j = cJSON_Parse(out);
+	ck_assert_msg(j != NULL, "not JSON: %s", out);
+	ck_assert_double_gt(get(j, "writer.commits_per_s")->valuedouble, 0);
+	ck_assert_double_gt(get(j, "writer.ops_per_s")->valuedouble, 0);
+	double busy = get(j, "writer.busy_ratio")->valuedouble;
+	ck_assert(busy > 0 && busy < 1);
+	ck_assert_double_ge(get(j, "writer.sleeps")->valuedouble, 1);
+	ck_assert_double_ge(get(j, "writer.wakeups")->valuedouble, 1);
+	double passes = 0;
+	cJSON *b;
+	cJSON_ArrayForEach(b, get(j, "writer.batch_pow2"))
+		passes += b->valuedouble;
+	ck_assert_double_eq(passes, get(j, "writer.work_passes")->valuedouble);
+	ck_assert_double_gt(get(j, "reclamation.retired")->valuedouble, 0);
+	ck_assert_double_gt(get(j, "reclamation.freed")->valuedouble, 0);
+	ck_assert_double_ge(get(j, "reclamation.grace_periods")->valuedouble, 1);
+	ck_assert_double_eq(get(j, "reclamation.oldest_pid")->valuedouble, holder);
+	ck_assert_double_gt(get(j, "reclamation.oldest_held_ns")->valuedouble, 0);
+	ck_assert_str_eq(get(j, "memory.pressure")->valuestring, "normal");
+	cJSON *a0 = cJSON_GetArrayItem(get(j, "memory.arenas"), 0);
+	ck_assert_ptr_nonnull(a0);
+	ck_assert_double_eq(get(a0, "node")->valuedouble, 0);
+	ck_assert_double_eq(get(a0, "size")->valuedouble, 16 << 20);
+	ck_assert_double_gt(get(a0, "used")->valuedouble, FILL_TXNS * FILL_VALUE);
+	ck_assert_double_ge(get(a0, "huge_pages")->valuedouble, 0);
+	int saw_hot = 0, saw_filler = 0;
+	cJSON *o;
+	cJSON_ArrayForEach(o, get(j, "tables")) {
+		if (strcmp(get(o, "name")->valuestring, "hot"))
+			continue;
+		saw_hot = 1;
+		ck_assert_double_eq(get(o, "records")->valuedouble, COMMITS);
+		ck_assert_double_gt(get(o, "bytes")->valuedouble, 0);
+		ck_assert_double_ge(get(o, "waiting_versions")->valuedouble, COMMITS);
+		ck_assert_double_gt(get(o, "waiting_bytes")->valuedouble, 0);
+		ck_assert_double_gt(get(o, "index_load")->valuedouble, 0);
+	}
+	cJSON_ArrayForEach(o, get(j, "sessions")) {
+		if (get(o, "pid")->valuedouble != filler)
+			continue;
+		saw_filler = 1;
+		ck_assert_double_ge(get(o, "ring_full")->valuedouble, 1);
+		ck_assert_double_eq(get(o, "ring_depth")->valuedouble, 0);
+		ck_assert_double_eq(get(o, "commits")->valuedouble, FILL_TXNS + 1);
+	}
+	ck_assert(saw_hot && saw_filler);
+	cJSON_Delete(j);
+
+	/* Text: every figure on its line. */
+	ck_assert_int_eq(test_run(test_shmdb_tool_path,
+				  (const char *const[]){ "stats", "--socket", d.sock, NULL }, out,
+				  sizeof(out), err, sizeof(err)), 0);
+	const char *const lines[] = { "commits/s", "operations/s", "busy ", " sleeps, ",
+				      " woken by clients", "passes by transactions served",
+				      "pressure normal", "node 0", " huge pages", " retired (",
+				      " freed, ", " grace periods", "ring depth", "ring full",
+				      "index load", "waiting" };
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		has(out, lines[i]);
+	char want[128];
+	snprintf(want, sizeof(want), "the oldest by pid %d for ", (int)holder);
+	has(out, want);
+	char *row = has(out, "\n  hot ");
+	ck_assert_int_eq(strtoull(strstr(row, "hash") + 4, NULL, 10), COMMITS);
+	snprintf(want, sizeof(want), " %8d ", (int)filler);
+	row = has(out, want);
+	/* from the pid on: pid, commits, ring depth ("0 B"), ring full */
+	uint64_t pid, commits, full;
+	ck_assert_int_eq(sscanf(row, " %" SCNu64 " %" SCNu64 " 0 B %" SCNu64, &pid, &commits, &full),
+			 3);
+	ck_assert_uint_eq(pid, (uint64_t)filler);
+	ck_assert_uint_ge(full, 1);
+
+	/* Prometheus. */
+	ck_assert_int_eq(test_run(test_shmdb_tool_path,
+				  (const char *const[]){ "stats", "--prometheus", "--socket", d.sock,
+							 NULL }, out, sizeof(out), err, sizeof(err)), 0);
+	const char *const metrics[] = {
+		"shmdb_commits_total", "shmdb_ops_total", "shmdb_writer_uptime_seconds",
+		"shmdb_writer_busy_seconds_total", "shmdb_writer_sleeps_total",
+		"shmdb_writer_wakeups_total", "shmdb_reclaim_retired_bytes",
+		"shmdb_reclaim_freed_bytes_total", "shmdb_reclaim_grace_periods_total",
+		"shmdb_oldest_snapshot_age_seconds", "shmdb_memory_pressure"
+	};
+	for (size_t i = 0; i < sizeof(metrics) / sizeof(metrics[0]); i++)
+		ck_assert_double_gt(prom_value(out, metrics[i]) + (i == 10), 0);
+	ck_assert_double_eq(prom_value(out, "shmdb_oldest_snapshot_pid"), holder);
+	has(out, "\nshmdb_writer_passes_total{transactions_from=\"1\"} ");
+	has(out, "\nshmdb_arena_huge_pages{arena=\"0\",node=\"0\"} ");
+	has(out, "\nshmdb_arena_used_bytes{arena=\"0\",node=\"0\"} ");
+	has(out, "\nshmdb_table_waiting_versions{table=\"hot\",kind=\"hash\"} ");
+	has(out, "\nshmdb_table_index_load{table=\"hot\",kind=\"hash\"} ");
+	snprintf(want, sizeof(want), "\nshmdb_session_ring_full_total{session=\"");
+	char *p = has(out, want);
+	int found = 0;
+	for (; p; p = strstr(p + 1, want)) {
+		char pidlab[32];
+		snprintf(pidlab, sizeof(pidlab), "pid=\"%d\"} ", (int)filler);
+		char *q2 = strstr(p, pidlab), *nl = strchr(p + 1, '\n');
+		if (q2 && (!nl || q2 < nl)) {
+			ck_assert_double_ge(strtod(q2 + strlen(pidlab), NULL), 1);
+			found = 1;
+		}
+	}
+	ck_assert(found);
+	has(out, "\nshmdb_session_ring_depth_bytes{");
+
+	close(f.stop[1]);
+	close(f.ready[0]);
+	ck_assert_int_eq(test_reap(filler, 10000), 0);
+	close(h.stop[1]);
+	ck_assert_int_eq(test_reap(holder, 10000), 0);
+	shmdb_close(db);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
 /* `shmdb top` with its input a pipe: it draws, and leaves on `how`. */
 static void top_leaves(int how)
 {
@@ -291,6 +557,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, report_and_stats_follow_the_clients);
 	tcase_add_test(tc, stats_json_and_prometheus);
+	tcase_add_test(tc, every_figure_in_every_form);
 	tcase_add_test(tc, top_leaves_on_q);
 	tcase_add_test(tc, top_leaves_on_ctrl_c);
 	suite_add_tcase(s, tc);

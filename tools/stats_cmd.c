@@ -113,11 +113,20 @@ static double ratio(uint64_t a, uint64_t b)
 
 /* ---- text ------------------------------------------------------------------ */
 
+/* Per second of the writer's life: the rates a one-time look can give
+ * (`shmdb top` shows them second by second). */
+static double per_second(uint64_t n, const shmdb_stats *st)
+{
+	return st->writer_uptime_ns ? (double)n * 1e9 / (double)st->writer_uptime_ns : 0.0;
+}
+
 static void text_writer(const shmdb_stats *st, FILE *out)
 {
-	fprintf(out, "writer          %" PRIu64 " commits, %" PRIu64 " operations in %.1f s; "
-		     "busy %.1f%%; %" PRIu64 " sleeps, %" PRIu64 " woken by clients\n",
+	fprintf(out, "writer          %" PRIu64 " commits, %" PRIu64 " operations in %.1f s "
+		     "(%.4g commits/s, %.4g operations/s); busy %.1f%%; %" PRIu64 " sleeps, %" PRIu64
+		     " woken by clients\n",
 		st->commits, st->ops, (double)st->writer_uptime_ns / 1e9,
+		per_second(st->commits, st), per_second(st->ops, st),
 		100.0 * ratio(st->busy_ns, st->writer_uptime_ns), st->sleeps, st->wakeups);
 	fprintf(out, "  idle strategy %s; a wake-up takes %.1f us here\n", idle_name(st->idle_policy),
 		(double)st->wake_ns / 1e3);
@@ -222,6 +231,8 @@ static cJSON *json_writer(const shmdb_stats *st)
 	num(w, "uptime_ns", (double)st->writer_uptime_ns);
 	num(w, "commits", (double)st->commits);
 	num(w, "ops", (double)st->ops);
+	num(w, "commits_per_s", per_second(st->commits, st));
+	num(w, "ops_per_s", per_second(st->ops, st));
 	num(w, "work_passes", (double)st->work_passes);
 	num(w, "busy_ns", (double)st->busy_ns);
 	num(w, "busy_ratio", ratio(st->busy_ns, st->writer_uptime_ns));
@@ -490,6 +501,8 @@ static void print_prometheus(const struct stats_view *v, FILE *out)
 	prom(out, "snapshots", "gauge", "Distinct snapshots held by readers.", st->snapshots);
 	prom(out, "oldest_snapshot_age_seconds", "gauge",
 	     "How long the oldest snapshot has been held.", (double)st->oldest_held_ns / 1e9);
+	prom(out, "oldest_snapshot_pid", "gauge",
+	     "The process holding the oldest snapshot (0: none held).", st->oldest_pid);
 	prom(out, "sessions", "gauge", "Sessions attached.", (double)v->report->nsessions);
 	prom(out, "log_bytes", "gauge", "Log bytes since the last checkpoint.",
 	     (double)st->log_bytes);

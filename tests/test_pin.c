@@ -24,6 +24,7 @@ static shmdb *db;
 static pthread_barrier_t pinned, counted;
 
 struct pin_result {
+	int flags;  /* what the thread asks for */
 	int cpu;
 	int only_that_cpu;
 };
@@ -31,7 +32,7 @@ struct pin_result {
 static void *pin_one(void *arg)
 {
 	struct pin_result *res = arg;
-	res->cpu = shmdb_pin_thread(db, 0);
+	res->cpu = shmdb_pin_thread(db, res->flags);
 	cpu_set_t set;
 	CPU_ZERO(&set);
 	res->only_that_cpu = res->cpu >= 0 && sched_getaffinity(0, sizeof(set), &set) == 0 &&
@@ -109,8 +110,12 @@ START_TEST(readers_pin_near_their_arena)
 	struct pin_result res[THREADS];
 	pthread_barrier_init(&pinned, NULL, THREADS + 1);
 	pthread_barrier_init(&counted, NULL, THREADS + 1);
-	for (int i = 0; i < THREADS; i++)
+	/* One thread each way of asking: the first arena's, node n's, any. */
+	const int flags[THREADS] = { 0, SHMDB_PIN_NODE(a.numa_node), SHMDB_PIN_ANY_NODE };
+	for (int i = 0; i < THREADS; i++) {
+		res[i].flags = flags[i];
 		ck_assert_int_eq(pthread_create(&th[i], NULL, pin_one, &res[i]), 0);
+	}
 	pthread_barrier_wait(&pinned);
 	unsigned during = pinned_threads();
 	pthread_barrier_wait(&counted);

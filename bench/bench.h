@@ -32,6 +32,7 @@ struct bench_params {
 	const char *socket;    /* a running shmdbd's socket, or NULL: start one */
 	int interrupted;       /* stop() runs in a signal handler */
 	const char *dir;       /* scratch directory for sockets and files */
+	const char *json;      /* --json: where the figures go too, or NULL */
 	double tsc_per_ns;
 	/* Set while two reader processes measure gets per second: each
 	 * counts itself in here and waits for the other before its timed

@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "json_out.h"
 #include "shmdb.h"
 
 #define BASE "/var/tmp"
@@ -374,11 +375,22 @@ static uint64_t gets_p99(const struct daemon *d, shmdb *db, shmdb_table t, uint6
 	return p99;
 }
 
+/* The figures so far, for --json (NULL without it). */
+static cJSON *figures;
+
 static void line(const char *what, double ours, double peer, const char *peer_name,
 		 const char *unit, double ratio, const char *target)
 {
 	printf("  %-34s %12.1f %-5s %-22s %12.1f %-5s  %6.2fx  (target %s)\n", what, ours, unit,
 	       peer_name, peer, unit, ratio, target);
+	if (!figures)
+		return;
+	cJSON *o = json_figure(figures, what, unit);
+	json_number(o, "shmdb", ours);
+	cJSON_AddStringToObject(o, "peer", peer_name);
+	json_number(o, "peer_value", peer);
+	json_number(o, "ratio", ratio);
+	cJSON_AddStringToObject(o, "target", target);
 }
 
 int bench_durable(const struct bench_params *p, int quick)
@@ -387,6 +399,12 @@ int bench_durable(const struct bench_params *p, int quick)
 	double secs = quick ? 0.5 : 2.0;
 	uint64_t *a = malloc(nasync * sizeof(*a)), *b = malloc(nasync * sizeof(*b));
 	int failed = 0;
+	cJSON *root = p->json ? cJSON_CreateObject() : NULL;
+	if (root) {
+		cJSON *o = cJSON_AddObjectToObject(root, "durable");
+		cJSON_AddStringToObject(o, "data_dirs_under", BASE);
+		figures = cJSON_AddArrayToObject(o, "figures");
+	}
 	printf("durable workloads: data dirs under " BASE " (the same file system for all)\n");
 	printf("  %-34s %18s %-22s %18s  %7s\n", "workload", "shmdb", "peer", "", "ratio");
 
@@ -427,13 +445,23 @@ int bench_durable(const struct bench_params *p, int quick)
 	}
 	uint64_t records = quick ? 50000 : 1000000, logged = quick ? 5000 : 100000;
 	double rs = restart_secs(p, records, logged);
-	if (rs > 0)
+	if (rs > 0) {
 		printf("  %-34s %12.2f s     %.0f records/s (%" PRIu64 " checkpointed + %" PRIu64
 		       " logged, a 2 GiB arena of %s pages; target >= 2,000,000 records/s)\n",
 		       "restart to serving", rs, (double)(records + logged) / rs, records, logged,
 		       arena_pages);
-	else
+		if (figures) {
+			cJSON *o = json_figure(figures, "restart to serving", "records/s");
+			json_number(o, "shmdb", (double)(records + logged) / rs);
+			json_number(o, "seconds", rs);
+			json_number(o, "checkpointed", (double)records);
+			json_number(o, "logged", (double)logged);
+			cJSON_AddStringToObject(o, "arena_pages", arena_pages);
+			cJSON_AddStringToObject(o, "target", ">= 2,000,000 records/s");
+		}
+	} else {
 		failed = 1;
+	}
 	struct daemon d;
 	new_dir(d.dir, sizeof(d.dir), "ckpt");
 	if (!daemon_start(p, &d, "async")) {
@@ -464,5 +492,8 @@ int bench_durable(const struct bench_params *p, int quick)
 	rm_rf(d.dir);
 	free(a);
 	free(b);
+	figures = NULL;
+	if (root && json_write_file(p->json, root))
+		failed = 1;
 	return failed;
 }

@@ -36,6 +36,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "json_out.h"
 #include "shmdb.h"
 
 #define POLICIES 3
@@ -436,6 +437,54 @@ static const char *verdict(double v, double limit, int lower_is_better)
 	return (lower_is_better ? v <= limit : v >= limit) ? "met" : "MISSED";
 }
 
+/* A target line: the figure, what it is measured in, its value, the
+ * target and the verdict. */
+struct target_figure {
+	const char *name, *unit;
+	double value;
+	const char *target, *verdict;
+};
+
+/* The run's figures as JSON: each policy's paced commits and mixed
+ * workloads, LMDB's, and the targets. */
+static int write_json(const char *path, struct paced paced[POLICIES][NRATES],
+		      const double *idle, double mixed[POLICIES][2], const double *lmdb_mixed,
+		      const struct target_figure *t, size_t nt)
+{
+	cJSON *root = cJSON_CreateObject(), *o = cJSON_AddObjectToObject(root, "idle");
+	cJSON *pa = cJSON_AddArrayToObject(o, "paced"), *mx = cJSON_AddArrayToObject(o, "mixed");
+	cJSON *ta = cJSON_AddArrayToObject(o, "targets");
+	for (int pol = 0; pol < POLICIES; pol++) {
+		for (int r = 0; r < NRATES; r++) {
+			cJSON *x = cJSON_CreateObject();
+			cJSON_AddStringToObject(x, "policy", policy_name[pol]);
+			json_number(x, "commits_per_s", rates[r]);
+			json_number(x, "p50_ns", (double)paced[pol][r].p50);
+			json_number(x, "p99_ns", (double)paced[pol][r].p99);
+			json_measured(x, "daemon_cpu", paced[pol][r].cpu);
+			cJSON_AddItemToArray(pa, x);
+		}
+		cJSON *x = cJSON_CreateObject();
+		cJSON_AddStringToObject(x, "system", policy_name[pol]);
+		json_measured(x, "idle_cpu", idle[pol]);
+		json_measured(x, "ops_95_5", mixed[pol][0]);
+		json_measured(x, "ops_50_50", mixed[pol][1]);
+		cJSON_AddItemToArray(mx, x);
+	}
+	cJSON *x = cJSON_CreateObject();
+	cJSON_AddStringToObject(x, "system", "lmdb");
+	json_measured(x, "ops_95_5", lmdb_mixed[0]);
+	json_measured(x, "ops_50_50", lmdb_mixed[1]);
+	cJSON_AddItemToArray(mx, x);
+	for (size_t i = 0; i < nt; i++) {
+		cJSON *f = json_figure(ta, t[i].name, t[i].unit);
+		json_measured(f, "value", t[i].value);
+		cJSON_AddStringToObject(f, "target", t[i].target);
+		cJSON_AddStringToObject(f, "verdict", t[i].verdict);
+	}
+	return json_write_file(path, root);
+}
+
 int bench_idle(const struct bench_params *p, int quick)
 {
 	double secs = quick ? 0.5 : 2.0, mixed_secs = quick ? 1.0 : 3.0;
@@ -520,5 +569,20 @@ int bench_idle(const struct bench_params *p, int quick)
 	       verdict(r50, 2, 0));
 	printf("  daemon cpu, no client activity   %8.4f   ~0 (<= 0.01)     %s\n", idle[B],
 	       verdict(idle[B], 0.01, 1));
+	if (p->json) {
+		const struct target_figure targets[] = {
+			{ "daemon cpu at 10,000 commits/s", "cpu", cpu10k, "<= 0.25",
+			  verdict(cpu10k, 0.25, 1) },
+			{ "commit p50 at 10,000/s over spin's", "ratio", p50_ratio, "<= 2",
+			  verdict(p50_ratio, 2, 1) },
+			{ "95/5 mixed ops/s over LMDB's", "ratio", r95, ">= 3", verdict(r95, 3, 0) },
+			{ "50/50 mixed ops/s over LMDB's", "ratio", r50, ">= 2", verdict(r50, 2, 0) },
+			{ "daemon cpu, no client activity", "cpu", idle[B], "<= 0.01",
+			  verdict(idle[B], 0.01, 1) },
+		};
+		if (write_json(p->json, paced, idle, mixed, lmdb_mixed, targets,
+			       sizeof(targets) / sizeof(targets[0])))
+			failed = 1;
+	}
 	return failed;
 }

@@ -47,6 +47,7 @@
 #include "bench.h"
 #include "durable.h"
 #include "idle.h"
+#include "json_out.h"
 #include "rows.h"
 
 uint64_t bench_now_ns(void)
@@ -855,25 +856,6 @@ static void print_pinned(const struct pinned_figure *f, int n, const int *on)
 	}
 }
 
-/* A number, or null for a figure not measured (NaN). */
-static void json_number(cJSON *o, const char *key, double v)
-{
-	if (isnan(v))
-		cJSON_AddNullToObject(o, key);
-	else
-		cJSON_AddNumberToObject(o, key, round(v * 1000) / 1000);
-}
-
-/* {"figure": name, "unit": unit} added to array a. */
-static cJSON *json_figure(cJSON *a, const char *name, const char *unit)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "figure", name);
-	cJSON_AddStringToObject(o, "unit", unit);
-	cJSON_AddItemToArray(a, o);
-	return o;
-}
-
 /* The pinned-overwrite figures as the JSON object's "pinned_overwrite". */
 static void write_json_pinned(cJSON *root, const struct pinned_figure *f, int n)
 {
@@ -1196,17 +1178,7 @@ static int write_json(const char *path, const struct figure *f, int n,
 		write_json_ordered(root, of, on_);
 	if (rn)
 		write_json_rows(root, rf, rn);
-	char *text = cJSON_Print(root);
-	cJSON_Delete(root);
-	FILE *out = text ? fopen(path, "w") : NULL;
-	if (!out) {
-		fprintf(stderr, "shmdb-bench: %s: %s\n", path, text ? strerror(errno) : "out of memory");
-		cJSON_free(text);
-		return -1;
-	}
-	fprintf(out, "%s\n", text);
-	cJSON_free(text);
-	return fclose(out) ? -1 : 0;
+	return json_write_file(path, root);
 }
 
 /* The get-latency percentiles of each system as a PNG, through gnuplot:
@@ -1459,6 +1431,7 @@ int main(int argc, char **argv)
 		snprintf(shmdbd, sizeof(shmdbd), "%s/../shmdbd", self);
 		params.shmdbd = shmdbd;
 	}
+	params.json = json;
 	if (durable) /* its own daemons, data dirs and peers */
 		return bench_durable(&params, quick);
 	if (idle_only) /* its own daemons, one per writer policy */

@@ -4,9 +4,10 @@
  * and those of its ordered workloads in three more, each dropped at the
  * end, the daemon and everyone else's data left as they were, also after
  * its pinned-overwrite runs; interrupted, it says how to drop that table),
- * and a socket nobody serves is a clear error. Asserts nothing about
- * speed.
+ * its --json file holds the figures it printed, and a socket nobody serves
+ * is a clear error. Asserts nothing about speed.
  */
+#include <cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -44,10 +45,30 @@ START_TEST(quick_run_as_a_guest)
 	ck_assert_uint_eq(before.oldest_snapshot, before.commit_ts);
 
 	static char out[65536], err[4096];
+	char json[64];
+	snprintf(json, sizeof(json), "/tmp/shmdb-bench-guest-%d.json", (int)getpid());
 	int code = test_run(SHMDB_BENCH_PATH, (const char *const[]){ "--quick", "--socket", d.sock,
-			    "--no-lmdb", "--no-redis", "--no-ideal", NULL }, out, sizeof(out), err,
-			    sizeof(err));
+			    "--no-lmdb", "--no-redis", "--no-ideal", "--json", json, NULL }, out,
+			    sizeof(out), err, sizeof(err));
 	ck_assert_msg(code == 0, "exit %d: %s", code, err);
+	/* The JSON: the main figures and the ordered ones, as printed. */
+	static char text[1 << 18];
+	FILE *jf = fopen(json, "r");
+	ck_assert_ptr_nonnull(jf);
+	text[fread(text, 1, sizeof(text) - 1, jf)] = 0;
+	fclose(jf);
+	unlink(json);
+	cJSON *root = cJSON_Parse(text);
+	ck_assert_msg(root != NULL, "not JSON: %s", text);
+	const cJSON *figs = cJSON_GetObjectItemCaseSensitive(root, "figures");
+	ck_assert_int_gt(cJSON_GetArraySize(figs), 5);
+	const cJSON *f0 = cJSON_GetArrayItem(figs, 0);
+	ck_assert(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(f0, "figure")));
+	ck_assert(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(f0, "shmdb")));
+	ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(f0, "lmdb"))); /* --no-lmdb */
+	const cJSON *ord = cJSON_GetObjectItemCaseSensitive(root, "ordered");
+	ck_assert_int_gt(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(ord, "figures")), 5);
+	cJSON_Delete(root);
 	ck_assert_msg(strstr(out, "get p50"), "%s", out);
 	ck_assert_msg(strstr(out, "pinned-overwrite:"), "%s", out);
 	ck_assert_msg(strstr(out, "\nordered: "), "%s", out);

@@ -3,6 +3,7 @@
  */
 #include "counters.h"
 
+#include <errno.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,6 +50,24 @@ void *realloc(void *p, size_t n)
 {
 	__atomic_fetch_add(&allocations, 1, __ATOMIC_RELAXED);
 	return __libc_realloc(p, n);
+}
+/* The aligned ones too (a row builder's buffer is one). */
+extern void *__libc_memalign(size_t, size_t);
+void *aligned_alloc(size_t align, size_t n)
+{
+	__atomic_fetch_add(&allocations, 1, __ATOMIC_RELAXED);
+	return __libc_memalign(align, n);
+}
+int posix_memalign(void **out, size_t align, size_t n)
+{
+	if (align < sizeof(void *) || (align & (align - 1)))
+		return EINVAL;
+	__atomic_fetch_add(&allocations, 1, __ATOMIC_RELAXED);
+	void *p = __libc_memalign(align, n);
+	if (!p)
+		return ENOMEM;
+	*out = p;
+	return 0;
 }
 static void count_allocations(void)
 {

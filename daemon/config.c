@@ -240,8 +240,34 @@ static int read_file(struct config *c, bool required, char *err, size_t errlen)
 	return bad_line ? -EINVAL : 0;
 }
 
+/* Whether the environment entry "NAME=value" names a setting, or is
+ * SHMDB_CONFIG. */
+static bool env_known(const char *entry)
+{
+	size_t len = strcspn(entry, "=");
+	if (len == strlen("SHMDB_CONFIG") && !strncmp(entry, "SHMDB_CONFIG", len))
+		return true;
+	for (int id = 0; id < SETTING_COUNT; id++) {
+		char name[64];
+		env_name(settings[id].name, name, sizeof(name));
+		if (strlen(name) == len && !strncmp(entry, name, len))
+			return true;
+	}
+	return false;
+}
+
+/* The SHMDB_<SETTING> variables; one that starts SHMDB_ but names no
+ * setting (a misspelling) is an error, as an unknown key in the file is. */
 static int read_env(struct config *c, char *err, size_t errlen)
 {
+	for (char **e = environ; *e; e++) {
+		if (strncmp(*e, "SHMDB_", 6) || env_known(*e))
+			continue;
+		snprintf(err, errlen, "environment: %.*s: no such setting (SHMDB_<SETTING>, e.g. "
+				      "SHMDB_ARENA_SIZE; shmdbd --help lists them)",
+			 (int)strcspn(*e, "="), *e);
+		return -EINVAL;
+	}
 	for (int id = 0; id < SETTING_COUNT; id++) {
 		char name[64];
 		env_name(settings[id].name, name, sizeof(name));

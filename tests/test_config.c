@@ -146,6 +146,25 @@ START_TEST(bad_values_read_as_the_flag_would)
 }
 END_TEST
 
+/* An SHMDB_ variable that names no setting is refused, as an unknown key
+ * in the file is: a misspelling never leaves a setting at its default. */
+START_TEST(misspelt_environment_is_refused)
+{
+	clear_env();
+	struct config c;
+	char err[512];
+	setenv("SHMDB_ARENA_SIZ", "2G", 1);
+	ck_assert_int_eq(parse(&c, err, sizeof(err), NULL), CONFIG_ERROR);
+	ck_assert_msg(strstr(err, "SHMDB_ARENA_SIZ: no such setting"), "%s", err);
+	unsetenv("SHMDB_ARENA_SIZ");
+	setenv("SHMDB_ARENA_SIZE", "2G", 1);
+	setenv("SHMDB_CONFIG", "/dev/null", 1);
+	ck_assert_int_eq(parse(&c, err, sizeof(err), NULL), CONFIG_RUN);
+	ck_assert_uint_eq(c.arena_size, 2ull << 30);
+	clear_env();
+}
+END_TEST
+
 START_TEST(bad_files_name_file_and_line)
 {
 	static const char *const cases[][2] = {
@@ -314,6 +333,7 @@ int main(void)
 	tcase_add_test(tc, switches_from_every_source);
 	tcase_add_test(tc, bad_values_read_as_the_flag_would);
 	tcase_add_test(tc, bad_files_name_file_and_line);
+	tcase_add_test(tc, misspelt_environment_is_refused);
 	tcase_add_test(tc, example_config_has_every_setting_at_its_default);
 	tcase_add_test(tc, print_config_names_every_origin);
 	suite_add_tcase(s, tc);

@@ -1096,7 +1096,8 @@ END_TEST
 /* ---- the read path: no allocation, no system call ------------------------ */
 
 /* Allocations are counted by the benchmark's counters (bench/counters.c):
- * a malloc, calloc, realloc, aligned_alloc and posix_memalign interposer, or the sanitizer's hooks in a sanitizer build. */
+ * a malloc, calloc, realloc, aligned_alloc and posix_memalign interposer,
+ * or the sanitizer's hooks in a sanitizer build. */
 static int64_t allocations_now(void)
 {
 	struct counters c;

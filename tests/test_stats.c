@@ -191,6 +191,14 @@ START_TEST(stats_json_and_prometheus)
 	ck_assert_int_eq(shmdb_stats_get(db, &st), 0);
 	ck_assert_double_eq(get(j, "memory.total")->valuedouble, (double)st.mem_total);
 	ck_assert_double_gt(get(j, "memory.used")->valuedouble, 0);
+	shmdb_info info;
+	ck_assert_int_eq(shmdb_info_get(db, &info), 0);
+	char id[33];
+	for (int i = 0; i < 16; i++)
+		snprintf(id + 2 * i, 3, "%02x", info.store_id[i]);
+	ck_assert_str_eq(get(j, "daemon.store_id")->valuestring, id);
+	ck_assert_double_eq(get(j, "daemon.started_ns")->valuedouble, (double)info.started_ns);
+	ck_assert(cJSON_IsTrue(get(j, "daemon.running")));
 	cJSON_Delete(j);
 
 	ck_assert_int_eq(test_run(test_shmdb_tool_path,

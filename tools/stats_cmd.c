@@ -352,6 +352,13 @@ static int print_json(const struct stats_view *v, FILE *out)
 	snprintf(gen, sizeof(gen), "%" PRIu64, v->info.generation);
 	cJSON_AddStringToObject(d, "generation", gen);
 	num(d, "format_version", v->info.format_version);
+	char id[33];
+	for (int i = 0; i < 16; i++)
+		snprintf(id + 2 * i, 3, "%02x", v->info.store_id[i]);
+	cJSON_AddStringToObject(d, "store_id", id);
+	num(d, "started_ns", (double)v->info.started_ns);
+	cJSON_AddBoolToObject(d, "running", v->info.running);
+	num(d, "attached_sessions", v->info.sessions);
 	num(d, "writer_cpu", v->info.writer_cpu);
 	num(d, "commit_ts", (double)v->st.commit_ts);
 	cJSON_AddItemToObject(root, "daemon", d);

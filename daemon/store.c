@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "huge_usage.h"
 #include "proto.h"
 #include "range.h"
 #include "shmdb.h"
@@ -183,6 +184,7 @@ int store_build(struct store *s, const struct config *c, const int *nodes, unsig
 		if (e)
 			goto fail;
 	}
+	huge_usage_publish(s); /* the arenas are populated: what they got */
 	e = make_doorbell(s, err, errlen);
 	if (e)
 		goto fail;

@@ -237,6 +237,16 @@ SHMDB_API int shmdb_info_get(shmdb *db, shmdb_info *info);
 SHMDB_API int shmdb_arena_info_get(shmdb *db, uint32_t index, shmdb_arena_info *ai);
 
 /*
+ * shmdb_arena_huge_bytes - the bytes of arena `index` the kernel backs
+ * with huge pages (hugetlb pages, or transparent huge pages of a 4 KiB
+ * arena where shmem THP is on), as the daemon last measured them: at its
+ * start, and each time a client takes a report (shmdb_report_get, `shmdb
+ * stats`). From the meta segment, no system call. Returns 0, -EINVAL for a
+ * NULL argument, or -ENOENT if index >= arena_count.
+ */
+SHMDB_API int shmdb_arena_huge_bytes(shmdb *db, uint32_t index, uint64_t *bytes);
+
+/*
  * shmdb_page_kind_name - "4K", "4K+THP", "2M" or "1G" for a page kind,
  * "?" for anything else. Static string.
  */

@@ -406,6 +406,16 @@ int shmdb_arena_info_get(shmdb *db, uint32_t index, shmdb_arena_info *ai)
 	return 0;
 }
 
+int shmdb_arena_huge_bytes(shmdb *db, uint32_t index, uint64_t *bytes)
+{
+	if (!db || !bytes)
+		return -EINVAL;
+	if (index >= db->meta->arena_count)
+		return -ENOENT;
+	*bytes = __atomic_load_n(&db->meta->arena_table[index].huge_bytes, __ATOMIC_RELAXED);
+	return 0;
+}
+
 const void *shm_client_range(const shmdb *db, size_t *size)
 {
 	*size = db->range_size;

@@ -72,7 +72,12 @@ enum shm_daemon_state {
  *  28  u32 page_kind   enum shmdb_page_kind
  *  32  u32 page_size   bytes per backing page
  *  36  u32 index       this entry's index, for cross-checking
- *  40  u8  reserved[24] zero
+ *  40  u64 huge_bytes  bytes of it the kernel backs with huge pages (hugetlb
+ *                      or transparent), as the daemon last read them from
+ *                      /proc/self/smaps (at start and at each report);
+ *                      written relaxed, a statistic (daemon/huge_usage.c).
+ *                      0 from a daemon before it: the field was reserved
+ *  48  u8  reserved[16] zero
  */
 struct shm_arena_desc {
 	uint64_t range_off;
@@ -82,7 +87,8 @@ struct shm_arena_desc {
 	uint32_t page_kind;
 	uint32_t page_size;
 	uint32_t index;
-	uint8_t reserved[24];
+	uint64_t huge_bytes;
+	uint8_t reserved[16];
 };
 
 /* shm_table.state */

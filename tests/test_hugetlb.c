@@ -94,6 +94,17 @@ static void check_hugetlb_arena(const char *hugepages_mode)
 	}
 	const struct shm_arena_header *h = (const void *)arena;
 	ck_assert_uint_eq(h->magic, SHM_ARENA_MAGIC);
+	/* The daemon measured its huge pages (smaps): every one, at start
+	 * and again for a report. */
+	uint64_t huge;
+	ck_assert_int_eq(shmdb_arena_huge_bytes(db, 0, &huge), 0);
+	ck_assert_uint_eq(huge, a.size);
+	shmdb_report *r;
+	ck_assert_int_eq(shmdb_report_get(db, &r), 0);
+	shmdb_report_free(r);
+	ck_assert_int_eq(shmdb_arena_huge_bytes(db, 0, &huge), 0);
+	ck_assert_uint_eq(huge, a.size);
+	ck_assert_int_eq(shmdb_arena_huge_bytes(db, m->arena_count, &huge), -ENOENT);
 
 	/* Sealed like any arena: no write access by any route. */
 	size_t len = 2 * page_kb * 1024;

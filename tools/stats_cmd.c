@@ -57,6 +57,9 @@ int stats_take(shmdb *db, struct stats_view *v)
 		e = take_tables(db, v);
 	if (!e)
 		e = shmdb_report_get(db, &v->report);
+	/* After the report: the daemon measured them for it. */
+	for (uint32_t i = 0; !e && i < v->narenas; i++)
+		e = shmdb_arena_huge_bytes(db, i, &v->huge_bytes[i]);
 	if (e) {
 		fprintf(stderr, "shmdb: stats: %s\n", shmdb_strerror(e));
 		stats_release(v);
@@ -86,10 +89,14 @@ static const char *kind_name(int flags)
 }
 
 /* Huge pages an arena takes: its size in pages of a hugetlb kind, else 0. */
-static uint64_t huge_pages(const shmdb_arena_info *a)
+/* Arena a's huge pages as the daemon measured them (its bytes on huge
+ * pages over the huge page's size: the arena's own, or 2 MiB for the
+ * transparent ones of a 4 KiB arena). */
+static uint64_t huge_pages(const struct stats_view *v, const shmdb_arena_info *a)
 {
-	bool huge = a->page_kind == SHMDB_PAGES_2M || a->page_kind == SHMDB_PAGES_1G;
-	return huge && a->page_size ? a->size / a->page_size : 0;
+	bool hugetlb = a->page_kind == SHMDB_PAGES_2M || a->page_kind == SHMDB_PAGES_1G;
+	uint64_t page = hugetlb && a->page_size ? a->page_size : 2u << 20;
+	return v->huge_bytes[a->index] / page;
 }
 
 /* The versions waiting for table id, from the report. */
@@ -158,7 +165,7 @@ static void text_memory(const struct stats_view *v, FILE *out)
 		fprintf(out, "  arena %u       node %d, %s pages, %s of %s in use, %" PRIu64
 			     " huge pages\n", ar->index, ar->numa_node,
 			shmdb_page_kind_name(ar->page_kind), human_bytes(ar->used, a),
-			human_bytes(ar->size, b), huge_pages(ar));
+			human_bytes(ar->size, b), huge_pages(v, ar));
 	}
 	fprintf(out, "reclamation     %s retired (%s kept for snapshots), %s freed, %" PRIu64
 		     " grace periods\n", human_bytes(st->mem_retired, a),
@@ -265,7 +272,8 @@ static cJSON *json_memory(const struct stats_view *v)
 		num(a, "page_size", ar->page_size);
 		num(a, "size", (double)ar->size);
 		num(a, "used", (double)ar->used);
-		num(a, "huge_pages", (double)huge_pages(ar));
+		num(a, "huge_pages", (double)huge_pages(v, ar));
+		num(a, "huge_bytes", (double)v->huge_bytes[ar->index]);
 		cJSON_AddItemToArray(arenas, a);
 	}
 	cJSON_AddItemToObject(m, "arenas", arenas);
@@ -465,7 +473,7 @@ static void prom_arenas(const struct stats_view *v, FILE *out)
 		for (unsigned i = 0; i < v->narenas; i++) {
 			const shmdb_arena_info *a = &v->arenas[i];
 			double x = m == 0 ? (double)a->size : m == 1 ? (double)a->used
-								 : (double)huge_pages(a);
+								 : (double)huge_pages(v, a);
 			fprintf(out, "shmdb_%s{arena=\"%u\",node=\"%d\"} %.17g\n", name[m], a->index,
 				a->numa_node, x);
 		}

@@ -21,6 +21,7 @@ struct stats_view {
 	shmdb_client_stats client;
 	unsigned narenas;
 	shmdb_arena_info arenas[64];
+	uint64_t huge_bytes[64];    /* each arena's, as the daemon measured them */
 	size_t ntables;
 	shmdb_table_info *tables;   /* in name order */
 	shmdb_report *report;       /* sessions, versions waiting */

@@ -9,12 +9,22 @@
  * file (ShmemPmdMapped, FilePmdMapped: transparent huge pages); their sum
  * is the arena's huge bytes. Only the daemon's main thread runs this; the
  * figure is stored relaxed, since a client reads it as a statistic only.
+ *
+ * Cost: the kernel walks the page tables of every mapping it lists, which
+ * for a big 4 KiB arena takes a while on the main thread (about 100 ms
+ * per 64 GiB). So after the start only 4K+THP arenas are measured again
+ * (hugetlb pages and plain 4 KiB ones do not change), at most every
+ * HUGE_USAGE_EVERY_NS.
  */
 #include "huge_usage.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "clock.h"
+#include "shmdb.h"
 
 /* The arena holding [lo, hi) of the daemon's address space, or -1. */
 static int arena_of(const struct store *s, uintptr_t lo, uintptr_t hi)
@@ -28,10 +38,26 @@ static int arena_of(const struct store *s, uintptr_t lo, uintptr_t hi)
 	return -1;
 }
 
-void huge_usage_publish(struct store *s)
+#define HUGE_USAGE_EVERY_NS (10 * 1000000000ull)
+
+/* Whether any arena of s may gain or lose transparent huge pages. */
+static bool any_thp(const struct store *s)
+{
+	for (unsigned i = 0; i < s->arena_count; i++)
+		if (s->meta->arena_table[i].page_kind == SHMDB_PAGES_4K_THP)
+			return true;
+	return false;
+}
+
+void huge_usage_publish(struct store *s, bool again)
 {
 	static const char *const fields[] = { "Shared_Hugetlb:", "Private_Hugetlb:",
 					      "ShmemPmdMapped:", "FilePmdMapped:" };
+	static uint64_t last_ns;
+	uint64_t now = shm_now_ns();
+	if (again && (!any_thp(s) || now - last_ns < HUGE_USAGE_EVERY_NS))
+		return;
+	last_ns = now;
 	FILE *f = fopen("/proc/self/smaps", "re");
 	if (!f)
 		return;

@@ -353,7 +353,7 @@ static void send_refusal(struct conn *c, int status)
 /* An admitted client asked for the report (proto.h): send it, and close. */
 static void send_report(struct server *srv, struct conn *c)
 {
-	huge_usage_publish(srv->store); /* read beside the report */
+	huge_usage_publish(srv->store, true); /* read beside the report */
 	int fd = -1, e = srv->waiting ? report_make(&srv->sessions, srv->waiting, &fd) : -ENOTSUP;
 	if (e) {
 		send_refusal(c, e);

@@ -184,7 +184,7 @@ int store_build(struct store *s, const struct config *c, const int *nodes, unsig
 		if (e)
 			goto fail;
 	}
-	huge_usage_publish(s); /* the arenas are populated: what they got */
+	huge_usage_publish(s, false); /* the arenas are populated: what they got */
 	e = make_doorbell(s, err, errlen);
 	if (e)
 		goto fail;

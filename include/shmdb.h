@@ -240,8 +240,9 @@ SHMDB_API int shmdb_arena_info_get(shmdb *db, uint32_t index, shmdb_arena_info *
  * shmdb_arena_huge_bytes - the bytes of arena `index` the kernel backs
  * with huge pages (hugetlb pages, or transparent huge pages of a 4 KiB
  * arena where shmem THP is on), as the daemon last measured them: at its
- * start, and each time a client takes a report (shmdb_report_get, `shmdb
- * stats`). From the meta segment, no system call. Returns 0, -EINVAL for a
+ * start, and for a 4K+THP arena (whose share can change) again when a
+ * client takes a report (shmdb_report_get, `shmdb stats`), at most every
+ * 10 s. From the meta segment, no system call. Returns 0, -EINVAL for a
  * NULL argument, or -ENOENT if index >= arena_count.
  */
 SHMDB_API int shmdb_arena_huge_bytes(shmdb *db, uint32_t index, uint64_t *bytes);

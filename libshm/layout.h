@@ -74,7 +74,8 @@ enum shm_daemon_state {
  *  36  u32 index       this entry's index, for cross-checking
  *  40  u64 huge_bytes  bytes of it the kernel backs with huge pages (hugetlb
  *                      or transparent), as the daemon last read them from
- *                      /proc/self/smaps (at start and at each report);
+ *                      /proc/self/smaps (at start; 4K+THP arenas again for
+ *                      a report, at most every 10 s);
  *                      written relaxed, a statistic (daemon/huge_usage.c).
  *                      0 from a daemon before it: the field was reserved
  *  48  u8  reserved[16] zero

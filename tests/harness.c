@@ -266,6 +266,12 @@ int test_run_suite_case(Suite *s, const char *tcase)
 int test_run(const char *prog, const char *const *args, char *out, size_t outcap, char *err,
 	     size_t errcap)
 {
+	return test_run_within(prog, args, out, outcap, err, errcap, TEST_CHILD_TIMEOUT_MS);
+}
+
+int test_run_within(const char *prog, const char *const *args, char *out, size_t outcap,
+		    char *err, size_t errcap, int timeout_ms)
+{
 	int po[2], pe[2];
 	ck_assert_int_eq(pipe(po), 0);
 	ck_assert_int_eq(pipe(pe), 0);
@@ -281,7 +287,7 @@ int test_run(const char *prog, const char *const *args, char *out, size_t outcap
 		dup2(pe[1], 2);
 		/* Kept across exec: a program that hangs ends, its pipes close,
 		 * and the reads and the wait below return. */
-		alarm((TEST_CHILD_TIMEOUT_MS + 999) / 1000);
+		alarm((unsigned)(timeout_ms + 999) / 1000);
 		execv(prog, (char *const *)argv);
 		_exit(127);
 	}
@@ -299,7 +305,7 @@ int test_run(const char *prog, const char *const *args, char *out, size_t outcap
 	close(po[0]);
 	close(pe[0]);
 	int st = 0;
-	wait_bounded(pid, TEST_CHILD_TIMEOUT_MS, &st);
+	wait_bounded(pid, timeout_ms, &st);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 

@@ -88,6 +88,10 @@ int test_run_suite_case(Suite *s, const char *tcase);
 int test_run(const char *prog, const char *const *args, char *out, size_t outcap, char *err,
 	     size_t errcap);
 
+/* test_run with a bound of its own (a build, not a quick tool run). */
+int test_run_within(const char *prog, const char *const *args, char *out, size_t outcap,
+		    char *err, size_t errcap, int timeout_ms);
+
 /* Path of the shmdbd and shmdb binaries of this build. */
 extern const char test_shmdbd_path[];
 extern const char test_shmdb_tool_path[];

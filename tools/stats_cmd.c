@@ -88,7 +88,6 @@ static const char *kind_name(int flags)
 	return flags & SHMDB_MULTI ? "multi" : flags & SHMDB_ORDERED ? "ordered" : "hash";
 }
 
-/* Huge pages an arena takes: its size in pages of a hugetlb kind, else 0. */
 /* Arena a's huge pages as the daemon measured them (its bytes on huge
  * pages over the huge page's size: the arena's own, or 2 MiB for the
  * transparent ones of a 4 KiB arena). */
@@ -130,7 +129,7 @@ static double per_second(uint64_t n, const shmdb_stats *st)
 static void text_writer(const shmdb_stats *st, FILE *out)
 {
 	fprintf(out, "writer          %" PRIu64 " commits, %" PRIu64 " operations in %.1f s "
-		     "(%.4g commits/s, %.4g operations/s); busy %.1f%%; %" PRIu64 " sleeps, %" PRIu64
+		     "(%.2f commits/s, %.2f operations/s); busy %.1f%%; %" PRIu64 " sleeps, %" PRIu64
 		     " woken by clients\n",
 		st->commits, st->ops, (double)st->writer_uptime_ns / 1e9,
 		per_second(st->commits, st), per_second(st->ops, st),
@@ -364,7 +363,9 @@ static int print_json(const struct stats_view *v, FILE *out)
 	for (int i = 0; i < 16; i++)
 		snprintf(id + 2 * i, 3, "%02x", v->info.store_id[i]);
 	cJSON_AddStringToObject(d, "store_id", id);
-	num(d, "started_ns", (double)v->info.started_ns);
+	char started[24]; /* past 2^53: as a string, exact */
+	snprintf(started, sizeof(started), "%" PRIu64, v->info.started_ns);
+	cJSON_AddStringToObject(d, "started_ns", started);
 	cJSON_AddBoolToObject(d, "running", v->info.running);
 	num(d, "attached_sessions", v->info.sessions);
 	num(d, "writer_cpu", v->info.writer_cpu);

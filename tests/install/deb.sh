@@ -7,7 +7,8 @@
 # private mount namespace where /run/systemd/system exists (postinst
 # enables and starts shmdbd.service, prerm stops it, postrm forgets it)
 # and where it does not (they do nothing). Exits non-zero, saying which
-# step failed, on any failure. Root only (the namespace).
+# step failed, on any failure. Root only, where unshare -m is allowed
+# (test_install checks both first).
 set -eu
 src=$1 out=$2
 step() { echo "== $*"; }
@@ -17,7 +18,7 @@ cmake -S "$src" -B "$out/build" -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_BUILD_TYPE=R
 	-DSHMDB_TESTS=OFF >/dev/null
 cmake --build "$out/build" -j"$(nproc)" >/dev/null
 (cd "$out/build" && cpack -G DEB >/dev/null)
-deb=$(ls "$out"/build/shmdb_*_amd64.deb 2>/dev/null | head -1)
+deb=$(ls "$out"/build/shmdb_*_"$(dpkg --print-architecture)".deb 2>/dev/null | head -1)
 [ -n "$deb" ] || fail "cpack made no .deb"
 step control
 depends=$(dpkg-deb -f "$deb" Depends)
@@ -27,12 +28,12 @@ done
 [ "$(dpkg-deb -f "$deb" Package)" = shmdb ] || fail "package name"
 step files
 files=$(dpkg-deb -c "$deb" | awk '{ print $6 }')
+lib=./usr/lib/$(gcc -print-multiarch) # GNUInstallDirs' libdir on Debian
 for f in ./usr/bin/shmdbd ./usr/bin/shmdbd-checkpoint ./usr/bin/shmdb ./usr/include/shmdb.h \
 	 ./etc/shmdb/shmdbd.conf ./usr/lib/systemd/system/shmdbd.service \
 	 ./usr/share/man/man8/shmdbd.8 ./usr/share/man/man1/shmdb.1 \
-	 ./usr/share/man/man3/libshmdb.3 ./usr/lib/x86_64-linux-gnu/libshmdb.so.2.0.0 \
-	 ./usr/lib/x86_64-linux-gnu/libshmdb.a ./usr/lib/x86_64-linux-gnu/pkgconfig/shmdb.pc \
-	 ./usr/lib/x86_64-linux-gnu/cmake/shmdb/shmdbConfig.cmake; do
+	 ./usr/share/man/man3/libshmdb.3 "$lib/libshmdb.so.2.0.0" "$lib/libshmdb.a" \
+	 "$lib/pkgconfig/shmdb.pc" "$lib/cmake/shmdb/shmdbConfig.cmake"; do
 	echo "$files" | grep -qx "$f" || fail "not in the package: $f"
 done
 echo "$files" | grep -q "^./usr/local" && fail "files under /usr/local"

@@ -459,8 +459,9 @@ static int write_json(const char *path, struct paced paced[POLICIES][NRATES],
 			cJSON *x = cJSON_CreateObject();
 			cJSON_AddStringToObject(x, "policy", policy_name[pol]);
 			json_number(x, "commits_per_s", rates[r]);
-			json_number(x, "p50_ns", (double)paced[pol][r].p50);
-			json_number(x, "p99_ns", (double)paced[pol][r].p99);
+			bool ran = paced[pol][r].cpu >= 0; /* (a failed run: cpu -1) */
+			json_measured(x, "p50_ns", ran ? (double)paced[pol][r].p50 : -1);
+			json_measured(x, "p99_ns", ran ? (double)paced[pol][r].p99 : -1);
 			json_measured(x, "daemon_cpu", paced[pol][r].cpu);
 			cJSON_AddItemToArray(pa, x);
 		}

@@ -19,7 +19,11 @@
  * applied, the index slot of operation i + 2 * APPLY_AHEAD, and the version
  * that operation i + APPLY_AHEAD's slot points to (the key's head, if the
  * tag matches) and the block its new version goes into, are already
- * loading. Each op otherwise waits on up to three misses in turn. Only
+ * loading. Each op otherwise waits on up to three misses in turn. The
+ * first ops' start earlier still, while prepare runs (apply_prefetch_slots
+ * before it, apply_prefetch_heads before it walks the ordered tables'
+ * trees): a short transaction's own misses then overlap its tree walk and
+ * prepare's checks instead of following them. Only
  * hints: what changes before an op runs makes a prefetch miss, never a
  * wrong answer. The helpers return addresses and the prefetches are issued
  * inline in the apply loop (prefetch_ahead is always inlined): GCC deletes
@@ -325,16 +329,33 @@ static uint64_t create_index(struct core *c, const struct pending_op *p, uint64_
 	return id;
 }
 
-void apply_ops(struct core *c, size_t nops, uint64_t ts, uint64_t *value)
+void apply_prefetch_slots(struct core *c, size_t nops)
 {
-	const struct pending_op *ops = c->scratch.ops;
 	const void *p;
-
-	*value = 0;
-	c->ncreated = 0;
 	for (size_t i = 0; i < nops && i < 2 * APPLY_AHEAD; i++)
 		if ((p = home_slot(c, i)))
 			__builtin_prefetch(p);
+}
+
+void apply_prefetch_heads(struct core *c, size_t nops)
+{
+	const struct pending_op *ops = c->scratch.ops;
+	const void *p;
+	for (size_t i = 0; i < nops && i < APPLY_AHEAD; i++) {
+		if (!ops[i].block)
+			continue;
+		if ((p = likely_head(c, i)))
+			__builtin_prefetch(p);
+		__builtin_prefetch(c->base + ops[i].block, 1);
+	}
+}
+
+void apply_ops(struct core *c, size_t nops, uint64_t ts, uint64_t *value)
+{
+	const struct pending_op *ops = c->scratch.ops;
+
+	*value = 0;
+	c->ncreated = 0;
 	for (size_t i = 0; i < nops; i++) {
 		const struct shm_op *o = &ops[i].op;
 		prefetch_ahead(c, i, nops);

@@ -11,6 +11,17 @@
 #include "core.h"
 
 /*
+ * apply_prefetch_slots - start loading the index slots the first of
+ * c->scratch.ops[0..nops) will write; before prepare. A hint only.
+ * apply_prefetch_heads - start loading the heads those slots name and the
+ * blocks prepare reserved for the first ops' versions; once the blocks are
+ * reserved, before the trees are walked. A hint only. apply_ops counts on
+ * both having been called for its first ops.
+ */
+void apply_prefetch_slots(struct core *c, size_t nops);
+void apply_prefetch_heads(struct core *c, size_t nops);
+
+/*
  * apply_ops - write c->scratch.ops[0..nops) at commit `ts`: build each
  * version in its reserved block, link it in front of its key's chain and
  * publish its slot; create, clear and drop tables and secondary indexes

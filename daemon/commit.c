@@ -127,6 +127,7 @@ static int commit(struct core *c, const uint8_t *buf, size_t len, uint64_t *comm
 		*commit_ts = c->applied_ts;
 		return 0;
 	}
+	apply_prefetch_slots(c, nops);
 	if ((r = reserve_created(c, nops, &ncreate)))
 		return r;
 	if ((r = refuse_at_critical(c, nops)))

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "apply.h"
 #include "catalog.h"
 #include "index.h"
 #include "rows.h"
@@ -691,9 +692,11 @@ int prepare(struct core *c, size_t *nops_io, uint64_t ts)
 	for (size_t k = 0; !err && k < ntt; k++, c->scratch.ntouched++)
 		if (!(tt[k].count_block = alloc_or_reclaim(c, SHM_COUNT_VERSION_SIZE, 1)))
 			err = -ENOSPC;
-	/* The ordered tables' new trees, then room to retire what each
-	 * commit may replace: a count version per table written, the nodes
-	 * the trees leave. */
+	/* The ordered tables' new trees (while what apply_ops reads first
+	 * loads), then room to retire what each commit may replace: a count
+	 * version per table written, the nodes the trees leave. */
+	if (!err)
+		apply_prefetch_heads(c, nops);
 	if (!err)
 		err = update_trees(c, nops, ts, dropped, ndropped);
 	if (!err && retire_reserve(c->retired, retires + ntt + tree_old_count(&c->tree)))

@@ -66,8 +66,9 @@ void huge_usage_publish(struct store *s, bool again)
 	char line[256];
 	while (fgets(line, sizeof(line), f)) {
 		uintptr_t lo, hi;
-		if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " ", &lo, &hi) == 2 && strchr(line, '-') &&
-		    line[0] != ' ') {
+		/* A mapping's first line: "lo-hi perms ..."; no field line
+		 * ("Name: value") parses as two hex numbers joined by '-'. */
+		if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR, &lo, &hi) == 2) {
 			in = arena_of(s, lo, hi);
 			continue;
 		}

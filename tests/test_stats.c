@@ -25,23 +25,44 @@
 
 static struct test_daemon d;
 
-/* A child and the pipes between it and the parent: `ready` up, `stop`
- * down (closing its write end ends the child). */
-struct holder {
+/* A child and the pipes between it and the parent: `ready` up (its first
+ * byte: it is set), `stop` down (closing its write end ends the child). */
+struct child {
 	int ready[2], stop[2];
 };
 
+/* In the child: keep its ends of the pipes, open the store and table
+ * `name` (created if missing). */
+static shmdb *child_begin(struct child *c, const char *name, shmdb_table *t)
+{
+	close(c->ready[0]);
+	close(c->stop[1]);
+	shmdb *db = test_child_open(&d);
+	CHILD_REQUIRE(shmdb_table_open(db, name, SHMDB_CREATE, t) == 0, 10);
+	return db;
+}
+
+/* In the parent: run fn in a child over c's pipes; return once it has
+ * sent its first byte up `ready`. */
+static pid_t child_start(struct child *c, void (*fn)(void *))
+{
+	ck_assert_int_eq(pipe(c->ready), 0);
+	ck_assert_int_eq(pipe(c->stop), 0);
+	pid_t pid = test_spawn(fn, c);
+	close(c->ready[1]);
+	close(c->stop[0]);
+	char ok;
+	ck_assert_int_eq(test_read_full(c->ready[0], &ok, 1, 20000), 0);
+	return pid;
+}
+
 /* A holder child: COMMITS one-put commits of keys k0.. of "hot", then a
  * snapshot held until the parent closes `stop`. */
-
 static void holder_child(void *arg)
 {
-	struct holder *h = arg;
-	close(h->ready[0]);
-	close(h->stop[1]);
-	shmdb *db = test_child_open(&d);
+	struct child *h = arg;
 	shmdb_table t;
-	CHILD_REQUIRE(shmdb_table_open(db, "hot", SHMDB_CREATE, &t) == 0, 10);
+	shmdb *db = child_begin(h, "hot", &t);
 	for (int i = 0; i < COMMITS; i++) {
 		char k[16];
 		snprintf(k, sizeof(k), "k%d", i);
@@ -57,15 +78,18 @@ static void holder_child(void *arg)
 	shmdb_close(db);
 }
 
-static pid_t start_holder(struct holder *h)
+/* A holder child, then each of its keys overwritten while its snapshot
+ * sees the version replaced: every one of those waits for the snapshot.
+ * Returns the holder's pid; *hot is its table. */
+static pid_t hold_and_overwrite(shmdb *db, struct child *h, shmdb_table *hot)
 {
-	ck_assert_int_eq(pipe(h->ready), 0);
-	ck_assert_int_eq(pipe(h->stop), 0);
-	pid_t pid = test_spawn(holder_child, h);
-	close(h->ready[1]);
-	close(h->stop[0]);
-	char ok;
-	ck_assert_int_eq(test_read_full(h->ready[0], &ok, 1, 20000), 0);
+	pid_t pid = child_start(h, holder_child);
+	ck_assert_int_eq(shmdb_table_open(db, "hot", 0, hot), 0);
+	for (int i = 0; i < COMMITS; i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "k%d", i);
+		ck_assert_int_eq(test_commit_put(db, *hot, k, &i, sizeof(i), NULL), 0);
+	}
 	return pid;
 }
 
@@ -81,17 +105,9 @@ START_TEST(report_and_stats_follow_the_clients)
 {
 	test_start_daemon(&d, "16M");
 	shmdb *db = test_open(&d);
-	struct holder h;
-	pid_t pid = start_holder(&h);
+	struct child h;
 	shmdb_table hot;
-	ck_assert_int_eq(shmdb_table_open(db, "hot", 0, &hot), 0);
-	/* Each key overwritten while the child's snapshot sees the version
-	 * it replaces: every one of those waits for the snapshot. */
-	for (int i = 0; i < COMMITS; i++) {
-		char k[16];
-		snprintf(k, sizeof(k), "k%d", i);
-		ck_assert_int_eq(test_commit_put(db, hot, k, &i, sizeof(i), NULL), 0);
-	}
+	pid_t pid = hold_and_overwrite(db, &h, &hot);
 
 	shmdb_stats st;
 	ck_assert_int_eq(shmdb_stats_get(db, &st), 0);
@@ -153,6 +169,18 @@ static cJSON *get(const cJSON *o, const char *path)
 	return (cJSON *)at;
 }
 
+/* `shmdb CMD --json` on this test's daemon, parsed (delete it after). */
+static cJSON *tool_json(const char *cmd)
+{
+	static char out[1 << 16], err[4096];
+	ck_assert_int_eq(test_run(test_shmdb_tool_path,
+				  (const char *const[]){ cmd, "--json", "--socket", d.sock, NULL },
+				  out, sizeof(out), err, sizeof(err)), 0);
+	cJSON *j = cJSON_Parse(out);
+	ck_assert_msg(j != NULL, "not JSON: %s", out);
+	return j;
+}
+
 START_TEST(stats_json_and_prometheus)
 {
 	test_start_daemon(&d, "16M");
@@ -164,11 +192,7 @@ START_TEST(stats_json_and_prometheus)
 		ck_assert_int_eq(test_commit_put(db, t, k, "v", 1, NULL), 0);
 	}
 	static char out[1 << 16], err[4096];
-	ck_assert_int_eq(test_run(test_shmdb_tool_path,
-				  (const char *const[]){ "stats", "--json", "--socket", d.sock, NULL },
-				  out, sizeof(out), err, sizeof(err)), 0);
-	cJSON *j = cJSON_Parse(out);
-	ck_assert_msg(j != NULL, "not JSON: %s", out);
+	cJSON *j = tool_json("stats");
 	ck_assert_double_ge(get(j, "writer.commits")->valuedouble, 21);
 	ck_assert_double_eq(get(j, "memory.total")->valuedouble, 16 << 20);
 	ck_assert_str_eq(get(j, "memory.pressure")->valuestring, "normal");
@@ -183,11 +207,7 @@ START_TEST(stats_json_and_prometheus)
 	ck_assert_int_eq(cJSON_GetArraySize(sessions), 2); /* this test's and the tool's */
 	cJSON_Delete(j);
 	/* status --json: the same figures, bytes exact. */
-	ck_assert_int_eq(test_run(test_shmdb_tool_path,
-				  (const char *const[]){ "status", "--json", "--socket", d.sock, NULL },
-				  out, sizeof(out), err, sizeof(err)), 0);
-	j = cJSON_Parse(out);
-	ck_assert_msg(j != NULL, "not JSON: %s", out);
+	j = tool_json("status");
 	shmdb_stats st;
 	ck_assert_int_eq(shmdb_stats_get(db, &st), 0);
 	ck_assert_double_eq(get(j, "memory.total")->valuedouble, (double)st.mem_total);
@@ -244,22 +264,20 @@ START_TEST(stats_json_and_prometheus)
 END_TEST
 
 /* A child that fills its ring while the daemon is stopped: it opens and
- * says so (a byte up `ready`), waits for a byte down `stop`, submits FILL_TXNS transactions of a
- * FILL_VALUE-byte value without waiting, a byte after each, waits for
- * them all, says so, and keeps its session until `stop` closes. Five fit in
- * the 512 KiB ring; the sixth finds it full. */
+ * says so (a byte up `ready`), waits for a byte down `stop`, submits
+ * FILL_TXNS transactions of a FILL_VALUE-byte value without waiting, a
+ * byte after each, waits for them all, says so, and keeps its session
+ * until `stop` closes. Five fit in the 512 KiB ring; the sixth finds it
+ * full. */
 #define FILL_VALUE (100u << 10)
 #define FILL_TXNS 8
 #define FILL_FIT 5
 
 static void filler_child(void *arg)
 {
-	struct holder *f = arg;
-	close(f->ready[0]);
-	close(f->stop[1]);
-	shmdb *db = test_child_open(&d);
+	struct child *f = arg;
 	shmdb_table t;
-	CHILD_REQUIRE(shmdb_table_open(db, "fill", SHMDB_CREATE, &t) == 0, 10);
+	shmdb *db = child_begin(f, "fill", &t);
 	static char v[FILL_VALUE];
 	char b = 1;
 	CHILD_REQUIRE(test_write_full(f->ready[1], &b, 1, 5000) == 0, 11);
@@ -300,15 +318,10 @@ static long voluntary_switches(pid_t pid)
 /* The filler's ring found full: it starts submitting with the daemon
  * stopped, and once five are in, its sixth waits (in sq_room, the only
  * place it sleeps: its switches climb) until the daemon goes on. */
-static pid_t fill_a_ring(struct holder *f)
+static pid_t fill_a_ring(struct child *f)
 {
-	ck_assert_int_eq(pipe(f->ready), 0);
-	ck_assert_int_eq(pipe(f->stop), 0);
-	pid_t pid = test_spawn(filler_child, f);
-	close(f->ready[1]);
-	close(f->stop[0]);
+	pid_t pid = child_start(f, filler_child);
 	char b = 1;
-	ck_assert_int_eq(test_read_full(f->ready[0], &b, 1, 20000), 0);
 	/* Nothing asserted while the daemon is stopped: a failure there
 	 * would leave it stopped for good, and the filler waiting on it. */
 	ck_assert_int_eq(kill(d.pid, SIGSTOP), 0);
@@ -366,16 +379,10 @@ START_TEST(every_figure_in_every_form)
 	} while (!st.mem_freed && test_now_ms() < end && (test_sleep_us(10000), 1));
 	ck_assert_uint_gt(st.mem_freed, 0);
 	/* A snapshot held, and versions kept for it. */
-	struct holder h;
-	pid_t holder = start_holder(&h);
+	struct child h;
 	shmdb_table hot;
-	ck_assert_int_eq(shmdb_table_open(db, "hot", 0, &hot), 0);
-	for (int i = 0; i < COMMITS; i++) {
-		char k[16];
-		snprintf(k, sizeof(k), "k%d", i);
-		ck_assert_int_eq(test_commit_put(db, hot, k, &i, sizeof(i), NULL), 0);
-	}
-	struct holder f;
+	pid_t holder = hold_and_overwrite(db, &h, &hot);
+	struct child f;
 	pid_t filler = fill_a_ring(&f);
 	/* The reclaimer publishes the snapshot figures after its next look
 	 * at the readers, which a commit brings. */
@@ -389,11 +396,7 @@ START_TEST(every_figure_in_every_form)
 
 	static char out[1 << 16], err[4096];
 	/* JSON. */
-	ck_assert_int_eq(test_run(test_shmdb_tool_path,
-				  (const char *const[]){ "stats", "--json", "--socket", d.sock, NULL },
-				  out, sizeof(out), err, sizeof(err)), 0);
-	cJSON *j = cJSON_Parse(out);
-	ck_assert_msg(j != NULL, "not JSON: %s", out);
+	cJSON *j = tool_json("stats");
 	ck_assert_double_gt(get(j, "writer.commits_per_s")->valuedouble, 0);
 	ck_assert_double_gt(get(j, "writer.ops_per_s")->valuedouble, 0);
 	double busy = get(j, "writer.busy_ratio")->valuedouble;

@@ -61,8 +61,9 @@ struct shmdb_cursor {
 					 * daemon that died: SHMDB_ENODAEMON */
 	/* A seek to a key the snapshot holds (ordered tables, not multimaps)
 	 * finds its record through the hash index: `found`, with the cursor
-	 * before it (after it once next returned it). The path to it is built
-	 * only when the cursor moves on (ordered.c, settle). NULL otherwise. */
+	 * before it (after it once next returned it). The seek takes the
+	 * path down to its leaf; the place in the leaf is found only when
+	 * the cursor moves on (ordered.c, settle). NULL otherwise. */
 	const struct shm_version *found;
 	int found_passed;
 	/* A secondary index (secondary_read.c): its definition and the

@@ -20,10 +20,11 @@
  * A cursor keeps the path from the root to its leaf (client_internal.h):
  * next and prev move within the leaf, and go up only as far as the first
  * ancestor with a sibling on that side. A seek to a key the snapshot holds
- * finds it through the table's hash index instead (the version a get
- * finds, the record the tree names for the snapshot), one probe against a
- * walk of the tree's levels, and builds the path only if the cursor moves
- * on. No system call, lock or allocation.
+ * finds its record through the table's hash index (the version a get
+ * finds, the record the tree names for the snapshot) while it walks the
+ * inner nodes down to the key's leaf, so that the probe's misses and the
+ * walk's overlap; it searches the leaf only if the cursor moves on. No
+ * system call, lock or allocation.
  */
 #include <errno.h>
 #include <poll.h>
@@ -61,6 +62,17 @@ static inline void prefetch_versions(const shmdb_cursor *c, const struct shm_nod
 	unsigned cnt = shm_node_count(n);
 	for (unsigned k = i; k < i + LEAF_AHEAD && k < cnt; k++)
 		__builtin_prefetch(ref_hint(c, n, k));
+}
+
+/* Start loading what a walk reads of leaf n (NULL: none) before its
+ * versions: its search lines and the first of its entries. */
+static inline void prefetch_leaf(const struct shm_node *n)
+{
+	if (!n)
+		return;
+	shm_prefetch_search(n);
+	__builtin_prefetch((const uint8_t *)n + SHM_SEARCH_BYTES);
+	__builtin_prefetch((const uint8_t *)n + SHM_SEARCH_BYTES + 64);
 }
 
 static const struct shm_node *child_of(const shmdb_cursor *c, const struct shm_node *n,
@@ -208,40 +220,63 @@ static inline void leave_start(shmdb_cursor *c, int to_first)
 	}
 }
 
-/* Position c before the first record >= t, or (above) > t. Its mark: by
- * mark_key, bytes of t's key that stay while the snapshot lives (NULL:
- * by the entry after the place; only a key, not a multimap pair, which
- * needs no mark: its leaves never change in place). */
-static void seek(shmdb_cursor *c, const struct shm_target *t, int above, const uint8_t *mark_key)
+/* Take c down from its root to the leaf that holds t's place: path and
+ * at of every inner node, and depth; the leaf's lines start loading, and
+ * place_in_leaf finds the place in it. */
+static void descend_to_leaf(shmdb_cursor *c, const struct shm_target *t)
 {
-	c->found = NULL;
-	leave_start(c, 0);
-	if (!c->depth)
-		return;
 	for (unsigned i = 0;; i++) {
 		const struct shm_node *n = c->path[i];
 		if (n->level == 0) {
 			c->depth = i + 1;
-			uint32_t g;
-			do {
-				g = leaf_gen(c, n);
-				unsigned at = shm_node_bound(n, t, above);
-				if (mark_key) {
-					c->at[i] = (uint16_t)at;
-					c->gen = g;
-				} else {
-					place(c, n, at, g);
-				}
-			} while (!shm_node_same(n, g));
-			if (mark_key)
-				set_mark(c, above ? MARK_AFTER : MARK_BEFORE, mark_key, t->klen);
-			prefetch_versions(c, n, c->at[i]);
 			return;
 		}
 		c->at[i] = (uint16_t)shm_node_child(n, t);
 		c->path[i + 1] = child_of(c, n, c->at[i]);
 		shm_prefetch_search(c->path[i + 1]);
 	}
+}
+
+/* Position c, whose path ends at the leaf that holds t's place
+ * (descend_to_leaf), before the first record >= t there, or (above) > t.
+ * Its mark: by mark_key, bytes of t's key that stay while the snapshot
+ * lives (NULL: by the entry after the place; only a key, not a multimap
+ * pair, which needs no mark: its leaves never change in place). */
+static void place_in_leaf(shmdb_cursor *c, const struct shm_target *t, int above,
+			  const uint8_t *mark_key)
+{
+	unsigned leaf = c->depth - 1;
+	const struct shm_node *n = c->path[leaf];
+	uint32_t g;
+	do {
+		g = leaf_gen(c, n);
+		unsigned at = shm_node_bound(n, t, above);
+		if (mark_key) {
+			c->at[leaf] = (uint16_t)at;
+			c->gen = g;
+		} else {
+			place(c, n, at, g);
+		}
+	} while (!shm_node_same(n, g));
+	if (mark_key)
+		set_mark(c, above ? MARK_AFTER : MARK_BEFORE, mark_key, t->klen);
+	prefetch_versions(c, n, c->at[leaf]);
+	/* Past the leaf's middle, where a walk forward asks for the next
+	 * leaf's lines (record): ask now. */
+	if (c->at[leaf] > shm_node_count(n) / 2)
+		prefetch_leaf(next_leaf(c));
+}
+
+/* Position c before the first record >= t, or (above) > t, its mark as
+ * place_in_leaf's. */
+static void seek(shmdb_cursor *c, const struct shm_target *t, int above, const uint8_t *mark_key)
+{
+	c->found = NULL;
+	leave_start(c, 0);
+	if (!c->depth)
+		return;
+	descend_to_leaf(c, t);
+	place_in_leaf(c, t, above, mark_key);
 }
 
 /* The version v as a record's views. */
@@ -274,26 +309,25 @@ static inline __attribute__((always_inline)) int record(const shmdb_cursor *c, c
 		__builtin_prefetch(ref_hint(c, n, i + LEAF_AHEAD));
 	else if ((next = next_leaf(c)) && i + LEAF_AHEAD - cnt < next->count)
 		__builtin_prefetch(ref_hint(c, next, i + LEAF_AHEAD - cnt));
-	if (i == cnt / 2 && (next = next_leaf(c))) {
-		shm_prefetch_search(next);
-		__builtin_prefetch((const uint8_t *)next + SHM_SEARCH_BYTES);
-		__builtin_prefetch((const uint8_t *)next + SHM_SEARCH_BYTES + 64);
-	}
+	if (i == cnt / 2)
+		prefetch_leaf(next_leaf(c));
 	if (!v || v->vlen == SHM_TOMBSTONE)
 		return 0;
 	views_of(v, key, val);
 	return 1;
 }
 
-/* A cursor placed by its key's hash probe takes its path now: before that
- * record or, once next returned it, after it. The snapshot's tree holds
- * the key (the snapshot sees a version of it that is no tombstone), so the
- * search ends before it and a step passes it. */
+/* A cursor placed by its key's hash probe takes its place in its leaf
+ * now (the seek took the path down to it): before that record or, once
+ * next returned it, after it. The snapshot's tree holds the key (the
+ * snapshot sees a version of it that is no tombstone), so the search ends
+ * before it and a step passes it. */
 static void settle(shmdb_cursor *c)
 {
 	const struct shm_version *v = c->found;
 	struct shm_target t = shm_target_of(v->key, v->klen, v->key, 0, 0);
-	seek(c, &t, c->found_passed, v->key);
+	c->found = NULL;
+	place_in_leaf(c, &t, c->found_passed, v->key);
 }
 
 static int ordered_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
@@ -391,25 +425,36 @@ static int ordered_prev(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 
 int shm_ordered_seek(shmdb_cursor *c, const void *key, size_t klen)
 {
+	struct shm_target t = shm_target_of(key, klen, key, 0, (c->kind & SHM_KIND_MULTI) != 0);
+	const uint8_t *mark = NULL;
+	if (!(c->kind & SHM_KIND_MULTI) && klen <= sizeof(c->seek_key))
+		mark = memcpy(c->seek_key, key, klen);
+	c->found = NULL;
+	leave_start(c, 0);
+	if (!c->depth)
+		return outcome(c, 0);
 	/* A key the snapshot holds is found through the hash index; not on a
 	 * multimap (its pairs are in the tree only), nor on an index that is
-	 * not unique (a value is never a whole key of its entries). */
+	 * not unique (a value is never a whole key of its entries). The walk
+	 * down to the key's leaf comes first, while the probe's slot loads:
+	 * the tree's misses and the index's overlap, and a step after the
+	 * record found only searches the leaf (settle). */
 	if (!(c->kind & SHM_KIND_MULTI) &&
 	    (c->kind & (SHM_KIND_INDEX | SHM_KIND_UNIQUE)) != SHM_KIND_INDEX) {
+		uint64_t h = shm_key_hash(key, klen);
+		__builtin_prefetch(&c->slots[h & c->mask]);
+		descend_to_leaf(c, &t);
 		const struct shm_version *v =
-			shm_lookup(c->r->base, c->slots, c->mask, shm_key_hash(key, klen), key,
-				   (uint32_t)klen, c->r->snap);
+			shm_lookup(c->r->base, c->slots, c->mask, h, key, (uint32_t)klen, c->r->snap);
 		if (v && v->vlen != SHM_TOMBSTONE) {
 			c->found = v;
 			c->found_passed = 0;
 			return outcome(c, 0);
 		}
+	} else {
+		descend_to_leaf(c, &t);
 	}
-	struct shm_target t = shm_target_of(key, klen, key, 0, (c->kind & SHM_KIND_MULTI) != 0);
-	const uint8_t *mark = NULL;
-	if (!(c->kind & SHM_KIND_MULTI) && klen <= sizeof(c->seek_key))
-		mark = memcpy(c->seek_key, key, klen);
-	seek(c, &t, 0, mark);
+	place_in_leaf(c, &t, 0, mark);
 	return outcome(c, 0);
 }
 

@@ -32,14 +32,20 @@ static size_t find(const struct reach *r, uint64_t off)
 	return i;
 }
 
-static int grow(struct reach *r)
+/* The smallest table; a table of over that many entries per note is
+ * made smaller. */
+#define REACH_MIN_CAP 1024u
+#define REACH_SPARSE 16u
+
+/* Move the notes into a table of cap entries (a power of two that holds
+ * them). 0, or -ENOMEM (nothing moved). */
+static int resize(struct reach *r, size_t cap)
 {
-	size_t cap = r->cap ? 2 * r->cap : 1024;
 	struct reach_note *v = calloc(cap, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	struct reach old = *r;
-	*r = (struct reach){ .v = v, .n = old.n, .cap = cap };
+	*r = (struct reach){ .v = v, .n = old.n, .cap = cap, .until_max = old.until_max };
 	for (size_t i = 0; i < old.cap; i++)
 		if (old.v[i].off)
 			r->v[find(r, old.v[i].off)] = old.v[i];
@@ -50,10 +56,12 @@ static int grow(struct reach *r)
 int reach_note(struct reach *r, uint64_t off, uint64_t from, uint64_t until, uint32_t table)
 {
 	if ((r->n + 1) * 4 >= r->cap * 3) {
-		int err = grow(r);
+		int err = resize(r, r->cap ? 2 * r->cap : REACH_MIN_CAP);
 		if (err)
 			return err;
 	}
+	if (!r->n || until > r->until_max)
+		r->until_max = until;
 	struct reach_note *e = &r->v[find(r, off)];
 	if (!e->off) {
 		*e = (struct reach_note){ .off = off, .from = from, .until = until, .table = table };
@@ -127,5 +135,14 @@ void reach_forget_table(struct reach *r, uint32_t table)
 
 void reach_forget_before(struct reach *r, uint64_t horizon)
 {
+	if (horizon >= r->until_max) {
+		reach_free(r);
+		return;
+	}
 	forget_if(r, needed_before, horizon);
+	size_t cap = r->cap;
+	while (cap > REACH_MIN_CAP && r->n * REACH_SPARSE < cap)
+		cap /= 2;
+	if (cap < r->cap)
+		resize(r, cap); /* -ENOMEM: it stays as big */
 }

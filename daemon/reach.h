@@ -37,7 +37,9 @@ struct reach_note {
 
 struct reach {
 	struct reach_note *v;
-	size_t n, cap;  /* cap: 0 or a power of two */
+	size_t n, cap;      /* cap: 0 or a power of two */
+	uint64_t until_max; /* the latest until of a note since the table was
+			     * last empty: from there on no note is needed */
 };
 
 void reach_free(struct reach *r);
@@ -54,7 +56,9 @@ uint64_t reach_take(struct reach *r, uint64_t off);
 /* Forget the notes of table (cleared or dropped). */
 void reach_forget_table(struct reach *r, uint32_t table);
 
-/* Forget the notes no snapshot from `horizon` on needs (until <= horizon). */
+/* Forget the notes no snapshot from `horizon` on needs (until <= horizon),
+ * and give back the room of the table they leave mostly empty: a probe of
+ * a big table costs a cache miss at every overwrite. */
 void reach_forget_before(struct reach *r, uint64_t horizon);
 
 #endif /* SHMDBD_REACH_H */

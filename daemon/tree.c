@@ -99,8 +99,9 @@ void tree_begin(struct tree_writer *w, uint64_t horizon)
 	w->fresh.n = 0;
 	w->old.n = 0;
 	w->stores.n = 0;
-	/* Each time the notes have doubled, those no snapshot needs go. */
-	if (w->reach.n >= w->reach_purge_at) {
+	/* Each time the notes have doubled, those no snapshot needs go; all
+	 * of them once no snapshot needs any. */
+	if (w->reach.n && (w->reach.n >= w->reach_purge_at || horizon >= w->reach.until_max)) {
 		reach_forget_before(&w->reach, horizon);
 		w->reach_purge_at = w->reach.n < 32 ? 64 : 2 * w->reach.n;
 	}
@@ -434,11 +435,12 @@ static int change_in_place(struct tree_writer *w, struct tree_upd *u, uint64_t o
 	return 1;
 }
 
-/* Node `off` stays as it is: its entry, unchanged, goes to `out`. */
-static int keep_node(struct tree_writer *w, uint64_t off, struct tree_vec *out)
+/* Node `off` stays as it is: its entry, unchanged, goes to `out`. Its
+ * first entry's bytes are read only if its parent is written (tree_emit):
+ * most parents stay too, and the reads cost two cache misses. */
+static int keep_node(uint64_t off, struct tree_vec *out)
 {
-	struct tree_ent e = tree_ent_at(tree_node_at(w, off), 0);
-	e.ref = off;
+	struct tree_ent e = { .ref = off, .kept = 1 };
 	return tree_vec_push(out, &e);
 }
 
@@ -527,8 +529,13 @@ static int update_node(struct tree_writer *w, struct tree_upd *u, uint64_t off,
 	struct tree_vec *v = &w->lvl[level];
 	int err = 0;
 	if (level == 0) {
+		/* The rest of the leaf past its search lines: its entries and
+		 * keys, which the search reads on a tie and a change after,
+		 * load alongside the search instead of after it. */
+		if (node)
+			prefetch_node(node);
 		if (node && !carry && change_in_place(w, u, off, node, ch, n, &err))
-			return err ? err : keep_node(w, off, out);
+			return err ? err : keep_node(off, out);
 		if (!node || carry || !tree_merge_direct(w, u, node, ch, n, out, &err)) {
 			err = merge_leaf(w, u, node, ch, n, carry);
 			if (!err)
@@ -562,7 +569,7 @@ static int update_node(struct tree_writer *w, struct tree_upd *u, uint64_t off,
 			x->to = (uint32_t)v->n;
 		}
 		if (!err && children_kept(node, v, sp))
-			return keep_node(w, off, out);
+			return keep_node(off, out);
 		if (!err && !patch_inner(w, u, node, v, sp, out, &err))
 			err = rebuild_inner(w, u, node, v, sp, out);
 	}

@@ -124,13 +124,20 @@ static int write_node(struct tree_writer *w, struct tree_upd *u, const struct tr
 }
 
 /* Write v's entries as nodes at `level`, as few as the limits allow with
- * the entries spread evenly, and add an entry naming each to `out`. */
-int tree_emit(struct tree_writer *w, struct tree_upd *u, const struct tree_vec *v, unsigned level,
+ * the entries spread evenly, and add an entry naming each to `out` (a
+ * kept entry of v is read in first: its node's first entry). */
+int tree_emit(struct tree_writer *w, struct tree_upd *u, struct tree_vec *v, unsigned level,
 		struct tree_vec *out)
 {
 	size_t n = v->n, data = 0;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		if (v->e[i].kept) {
+			uint64_t off = v->e[i].ref;
+			v->e[i] = tree_ent_at(tree_node_at(w, off), 0);
+			v->e[i].ref = off;
+		}
 		data += v->e[i].klen + v->e[i].vlen;
+	}
 	size_t k = (n + SHM_NODE_MAX - 1) / SHM_NODE_MAX;
 	size_t kb = (shm_node_size(n, data) + NODE_TARGET_BYTES - 1) / NODE_TARGET_BYTES;
 	if (kb > k)
@@ -168,6 +175,8 @@ int tree_emit(struct tree_writer *w, struct tree_upd *u, const struct tree_vec *
 int tree_same_entry(const struct tree_writer *w, const struct shm_node *n, unsigned i,
 		      const struct tree_ent *e)
 {
+	if (e->kept)
+		return e->ref == shm_node_ref(n)[i];
 	const struct shm_node_entry *o = &shm_node_ent(n)[i];
 	const uint8_t *ob = (const uint8_t *)n + o->off;
 	return e->klen == o->klen && e->vlen == o->vlen && !memcmp(e->key, ob, o->klen) &&

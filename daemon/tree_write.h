@@ -28,6 +28,9 @@ struct tree_ent {
 	uint16_t klen;
 	uint16_t vlen;
 	uint8_t fresh;  /* ref is a node this transaction wrote */
+	uint8_t kept;   /* ref is a node the transaction kept as it was: only
+			 * ref is set, the rest is its first entry's, read
+			 * only if a node is written with it (tree_emit) */
 };
 
 /* One tree_update: its table's kind, its commit and its counts. */
@@ -89,13 +92,15 @@ int tree_vec_push(struct tree_vec *v, const struct tree_ent *e);
 int tree_offs_push(struct tree_offs *o, uint64_t off);
 
 /* Write v's entries as nodes at `level`, as few as the limits allow with
- * the entries spread evenly, and add an entry naming each to `out`. 0,
+ * the entries spread evenly, and add an entry naming each to `out` (a
+ * kept entry of v is read in first: its node's first entry). 0,
  * -ENOSPC or -ENOMEM; what was written is in w->fresh either way. */
-int tree_emit(struct tree_writer *w, struct tree_upd *u, const struct tree_vec *v, unsigned level,
+int tree_emit(struct tree_writer *w, struct tree_upd *u, struct tree_vec *v, unsigned level,
 	      struct tree_vec *out);
 
 /* Whether entry e puts the same key (and value) where node n's entry i
- * is, naming a node not left small: then n keeps its shape. */
+ * is, naming a node not left small (a kept entry: the node n names
+ * there): then n keeps its shape. */
 int tree_same_entry(const struct tree_writer *w, const struct shm_node *n, unsigned i,
 		    const struct tree_ent *e);
 

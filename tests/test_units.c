@@ -682,6 +682,36 @@ START_TEST(reach_notes_against_a_model)
 }
 END_TEST
 
+/* A table the notes leave mostly empty gets smaller, and one none of
+ * whose notes a snapshot needs any more is given back whole: a probe of a
+ * big table costs a cache miss at every overwrite. */
+START_TEST(reach_table_shrinks_when_notes_go)
+{
+	struct reach r = { 0 };
+	for (uint64_t k = 0; k < 100000; k++)
+		ck_assert_int_eq(reach_note(&r, 4096 + 8 * k, k, 1000 + k, 1), 0);
+	size_t big = r.cap;
+	ck_assert_uint_ge(big, 131072);
+	/* Keep the 100 newest: until 1000 + k > horizon for k >= 99900. */
+	reach_forget_before(&r, 1000 + 99899);
+	ck_assert_uint_eq(r.n, 100);
+	ck_assert_uint_le(r.cap, 2048);
+	for (uint64_t k = 99890; k < 100000; k++)
+		ck_assert_uint_eq(reach_take(&r, 4096 + 8 * k), k < 99900 ? UINT64_MAX : k);
+	ck_assert_uint_eq(r.n, 0);
+	ck_assert_int_eq(reach_note(&r, 8, 5, 50, 1), 0);
+	ck_assert_int_eq(reach_note(&r, 16, 6, 60, 1), 0);
+	reach_forget_before(&r, 59);
+	ck_assert_uint_eq(r.n, 1);
+	ck_assert_uint_gt(r.cap, 0);
+	reach_forget_before(&r, 60);
+	ck_assert_uint_eq(r.n, 0);
+	ck_assert_uint_eq(r.cap, 0);
+	ck_assert_uint_eq(reach_take(&r, 16), UINT64_MAX);
+	reach_free(&r);
+}
+END_TEST
+
 START_TEST(allocator_reuses_without_overlap)
 {
 	static const size_t sizes[] = { 16, 24, 48, 60, 100, 152, 160, 300, 1000, 5000 };
@@ -816,6 +846,7 @@ int main(void)
 	tcase_add_test(tc, allocator_reuses_without_overlap);
 	tcase_add_test(tc, allocator_cuts_large_free_blocks_for_small_ones);
 	tcase_add_test(tc, reach_notes_against_a_model);
+	tcase_add_test(tc, reach_table_shrinks_when_notes_go);
 	tcase_add_test(tc, buffer_grows_by_doubling);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);

@@ -429,7 +429,8 @@ static int change_in_place(struct tree_writer *w, struct tree_upd *u, uint64_t o
 		s->v[s->n++] = (struct tree_store){ .leaf = off, .ref = ch[k].ref,
 						    .key = add[k] ? ch[k].key : NULL,
 						    .prefix = ch[k].prefix, .i = at[k],
-						    .klen = ch[k].klen };
+						    .klen = ch[k].klen, .count = node->count,
+						    .cap = node->cap };
 	}
 	u->records += (int64_t)adds;
 	return 1;
@@ -695,11 +696,12 @@ static void change_leaf(struct shm_node *leaf, const struct tree_store *st, size
 }
 
 /* Leaves whose changes start loading while the one before them changes. */
-#define CHANGE_AHEAD 8
+#define CHANGE_AHEAD 16
 
 /* Start loading, for writing, what the change st makes to its leaf: its
  * header, and each array from the change's place to its end (what moves
- * up, or the ref stored). */
+ * up, or the ref stored). The leaf's count and cap come with the change:
+ * reading its header here would wait for it. */
 static void prefetch_change(const struct tree_writer *w, const struct tree_store *st)
 {
 	if (!st->leaf)
@@ -707,9 +709,9 @@ static void prefetch_change(const struct tree_writer *w, const struct tree_store
 	const struct shm_node *n = tree_node_at(w, st->leaf);
 	__builtin_prefetch(n, 1);
 	const uint64_t *prefix = shm_node_prefix(n);
-	unsigned end = st->key ? n->count : st->i + 1;
+	unsigned end = st->key ? st->count : st->i + 1;
 	for (unsigned a = 0; a < 3; a++)
-		for (const uint64_t *p = prefix + a * n->cap + st->i; p < prefix + a * n->cap + end;
+		for (const uint64_t *p = prefix + a * st->cap + st->i; p < prefix + a * st->cap + end;
 		     p += 8)
 			__builtin_prefetch(p, 1);
 }

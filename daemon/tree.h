@@ -73,6 +73,8 @@ struct tree_store {
 	uint64_t prefix;
 	uint32_t i;
 	uint32_t klen;
+	uint16_t count, cap;  /* the leaf's when the change was queued: what
+			       * its prefetch reads instead of the leaf */
 };
 
 struct tree_stores {

@@ -16,6 +16,9 @@ static int change_order(const void *pa, const void *pb)
 	const struct tree_change *a = pa, *b = pb;
 	if (a->table != b->table)
 		return a->table < b->table ? -1 : 1;
+	/* Most keys differ in their first 8 bytes. */
+	if (a->prefix != b->prefix)
+		return a->prefix < b->prefix ? -1 : 1;
 	int r = shm_bytes_cmp(a->key, a->klen, b->key, b->klen);
 	if (r)
 		return r;
@@ -29,7 +32,8 @@ static int change_order(const void *pa, const void *pb)
 
 static int same_place(const struct tree_change *a, const struct tree_change *b, int with_val)
 {
-	return a->table == b->table && a->klen == b->klen && !memcmp(a->key, b->key, a->klen) &&
+	return a->table == b->table && a->prefix == b->prefix && a->klen == b->klen &&
+	       !memcmp(a->key, b->key, a->klen) &&
 	       (!with_val || (a->vlen == b->vlen && !memcmp(a->val, b->val, a->vlen)));
 }
 

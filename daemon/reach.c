@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 static size_t home(const struct reach *r, uint64_t off)
 {
@@ -136,7 +137,15 @@ void reach_forget_table(struct reach *r, uint32_t table)
 void reach_forget_before(struct reach *r, uint64_t horizon)
 {
 	if (horizon >= r->until_max) {
-		reach_free(r);
+		/* All go: a big table is given back, a small one kept for
+		 * the next notes (a bulk load replaces leaves at every
+		 * commit). */
+		if (r->cap > REACH_MIN_CAP) {
+			reach_free(r);
+		} else {
+			memset(r->v, 0, r->cap * sizeof(*r->v));
+			r->n = 0;
+		}
 		return;
 	}
 	forget_if(r, needed_before, horizon);

@@ -692,6 +692,14 @@ START_TEST(reach_table_shrinks_when_notes_go)
 		ck_assert_int_eq(reach_note(&r, 4096 + 8 * k, k, 1000 + k, 1), 0);
 	size_t big = r.cap;
 	ck_assert_uint_ge(big, 131072);
+	/* All of a big table go: it is given back. */
+	struct reach all = { 0 };
+	for (uint64_t k = 0; k < 10000; k++)
+		ck_assert_int_eq(reach_note(&all, 4096 + 8 * k, k, 100 + k, 1), 0);
+	reach_forget_before(&all, 100 + 9999);
+	ck_assert_uint_eq(all.n, 0);
+	ck_assert_uint_eq(all.cap, 0);
+	reach_free(&all);
 	/* Keep the 100 newest: until 1000 + k > horizon for k >= 99900. */
 	reach_forget_before(&r, 1000 + 99899);
 	ck_assert_uint_eq(r.n, 100);
@@ -706,8 +714,11 @@ START_TEST(reach_table_shrinks_when_notes_go)
 	ck_assert_uint_gt(r.cap, 0);
 	reach_forget_before(&r, 60);
 	ck_assert_uint_eq(r.n, 0);
-	ck_assert_uint_eq(r.cap, 0);
+	ck_assert_uint_le(r.cap, 1024);
 	ck_assert_uint_eq(reach_take(&r, 16), UINT64_MAX);
+	ck_assert_uint_eq(reach_take(&r, 8), UINT64_MAX);
+	ck_assert_int_eq(reach_note(&r, 16, 7, 70, 1), 0);
+	ck_assert_uint_eq(reach_take(&r, 16), 7);
 	reach_free(&r);
 }
 END_TEST

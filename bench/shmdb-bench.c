@@ -115,6 +115,8 @@ static const struct bench_system *const systems[NSYS] = {
 
 static struct bench_params params;
 static const struct bench_system *running; /* for the signal handler */
+/* The systems whose ordered store is up: the signal handler stops them. */
+static const struct bench_system *ordered_up[NSYS];
 static pid_t main_pid;
 /* The client processes forked and not yet reaped: the signal handler kills
  * them by pid. */
@@ -132,6 +134,9 @@ static void on_signal(int sig)
 	params.interrupted = 1;
 	if (running)
 		running->stop(&params);
+	for (int s = 0; s < NSYS; s++)
+		if (ordered_up[s])
+			ordered_up[s]->stop(&params);
 	rmdir(dir);
 	signal(sig, SIG_DFL);
 	raise(sig);
@@ -555,7 +560,9 @@ static int run_pinned(int s)
  * table, and, for shmdb, in a hash table too, for the figures that compare
  * the two kinds; and a multimap of as many pairs over records / 100 keys
  * (LMDB: an MDB_DUPSORT database), pair j under the key of record
- * j % keys. A reader process pinned to the client cpu, in one snapshot (a
+ * j % keys. Every system's store is loaded first, and stays up while the
+ * readers run in rounds, each system's in turn (ORDERED_ROUNDS). A reader
+ * process pinned to the client cpu, in one snapshot (a
  * read transaction), passes over the ordered table in key order checking
  * every record and their order (untimed: the warm-up), then times a full
  * scan; seeks to random records' keys, reading the record there (each
@@ -568,33 +575,95 @@ static int run_pinned(int s)
  * inserts of new keys, shmdb's into the hash and the ordered table in turns
  * of 1,000. Memory is the ordered table's own bytes (shmdb_tables) and
  * LMDB's data file up to its last page in use, per record. */
-static struct bench_ordered *ordres; /* [NSYS], shared with the readers */
+static struct bench_ordered *ordres; /* [NSYS]: loads and commits */
 static double ordered_s;             /* how long the ordered workloads took */
 
-static int run_ordered(const struct bench_system *s, struct bench_ordered *o)
+/* The readers run in rounds, each system once a round, the order turned
+ * round every other one, into ordround[round][system] (shared with the
+ * readers); each figure is the median over the rounds, and each ratio the
+ * median of the rounds' ratios. The host's speed drifts over seconds, and
+ * a system timed only before the other would take the drift for its own. */
+#define ORDERED_ROUNDS 3
+static struct bench_ordered (*ordround)[NSYS];
+
+/* One round's reader of system s, in a process of its own. */
+static int read_ordered(const struct bench_system *s, struct bench_ordered *o)
 {
-	running = s;
-	bench_pin(params.client_cpu);
-	int err = s->ordered_load(&params, o);
-	if (!err) {
-		pid_t reader = spawn();
-		if (reader == 0) {
-			bench_pin(params.client_cpu);
-			/* Recording faults on nothing: the pages are written once. */
-			hist_prefault(&o->seek);
-			hist_prefault(&o->get);
-			hist_prefault(&o->hash_get);
-			_exit(s->ordered_read(&params, o) ? 1 : 0);
-		}
-		err = reap(reader) ? 0 : -1;
+	pid_t reader = spawn();
+	if (reader == 0) {
+		bench_pin(params.client_cpu);
+		/* Recording faults on nothing: the pages are written once. */
+		hist_prefault(&o->seek);
+		hist_prefault(&o->get);
+		hist_prefault(&o->hash_get);
+		_exit(s->ordered_read(&params, o) ? 1 : 0);
 	}
-	if (!err)
-		err = s->ordered_write(&params, o);
-	s->stop(&params);
-	running = NULL;
-	if (err)
-		fprintf(stderr, "shmdb-bench: %s: an ordered workload failed\n", s->name);
-	return err;
+	return reap(reader) ? 0 : -1;
+}
+
+/* The ordered workloads of the systems `on`: every store loaded, the
+ * readers' rounds, then each system's commits; every store stopped.
+ * Returns whether one failed. */
+static int run_ordered(const int *on)
+{
+	int failed = 0;
+	bench_pin(params.client_cpu);
+	for (int s = 0; s < NSYS && !failed; s++) {
+		if (!on[s] || !systems[s]->ordered_load)
+			continue;
+		printf("loading the ordered workloads' records into %s...\n", systems[s]->name);
+		fflush(stdout);
+		ordered_up[s] = systems[s];
+		if (systems[s]->ordered_load(&params, &ordres[s])) {
+			fprintf(stderr, "shmdb-bench: %s: the ordered load failed\n", systems[s]->name);
+			failed = 1;
+		}
+	}
+	if (!failed)
+		printf("running the ordered reads: %d rounds, each system in turn...\n",
+		       ORDERED_ROUNDS);
+	fflush(stdout);
+	for (int r = 0; !failed && r < ORDERED_ROUNDS; r++) {
+		for (int k = 0; k < NSYS && !failed; k++) {
+			int s = r % 2 ? NSYS - 1 - k : k;
+			if (ordered_up[s] && read_ordered(systems[s], &ordround[r][s])) {
+				fprintf(stderr, "shmdb-bench: %s: an ordered read failed\n",
+					systems[s]->name);
+				failed = 1;
+			}
+		}
+	}
+	for (int s = 0; s < NSYS; s++) {
+		if (!ordered_up[s])
+			continue;
+		if (!failed) {
+			printf("running the ordered commits on %s...\n", systems[s]->name);
+			fflush(stdout);
+			if (systems[s]->ordered_write(&params, &ordres[s])) {
+				fprintf(stderr, "shmdb-bench: %s: the ordered commits failed\n",
+					systems[s]->name);
+				failed = 1;
+			}
+		}
+		systems[s]->stop(&params);
+		ordered_up[s] = NULL;
+	}
+	return failed;
+}
+
+/* System s's figures of round r: its loads and commits, and that round's
+ * reads. */
+static struct bench_ordered ordered_round(int r, int s)
+{
+	struct bench_ordered o = ordres[s];
+	const struct bench_ordered *rd = &ordround[r][s];
+	o.seek = rd->seek;
+	o.range_rps = rd->range_rps;
+	o.scan_rps = rd->scan_rps;
+	o.get = rd->get;
+	o.hash_get = rd->hash_get;
+	o.multi_pps = rd->multi_pps;
+	return o;
 }
 
 /* ---- rows ------------------------------------------------------------------
@@ -670,12 +739,17 @@ static void print_value(double v, int decimals)
 		printf(" %12.*f", decimals, v);
 }
 
-static void print_ratio(double a, double b)
+static void print_ratio_of(double r)
 {
-	if (a < 0 || b <= 0)
+	if (isnan(r))
 		printf(" %9s", "-");
 	else
-		printf(" %9.2f", a / b);
+		printf(" %9.2f", r);
+}
+
+static void print_ratio(double a, double b)
+{
+	print_ratio_of(a < 0 || b <= 0 ? NAN : a / b);
 }
 
 static int collect(struct figure *f, const struct bench_result *res, const int *on)
@@ -895,6 +969,7 @@ struct ordered_figure {
 	const char *unit;
 	int decimals;
 	double shmdb, lmdb, hash; /* -1: no such figure */
+	double lmdb_ratio, hash_ratio; /* shmdb's over each, NAN: none */
 	int vs;                   /* what the target compares shmdb with */
 	const char *target;       /* NULL: none */
 	double limit;             /* the ratio it allows: at most for ns, at
@@ -910,20 +985,20 @@ static double ratio_of(double a, double b)
 /* "met", "missed", or NULL where there is no verdict. */
 static const char *verdict(const struct ordered_figure *f)
 {
-	double r = ratio_of(f->shmdb, f->vs == VS_HASH ? f->hash : f->lmdb);
+	double r = f->vs == VS_HASH ? f->hash_ratio : f->lmdb_ratio;
 	if (!f->target || f->limit == 0 || f->vs == VS_NONE || isnan(r))
 		return NULL;
 	return (f->lower ? r <= f->limit : r >= f->limit) ? "met" : "missed";
 }
 
-static int collect_ordered(struct ordered_figure *f, const int *on)
+/* The figures of one round: shmdb's sh and LMDB's lm (NULL: not run). */
+static int round_figures(struct ordered_figure *f, const struct bench_ordered *sh,
+			 const struct bench_ordered *lm)
 {
-	const struct bench_ordered *sh = on[SYS_SHMDB] ? &ordres[SYS_SHMDB] : NULL;
-	const struct bench_ordered *lm = on[SYS_LMDB] ? &ordres[SYS_LMDB] : NULL;
 	int n = 0;
 #define OFIG(label, unit, decimals, lower, vs, target, limit, shv, lmv, hashv)                \
 	f[n++] = (struct ordered_figure){ label, unit, decimals, sh ? (shv) : -1, lm ? (lmv) : -1, \
-					  sh ? (hashv) : -1, vs, target, limit, lower }
+					  sh ? (hashv) : -1, NAN, NAN, vs, target, limit, lower }
 #define RATE(x) ((x) > 0 ? (x) : -1)
 	OFIG("seek + read p50", "ns", 0, 1, VS_LMDB, "<= 0.5 x LMDB", 0.5, ns(&sh->seek, 0.5),
 	     ns(&lm->seek, 0.5), -1);
@@ -959,6 +1034,58 @@ static int collect_ordered(struct ordered_figure *f, const int *on)
 	return n;
 }
 
+static int by_value(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* The median of v[0..n) (NAN and negative values, which stand for none,
+ * left out; -1 if that leaves none). */
+static double median_of(double *v, int n)
+{
+	int k = 0;
+	for (int i = 0; i < n; i++)
+		if (v[i] >= 0)
+			v[k++] = v[i];
+	if (!k)
+		return -1;
+	qsort(v, (size_t)k, sizeof(*v), by_value);
+	return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+}
+
+/* The ordered figures: each the median over the rounds, each ratio the
+ * median of the rounds' ratios. */
+static int collect_ordered(struct ordered_figure *f, const int *on)
+{
+	struct ordered_figure per[ORDERED_ROUNDS][24];
+	int n = 0;
+	for (int r = 0; r < ORDERED_ROUNDS; r++) {
+		struct bench_ordered sh = ordered_round(r, SYS_SHMDB), lm = ordered_round(r, SYS_LMDB);
+		n = round_figures(per[r], on[SYS_SHMDB] ? &sh : NULL, on[SYS_LMDB] ? &lm : NULL);
+	}
+	for (int i = 0; i < n; i++) {
+		double v[4][ORDERED_ROUNDS];
+		for (int r = 0; r < ORDERED_ROUNDS; r++) {
+			v[0][r] = per[r][i].shmdb;
+			v[1][r] = per[r][i].lmdb;
+			v[2][r] = per[r][i].hash;
+			v[3][r] = ratio_of(per[r][i].shmdb, per[r][i].lmdb);
+		}
+		f[i] = per[0][i];
+		f[i].shmdb = median_of(v[0], ORDERED_ROUNDS);
+		f[i].lmdb = median_of(v[1], ORDERED_ROUNDS);
+		f[i].hash = median_of(v[2], ORDERED_ROUNDS);
+		double rl = median_of(v[3], ORDERED_ROUNDS);
+		f[i].lmdb_ratio = rl < 0 ? NAN : rl;
+		for (int r = 0; r < ORDERED_ROUNDS; r++)
+			v[3][r] = ratio_of(per[r][i].shmdb, per[r][i].hash);
+		double rh = median_of(v[3], ORDERED_ROUNDS);
+		f[i].hash_ratio = rh < 0 ? NAN : rh;
+	}
+	return n;
+}
+
 static void print_ordered(const struct ordered_figure *f, int n)
 {
 	uint64_t mkeys = bench_multi_keys(&params);
@@ -973,16 +1100,19 @@ static void print_ordered(const struct ordered_figure *f, int n)
 		printf("%-28s %-6s", f[i].name, f[i].unit);
 		print_value(f[i].shmdb, f[i].decimals);
 		print_value(f[i].lmdb, f[i].decimals);
-		print_ratio(f[i].shmdb, f[i].lmdb);
+		print_ratio_of(f[i].lmdb_ratio);
 		print_value(f[i].hash, f[i].decimals);
-		print_ratio(f[i].shmdb, f[i].hash);
+		print_ratio_of(f[i].hash_ratio);
 		const char *v = verdict(&f[i]);
 		if (f[i].target)
 			printf("  %s%s%s%s", f[i].target, v ? " (" : "", v ? v : "", v ? ")" : "");
 		printf("\n");
 	}
 	printf("ratios are shmdb's figure over LMDB's, and shmdb's on the ordered table over the same "
-	       "on a hash table;\nmemory: shmdb's table bytes (shmdb_tables: index, tree, versions), "
+	       "on a hash table;\nthe reads ran in %d rounds, each system in turn: each figure is the "
+	       "median of the rounds', each ratio\nthe median of the rounds' ratios;\nmemory: ",
+	       ORDERED_ROUNDS);
+	printf("shmdb's table bytes (shmdb_tables: index, tree, versions), "
 	       "LMDB's data file up to its last page in use\n(free pages included; its tree's own "
 	       "pages below it)\n");
 }
@@ -1002,8 +1132,8 @@ static void write_json_ordered(cJSON *root, const struct ordered_figure *f, int 
 		json_number(fo, "shmdb", f[i].shmdb < 0 ? NAN : f[i].shmdb);
 		json_number(fo, "lmdb", f[i].lmdb < 0 ? NAN : f[i].lmdb);
 		json_number(fo, "shmdb_hash", f[i].hash < 0 ? NAN : f[i].hash);
-		json_number(fo, "lmdb_ratio", ratio_of(f[i].shmdb, f[i].lmdb));
-		json_number(fo, "hash_ratio", ratio_of(f[i].shmdb, f[i].hash));
+		json_number(fo, "lmdb_ratio", f[i].lmdb_ratio);
+		json_number(fo, "hash_ratio", f[i].hash_ratio);
 		if (f[i].target)
 			cJSON_AddStringToObject(fo, "target", f[i].target);
 		const char *v = verdict(&f[i]);
@@ -1240,17 +1370,26 @@ static int check_rows(int s)
 	return !ok;
 }
 
+/* Whether system s's ordered round r has every figure. */
+static int ordered_round_whole(int r, int s)
+{
+	struct bench_ordered o = ordered_round(r, s);
+	int ok = o.load_rps > 0 && o.bytes_per_rec > 0 && o.seek.count == params.gets / 4 &&
+		 o.range_rps > 0 && o.scan_rps > 0 && o.commit.count == params.commits &&
+		 o.insert.count == params.commits && o.multi_load_rps > 0 && o.multi_pps > 0 &&
+		 o.multi_bytes_per_pair > 0;
+	if (s == SYS_SHMDB)
+		ok = ok && o.hash_load_rps > 0 && o.hash_bytes_per_rec > 0 &&
+		     o.get.count == params.gets && o.hash_get.count == params.gets &&
+		     o.hash_commit.count == params.commits && o.hash_insert.count == params.commits;
+	return ok;
+}
+
 static int check_ordered(int s)
 {
-	const struct bench_ordered *o = &ordres[s];
-	int ok = o->load_rps > 0 && o->bytes_per_rec > 0 && o->seek.count == params.gets / 4 &&
-		 o->range_rps > 0 && o->scan_rps > 0 && o->commit.count == params.commits &&
-		 o->insert.count == params.commits && o->multi_load_rps > 0 && o->multi_pps > 0 &&
-		 o->multi_bytes_per_pair > 0;
-	if (s == SYS_SHMDB)
-		ok = ok && o->hash_load_rps > 0 && o->hash_bytes_per_rec > 0 &&
-		     o->get.count == params.gets && o->hash_get.count == params.gets &&
-		     o->hash_commit.count == params.commits && o->hash_insert.count == params.commits;
+	int ok = 1;
+	for (int r = 0; r < ORDERED_ROUNDS; r++)
+		ok = ok && ordered_round_whole(r, s);
 	if (!ok)
 		fprintf(stderr, "shmdb-bench: %s produced no figure for some ordered workload\n",
 			systems[s]->name);
@@ -1485,15 +1624,13 @@ int main(int argc, char **argv)
 	int ordered_ran = 0;
 	ordres = mmap(NULL, sizeof(*ordres) * NSYS, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 		      -1, 0);
-	if (ordres == MAP_FAILED)
+	ordround = mmap(NULL, sizeof(*ordround) * ORDERED_ROUNDS, PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (ordres == MAP_FAILED || ordround == MAP_FAILED)
 		return 1;
-	for (int s = 0; (runs & RUN_ORDERED) && s < NSYS; s++) {
-		if (!on[s] || !systems[s]->ordered_load)
-			continue;
+	if (runs & RUN_ORDERED) {
 		ordered_ran = 1;
-		printf("running the ordered workloads on %s...\n", systems[s]->name);
-		fflush(stdout);
-		if (run_ordered(systems[s], &ordres[s]))
+		if (run_ordered(on))
 			failed = 1;
 	}
 	ordered_s = (double)(bench_now_ns() - ordered_t0) / 1e9;

@@ -93,8 +93,9 @@ struct bench_overwrite {
 /* The ordered workloads (see shmdb-bench.c): the records in an ordered
  * table (LMDB: its B+tree), loaded in random key order, and a multimap
  * (LMDB: an MDB_DUPSORT database). Figures -1 or empty histograms where a
- * system has none. Lives in shared memory: the reader process fills its
- * part. */
+ * system has none. Lives in shared memory: the loads and commits fill
+ * one per system, each round's reader process the read figures of one of
+ * its own (shmdb-bench.c, ordered_round). */
 struct bench_ordered {
 	double load_rps;        /* bulk load of the ordered table, 1,000-put txns */
 	double hash_load_rps;   /* shmdb: the same records into a hash table */

@@ -38,6 +38,11 @@ static size_t find(const struct reach *r, uint64_t off)
 #define REACH_MIN_CAP 1024u
 #define REACH_SPARSE 16u
 
+int reach_sparse(const struct reach *r)
+{
+	return r->cap > REACH_MIN_CAP && r->n * REACH_SPARSE < r->cap;
+}
+
 /* Move the notes into a table of cap entries (a power of two that holds
  * them). 0, or -ENOMEM (nothing moved). */
 static int resize(struct reach *r, size_t cap)
@@ -142,7 +147,7 @@ void reach_forget_before(struct reach *r, uint64_t horizon)
 		 * commit). */
 		if (r->cap > REACH_MIN_CAP) {
 			reach_free(r);
-		} else {
+		} else if (r->cap) {
 			memset(r->v, 0, r->cap * sizeof(*r->v));
 			r->n = 0;
 		}
@@ -151,7 +156,7 @@ void reach_forget_before(struct reach *r, uint64_t horizon)
 	forget_if(r, needed_before, horizon);
 	size_t cap = r->cap;
 	while (cap > REACH_MIN_CAP && r->n * REACH_SPARSE < cap)
-		cap /= 2;
+		cap /= 2; /* (n < cap * 3 / 4 still: n < cap / 16 before) */
 	if (cap < r->cap)
 		resize(r, cap); /* -ENOMEM: it stays as big */
 }

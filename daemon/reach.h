@@ -56,6 +56,10 @@ uint64_t reach_take(struct reach *r, uint64_t off);
 /* Forget the notes of table (cleared or dropped). */
 void reach_forget_table(struct reach *r, uint32_t table);
 
+/* Whether the table has room for many more notes than it holds (takes
+ * emptied it): reach_forget_before would make it smaller. */
+int reach_sparse(const struct reach *r);
+
 /* Forget the notes no snapshot from `horizon` on needs (until <= horizon),
  * and give back the room of the table they leave mostly empty: a probe of
  * a big table costs a cache miss at every overwrite. */

@@ -100,8 +100,10 @@ void tree_begin(struct tree_writer *w, uint64_t horizon)
 	w->old.n = 0;
 	w->stores.n = 0;
 	/* Each time the notes have doubled, those no snapshot needs go; all
-	 * of them once no snapshot needs any. */
-	if (w->reach.n && (w->reach.n >= w->reach_purge_at || horizon >= w->reach.until_max)) {
+	 * of them once no snapshot needs any; and when takes left the table
+	 * mostly empty, it gets smaller. */
+	if (w->reach.n && (w->reach.n >= w->reach_purge_at || horizon >= w->reach.until_max ||
+			   reach_sparse(&w->reach))) {
 		reach_forget_before(&w->reach, horizon);
 		w->reach_purge_at = w->reach.n < 32 ? 64 : 2 * w->reach.n;
 	}
@@ -437,8 +439,8 @@ static int change_in_place(struct tree_writer *w, struct tree_upd *u, uint64_t o
 }
 
 /* Node `off` stays as it is: its entry, unchanged, goes to `out`. Its
- * first entry's bytes are read only if its parent is written (tree_emit):
- * most parents stay too, and the reads cost two cache misses. */
+ * first entry's bytes are read only if its parent is rebuilt (tree_emit):
+ * most parents stay or are patched, and the reads cost two cache misses. */
 static int keep_node(uint64_t off, struct tree_vec *out)
 {
 	struct tree_ent e = { .ref = off, .kept = 1 };
@@ -724,8 +726,8 @@ void tree_store_refs(struct tree_writer *w, const struct tree_result *r)
 		size_t e = k + 1;
 		while (e < r->stores_to && w->stores.v[e].leaf == s->leaf)
 			e++;
-		/* The first change of each leaf CHANGE_AHEAD leaves on: its
-		 * header arrives first (the rest waits on it: a hint). */
+		/* The first change of each leaf CHANGE_AHEAD leaves on
+		 * starts loading (prefetch_change). */
 		for (; ahead < r->stores_to && seen < CHANGE_AHEAD; ahead++)
 			if (ahead == r->stores_from || w->stores.v[ahead].leaf != w->stores.v[ahead - 1].leaf) {
 				prefetch_change(w, &w->stores.v[ahead]);

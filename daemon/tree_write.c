@@ -171,7 +171,8 @@ int tree_emit(struct tree_writer *w, struct tree_upd *u, struct tree_vec *v, uns
 }
 
 /* Whether entry e puts the same key (and value) where node n's entry i
- * is, naming a node not left small: then n keeps its shape. */
+ * is, naming a node not left small (a kept entry: the node n names
+ * there): then n keeps its shape. */
 int tree_same_entry(const struct tree_writer *w, const struct shm_node *n, unsigned i,
 		      const struct tree_ent *e)
 {

@@ -692,6 +692,7 @@ START_TEST(reach_table_shrinks_when_notes_go)
 		ck_assert_int_eq(reach_note(&r, 4096 + 8 * k, k, 1000 + k, 1), 0);
 	size_t big = r.cap;
 	ck_assert_uint_ge(big, 131072);
+	ck_assert(!reach_sparse(&r));
 	/* All of a big table go: it is given back. */
 	struct reach all = { 0 };
 	for (uint64_t k = 0; k < 10000; k++)
@@ -704,6 +705,23 @@ START_TEST(reach_table_shrinks_when_notes_go)
 	reach_forget_before(&r, 1000 + 99899);
 	ck_assert_uint_eq(r.n, 100);
 	ck_assert_uint_le(r.cap, 2048);
+	/* Takes leave a big table mostly empty: it says so. */
+	struct reach taken = { 0 };
+	for (uint64_t k = 0; k < 10000; k++)
+		ck_assert_int_eq(reach_note(&taken, 4096 + 8 * k, k, 100000, 1), 0);
+	for (uint64_t k = 0; k < 9900; k++)
+		ck_assert_uint_eq(reach_take(&taken, 4096 + 8 * k), k);
+	ck_assert(reach_sparse(&taken));
+	reach_forget_before(&taken, 10);
+	ck_assert_uint_eq(taken.n, 100);
+	ck_assert(!reach_sparse(&taken));
+	for (uint64_t k = 9900; k < 10000; k++)
+		ck_assert_uint_eq(reach_take(&taken, 4096 + 8 * k), k);
+	reach_free(&taken);
+	/* Forgetting on a table never made is no fault. */
+	struct reach none = { 0 };
+	reach_forget_before(&none, 5);
+	ck_assert_uint_eq(none.cap, 0);
 	for (uint64_t k = 99890; k < 100000; k++)
 		ck_assert_uint_eq(reach_take(&r, 4096 + 8 * k), k < 99900 ? UINT64_MAX : k);
 	ck_assert_uint_eq(r.n, 0);

@@ -123,11 +123,12 @@ static int drain_add(struct reclaimer *rc, const struct retired *it)
 	}
 	struct drain *d = &rc->drains[rc->ndrains++];
 	if (it->kind == RETIRED_TREE) {
-		*d = (struct drain){ .depth = 1 };
+		*d = (struct drain){ .depth = 1, .bytes = retired_bytes(it) };
 		d->node[0] = it->off;
 		d->next[0] = 0;
 	} else {
-		*d = (struct drain){ .word = it->off, .versions = it->end > rc->retired->horizon };
+		*d = (struct drain){ .word = it->off, .bytes = retired_bytes(it),
+				     .versions = it->end > rc->retired->horizon };
 	}
 	return 0;
 }
@@ -146,6 +147,7 @@ static bool drain_tree(struct reclaimer *rc, struct drain *d, uint64_t *budget)
 		}
 		alloc_put(rc->alloc, d->node[top], n->bytes);
 		rc->freed += n->bytes;
+		d->bytes -= d->bytes < n->bytes ? d->bytes : n->bytes;
 		d->depth--;
 		(*budget)--;
 	}
@@ -313,7 +315,18 @@ static void pass_work(struct reclaimer *rc, uint64_t budget)
 	}
 }
 
-/* Publish oldest_snapshot, arena use and the retire figures. */
+/* The bytes of the items being freed in steps, not freed yet. */
+static uint64_t draining_bytes(const struct reclaimer *rc)
+{
+	uint64_t b = 0;
+	for (size_t i = 0; i < rc->ndrains; i++)
+		b += rc->drains[i].bytes;
+	return b;
+}
+
+/* Publish oldest_snapshot, arena use and the retire figures. A dropped or
+ * cleared table's contents count as retired until the last step frees
+ * them, not only until they are judged free. */
 static void publish_figures(struct reclaimer *rc)
 {
 	struct shm_meta *m = rc->meta;
@@ -321,7 +334,8 @@ static void publish_figures(struct reclaimer *rc)
 	__atomic_store_n(&m->oldest_snapshot, rc->retired->horizon, __ATOMIC_RELAXED);
 	__atomic_store_n(&m->reclaimed_bytes, m->reclaimed_bytes + rc->freed, __ATOMIC_RELAXED);
 	rc->freed = 0;
-	__atomic_store_n(&m->retired_bytes, rc->retired->bytes + pinned, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->retired_bytes, rc->retired->bytes + pinned + draining_bytes(rc),
+			 __ATOMIC_RELAXED);
 	__atomic_store_n(&m->pinned_bytes, pinned, __ATOMIC_RELAXED);
 	__atomic_store_n(&m->snapshots, (uint32_t)rc->live.n, __ATOMIC_RELAXED);
 	__atomic_store_n(&m->oldest_pid, rc->live.n ? (uint32_t)rc->live.v[0].pid : 0,
@@ -348,6 +362,11 @@ bool reclaimer_holds(const struct reclaimer *rc)
 		return false;
 	return retire_count(rc->retired) || rc->pins.n || rc->rejudge.n || rc->ndrains ||
 	       alloc_versions_held(rc->alloc);
+}
+
+bool reclaimer_busy(const struct reclaimer *rc)
+{
+	return rc->pass || rc->ndrains;
 }
 
 bool reclaimer_waiting(const struct reclaimer *rc)

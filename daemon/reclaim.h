@@ -38,6 +38,9 @@
 struct drain {
 	uint64_t word;       /* the index; 0 for a tree */
 	uint64_t pos;        /* the next slot to free */
+	uint64_t bytes;      /* its item's bytes not freed yet (an index's
+			      * own, a tree's nodes'): still in the retired
+			      * figure (mem_retired) until they are */
 	bool versions;       /* free heads as pruned versions (alloc.h) */
 	/* A tree, freed children first: the path to the node being freed,
 	 * and the next child to go down to at each step of it. */
@@ -105,6 +108,12 @@ void reclaimer_step(struct reclaimer *rc, uint64_t now_ns);
  * pass is under way, or enough was retired or enough time passed while
  * reclamation waits. */
 bool reclaimer_due(const struct reclaimer *rc, uint64_t now_ns);
+
+/* reclaimer_busy - whether a step would free something now, with no
+ * grace period to wait for: a pass under way, or a cleared or dropped
+ * table's contents being freed. An idle writer takes such steps one after
+ * another, looking at its rings between them, instead of one per park. */
+bool reclaimer_busy(const struct reclaimer *rc);
 
 /*
  * reclaimer_waiting - whether reclamation has anything to do: retired or

@@ -262,6 +262,16 @@ static void *writer_main(void *arg)
 			continue;
 		}
 		quiet = true;
+		/* Memory to give back now: a step at a time, the rings looked
+		 * at between steps, not a step per park (a dropped table of a
+		 * million records would take a minute to come back). */
+		if (reclaimer_busy(&w->reclaimer)) {
+			urcu_memb_read_lock();
+			reclaim_step(w, now);
+			urcu_memb_read_unlock();
+			now = shm_now_ns();
+			continue;
+		}
 		/* Only backoff uses it: spin and sleep spare the system call. */
 		if (w->idle.policy == IDLE_BACKOFF &&
 		    now - w->idle.looked_ns >= IDLE_CONTENTION_EVERY_NS) {

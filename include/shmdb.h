@@ -648,9 +648,12 @@ typedef struct shmdb_stats {
 	uint64_t oldest_snapshot;  /* oldest snapshot still held by a reader, or commit_ts if none */
 	uint32_t sessions;
 	uint64_t mem_retired;      /* bytes no new snapshot can see, waiting for the
-				    * snapshots that still see them to end (mem_pinned)
-				    * or for the daemon's next reclamation pass; about
-				    * that much of mem_used comes back then */
+				    * snapshots that still see them to end (mem_pinned),
+				    * for the daemon's next reclamation pass, or for
+				    * the steps that free a cleared or dropped table
+				    * (its index or tree: the records it names come
+				    * back with it); about that much of mem_used comes
+				    * back then */
 	/* Who holds memory, as of the daemon's last reclamation pass: */
 	uint32_t snapshots;        /* distinct snapshots held by readers */
 	uint32_t oldest_pid;       /* process holding the oldest snapshot, 0 if none */

@@ -290,22 +290,27 @@ static void pass_work(struct reclaimer *rc, uint64_t budget)
 {
 	struct retire_queue *q = rc->retired;
 	const struct retired *it;
+	rc->stuck = false;
 	while (rc->pass && budget) {
 		if (rc->rejudge.n) {
 			if (rc->rejudge.n > JUDGE_AHEAD)
 				prefetch_judged(rc, &rc->rejudge.items[rc->rejudge.n - 1 - JUDGE_AHEAD]);
 			it = &rc->rejudge.items[rc->rejudge.n - 1];
 			uint64_t bytes = retired_bytes(it);
-			if (judge(rc, it))
+			if (judge(rc, it)) {
+				rc->stuck = true;
 				return;
+			}
 			rc->rejudge.n--;
 			rc->rejudge.bytes -= bytes;
 		} else if (next_ended_group(rc)) {
 			continue;
 		} else if ((it = retire_peek(q)) && it->end <= rc->graced) {
 			prefetch_judged(rc, retire_at(q, JUDGE_AHEAD));
-			if (judge(rc, it))
+			if (judge(rc, it)) {
+				rc->stuck = true;
 				return;
+			}
 			retire_pop(q);
 		} else {
 			rc->pass = false;
@@ -366,7 +371,7 @@ bool reclaimer_holds(const struct reclaimer *rc)
 
 bool reclaimer_busy(const struct reclaimer *rc)
 {
-	return rc->pass || rc->ndrains;
+	return rc->ndrains || (rc->pass && !rc->stuck);
 }
 
 bool reclaimer_waiting(const struct reclaimer *rc)

@@ -62,6 +62,9 @@ struct reclaimer {
 	/* The pass under way: the live snapshots of one sweep, and the items it
 	 * may judge (retired at or before `graced`). */
 	bool pass;
+	bool stuck;                    /* the pass's last step could not judge an
+					* item (memory short): no step after step
+					* (reclaimer_busy) until a park */
 	uint64_t graced;               /* the last commit a grace period followed */
 	struct snapset live;
 	struct pin_group rejudge;      /* a group whose snapshot ended, being judged */
@@ -110,9 +113,10 @@ void reclaimer_step(struct reclaimer *rc, uint64_t now_ns);
 bool reclaimer_due(const struct reclaimer *rc, uint64_t now_ns);
 
 /* reclaimer_busy - whether a step would free something now, with no
- * grace period to wait for: a pass under way, or a cleared or dropped
- * table's contents being freed. An idle writer takes such steps one after
- * another, looking at its rings between them, instead of one per park. */
+ * grace period to wait for: a pass under way (unless its last step was
+ * short of memory), or a cleared or dropped table's contents being freed.
+ * An idle writer takes such steps one after another, looking at its rings
+ * between them, instead of one per park. */
 bool reclaimer_busy(const struct reclaimer *rc);
 
 /*

@@ -8,9 +8,11 @@
  * room while retired memory waits, it asks (core.h's pressure hook) and the
  * reclaimer frees what no snapshot needs at once. The reclaimer otherwise
  * takes a step after a pass over the sessions when it says one is due
- * (reclaimer_due): a bounded one, so that commits keep flowing. After each
- * step the memory monitor (pressure.h) reads the arenas' level, which
- * makes the next steps eager from high on.
+ * (reclaimer_due): a bounded one, so that commits keep flowing; with no
+ * transaction waiting and memory it can free now (reclaimer_busy), a step
+ * after every pass instead of parking. After each step the memory monitor
+ * (pressure.h) reads the arenas' level, which makes the next steps eager
+ * from high on.
  *
  * The writer's state per session (its ring state) lives in the session's
  * opaque bytes, allocated with the session by the main thread and freed

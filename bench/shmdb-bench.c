@@ -1055,6 +1055,16 @@ static double median_of(double *v, int n)
 	return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
 }
 
+/* The median of the rounds' ratios a[r] / b[r], NAN if none has one. */
+static double median_ratio(const double *a, const double *b)
+{
+	double r[ORDERED_ROUNDS];
+	for (int i = 0; i < ORDERED_ROUNDS; i++)
+		r[i] = ratio_of(a[i], b[i]);
+	double m = median_of(r, ORDERED_ROUNDS);
+	return m < 0 ? NAN : m;
+}
+
 /* The ordered figures: each the median over the rounds, each ratio the
  * median of the rounds' ratios. */
 static int collect_ordered(struct ordered_figure *f, const int *on)
@@ -1068,23 +1078,18 @@ static int collect_ordered(struct ordered_figure *f, const int *on)
 		n = round_figures(per[r], on[SYS_SHMDB] ? &sh : NULL, on[SYS_LMDB] ? &lm : NULL);
 	}
 	for (int i = 0; i < n; i++) {
-		double v[4][ORDERED_ROUNDS];
+		double sh[ORDERED_ROUNDS], lm[ORDERED_ROUNDS], ha[ORDERED_ROUNDS];
 		for (int r = 0; r < ORDERED_ROUNDS; r++) {
-			v[0][r] = per[r][i].shmdb;
-			v[1][r] = per[r][i].lmdb;
-			v[2][r] = per[r][i].hash;
-			v[3][r] = ratio_of(per[r][i].shmdb, per[r][i].lmdb);
+			sh[r] = per[r][i].shmdb;
+			lm[r] = per[r][i].lmdb;
+			ha[r] = per[r][i].hash;
 		}
 		f[i] = per[0][i];
-		f[i].shmdb = median_of(v[0], ORDERED_ROUNDS);
-		f[i].lmdb = median_of(v[1], ORDERED_ROUNDS);
-		f[i].hash = median_of(v[2], ORDERED_ROUNDS);
-		double rl = median_of(v[3], ORDERED_ROUNDS);
-		f[i].lmdb_ratio = rl < 0 ? NAN : rl;
-		for (int r = 0; r < ORDERED_ROUNDS; r++)
-			v[3][r] = ratio_of(per[r][i].shmdb, per[r][i].hash);
-		double rh = median_of(v[3], ORDERED_ROUNDS);
-		f[i].hash_ratio = rh < 0 ? NAN : rh;
+		f[i].lmdb_ratio = median_ratio(sh, lm);
+		f[i].hash_ratio = median_ratio(sh, ha);
+		f[i].shmdb = median_of(sh, ORDERED_ROUNDS);
+		f[i].lmdb = median_of(lm, ORDERED_ROUNDS);
+		f[i].hash = median_of(ha, ORDERED_ROUNDS);
 	}
 	return n;
 }

@@ -247,9 +247,13 @@ static void *writer_main(void *arg)
 			count_pass(w, done, tsc_span(pass_start, tsc_now()));
 		finish_pass(w, l);
 		session_list_put(l);
-		/* The clock only after work or every CLOCK_EVERY_IDLE empty
-		 * passes: an empty pass costs about as much as reading it. */
-		if (done || ++idle_passes % CLOCK_EVERY_IDLE == 0) {
+		/* The clock only after work, memory to give back now
+		 * (reclaimer_busy: a step per pass, not one per park; a
+		 * dropped table of a million records would take a minute to
+		 * come back), or every CLOCK_EVERY_IDLE empty passes: an empty
+		 * pass costs about as much as reading it. */
+		bool busy = reclaimer_busy(&w->reclaimer);
+		if (done || busy || ++idle_passes % CLOCK_EVERY_IDLE == 0) {
 			now = shm_now_ns();
 			if (reclaimer_due(&w->reclaimer, now))
 				reclaim_step(w, now);
@@ -264,16 +268,8 @@ static void *writer_main(void *arg)
 			continue;
 		}
 		quiet = true;
-		/* Memory to give back now: a step at a time, the rings looked
-		 * at between steps, not a step per park (a dropped table of a
-		 * million records would take a minute to come back). */
-		if (reclaimer_busy(&w->reclaimer)) {
-			urcu_memb_read_lock();
-			reclaim_step(w, now);
-			urcu_memb_read_unlock();
-			now = shm_now_ns();
+		if (busy)
 			continue;
-		}
 		/* Only backoff uses it: spin and sleep spare the system call. */
 		if (w->idle.policy == IDLE_BACKOFF &&
 		    now - w->idle.looked_ns >= IDLE_CONTENTION_EVERY_NS) {

@@ -24,11 +24,13 @@
  *     (idle_woke): a lead grown past the period would end timed parks,
  *     and with them the samples that could bring it back.
  * And one fact: whether the writer's cpu is contended (it was preempted
- * since the last look). Then polling would take the time of the threads
- * that share the cpu, the committing client's own among them: backoff
- * yields the cpu between its looks instead (a yield is a system call; a
- * park and its wake-up cost a sleeping cpu's wake, twenty times that on
- * a virtual machine).
+ * since the last look). Then, once the window has passed, backoff yields
+ * the cpu once and looks again before it parks: what else runs there gets
+ * the cpu at once, and work that came meanwhile is served without a
+ * wake-up. It polls through the window even on a contended cpu: yielding
+ * there instead (as it once did) hands the cpu to the other thread for
+ * its whole slice while commits wait; in the mixed workloads of two
+ * clients on two cpus that did 0.55-0.65 of the operations polling does.
  */
 #include "idle.h"
 
@@ -82,12 +84,23 @@ void idle_arrival(struct idle *s, uint64_t now, uint64_t quiet_since)
 	}
 	s->last_arrival_ns = now;
 	s->poll_until_ns = 0;
+	s->yielded = false;
+}
+
+void idle_rung(struct idle *s, uint64_t rung_ns)
+{
+	s->rung_ns = rung_ns;
 }
 
 /* Arrivals steady enough to be worth waking ahead of. */
 static bool steady(const struct idle *s)
 {
 	return s->period_ns > s->wake_ns && s->jitter_ns * 4 < s->period_ns;
+}
+
+bool idle_dense(const struct idle *s)
+{
+	return s->policy != IDLE_SLEEP && s->gap_ns && s->gap_ns < s->wake_ns;
 }
 
 enum idle_action idle_next(struct idle *s, uint64_t now, uint64_t quiet_since,
@@ -102,12 +115,18 @@ enum idle_action idle_next(struct idle *s, uint64_t now, uint64_t quiet_since,
 		return IDLE_POLL;
 	uint64_t quiet = now - quiet_since;
 	uint64_t window = BURST_POLL_NS;
-	if (s->gap_ns && s->gap_ns < s->wake_ns) /* dense: a park would cost each a wake-up */
+	if (idle_dense(s)) /* a park would cost each transaction a wake-up */
 		window = s->gap_ns * 2 > window ? s->gap_ns * 2 : window;
 	if (window > s->window_cap_ns)
 		window = s->window_cap_ns;
-	if (quiet < window) /* on a contended cpu, let the others run between looks */
-		return s->contended ? IDLE_YIELD : IDLE_POLL;
+	if (quiet < window)
+		return IDLE_POLL;
+	/* Past the window on a contended cpu: let the others run once, and
+	 * look again, before parking. */
+	if (s->contended && !s->yielded) {
+		s->yielded = true;
+		return IDLE_YIELD;
+	}
 	if (steady(s)) {
 		uint64_t expected = s->last_arrival_ns + s->period_ns;
 		uint64_t lead = s->late_ns + 2 * s->late_dev_ns + 2 * s->jitter_ns + LEAD_MARGIN_NS;

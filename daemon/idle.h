@@ -46,7 +46,8 @@ struct idle {
 	uint64_t jitter_ns;       /* ... and its mean deviation */
 	uint64_t last_arrival_ns; /* when work last arrived after quiet, 0: never */
 	uint64_t poll_until_ns;   /* after a timed wake: poll until then */
-	bool contended;           /* other threads want the writer's cpu: poll not at all */
+	bool contended;           /* other threads want the writer's cpu: yield before parking */
+	bool yielded;             /* yielded once since the last arrival */
 	uint64_t preempted;       /* the writer's involuntary switches when last looked */
 	uint64_t looked_ns;       /* when the writer last looked */
 };
@@ -56,9 +57,8 @@ struct idle {
 
 /* The writer has been preempted `preempted` times in all by `now` (its
  * involuntary context switches): if that grew since the last look, other
- * runnable threads share its cpu, and polling would take their time (and,
- * if one of them is the client waiting for the writer, its own commit's):
- * backoff then yields the cpu between looks instead of polling it. */
+ * runnable threads share its cpu: backoff then yields it once, after its
+ * window, before it parks. */
 void idle_contention(struct idle *s, uint64_t now, uint64_t preempted);
 
 /* The strategy `policy`, polling at most window_cap_ns under backoff. */
@@ -76,6 +76,14 @@ enum idle_action idle_next(struct idle *s, uint64_t now, uint64_t quiet_since,
 /* The park asked with `deadline` (0: none) ended at `now`: rung_ns is the
  * doorbell's stamp if a client rang it (0 if not). */
 void idle_woke(struct idle *s, uint64_t now, uint64_t deadline, uint64_t rung_ns);
+
+/* Whether traffic is dense: work comes after quiet shorter than a
+ * wake-up's price, so backoff polls for it (never under sleep). */
+bool idle_dense(const struct idle *s);
+
+/* A stand-in (writer.c) was rung with stamp rung_ns: the work it announced
+ * arrived then. */
+void idle_rung(struct idle *s, uint64_t rung_ns);
 
 /* How long a client that found the writer awake should spin for its
  * completion before it sleeps (meta client_spin_ns). */

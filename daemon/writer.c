@@ -1,5 +1,5 @@
 /*
- * writer.c - the writer thread's loop (see writer.h).
+ * writer.c - the writer thread's loop and its stand-ins (see writer.h).
  *
  * One pass walks the session registry under an RCU read-side lock, serving
  * up to PASS_BUDGET transactions per session so that one flooding session
@@ -30,6 +30,21 @@
  * of every arrival of work after a quiet pass, and of how each park ended;
  * the writer reads the clock only after work or every CLOCK_EVERY_IDLE
  * empty passes, so its decisions are that fine.
+ *
+ * Stand-ins (backoff and sleep): one thread more per cpu the daemon may
+ * use, the writer's own cpu left out, each parked on its own bell
+ * (layout.h). A client that finds the writer asleep rings the bell of its
+ * own cpu, so the commit is served there while the client sleeps: a
+ * switch of that cpu instead of waking another one, which costs this
+ * host's virtual cpus 2-4 times more. Still one writer at a time: the
+ * writer's turn (a mutex) is held by its own thread except while it is
+ * parked, and by a stand-in only from its wake-up until a pass finds
+ * nothing, so that transactions apply one after another in one order,
+ * and the mutex orders every piece of the writer's state from one holder
+ * to the next. A stand-in never polls (it runs where a client wants the
+ * cpu); when traffic is dense (the strategy would poll for it), or
+ * reclamation waits, and the writer's own thread sleeps with no timeout,
+ * it wakes that thread (hand_back).
  */
 #include "writer.h"
 
@@ -42,6 +57,7 @@
 #include "tsc.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <sys/prctl.h>
@@ -175,17 +191,27 @@ static void reclaim_step(struct writer *w, uint64_t now)
 			 __ATOMIC_RELAXED);
 }
 
+/* Take the writer's turn on `cpu` (the meta says where it runs, so that a
+ * client there does not spin for it). */
+static void take_turn(struct writer *w, int cpu)
+{
+	pthread_mutex_lock(&w->turn);
+	if (w->store->meta->writer_on_cpu != cpu)
+		__atomic_store_n(&w->store->meta->writer_on_cpu, cpu, __ATOMIC_RELAXED);
+}
+
 /*
  * Park on the doorbell, at most timeout_ns (0: until rung), by the SQPOLL
  * rule above; while reclamation or the memory level waits for time to
- * pass, at most SLEEP_WATCHING_NS. Then tell the idle strategy how it
+ * pass, at most SLEEP_WATCHING_NS. The writer's turn is free while it
+ * sleeps, for a stand-in to take. Then tell the idle strategy how it
  * ended: rung by a client (with its stamp: the price of the wake-up), or
  * woken by the timeout.
  */
 static void park(struct writer *w, uint64_t timeout_ns)
 {
 	struct shm_meta *m = w->store->meta;
-	uint32_t *bell = &w->store->doorbell->ring;
+	uint32_t *bell = &w->store->doorbell->bell[0].ring;
 	uint32_t seen = __atomic_load_n(bell, __ATOMIC_ACQUIRE);
 
 	__atomic_store_n(&m->writer_sleeping, 1, __ATOMIC_RELAXED);
@@ -202,68 +228,95 @@ static void park(struct writer *w, uint64_t timeout_ns)
 				       .tv_nsec = (long)(ns % 1000000000ull) };
 		uint64_t start = shm_now_ns();
 		__atomic_store_n(&m->sleeps, m->sleeps + 1, __ATOMIC_RELAXED);
+		/* A stand-in may serve while this thread sleeps. */
+		uint64_t work_before = w->last_work_ns;
+		w->parked_untimed = ns == 0;
+		pthread_mutex_unlock(&w->turn);
 		syscall(SYS_futex, bell, FUTEX_WAIT, seen, ns ? &to : NULL, NULL, 0);
+		take_turn(w, w->cpu);
+		w->parked_untimed = false;
+		/* If one did, a timeout was for work already served: the wake
+		 * tells nothing of a timed park's lateness, and the arrival to
+		 * poll through is the next one, which idle_next plans anew. */
+		bool served = w->last_work_ns != work_before;
 		bool rung = __atomic_load_n(bell, __ATOMIC_ACQUIRE) != seen;
 		if (rung)
 			__atomic_store_n(&m->wakeups, m->wakeups + 1, __ATOMIC_RELAXED);
 		/* The stamp is a client's claim: only an estimate comes of it. */
-		uint64_t rung_ns = rung ? __atomic_load_n(&w->store->doorbell->rung_ns,
-							  __ATOMIC_RELAXED) : 0;
+		uint64_t rung_ns = rung && !w->handed_back
+					   ? __atomic_load_n(&w->store->doorbell->bell[0].rung_ns,
+							     __ATOMIC_RELAXED) : 0;
+		w->handed_back = false;
 		if (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) /* writer_stop rings unstamped */
-			idle_woke(&w->idle, shm_now_ns(), timeout_ns ? start + timeout_ns : 0,
-				  rung_ns);
+			idle_woke(&w->idle, shm_now_ns(),
+				  timeout_ns && !served ? start + timeout_ns : 0, rung_ns);
 		if (m->wake_ns != (uint32_t)w->idle.wake_ns)
 			__atomic_store_n(&m->wake_ns, (uint32_t)w->idle.wake_ns, __ATOMIC_RELAXED);
 	}
 	__atomic_store_n(&m->writer_sleeping, 0, __ATOMIC_RELAXED);
 }
 
+/* One pass over the rings, then the reclamation step due: with the
+ * clock read after work, with memory to give back now (*busy: a step per
+ * pass, not one per park; a dropped table of a million records would take
+ * a minute to come back), or when `clock` asks (an empty pass costs about
+ * as much as reading it). Returns the transactions completed. Holding the
+ * writer's turn. */
+static unsigned one_pass(struct writer *w, bool clock, uint64_t *now, bool *busy)
+{
+	uint64_t pass_start = tsc_now();
+	urcu_memb_read_lock();
+	const struct session_list *l = session_list_get(w->sessions);
+	unsigned done = serve_all(w, l);
+	/* A secondary index being built takes a step per pass: a commit of
+	 * its own, between the clients'. */
+	if (fill_pending(&w->core.fill)) {
+		fill_step(&w->core);
+		done++;
+	}
+	/* Counted before the completions go out: a client sees the pass of
+	 * its own commit in the figures. */
+	if (done)
+		count_pass(w, done, tsc_span(pass_start, tsc_now()));
+	finish_pass(w, l);
+	session_list_put(l);
+	*busy = reclaimer_busy(&w->reclaimer);
+	if (done || *busy || clock) {
+		*now = shm_now_ns();
+		if (reclaimer_due(&w->reclaimer, *now))
+			reclaim_step(w, *now);
+	}
+	urcu_memb_read_unlock();
+	return done;
+}
+
+/* Work found after a quiet stretch: the idle strategy hears of it. */
+static void note_work(struct writer *w, bool *quiet, uint64_t now)
+{
+	if (*quiet)
+		idle_arrival(&w->idle, now, w->last_work_ns);
+	*quiet = false;
+	w->last_work_ns = now;
+}
+
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
-	uint64_t now = shm_now_ns(), last_work = now;
+	uint64_t now = shm_now_ns();
 	unsigned idle_passes = 0;
 	bool quiet = false; /* a pass found nothing since the last work */
 
 	urcu_memb_register_thread();
 	prctl(PR_SET_TIMERSLACK, 1ul); /* timed parks end when asked, not 50 µs later */
+	take_turn(w, w->cpu);
 	w->started_tsc = tsc_now();
-	w->started_ns = now;
+	w->started_ns = w->last_work_ns = now;
 	__atomic_store_n(&w->store->meta->writer_started_ns, now, __ATOMIC_RELAXED);
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
-		uint64_t pass_start = tsc_now();
-		urcu_memb_read_lock();
-		const struct session_list *l = session_list_get(w->sessions);
-		unsigned done = serve_all(w, l);
-		/* A secondary index being built takes a step per pass: a
-		 * commit of its own, between the clients'. */
-		if (fill_pending(&w->core.fill)) {
-			fill_step(&w->core);
-			done++;
-		}
-		/* Counted before the completions go out: a client sees the
-		 * pass of its own commit in the figures. */
-		if (done)
-			count_pass(w, done, tsc_span(pass_start, tsc_now()));
-		finish_pass(w, l);
-		session_list_put(l);
-		/* The clock only after work, memory to give back now
-		 * (reclaimer_busy: a step per pass, not one per park; a
-		 * dropped table of a million records would take a minute to
-		 * come back), or every CLOCK_EVERY_IDLE empty passes: an empty
-		 * pass costs about as much as reading it. */
-		bool busy = reclaimer_busy(&w->reclaimer);
-		if (done || busy || ++idle_passes % CLOCK_EVERY_IDLE == 0) {
-			now = shm_now_ns();
-			if (reclaimer_due(&w->reclaimer, now))
-				reclaim_step(w, now);
-		}
-		urcu_memb_read_unlock();
+		bool busy;
+		unsigned done = one_pass(w, ++idle_passes % CLOCK_EVERY_IDLE == 0, &now, &busy);
 		if (done) {
-			if (quiet)
-				idle_arrival(&w->idle, now, last_work);
-			quiet = false;
-			last_work = now;
+			note_work(w, &quiet, now);
 			idle_passes = 0;
 			continue;
 		}
@@ -278,7 +331,7 @@ static void *writer_main(void *arg)
 				idle_contention(&w->idle, now, (uint64_t)ru.ru_nivcsw);
 		}
 		uint64_t timeout;
-		enum idle_action act = idle_next(&w->idle, now, last_work, &timeout);
+		enum idle_action act = idle_next(&w->idle, now, w->last_work_ns, &timeout);
 		if (act == IDLE_POLL) {
 			shm_cpu_relax();
 			continue;
@@ -300,6 +353,92 @@ static void *writer_main(void *arg)
 		now = shm_now_ns();
 		idle_passes = 0;
 	}
+	pthread_mutex_unlock(&w->turn);
+	urcu_memb_unregister_thread();
+	return NULL;
+}
+
+/* Ring bell i unstamped: not a client's commit. */
+static void ring_bell(struct writer *w, unsigned i)
+{
+	uint32_t *bell = &w->store->doorbell->bell[i].ring;
+	__atomic_fetch_add(bell, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, bell, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+/* A stand-in done with its work, while the writer's own thread sleeps
+ * with no timeout: wake that thread if traffic is dense (idle.h), so that
+ * it polls for the next transaction as the strategy wants instead of
+ * leaving each to a stand-in's wake-up, or if reclamation or the memory
+ * level waits for time to pass, so that it parks watching them (park) and
+ * the memory the stand-in's commits retired comes back. Once per park.
+ * Holding the turn. */
+static void hand_back(struct writer *w)
+{
+	if (!w->parked_untimed || w->handed_back)
+		return;
+	if (!idle_dense(&w->idle) && !reclaimer_waiting(&w->reclaimer) &&
+	    !pressure_settling(&w->monitor))
+		return;
+	w->handed_back = true;
+	ring_bell(w, 0);
+}
+
+/*
+ * A stand-in: parked on its cpu's bell until a client on that cpu rings
+ * it; then it takes the writer's turn, serves passes until one finds
+ * nothing, and parks again by the SQPOLL rule, its bell's value read
+ * before the flag is stored. It never polls: it runs on a client's cpu,
+ * where polling would hold off the very client it serves.
+ */
+static void *standin_main(void *arg)
+{
+	struct standin *si = arg;
+	struct writer *w = si->w;
+	struct shm_meta *m = w->store->meta;
+	struct shm_bell *bell = &w->store->doorbell->bell[1 + si->cpu];
+	uint32_t seen = __atomic_load_n(&bell->ring, __ATOMIC_ACQUIRE);
+
+	urcu_memb_register_thread();
+	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+		syscall(SYS_futex, &bell->ring, FUTEX_WAIT, seen, NULL, NULL, 0);
+		if (__atomic_load_n(&bell->ring, __ATOMIC_ACQUIRE) == seen)
+			continue; /* a spurious return */
+		take_turn(w, si->cpu);
+		if (__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+			pthread_mutex_unlock(&w->turn);
+			break;
+		}
+		uint64_t now = shm_now_ns();
+		/* The stamp times the arrival only: the price of a wake-up the
+		 * idle strategy weighs stays the writer's own (a stand-in runs
+		 * at once, but its client pays two switches of the cpu). */
+		idle_rung(&w->idle, __atomic_load_n(&bell->rung_ns, __ATOMIC_RELAXED));
+		__atomic_store_n(&m->wakeups, m->wakeups + 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&m->standin_wakeups, m->standin_wakeups + 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&m->writer_sleeping, 0, __ATOMIC_RELAXED);
+		bool quiet = true, work = true;
+		while (work) {
+			for (;;) {
+				bool busy;
+				if (one_pass(w, false, &now, &busy))
+					note_work(w, &quiet, now);
+				else if (!busy)
+					break;
+			}
+			seen = __atomic_load_n(&bell->ring, __ATOMIC_ACQUIRE);
+			__atomic_store_n(&m->writer_sleeping, 1, __ATOMIC_RELAXED);
+			/* Orders the flag before the last look at the tails (see above). */
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+			urcu_memb_read_lock();
+			work = any_pending(w);
+			urcu_memb_read_unlock();
+			if (work)
+				__atomic_store_n(&m->writer_sleeping, 0, __ATOMIC_RELAXED);
+		}
+		hand_back(w);
+		pthread_mutex_unlock(&w->turn);
+	}
 	urcu_memb_unregister_thread();
 	return NULL;
 }
@@ -307,6 +446,10 @@ static void *writer_main(void *arg)
 /* Free what the writer's thread kept: scratch, the queue. */
 static void writer_free(struct writer *w)
 {
+	free(w->standins);
+	w->standins = NULL;
+	w->nstandins = 0;
+	pthread_mutex_destroy(&w->turn);
 	core_destroy(&w->core);
 	reclaimer_destroy(&w->reclaimer);
 	retire_free_all(&w->retired);
@@ -326,6 +469,12 @@ int writer_init(struct writer *w, const struct writer_settings *ws, struct store
 	w->sessions = reg;
 	w->wal = NULL;
 	w->checkpoint = NULL;
+	w->standins = NULL;
+	w->nstandins = 0;
+	w->running = false;
+	w->parked_untimed = w->handed_back = false;
+	st->meta->writer_on_cpu = cpu;
+	pthread_mutex_init(&w->turn, NULL);
 	if (cpu < 0 || cpu >= CPU_SETSIZE)
 		return -EINVAL;
 	int e = grace_start(&w->grace, cpu);
@@ -392,21 +541,65 @@ void writer_attach_log(struct writer *w, struct wal *wal, struct checkpointer *c
 	w->core.defer_publish = wal->mode == DURABILITY_SYNC;
 }
 
-int writer_run(struct writer *w)
+/* A thread running fn(arg) pinned to cpu. Returns 0 or an errno. */
+static int start_pinned(pthread_t *t, int cpu, void *(*fn)(void *), void *arg)
 {
 	pthread_attr_t attr;
 	cpu_set_t set;
 	CPU_ZERO(&set);
-	CPU_SET(w->cpu, &set);
+	CPU_SET(cpu, &set);
 	int e = pthread_attr_init(&attr);
 	if (!e) {
 		e = pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
 		if (!e)
-			e = pthread_create(&w->thread, &attr, writer_main, w);
+			e = pthread_create(t, &attr, fn, arg);
 		pthread_attr_destroy(&attr);
 	}
-	if (e)
-		writer_destroy(w);
+	return e;
+}
+
+/* A stand-in for each cpu the daemon may run on but the writer's (below
+ * SHM_STANDINS), unless the writer never parks (spin). Before any client
+ * attaches: the meta's standin_cpus says which. Returns 0 or an errno. */
+static int start_standins(struct writer *w)
+{
+	cpu_set_t allowed;
+	if (w->idle.policy == IDLE_SPIN || sched_getaffinity(0, sizeof(allowed), &allowed))
+		return 0;
+	uint64_t cpus = 0;
+	for (int c = 0; c < (int)SHM_STANDINS; c++)
+		if (c != w->cpu && CPU_ISSET(c, &allowed))
+			cpus |= 1ull << c;
+	w->standins = calloc((size_t)__builtin_popcountll(cpus), sizeof(*w->standins));
+	if (!w->standins)
+		return ENOMEM;
+	for (int c = 0; c < (int)SHM_STANDINS; c++) {
+		if (!(cpus >> c & 1))
+			continue;
+		struct standin *si = &w->standins[w->nstandins];
+		*si = (struct standin){ .w = w, .cpu = c };
+		int e = start_pinned(&si->thread, c, standin_main, si);
+		if (e)
+			return e;
+		w->nstandins++;
+	}
+	w->store->meta->standin_cpus = cpus;
+	return 0;
+}
+
+int writer_run(struct writer *w)
+{
+	int e = start_pinned(&w->thread, w->cpu, writer_main, w);
+	if (!e) {
+		w->running = true;
+		e = start_standins(w);
+	}
+	if (e) {
+		if (w->running)
+			writer_stop(w);
+		else
+			writer_destroy(w);
+	}
 	return -e;
 }
 
@@ -418,11 +611,13 @@ void writer_destroy(struct writer *w)
 
 void writer_stop(struct writer *w)
 {
-	uint32_t *bell = &w->store->doorbell->ring;
 	__atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
-	__atomic_fetch_add(bell, 1, __ATOMIC_RELEASE);
-	syscall(SYS_futex, bell, FUTEX_WAKE, 1, NULL, NULL, 0);
+	ring_bell(w, 0);
 	pthread_join(w->thread, NULL);
+	for (unsigned i = 0; i < w->nstandins; i++) {
+		ring_bell(w, 1 + (unsigned)w->standins[i].cpu);
+		pthread_join(w->standins[i].thread, NULL);
+	}
 	const struct idle *s = &w->idle;
 	log_line("writer idle %s: a wake-up took %.1f us, a timed park %.1f +- %.1f us late; "
 		 "arrivals every %.1f +- %.1f us, %.1f us quiet before each",

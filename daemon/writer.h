@@ -1,13 +1,15 @@
 /*
- * writer.h - the single writer thread: it serves every session's ring in
+ * writer.h - the single writer: its thread serves every session's ring in
  * turn, commits their transactions through the core, posts completions,
  * runs the reclaimer, and sleeps on the doorbell when there has been no
- * work for its idle window.
+ * work for its idle window; while it sleeps, a stand-in on a committing
+ * client's cpu may take its turn (writer.c).
  */
 #ifndef SHMDBD_WRITER_H
 #define SHMDBD_WRITER_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "alloc.h"
@@ -25,9 +27,28 @@
 
 struct checkpointer;
 
+struct writer;
+
+/* A stand-in of the writer, pinned to `cpu` (writer.c). */
+struct standin {
+	pthread_t thread;
+	struct writer *w;
+	int cpu;
+};
+
 struct writer {
 	pthread_t thread;
 	int cpu;
+	/* The writer's turn: whoever holds it is the writer (its own thread,
+	 * or a stand-in); the writer's state (last_work_ns, idle, the core,
+	 * the reclaimer, the monitor, the figures) is touched only under it. */
+	pthread_mutex_t turn;
+	struct standin *standins;   /* nstandins of them, started by writer_run */
+	unsigned nstandins;
+	bool running;               /* writer_run started its thread */
+	uint64_t last_work_ns;      /* when the last pass that did work ended */
+	bool parked_untimed;        /* its own thread sleeps with no timeout */
+	bool handed_back;           /* a stand-in woke it since (not a client) */
 	struct idle idle;           /* what it does between transactions (idle.h) */
 	uint32_t stop;              /* 1: stop requested */
 	struct store *store;
@@ -80,12 +101,15 @@ void writer_attach_log(struct writer *w, struct wal *wal, struct checkpointer *c
 /*
  * writer_run - start the writer thread, pinned to the cpu of writer_init
  * (its affinity set before it runs), serving the sessions of the
- * registry. Returns 0, or -errno after undoing writer_init.
+ * registry; and, unless the policy is spin, a stand-in pinned to each
+ * other cpu the calling thread may run on (below SHM_STANDINS), named in
+ * the meta's standin_cpus. Before any client attaches. Returns 0, or
+ * -errno after undoing writer_init (and stopping what it started).
  */
 int writer_run(struct writer *w);
 
-/* writer_stop - ask the thread to stop, wake it, join it, and free what
- * writer_init set up. */
+/* writer_stop - ask the thread and its stand-ins to stop, wake them, join
+ * them, and free what writer_init set up. */
 void writer_stop(struct writer *w);
 
 /* writer_destroy - free what writer_init set up, when writer_run was not

@@ -39,7 +39,7 @@
 #include "align.h"
 
 #define SHM_CACHELINE 64
-#define SHM_FORMAT_VERSION 12u
+#define SHM_FORMAT_VERSION 13u
 
 /* Magics: ASCII tags read as little-endian u64, so a hex dump shows them. */
 #define SHM_META_MAGIC    0x3154454d42444d53ull /* "SMDBMET1" */
@@ -487,6 +487,14 @@ static inline size_t shm_version_size(uint32_t klen, uint32_t vlen)
  * 328  u32 client_spin_ns   how long a client that found the writer awake
  *                          spins for its completion before it sleeps
  * 332  u32 wake_ns          the writer's estimate of a wake-up's price
+ * 336  i32 writer_on_cpu    the cpu of the thread that holds the writer's
+ *                          turn now (its own, or a stand-in's; -1 while
+ *                          unknown): a client there does not spin for its
+ *                          completion, which that thread needs the cpu for
+ * 340  u32 reserved5
+ * 344  u64 standin_cpus     bit c set: a stand-in of the writer waits on
+ *                          doorbell bell[1 + c] (cpus 0..SHM_STANDINS-1),
+ *                          written once before any client attaches
  * line 6 (384..447), statistics written by the writer:
  * 384  u64 oldest_snapshot  the reclamation horizon at the last scan
  * 392  u64 commits          transactions committed since start
@@ -519,7 +527,8 @@ static inline size_t shm_version_size(uint32_t klen, uint32_t vlen)
  * 544  u64 wakeups          of them, ended by a client's doorbell
  * 552  u64 grace_periods    grace periods reclamation asked for
  * 560  u64 writer_started_ns CLOCK_MONOTONIC when the writer thread began
- * 568  u64 reserved8
+ * 568  u64 standin_wakeups  of the wakeups, those a stand-in on the
+ *                          ringing client's cpu served
  * 576  u64 batch[16]        work passes by transactions served: batch[i]
  *                          counts passes of 2^i .. 2^(i+1)-1 transactions
  * 704  struct shm_arena_desc arena_table[SHM_MAX_ARENAS]   (4096 bytes)
@@ -572,7 +581,10 @@ struct shm_meta {
 	uint32_t idle_policy;
 	uint32_t client_spin_ns;
 	uint32_t wake_ns;
-	uint8_t pad5[48];
+	int32_t writer_on_cpu;
+	uint32_t reserved5;
+	uint64_t standin_cpus;
+	uint8_t pad5[32];
 	/* line 6 */
 	uint64_t oldest_snapshot;
 	uint64_t commits;
@@ -599,7 +611,7 @@ struct shm_meta {
 	uint64_t wakeups;
 	uint64_t grace_periods;
 	uint64_t writer_started_ns;
-	uint64_t reserved8;
+	uint64_t standin_wakeups;
 	uint64_t batch[SHM_BATCH_BUCKETS];
 	/* 704.. */
 	struct shm_arena_desc arena_table[SHM_MAX_ARENAS];
@@ -748,26 +760,41 @@ enum { SHM_SQE_FIRST = 1, SHM_SQE_LAST = 2 };
 
 /*
  * The doorbell segment: one page shared read-write by every client, sealed
- * against resizing. A client that finds meta.writer_sleeping set after
- * submitting increments `ring` and wakes the futex on it; the writer
- * sleeps on `ring` only after reading its value, so no wake-up is lost.
- * A client can only make the writer wake for nothing by writing here.
+ * against resizing. It holds bells, one a line: bell[0] is the writer's
+ * own thread's; bell[1 + c] is the stand-in's for cpu c, if meta
+ * standin_cpus says there is one (a thread pinned to cpu c that takes the
+ * writer's turn when rung, so that a commit from a client on cpu c is
+ * served on that cpu: the client sleeps and the stand-in runs in its
+ * place, with no wake-up of another cpu, which costs several times more).
+ * A client that finds meta.writer_sleeping set after submitting rings the
+ * bell of the cpu it runs on if it has a stand-in, else bell[0]: it
+ * increments `ring` and wakes the futex on it; a thread sleeps on its
+ * bell only after reading its value, so no wake-up is lost. A client can
+ * only make the writer wake for nothing by writing here.
  *   0  u64 magic           SHM_DOORBELL_MAGIC
  *   8  u32 format_version
- *  64  u32 ring            the futex word (its own line)
- *  72  u64 rung_ns         CLOCK_MONOTONIC when a client last rang: the
- *                          writer measures the price of its wake-ups (a
- *                          client's claim, clamped, used for no decision
- *                          of safety)
+ *  64  struct shm_bell bell[SHM_BELLS], 64 bytes each:
+ *        0  u32 ring       the futex word
+ *        8  u64 rung_ns    CLOCK_MONOTONIC when a client last rang it:
+ *                          the writer measures the price of its wake-ups
+ *                          (a client's claim, clamped, used for no
+ *                          decision of safety)
  */
+struct shm_bell {
+	uint32_t ring;
+	uint32_t pad0;
+	uint64_t rung_ns;
+	uint8_t pad1[48];
+};
+
+#define SHM_BELLS 63u
+#define SHM_STANDINS (SHM_BELLS - 1u)
+
 struct shm_doorbell {
 	uint64_t magic;
 	uint32_t format_version;
 	uint8_t pad0[52];
-	uint32_t ring;
-	uint32_t pad1;
-	uint64_t rung_ns;
-	uint8_t pad2[48];
+	struct shm_bell bell[SHM_BELLS];
 };
 
 #define SHM_DOORBELL_SIZE 4096u
@@ -801,6 +828,10 @@ _Static_assert(offsetof(struct shm_session_header, cq_head) == 256, "cq_head lin
 _Static_assert(sizeof(struct shm_reader_slot) == 64, "reader slot");
 _Static_assert(sizeof(struct shm_cqe) == 32, "completion");
 _Static_assert(sizeof(struct shm_sqe_hdr) == 8, "submission header");
-_Static_assert(offsetof(struct shm_doorbell, ring) == 64, "doorbell line");
+_Static_assert(offsetof(struct shm_doorbell, bell) == 64, "doorbell lines");
+_Static_assert(sizeof(struct shm_bell) == 64, "a bell a line");
+_Static_assert(sizeof(struct shm_doorbell) == SHM_DOORBELL_SIZE, "doorbell page");
+_Static_assert(offsetof(struct shm_meta, writer_on_cpu) == 336, "meta line 5 writer_on_cpu");
+_Static_assert(offsetof(struct shm_meta, standin_cpus) == 344, "meta line 5 standin_cpus");
 
 #endif /* SHMDB_LAYOUT_H */

@@ -12,14 +12,16 @@
  * loaded again, sparing most commits a cache line from the writer's core.
  * Each record is written completely, then sq_tail is stored with release
  * order; a full fence follows, then writer_sleeping is loaded, and a
- * sleeping writer is woken through the doorbell (the other half of the
+ * sleeping writer is woken through the doorbell: the bell of a stand-in on
+ * this cpu if there is one, else the writer's own (the other half of the
  * rule in the daemon's writer.c).
  *
  * Completion (under cq_lock): entries between cq_head and the writer's
  * cq_tail (loaded with acquire order) are moved into the results table; a
  * waiter spins as long as the writer's idle strategy says (meta
  * client_spin_ns; not at all when its submission had to wake the writer,
- * nor on the writer's own cpu, where spinning keeps the writer from it),
+ * nor on the cpu the writer's turn runs on (meta writer_on_cpu), where
+ * spinning keeps the writer from it),
  * then sets client_waiting, issues a full fence,
  * re-checks cq_tail and sleeps on it with FUTEX_WAIT (the writer wakes it
  * after a fence of its own, ring.c). Waits re-check every 20 ms whether the
@@ -225,20 +227,27 @@ static void reap(shmdb *db)
 	__atomic_store_n(&h->cq_head, db->cq_head, __ATOMIC_RELEASE);
 }
 
-static void sleep_for_completion(shmdb *db)
+/* Sleep until the writer posts a completion, at most 20 ms. Returns
+ * whether the 20 ms passed with none: only then is it worth asking
+ * whether the daemon is still there (a system call, as dear as the
+ * wait's own on a virtual machine). */
+static bool sleep_for_completion(shmdb *db)
 {
 	struct shm_session_header *h = db->session;
 	uint32_t seen = __atomic_load_n(&h->cq_tail, __ATOMIC_ACQUIRE);
+	bool timed_out = false;
 	if (seen != db->cq_head)
-		return;
+		return false;
 	__atomic_store_n(&h->client_waiting, 1, __ATOMIC_RELAXED);
 	/* Orders the flag before the re-check of cq_tail (ring.c pairs). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&h->cq_tail, __ATOMIC_ACQUIRE) == seen) {
 		struct timespec to = { .tv_sec = 0, .tv_nsec = 20 * 1000 * 1000 };
-		syscall(SYS_futex, &h->cq_tail, FUTEX_WAIT, seen, &to, NULL, 0);
+		timed_out = syscall(SYS_futex, &h->cq_tail, FUTEX_WAIT, seen, &to, NULL, 0) < 0 &&
+			    errno == ETIMEDOUT;
 	}
 	__atomic_store_n(&h->client_waiting, 0, __ATOMIC_RELAXED);
+	return timed_out;
 }
 
 /* shmdb_wait, also returning the operation's value. */
@@ -257,7 +266,8 @@ static int wait_result(shmdb *db, uint64_t ticket, uint64_t *commit_ts, uint64_t
 	 * spinning for (meta client_spin_ns): not at all when this handle's
 	 * last submission had to wake it; then sleep on cq_tail. */
 	uint64_t spin_ns = __atomic_load_n(&db->rang, __ATOMIC_RELAXED) ||
-				   sched_getcpu() == db->meta->writer_cpu
+				   sched_getcpu() == __atomic_load_n(&db->meta->writer_on_cpu,
+								     __ATOMIC_RELAXED)
 				   ? 0 : __atomic_load_n(&db->meta->client_spin_ns, __ATOMIC_RELAXED);
 	uint64_t spin_end = 0;
 	for (unsigned spins = 0; res->state != RESULT_READY; spins++) {
@@ -270,8 +280,7 @@ static int wait_result(shmdb *db, uint64_t ticket, uint64_t *commit_ts, uint64_t
 			shm_cpu_relax();
 			continue;
 		}
-		sleep_for_completion(db);
-		if (spins % 64 == 0 && shm_client_daemon_gone(db)) {
+		if (sleep_for_completion(db) && shm_client_daemon_gone(db)) {
 			reap(db);
 			if (res->state != RESULT_READY)
 				err = SHMDB_ESHUTDOWN;
@@ -297,6 +306,18 @@ int shmdb_wait(shmdb *db, uint64_t ticket, uint64_t *commit_ts)
 
 /* ---- submission ---------------------------------------------------------------- */
 
+/* The bell to ring: the stand-in's of the cpu this thread runs on, if it
+ * has one (layout.h), else the writer's own. The cpu may change at once;
+ * then the stand-in serves from its own cpu, as the writer would. */
+static struct shm_bell *bell_here(shmdb *db)
+{
+	int cpu = sched_getcpu();
+	uint64_t standins = __atomic_load_n(&db->meta->standin_cpus, __ATOMIC_RELAXED);
+	if (cpu >= 0 && (unsigned)cpu < SHM_STANDINS && (standins >> cpu & 1))
+		return &db->doorbell->bell[1 + cpu];
+	return &db->doorbell->bell[0];
+}
+
 static void publish_tail(shmdb *db)
 {
 	struct shm_session_header *h = db->session;
@@ -306,10 +327,11 @@ static void publish_tail(shmdb *db)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	int rang = __atomic_load_n(&db->meta->writer_sleeping, __ATOMIC_RELAXED) != 0;
 	if (rang) {
+		struct shm_bell *bell = bell_here(db);
 		/* The stamp first: the writer times its wake-up from it. */
-		__atomic_store_n(&db->doorbell->rung_ns, shm_now_ns(), __ATOMIC_RELAXED);
-		__atomic_fetch_add(&db->doorbell->ring, 1, __ATOMIC_RELEASE);
-		syscall(SYS_futex, &db->doorbell->ring, FUTEX_WAKE, 1, NULL, NULL, 0);
+		__atomic_store_n(&bell->rung_ns, shm_now_ns(), __ATOMIC_RELAXED);
+		__atomic_fetch_add(&bell->ring, 1, __ATOMIC_RELEASE);
+		syscall(SYS_futex, &bell->ring, FUTEX_WAKE, 1, NULL, NULL, 0);
 	}
 	/* Whether the last submission had to wake the writer: its completion
 	 * is a wake-up away, not worth spinning for (wait_result). */

@@ -528,14 +528,14 @@ void test_raw_chunk(shmdb *db, uint16_t flags, const void *payload, size_t plen)
 }
 
 /* As write.c's publish_tail: the tail with release order, a full fence,
- * then the doorbell if the writer may sleep. */
+ * then the writer's own bell if it may sleep. */
 void test_raw_publish_at(shmdb *db, uint64_t tail)
 {
 	__atomic_store_n(&session_of(db)->sq_tail, tail, __ATOMIC_RELEASE);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&db->meta->writer_sleeping, __ATOMIC_RELAXED)) {
-		__atomic_fetch_add(&db->doorbell->ring, 1, __ATOMIC_RELEASE);
-		syscall(SYS_futex, &db->doorbell->ring, FUTEX_WAKE, 1, NULL, NULL, 0);
+		__atomic_fetch_add(&db->doorbell->bell[0].ring, 1, __ATOMIC_RELEASE);
+		syscall(SYS_futex, &db->doorbell->bell[0].ring, FUTEX_WAKE, 1, NULL, NULL, 0);
 	}
 }
 

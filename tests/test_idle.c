@@ -4,12 +4,16 @@
  * pauses (steady, bursty, sparse) all get their commits applied and
  * acknowledged (no wake-up lost, however the writer parks); shmdb_stats
  * says the policy; spin never parks, sleep parks and is woken by the
- * clients, backoff parks once the clients go quiet. (Its decisions on
- * made-up times: test_units; its speed and cpu: shmdb-bench --idle-only.)
+ * clients, backoff parks once the clients go quiet; a client pinned to a
+ * cpu other than the writer's is served by that cpu's stand-in. (Its
+ * decisions on made-up times: test_units; its speed and cpu:
+ * shmdb-bench --idle-only.)
  */
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "client_internal.h"
 #include "harness.h"
 
 #define CLIENTS 2
@@ -37,6 +41,17 @@ static void committer(void *arg)
 	shmdb_close(db);
 }
 
+/* The records of table t now. */
+static uint64_t records(shmdb *db, shmdb_table t)
+{
+	shmdb_rtxn *r;
+	uint64_t n;
+	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
+	ck_assert_int_eq(shmdb_count(r, t, &n), 0);
+	shmdb_read_end(r);
+	return n;
+}
+
 static void run_policy(const char *policy, int want)
 {
 	const char *args[] = { "--writer-idle", policy, NULL };
@@ -53,12 +68,7 @@ static void run_policy(const char *policy, int want)
 		ck_assert_int_eq(test_reap(pid[i], 60000), 0);
 	/* Every commit is there. */
 	shmdb_table t = test_table(db, "idle");
-	shmdb_rtxn *r;
-	uint64_t n;
-	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
-	ck_assert_int_eq(shmdb_count(r, t, &n), 0);
-	shmdb_read_end(r);
-	ck_assert_uint_eq(n, CLIENTS * COMMITS);
+	ck_assert_uint_eq(records(db, t), CLIENTS * COMMITS);
 	/* Quiet for a moment: backoff parks too. */
 	test_sleep_us(50000);
 	ck_assert_int_eq(shmdb_stats_get(db, &st), 0);
@@ -93,6 +103,80 @@ START_TEST(sleep_serves_every_commit)
 }
 END_TEST
 
+/* The cpu the child runs its commits on: arg. */
+static void pinned_committer(void *arg)
+{
+	int cpu = (int)(intptr_t)arg;
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	CHILD_REQUIRE(sched_setaffinity(0, sizeof(one), &one) == 0, 20);
+	shmdb *db = test_child_open(&d);
+	shmdb_table t;
+	CHILD_REQUIRE(shmdb_table_open(db, "idle", 0, &t) == 0, 21);
+	for (int i = 0; i < 300; i++) {
+		char k[32];
+		snprintf(k, sizeof(k), "p%d-%d", cpu, i);
+		CHILD_REQUIRE(test_commit_put(db, t, k, "v", 1, NULL) == 0, 22);
+		if (i % 3 == 0)
+			test_sleep_us(200); /* the writer parks between */
+	}
+	shmdb_close(db);
+}
+
+/* Under sleep, the daemon has a stand-in on every cpu it may use but the
+ * writer's, named in the meta; a client on such a cpu rings it and it
+ * serves the commit there; every commit of clients on every cpu is
+ * applied. On a machine of one cpu there is nothing to stand in for. */
+START_TEST(standins_serve_clients_on_their_cpus)
+{
+	cpu_set_t allowed;
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+	const char *args[] = { "--writer-idle", "sleep", NULL };
+	ck_assert_int_eq(test_daemon_start(&d, args), 0);
+	shmdb *db = test_open(&d);
+	shmdb_info info;
+	ck_assert_int_eq(shmdb_info_get(db, &info), 0);
+	uint64_t standins = db->meta->standin_cpus;
+	int cpus[8], n = 0, others = 0;
+	for (int c = 0; c < CPU_SETSIZE && n < 8; c++) {
+		if (!CPU_ISSET(c, &allowed))
+			continue;
+		cpus[n++] = c;
+		if (c != info.writer_cpu && c < (int)SHM_STANDINS) {
+			ck_assert_msg(standins >> c & 1, "no stand-in on cpu %d", c);
+			others++;
+		}
+	}
+	ck_assert_msg(!(standins >> info.writer_cpu & 1), "a stand-in on the writer's cpu");
+	test_table(db, "idle");
+	pid_t pid[8];
+	for (int i = 0; i < n; i++)
+		pid[i] = test_spawn(pinned_committer, (void *)(intptr_t)cpus[i]);
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(test_reap(pid[i], 60000), 0);
+	ck_assert_uint_eq(records(db, test_table(db, "idle")), 300u * (unsigned)n);
+	if (others)
+		ck_assert_uint_gt(db->meta->standin_wakeups, 0);
+	else
+		ck_assert_uint_eq(db->meta->standin_wakeups, 0);
+	shmdb_close(db);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
+/* Under spin the writer never parks: no stand-ins. */
+START_TEST(spin_has_no_standins)
+{
+	const char *args[] = { "--writer-idle", "spin", NULL };
+	ck_assert_int_eq(test_daemon_start(&d, args), 0);
+	shmdb *db = test_open(&d);
+	ck_assert_uint_eq(db->meta->standin_cpus, 0);
+	shmdb_close(db);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
 START_TEST(bad_policy_is_refused)
 {
 	const char *args[] = { "--writer-idle", "nap", NULL };
@@ -112,6 +196,8 @@ int main(void)
 	tcase_add_test(tc, spin_serves_every_commit);
 	tcase_add_test(tc, backoff_serves_every_commit);
 	tcase_add_test(tc, sleep_serves_every_commit);
+	tcase_add_test(tc, standins_serve_clients_on_their_cpus);
+	tcase_add_test(tc, spin_has_no_standins);
 	tcase_add_test(tc, bad_policy_is_refused);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);

@@ -472,17 +472,24 @@ START_TEST(idle_wake_price_and_contention)
 	idle_woke(&s, 2000 * US, 0, 1990 * US);
 	idle_arrival(&s, 2000 * US, 1000 * US);
 	ck_assert_uint_eq(s.last_arrival_ns, 1990 * US);
-	/* Preempted since the last look: yield, do not poll, in the window. */
+	/* Preempted since the last look: poll through the window, then yield
+	 * once before parking; uncontended, park at once. */
 	idle_init(&s, IDLE_BACKOFF, 200 * US);
 	uint64_t t = arrive(&s, 1000 * US, 5 * US, 50);
 	idle_contention(&s, t, 5);
 	ck_assert(!s.contended);
 	idle_contention(&s, t + 2000 * US, 9);
 	ck_assert(s.contended);
-	ck_assert_int_eq(idle_next(&s, t + 1 * US, t, &timeout), IDLE_YIELD);
+	ck_assert_int_eq(idle_next(&s, t + 1 * US, t, &timeout), IDLE_POLL);
+	ck_assert_int_eq(idle_next(&s, t + 300 * US, t, &timeout), IDLE_YIELD);
+	ck_assert_int_eq(idle_next(&s, t + 301 * US, t, &timeout), IDLE_PARK);
+	idle_arrival(&s, t + 1000 * US, t + 301 * US);
+	ck_assert_int_eq(idle_next(&s, t + 1300 * US, t + 1000 * US, &timeout), IDLE_YIELD);
 	idle_contention(&s, t + 4000 * US, 9);
 	ck_assert(!s.contended);
-	ck_assert_int_eq(idle_next(&s, t + 1 * US, t, &timeout), IDLE_POLL);
+	idle_arrival(&s, t + 5000 * US, t + 4000 * US);
+	ck_assert_int_eq(idle_next(&s, t + 5001 * US, t + 5000 * US, &timeout), IDLE_POLL);
+	ck_assert_int_eq(idle_next(&s, t + 5300 * US, t + 5000 * US, &timeout), IDLE_PARK);
 	ck_assert_uint_eq(idle_client_spin_ns(&s), 20000);
 }
 END_TEST

@@ -570,6 +570,8 @@ static int start_standins(struct writer *w)
 	for (int c = 0; c < (int)SHM_STANDINS; c++)
 		if (c != w->cpu && CPU_ISSET(c, &allowed))
 			cpus |= 1ull << c;
+	if (!cpus)
+		return 0; /* one cpu: nothing to stand in for */
 	w->standins = calloc((size_t)__builtin_popcountll(cpus), sizeof(*w->standins));
 	if (!w->standins)
 		return ENOMEM;

@@ -24,8 +24,9 @@
  * spinning keeps the writer from it),
  * then sets client_waiting, issues a full fence,
  * re-checks cq_tail and sleeps on it with FUTEX_WAIT (the writer wakes it
- * after a fence of its own, ring.c). Waits re-check every 20 ms whether the
- * daemon is still there, so that a dead daemon is an error, not a hang.
+ * after a fence of its own, ring.c). A wait that sleeps 20 ms with no
+ * completion (or 64 sleeps in all) asks whether the daemon is still there,
+ * so that a dead daemon is an error, not a hang.
  */
 #include <errno.h>
 #include <limits.h>
@@ -270,6 +271,7 @@ static int wait_result(shmdb *db, uint64_t ticket, uint64_t *commit_ts, uint64_t
 								     __ATOMIC_RELAXED)
 				   ? 0 : __atomic_load_n(&db->meta->client_spin_ns, __ATOMIC_RELAXED);
 	uint64_t spin_end = 0;
+	unsigned sleeps = 0;
 	for (unsigned spins = 0; res->state != RESULT_READY; spins++) {
 		reap(db);
 		if (res->state == RESULT_READY)
@@ -280,7 +282,10 @@ static int wait_result(shmdb *db, uint64_t ticket, uint64_t *commit_ts, uint64_t
 			shm_cpu_relax();
 			continue;
 		}
-		if (sleep_for_completion(db) && shm_client_daemon_gone(db)) {
+		/* Whether the daemon is gone: after a wait that timed out, or
+		 * every 64 sleeps (signals may end every wait early). */
+		if ((sleep_for_completion(db) || ++sleeps % 64 == 0) &&
+		    shm_client_daemon_gone(db)) {
 			reap(db);
 			if (res->state != RESULT_READY)
 				err = SHMDB_ESHUTDOWN;

@@ -397,7 +397,7 @@ static void *standin_main(void *arg)
 	struct writer *w = si->w;
 	struct shm_meta *m = w->store->meta;
 	struct shm_bell *bell = &w->store->doorbell->bell[1 + si->cpu];
-	uint32_t seen = __atomic_load_n(&bell->ring, __ATOMIC_ACQUIRE);
+	uint32_t seen = si->seen; /* read before any client could ring */
 
 	urcu_memb_register_thread();
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
@@ -579,7 +579,12 @@ static int start_standins(struct writer *w)
 		if (!(cpus >> c & 1))
 			continue;
 		struct standin *si = &w->standins[w->nstandins];
-		*si = (struct standin){ .w = w, .cpu = c };
+		/* Its bell's value now, before any client attaches: a client
+		 * may ring before the thread first runs, and that ring must
+		 * end the thread's first wait. */
+		*si = (struct standin){ .w = w, .cpu = c,
+					.seen = __atomic_load_n(&w->store->doorbell->bell[1 + c].ring,
+								__ATOMIC_RELAXED) };
 		int e = start_pinned(&si->thread, c, standin_main, si);
 		if (e)
 			return e;

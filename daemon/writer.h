@@ -34,6 +34,7 @@ struct standin {
 	pthread_t thread;
 	struct writer *w;
 	int cpu;
+	uint32_t seen;              /* its bell's value when it was started */
 };
 
 struct writer {

@@ -169,6 +169,11 @@ void idle_woke(struct idle *s, uint64_t now, uint64_t deadline, uint64_t rung_ns
 	s->poll_until_ns = expected + 2 * s->jitter_ns + POLL_SLACK_NS;
 }
 
+void idle_missed(struct idle *s)
+{
+	s->poll_until_ns = 0;
+}
+
 void idle_contention(struct idle *s, uint64_t now, uint64_t preempted)
 {
 	s->contended = s->looked_ns && preempted > s->preempted;

@@ -77,6 +77,11 @@ enum idle_action idle_next(struct idle *s, uint64_t now, uint64_t quiet_since,
  * doorbell's stamp if a client rang it (0 if not). */
 void idle_woke(struct idle *s, uint64_t now, uint64_t deadline, uint64_t rung_ns);
 
+/* The arrival a timed park was for came while the writer slept, and a
+ * stand-in served it: nothing to poll through now (idle_next plans for the
+ * next one). */
+void idle_missed(struct idle *s);
+
 /* Whether traffic is dense: work comes after quiet shorter than a
  * wake-up's price, so backoff polls for it (never under sleep). */
 bool idle_dense(const struct idle *s);

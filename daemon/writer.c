@@ -235,9 +235,9 @@ static void park(struct writer *w, uint64_t timeout_ns)
 		syscall(SYS_futex, bell, FUTEX_WAIT, seen, ns ? &to : NULL, NULL, 0);
 		take_turn(w, w->cpu);
 		w->parked_untimed = false;
-		/* If one did, a timeout was for work already served: the wake
-		 * tells nothing of a timed park's lateness, and the arrival to
-		 * poll through is the next one, which idle_next plans anew. */
+		/* If one did, a timed park woke after the arrival it was for:
+		 * its lateness still counts (it is what made it miss), but
+		 * there is no arrival to poll through (idle_missed). */
 		bool served = w->last_work_ns != work_before;
 		bool rung = __atomic_load_n(bell, __ATOMIC_ACQUIRE) != seen;
 		if (rung)
@@ -247,9 +247,12 @@ static void park(struct writer *w, uint64_t timeout_ns)
 					   ? __atomic_load_n(&w->store->doorbell->bell[0].rung_ns,
 							     __ATOMIC_RELAXED) : 0;
 		w->handed_back = false;
-		if (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) /* writer_stop rings unstamped */
-			idle_woke(&w->idle, shm_now_ns(),
-				  timeout_ns && !served ? start + timeout_ns : 0, rung_ns);
+		if (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) { /* writer_stop rings unstamped */
+			idle_woke(&w->idle, shm_now_ns(), timeout_ns ? start + timeout_ns : 0,
+				  rung_ns);
+			if (served)
+				idle_missed(&w->idle);
+		}
 		if (m->wake_ns != (uint32_t)w->idle.wake_ns)
 			__atomic_store_n(&m->wake_ns, (uint32_t)w->idle.wake_ns, __ATOMIC_RELAXED);
 	}

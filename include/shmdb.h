@@ -690,8 +690,11 @@ typedef struct shmdb_stats {
 	uint64_t work_passes;      /* its passes over the rings that found work */
 	uint64_t busy_ns;          /* time those passes took: busy_ns / writer_uptime_ns
 				    * is its busy ratio (the rest it polled or slept) */
-	uint64_t sleeps;           /* times it parked, no work in sight */
-	uint64_t wakeups;          /* of them, ended by a client's commit */
+	uint64_t sleeps;           /* times its thread parked, no work in sight */
+	uint64_t wakeups;          /* times a client's commit woke it: its thread, or
+				    * (backoff, sleep) its stand-in on the client's
+				    * cpu, which serves while the thread sleeps on;
+				    * so it may pass sleeps */
 	uint64_t grace_periods;    /* grace periods reclamation waited for */
 	int idle_policy;           /* SHMDB_IDLE_* */
 	uint32_t wake_ns;          /* the writer's estimate of a wake-up's price */

@@ -41,6 +41,7 @@
 #define LEAD_MARGIN_NS 3000ull  /* wake this much earlier than the estimates say */
 #define POLL_SLACK_NS 5000ull   /* after a timed wake, poll this long past the arrival */
 #define MIN_TIMED_PARK_NS 5000ull /* shorter parks are not worth a timer */
+#define PROBE_EVERY 16u           /* arrivals polled through between probing parks */
 #define LATE_OUTLIER_NS 10000ull  /* a timed park's lateness counts at most this past
 				    * the estimate and four deviations */
 #define CLIENT_SPIN_SPIN_NS 200000u
@@ -129,13 +130,26 @@ enum idle_action idle_next(struct idle *s, uint64_t now, uint64_t quiet_since,
 	}
 	if (steady(s)) {
 		uint64_t expected = s->last_arrival_ns + s->period_ns;
-		uint64_t lead = s->late_ns + 2 * s->late_dev_ns + 2 * s->jitter_ns + LEAD_MARGIN_NS;
+		uint64_t miss = s->miss_ns < s->period_ns / 4 ? s->miss_ns : s->period_ns / 4;
+		uint64_t lead = s->late_ns + 2 * s->late_dev_ns + 2 * s->jitter_ns + miss +
+				LEAD_MARGIN_NS;
 		if (expected > now + lead + MIN_TIMED_PARK_NS) {
 			*timeout_ns = expected - lead - now;
+			s->polled_through = 0;
+			return IDLE_PARK;
+		}
+		/* A lead that leaves no room for a timed park (one late wake
+		 * can do that) would end the samples that could shorten it:
+		 * every PROBE_EVERY arrivals polled through, park half the
+		 * way to the next one anyway, for a sample. */
+		if (s->polled_through >= PROBE_EVERY && expected > now + 2 * MIN_TIMED_PARK_NS) {
+			*timeout_ns = (expected - now) / 2;
+			s->polled_through = 0;
 			return IDLE_PARK;
 		}
 		if (expected + POLL_SLACK_NS > now) { /* it is due now: wait for it polling */
 			s->poll_until_ns = expected + 2 * s->jitter_ns + POLL_SLACK_NS;
+			s->polled_through++;
 			return IDLE_POLL;
 		}
 	}
@@ -150,6 +164,8 @@ void idle_woke(struct idle *s, uint64_t now, uint64_t deadline, uint64_t rung_ns
 		s->rung_ns = rung_ns;
 		return;
 	}
+	bool missed = s->missed;
+	s->missed = false;
 	if (!deadline || now < deadline)
 		return; /* woken for another reason (a signal, reclamation's watch) */
 	/* A wake far later than the others (the writer preempted in its
@@ -162,8 +178,23 @@ void idle_woke(struct idle *s, uint64_t now, uint64_t deadline, uint64_t rung_ns
 				   : 2 * s->wake_ns;
 	if (late > most)
 		late = most;
-	s->late_dev_ns = ewma(s->late_dev_ns, late > s->late_ns ? late - s->late_ns : s->late_ns - late);
+	/* The first sample starts the deviation at a quarter of itself, not
+	 * at all of it (its distance from nothing): a first park 36 µs late
+	 * would have asked a lead of 111 µs, past a 100 µs period, and so
+	 * ended timed parks, and with them the samples that could lower it. */
+	s->late_dev_ns = s->late_ns ? ewma(s->late_dev_ns, late > s->late_ns ? late - s->late_ns
+									   : s->late_ns - late)
+				    : late / 4;
 	s->late_ns = ewma(s->late_ns, late);
+	/* The arrival it was for came first (a stand-in served it): wake
+	 * ahead of the next ones by as much more, for as long as misses
+	 * last (a hit brings it down by an eighth). Nothing to poll through. */
+	if (missed) {
+		uint64_t over = now > s->last_arrival_ns ? now - s->last_arrival_ns : 0;
+		s->miss_ns = ewma(s->miss_ns, clamp_price(over));
+		return;
+	}
+	s->miss_ns -= s->miss_ns / 8;
 	/* Woken ahead of the expected arrival: poll through it. */
 	uint64_t expected = s->last_arrival_ns + s->period_ns;
 	s->poll_until_ns = expected + 2 * s->jitter_ns + POLL_SLACK_NS;
@@ -171,7 +202,7 @@ void idle_woke(struct idle *s, uint64_t now, uint64_t deadline, uint64_t rung_ns
 
 void idle_missed(struct idle *s)
 {
-	s->poll_until_ns = 0;
+	s->missed = true;
 }
 
 void idle_contention(struct idle *s, uint64_t now, uint64_t preempted)

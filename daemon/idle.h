@@ -39,6 +39,12 @@ struct idle {
 	uint64_t wake_ns;         /* a wake-up's price: doorbell rung to writer running */
 	uint64_t late_ns;         /* how late a timed park wakes the writer ... */
 	uint64_t late_dev_ns;     /* ... and its mean deviation */
+	uint64_t miss_ns;         /* how long after the arrival it was for a timed
+				   * park woke, when a stand-in served it first
+				   * (a hit: 0), averaged: the lead grows by it,
+				   * up to a quarter of the period */
+	bool missed;              /* the park ending now was overtaken so (idle_missed) */
+	unsigned polled_through;  /* steady arrivals polled through since a timed park */
 	uint64_t rung_ns;         /* the stamp of the ring that ended the last park:
 				   * when the work it announced arrived, 0: none */
 	uint64_t gap_ns;          /* typical quiet time before work arrives */
@@ -77,9 +83,10 @@ enum idle_action idle_next(struct idle *s, uint64_t now, uint64_t quiet_since,
  * doorbell's stamp if a client rang it (0 if not). */
 void idle_woke(struct idle *s, uint64_t now, uint64_t deadline, uint64_t rung_ns);
 
-/* The arrival a timed park was for came while the writer slept, and a
- * stand-in served it: nothing to poll through now (idle_next plans for the
- * next one). */
+/* The arrival the park now ending was for came while the writer slept,
+ * and a stand-in served it. Before idle_woke: the lateness still counts,
+ * how long after the arrival the writer woke makes the next timed parks
+ * end that much earlier, and there is nothing to poll through. */
 void idle_missed(struct idle *s);
 
 /* Whether traffic is dense: work comes after quiet shorter than a

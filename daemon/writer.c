@@ -233,11 +233,13 @@ static void park(struct writer *w, uint64_t timeout_ns)
 		w->parked_untimed = ns == 0;
 		pthread_mutex_unlock(&w->turn);
 		syscall(SYS_futex, bell, FUTEX_WAIT, seen, ns ? &to : NULL, NULL, 0);
+		/* When it woke, not when it has the turn back: a stand-in
+		 * serving meanwhile is no lateness of the timer's. */
+		uint64_t woke = shm_now_ns();
 		take_turn(w, w->cpu);
 		w->parked_untimed = false;
-		/* If one did, a timed park woke after the arrival it was for:
-		 * its lateness still counts (it is what made it miss), but
-		 * there is no arrival to poll through (idle_missed). */
+		/* If one did, a timed park woke after the arrival it was for
+		 * (idle_missed). */
 		bool served = w->last_work_ns != work_before;
 		bool rung = __atomic_load_n(bell, __ATOMIC_ACQUIRE) != seen;
 		if (rung)
@@ -248,10 +250,9 @@ static void park(struct writer *w, uint64_t timeout_ns)
 							     __ATOMIC_RELAXED) : 0;
 		w->handed_back = false;
 		if (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) { /* writer_stop rings unstamped */
-			idle_woke(&w->idle, shm_now_ns(), timeout_ns ? start + timeout_ns : 0,
-				  rung_ns);
 			if (served)
 				idle_missed(&w->idle);
+			idle_woke(&w->idle, woke, timeout_ns ? start + timeout_ns : 0, rung_ns);
 		}
 		if (m->wake_ns != (uint32_t)w->idle.wake_ns)
 			__atomic_store_n(&m->wake_ns, (uint32_t)w->idle.wake_ns, __ATOMIC_RELAXED);

@@ -455,6 +455,62 @@ START_TEST(idle_backoff_dense_sparse_and_steady)
 }
 END_TEST
 
+/* Timed parks keep measuring: a first sample late enough to ask a lead
+ * past the period does not end them for good; a park a stand-in
+ * overtook makes the next ones end earlier and asks no poll-through. */
+START_TEST(idle_timed_parks_keep_measuring)
+{
+	struct idle s;
+	uint64_t timeout;
+	idle_init(&s, IDLE_BACKOFF, 200 * US);
+	uint64_t t = arrive(&s, 1000 * US, 100 * US, 40);
+	ck_assert_int_eq(idle_next(&s, t + 3 * US, t, &timeout), IDLE_PARK);
+	uint64_t deadline = t + 3 * US + timeout;
+	/* 60 us late (the first sample's cap: twice the 30 us wake-up). */
+	idle_woke(&s, deadline + 60 * US, deadline, 0);
+	ck_assert_uint_eq(s.late_ns, 60 * US);
+	ck_assert_uint_eq(s.late_dev_ns, 15 * US);
+	/* The lead (60 + 30 + margin) leaves no room for a timed park: it
+	 * polls through the next arrivals, and after PROBE_EVERY of them
+	 * parks half way to the next one for a sample. */
+	int polled = 0, probed = 0;
+	for (int i = 0; i < 40 && !probed; i++) {
+		t += 100 * US;
+		idle_arrival(&s, t, t - 100 * US);
+		enum idle_action a = idle_next(&s, t + 3 * US, t, &timeout);
+		if (a == IDLE_POLL) {
+			polled++;
+			s.poll_until_ns = 0; /* as if the arrival came */
+		} else {
+			ck_assert_int_eq(a, IDLE_PARK);
+			ck_assert_uint_gt(timeout, 40 * US);
+			ck_assert_uint_lt(timeout, 50 * US);
+			probed = 1;
+		}
+	}
+	ck_assert_int_eq(probed, 1);
+	ck_assert_int_ge(polled, 16);
+	/* Overtaken: woken 20 us after the arrival a stand-in served. */
+	idle_init(&s, IDLE_BACKOFF, 200 * US);
+	t = arrive(&s, 1000 * US, 100 * US, 40);
+	ck_assert_int_eq(idle_next(&s, t + 3 * US, t, &timeout), IDLE_PARK);
+	uint64_t before = timeout;
+	deadline = t + 3 * US + timeout;
+	idle_arrival(&s, t + 100 * US, t + 3 * US); /* the stand-in's */
+	idle_missed(&s);
+	idle_woke(&s, t + 120 * US, deadline, 0);
+	ck_assert_uint_eq(s.miss_ns, 20 * US);
+	ck_assert_uint_eq(s.poll_until_ns, 0);
+	ck_assert_int_eq(idle_next(&s, t + 123 * US, t + 100 * US, &timeout), IDLE_PARK);
+	ck_assert_uint_lt(timeout + 15 * US, before);
+	/* A hit brings it down by an eighth. */
+	deadline = t + 123 * US + timeout;
+	idle_woke(&s, deadline + 1 * US, deadline, 0);
+	ck_assert_uint_eq(s.miss_ns, 20 * US - 20 * US / 8);
+	ck_assert_uint_gt(s.poll_until_ns, 0);
+}
+END_TEST
+
 START_TEST(idle_wake_price_and_contention)
 {
 	struct idle s;
@@ -873,6 +929,7 @@ int main(void)
 	tcase_add_test(tc, pin_choice_spreads);
 	tcase_add_test(tc, idle_spin_and_sleep);
 	tcase_add_test(tc, idle_backoff_dense_sparse_and_steady);
+	tcase_add_test(tc, idle_timed_parks_keep_measuring);
 	tcase_add_test(tc, idle_wake_price_and_contention);
 	tcase_add_test(tc, this_machine_topology);
 	tcase_add_test(tc, hugepage_plans);

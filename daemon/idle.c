@@ -19,10 +19,13 @@
  *     wake-up, the park gets a timeout that ends `lead` before the next
  *     expected arrival, and the writer then polls until a little after
  *     it: the commit finds the writer polling, as under spin.
- *   - lead: the measured lateness of timed parks, twice the jitter, and a
- *     margin. A lateness far past the estimate counts as a little past it
- *     (idle_woke): a lead grown past the period would end timed parks,
- *     and with them the samples that could bring it back.
+ *   - lead: the measured lateness of timed parks, twice the jitter, how
+ *     long after their arrival the parks a stand-in overtook woke (miss),
+ *     and a margin. A lateness far past the estimate counts as a little
+ *     past it (idle_woke): a lead grown past the period would end timed
+ *     parks, and with them the samples that could bring it back; should
+ *     it pass anyway, a probing park every PROBE_EVERY arrivals takes
+ *     samples still.
  * And one fact: whether the writer's cpu is contended (it was preempted
  * since the last look). Then, once the window has passed, backoff yields
  * the cpu once and looks again before it parks: what else runs there gets
@@ -158,14 +161,14 @@ enum idle_action idle_next(struct idle *s, uint64_t now, uint64_t quiet_since,
 
 void idle_woke(struct idle *s, uint64_t now, uint64_t deadline, uint64_t rung_ns)
 {
+	bool missed = s->missed; /* for this wake only, however it ended */
+	s->missed = false;
 	if (rung_ns) {
 		if (now > rung_ns)
 			s->wake_ns = ewma(s->wake_ns, clamp_price(now - rung_ns));
 		s->rung_ns = rung_ns;
 		return;
 	}
-	bool missed = s->missed;
-	s->missed = false;
 	if (!deadline || now < deadline)
 		return; /* woken for another reason (a signal, reclamation's watch) */
 	/* A wake far later than the others (the writer preempted in its

@@ -480,17 +480,20 @@ static inline size_t shm_version_size(uint32_t klen, uint32_t vlen)
  * 288  u64 checkpoint_failures checkpoints that failed since start (its too)
  * line 5 (320..383), the writer's sleep flag and what a committing client
  *     should do while it waits, alone on their line because every
- *     submitting client loads them and only the writer stores (the last
- *     three rarely: at start, and when the writer's estimates move):
+ *     submitting client loads them and only the writer stores
+ *     (writer_sleeping at its parks, writer_on_cpu when its turn moves to
+ *     or from a stand-in, the rest rarely: at start, and when the
+ *     writer's estimates move):
  * 320  u32 writer_sleeping  1 while the writer may sleep on the doorbell
  * 324  u32 idle_policy      SHMDB_IDLE_SPIN, _BACKOFF or _SLEEP
  * 328  u32 client_spin_ns   how long a client that found the writer awake
  *                          spins for its completion before it sleeps
  * 332  u32 wake_ns          the writer's estimate of a wake-up's price
  * 336  i32 writer_on_cpu    the cpu of the thread that holds the writer's
- *                          turn now (its own, or a stand-in's; -1 while
- *                          unknown): a client there does not spin for its
- *                          completion, which that thread needs the cpu for
+ *                          turn now, or held it last (its own, or a
+ *                          stand-in's): a client there does not spin for
+ *                          its completion, which that thread needs the
+ *                          cpu for
  * 340  u32 reserved5
  * 344  u64 standin_cpus     bit c set: a stand-in of the writer waits on
  *                          doorbell bell[1 + c] (cpus 0..SHM_STANDINS-1),
@@ -524,7 +527,8 @@ static inline size_t shm_version_size(uint32_t klen, uint32_t vlen)
  * 520  u64 work_passes      passes over the rings that found work
  * 528  u64 busy_ns          time spent in those passes (from the TSC)
  * 536  u64 sleeps           times the writer parked on the doorbell
- * 544  u64 wakeups          of them, ended by a client's doorbell
+ * 544  u64 wakeups          times a client's ring woke the writer's thread
+ *                          or a stand-in (so it may pass sleeps)
  * 552  u64 grace_periods    grace periods reclamation asked for
  * 560  u64 writer_started_ns CLOCK_MONOTONIC when the writer thread began
  * 568  u64 standin_wakeups  of the wakeups, those a stand-in on the

@@ -164,6 +164,21 @@ static bool any_pending(struct writer *w)
 	return pending;
 }
 
+/* The writer's half of the SQPOLL rule (above), for whoever holds the
+ * turn and means to sleep, its bell's value already read: say the writer
+ * may sleep, then look at every ring once more. Returns whether work
+ * waits (the caller then stays awake and clears the flag). */
+static bool last_look(struct writer *w)
+{
+	__atomic_store_n(&w->store->meta->writer_sleeping, 1, __ATOMIC_RELAXED);
+	/* Orders the flag before the last look at the tails (see above). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	urcu_memb_read_lock();
+	bool work = any_pending(w);
+	urcu_memb_read_unlock();
+	return work;
+}
+
 /* A pass that served `done` transactions in `ticks`: the activity
  * figures (meta lines 8-10; relaxed, statistics only, on lines no client
  * polls). */
@@ -214,13 +229,7 @@ static void park(struct writer *w, uint64_t timeout_ns)
 	uint32_t *bell = &w->store->doorbell->bell[0].ring;
 	uint32_t seen = __atomic_load_n(bell, __ATOMIC_ACQUIRE);
 
-	__atomic_store_n(&m->writer_sleeping, 1, __ATOMIC_RELAXED);
-	/* Orders the flag before the last look at the tails (see above). */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	urcu_memb_read_lock();
-	bool work = any_pending(w);
-	urcu_memb_read_unlock();
-	if (!work && !__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+	if (!last_look(w) && !__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
 		uint64_t ns = timeout_ns;
 		if (reclaimer_waiting(&w->reclaimer) || pressure_settling(&w->monitor))
 			ns = ns && ns < SLEEP_WATCHING_NS ? ns : SLEEP_WATCHING_NS;
@@ -431,12 +440,7 @@ static void *standin_main(void *arg)
 					break;
 			}
 			seen = __atomic_load_n(&bell->ring, __ATOMIC_ACQUIRE);
-			__atomic_store_n(&m->writer_sleeping, 1, __ATOMIC_RELAXED);
-			/* Orders the flag before the last look at the tails (see above). */
-			__atomic_thread_fence(__ATOMIC_SEQ_CST);
-			urcu_memb_read_lock();
-			work = any_pending(w);
-			urcu_memb_read_unlock();
+			work = last_look(w);
 			if (work)
 				__atomic_store_n(&m->writer_sleeping, 0, __ATOMIC_RELAXED);
 		}
@@ -475,7 +479,6 @@ int writer_init(struct writer *w, const struct writer_settings *ws, struct store
 	w->checkpoint = NULL;
 	w->standins = NULL;
 	w->nstandins = 0;
-	w->running = false;
 	w->parked_untimed = w->handed_back = false;
 	st->meta->writer_on_cpu = cpu;
 	pthread_mutex_init(&w->turn, NULL);
@@ -601,16 +604,13 @@ static int start_standins(struct writer *w)
 int writer_run(struct writer *w)
 {
 	int e = start_pinned(&w->thread, w->cpu, writer_main, w);
-	if (!e) {
-		w->running = true;
-		e = start_standins(w);
-	}
 	if (e) {
-		if (w->running)
-			writer_stop(w);
-		else
-			writer_destroy(w);
+		writer_destroy(w);
+		return -e;
 	}
+	e = start_standins(w);
+	if (e)
+		writer_stop(w);
 	return -e;
 }
 

@@ -46,7 +46,6 @@ struct writer {
 	pthread_mutex_t turn;
 	struct standin *standins;   /* nstandins of them, started by writer_run */
 	unsigned nstandins;
-	bool running;               /* writer_run started its thread */
 	uint64_t last_work_ns;      /* when the last pass that did work ended */
 	bool parked_untimed;        /* its own thread sleeps with no timeout */
 	bool handed_back;           /* a stand-in woke it since (not a client) */

@@ -23,7 +23,9 @@
  * first ops' start earlier still, while prepare runs (apply_prefetch_slots
  * before it, apply_prefetch_heads before it walks the ordered tables'
  * trees): a short transaction's own misses then overlap its tree walk and
- * prepare's checks instead of following them. Only
+ * prepare's checks instead of following them; so do the misses of the
+ * leaves its ordered tables' keys go to, found by reading the inner nodes
+ * (which the walk then finds loaded) in apply_prefetch_slots. Only
  * hints: what changes before an op runs makes a prefetch miss, never a
  * wrong answer. The helpers return addresses and the prefetches are issued
  * inline in the apply loop (prefetch_ahead is always inlined): GCC deletes
@@ -37,8 +39,10 @@
 #include "index.h"
 #include "prepare.h"
 #include "secondary.h"
+#include "tree_write.h"
 
 #define APPLY_AHEAD 16
+#define LEAVES_AHEAD 4
 
 static struct shm_version *version_at(const struct core *c, uint64_t off)
 {
@@ -329,12 +333,34 @@ static uint64_t create_index(struct core *c, const struct pending_op *p, uint64_
 	return id;
 }
 
+/* The leaf of its table's tree op i's key goes to, if op i writes an
+ * ordered table; else NULL. */
+static const struct shm_node *op_leaf(struct core *c, size_t i)
+{
+	const struct shm_op *op = &c->scratch.ops[i].op;
+	if (op->code != SHM_OP_PUT && op->code != SHM_OP_DEL && op->code != SHM_OP_DEL_VALUE)
+		return NULL;
+	const struct shm_table *t = tables_live(&c->tables, op->table);
+	if (!t || !(t->kind & SHM_KIND_ORDERED))
+		return NULL;
+	return tree_leaf_toward(&c->tree, t->root, op->key, op->klen);
+}
+
 void apply_prefetch_slots(struct core *c, size_t nops)
 {
 	const void *p;
 	for (size_t i = 0; i < nops && i < 2 * APPLY_AHEAD; i++)
 		if ((p = home_slot(c, i)))
 			__builtin_prefetch(p);
+	/* A short transaction on an ordered table waits on the misses of
+	 * its leaves in turn (each in memory, not in a cache) unless they
+	 * start now: each whole, as far as NODE_TARGET_BYTES (its header,
+	 * which says its size, is not loaded yet). A long one's walk loads
+	 * its leaves ahead itself (tree.c). */
+	for (size_t i = 0; nops <= LEAVES_AHEAD && i < nops; i++)
+		if ((p = op_leaf(c, i)))
+			for (size_t o = 0; o < NODE_TARGET_BYTES; o += 64)
+				__builtin_prefetch((const uint8_t *)p + o);
 }
 
 void apply_prefetch_heads(struct core *c, size_t nops)

@@ -28,7 +28,12 @@
  * first key keeps its shape and is copied whole with its new refs; a leaf
  * that gains or loses a few entries is written at once from the old one;
  * only the rest goes through the general merge of entries. The children a
- * few changes reach are found by a search (spans_by_search).
+ * few changes reach are found by a search (spans_by_search). A short
+ * transaction whose leaves all take their changes in place skips the
+ * general walk: each leaf is found by a plain walk down, and nothing is
+ * listed or written above (update_in_leaves); a leaf's cache miss, the
+ * cost that remains, starts before the transaction is prepared
+ * (tree_leaf_toward, apply.c).
  *
  * Multimaps: a key's pairs may fill many leaves. TREE_WIPE (shmdb_del of
  * the key) reaches every child whose entries may hold that key: the one
@@ -581,16 +586,54 @@ static int update_node(struct tree_writer *w, struct tree_upd *u, uint64_t off,
 	return err;
 }
 
+/* The most changes update_in_leaves takes: it walks down once per change,
+ * where the general walk shares its way down among them. */
+#define IN_LEAVES_MAX 8u
+
+/* Whether every change ch[0..n) of an ordered table is one change_in_place
+ * takes in the leaf it goes to: then they are queued (the leaves and the
+ * nodes above them stay), each leaf found by a plain walk down, without
+ * the general walk's lists of the children it changes. Returns 1 if so
+ * (*err set), 0 if the general walk must be taken (nothing queued). */
+static int update_in_leaves(struct tree_writer *w, struct tree_upd *u, uint64_t root,
+			    const struct tree_change *ch, size_t n, int *err)
+{
+	size_t stores0 = w->stores.n;
+	int64_t records0 = u->records;
+	*err = 0;
+	if (u->multi || !root || n > IN_LEAVES_MAX)
+		return 0;
+	for (size_t j = 0, k; j < n; j = k) {
+		const struct shm_node *leaf = tree_leaf_toward(w, root, ch[j].key, ch[j].klen);
+		for (k = j + 1; k < n && tree_leaf_toward(w, root, ch[k].key, ch[k].klen) == leaf; k++)
+			;
+		uint64_t off = (uint64_t)((const uint8_t *)leaf - w->base);
+		if (!change_in_place(w, u, off, leaf, ch + j, k - j, err) || *err) {
+			w->stores.n = stores0;
+			u->records = records0;
+			return *err ? 1 : 0;
+		}
+	}
+	return 1;
+}
+
 int tree_update(struct tree_writer *w, uint64_t root, int multi, const struct tree_change *ch,
 		size_t n, uint64_t ts, struct tree_result *out)
 {
 	struct tree_upd u = { .multi = multi, .table = n ? ch[0].table : 0, .ts = ts };
 	size_t old0 = w->old.n, stores0 = w->stores.n;
+	int err;
 	w->stores_from = stores0;
+	if (update_in_leaves(w, &u, root, ch, n, &err)) {
+		*out = (struct tree_result){ .root = root, .records = u.records, .old_from = old0,
+					     .old_to = old0, .stores_from = stores0,
+					     .stores_to = w->stores.n };
+		return err;
+	}
 	unsigned level = root ? tree_node_at(w, root)->level : 0;
 	struct tree_vec *top = &w->lvl[level + 1];
 	top->n = 0;
-	int err = update_node(w, &u, root, ch, n, NULL, top);
+	err = update_node(w, &u, root, ch, n, NULL, top);
 	/* A root that split: a level more, as many times as it takes. */
 	while (!err && top->n > 1) {
 		if (++level + 1 >= SHM_TREE_MAX_HEIGHT)
@@ -614,6 +657,24 @@ int tree_update(struct tree_writer *w, uint64_t root, int multi, const struct tr
 				     .old_from = old0, .old_to = w->old.n,
 				     .stores_from = stores0, .stores_to = w->stores.n };
 	return 0;
+}
+
+const struct shm_node *tree_leaf_toward(const struct tree_writer *w, uint64_t root,
+					const uint8_t *key, size_t klen)
+{
+	if (!root)
+		return NULL;
+	const struct shm_node *n = tree_node_at(w, root);
+	if (n->level == 0)
+		return n;
+	struct shm_target t = shm_target_of(key, klen, key, 0, 0);
+	for (;;) {
+		uint64_t child = shm_node_ref(n)[shm_node_child(n, &t)];
+		if (n->level == 1)
+			return tree_node_at(w, child);
+		n = tree_node_at(w, child);
+		shm_prefetch_search(n);
+	}
 }
 
 void tree_unreserve(struct tree_writer *w)

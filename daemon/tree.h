@@ -142,6 +142,17 @@ size_t tree_sort_changes(struct tree_change *ch, size_t n);
 int tree_update(struct tree_writer *w, uint64_t root, int multi, const struct tree_change *ch,
 		size_t n, uint64_t ts, struct tree_result *out);
 
+/*
+ * tree_leaf_toward - the leaf of the tree at `root` (0: none, NULL) whose
+ * range holds `key`, found by reading the inner nodes on the way, but not
+ * the leaf itself: the caller starts loading it, early, so that the cache
+ * miss of a leaf (the tree's nodes are far more than the caches hold)
+ * overlaps other work before tree_update reaches it. Returns NULL for an
+ * empty tree.
+ */
+const struct shm_node *tree_leaf_toward(const struct tree_writer *w, uint64_t root,
+					const uint8_t *key, size_t klen);
+
 /* tree_unreserve - the transaction failed: free every node it wrote. */
 void tree_unreserve(struct tree_writer *w);
 

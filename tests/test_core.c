@@ -1483,6 +1483,63 @@ START_TEST(thinned_ordered_tree_merges_its_leaves)
 }
 END_TEST
 
+/* Short transactions (the walk that takes a leaf's changes in place
+ * without the general one's lists, tree.c): overwrites and an insert in
+ * place in several leaves write no node; one whose second leaf cannot take
+ * its change (a delete) takes the general walk for all of them, the first
+ * leaf's queued changes dropped, and applies every change once. */
+START_TEST(short_transactions_in_leaves_or_not)
+{
+	static struct tmodel m, before;
+	uint64_t value;
+	struct tx x = { 0 };
+	tx_op(&x, SHM_OP_CREATE_TABLE, 0, SHMDB_ORDERED, "s", 1, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, NULL, &value), 0);
+	uint32_t id = (uint32_t)value;
+	const struct shm_table *t = &f.meta->tables[SHM_TABLE_SLOT(id)];
+	m.n = 0;
+	for (unsigned i = 0; i < 300; i++) {
+		snprintf(m.rec[m.n][0], 12, "k%03u0", i);
+		snprintf(m.rec[m.n][1], 12, "v%u", i);
+		tx_op(&x, SHM_OP_PUT, id, 0, m.rec[m.n][0], 5, m.rec[m.n][1], strlen(m.rec[m.n][1]));
+		m.n++;
+	}
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	ck_assert_uint_gt(count_leaves(t->root), 2);
+	uint64_t root = t->root, bytes = t->tree_bytes;
+	/* overwrites in the first and last leaves, an insert between keys */
+	tx_op(&x, SHM_OP_PUT, id, 0, "k0100", 5, "w10", 3);
+	tx_op(&x, SHM_OP_PUT, id, 0, "k2900", 5, "w290", 4);
+	tx_op(&x, SHM_OP_PUT, id, 0, "k0105", 5, "new", 3);
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	strcpy(m.rec[10][1], "w10");
+	strcpy(m.rec[290][1], "w290");
+	strcpy(m.rec[m.n][0], "k0105");
+	strcpy(m.rec[m.n++][1], "new");
+	ck_assert_uint_eq(t->root, root);
+	ck_assert_uint_eq(t->tree_bytes, bytes);
+	check_tree(id, 0, &m, commit_ts());
+	before = m;
+	uint64_t before_ts = commit_ts();
+	fake_slots[0][0].snapshot = before_ts;
+	/* an overwrite and an insert the first leaf takes in place, a delete
+	 * in the last */
+	tx_op(&x, SHM_OP_PUT, id, 0, "k0110", 5, "w11", 3);
+	tx_op(&x, SHM_OP_PUT, id, 0, "k0115", 5, "new2", 4);
+	tx_op(&x, SHM_OP_DEL, id, 0, "k2910", 5, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	tx_free(&x);
+	strcpy(m.rec[11][1], "w11");
+	tmodel_del(&m, 291);
+	strcpy(m.rec[m.n][0], "k0115");
+	strcpy(m.rec[m.n++][1], "new2");
+	ck_assert_uint_ne(t->root, root);
+	check_tree(id, 0, &m, commit_ts());
+	check_tree(id, 0, &before, before_ts);
+	fake_slots[0][0].snapshot = 0;
+}
+END_TEST
+
 /* Walk the subtree at off: its records in order (checked against *last,
  * the record before them) counted into *n, its nodes' bytes into *bytes. */
 static void walk_sizes(uint64_t off, int multi, const uint8_t **last, uint32_t *lk, uint32_t *lv,
@@ -1711,6 +1768,7 @@ int main(void)
 	tcase_add_test(tc, tree_keys_of_unequal_sizes);
 	tcase_add_test(tc, tree_of_a_clear_freed_in_steps);
 	tcase_add_test(tc, thinned_ordered_tree_merges_its_leaves);
+	tcase_add_test(tc, short_transactions_in_leaves_or_not);
 	tcase_add_test(tc, tree_kinds_and_bad_ops);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);

@@ -28,12 +28,15 @@
  * first key keeps its shape and is copied whole with its new refs; a leaf
  * that gains or loses a few entries is written at once from the old one;
  * only the rest goes through the general merge of entries. The children a
- * few changes reach are found by a search (spans_by_search). A short
- * transaction whose leaves all take their changes in place skips the
- * general walk: each leaf is found by a plain walk down, and nothing is
- * listed or written above (update_in_leaves); a leaf's cache miss, the
- * cost that remains, starts before the transaction is prepared
- * (tree_leaf_toward, apply.c).
+ * few changes reach are found by a search (spans_by_search). Before the
+ * general walk, each change's leaf is found by a plain walk down, in a
+ * pipeline that loads the leaves of the changes ahead (take_in_leaves), and
+ * the leaves that take their changes in place take them there: the general
+ * walk then goes only where leaves are written (a bulk load's splits, keys
+ * past a leaf's ends), and a transaction whose leaves all take their
+ * changes lists and writes nothing above them. For a short transaction the
+ * leaf's cache miss starts before it is prepared (tree_leaf_toward,
+ * apply.c).
  *
  * Multimaps: a key's pairs may fill many leaves. TREE_WIPE (shmdb_del of
  * the key) reaches every child whose entries may hold that key: the one
@@ -95,6 +98,7 @@ void tree_writer_free(struct tree_writer *w)
 	free(w->fresh.v);
 	free(w->old.v);
 	free(w->stores.v);
+	free(w->rest.v);
 	reach_free(&w->reach);
 	*w = (struct tree_writer){ 0 };
 }
@@ -586,35 +590,88 @@ static int update_node(struct tree_writer *w, struct tree_upd *u, uint64_t off,
 	return err;
 }
 
-/* The most changes update_in_leaves takes: it walks down once per change,
- * where the general walk shares its way down among them. */
-#define IN_LEAVES_MAX 8u
+/* Changes whose leaves load ahead of the change being taken
+ * (take_in_leaves): the inner node above a change's leaf starts loading
+ * 2 * FIND_AHEAD changes ahead, the leaf FIND_AHEAD ahead. */
+#define FIND_AHEAD 8
+#define FIND_RING (4 * FIND_AHEAD)
 
-/* Whether every change ch[0..n) of an ordered table is one change_in_place
- * takes in the leaf it goes to: then they are queued (the leaves and the
- * nodes above them stay), each leaf found by a plain walk down, without
- * the general walk's lists of the children it changes. Returns 1 if so
- * (*err set), 0 if the general walk must be taken (nothing queued). */
-static int update_in_leaves(struct tree_writer *w, struct tree_upd *u, uint64_t root,
-			    const struct tree_change *ch, size_t n, int *err)
+/* The node at `level`, or the leaf if the tree is lower, on the way from n
+ * down to t's place. */
+static const struct shm_node *node_toward(const struct tree_writer *w, const struct shm_node *n,
+					  const struct shm_target *t, unsigned level)
 {
-	size_t stores0 = w->stores.n;
-	int64_t records0 = u->records;
-	*err = 0;
-	if (u->multi || !root || n > IN_LEAVES_MAX)
-		return 0;
-	for (size_t j = 0, k; j < n; j = k) {
-		const struct shm_node *leaf = tree_leaf_toward(w, root, ch[j].key, ch[j].klen);
-		for (k = j + 1; k < n && tree_leaf_toward(w, root, ch[k].key, ch[k].klen) == leaf; k++)
-			;
-		uint64_t off = (uint64_t)((const uint8_t *)leaf - w->base);
-		if (!change_in_place(w, u, off, leaf, ch + j, k - j, err) || *err) {
-			w->stores.n = stores0;
-			u->records = records0;
-			return *err ? 1 : 0;
-		}
+	while (n->level > level)
+		n = tree_node_at(w, shm_node_ref(n)[shm_node_child(n, t)]);
+	return n;
+}
+
+static struct shm_target change_target(const struct tree_change *c)
+{
+	return shm_target_of(c->key, c->klen, c->key, 0, 0);
+}
+
+/* The changes ch[g..m] of an ordered table go to one leaf: queued to be
+ * made in place if change_in_place takes them, else kept in `rest` for the
+ * general walk. 0 or -ENOMEM. */
+static int take_group(struct tree_writer *w, struct tree_upd *u, const struct shm_node *leaf,
+		      const struct tree_change *ch, size_t g, size_t m)
+{
+	int err = 0;
+	uint64_t off = (uint64_t)((const uint8_t *)leaf - w->base);
+	if (change_in_place(w, u, off, leaf, ch + g, m + 1 - g, &err))
+		return err;
+	for (size_t k = g; k <= m; k++) {
+		struct tree_change *p = tree_room_for_one(w->rest.v, &w->rest.cap, w->rest.n,
+							  sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		w->rest.v = p;
+		w->rest.v[w->rest.n++] = ch[k];
 	}
-	return 1;
+	return 0;
+}
+
+/* The changes ch[0..n) of an ordered table (root not 0), each found its
+ * leaf by a plain walk down, in a pipeline that starts loading the inner
+ * node above a change's leaf, then the leaf, changes ahead: the changes
+ * each leaf takes in place are queued (that leaf and the nodes above it
+ * stay, and no list of the children changed is made), the others are left
+ * in w->rest, in order, for the general walk. A bulk load's leaves are
+ * nearly all in memory, not in a cache, and the general walk, which goes
+ * down one parent at a time, overlaps only a parent's few leaves' misses.
+ * 0 or -ENOMEM. */
+static int take_in_leaves(struct tree_writer *w, struct tree_upd *u, uint64_t root,
+			  const struct tree_change *ch, size_t n)
+{
+	const struct shm_node *top = tree_node_at(w, root), *above[FIND_RING], *leaf[FIND_RING];
+	size_t g = 0;
+	w->rest.n = 0;
+	for (size_t i = 0; i < n + 2 * FIND_AHEAD; i++) {
+		if (i < n) {
+			struct shm_target t = change_target(&ch[i]);
+			above[i % FIND_RING] = node_toward(w, top, &t, 1);
+			shm_prefetch_search(above[i % FIND_RING]);
+		}
+		size_t k = i - FIND_AHEAD;
+		if (i >= FIND_AHEAD && k < n) {
+			const struct shm_node *p = above[k % FIND_RING];
+			struct shm_target t = change_target(&ch[k]);
+			leaf[k % FIND_RING] =
+				p->level ? tree_node_at(w, shm_node_ref(p)[shm_node_child(p, &t)]) : p;
+			shm_prefetch_search(leaf[k % FIND_RING]);
+		}
+		size_t m = i - 2 * FIND_AHEAD;
+		if (i < 2 * FIND_AHEAD || m >= n)
+			continue;
+		if (m + 1 < n && leaf[(m + 1) % FIND_RING] == leaf[m % FIND_RING])
+			continue;
+		int err = take_group(w, u, leaf[m % FIND_RING], ch, g, m);
+		if (err)
+			return err;
+		g = m + 1;
+	}
+	return 0;
 }
 
 int tree_update(struct tree_writer *w, uint64_t root, int multi, const struct tree_change *ch,
@@ -624,11 +681,21 @@ int tree_update(struct tree_writer *w, uint64_t root, int multi, const struct tr
 	size_t old0 = w->old.n, stores0 = w->stores.n;
 	int err;
 	w->stores_from = stores0;
-	if (update_in_leaves(w, &u, root, ch, n, &err)) {
-		*out = (struct tree_result){ .root = root, .records = u.records, .old_from = old0,
-					     .old_to = old0, .stores_from = stores0,
-					     .stores_to = w->stores.n };
-		return err;
+	if (!multi && root) {
+		/* The leaves that take their changes in place first; the
+		 * general walk only for the rest (a root that stays: nothing
+		 * left). */
+		if ((err = take_in_leaves(w, &u, root, ch, n)))
+			return err;
+		if (!w->rest.n) {
+			*out = (struct tree_result){ .root = root, .records = u.records,
+						     .old_from = old0, .old_to = old0,
+						     .stores_from = stores0,
+						     .stores_to = w->stores.n };
+			return 0;
+		}
+		ch = w->rest.v;
+		n = w->rest.n;
 	}
 	unsigned level = root ? tree_node_at(w, root)->level : 0;
 	struct tree_vec *top = &w->lvl[level + 1];

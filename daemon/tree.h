@@ -82,6 +82,11 @@ struct tree_stores {
 	size_t n, cap;
 };
 
+struct tree_changes {
+	struct tree_change *v;
+	size_t n, cap;
+};
+
 /* How the writer gets a block for a node: an offset or 0 (no room). */
 struct tree_alloc {
 	uint64_t (*get)(void *ctx, size_t size);
@@ -99,6 +104,7 @@ struct tree_writer {
 	struct tree_offs fresh;  /* nodes written by the transaction (0: freed again) */
 	struct tree_offs old;    /* nodes it replaces, retired at its commit */
 	struct tree_stores stores; /* leaf refs and entries it stores in place */
+	struct tree_changes rest;  /* changes no leaf takes in place (tree.c) */
 	size_t stores_from;      /* the table being updated has stores.v[from..) */
 	struct reach reach;      /* versions replaced leaves name (reach.h) */
 	size_t reach_purge_at;   /* notes that make the next purge due */

@@ -1483,12 +1483,14 @@ START_TEST(thinned_ordered_tree_merges_its_leaves)
 }
 END_TEST
 
-/* Short transactions (the walk that takes a leaf's changes in place
- * without the general one's lists, tree.c): overwrites and an insert in
- * place in several leaves write no node; one whose second leaf cannot take
- * its change (a delete) takes the general walk for all of them, the first
- * leaf's queued changes dropped, and applies every change once. */
-START_TEST(short_transactions_in_leaves_or_not)
+/* The leaves that take a transaction's changes in place first, the
+ * general walk for the rest (tree.c, take_in_leaves): overwrites and an
+ * insert in place in several leaves write no node; with a delete in
+ * another leaf, only that leaf goes the general way and the others' changes
+ * stay queued; a leaf that takes an insert in place while the delete of
+ * most of its sibling merges the two has its insert made in the merged
+ * leaf. Every change applies once, and an older snapshot keeps its tree. */
+START_TEST(leaves_in_place_and_the_general_walk)
 {
 	static struct tmodel m, before;
 	uint64_t value;
@@ -1534,6 +1536,33 @@ START_TEST(short_transactions_in_leaves_or_not)
 	strcpy(m.rec[m.n][0], "k0115");
 	strcpy(m.rec[m.n++][1], "new2");
 	ck_assert_uint_ne(t->root, root);
+	check_tree(id, 0, &m, commit_ts());
+	check_tree(id, 0, &before, before_ts);
+	/* The root's children 1 and 2: all but one key of child 1 deleted
+	 * (it merges with child 2), a key inserted between two of child 2's. */
+	const struct shm_node *top = shm_node_at(f.base, t->root);
+	ck_assert_uint_eq(top->level, 1);
+	ck_assert_uint_gt(top->count, 3);
+	const struct shm_node *c1 = shm_node_at(f.base, shm_node_ref(top)[1]);
+	const struct shm_node *c2 = shm_node_at(f.base, shm_node_ref(top)[2]);
+	unsigned leaves = count_leaves(t->root);
+	char k2[12] = { 0 };
+	memcpy(k2, shm_entry_bytes(c2, 0), 5);
+	strcpy(k2 + 5, "5"); /* after c2's first key, before its second */
+	for (unsigned i = 1; i < c1->count; i++) {
+		char k[12] = { 0 };
+		memcpy(k, shm_entry_bytes(c1, i), 5);
+		tx_op(&x, SHM_OP_DEL, id, 0, k, 5, NULL, 0);
+		tmodel_del(&m, (unsigned)tmodel_find(&m, k, NULL, 0));
+	}
+	tx_op(&x, SHM_OP_PUT, id, 0, k2, 6, "mid", 3);
+	tx_op(&x, SHM_OP_PUT, id, 0, "k0100", 5, "w10b", 4);
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	tx_free(&x);
+	strcpy(m.rec[m.n][0], k2);
+	strcpy(m.rec[m.n++][1], "mid");
+	strcpy(m.rec[tmodel_find(&m, "k0100", NULL, 0)][1], "w10b");
+	ck_assert_uint_lt(count_leaves(t->root), leaves);
 	check_tree(id, 0, &m, commit_ts());
 	check_tree(id, 0, &before, before_ts);
 	fake_slots[0][0].snapshot = 0;
@@ -1768,7 +1797,7 @@ int main(void)
 	tcase_add_test(tc, tree_keys_of_unequal_sizes);
 	tcase_add_test(tc, tree_of_a_clear_freed_in_steps);
 	tcase_add_test(tc, thinned_ordered_tree_merges_its_leaves);
-	tcase_add_test(tc, short_transactions_in_leaves_or_not);
+	tcase_add_test(tc, leaves_in_place_and_the_general_walk);
 	tcase_add_test(tc, tree_kinds_and_bad_ops);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);

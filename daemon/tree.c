@@ -541,13 +541,10 @@ static int update_node(struct tree_writer *w, struct tree_upd *u, uint64_t off,
 	struct tree_vec *v = &w->lvl[level];
 	int err = 0;
 	if (level == 0) {
-		/* The rest of the leaf past its search lines: its entries and
-		 * keys, which the search reads on a tie and a change after,
-		 * load alongside the search instead of after it. */
+		/* The leaf is written anew (take_in_leaves took the changes
+		 * that leaves take in place): all of it is read. */
 		if (node)
 			prefetch_node(node);
-		if (node && !carry && change_in_place(w, u, off, node, ch, n, &err))
-			return err ? err : keep_node(off, out);
 		if (!node || carry || !tree_merge_direct(w, u, node, ch, n, out, &err)) {
 			err = merge_leaf(w, u, node, ch, n, carry);
 			if (!err)

@@ -594,13 +594,24 @@ static int update_node(struct tree_writer *w, struct tree_upd *u, uint64_t off,
 #define FIND_RING (4 * FIND_AHEAD)
 
 /* The node at `level`, or the leaf if the tree is lower, on the way from n
- * down to t's place. */
+ * down to t's place; the search lines of each node below n start loading
+ * as soon as it is known. */
 static const struct shm_node *node_toward(const struct tree_writer *w, const struct shm_node *n,
 					  const struct shm_target *t, unsigned level)
 {
-	while (n->level > level)
+	while (n->level > level) {
 		n = tree_node_at(w, shm_node_ref(n)[shm_node_child(n, t)]);
+		shm_prefetch_search(n);
+	}
 	return n;
+}
+
+/* The leaf under p (a node of level 1, or a leaf) whose range holds t's
+ * place, not read. */
+static const struct shm_node *leaf_under(const struct tree_writer *w, const struct shm_node *p,
+					 const struct shm_target *t)
+{
+	return p->level ? tree_node_at(w, shm_node_ref(p)[shm_node_child(p, t)]) : p;
 }
 
 static struct shm_target change_target(const struct tree_change *c)
@@ -648,14 +659,11 @@ static int take_in_leaves(struct tree_writer *w, struct tree_upd *u, uint64_t ro
 		if (i < n) {
 			struct shm_target t = change_target(&ch[i]);
 			above[i % FIND_RING] = node_toward(w, top, &t, 1);
-			shm_prefetch_search(above[i % FIND_RING]);
 		}
 		size_t k = i - FIND_AHEAD;
 		if (i >= FIND_AHEAD && k < n) {
-			const struct shm_node *p = above[k % FIND_RING];
 			struct shm_target t = change_target(&ch[k]);
-			leaf[k % FIND_RING] =
-				p->level ? tree_node_at(w, shm_node_ref(p)[shm_node_child(p, &t)]) : p;
+			leaf[k % FIND_RING] = leaf_under(w, above[k % FIND_RING], &t);
 			shm_prefetch_search(leaf[k % FIND_RING]);
 		}
 		size_t m = i - 2 * FIND_AHEAD;
@@ -728,17 +736,8 @@ const struct shm_node *tree_leaf_toward(const struct tree_writer *w, uint64_t ro
 {
 	if (!root)
 		return NULL;
-	const struct shm_node *n = tree_node_at(w, root);
-	if (n->level == 0)
-		return n;
 	struct shm_target t = shm_target_of(key, klen, key, 0, 0);
-	for (;;) {
-		uint64_t child = shm_node_ref(n)[shm_node_child(n, &t)];
-		if (n->level == 1)
-			return tree_node_at(w, child);
-		n = tree_node_at(w, child);
-		shm_prefetch_search(n);
-	}
+	return leaf_under(w, node_toward(w, tree_node_at(w, root), &t, 1), &t);
 }
 
 void tree_unreserve(struct tree_writer *w)

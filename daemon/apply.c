@@ -42,6 +42,8 @@
 #include "tree_write.h"
 
 #define APPLY_AHEAD 16
+/* The most ops a transaction may have for its leaves to start loading
+ * before prepare (apply_prefetch_slots). */
 #define LEAVES_AHEAD 4
 
 static struct shm_version *version_at(const struct core *c, uint64_t off)

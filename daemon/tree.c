@@ -640,10 +640,10 @@ static int take_group(struct tree_writer *w, struct tree_upd *u, const struct sh
 	return 0;
 }
 
-/* The changes ch[0..n) of an ordered table (root not 0), each found its
- * leaf by a plain walk down, in a pipeline that starts loading the inner
- * node above a change's leaf, then the leaf, changes ahead: the changes
- * each leaf takes in place are queued (that leaf and the nodes above it
+/* The changes ch[0..n) of an ordered table (root not 0), each to the leaf
+ * a plain walk down finds for it, in a pipeline that starts loading the
+ * inner node above a change's leaf, then the leaf, changes ahead: the
+ * changes each leaf takes in place are queued (that leaf and the nodes above it
  * stay, and no list of the children changed is made), the others are left
  * in w->rest, in order, for the general walk. A bulk load's leaves are
  * nearly all in memory, not in a cache, and the general walk, which goes

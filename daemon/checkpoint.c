@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -55,9 +54,12 @@ static int run_writer(struct checkpointer *ck, char *why, size_t whylen)
 		pthread_mutex_unlock(&ck->mu);
 		return -ECANCELED;
 	}
+	/* The child holds a copy of every descriptor of the daemon until its
+	 * exec closes them, the data dir's lock among them: it does as little
+	 * as it can before (the program lowers its own priority), so that a
+	 * daemon killed meanwhile leaves the lock to the next one at once. */
 	pid_t pid = fork();
 	if (pid == 0) {
-		setpriority(PRIO_PROCESS, 0, 19);
 		int null = open("/dev/null", O_WRONLY);
 		if (null >= 0)
 			dup2(null, STDOUT_FILENO);

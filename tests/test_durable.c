@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -770,6 +771,39 @@ START_TEST(damaged_checkpoint)
 }
 END_TEST
 
+/* Fork a process that takes dir's LOCK, writes into it the pid of a
+ * process that has exited, and lets the lock go hold_ms later; returned
+ * once it holds the lock: its pid (it exits 0 if all of that went well). */
+static pid_t hold_lock_of_dead(const char *dir, int hold_ms)
+{
+	char path[128];
+	int ready[2];
+	snprintf(path, sizeof(path), "%s/LOCK", dir);
+	pid_t dead = fork();
+	if (dead == 0)
+		_exit(0);
+	ck_assert_int_eq(test_reap(dead, 10000), 0);
+	ck_assert_int_eq(pipe(ready), 0);
+	pid_t holder = fork();
+	if (holder == 0) {
+		int fd = open(path, O_RDWR);
+		char text[24];
+		int n = snprintf(text, sizeof(text), "%d\n", (int)dead);
+		if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) || ftruncate(fd, 0) ||
+		    pwrite(fd, text, (size_t)n, 0) != n)
+			_exit(1);
+		if (write(ready[1], "", 1) != 1)
+			_exit(1);
+		usleep((useconds_t)hold_ms * 1000);
+		_exit(0);
+	}
+	char c;
+	close(ready[1]);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	return holder;
+}
+
 START_TEST(missing_segment_and_foreign_store)
 {
 	char dir[64], other[64], path[128], log[4096];
@@ -793,6 +827,14 @@ START_TEST(missing_segment_and_foreign_store)
 	char pid[32];
 	snprintf(pid, sizeof(pid), "%d", (int)d.pid);
 	ck_assert_msg(strstr(log, pid), "%s", log);
+	stop_ok(&d);
+	/* The lock held by a process that names a dead daemon in LOCK (a
+	 * checkpoint child of a killed daemon, before its exec): the next
+	 * daemon waits for it to let go, then starts. */
+	pid_t holder = hold_lock_of_dead(dir, 300);
+	start_ok(&d, dir, "sync", small_segs);
+	ck_assert_int_eq(test_reap(holder, 10000), 0);
+	ck_assert_int_eq(keys_there(&d, 40), 40);
 	stop_ok(&d);
 	/* Another store's STORE over this one's log. */
 	sh("cp %s/STORE %s/STORE", other, dir);

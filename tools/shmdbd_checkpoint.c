@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "shmdb.h"
@@ -65,6 +66,7 @@ int main(int argc, char **argv)
 	if (*end || !h.run)
 		return usage();
 
+	setpriority(PRIO_PROCESS, 0, 19);
 	shmdb *db;
 	shmdb_rtxn *r = NULL;
 	char why[512] = "";

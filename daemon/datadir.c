@@ -4,9 +4,8 @@
  * Invariants: a STORE file is written whole and synced (file and dir)
  * before anything else goes into a new dir, so a dir with segments or
  * checkpoints always has one; the lock is held for the daemon's life
- * (closing lock_fd releases it, and so does the exec of a child the
- * daemon forked, which holds a copy until then: a lock whose LOCK names a
- * dead daemon is such a child's, and is waited for, a second at most).
+ * (closing lock_fd releases it; pidlock.h says what a dead daemon's child
+ * does to it).
  */
 #include "datadir.h"
 
@@ -14,15 +13,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pidlock.h"
 #include "storefile.h"
 
 /* mkdir -p path. */
@@ -45,9 +43,6 @@ static int make_dirs(const char *path)
 	return 0;
 }
 
-#define LOCK_WAIT_US 10000
-#define LOCK_WAIT_TRIES 100
-
 static int lock_dir(struct datadir *d, const char *path, char *err, size_t errlen)
 {
 	d->lock_fd = openat(d->fd, "LOCK", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -56,22 +51,11 @@ static int lock_dir(struct datadir *d, const char *path, char *err, size_t errle
 		snprintf(err, errlen, "%s/LOCK: %s", path, strerror(e));
 		return -e;
 	}
-	char pid[24] = "";
-	for (int tries = 0; flock(d->lock_fd, LOCK_EX | LOCK_NB); tries++) {
-		ssize_t n = pread(d->lock_fd, pid, sizeof(pid) - 1, 0);
-		pid[n > 0 ? n : 0] = 0;
-		pid[strcspn(pid, "\n")] = 0;
-		/* A holder whose daemon is gone is a child it forked for a
-		 * checkpoint, moments from the exec that closes the lock:
-		 * wait for that, a second at most. */
-		long holder = strtol(pid, NULL, 10);
-		if (holder <= 0 || kill((pid_t)holder, 0) == 0 || errno != ESRCH ||
-		    tries == LOCK_WAIT_TRIES) {
-			snprintf(err, errlen, "data dir %s is in use by another shmdbd (pid %s)",
-				 path, pid[0] ? pid : "?");
-			return -EBUSY;
-		}
-		usleep(LOCK_WAIT_US);
+	char pid[24];
+	if (pidlock_acquire(d->lock_fd, pid, sizeof(pid))) {
+		snprintf(err, errlen, "data dir %s is in use by another shmdbd (pid %s)", path,
+			 pid[0] ? pid : "?");
+		return -EBUSY;
 	}
 	int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
 	if (ftruncate(d->lock_fd, 0) || pwrite(d->lock_fd, pid, (size_t)n, 0) != n) {

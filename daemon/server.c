@@ -29,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -40,6 +39,7 @@
 #include "clock.h"
 #include "huge_usage.h"
 #include "log.h"
+#include "pidlock.h"
 #include "proto.h"
 #include "report.h"
 #include "shmdb.h"
@@ -107,18 +107,14 @@ int server_lock(struct server *srv, const struct config *cfg, char *err, size_t 
 		snprintf(err, errlen, "cannot open lock file %s: %s", path, strerror(e));
 		return -e;
 	}
-	if (flock(srv->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		char pid[24] = "";
-		ssize_t n = pread(srv->lock_fd, pid, sizeof(pid) - 1, 0);
-		pid[n > 0 ? n : 0] = 0;
-		pid[strcspn(pid, "\n")] = 0;
+	char pid[24];
+	if (pidlock_acquire(srv->lock_fd, pid, sizeof(pid))) {
 		snprintf(err, errlen, "another shmdbd (pid %s) is serving %s",
 			 pid[0] ? pid : "?", cfg->socket_path);
 		close(srv->lock_fd);
 		srv->lock_fd = -1;
 		return -EADDRINUSE;
 	}
-	char pid[24];
 	int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
 	if (ftruncate(srv->lock_fd, 0) < 0 || pwrite(srv->lock_fd, pid, (size_t)n, 0) != n)
 		log_line("warning: cannot write pid into %s", path);

@@ -55,9 +55,10 @@ static int run_writer(struct checkpointer *ck, char *why, size_t whylen)
 		return -ECANCELED;
 	}
 	/* The child holds a copy of every descriptor of the daemon until its
-	 * exec closes them, the data dir's lock among them: it does as little
-	 * as it can before (the program lowers its own priority), so that a
-	 * daemon killed meanwhile leaves the lock to the next one at once. */
+	 * exec closes them, the lock files among them: it does as little as it
+	 * can before (the program lowers its own priority), so that a daemon
+	 * killed meanwhile leaves its locks to the next one at once
+	 * (pidlock.h). */
 	pid_t pid = fork();
 	if (pid == 0) {
 		int null = open("/dev/null", O_WRONLY);

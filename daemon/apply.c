@@ -39,12 +39,10 @@
 #include "index.h"
 #include "prepare.h"
 #include "secondary.h"
+#include "tree_read.h"
 #include "tree_write.h"
 
 #define APPLY_AHEAD 16
-/* The most ops a transaction may have for its leaves to start loading
- * before prepare (apply_prefetch_slots). */
-#define LEAVES_AHEAD 4
 
 static struct shm_version *version_at(const struct core *c, uint64_t off)
 {
@@ -335,9 +333,10 @@ static uint64_t create_index(struct core *c, const struct pending_op *p, uint64_
 	return id;
 }
 
-/* The leaf of its table's tree op i's key goes to, if op i writes an
- * ordered table; else NULL. */
-static const struct shm_node *op_leaf(struct core *c, size_t i)
+/* The node above the leaf of its table's tree that op i's key goes to
+ * (tree_parent_toward, not read), if op i writes an ordered table; else
+ * NULL. */
+static const struct shm_node *op_leaf_parent(struct core *c, size_t i)
 {
 	const struct shm_op *op = &c->scratch.ops[i].op;
 	if (op->code != SHM_OP_PUT && op->code != SHM_OP_DEL && op->code != SHM_OP_DEL_VALUE)
@@ -345,30 +344,46 @@ static const struct shm_node *op_leaf(struct core *c, size_t i)
 	const struct shm_table *t = tables_live(&c->tables, op->table);
 	if (!t || !(t->kind & SHM_KIND_ORDERED))
 		return NULL;
-	return tree_leaf_toward(&c->tree, t->root, op->key, op->klen);
+	return tree_parent_toward(&c->tree, t->root, op->key, op->klen);
 }
 
 void apply_prefetch_slots(struct core *c, size_t nops)
 {
+	const struct shm_node **up = c->scratch.leaf_parents;
 	const void *p;
+	size_t ordered = 0;
+	/* A short transaction on an ordered table would wait on the misses
+	 * of its leaves in turn (each in memory, not in a cache) unless they
+	 * start early; a long one's walk loads its leaves ahead itself
+	 * (tree.c). A miss waits for its page's address too, and on a
+	 * virtual machine the first load of a page, even a prefetch, holds
+	 * the cpu up while two levels of page tables are walked; walks that
+	 * start together overlap. So the nodes above the leaves are found
+	 * now (the nodes above those stay in the cache) and start loading
+	 * with the home slots; prepare's first checks run while they load;
+	 * then the leaves they name start loading with the heads and the new
+	 * blocks (apply_prefetch_heads). */
+	for (size_t i = 0; nops <= LEAVES_AHEAD && i < nops; i++)
+		ordered += (up[i] = op_leaf_parent(c, i)) != NULL;
+	c->scratch.nleaf_parents = ordered ? nops : 0;
 	for (size_t i = 0; i < nops && i < 2 * APPLY_AHEAD; i++)
 		if ((p = home_slot(c, i)))
 			__builtin_prefetch(p);
-	/* A short transaction on an ordered table waits on the misses of
-	 * its leaves in turn (each in memory, not in a cache) unless they
-	 * start now: each whole, as far as NODE_TARGET_BYTES (its header,
-	 * which says its size, is not loaded yet). A long one's walk loads
-	 * its leaves ahead itself (tree.c). */
-	for (size_t i = 0; nops <= LEAVES_AHEAD && i < nops; i++)
-		if ((p = op_leaf(c, i)))
-			for (size_t o = 0; o < NODE_TARGET_BYTES; o += 64)
-				__builtin_prefetch((const uint8_t *)p + o);
+	for (size_t i = 0; i < c->scratch.nleaf_parents; i++)
+		if (up[i])
+			shm_prefetch_search(up[i]);
 }
 
 void apply_prefetch_heads(struct core *c, size_t nops)
 {
 	const struct pending_op *ops = c->scratch.ops;
+	const struct shm_node **up = c->scratch.leaf_parents;
 	const void *p;
+	for (size_t i = 0; i < c->scratch.nleaf_parents; i++)
+		if (up[i])
+			shm_prefetch_search(tree_leaf_below(&c->tree, up[i], ops[i].op.key,
+							    ops[i].op.klen));
+	c->scratch.nleaf_parents = 0;
 	for (size_t i = 0; i < nops && i < APPLY_AHEAD; i++) {
 		if (!ops[i].block)
 			continue;

@@ -51,6 +51,12 @@ struct touched {
 	struct tree_result tree; /* an ordered table's new tree (prepare) */
 };
 
+/* The most ops a transaction may have for its leaves to start loading
+ * before prepare (apply.c). */
+#define LEAVES_AHEAD 4
+
+struct shm_node;
+
 /* Per-transaction scratch, one entry of each array per operation, grown as
  * needed and kept between transactions up to SCRATCH_KEEP operations
  * (decode.c): the apply path allocates only when a transaction is bigger
@@ -78,6 +84,11 @@ struct txn_scratch {
 	size_t krows_cap;
 	uint32_t *kset;
 	size_t kset_cap;
+	/* A short transaction's ordered ops: the node above each op's leaf
+	 * (NULL for an op on no ordered table), found before prepare and
+	 * read once its other loads are under way (apply.c). */
+	const struct shm_node *leaf_parents[LEAVES_AHEAD];
+	size_t nleaf_parents;
 };
 
 /* scratch_reserve - room for n operations in every per-op array; 0 or

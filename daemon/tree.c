@@ -390,6 +390,64 @@ static int rebuild_inner(struct tree_writer *w, struct tree_upd *u, const struct
  * with more is written anew). */
 #define STORE_MAX 32u
 
+/* Start loading, for writing, what the change st makes to its leaf: its
+ * header, each array from the change's place to its end (what moves up,
+ * or the ref stored), and for a new key where its bytes go. The leaf's
+ * count, cap and data_end come with the change: reading its header here
+ * would wait for it. */
+static void prefetch_change(const struct tree_writer *w, const struct tree_store *st)
+{
+	if (!st->leaf)
+		return;
+	const struct shm_node *n = tree_node_at(w, st->leaf);
+	__builtin_prefetch(n, 1);
+	const uint64_t *prefix = shm_node_prefix(n);
+	unsigned end = st->key ? st->count : st->i + 1;
+	for (unsigned a = 0; a < 3; a++)
+		for (const uint64_t *p = prefix + a * st->cap + st->i; p < prefix + a * st->cap + end;
+		     p += 8)
+			__builtin_prefetch(p, 1);
+	if (st->key)
+		__builtin_prefetch((const uint8_t *)n + st->data_end, 1);
+}
+
+/* A transaction of at most this many changes starts loading what a
+ * leaf's changes will write as soon as they are queued (prefetch_change):
+ * its commit comes right after, with nothing else to wait on. A longer
+ * one's store pass loads the leaves ahead itself (tree_store_refs). */
+#define STORES_NOW 4
+
+/* Where t goes in leaf n (of an ordered table, not a multimap): the
+ * first entry >= t, and in *eq whether that entry is t. Only an entry
+ * whose prefix ties with t's is compared in full. In a short transaction
+ * (by_head) a single such entry is compared by the key in its head
+ * version (its ref), not by its bytes in the leaf: the head of an
+ * overwritten key is a version the commit loads anyway (the hash index
+ * names it: apply.c reads it to link the new version), while the entry
+ * and its bytes are two more lines of the leaf, known only once the
+ * search has found the entry, for which a commit whose leaf is in
+ * memory, not in a cache, would wait after the leaf's search lines
+ * (which apply.c loads ahead, SHM_SEARCH_BYTES). Several entries with
+ * t's prefix are compared by their bytes, all in the leaf. */
+static unsigned leaf_place(const struct tree_writer *w, const struct shm_node *n,
+			   const struct shm_target *t, int by_head, int *eq)
+{
+	unsigned lo = shm_prefix_bound(n, t->prefix, 0), count = shm_node_count(n);
+	*eq = 0;
+	if (lo >= count || shm_node_prefix(n)[lo] != t->prefix)
+		return lo;
+	if (by_head && (lo + 1 == count || shm_node_prefix(n)[lo + 1] != t->prefix)) {
+		const struct shm_version *v =
+			(const struct shm_version *)(w->base + shm_node_ref(n)[lo]);
+		int c = shm_bytes_cmp(v->key, v->klen, t->key, t->klen);
+		*eq = c == 0;
+		return c < 0 ? lo + 1 : lo;
+	}
+	unsigned i = shm_node_lower(n, t);
+	*eq = i < count && shm_entry_cmp(n, i, t) == 0;
+	return i;
+}
+
 /* Whether the changes ch[0..n) to leaf `off` of an ordered table only give
  * keys it holds new versions or add keys it has free slots and bytes for,
  * each between its first and its last key: then they are queued, to be
@@ -418,8 +476,9 @@ static int change_in_place(struct tree_writer *w, struct tree_upd *u, uint64_t o
 		if (ch[k].kind != TREE_PUT)
 			return 0;
 		struct shm_target t = shm_target_of(ch[k].key, ch[k].klen, ch[k].key, 0, 0);
-		unsigned i = shm_node_lower(node, &t);
-		add[k] = i == node->count || shm_entry_cmp(node, i, &t) != 0;
+		int eq;
+		unsigned i = leaf_place(w, node, &t, u->changes <= STORES_NOW, &eq);
+		add[k] = !eq;
 		if (add[k] && (i == 0 || i == node->count))
 			return 0;
 		adds += add[k];
@@ -441,7 +500,9 @@ static int change_in_place(struct tree_writer *w, struct tree_upd *u, uint64_t o
 						    .key = add[k] ? ch[k].key : NULL,
 						    .prefix = ch[k].prefix, .i = at[k],
 						    .klen = ch[k].klen, .count = node->count,
-						    .cap = node->cap };
+						    .cap = node->cap, .data_end = node->data_end };
+		if (u->changes <= STORES_NOW)
+			prefetch_change(w, &s->v[s->n - 1]);
 	}
 	u->records += (int64_t)adds;
 	return 1;
@@ -682,7 +743,8 @@ static int take_in_leaves(struct tree_writer *w, struct tree_upd *u, uint64_t ro
 int tree_update(struct tree_writer *w, uint64_t root, int multi, const struct tree_change *ch,
 		size_t n, uint64_t ts, struct tree_result *out)
 {
-	struct tree_upd u = { .multi = multi, .table = n ? ch[0].table : 0, .ts = ts };
+	struct tree_upd u = { .multi = multi, .changes = n, .table = n ? ch[0].table : 0,
+			      .ts = ts };
 	size_t old0 = w->old.n, stores0 = w->stores.n;
 	int err;
 	w->stores_from = stores0;
@@ -731,13 +793,24 @@ int tree_update(struct tree_writer *w, uint64_t root, int multi, const struct tr
 	return 0;
 }
 
-const struct shm_node *tree_leaf_toward(const struct tree_writer *w, uint64_t root,
-					const uint8_t *key, size_t klen)
+const struct shm_node *tree_parent_toward(const struct tree_writer *w, uint64_t root,
+					  const uint8_t *key, size_t klen)
 {
 	if (!root)
 		return NULL;
+	const struct shm_node *n = tree_node_at(w, root);
+	if (n->level < 2)
+		return n;
 	struct shm_target t = shm_target_of(key, klen, key, 0, 0);
-	return leaf_under(w, node_toward(w, tree_node_at(w, root), &t, 1), &t);
+	n = node_toward(w, n, &t, 2);
+	return tree_node_at(w, shm_node_ref(n)[shm_node_child(n, &t)]);
+}
+
+const struct shm_node *tree_leaf_below(const struct tree_writer *w, const struct shm_node *p,
+				       const uint8_t *key, size_t klen)
+{
+	struct shm_target t = shm_target_of(key, klen, key, 0, 0);
+	return leaf_under(w, p, &t);
 }
 
 void tree_unreserve(struct tree_writer *w)
@@ -823,24 +896,6 @@ static void change_leaf(struct shm_node *leaf, const struct tree_store *st, size
 
 /* Leaves whose changes start loading while the one before them changes. */
 #define CHANGE_AHEAD 16
-
-/* Start loading, for writing, what the change st makes to its leaf: its
- * header, and each array from the change's place to its end (what moves
- * up, or the ref stored). The leaf's count and cap come with the change:
- * reading its header here would wait for it. */
-static void prefetch_change(const struct tree_writer *w, const struct tree_store *st)
-{
-	if (!st->leaf)
-		return;
-	const struct shm_node *n = tree_node_at(w, st->leaf);
-	__builtin_prefetch(n, 1);
-	const uint64_t *prefix = shm_node_prefix(n);
-	unsigned end = st->key ? st->count : st->i + 1;
-	for (unsigned a = 0; a < 3; a++)
-		for (const uint64_t *p = prefix + a * st->cap + st->i; p < prefix + a * st->cap + end;
-		     p += 8)
-			__builtin_prefetch(p, 1);
-}
 
 void tree_store_refs(struct tree_writer *w, const struct tree_result *r)
 {

@@ -73,8 +73,9 @@ struct tree_store {
 	uint64_t prefix;
 	uint32_t i;
 	uint32_t klen;
-	uint16_t count, cap;  /* the leaf's when the change was queued: what
-			       * its prefetch reads instead of the leaf */
+	uint16_t count, cap, data_end; /* the leaf's when the change was
+					* queued: what its prefetch reads
+					* instead of the leaf */
 };
 
 struct tree_stores {
@@ -149,15 +150,19 @@ int tree_update(struct tree_writer *w, uint64_t root, int multi, const struct tr
 		size_t n, uint64_t ts, struct tree_result *out);
 
 /*
- * tree_leaf_toward - the leaf of the tree at `root` (0: none, NULL) whose
- * range holds `key`, found by reading the inner nodes on the way, but not
- * the leaf itself: the caller starts loading it, early, so that the cache
- * miss of a leaf (the tree's nodes are far more than the caches hold)
- * overlaps other work before tree_update reaches it. Returns NULL for an
- * empty tree.
+ * tree_parent_toward, tree_leaf_below - the leaf of the tree at `root`
+ * whose range holds `key`, in two steps, so that the caller can start
+ * other loads while each node's cache miss is under way and a leaf's miss
+ * overlaps other work before tree_update reaches it (the tree's nodes are
+ * far more than the caches hold). tree_parent_toward returns the node of
+ * level 1 on the way (the root, if the tree is lower; NULL for an empty
+ * tree), reading the nodes above it but not it. tree_leaf_below(p) reads
+ * that node and returns the leaf (p itself if p is a leaf), not read.
  */
-const struct shm_node *tree_leaf_toward(const struct tree_writer *w, uint64_t root,
-					const uint8_t *key, size_t klen);
+const struct shm_node *tree_parent_toward(const struct tree_writer *w, uint64_t root,
+					  const uint8_t *key, size_t klen);
+const struct shm_node *tree_leaf_below(const struct tree_writer *w, const struct shm_node *p,
+				       const uint8_t *key, size_t klen);
 
 /* tree_unreserve - the transaction failed: free every node it wrote. */
 void tree_unreserve(struct tree_writer *w);

@@ -36,6 +36,7 @@ struct tree_ent {
 /* One tree_update: its table's kind, its commit and its counts. */
 struct tree_upd {
 	int multi;
+	size_t changes;  /* the changes the transaction makes to the tree */
 	uint32_t table;
 	uint64_t ts;
 	int64_t records;

@@ -1569,6 +1569,70 @@ START_TEST(leaves_in_place_and_the_general_walk)
 }
 END_TEST
 
+/* Short transactions settle a tie of 8-byte prefixes with one entry of a
+ * leaf by the key of the entry's head version (tree.c, leaf_place), a tie
+ * with several by the keys in the leaf: overwrites and inserts before,
+ * after and between tied keys, one per transaction, keep the order and
+ * the count, and take their leaves in place. */
+START_TEST(prefix_ties_in_short_transactions)
+{
+	static struct tmodel m;
+	uint64_t value;
+	struct tx x = { 0 };
+	tx_op(&x, SHM_OP_CREATE_TABLE, 0, SHMDB_ORDERED, "ties", 4, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, NULL, &value), 0);
+	uint32_t id = (uint32_t)value;
+	const struct shm_table *t = &f.meta->tables[SHM_TABLE_SLOT(id)];
+	m.n = 0;
+	for (unsigned i = 0; i < 200; i++) {
+		snprintf(m.rec[m.n][0], 12, "%07u:m", i * 10);
+		snprintf(m.rec[m.n][1], 12, "v%u", i);
+		tx_op(&x, SHM_OP_PUT, id, 0, m.rec[m.n][0], 9, m.rec[m.n][1], strlen(m.rec[m.n][1]));
+		m.n++;
+	}
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	/* Keys inside one leaf (not its first or last): k[j] with the
+	 * 8-byte prefix of its entry 5 * (j + 1) and a last byte of its own. */
+	const struct shm_node *top = shm_node_at(f.base, t->root);
+	ck_assert_uint_eq(top->level, 1);
+	const struct shm_node *leaf = shm_node_at(f.base, shm_node_ref(top)[1]);
+	ck_assert_uint_gt(leaf->count, 21);
+	char p[4][10];
+	for (unsigned j = 0; j < 4; j++)
+		memcpy(p[j], shm_entry_bytes(leaf, 5 * (j + 1)), 8), p[j][8] = 0;
+	/* key (prefix number, last byte or none), value, whether it is new:
+	 * each its own transaction */
+	static const struct { unsigned p; char last; const char *v; int fresh; } ops[] = {
+		{ 0, 'm', "o1", 0 }, /* one tie: an overwrite */
+		{ 0, 'a', "n1", 1 }, /* one tie: before it */
+		{ 0, 'z', "n2", 1 }, /* two ties: in the leaf */
+		{ 1, 'z', "n3", 1 }, /* one tie: after it */
+		{ 2, 0, "n4", 1 },   /* one tie, a key that is its prefix */
+		{ 3, 'm', "o2", 0 }, /* one tie: an overwrite */
+		{ 0, 'a', "o3", 0 }, /* three ties */
+		{ 2, 0, "o4", 0 },   /* two ties */
+	};
+	uint64_t root = t->root;
+	for (size_t k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
+		char key[12];
+		snprintf(key, sizeof(key), "%s%c", p[ops[k].p], ops[k].last);
+		size_t klen = strlen(key);
+		tx_op(&x, SHM_OP_PUT, id, 0, key, klen, ops[k].v, strlen(ops[k].v));
+		ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+		int at = tmodel_find(&m, key, NULL, 0);
+		ck_assert_int_eq(at < 0, ops[k].fresh);
+		if (at < 0) {
+			strcpy(m.rec[m.n][0], key);
+			at = (int)m.n++;
+		}
+		strcpy(m.rec[at][1], ops[k].v);
+		check_tree(id, 0, &m, commit_ts());
+		ck_assert_uint_eq(t->root, root); /* the leaf took it in place */
+	}
+	tx_free(&x);
+}
+END_TEST
+
 /* Walk the subtree at off: its records in order (checked against *last,
  * the record before them) counted into *n, its nodes' bytes into *bytes. */
 static void walk_sizes(uint64_t off, int multi, const uint8_t **last, uint32_t *lk, uint32_t *lv,
@@ -1798,6 +1862,7 @@ int main(void)
 	tcase_add_test(tc, tree_of_a_clear_freed_in_steps);
 	tcase_add_test(tc, thinned_ordered_tree_merges_its_leaves);
 	tcase_add_test(tc, leaves_in_place_and_the_general_walk);
+	tcase_add_test(tc, prefix_ties_in_short_transactions);
 	tcase_add_test(tc, tree_kinds_and_bad_ops);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);

@@ -377,12 +377,14 @@ void apply_prefetch_slots(struct core *c, size_t nops)
 void apply_prefetch_heads(struct core *c, size_t nops)
 {
 	const struct pending_op *ops = c->scratch.ops;
-	const struct shm_node **up = c->scratch.leaf_parents;
+	const struct shm_node **up = c->scratch.leaf_parents, **leaf = c->scratch.leaves;
 	const void *p;
 	for (size_t i = 0; i < c->scratch.nleaf_parents; i++)
-		if (up[i])
-			shm_prefetch_search(tree_leaf_below(&c->tree, up[i], ops[i].op.key,
-							    ops[i].op.klen));
+		if ((leaf[i] = up[i] ? tree_leaf_below(&c->tree, up[i], ops[i].op.key,
+						       ops[i].op.klen)
+				     : NULL))
+			shm_prefetch_search(leaf[i]);
+	c->scratch.nleaves = c->scratch.nleaf_parents;
 	c->scratch.nleaf_parents = 0;
 	for (size_t i = 0; i < nops && i < APPLY_AHEAD; i++) {
 		if (!ops[i].block)

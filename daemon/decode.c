@@ -84,6 +84,7 @@ void scratch_trim(struct txn_scratch *s)
 	s->chained = 0;
 	s->chain_ready = 0;
 	s->nleaf_parents = 0;
+	s->nleaves = 0;
 }
 
 static int keyed(uint8_t code)

@@ -86,9 +86,11 @@ struct txn_scratch {
 	size_t kset_cap;
 	/* A short transaction's ordered ops: the node above each op's leaf
 	 * (NULL for an op on no ordered table), found before prepare and
-	 * read once its other loads are under way (apply.c). */
-	const struct shm_node *leaf_parents[LEAVES_AHEAD];
-	size_t nleaf_parents;
+	 * read once its other loads are under way, then the leaf, for
+	 * prepare's tree changes (apply.c); nleaf_parents, nleaves: the
+	 * transaction's ops, or 0 when not found. */
+	const struct shm_node *leaf_parents[LEAVES_AHEAD], *leaves[LEAVES_AHEAD];
+	size_t nleaf_parents, nleaves;
 };
 
 /* scratch_reserve - room for n operations in every per-op array; 0 or

@@ -458,7 +458,8 @@ static int tree_change_of(struct core *c, size_t i, const uint32_t *dropped, siz
 	int multi = (t->kind & SHM_KIND_MULTI) != 0;
 	*ch = (struct tree_change){ .key = op->key, .klen = op->klen, .val = op->key,
 				    .ref = p->block, .prefix = shm_key_prefix(op->key, op->klen),
-				    .table = t->id, .seq = (uint32_t)i };
+				    .table = t->id, .seq = (uint32_t)i,
+				    .leaf = i < c->scratch.nleaves ? c->scratch.leaves[i] : NULL };
 	if (multi && op->code != SHM_OP_DEL) {
 		ch->val = op->val;
 		ch->vlen = op->vlen;
@@ -699,6 +700,7 @@ int prepare(struct core *c, size_t *nops_io, uint64_t ts)
 		apply_prefetch_heads(c, nops);
 	if (!err)
 		err = update_trees(c, nops, ts, dropped, ndropped);
+	c->scratch.nleaves = 0;
 	if (!err && retire_reserve(c->retired, retires + ntt + tree_old_count(&c->tree)))
 		err = -ENOMEM;
 	if (err)

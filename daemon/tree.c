@@ -702,7 +702,8 @@ static int take_group(struct tree_writer *w, struct tree_upd *u, const struct sh
 }
 
 /* The changes ch[0..n) of an ordered table (root not 0), each to the leaf
- * a plain walk down finds for it, in a pipeline that starts loading the
+ * found for it before (ch->leaf) or by a plain walk down, in a pipeline
+ * that starts loading the
  * inner node above a change's leaf, then the leaf, changes ahead: the
  * changes each leaf takes in place are queued (that leaf and the nodes above it
  * stay, and no list of the children changed is made), the others are left
@@ -717,15 +718,19 @@ static int take_in_leaves(struct tree_writer *w, struct tree_upd *u, uint64_t ro
 	size_t g = 0;
 	w->rest.n = 0;
 	for (size_t i = 0; i < n + 2 * FIND_AHEAD; i++) {
-		if (i < n) {
+		if (i < n && !ch[i].leaf) {
 			struct shm_target t = change_target(&ch[i]);
 			above[i % FIND_RING] = node_toward(w, top, &t, 1);
 		}
 		size_t k = i - FIND_AHEAD;
 		if (i >= FIND_AHEAD && k < n) {
-			struct shm_target t = change_target(&ch[k]);
-			leaf[k % FIND_RING] = leaf_under(w, above[k % FIND_RING], &t);
-			shm_prefetch_search(leaf[k % FIND_RING]);
+			if (ch[k].leaf) {
+				leaf[k % FIND_RING] = ch[k].leaf; /* loading already */
+			} else {
+				struct shm_target t = change_target(&ch[k]);
+				leaf[k % FIND_RING] = leaf_under(w, above[k % FIND_RING], &t);
+				shm_prefetch_search(leaf[k % FIND_RING]);
+			}
 		}
 		size_t m = i - 2 * FIND_AHEAD;
 		if (i < 2 * FIND_AHEAD || m >= n)

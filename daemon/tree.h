@@ -41,6 +41,9 @@ struct tree_change {
 	uint32_t table;       /* the table's id */
 	uint32_t seq;         /* the op's place in the transaction */
 	uint8_t kind;         /* enum tree_change_kind */
+	const struct shm_node *leaf; /* the leaf of the tree tree_update is
+				      * given that holds key's place, if found
+				      * before (apply.c); else NULL */
 };
 
 /* A vector of node entries being built (tree.c). */

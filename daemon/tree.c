@@ -702,8 +702,8 @@ static int take_group(struct tree_writer *w, struct tree_upd *u, const struct sh
 }
 
 /* The changes ch[0..n) of an ordered table (root not 0), each to the leaf
- * found for it before (ch->leaf) or by a plain walk down, in a pipeline
- * that starts loading the
+ * found for it before (when every change has its ch->leaf) or by a plain
+ * walk down, in a pipeline that starts loading the
  * inner node above a change's leaf, then the leaf, changes ahead: the
  * changes each leaf takes in place are queued (that leaf and the nodes above it
  * stay, and no list of the children changed is made), the others are left
@@ -715,30 +715,39 @@ static int take_in_leaves(struct tree_writer *w, struct tree_upd *u, uint64_t ro
 			  const struct tree_change *ch, size_t n)
 {
 	const struct shm_node *top = tree_node_at(w, root), *above[FIND_RING], *leaf[FIND_RING];
-	size_t g = 0;
+	size_t g = 0, found = 0;
+	int err;
 	w->rest.n = 0;
+	while (found < n && ch[found].leaf)
+		found++;
+	if (found == n) {
+		/* A short transaction's leaves, found before (and loading). */
+		for (size_t m = 0; m < n; m++) {
+			if (m + 1 < n && ch[m + 1].leaf == ch[m].leaf)
+				continue;
+			if ((err = take_group(w, u, ch[m].leaf, ch, g, m)))
+				return err;
+			g = m + 1;
+		}
+		return 0;
+	}
 	for (size_t i = 0; i < n + 2 * FIND_AHEAD; i++) {
-		if (i < n && !ch[i].leaf) {
+		if (i < n) {
 			struct shm_target t = change_target(&ch[i]);
 			above[i % FIND_RING] = node_toward(w, top, &t, 1);
 		}
 		size_t k = i - FIND_AHEAD;
 		if (i >= FIND_AHEAD && k < n) {
-			if (ch[k].leaf) {
-				leaf[k % FIND_RING] = ch[k].leaf; /* loading already */
-			} else {
-				struct shm_target t = change_target(&ch[k]);
-				leaf[k % FIND_RING] = leaf_under(w, above[k % FIND_RING], &t);
-				shm_prefetch_search(leaf[k % FIND_RING]);
-			}
+			struct shm_target t = change_target(&ch[k]);
+			leaf[k % FIND_RING] = leaf_under(w, above[k % FIND_RING], &t);
+			shm_prefetch_search(leaf[k % FIND_RING]);
 		}
 		size_t m = i - 2 * FIND_AHEAD;
 		if (i < 2 * FIND_AHEAD || m >= n)
 			continue;
 		if (m + 1 < n && leaf[(m + 1) % FIND_RING] == leaf[m % FIND_RING])
 			continue;
-		int err = take_group(w, u, leaf[m % FIND_RING], ch, g, m);
-		if (err)
+		if ((err = take_group(w, u, leaf[m % FIND_RING], ch, g, m)))
 			return err;
 		g = m + 1;
 	}

@@ -39,6 +39,8 @@ static int same_place(const struct tree_change *a, const struct tree_change *b, 
 
 size_t tree_sort_changes(struct tree_change *ch, size_t n)
 {
+	if (n < 2)
+		return n; /* a 1-put commit's: no call to qsort */
 	qsort(ch, n, sizeof(*ch), change_order);
 	size_t kept = 0;
 	for (size_t i = 0; i < n;) {

@@ -85,17 +85,31 @@ static const struct shm_version *likely_head(struct core *c, size_t i)
 	return s ? version_at(c, s & SHM_SLOT_OFF_MASK) : NULL;
 }
 
+/* Ops whose misses start together (prefetch_ahead). */
+#define APPLY_BATCH 8
+
+/* Before op i, every APPLY_BATCH ops: the home slots of the ops
+ * 2 * APPLY_AHEAD on, and the heads and blocks of those APPLY_AHEAD on,
+ * start loading, a batch at a time. Each is a page of its own, and where
+ * a hypervisor maps the pages (the benchmark host) the walk of a page's
+ * tables holds the cpu up, a prefetch's too: walks asked for together
+ * overlap, where one asked for per op waits behind the ops before. */
 static inline __attribute__((always_inline)) void prefetch_ahead(struct core *c, size_t i,
 								  size_t nops)
 {
 	const struct pending_op *ops = c->scratch.ops;
 	const void *p;
-	if (i + 2 * APPLY_AHEAD < nops && (p = home_slot(c, i + 2 * APPLY_AHEAD)))
-		__builtin_prefetch(p);
-	if (i + APPLY_AHEAD < nops && ops[i + APPLY_AHEAD].block) {
-		if ((p = likely_head(c, i + APPLY_AHEAD)))
+	if (i % APPLY_BATCH)
+		return;
+	for (size_t k = i + 2 * APPLY_AHEAD; k < i + 2 * APPLY_AHEAD + APPLY_BATCH && k < nops; k++)
+		if ((p = home_slot(c, k)))
 			__builtin_prefetch(p);
-		__builtin_prefetch(c->base + ops[i + APPLY_AHEAD].block, 1);
+	for (size_t k = i + APPLY_AHEAD; k < i + APPLY_AHEAD + APPLY_BATCH && k < nops; k++) {
+		if (!ops[k].block)
+			continue;
+		if ((p = likely_head(c, k)))
+			__builtin_prefetch(p);
+		__builtin_prefetch(c->base + ops[k].block, 1);
 	}
 }
 

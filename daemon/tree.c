@@ -648,23 +648,46 @@ static int update_node(struct tree_writer *w, struct tree_upd *u, uint64_t off,
 	return err;
 }
 
-/* Changes whose leaves load ahead of the change being taken
- * (take_in_leaves): the inner node above a change's leaf starts loading
- * 2 * FIND_AHEAD changes ahead, the leaf FIND_AHEAD ahead. */
+/* Changes whose leaves load ahead of the changes being taken, in batches
+ * of as many (take_in_leaves): the inner nodes above a batch's leaves
+ * start loading two batches ahead, the leaves one batch ahead. */
 #define FIND_AHEAD 8
 #define FIND_RING (4 * FIND_AHEAD)
 
-/* The node at `level`, or the leaf if the tree is lower, on the way from n
- * down to t's place; the search lines of each node below n start loading
- * as soon as it is known. */
+/* The node at `level`, or n if n is lower, on the way from n down to t's
+ * place. The nodes between are read, each once its search lines, asked
+ * for all at once, have loaded; the one returned is neither read nor
+ * loaded (its level is one less than its parent's): the caller starts
+ * loading it with others (prefetch_batch). */
 static const struct shm_node *node_toward(const struct tree_writer *w, const struct shm_node *n,
 					  const struct shm_target *t, unsigned level)
 {
-	while (n->level > level) {
+	for (unsigned at = n->level; at > level; at--) {
 		n = tree_node_at(w, shm_node_ref(n)[shm_node_child(n, t)]);
-		shm_prefetch_search(n);
+		if (at - 1 > level)
+			shm_prefetch_search(n);
 	}
 	return n;
+}
+
+/* Start loading the first line of each of nodes v[from..to) of a ring of
+ * FIND_RING. Each node is a page of its own, and where a hypervisor maps
+ * the pages (the benchmark host) the walk of a page's tables holds the
+ * cpu up, a prefetch's too: walks asked for together overlap, where one
+ * asked for per change waits behind the work of the changes before. The
+ * rest of a node's search lines, on a page walked by then, load one node
+ * at a time between changes (prefetch_rest): all at once, they would fill
+ * the cpu's queue of misses and hold it up again. */
+static void prefetch_firsts(const struct shm_node *const *v, size_t from, size_t to)
+{
+	for (size_t k = from; k < to; k++)
+		__builtin_prefetch(v[k % FIND_RING]);
+}
+
+static void prefetch_rest(const struct shm_node *n)
+{
+	for (size_t o = 64; o < SHM_SEARCH_BYTES; o += 64)
+		__builtin_prefetch((const uint8_t *)n + o);
 }
 
 /* The leaf under p (a node of level 1, or a leaf) whose range holds t's
@@ -731,25 +754,37 @@ static int take_in_leaves(struct tree_writer *w, struct tree_upd *u, uint64_t ro
 		}
 		return 0;
 	}
-	for (size_t i = 0; i < n + 2 * FIND_AHEAD; i++) {
-		if (i < n) {
+	/* Batches of FIND_AHEAD changes: the nodes above one batch's leaves
+	 * start loading, then the leaves of the batch before, then the
+	 * changes of the batch before that are taken. */
+	for (size_t b = 0; b < n + 2 * FIND_AHEAD; b += FIND_AHEAD) {
+		size_t e = b + FIND_AHEAD < n ? b + FIND_AHEAD : n;
+		for (size_t i = b; i < e; i++) {
 			struct shm_target t = change_target(&ch[i]);
 			above[i % FIND_RING] = node_toward(w, top, &t, 1);
 		}
-		size_t k = i - FIND_AHEAD;
-		if (i >= FIND_AHEAD && k < n) {
+		prefetch_firsts(above, b, e);
+		size_t lb = b - FIND_AHEAD, le = lb + FIND_AHEAD < n ? lb + FIND_AHEAD : n;
+		for (size_t k = lb; b >= FIND_AHEAD && k < le; k++) {
 			struct shm_target t = change_target(&ch[k]);
 			leaf[k % FIND_RING] = leaf_under(w, above[k % FIND_RING], &t);
-			shm_prefetch_search(leaf[k % FIND_RING]);
 		}
-		size_t m = i - 2 * FIND_AHEAD;
-		if (i < 2 * FIND_AHEAD || m >= n)
-			continue;
-		if (m + 1 < n && leaf[(m + 1) % FIND_RING] == leaf[m % FIND_RING])
-			continue;
-		if ((err = take_group(w, u, leaf[m % FIND_RING], ch, g, m)))
-			return err;
-		g = m + 1;
+		if (b >= FIND_AHEAD)
+			prefetch_firsts(leaf, lb, le);
+		for (size_t j = 0; j < FIND_AHEAD; j++) {
+			if (b + j < e)
+				prefetch_rest(above[(b + j) % FIND_RING]);
+			if (b >= FIND_AHEAD && lb + j < le)
+				prefetch_rest(leaf[(lb + j) % FIND_RING]);
+			size_t m = b + j - 2 * FIND_AHEAD;
+			if (b < 2 * FIND_AHEAD || m >= n)
+				continue;
+			if (m + 1 < n && leaf[(m + 1) % FIND_RING] == leaf[m % FIND_RING])
+				continue;
+			if ((err = take_group(w, u, leaf[m % FIND_RING], ch, g, m)))
+				return err;
+			g = m + 1;
+		}
 	}
 	return 0;
 }
@@ -812,12 +847,8 @@ const struct shm_node *tree_parent_toward(const struct tree_writer *w, uint64_t 
 {
 	if (!root)
 		return NULL;
-	const struct shm_node *n = tree_node_at(w, root);
-	if (n->level < 2)
-		return n;
 	struct shm_target t = shm_target_of(key, klen, key, 0, 0);
-	n = node_toward(w, n, &t, 2);
-	return tree_node_at(w, shm_node_ref(n)[shm_node_child(n, &t)]);
+	return node_toward(w, tree_node_at(w, root), &t, 1);
 }
 
 const struct shm_node *tree_leaf_below(const struct tree_writer *w, const struct shm_node *p,

@@ -53,15 +53,32 @@ static inline const uint8_t *ref_hint(const shmdb_cursor *c, const struct shm_no
 	return c->r->base + __atomic_load_n(&shm_node_ref(n)[i], __ATOMIC_RELAXED);
 }
 
-/* Start loading the versions of records i .. i + LEAF_AHEAD of leaf n (an
- * ordered table's; a multimap's pairs are in the leaf). */
+/* Start loading, back to back, the versions of records [from, to) of leaf
+ * n, and if `spill`, those past its end in the next leaf (the cursor is
+ * at n). Each is a cache miss on a page of its own, and where pages are
+ * mapped by a hypervisor (the benchmark host) its page walk holds the cpu
+ * up, a prefetch's too: walks asked for together overlap, where one asked
+ * for per record waits behind the work of the records before. */
+static inline void prefetch_refs(const shmdb_cursor *c, const struct shm_node *n, unsigned from,
+				 unsigned to, int spill)
+{
+	unsigned cnt = shm_node_count(n), k = from;
+	for (; k < to && k < cnt; k++)
+		__builtin_prefetch(ref_hint(c, n, k));
+	const struct shm_node *next;
+	if (k == to || !spill || !(next = next_leaf(c)))
+		return;
+	for (unsigned j = k - cnt; j < to - cnt && j < next->count; j++)
+		__builtin_prefetch(ref_hint(c, next, j));
+}
+
+/* Start loading the versions of leaf n's records from i up to where
+ * record() asks for the next batch (an ordered table's; a multimap's
+ * pairs are in the leaf). */
 static inline void prefetch_versions(const shmdb_cursor *c, const struct shm_node *n, unsigned i)
 {
-	if (c->kind & SHM_KIND_MULTI)
-		return;
-	unsigned cnt = shm_node_count(n);
-	for (unsigned k = i; k < i + LEAF_AHEAD && k < cnt; k++)
-		__builtin_prefetch(ref_hint(c, n, k));
+	if (!(c->kind & SHM_KIND_MULTI))
+		prefetch_refs(c, n, i, (i / LEAF_AHEAD + 2) * LEAF_AHEAD, 0);
 }
 
 /* Start loading what a walk reads of leaf n (NULL: none) before its
@@ -301,15 +318,12 @@ static inline __attribute__((always_inline)) int record(const shmdb_cursor *c, c
 		return 1;
 	}
 	const struct shm_version *v = shm_slot_visible(c->r->base, &shm_node_ref(n)[i], c->r->snap);
-	/* A walk forward loads the version LEAF_AHEAD records on, in the
-	 * next leaf near this one's end (whose lines were asked for halfway). */
-	const struct shm_node *next;
-	unsigned cnt = shm_node_count(n);
-	if (i + LEAF_AHEAD < cnt)
-		__builtin_prefetch(ref_hint(c, n, i + LEAF_AHEAD));
-	else if ((next = next_leaf(c)) && i + LEAF_AHEAD - cnt < next->count)
-		__builtin_prefetch(ref_hint(c, next, i + LEAF_AHEAD - cnt));
-	if (i == cnt / 2)
+	/* A walk forward loads versions LEAF_AHEAD at a time, LEAF_AHEAD to
+	 * 2 * LEAF_AHEAD records on, in the next leaf near this one's end
+	 * (whose lines were asked for halfway). */
+	if (i % LEAF_AHEAD == 0)
+		prefetch_refs(c, n, i + LEAF_AHEAD, i + 2 * LEAF_AHEAD, 1);
+	if (i == shm_node_count(n) / 2)
 		prefetch_leaf(next_leaf(c));
 	if (!v || v->vlen == SHM_TOMBSTONE)
 		return 0;

@@ -939,25 +939,40 @@ static void change_leaf(struct shm_node *leaf, const struct tree_store *st, size
 	__atomic_store_n(&leaf->gen, g + 2, __ATOMIC_RELEASE);
 }
 
-/* Leaves whose changes start loading while the one before them changes. */
+/* Leaves whose changes start loading while the ones before them change
+ * (tree_store_refs). */
 #define CHANGE_AHEAD 16
 
 void tree_store_refs(struct tree_writer *w, const struct tree_result *r)
 {
-	size_t ahead = r->stores_from, seen = 0;
+	/* Two cursors run ahead of the leaf being changed, over the first
+	 * change of each leaf: `first` asks for leaves' headers CHANGE_AHEAD
+	 * at a time (their pages' walks overlap, prefetch_firsts says why),
+	 * keeping CHANGE_AHEAD to 2 * CHANGE_AHEAD leaves ahead; `ahead`
+	 * asks for the rest of what a change writes (prefetch_change, on a
+	 * page walked by then) one leaf at a time, CHANGE_AHEAD / 2 ahead. */
+	size_t first = r->stores_from, ahead = r->stores_from, nfirst = 0, nahead = 0;
+	const struct tree_store *v = w->stores.v;
 	for (size_t k = r->stores_from; k < r->stores_to;) {
-		const struct tree_store *s = &w->stores.v[k];
+		const struct tree_store *s = &v[k];
 		size_t e = k + 1;
-		while (e < r->stores_to && w->stores.v[e].leaf == s->leaf)
+		while (e < r->stores_to && v[e].leaf == s->leaf)
 			e++;
-		/* The first change of each leaf CHANGE_AHEAD leaves on
-		 * starts loading (prefetch_change). */
-		for (; ahead < r->stores_to && seen < CHANGE_AHEAD; ahead++)
-			if (ahead == r->stores_from || w->stores.v[ahead].leaf != w->stores.v[ahead - 1].leaf) {
-				prefetch_change(w, &w->stores.v[ahead]);
-				seen++;
+		if (nfirst <= CHANGE_AHEAD)
+			for (size_t got = 0; first < r->stores_to && got < CHANGE_AHEAD; first++)
+				if (first == r->stores_from || v[first].leaf != v[first - 1].leaf) {
+					if (v[first].leaf)
+						__builtin_prefetch(w->base + v[first].leaf, 1);
+					got++;
+					nfirst++;
+				}
+		for (; ahead < r->stores_to && nahead < CHANGE_AHEAD / 2; ahead++)
+			if (ahead == r->stores_from || v[ahead].leaf != v[ahead - 1].leaf) {
+				prefetch_change(w, &v[ahead]);
+				nahead++;
 			}
-		seen--;
+		nfirst--;
+		nahead--;
 		/* A leaf 0: merged with a sibling instead (take_stores). */
 		if (s->leaf)
 			change_leaf((struct shm_node *)(w->base + s->leaf), s, e - k);

@@ -181,16 +181,27 @@ const char *bench_shmdb_socket(void)
 	return sock;
 }
 
+/* Transactions a load keeps submitted and not yet waited for: the client
+ * builds the next while the writer applies the one before
+ * (shmdb_commit_async), as a loader does. */
+#define LOAD_IN_FLIGHT 2
+
 /* Load n records into t in 1,000-put transactions, record j under the key
  * of record j % keys with a value of vlen bytes starting with j: 0 and the
- * records per second in *rps, or -1. */
+ * records per second in *rps (until the last transaction is applied), or
+ * -1. */
 static int load_records(shmdb_table t, uint64_t n, uint64_t keys, uint32_t vlen, double *rps)
 {
 	uint8_t key[BENCH_KEY_LEN], val[BENCH_MAX_VAL];
+	uint64_t ticket[LOAD_IN_FLIGHT];
+	size_t txns = 0, waited = 0;
 	int e = 0;
 	uint64_t start = bench_now_ns();
 	for (uint64_t i = 0; i < n && !e; i += 1000) {
 		shmdb_wtxn *w;
+		if (txns - waited == LOAD_IN_FLIGHT &&
+		    (e = shmdb_wait(db, ticket[waited++ % LOAD_IN_FLIGHT], NULL)))
+			break;
 		if ((e = shmdb_write_begin(db, &w)))
 			break;
 		for (uint64_t j = i; j < i + 1000 && j < n && !e; j++) {
@@ -200,8 +211,12 @@ static int load_records(shmdb_table t, uint64_t n, uint64_t keys, uint32_t vlen,
 		}
 		if (e)
 			shmdb_abort(w);
-		else
-			e = shmdb_commit(w, NULL);
+		else if (!(e = shmdb_commit_async(w, &ticket[txns % LOAD_IN_FLIGHT])))
+			txns++;
+	}
+	while (waited < txns) {
+		int r = shmdb_wait(db, ticket[waited++ % LOAD_IN_FLIGHT], NULL);
+		e = e ? e : r;
 	}
 	if (e)
 		return fail("bulk load", e);

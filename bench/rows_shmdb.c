@@ -59,10 +59,12 @@ static int build(shmdb_row *b, uint64_t i)
 	return e;
 }
 
-/* Rows 0..n-1 into t in 1,000-row transactions: rows per second. */
+/* Rows 0..n-1 into t in 1,000-row transactions (bench_shmdb_submit): rows
+ * per second, until the last is applied. */
 static int load_rows(shmdb_table t, uint64_t n, double *rps)
 {
 	shmdb_row *b;
+	struct bench_inflight f = { 0 };
 	int e = shmdb_row_new(db, t, &b);
 	uint64_t start = bench_now_ns();
 	for (uint64_t i = 0; i < n && !e; i += 1000) {
@@ -75,8 +77,9 @@ static int load_rows(shmdb_table t, uint64_t n, double *rps)
 		if (e)
 			shmdb_abort(w);
 		else
-			e = shmdb_commit(w, NULL);
+			e = bench_shmdb_submit(&f, w);
 	}
+	e = bench_shmdb_drain(&f, e);
 	shmdb_row_free(b);
 	if (e)
 		return fail("bulk load", e);

@@ -181,27 +181,37 @@ const char *bench_shmdb_socket(void)
 	return sock;
 }
 
-/* Transactions a load keeps submitted and not yet waited for: the client
- * builds the next while the writer applies the one before
- * (shmdb_commit_async), as a loader does. */
-#define LOAD_IN_FLIGHT 2
+int bench_shmdb_submit(struct bench_inflight *f, shmdb_wtxn *w)
+{
+	int e = shmdb_commit_async(w, &f->ticket[f->txns % BENCH_LOAD_IN_FLIGHT]);
+	if (e)
+		return e;
+	if (++f->txns - f->waited < BENCH_LOAD_IN_FLIGHT)
+		return 0;
+	return shmdb_wait(db, f->ticket[f->waited++ % BENCH_LOAD_IN_FLIGHT], NULL);
+}
 
-/* Load n records into t in 1,000-put transactions, record j under the key
- * of record j % keys with a value of vlen bytes starting with j: 0 and the
- * records per second in *rps (until the last transaction is applied), or
- * -1. */
+int bench_shmdb_drain(struct bench_inflight *f, int err)
+{
+	while (f->waited < f->txns) {
+		int e = shmdb_wait(db, f->ticket[f->waited++ % BENCH_LOAD_IN_FLIGHT], NULL);
+		err = err ? err : e;
+	}
+	return err;
+}
+
+/* Load n records into t in 1,000-put transactions (bench_shmdb_submit),
+ * record j under the key of record j % keys with a value of vlen bytes
+ * starting with j: 0 and the records per second in *rps (until the last
+ * transaction is applied), or -1. */
 static int load_records(shmdb_table t, uint64_t n, uint64_t keys, uint32_t vlen, double *rps)
 {
 	uint8_t key[BENCH_KEY_LEN], val[BENCH_MAX_VAL];
-	uint64_t ticket[LOAD_IN_FLIGHT];
-	size_t txns = 0, waited = 0;
+	struct bench_inflight f = { 0 };
 	int e = 0;
 	uint64_t start = bench_now_ns();
 	for (uint64_t i = 0; i < n && !e; i += 1000) {
 		shmdb_wtxn *w;
-		if (txns - waited == LOAD_IN_FLIGHT &&
-		    (e = shmdb_wait(db, ticket[waited++ % LOAD_IN_FLIGHT], NULL)))
-			break;
 		if ((e = shmdb_write_begin(db, &w)))
 			break;
 		for (uint64_t j = i; j < i + 1000 && j < n && !e; j++) {
@@ -211,14 +221,10 @@ static int load_records(shmdb_table t, uint64_t n, uint64_t keys, uint32_t vlen,
 		}
 		if (e)
 			shmdb_abort(w);
-		else if (!(e = shmdb_commit_async(w, &ticket[txns % LOAD_IN_FLIGHT])))
-			txns++;
+		else
+			e = bench_shmdb_submit(&f, w);
 	}
-	while (waited < txns) {
-		int r = shmdb_wait(db, ticket[waited++ % LOAD_IN_FLIGHT], NULL);
-		e = e ? e : r;
-	}
-	if (e)
+	if ((e = bench_shmdb_drain(&f, e)))
 		return fail("bulk load", e);
 	*rps = (double)n / ((double)(bench_now_ns() - start) / 1e9);
 	return 0;

@@ -20,6 +20,20 @@ shmdb *bench_shmdb_attach(const struct bench_params *p, uint64_t mib);
 int bench_shmdb_rows_table(const char *suffix, const shmdb_column *cols, unsigned ncols,
 			   shmdb_table *t);
 
+/* A load's transactions submitted and not yet waited for, at most
+ * BENCH_LOAD_IN_FLIGHT: the client builds the next while the writer
+ * applies the one before (shmdb_commit_async), as a loader does. Start
+ * zeroed. bench_shmdb_submit commits w so, waiting for the oldest when
+ * the window is full; bench_shmdb_drain waits for the rest. Each returns
+ * 0 or the first error (bench_shmdb_drain: its own, or `err`). */
+#define BENCH_LOAD_IN_FLIGHT 2
+struct bench_inflight {
+	uint64_t ticket[BENCH_LOAD_IN_FLIGHT];
+	uint64_t txns, waited;
+};
+int bench_shmdb_submit(struct bench_inflight *f, shmdb_wtxn *w);
+int bench_shmdb_drain(struct bench_inflight *f, int err);
+
 /* The socket the handle is attached to (for reader processes). */
 const char *bench_shmdb_socket(void);
 

@@ -684,9 +684,12 @@ static void prefetch_firsts(const struct shm_node *const *v, size_t from, size_t
 		__builtin_prefetch(v[k % FIND_RING]);
 }
 
-static void prefetch_rest(const struct shm_node *n)
+/* (A leaf's rest includes its entries' array, where a search whose key's
+ * first 8 bytes tie with an entry's reads on: keys of a secondary index
+ * tie so often, the indexed values' bytes coming first.) */
+static void prefetch_rest(const struct shm_node *n, size_t bytes)
 {
-	for (size_t o = 64; o < SHM_SEARCH_BYTES; o += 64)
+	for (size_t o = 64; o < bytes; o += 64)
 		__builtin_prefetch((const uint8_t *)n + o);
 }
 
@@ -773,9 +776,9 @@ static int take_in_leaves(struct tree_writer *w, struct tree_upd *u, uint64_t ro
 			prefetch_firsts(leaf, lb, le);
 		for (size_t j = 0; j < FIND_AHEAD; j++) {
 			if (b + j < e)
-				prefetch_rest(above[(b + j) % FIND_RING]);
+				prefetch_rest(above[(b + j) % FIND_RING], SHM_SEARCH_BYTES);
 			if (b >= FIND_AHEAD && lb + j < le)
-				prefetch_rest(leaf[(lb + j) % FIND_RING]);
+				prefetch_rest(leaf[(lb + j) % FIND_RING], SHM_SEARCH_BYTES + SHM_NODE_MAX * sizeof(struct shm_node_entry));
 			size_t m = b + j - 2 * FIND_AHEAD;
 			if (b < 2 * FIND_AHEAD || m >= n)
 				continue;

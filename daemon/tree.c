@@ -35,8 +35,12 @@
  * walk then goes only where leaves are written (a bulk load's splits, keys
  * past a leaf's ends), and a transaction whose leaves all take their
  * changes lists and writes nothing above them. For a short transaction the
- * leaf's cache miss starts before it is prepared (tree_leaf_toward,
- * apply.c).
+ * leaf's cache miss starts before it is prepared (tree_parent_toward,
+ * tree_leaf_below, apply.c), and the leaf found then comes with its change
+ * (tree_change.leaf): no walk here. The pipeline and the store pass ask
+ * for nodes in batches: where a hypervisor maps the pages, the first touch
+ * of a page holds the cpu up for its walk, a prefetch's too, and walks
+ * asked for together overlap.
  *
  * Multimaps: a key's pairs may fill many leaves. TREE_WIPE (shmdb_del of
  * the key) reaches every child whose entries may hold that key: the one

@@ -662,7 +662,7 @@ static int update_node(struct tree_writer *w, struct tree_upd *u, uint64_t off,
  * place. The nodes between are read, each once its search lines, asked
  * for all at once, have loaded; the one returned is neither read nor
  * loaded (its level is one less than its parent's): the caller starts
- * loading it with others (prefetch_batch). */
+ * loading it with others (prefetch_firsts). */
 static const struct shm_node *node_toward(const struct tree_writer *w, const struct shm_node *n,
 					  const struct shm_target *t, unsigned level)
 {
@@ -688,9 +688,12 @@ static void prefetch_firsts(const struct shm_node *const *v, size_t from, size_t
 		__builtin_prefetch(v[k % FIND_RING]);
 }
 
-/* (A leaf's rest includes its entries' array, where a search whose key's
- * first 8 bytes tie with an entry's reads on: keys of a secondary index
- * tie so often, the indexed values' bytes coming first.) */
+/* What prefetch_rest loads of a leaf: its search lines and its entries'
+ * array, where a search whose key's first 8 bytes tie with an entry's
+ * reads on (keys of a secondary index tie so often, the indexed value's
+ * bytes coming first). */
+#define LEAF_LOOK_BYTES (SHM_SEARCH_BYTES + SHM_NODE_MAX * sizeof(struct shm_node_entry))
+
 static void prefetch_rest(const struct shm_node *n, size_t bytes)
 {
 	for (size_t o = 64; o < bytes; o += 64)
@@ -782,7 +785,7 @@ static int take_in_leaves(struct tree_writer *w, struct tree_upd *u, uint64_t ro
 			if (b + j < e)
 				prefetch_rest(above[(b + j) % FIND_RING], SHM_SEARCH_BYTES);
 			if (b >= FIND_AHEAD && lb + j < le)
-				prefetch_rest(leaf[(lb + j) % FIND_RING], SHM_SEARCH_BYTES + SHM_NODE_MAX * sizeof(struct shm_node_entry));
+				prefetch_rest(leaf[(lb + j) % FIND_RING], LEAF_LOOK_BYTES);
 			size_t m = b + j - 2 * FIND_AHEAD;
 			if (b < 2 * FIND_AHEAD || m >= n)
 				continue;

@@ -68,7 +68,7 @@ static inline void prefetch_refs(const shmdb_cursor *c, const struct shm_node *n
 	const struct shm_node *next;
 	if (k == to || !spill || !(next = next_leaf(c)))
 		return;
-	for (unsigned j = k - cnt; j < to - cnt && j < next->count; j++)
+	for (unsigned j = k - cnt, nc = shm_node_count(next); j < to - cnt && j < nc; j++)
 		__builtin_prefetch(ref_hint(c, next, j));
 }
 

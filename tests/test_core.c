@@ -1231,6 +1231,30 @@ static void tmodel_del(struct tmodel *m, unsigned i)
 	memcpy(m->rec[i], m->rec[--m->n], sizeof(m->rec[i]));
 }
 
+/* A new ordered table `name` holding n records, record i under the key
+ * fmt of i * step with the value "v<i>", put in one transaction, and *m
+ * its model: the table's id. */
+static uint32_t ordered_loaded(const char *name, struct tmodel *m, unsigned n, const char *fmt,
+			       unsigned step)
+{
+	uint64_t value;
+	struct tx x = { 0 };
+	tx_op(&x, SHM_OP_CREATE_TABLE, 0, SHMDB_ORDERED, name, strlen(name), NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, NULL, &value), 0);
+	uint32_t id = (uint32_t)value;
+	m->n = 0;
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(m->rec[m->n][0], 12, fmt, i * step);
+		snprintf(m->rec[m->n][1], 12, "v%u", i);
+		tx_op(&x, SHM_OP_PUT, id, 0, m->rec[m->n][0], strlen(m->rec[m->n][0]),
+		      m->rec[m->n][1], strlen(m->rec[m->n][1]));
+		m->n++;
+	}
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	tx_free(&x);
+	return id;
+}
+
 /* Walk the subtree at off, appending its records to out[*n] (each checked
  * against the shape invariants) and adding its nodes' bytes; returns its
  * height. `lo`: the entry its parent names it by (NULL at the root). */
@@ -1493,20 +1517,9 @@ END_TEST
 START_TEST(leaves_in_place_and_the_general_walk)
 {
 	static struct tmodel m, before;
-	uint64_t value;
 	struct tx x = { 0 };
-	tx_op(&x, SHM_OP_CREATE_TABLE, 0, SHMDB_ORDERED, "s", 1, NULL, 0);
-	ck_assert_int_eq(tx_commit(&x, NULL, &value), 0);
-	uint32_t id = (uint32_t)value;
+	uint32_t id = ordered_loaded("s", &m, 300, "k%03u0", 1);
 	const struct shm_table *t = &f.meta->tables[SHM_TABLE_SLOT(id)];
-	m.n = 0;
-	for (unsigned i = 0; i < 300; i++) {
-		snprintf(m.rec[m.n][0], 12, "k%03u0", i);
-		snprintf(m.rec[m.n][1], 12, "v%u", i);
-		tx_op(&x, SHM_OP_PUT, id, 0, m.rec[m.n][0], 5, m.rec[m.n][1], strlen(m.rec[m.n][1]));
-		m.n++;
-	}
-	ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
 	ck_assert_uint_gt(count_leaves(t->root), 2);
 	uint64_t root = t->root, bytes = t->tree_bytes;
 	/* overwrites in the first and last leaves, an insert between keys */
@@ -1577,20 +1590,9 @@ END_TEST
 START_TEST(prefix_ties_in_short_transactions)
 {
 	static struct tmodel m;
-	uint64_t value;
 	struct tx x = { 0 };
-	tx_op(&x, SHM_OP_CREATE_TABLE, 0, SHMDB_ORDERED, "ties", 4, NULL, 0);
-	ck_assert_int_eq(tx_commit(&x, NULL, &value), 0);
-	uint32_t id = (uint32_t)value;
+	uint32_t id = ordered_loaded("ties", &m, 200, "%07u:m", 10);
 	const struct shm_table *t = &f.meta->tables[SHM_TABLE_SLOT(id)];
-	m.n = 0;
-	for (unsigned i = 0; i < 200; i++) {
-		snprintf(m.rec[m.n][0], 12, "%07u:m", i * 10);
-		snprintf(m.rec[m.n][1], 12, "v%u", i);
-		tx_op(&x, SHM_OP_PUT, id, 0, m.rec[m.n][0], 9, m.rec[m.n][1], strlen(m.rec[m.n][1]));
-		m.n++;
-	}
-	ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
 	/* Keys inside one leaf (not its first or last): k[j] with the
 	 * 8-byte prefix of its entry 5 * (j + 1) and a last byte of its own. */
 	const struct shm_node *top = shm_node_at(f.base, t->root);

@@ -34,6 +34,7 @@
  */
 #include "alloc.h"
 
+#include <errno.h>
 #include <string.h>
 
 static unsigned class_of(size_t size)
@@ -202,6 +203,53 @@ uint64_t alloc_get(struct alloc *a, size_t size)
 	if (size == 0 || size > ALLOC_MAX)
 		return 0;
 	return get_block(a, class_of(size));
+}
+
+/* Where a block of class c goes at or after `at`. */
+static uint64_t place_of(unsigned c, uint64_t at)
+{
+	return shm_align_up(at, class_size(c) >= SHM_CACHELINE ? SHM_CACHELINE : 16);
+}
+
+/* The bytes a run of the blocks sizes[0..n) spans from a cache line on. */
+static uint64_t run_span(const uint32_t *sizes, size_t n)
+{
+	uint64_t end = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned c = class_of(sizes[i]);
+		end = place_of(c, end) + class_size(c);
+	}
+	return end;
+}
+
+/* The stretch is one block of the class that holds it, found as any
+ * block is (a free one, new space, or cut from a larger one): its blocks
+ * are cut from its front and what is left after them goes back in pieces.
+ * The bytes between blocks (alignment) are lost, as the bump pointer's
+ * are; `used` counts the blocks. */
+int alloc_get_run(struct alloc *a, const uint32_t *sizes, size_t n, uint64_t *offs)
+{
+	uint64_t span = run_span(sizes, n);
+	if (span == 0 || span > ALLOC_MAX)
+		return -ENOMEM;
+	unsigned big = class_of(span);
+	uint64_t at = pop_free(a, &a->general, big);
+	if (!at)
+		at = bump(a, big);
+	if (!at)
+		at = split_larger(a, big);
+	if (!at)
+		return -ENOMEM;
+	struct alloc_arena *ar = arena_of(a, at);
+	uint64_t end = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned c = class_of(sizes[i]);
+		offs[i] = at + place_of(c, end);
+		end = offs[i] - at + class_size(c);
+		ar->used += class_size(c);
+	}
+	put_pieces(a, at + shm_align_up(end, 16), at + class_size(big));
+	return 0;
 }
 
 uint64_t alloc_get_version(struct alloc *a, size_t size)

@@ -63,6 +63,14 @@ uint64_t alloc_get(struct alloc *a, size_t size);
  * ALLOC_VERSION_MIN): a pruned version's block if its class has one. */
 uint64_t alloc_get_version(struct alloc *a, size_t size);
 
+/* alloc_get_run - n blocks of sizes[0..n) side by side, in that order, in
+ * one stretch of an arena, each where alloc_get would place a block of its
+ * size (on a cache line from 64 bytes on, else on 16): their offsets into
+ * offs. Each is freed on its own later (alloc_put or alloc_put_version
+ * with its size), as any block. Returns 0, or -ENOMEM (no room for the
+ * stretch; nothing allocated). */
+int alloc_get_run(struct alloc *a, const uint32_t *sizes, size_t n, uint64_t *offs);
+
 /* alloc_put - free the block at `off` that was allocated with `size`; no
  * reader may reach it any more. */
 void alloc_put(struct alloc *a, uint64_t off, size_t size);

@@ -195,6 +195,7 @@ static void take_tree(struct core *c, struct touched *tt, uint64_t ts)
 		return;
 	tree_store_refs(&c->tree, &tt->tree);
 	t->root = tt->tree.root;
+	cluster_note(&c->cluster, t, tt->adds);
 	t->tree_bytes += (uint64_t)tt->tree.bytes;
 	if (t->kind & SHM_KIND_MULTI)
 		t->records += (uint64_t)tt->tree.records;

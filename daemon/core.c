@@ -7,6 +7,7 @@
 #include "core.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "index.h"
 #include "prepare.h"
@@ -21,6 +22,7 @@ void core_init(struct core *c, uint8_t *base, struct shm_meta *meta, struct allo
 	c->retired = retired;
 	c->scratch = (struct txn_scratch){ 0 };
 	c->fill = (struct secondary_fill){ 0 };
+	memset(&c->cluster, 0, sizeof(c->cluster));
 	c->internal = 0;
 	c->log = (struct core_log){ 0 };
 	c->monitor = NULL;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "alloc.h"
+#include "cluster.h"
 #include "decode.h"
 #include "index_build.h"
 #include "pressure.h"
@@ -69,6 +70,8 @@ struct core {
 	struct txn_scratch scratch;
 	uint64_t clear_adds[SHM_MAX_TABLES]; /* prepare's count per slot (size_clears) */
 	struct secondary_fill fill;    /* secondary indexes being built */
+	struct cluster cluster;        /* ordered tables' records gathered in key
+					* order when the writer is idle */
 	int internal;                  /* 1 while the transaction is a build
 					* step's: it may write an index */
 	struct core_log log;           /* where commits are logged */

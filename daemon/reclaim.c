@@ -14,7 +14,12 @@
  * period, still sees every snapshot older than C: those were stored before
  * the grace period, and a reader clears its slot only after its last load.
  * So every sweep judges the items retired at or before the last graced
- * commit. An item is kept while a swept snapshot lies in [begin, end);
+ * commit. A version the clustering moved (cluster.h) is retired at the
+ * commit after the one published when it moved, X = C + 1, which no
+ * snapshot that saw it reaches (theirs are at most C); it may be judged
+ * once a grace period that began after it moved has passed, commit X or
+ * not: a reader not in the sweep announced its snapshot after the move,
+ * and found the copy where the version was. An item is kept while a swept snapshot lies in [begin, end);
  * a snapshot not in the sweep is newer than every such end, so the set of
  * snapshots that see an item only shrinks (pins.h).
  *
@@ -305,7 +310,9 @@ static void pass_work(struct reclaimer *rc, uint64_t budget)
 			rc->rejudge.bytes -= bytes;
 		} else if (next_ended_group(rc)) {
 			continue;
-		} else if ((it = retire_peek(q)) && it->end <= rc->graced) {
+		} else if ((it = retire_peek(q)) &&
+			   (it->end <= rc->graced ||
+			    (it->kind == RETIRED_MOVED && it->end <= rc->moved_graced))) {
 			prefetch_judged(rc, retire_at(q, JUDGE_AHEAD));
 			if (judge(rc, it)) {
 				rc->stuck = true;
@@ -400,6 +407,8 @@ void reclaimer_step(struct reclaimer *rc, uint64_t now_ns)
 		rc->grace_pending = 0;
 		if (rc->grace_commit > rc->graced) /* reclaimer_now may have passed it */
 			rc->graced = rc->grace_commit;
+		if (rc->grace_moved > rc->moved_graced)
+			rc->moved_graced = rc->grace_moved;
 		pass_begin(rc, now_ns);
 	} else if (!rc->pass && (rc->pins.n || rc->rejudge.n) &&
 		   (rc->eager || now_ns - rc->scanned_ns >= GRACE_EVERY_NS)) {
@@ -415,6 +424,7 @@ void reclaimer_step(struct reclaimer *rc, uint64_t now_ns)
 	    (rc->eager || now_ns - rc->grace_asked_ns >= GRACE_EVERY_NS ||
 	     q->total - rc->grace_asked_total >= GRACE_BATCH_BYTES)) {
 		rc->grace_commit = commit;
+		rc->grace_moved = q->moved_end;
 		rc->grace_gen = grace_request(rc->grace);
 		__atomic_store_n(&rc->meta->grace_periods, rc->meta->grace_periods + 1,
 				 __ATOMIC_RELAXED);
@@ -427,7 +437,10 @@ void reclaimer_step(struct reclaimer *rc, uint64_t now_ns)
 
 void reclaimer_now(struct reclaimer *rc)
 {
+	uint64_t moved = rc->retired->moved_end;
 	grace_sync(rc->grace);
+	if (moved > rc->moved_graced)
+		rc->moved_graced = moved;
 	__atomic_store_n(&rc->meta->grace_periods, rc->meta->grace_periods + 1, __ATOMIC_RELAXED);
 	uint64_t commit = __atomic_load_n(&rc->meta->commit_ts, __ATOMIC_RELAXED);
 	if (commit > rc->graced)

@@ -29,6 +29,9 @@ enum retired_kind {
 	RETIRED_TREE,        /* an ordered table's whole tree (a cleared or
 			      * dropped table's): off = its root node; its
 			      * nodes freed in steps, not the versions they name */
+	RETIRED_MOVED,       /* a version the clustering copied elsewhere
+			      * (cluster.h), off its chain: off, size; end is
+			      * the commit after the one published then */
 };
 
 /*
@@ -37,7 +40,8 @@ enum retired_kind {
  * an index the writer replaced, [0, end) (a reader keeps the index it
  * loaded for its whole snapshot), a cleared index and its heads as well;
  * for what a table drop retired (its index and heads, count and catalog
- * slot), the table's [created_ts, dropped_ts).
+ * slot), the table's [created_ts, dropped_ts); for a version the
+ * clustering moved, [0, end).
  */
 struct retired {
 	uint64_t end;    /* the commit that unlinked it */
@@ -72,6 +76,7 @@ struct retire_queue {
 	uint64_t total;         /* block bytes ever retired */
 	uint64_t items_total;   /* items ever retired */
 	uint64_t horizon;       /* no live snapshot is older (reclaim.c) */
+	uint64_t moved_end;     /* the latest end of a RETIRED_MOVED item queued */
 };
 
 /* An empty queue; the horizon is the store's first commit. */

@@ -72,6 +72,10 @@
 #define SLEEP_WATCHING_NS 10000000ull
 #define CLOCK_EVERY_IDLE 64u
 #define PARK_STEP_NS 1000000ull
+/* Gathering records (cluster.h) waits for this long without work: it
+ * does not slow a stream of transactions, and what it gathers is not
+ * scattered again at once. */
+#define CLUSTER_QUIET_NS 1000000ull
 
 /* The writer's ring state of session s, kept in the session's opaque
  * bytes (sessions.h). */
@@ -287,13 +291,18 @@ static unsigned one_pass(struct writer *w, bool clock, uint64_t *now, bool *busy
 		fill_step(&w->core);
 		done++;
 	}
+	/* An ordered table's records are gathered in steps once the clients
+	 * have left the writer nothing to do for a moment (cluster.h). */
+	bool gathering = !done && cluster_pending(&w->core.cluster);
+	if (gathering && shm_now_ns() - w->last_work_ns >= CLUSTER_QUIET_NS)
+		cluster_step(&w->core);
 	/* Counted before the completions go out: a client sees the pass of
 	 * its own commit in the figures. */
 	if (done)
 		count_pass(w, done, tsc_span(pass_start, tsc_now()));
 	finish_pass(w, l);
 	session_list_put(l);
-	*busy = reclaimer_busy(&w->reclaimer);
+	*busy = reclaimer_busy(&w->reclaimer) || gathering;
 	if (done || *busy || clock) {
 		*now = shm_now_ns();
 		if (reclaimer_due(&w->reclaimer, *now))

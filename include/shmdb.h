@@ -361,7 +361,9 @@ typedef struct shmdb_cursor shmdb_cursor;
  * allocate); later calls make no system call, take no lock and allocate
  * nothing. *r stays valid until shmdb_read_end(*r); every view read
  * through it stays valid and unchanged until then, whatever is committed
- * meanwhile.
+ * meanwhile. Two reads of one record may give views at different addresses
+ * with the same bytes: the daemon, when idle, copies an ordered table's
+ * records side by side in key order (shmdbd(8)).
  * Returns 0 and sets *r, or -EINVAL (db or r NULL), -EBUSY (this thread
  * already holds one on db), or -EAGAIN (all reader slots of this handle are
  * taken by other threads: open another handle; or this thread already reads

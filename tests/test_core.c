@@ -1635,6 +1635,188 @@ START_TEST(prefix_ties_in_short_transactions)
 }
 END_TEST
 
+/* ---- gathering an ordered table's records (cluster.h) ------------------------ */
+
+#define GATHER_KEYS 600
+#define GATHER_ROUNDS 8
+
+/* Table "g", ordered, with GATHER_KEYS keys put in random order and then
+ * overwritten in random order GATHER_ROUNDS - 1 times, 100 puts a
+ * transaction, each put with one of a hash table's between (so the
+ * versions scatter): the model in *m, the snapshot of the empty tables
+ * in *empty, the one before the last round in *prev. Its id. */
+static uint32_t scattered_table(struct tmodel *m, unsigned seed, uint64_t *empty, uint64_t *prev)
+{
+	uint32_t id, h;
+	unsigned perm[GATHER_KEYS];
+	struct tx x = { 0 };
+	uint64_t value;
+	tx_op(&x, SHM_OP_CREATE_TABLE, 0, SHMDB_ORDERED, "g", 1, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, NULL, &value), 0);
+	id = (uint32_t)value;
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "h", &h), 0);
+	*empty = commit_ts();
+	m->n = GATHER_KEYS;
+	for (unsigned i = 0; i < GATHER_KEYS; i++) {
+		snprintf(m->rec[i][0], 12, "k%05u", i * 7);
+		perm[i] = i;
+	}
+	for (unsigned round = 0; round < GATHER_ROUNDS; round++) {
+		for (unsigned i = GATHER_KEYS - 1; i > 0; i--) {
+			unsigned j = (unsigned)rand_r(&seed) % (i + 1), t = perm[i];
+			perm[i] = perm[j];
+			perm[j] = t;
+		}
+		for (unsigned j = 0; j < GATHER_KEYS; j++) {
+			unsigned i = perm[j];
+			snprintf(m->rec[i][1], 12, "v%u.%u", i, round);
+			tx_put(&x, id, m->rec[i][0], m->rec[i][1]);
+			tx_put(&x, h, m->rec[i][0], "filler");
+			if (j % 100 == 99)
+				ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+		}
+		if (round == GATHER_ROUNDS - 2)
+			*prev = commit_ts();
+	}
+	tx_free(&x);
+	return id;
+}
+
+/* Run the writer's gathering steps until no pass is due (bounded). */
+static void gather_all(void)
+{
+	unsigned steps = 0;
+	while (cluster_pending(&f.c.cluster) && steps++ < 100000)
+		cluster_step(&f.c);
+	ck_assert(!cluster_pending(&f.c.cluster));
+}
+
+/* The leaves under the node at off whose neighbouring refs lie more than a
+ * page apart more than once; into *leaves the leaves walked. */
+static unsigned scattered_leaves(uint64_t off, unsigned *leaves)
+{
+	const struct shm_node *nd = shm_node_at(f.base, off);
+	unsigned n = 0;
+	if (nd->level) {
+		for (unsigned i = 0; i < nd->count; i++)
+			n += scattered_leaves(shm_node_ref(nd)[i], leaves);
+		return n;
+	}
+	unsigned far = 0;
+	const uint64_t *ref = shm_node_ref(nd);
+	for (unsigned i = 1; i < nd->count; i++)
+		far += (ref[i] > ref[i - 1] ? ref[i] - ref[i - 1] : ref[i - 1] - ref[i]) >= 4096;
+	(*leaves)++;
+	return far > 1;
+}
+
+/* The versions of an ordered table loaded in random order and overwritten
+ * lie scattered; the writer's idle steps copy each leaf's side by side in
+ * key order. Every snapshot reads the same records after; a held snapshot
+ * keeps the originals until it ends; then they are freed with no commit in
+ * between, and memory in use is what it was. */
+START_TEST(gathered_records_read_as_before)
+{
+	static struct tmodel m;
+	uint64_t empty, prev, now = 1000000000ull;
+	uint32_t id = scattered_table(&m, 7, &empty, &prev);
+	const struct shm_table *t = &f.meta->tables[SHM_TABLE_SLOT(id)];
+	uint64_t snap = commit_ts();
+	fake_slots[0][3].snapshot = snap;
+	reclaim_all(); /* only the heads are left, all older than the horizon */
+	unsigned leaves = 0;
+	ck_assert_uint_gt(scattered_leaves(t->root, &leaves), leaves / 2);
+
+	uint64_t old[GATHER_KEYS], used = alloc_used(&f.alloc);
+	for (unsigned i = 0; i < GATHER_KEYS; i++)
+		old[i] = (uint64_t)((const uint8_t *)lookup(id, m.rec[i][0], 6, snap) - f.base);
+	ck_assert(cluster_pending(&f.c.cluster));
+	gather_all();
+	ck_assert_uint_ge(f.c.cluster.moved, GATHER_KEYS * 9 / 10);
+	ck_assert_uint_eq(f.c.cluster.passes, 1);
+	ck_assert_uint_eq(commit_ts(), snap); /* nothing a snapshot sees changed */
+	leaves = 0;
+	ck_assert_uint_eq(scattered_leaves(t->root, &leaves), 0);
+	check_tree(id, 0, &m, snap);
+	unsigned moved = 0;
+	for (unsigned i = 0; i < GATHER_KEYS; i++) {
+		ck_assert(sees(id, m.rec[i][0], m.rec[i][1], snap));
+		const struct shm_version *v = lookup(id, m.rec[i][0], 6, snap);
+		moved += (uint64_t)((const uint8_t *)v - f.base) != old[i];
+	}
+	ck_assert_uint_eq(moved, f.c.cluster.moved);
+
+	/* The originals are judged a grace period after they moved, no
+	 * commit since; the holder of snap may still read them: they stay. */
+	for (unsigned k = 0; k < 8 && retire_count(&f.q); k++)
+		reclaimer_step(&f.rc, now += 1000000000ull);
+	ck_assert_uint_eq(retire_count(&f.q), 0);
+	for (unsigned i = 0; i < GATHER_KEYS; i++) {
+		const struct shm_version *v = version(old[i]);
+		ck_assert_uint_le(v->begin_ts, snap);
+		ck_assert(v->klen == 6 && !memcmp(v->key, m.rec[i][0], 6));
+	}
+	ck_assert_uint_gt(alloc_used(&f.alloc), used);
+
+	/* It lets go: they are freed. */
+	fake_slots[0][3].snapshot = 0;
+	for (unsigned k = 0; k < 8 && alloc_used(&f.alloc) != used; k++)
+		reclaimer_step(&f.rc, now += 1000000000ull);
+	ck_assert_uint_eq(alloc_used(&f.alloc), used);
+	ck_assert_uint_eq(f.meta->retired_bytes, 0);
+
+	/* The table goes on as before. */
+	struct tx x = { 0 };
+	for (unsigned i = 0; i < GATHER_KEYS; i += 3) {
+		snprintf(m.rec[i][1], 12, "w%u", i);
+		tx_put(&x, id, m.rec[i][0], m.rec[i][1]);
+	}
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	tx_free(&x);
+	check_tree(id, 0, &m, commit_ts());
+}
+END_TEST
+
+/* A head with an older version that a held snapshot reads stays where it
+ * is: the reclaimer, unlinking a version below it, would change its link
+ * and not a copy's, and a snapshot older still, walking down from the
+ * copy, would find the freed block. */
+START_TEST(gathering_leaves_heads_a_snapshot_walks_past)
+{
+	static struct tmodel m, m0, none;
+	uint64_t empty, prev;
+	uint32_t id = scattered_table(&m, 11, &empty, &prev);
+	/* What the round before the last put. */
+	m0 = m;
+	for (unsigned i = 0; i < GATHER_KEYS; i++)
+		snprintf(m0.rec[i][1], 12, "v%u.%u", i, GATHER_ROUNDS - 2);
+	fake_slots[1][0].snapshot = prev;
+	fake_slots[1][1].snapshot = empty;
+	reclaim_all();
+	ck_assert(cluster_pending(&f.c.cluster));
+	gather_all();
+	ck_assert_uint_eq(f.c.cluster.moved, 0);
+	check_tree(id, 0, &m0, prev);
+	check_tree(id, 0, &m, commit_ts());
+	/* The versions prev read are unlinked and freed under the older
+	 * snapshot, which walks down past them: no link leads to them. */
+	fake_slots[1][0].snapshot = 0;
+	reclaim_all();
+	none.n = 0;
+	check_tree(id, 0, &none, empty);
+	for (unsigned i = 0; i < GATHER_KEYS; i++) {
+		ck_assert(sees(id, m.rec[i][0], NULL, empty));
+		const struct shm_version *v = lookup(id, m.rec[i][0], 6, commit_ts());
+		for (; v->older; v = version(v->older)) { /* every link to a version of the key */
+			const struct shm_version *o = version(v->older);
+			ck_assert_uint_ne(o->begin_ts, SHM_VERSION_FREE);
+			ck_assert(o->klen == 6 && !memcmp(o->key, m.rec[i][0], 6));
+		}
+	}
+	check_tree(id, 0, &m, commit_ts());
+}
+END_TEST
+
 /* Walk the subtree at off: its records in order (checked against *last,
  * the record before them) counted into *n, its nodes' bytes into *bytes. */
 static void walk_sizes(uint64_t off, int multi, const uint8_t **last, uint32_t *lk, uint32_t *lv,
@@ -1865,6 +2047,8 @@ int main(void)
 	tcase_add_test(tc, thinned_ordered_tree_merges_its_leaves);
 	tcase_add_test(tc, leaves_in_place_and_the_general_walk);
 	tcase_add_test(tc, prefix_ties_in_short_transactions);
+	tcase_add_test(tc, gathered_records_read_as_before);
+	tcase_add_test(tc, gathering_leaves_heads_a_snapshot_walks_past);
 	tcase_add_test(tc, tree_kinds_and_bad_ops);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);

@@ -1,0 +1,241 @@
+/*
+ * cluster.c - gathering an ordered table's records in key order (see
+ * cluster.h).
+ *
+ * A step walks down from the table's root to the leaf that holds the
+ * resume key, then on to the leaves after it, as a cursor does, through
+ * the writer's own nodes (no other thread changes them). It keeps no
+ * pointer between steps, only a key: the commits in between may replace
+ * any node.
+ *
+ * Why a move is invisible. The copy is written whole before the release
+ * stores that name it in the key's index slot and leaf ref, so a reader
+ * that loads either (acquire) finds it complete; it has the original's
+ * begin_ts, key, value and older link, so every snapshot reads from it
+ * what it read from the original. A reader that loaded the original keeps
+ * it: the original is retired for every snapshot up to the commit
+ * published at the move (retire.h, RETIRED_MOVED), and a reader whose
+ * snapshot is newer began after the move and finds the copy. The older
+ * link is copied only where no snapshot follows it: from a version with
+ * none, or one every live snapshot is at least as new as (the horizon);
+ * else the reclaimer, unlinking the version below, would change the
+ * original's link and not the copy's (prune.c). Tombstones stay: a
+ * snapshot that sees one reads nothing from it.
+ */
+#include "cluster.h"
+
+#include <string.h>
+
+#include "alloc.h"
+#include "core.h"
+#include "index.h"
+#include "pressure.h"
+#include "reach.h"
+#include "retire.h"
+#include "tables.h"
+#include "tree_read.h"
+
+/* Leaves a step looks at. */
+#define STEP_LEAVES 4u
+/* Versions larger than this stay where they are: a page holds few anyway. */
+#define MAX_VERSION_BYTES 1024u
+/* Refs of neighbouring entries this far apart or more are a break; a leaf
+ * with more breaks than a quarter of its entries is gathered. */
+#define NEAR_BYTES 4096u
+
+static bool over(uint64_t changed, const struct shm_table *t)
+{
+	return changed >= CLUSTER_MIN_CHANGES && changed >= t->records / 8;
+}
+
+/* Ordered tables (secondary indexes too) name versions from their leaves;
+ * a multimap's pairs are in its leaves. */
+static bool gathers(const struct shm_table *t)
+{
+	return (t->kind & SHM_KIND_ORDERED) && !(t->kind & SHM_KIND_MULTI);
+}
+
+void cluster_note(struct cluster *cl, const struct shm_table *t, uint64_t ops)
+{
+	if (!gathers(t) || !ops)
+		return;
+	uint32_t s = SHM_TABLE_SLOT(t->id);
+	if (cl->changed_id[s] != t->id) {
+		cl->changed_id[s] = t->id;
+		cl->changed[s] = 0;
+	}
+	bool was = over(cl->changed[s], t);
+	cl->changed[s] += ops;
+	if (!was && over(cl->changed[s], t))
+		cl->due++;
+}
+
+/* Begin a pass over the table most changed of those due; false if none is
+ * (the hint was stale). */
+static bool start_pass(struct cluster *cl, struct core *c)
+{
+	uint32_t best = SHM_MAX_TABLES, due = 0;
+	for (uint32_t s = 0; s < SHM_MAX_TABLES; s++) {
+		if (!cl->changed[s])
+			continue;
+		const struct shm_table *t = tables_live(&c->tables, cl->changed_id[s]);
+		if (!t || !gathers(t) || !over(cl->changed[s], t))
+			continue;
+		due++;
+		if (best == SHM_MAX_TABLES || cl->changed[s] > cl->changed[best])
+			best = s;
+	}
+	if (best == SHM_MAX_TABLES) {
+		cl->due = 0;
+		return false;
+	}
+	cl->due = due - 1;
+	cl->table = cl->changed_id[best];
+	cl->changed[best] = 0;
+	cl->resume_set = false;
+	return true;
+}
+
+static void end_pass(struct cluster *cl)
+{
+	cl->table = 0;
+	cl->passes++;
+}
+
+/* Whether the refs of leaf n's count entries lie close enough together. */
+static bool close_enough(const uint64_t *ref, unsigned count)
+{
+	unsigned breaks = 0;
+	for (unsigned i = 1; i < count; i++) {
+		uint64_t d = ref[i] > ref[i - 1] ? ref[i] - ref[i - 1] : ref[i - 1] - ref[i];
+		breaks += d >= NEAR_BYTES;
+	}
+	return breaks * 4 <= count;
+}
+
+/* The slot of the index slots[0..mask] that names the version at `off`,
+ * whose key hashes to `hash`; mask + 1 if none does. */
+static uint64_t slot_naming(const uint64_t *slots, uint64_t mask, uint64_t hash, uint64_t off)
+{
+	for (uint64_t i = hash & mask;; i = (i + 1) & mask) {
+		uint64_t s = slots[i];
+		if (s == 0)
+			return mask + 1;
+		if ((s & SHM_SLOT_OFF_MASK) == off)
+			return i;
+	}
+}
+
+/* The versions of leaf n that may move: their entries into at[], their
+ * sizes into size[] and their keys' hashes into hash[]; how many. Their
+ * home slots start loading. */
+static unsigned movable(const struct core *c, const struct shm_node *n, const uint64_t *slots,
+			uint64_t mask, uint32_t *at, uint32_t *size, uint64_t *hash)
+{
+	const uint64_t *ref = shm_node_ref(n);
+	unsigned count = n->count, m = 0;
+	for (unsigned i = 0; i < count; i++)
+		__builtin_prefetch(c->base + ref[i]);
+	for (unsigned i = 0; i < count; i++) {
+		const struct shm_version *v = (const struct shm_version *)(c->base + ref[i]);
+		if (v->vlen == SHM_TOMBSTONE || (v->older && v->begin_ts > c->retired->horizon))
+			continue;
+		size_t bytes = shm_version_size(v->klen, v->vlen);
+		if (bytes > MAX_VERSION_BYTES)
+			continue;
+		at[m] = i;
+		size[m] = (uint32_t)bytes;
+		hash[m] = shm_key_hash(v->key, v->klen);
+		__builtin_prefetch(&slots[hash[m] & mask]);
+		m++;
+	}
+	return m;
+}
+
+/* Gather the versions of leaf n of table t side by side, in its order. */
+static void gather_leaf(struct cluster *cl, struct core *c, struct shm_table *t,
+			struct shm_node *n)
+{
+	uint64_t *ref = (uint64_t *)shm_node_ref(n);
+	uint32_t at[SHM_NODE_MAX], size[SHM_NODE_MAX];
+	uint64_t hash[SHM_NODE_MAX], to[SHM_NODE_MAX];
+	if (n->count < 2 || close_enough(ref, n->count))
+		return;
+	uint64_t *slots = (uint64_t *)(c->base + shm_index_off(t->index));
+	uint64_t mask = shm_index_mask(t->index);
+	unsigned m = movable(c, n, slots, mask, at, size, hash);
+	if (m < 2 || retire_reserve(c->retired, m) || alloc_get_run(c->alloc, size, m, to))
+		return;
+	/* Every snapshot that may have loaded an original is at most this. */
+	uint64_t end = c->applied_ts + 1;
+	for (unsigned k = 0; k < m; k++) {
+		uint64_t from = ref[at[k]];
+		uint64_t pos = slot_naming(slots, mask, hash[k], from);
+		if (pos > mask) { /* not its key's head: leave it */
+			alloc_put(c->alloc, to[k], size[k]);
+			continue;
+		}
+		struct shm_version *copy = (struct shm_version *)(c->base + to[k]);
+		memcpy(copy, c->base + from, size[k]);
+		uint64_t value = to[k] | SHM_SLOT_TAG(hash[k]);
+		/* Release: the copy is whole before a reader finds it. */
+		__atomic_store_n(&slots[pos], value, __ATOMIC_RELEASE);
+		index_build_repeat(&c->build, t, pos, hash[k], copy->key, copy->klen, value);
+		__atomic_store_n(&ref[at[k]], to[k], __ATOMIC_RELEASE);
+		n->stored |= 1ull << at[k]; /* noted if the leaf is replaced (reach.h) */
+		(void)reach_take(&c->tree.reach, from); /* its reach is [0, end) now */
+		retire_block(c->retired, end, 0, from, size[k], RETIRED_MOVED);
+		cl->moved++;
+	}
+}
+
+/* Whether memory is plentiful: a move holds a version twice for a while. */
+static bool room_to_move(struct core *c)
+{
+	return !c->monitor || pressure_check(c->monitor) == SHMDB_PRESSURE_NORMAL;
+}
+
+void cluster_step(struct core *c)
+{
+	struct cluster *cl = &c->cluster;
+	if (!cl->table && !start_pass(cl, c))
+		return;
+	struct shm_table *t = tables_live(&c->tables, cl->table);
+	if (!t || !gathers(t) || !t->root || !room_to_move(c)) {
+		end_pass(cl);
+		return;
+	}
+	const struct shm_node *path[SHM_TREE_MAX_HEIGHT];
+	unsigned at[SHM_TREE_MAX_HEIGHT], depth = 0;
+	struct shm_target key = shm_target_of(cl->resume, cl->resume_len, cl->resume, 0, 0);
+	const struct shm_node *n = shm_node_at(c->base, t->root);
+	while (n->level) {
+		unsigned i = cl->resume_set ? shm_node_child(n, &key) : 0;
+		path[depth] = n;
+		at[depth++] = i;
+		n = shm_node_at(c->base, shm_node_ref(n)[i]);
+	}
+	for (unsigned k = 0; k < STEP_LEAVES; k++) {
+		gather_leaf(cl, c, t, (struct shm_node *)n);
+		/* The next leaf: up to the nearest node with a child after
+		 * the path's, then down its first children. */
+		unsigned j = depth;
+		while (j > 0 && at[j - 1] + 1u >= path[j - 1]->count)
+			j--;
+		if (j == 0) {
+			end_pass(cl);
+			return;
+		}
+		at[j - 1]++;
+		n = shm_node_at(c->base, shm_node_ref(path[j - 1])[at[j - 1]]);
+		for (; j < depth; j++) {
+			path[j] = n;
+			at[j] = 0;
+			n = shm_node_at(c->base, shm_node_ref(n)[0]);
+		}
+	}
+	struct shm_node_entry e = shm_node_ent(n)[0];
+	memcpy(cl->resume, (const uint8_t *)n + e.off, e.klen);
+	cl->resume_len = e.klen;
+	cl->resume_set = true;
+}

@@ -1,0 +1,70 @@
+/*
+ * cluster.h - gathering an ordered table's records in key order: the
+ * writer, when it has nothing else to do, copies the versions a leaf names
+ * side by side into one stretch of arena, in the leaf's order, so that a
+ * reader walking a range finds the records of a few pages where it found
+ * one page per record (a table loaded in random key order gets its
+ * versions in load order). Writer thread only.
+ *
+ * A pass walks one table's leaves in key order, a few per step (one step
+ * per idle pass of the writer, between transactions); a table gets a pass
+ * once the puts and deletes since its last one reach an eighth of its
+ * records (and CLUSTER_MIN_CHANGES). A leaf whose refs already lie close
+ * together is left as it is, so a pass over a gathered table reads refs
+ * and moves little. A version moves only if it is its key's head and no
+ * snapshot can walk past it to an older one (it has no older version, or
+ * every snapshot is at least as new as it): the copy takes its place in
+ * the index slot and the leaf (release stores, as a new version does),
+ * with the same begin_ts, key and value, so a reader that finds either
+ * reads the same record. The original is retired (RETIRED_MOVED) for
+ * every snapshot up to the commit published then (reclaim.c says when it
+ * is freed). Nothing changes that a snapshot can see: no commit, nothing
+ * logged.
+ */
+#ifndef SHMDBD_CLUSTER_H
+#define SHMDBD_CLUSTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "layout.h"
+#include "shmdb.h"
+
+struct core;
+struct shm_table;
+
+/* A pass's puts and deletes threshold: fewer never start one. */
+#define CLUSTER_MIN_CHANGES 4096u
+
+struct cluster {
+	/* Puts and deletes per table since its last pass, by catalog slot
+	 * (for the table whose id is in changed_id). */
+	uint64_t changed[SHM_MAX_TABLES];
+	uint32_t changed_id[SHM_MAX_TABLES];
+	uint32_t due;          /* tables past the threshold, about (a hint) */
+	/* The pass under way: its table (0: none) and where the next step
+	 * starts, the first key of the next leaf (none yet: the first leaf). */
+	uint32_t table;
+	bool resume_set;
+	uint32_t resume_len;
+	uint8_t resume[SHMDB_MAX_KEY];
+	/* Statistics. */
+	uint64_t moved;        /* versions moved */
+	uint64_t passes;       /* passes ended */
+};
+
+/* Table t took `ops` puts or deletes (apply.c). */
+void cluster_note(struct cluster *cl, const struct shm_table *t, uint64_t ops);
+
+/* Whether a pass is under way or due: the writer then takes steps
+ * (cluster_step) rather than sleep. */
+static inline bool cluster_pending(const struct cluster *cl)
+{
+	return cl->table || cl->due;
+}
+
+/* One step of the pass under way, or of one due (it starts): a few
+ * leaves gathered. Between transactions. */
+void cluster_step(struct core *c);
+
+#endif /* SHMDBD_CLUSTER_H */

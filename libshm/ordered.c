@@ -23,8 +23,9 @@
  * finds its record through the table's hash index (the version a get
  * finds, the record the tree names for the snapshot) while it walks the
  * inner nodes down to the key's leaf, so that the probe's misses and the
- * walk's overlap; it searches the leaf only if the cursor moves on. No
- * system call, lock or allocation.
+ * walk's overlap; it loads and searches the leaf only if the cursor moves
+ * on (a record found reads no byte of it). No system call, lock or
+ * allocation.
  */
 #include <errno.h>
 #include <poll.h>
@@ -238,20 +239,22 @@ static inline void leave_start(shmdb_cursor *c, int to_first)
 }
 
 /* Take c down from its root to the leaf that holds t's place: path and
- * at of every inner node, and depth; the leaf's lines start loading, and
- * place_in_leaf finds the place in it. */
+ * at of every inner node, and depth; the leaf itself is not read (its
+ * parent's level says it is one), and place_in_leaf finds the place in
+ * it. */
 static void descend_to_leaf(shmdb_cursor *c, const struct shm_target *t)
 {
-	for (unsigned i = 0;; i++) {
-		const struct shm_node *n = c->path[i];
-		if (n->level == 0) {
-			c->depth = i + 1;
-			return;
-		}
+	unsigned i = 0;
+	for (const struct shm_node *n = c->path[0]; n->level; n = c->path[++i]) {
 		c->at[i] = (uint16_t)shm_node_child(n, t);
 		c->path[i + 1] = child_of(c, n, c->at[i]);
+		if (n->level == 1) { /* its child is the leaf: not waited for here */
+			i++;
+			break;
+		}
 		shm_prefetch_search(c->path[i + 1]);
 	}
+	c->depth = i + 1;
 }
 
 /* Position c, whose path ends at the leaf that holds t's place
@@ -265,6 +268,7 @@ static void place_in_leaf(shmdb_cursor *c, const struct shm_target *t, int above
 	unsigned leaf = c->depth - 1;
 	const struct shm_node *n = c->path[leaf];
 	uint32_t g;
+	shm_prefetch_search(n);
 	do {
 		g = leaf_gen(c, n);
 		unsigned at = shm_node_bound(n, t, above);

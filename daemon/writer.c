@@ -273,6 +273,16 @@ static void park(struct writer *w, uint64_t timeout_ns)
 	__atomic_store_n(&m->writer_sleeping, 0, __ATOMIC_RELAXED);
 }
 
+/* The gathering's figures, for clients (relaxed: statistics). */
+static void publish_gathering(struct writer *w)
+{
+	struct shm_meta *m = w->store->meta;
+	const struct cluster *cl = &w->core.cluster;
+	__atomic_store_n(&m->gathered, cl->moved, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->gather_passes, cl->passes, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->gathering, cluster_pending(cl), __ATOMIC_RELAXED);
+}
+
 /* One pass over the rings, then the reclamation step due: with the
  * clock read after work, with memory to give back now (*busy: a step per
  * pass, not one per park; a dropped table of a million records would take
@@ -293,9 +303,13 @@ static unsigned one_pass(struct writer *w, bool clock, uint64_t *now, bool *busy
 	}
 	/* An ordered table's records are gathered in steps once the clients
 	 * have left the writer nothing to do for a moment (cluster.h). */
-	bool gathering = !done && cluster_pending(&w->core.cluster);
-	if (gathering && shm_now_ns() - w->last_work_ns >= CLUSTER_QUIET_NS)
+	bool pending = cluster_pending(&w->core.cluster), gathering = !done && pending;
+	if (gathering && shm_now_ns() - w->last_work_ns >= CLUSTER_QUIET_NS) {
 		cluster_step(&w->core);
+		publish_gathering(w);
+	} else if (pending != w->store->meta->gathering) {
+		publish_gathering(w);
+	}
 	/* Counted before the completions go out: a client sees the pass of
 	 * its own commit in the figures. */
 	if (done)

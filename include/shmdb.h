@@ -703,6 +703,11 @@ typedef struct shmdb_stats {
 	uint64_t batch[SHMDB_BATCH_BUCKETS]; /* work passes by transactions served
 				    * (the group commit): batch[i] counts passes of
 				    * 2^i to 2^(i+1)-1 transactions, the last all above */
+	/* Ordered tables' records gathered in key order while the writer is
+	 * idle (shmdbd(8)), since it began: */
+	uint64_t gathered;         /* record versions moved next to their neighbours' */
+	uint64_t gather_passes;    /* passes over a table finished */
+	int gathering;             /* 1 while a pass is under way or due */
 } shmdb_stats;
 
 /* shmdb_stats.pressure: mem_used against the thresholds. A level is entered

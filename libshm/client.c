@@ -368,6 +368,9 @@ int shmdb_stats_get(shmdb *db, shmdb_stats *st)
 	st->wake_ns = __atomic_load_n(&m->wake_ns, __ATOMIC_RELAXED);
 	for (unsigned i = 0; i < SHMDB_BATCH_BUCKETS; i++)
 		st->batch[i] = __atomic_load_n(&m->batch[i], __ATOMIC_RELAXED);
+	st->gathered = __atomic_load_n(&m->gathered, __ATOMIC_RELAXED);
+	st->gather_passes = __atomic_load_n(&m->gather_passes, __ATOMIC_RELAXED);
+	st->gathering = (int)__atomic_load_n(&m->gathering, __ATOMIC_RELAXED);
 	return 0;
 }
 

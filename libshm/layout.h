@@ -519,7 +519,13 @@ static inline size_t shm_version_size(uint32_t klen, uint32_t vlen)
  * 460  u32 reserved7
  * 464  u64 pressure_refused commits refused at critical since start
  * 472  u64 pressure_since_ns CLOCK_REALTIME of the last change of level
- * 480  u8  pad[32]
+ *     and the gathering of ordered tables' records (daemon/cluster.h),
+ *     written by the writer after each of its steps (between transactions,
+ *     when it has nothing else to do: no client's hot line either):
+ * 480  u64 gathered         versions moved next to their leaf's others
+ * 488  u64 gather_passes    passes over a table finished
+ * 496  u32 gathering        1 while a pass is under way or due
+ * 500  u8  pad[12]
  * lines 8-10 (512..703), the writer's activity, written by the writer after
  *     each pass that did work, ops with each commit (clients read them for
  *     statistics only):
@@ -606,7 +612,10 @@ struct shm_meta {
 	uint32_t reserved7;
 	uint64_t pressure_refused;
 	uint64_t pressure_since_ns;
-	uint8_t pad7[32];
+	uint64_t gathered;
+	uint64_t gather_passes;
+	uint32_t gathering;
+	uint8_t pad7[12];
 	/* lines 8-10 */
 	uint64_t ops;
 	uint64_t work_passes;
@@ -811,6 +820,7 @@ _Static_assert(offsetof(struct shm_meta, sessions) == 256, "meta line 4");
 _Static_assert(offsetof(struct shm_meta, writer_sleeping) == 320, "meta line 5");
 _Static_assert(offsetof(struct shm_meta, oldest_snapshot) == 384, "meta line 6");
 _Static_assert(offsetof(struct shm_meta, pressure) == 448, "meta line 7");
+_Static_assert(offsetof(struct shm_meta, gathered) == 480, "meta line 7 gathered");
 _Static_assert(offsetof(struct shm_meta, ops) == 512, "meta line 8");
 _Static_assert(offsetof(struct shm_meta, batch) == 576, "meta line 9");
 _Static_assert(offsetof(struct shm_meta, arena_table) == 704, "arena table");

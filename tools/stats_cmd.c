@@ -169,6 +169,9 @@ static void text_memory(const struct stats_view *v, FILE *out)
 	fprintf(out, "reclamation     %s retired (%s kept for snapshots), %s freed, %" PRIu64
 		     " grace periods\n", human_bytes(st->mem_retired, a),
 		human_bytes(st->mem_pinned, b), human_bytes(st->mem_freed, c), st->grace_periods);
+	fprintf(out, "gathering       %" PRIu64 " record versions moved into key order, %" PRIu64
+		     " passes%s\n", st->gathered, st->gather_passes,
+		st->gathering ? "; a pass under way" : "");
 	fprintf(out, "snapshots       %u held", st->snapshots);
 	if (st->oldest_pid)
 		fprintf(out, "; the oldest by pid %u for %.1f s, keeping %s alone",
@@ -291,6 +294,9 @@ static cJSON *json_reclamation(const shmdb_stats *st)
 	num(r, "oldest_pid", st->oldest_pid);
 	num(r, "oldest_held_ns", (double)st->oldest_held_ns);
 	num(r, "oldest_only_bytes", (double)st->oldest_only_bytes);
+	num(r, "gathered", (double)st->gathered);
+	num(r, "gather_passes", (double)st->gather_passes);
+	cJSON_AddBoolToObject(r, "gathering", st->gathering);
 	return r;
 }
 
@@ -514,6 +520,13 @@ static void print_prometheus(const struct stats_view *v, FILE *out)
 	     (double)st->mem_freed);
 	prom(out, "reclaim_grace_periods_total", "counter", "Grace periods waited for.",
 	     (double)st->grace_periods);
+	prom(out, "gathered_versions_total", "counter",
+	     "Record versions moved into key order while the writer was idle.",
+	     (double)st->gathered);
+	prom(out, "gather_passes_total", "counter", "Passes over an ordered table finished.",
+	     (double)st->gather_passes);
+	prom(out, "gathering", "gauge", "1 while a pass over an ordered table is under way or due.",
+	     st->gathering);
 	prom(out, "snapshots", "gauge", "Distinct snapshots held by readers.", st->snapshots);
 	prom(out, "oldest_snapshot_age_seconds", "gauge",
 	     "How long the oldest snapshot has been held.", (double)st->oldest_held_ns / 1e9);

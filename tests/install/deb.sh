@@ -32,7 +32,7 @@ lib=./usr/lib/$(gcc -print-multiarch) # GNUInstallDirs' libdir on Debian
 for f in ./usr/bin/shmdbd ./usr/bin/shmdbd-checkpoint ./usr/bin/shmdb ./usr/include/shmdb.h \
 	 ./etc/shmdb/shmdbd.conf ./usr/lib/systemd/system/shmdbd.service \
 	 ./usr/share/man/man8/shmdbd.8 ./usr/share/man/man1/shmdb.1 \
-	 ./usr/share/man/man3/libshmdb.3 "$lib/libshmdb.so.2.0.0" "$lib/libshmdb.a" \
+	 ./usr/share/man/man3/libshmdb.3 "$lib/libshmdb.so.3.0.0" "$lib/libshmdb.a" \
 	 "$lib/pkgconfig/shmdb.pc" "$lib/cmake/shmdb/shmdbConfig.cmake"; do
 	echo "$files" | grep -qx "$f" || fail "not in the package: $f"
 done

@@ -13,9 +13,13 @@
  * that loads either (acquire) finds it complete; it has the original's
  * begin_ts, key, value and older link, so every snapshot reads from it
  * what it read from the original. A reader that loaded the original keeps
- * it: the original is retired for every snapshot up to the commit
- * published at the move (retire.h, RETIRED_MOVED), and a reader whose
- * snapshot is newer began after the move and finds the copy. The older
+ * it: the original is retired for the snapshots that may reach it, from
+ * its begin_ts (or earlier, as a replaced version is) up to the commit
+ * published at the move (retire.h, RETIRED_MOVED); a reader whose
+ * snapshot is newer began after the move and finds the copy, and one
+ * older than the original walks past it (freed, it reads as a pruned
+ * version: the reader finds its slot or ref changed and starts again
+ * from there). The older
  * link is copied only where no snapshot follows it: from a version with
  * none, or one every live snapshot is at least as new as (the horizon);
  * else the reclaimer, unlinking the version below, would change the
@@ -154,6 +158,18 @@ static unsigned movable(const struct core *c, const struct shm_node *n, const ui
 	return m;
 }
 
+/* The oldest snapshot that may reach the version at `off` of table t, as
+ * for a version replaced (apply.c): its begin_ts, unless a replaced index
+ * or leaf names it (then every snapshot, or those from the leaf's
+ * creation). The version's note, if it has one, is taken. */
+static uint64_t reached_from(struct core *c, const struct shm_table *t, uint64_t off)
+{
+	const struct shm_version *v = (const struct shm_version *)(c->base + off);
+	uint64_t from = v->begin_ts < t->index_replaced_ts ? 0 : v->begin_ts;
+	uint64_t leaf = reach_take(&c->tree.reach, off);
+	return leaf < from ? leaf : from;
+}
+
 /* Gather the versions of leaf n of table t side by side, in its order. */
 static void gather_leaf(struct cluster *cl, struct core *c, struct shm_table *t,
 			struct shm_node *n)
@@ -185,8 +201,8 @@ static void gather_leaf(struct cluster *cl, struct core *c, struct shm_table *t,
 		index_build_repeat(&c->build, t, pos, hash[k], copy->key, copy->klen, value);
 		__atomic_store_n(&ref[at[k]], to[k], __ATOMIC_RELEASE);
 		n->stored |= 1ull << at[k]; /* noted if the leaf is replaced (reach.h) */
-		(void)reach_take(&c->tree.reach, from); /* its reach is [0, end) now */
-		retire_block(c->retired, end, 0, from, size[k], RETIRED_MOVED);
+		retire_block(c->retired, end, reached_from(c, t, from), from, size[k],
+			     RETIRED_MOVED);
 		cl->moved++;
 	}
 }

@@ -27,7 +27,9 @@
  * reach it (a reader follows `older` only from a version newer than its
  * snapshot, and the versions between are gone only if no live snapshot saw
  * them): it goes back to the allocator. Otherwise a replaced version is
- * unlinked first and freed as a pruned version (prune.h). Other items are
+ * unlinked first and freed as a pruned version (prune.h), and a moved one,
+ * on no chain, freed as one (a reader older than it may stand on it,
+ * having loaded a slot or leaf ref before the move). Other items are
  * reachable only by the snapshots of their interval: an index the writer
  * replaced, by every snapshot older than its end ([0, end)); what a drop
  * retired, by the table's [created, dropped); a version of a dropped table
@@ -103,10 +105,11 @@ static void free_unreachable(struct reclaimer *rc, const struct retired *it)
 		__atomic_store_n(&t->state, SHM_TABLE_FREE, __ATOMIC_RELAXED);
 		return;
 	}
-	/* A version block may have been a pruned version before, which a
-	 * reader older than this item's end may still stand on: it stays a
-	 * version unless no such reader is left. */
-	if (it->kind == RETIRED_VERSION && it->end > rc->retired->horizon)
+	/* A version block may have been a pruned version before, or a moved
+	 * one be stood on now, by a reader older than this item's end: it
+	 * stays a version unless no such reader is left. */
+	if ((it->kind == RETIRED_VERSION || it->kind == RETIRED_MOVED) &&
+	    it->end > rc->retired->horizon)
 		alloc_put_version(rc->alloc, it->off, it->size);
 	else
 		alloc_put(rc->alloc, it->off, it->size);

@@ -31,7 +31,9 @@ enum retired_kind {
 			      * nodes freed in steps, not the versions they name */
 	RETIRED_MOVED,       /* a version the clustering copied elsewhere
 			      * (cluster.h), off its chain: off, size; end is
-			      * the commit after the one published then */
+			      * the commit after the one published then; freed
+			      * as a pruned version while an older snapshot may
+			      * stand on it */
 };
 
 /*
@@ -41,7 +43,7 @@ enum retired_kind {
  * loaded for its whole snapshot), a cleared index and its heads as well;
  * for what a table drop retired (its index and heads, count and catalog
  * slot), the table's [created_ts, dropped_ts); for a version the
- * clustering moved, [0, end).
+ * clustering moved, as for a replaced one.
  */
 struct retired {
 	uint64_t end;    /* the commit that unlinked it */

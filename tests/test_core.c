@@ -1817,6 +1817,67 @@ START_TEST(gathering_leaves_heads_a_snapshot_walks_past)
 }
 END_TEST
 
+/* A moved original is kept only for the snapshots that may reach it: one
+ * older than it, which walks past it but reads nothing from it, does not
+ * keep it, and freed under that snapshot it reads as a pruned version
+ * (where a reader standing on it would start again from its slot). */
+START_TEST(moved_originals_kept_only_for_snapshots_that_may_reach_them)
+{
+	enum { N = 4800 };
+	static char keys[N][8], vals[N][12];
+	static uint64_t old[N];
+	unsigned perm[N], seed = 5;
+	uint64_t value, now = 1000000000ull;
+	uint32_t h;
+	struct tx x = { 0 };
+	tx_op(&x, SHM_OP_CREATE_TABLE, 0, SHMDB_ORDERED, "m", 1, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, NULL, &value), 0);
+	uint32_t id = (uint32_t)value;
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "h", &h), 0);
+	tx_op(&x, SHM_OP_RESERVE, id, 2 * N, NULL, 0, NULL, 0); /* no index replaced after */
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	uint64_t empty = commit_ts();
+	fake_slots[0][5].snapshot = empty;
+	for (unsigned i = 0; i < N; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "m%05u", i * 7);
+		snprintf(vals[i], sizeof(vals[i]), "v%u", i);
+		perm[i] = i;
+	}
+	for (unsigned i = N - 1; i > 0; i--) {
+		unsigned j = (unsigned)rand_r(&seed) % (i + 1), t = perm[i];
+		perm[i] = perm[j];
+		perm[j] = t;
+	}
+	for (unsigned j = 0; j < N; j++) {
+		tx_put(&x, id, keys[perm[j]], vals[perm[j]]);
+		tx_put(&x, h, keys[perm[j]], "filler");
+		if (j % 100 == 99)
+			ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	}
+	tx_free(&x);
+	reclaim_all();
+	for (unsigned i = 0; i < N; i++)
+		old[i] = (uint64_t)((const uint8_t *)lookup(id, keys[i], 6, commit_ts()) - f.base);
+	gather_all();
+	ck_assert_uint_ge(f.c.cluster.moved, N * 9 / 10);
+	for (unsigned k = 0; k < 100 && retire_count(&f.q); k++)
+		reclaimer_step(&f.rc, now += 1000000000ull);
+	ck_assert_uint_eq(retire_count(&f.q), 0);
+	unsigned freed = 0;
+	for (unsigned i = 0; i < N; i++) {
+		const struct shm_version *v = lookup(id, keys[i], 6, commit_ts());
+		if ((uint64_t)((const uint8_t *)v - f.base) == old[i])
+			continue;
+		ck_assert_uint_eq(version(old[i])->begin_ts, SHM_VERSION_FREE);
+		freed++;
+		ck_assert(sees(id, keys[i], vals[i], commit_ts()));
+		ck_assert(sees(id, keys[i], NULL, empty));
+	}
+	ck_assert_uint_eq(freed, f.c.cluster.moved);
+	fake_slots[0][5].snapshot = 0;
+}
+END_TEST
+
 /* Walk the subtree at off: its records in order (checked against *last,
  * the record before them) counted into *n, its nodes' bytes into *bytes. */
 static void walk_sizes(uint64_t off, int multi, const uint8_t **last, uint32_t *lk, uint32_t *lv,
@@ -2049,6 +2110,7 @@ int main(void)
 	tcase_add_test(tc, prefix_ties_in_short_transactions);
 	tcase_add_test(tc, gathered_records_read_as_before);
 	tcase_add_test(tc, gathering_leaves_heads_a_snapshot_walks_past);
+	tcase_add_test(tc, moved_originals_kept_only_for_snapshots_that_may_reach_them);
 	tcase_add_test(tc, tree_kinds_and_bad_ops);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);

@@ -2684,6 +2684,174 @@ START_TEST(records_gathered_in_key_order)
 }
 END_TEST
 
+/*
+ * Readers walking a table while the writer gathers it between bursts of
+ * commits: STIR_KEYS keys each holding an 8-byte amount, the total always
+ * STIR_TOTAL; each transaction moves amounts between STIR_MOVE random keys
+ * (overwriting each). A burst puts more than the threshold of a pass; then
+ * the writer child pauses, and the daemon's writer gathers, moves versions
+ * readers may be standing on and frees the ones no snapshot reaches. The
+ * readers check every snapshot: all keys, in order, the total, and a held
+ * snapshot reading the same amounts at the end, through the views of its
+ * first walk as well.
+ */
+enum {
+	STIR_KEYS = 6000,
+	STIR_AMOUNT = 100,
+	STIR_MOVE = 50,
+	STIR_TXNS = 100,   /* a burst: 5,000 puts */
+	STIR_BURSTS = 8,
+};
+#define STIR_TOTAL ((uint64_t)STIR_KEYS * STIR_AMOUNT)
+
+static void stir_key(char k[8], unsigned i)
+{
+	snprintf(k, 8, "s%05u", i);
+}
+
+/* Walk every record of t in r's snapshot: amounts into amt[] and their
+ * views into views[] (NULL: not kept); their total, or exit code `code` on
+ * a wrong key or count. */
+static uint64_t stir_walk(shmdb_rtxn *r, shmdb_table t, uint64_t *amt, const void **views,
+			  int code)
+{
+	shmdb_cursor *c;
+	shmdb_val k, v;
+	uint64_t sum = 0;
+	unsigned n = 0;
+	CHILD_REQUIRE(shmdb_cursor_open(r, t, &c) == 0, code);
+	while (shmdb_cursor_next(c, &k, &v) == 0) {
+		char want[8];
+		uint64_t a;
+		stir_key(want, n);
+		CHILD_REQUIRE(n < STIR_KEYS && k.len == 6 && !memcmp(k.data, want, 6) && v.len == 8,
+			      code);
+		memcpy(&a, v.data, 8);
+		if (amt)
+			amt[n] = a;
+		if (views)
+			views[n] = v.data;
+		sum += a;
+		n++;
+	}
+	shmdb_cursor_close(c);
+	CHILD_REQUIRE(n == STIR_KEYS, code + 1);
+	return sum;
+}
+
+static void stir_reader(void *arg)
+{
+	const struct bank_args *a = arg;
+	close(a->stop_wr);
+	shmdb *db = test_child_open(&d), *hdb = test_child_open(&d);
+	static uint64_t held_amt[STIR_KEYS], again[STIR_KEYS];
+	static const void *held_views[STIR_KEYS];
+	shmdb_rtxn *held = NULL;
+	uint64_t deadline = test_now_ms() + 200000;
+	unsigned rounds = 0;
+	do {
+		shmdb_rtxn *r;
+		CHILD_REQUIRE(shmdb_read_begin(db, &r) == 0, 90);
+		CHILD_REQUIRE(stir_walk(r, a->t, NULL, NULL, 91) == STIR_TOTAL, 93);
+		shmdb_read_end(r);
+		if (++rounds == 3) {
+			CHILD_REQUIRE(shmdb_read_begin(hdb, &held) == 0, 94);
+			CHILD_REQUIRE(stir_walk(held, a->t, held_amt, held_views, 95) == STIR_TOTAL,
+				      97);
+		}
+	} while (!test_told_to_stop(a->stop_fd) && test_now_ms() < deadline);
+	if (held) {
+		CHILD_REQUIRE(stir_walk(held, a->t, again, NULL, 98) == STIR_TOTAL, 100);
+		CHILD_REQUIRE(!memcmp(again, held_amt, sizeof(again)), 101);
+		/* The views of its first walk read the same bytes still. */
+		for (unsigned i = 0; i < STIR_KEYS; i++)
+			CHILD_REQUIRE(!memcmp(held_views[i], &held_amt[i], 8), 102);
+		shmdb_read_end(held);
+	}
+	printf("ordered: stir reader %d: %u snapshots\n", (int)getpid(), rounds);
+	shmdb_close(hdb);
+	shmdb_close(db);
+}
+
+START_TEST(readers_walk_while_the_writer_gathers)
+{
+	static uint64_t amt[STIR_KEYS];
+	rng_state = 0x5717ull;
+	test_start_daemon(&d, "64M");
+	shmdb *db = test_open(&d);
+	shmdb_table t;
+	ck_assert_int_eq(shmdb_table_open(db, "stir", SHMDB_CREATE | SHMDB_ORDERED, &t), 0);
+	shmdb_wtxn *w;
+	char key[8];
+	ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+	for (unsigned i = 0; i < STIR_KEYS; i++) {
+		amt[i] = STIR_AMOUNT;
+		stir_key(key, i);
+		ck_assert_int_eq(shmdb_put(w, t, key, 6, &amt[i], 8), 0);
+	}
+	ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+
+	int stop[2];
+	ck_assert_int_eq(pipe(stop), 0);
+	struct bank_args a = { .t = t, .stop_fd = stop[0], .stop_wr = stop[1] };
+	pid_t readers[2];
+	for (int i = 0; i < 2; i++)
+		readers[i] = test_spawn(stir_reader, &a);
+	close(stop[0]);
+	shmdb_stats st;
+	uint64_t gathered = 0;
+	for (int b = 0; b < STIR_BURSTS; b++) {
+		for (int x = 0; x < STIR_TXNS; x++) {
+			ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+			for (int j = 0; j < STIR_MOVE; j += 2) {
+				unsigned from = rnd_below(STIR_KEYS), to = rnd_below(STIR_KEYS);
+				if (from == to)
+					continue;
+				uint64_t part = amt[from] ? rnd() % (amt[from] + 1) : 0;
+				amt[from] -= part;
+				amt[to] += part;
+				stir_key(key, from);
+				ck_assert_int_eq(shmdb_put(w, t, key, 6, &amt[from], 8), 0);
+				stir_key(key, to);
+				ck_assert_int_eq(shmdb_put(w, t, key, 6, &amt[to], 8), 0);
+			}
+			ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+		}
+		/* A pause: the writer gathers (bounded wait for the pass). */
+		for (int i = 0; i < 300; i++) {
+			test_sleep_us(2000);
+			ck_assert_int_eq(shmdb_stats_get(db, &st), 0);
+			if (!st.gathering)
+				break;
+		}
+		gathered = st.gathered;
+	}
+	close(stop[1]);
+	for (int i = 0; i < 2; i++) {
+		int code = test_reap(readers[i], 60000);
+		ck_assert_msg(code == 0, "reader %d ended with %d", i, code);
+	}
+	printf("ordered: stir: %" PRIu64 " versions gathered in %d bursts of %d puts\n", gathered,
+	       STIR_BURSTS, STIR_TXNS * STIR_MOVE);
+	ck_assert_uint_gt(gathered, STIR_KEYS / 2);
+	shmdb_rtxn *r;
+	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
+	shmdb_cursor *c;
+	shmdb_val k, v;
+	ck_assert_int_eq(shmdb_cursor_open(r, t, &c), 0);
+	for (unsigned n = 0; shmdb_cursor_next(c, &k, &v) == 0; n++) {
+		uint64_t x;
+		memcpy(&x, v.data, 8);
+		ck_assert_uint_eq(x, amt[n]);
+	}
+	shmdb_cursor_close(c);
+	shmdb_read_end(r);
+	settled_mem_used(db);
+	shmdb_close(db);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
 /* ---- 6. the tool ------------------------------------------------------------------- */
 
 /*
@@ -2852,6 +3020,7 @@ int main(void)
 	tcase_add_test(tc, old_snapshot_walks_from_a_dropped_tree);
 	tcase_add_test(tc, many_replaced_leaves_keep_their_heads);
 	tcase_add_test(tc, records_gathered_in_key_order);
+	tcase_add_test(tc, readers_walk_while_the_writer_gathers);
 	suite_add_tcase(s, tc);
 	TCase *th = tcase_create("hostile");
 	tcase_set_timeout(th, 300);

@@ -1511,37 +1511,72 @@ static void bank_verify(shmdb_rtxn *r, shmdb_table t, struct bank_walk *fw)
 
 /* Reads snapshots until told to stop (at least one), and one snapshot held
  * on a handle of its own across many, read again at the end. */
-static void bank_reader(void *arg)
+/* A reader child's loop: a new snapshot of db checked by ops->check until
+ * told to stop (or 200 s), and one of hdb taken at the hold_at-th round,
+ * checked by ops->hold then and by ops->recheck at the end. Returns the
+ * snapshots taken. */
+struct reader_ops {
+	void (*check)(shmdb_rtxn *r, shmdb_table t);
+	void (*hold)(shmdb_rtxn *r, shmdb_table t);
+	void (*recheck)(shmdb_rtxn *r, shmdb_table t);
+};
+
+static unsigned reader_rounds(const struct bank_args *a, unsigned hold_at,
+			      const struct reader_ops *ops)
 {
-	const struct bank_args *a = arg;
 	close(a->stop_wr);
-	rng_state = 0xbead0000ull ^ (uint64_t)getpid();
 	shmdb *db = test_child_open(&d), *hdb = test_child_open(&d);
-	static struct bank_walk fw, held_fw, again;
 	shmdb_rtxn *held = NULL;
 	uint64_t deadline = test_now_ms() + 200000;
 	unsigned rounds = 0;
 	do {
 		shmdb_rtxn *r;
 		CHILD_REQUIRE(shmdb_read_begin(db, &r) == 0, 70);
-		bank_verify(r, a->t, &fw);
+		ops->check(r, a->t);
 		shmdb_read_end(r);
-		if (++rounds == 5) {
+		if (++rounds == hold_at) {
 			CHILD_REQUIRE(shmdb_read_begin(hdb, &held) == 0, 71);
-			bank_verify(held, a->t, &held_fw);
+			ops->hold(held, a->t);
 		}
 	} while (!test_told_to_stop(a->stop_fd) && test_now_ms() < deadline);
 	if (held) {
-		bank_verify(held, a->t, &again);
-		CHILD_REQUIRE(again.n == held_fw.n &&
-				      !memcmp(again.slot, held_fw.slot, held_fw.n * sizeof(unsigned)) &&
-				      !memcmp(again.amt, held_fw.amt, held_fw.n * sizeof(uint64_t)),
-			      72);
+		ops->recheck(held, a->t);
 		shmdb_read_end(held);
 	}
-	printf("ordered: reader %d: %u snapshots\n", (int)getpid(), rounds);
 	shmdb_close(hdb);
 	shmdb_close(db);
+	return rounds;
+}
+
+static struct bank_walk bank_held;
+
+static void bank_check(shmdb_rtxn *r, shmdb_table t)
+{
+	static struct bank_walk fw;
+	bank_verify(r, t, &fw);
+}
+
+static void bank_hold(shmdb_rtxn *r, shmdb_table t)
+{
+	bank_verify(r, t, &bank_held);
+}
+
+static void bank_recheck(shmdb_rtxn *r, shmdb_table t)
+{
+	static struct bank_walk again;
+	bank_verify(r, t, &again);
+	CHILD_REQUIRE(again.n == bank_held.n &&
+			      !memcmp(again.slot, bank_held.slot, bank_held.n * sizeof(unsigned)) &&
+			      !memcmp(again.amt, bank_held.amt, bank_held.n * sizeof(uint64_t)),
+		      72);
+}
+
+static void bank_reader(void *arg)
+{
+	rng_state = 0xbead0000ull ^ (uint64_t)getpid();
+	static const struct reader_ops ops = { bank_check, bank_hold, bank_recheck };
+	unsigned rounds = reader_rounds(arg, 5, &ops);
+	printf("ordered: reader %d: %u snapshots\n", (int)getpid(), rounds);
 }
 
 static void bank_writer(void *arg)
@@ -2739,38 +2774,34 @@ static uint64_t stir_walk(shmdb_rtxn *r, shmdb_table t, uint64_t *amt, const voi
 	return sum;
 }
 
+static uint64_t stir_held_amt[STIR_KEYS];
+static const void *stir_held_views[STIR_KEYS];
+
+static void stir_check(shmdb_rtxn *r, shmdb_table t)
+{
+	CHILD_REQUIRE(stir_walk(r, t, NULL, NULL, 91) == STIR_TOTAL, 93);
+}
+
+static void stir_hold(shmdb_rtxn *r, shmdb_table t)
+{
+	CHILD_REQUIRE(stir_walk(r, t, stir_held_amt, stir_held_views, 95) == STIR_TOTAL, 97);
+}
+
+static void stir_recheck(shmdb_rtxn *r, shmdb_table t)
+{
+	static uint64_t again[STIR_KEYS];
+	CHILD_REQUIRE(stir_walk(r, t, again, NULL, 98) == STIR_TOTAL, 100);
+	CHILD_REQUIRE(!memcmp(again, stir_held_amt, sizeof(again)), 101);
+	/* The views of its first walk read the same bytes still. */
+	for (unsigned i = 0; i < STIR_KEYS; i++)
+		CHILD_REQUIRE(!memcmp(stir_held_views[i], &stir_held_amt[i], 8), 102);
+}
+
 static void stir_reader(void *arg)
 {
-	const struct bank_args *a = arg;
-	close(a->stop_wr);
-	shmdb *db = test_child_open(&d), *hdb = test_child_open(&d);
-	static uint64_t held_amt[STIR_KEYS], again[STIR_KEYS];
-	static const void *held_views[STIR_KEYS];
-	shmdb_rtxn *held = NULL;
-	uint64_t deadline = test_now_ms() + 200000;
-	unsigned rounds = 0;
-	do {
-		shmdb_rtxn *r;
-		CHILD_REQUIRE(shmdb_read_begin(db, &r) == 0, 90);
-		CHILD_REQUIRE(stir_walk(r, a->t, NULL, NULL, 91) == STIR_TOTAL, 93);
-		shmdb_read_end(r);
-		if (++rounds == 3) {
-			CHILD_REQUIRE(shmdb_read_begin(hdb, &held) == 0, 94);
-			CHILD_REQUIRE(stir_walk(held, a->t, held_amt, held_views, 95) == STIR_TOTAL,
-				      97);
-		}
-	} while (!test_told_to_stop(a->stop_fd) && test_now_ms() < deadline);
-	if (held) {
-		CHILD_REQUIRE(stir_walk(held, a->t, again, NULL, 98) == STIR_TOTAL, 100);
-		CHILD_REQUIRE(!memcmp(again, held_amt, sizeof(again)), 101);
-		/* The views of its first walk read the same bytes still. */
-		for (unsigned i = 0; i < STIR_KEYS; i++)
-			CHILD_REQUIRE(!memcmp(held_views[i], &held_amt[i], 8), 102);
-		shmdb_read_end(held);
-	}
+	static const struct reader_ops ops = { stir_check, stir_hold, stir_recheck };
+	unsigned rounds = reader_rounds(arg, 3, &ops);
 	printf("ordered: stir reader %d: %u snapshots\n", (int)getpid(), rounds);
-	shmdb_close(hdb);
-	shmdb_close(db);
 }
 
 START_TEST(readers_walk_while_the_writer_gathers)

@@ -19,9 +19,9 @@
  * snapshot is newer began after the move and finds the copy, and one
  * older than the original walks past it (freed, it reads as a pruned
  * version: the reader finds its slot or ref changed and starts again
- * from there). The older
- * link is copied only where no snapshot follows it: from a version with
- * none, or one every live snapshot is at least as new as (the horizon);
+ * from there). The older link is copied only where no snapshot follows
+ * it: from a version with none, or one every live snapshot is at least as
+ * new as (the horizon);
  * else the reclaimer, unlinking the version below, would change the
  * original's link and not the copy's (prune.c). Tombstones stay: a
  * snapshot that sees one reads nothing from it.

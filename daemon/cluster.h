@@ -6,20 +6,20 @@
  * one page per record (a table loaded in random key order gets its
  * versions in load order). Writer thread only.
  *
- * A pass walks one table's leaves in key order, a few per step (one step
- * per idle pass of the writer, between transactions); a table gets a pass
- * once the puts and deletes since its last one reach an eighth of its
- * records (and CLUSTER_MIN_CHANGES). A leaf whose refs already lie close
- * together is left as it is, so a pass over a gathered table reads refs
- * and moves little. A version moves only if it is its key's head and no
- * snapshot can walk past it to an older one (it has no older version, or
- * every snapshot is at least as new as it): the copy takes its place in
- * the index slot and the leaf (release stores, as a new version does),
- * with the same begin_ts, key and value, so a reader that finds either
- * reads the same record. The original is retired (RETIRED_MOVED) for
- * every snapshot up to the commit published then (reclaim.c says when it
- * is freed). Nothing changes that a snapshot can see: no commit, nothing
- * logged.
+ * A pass walks one table's leaves in key order, a leaf per step (a step
+ * per idle pass of the writer's own thread, between transactions, once it
+ * has had none for a moment); a table gets a pass once the puts since its
+ * last one reach an eighth of its records (and CLUSTER_MIN_CHANGES). A
+ * leaf whose refs already lie close together is left as it is, so a pass
+ * over a gathered table reads refs and moves little. A version moves only
+ * if it is its key's head and no snapshot can walk past it to an older
+ * one (it has no older version, or every snapshot is at least as new as
+ * it): the copy takes its place in the index slot and the leaf (release
+ * stores, as a new version does), with the same begin_ts, key and value,
+ * so a reader that finds either reads the same record. The original is
+ * retired (RETIRED_MOVED) for the snapshots that may reach it up to the
+ * commit published then (reclaim.c says when it is freed). Nothing changes
+ * that a snapshot can see: no commit, nothing logged.
  */
 #ifndef SHMDBD_CLUSTER_H
 #define SHMDBD_CLUSTER_H
@@ -33,12 +33,12 @@
 struct core;
 struct shm_table;
 
-/* A pass's puts and deletes threshold: fewer never start one. */
+/* The puts a pass waits for at least. */
 #define CLUSTER_MIN_CHANGES 4096u
 
 struct cluster {
-	/* Puts and deletes per table since its last pass, by catalog slot
-	 * (for the table whose id is in changed_id). */
+	/* Puts per table since its last pass, by catalog slot (for the table
+	 * whose id is in changed_id). */
 	uint64_t changed[SHM_MAX_TABLES];
 	uint32_t changed_id[SHM_MAX_TABLES];
 	uint32_t due;          /* tables past the threshold, about (a hint) */
@@ -53,7 +53,7 @@ struct cluster {
 	uint64_t passes;       /* passes ended */
 };
 
-/* Table t took `ops` puts or deletes (apply.c). */
+/* Table t took `ops` puts (apply.c). */
 void cluster_note(struct cluster *cl, const struct shm_table *t, uint64_t ops);
 
 /* Whether a pass is under way or due: the writer then takes steps

@@ -287,9 +287,10 @@ static void publish_gathering(struct writer *w)
  * clock read after work, with memory to give back now (*busy: a step per
  * pass, not one per park; a dropped table of a million records would take
  * a minute to come back), or when `clock` asks (an empty pass costs about
- * as much as reading it). Returns the transactions completed. Holding the
- * writer's turn. */
-static unsigned one_pass(struct writer *w, bool clock, uint64_t *now, bool *busy)
+ * as much as reading it). In the writer's own thread (`own`), not a
+ * stand-in's on a client's cpu, a step of gathering when one is due (also
+ * *busy). Returns the transactions completed. Holding the writer's turn. */
+static unsigned one_pass(struct writer *w, bool own, bool clock, uint64_t *now, bool *busy)
 {
 	uint64_t pass_start = tsc_now();
 	urcu_memb_read_lock();
@@ -303,7 +304,7 @@ static unsigned one_pass(struct writer *w, bool clock, uint64_t *now, bool *busy
 	}
 	/* An ordered table's records are gathered in steps once the clients
 	 * have left the writer nothing to do for a moment (cluster.h). */
-	bool pending = cluster_pending(&w->core.cluster), gathering = !done && pending;
+	bool pending = cluster_pending(&w->core.cluster), gathering = own && !done && pending;
 	if (gathering && shm_now_ns() - w->last_work_ns >= CLUSTER_QUIET_NS) {
 		cluster_step(&w->core);
 		publish_gathering(w);
@@ -350,7 +351,7 @@ static void *writer_main(void *arg)
 	__atomic_store_n(&w->store->meta->writer_started_ns, now, __ATOMIC_RELAXED);
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
 		bool busy;
-		unsigned done = one_pass(w, ++idle_passes % CLOCK_EVERY_IDLE == 0, &now, &busy);
+		unsigned done = one_pass(w, true, ++idle_passes % CLOCK_EVERY_IDLE == 0, &now, &busy);
 		if (done) {
 			note_work(w, &quiet, now);
 			idle_passes = 0;
@@ -407,14 +408,15 @@ static void ring_bell(struct writer *w, unsigned i)
  * it polls for the next transaction as the strategy wants instead of
  * leaving each to a stand-in's wake-up, or if reclamation or the memory
  * level waits for time to pass, so that it parks watching them (park) and
- * the memory the stand-in's commits retired comes back. Once per park.
- * Holding the turn. */
+ * the memory the stand-in's commits retired comes back, or if a table is
+ * due for gathering, which only that thread does. Once per park. Holding
+ * the turn. */
 static void hand_back(struct writer *w)
 {
 	if (!w->parked_untimed || w->handed_back)
 		return;
 	if (!idle_dense(&w->idle) && !reclaimer_waiting(&w->reclaimer) &&
-	    !pressure_settling(&w->monitor))
+	    !pressure_settling(&w->monitor) && !cluster_pending(&w->core.cluster))
 		return;
 	w->handed_back = true;
 	ring_bell(w, 0);
@@ -457,7 +459,7 @@ static void *standin_main(void *arg)
 		while (work) {
 			for (;;) {
 				bool busy;
-				if (one_pass(w, false, &now, &busy))
+				if (one_pass(w, false, false, &now, &busy))
 					note_work(w, &quiet, now);
 				else if (!busy)
 					break;

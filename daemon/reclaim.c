@@ -15,13 +15,14 @@
  * the grace period, and a reader clears its slot only after its last load.
  * So every sweep judges the items retired at or before the last graced
  * commit. A version the clustering moved (cluster.h) is retired at the
- * commit after the one published when it moved, X = C + 1, which no
- * snapshot that saw it reaches (theirs are at most C); it may be judged
- * once a grace period that began after it moved has passed, commit X or
- * not: a reader not in the sweep announced its snapshot after the move,
- * and found the copy where the version was. An item is kept while a swept snapshot lies in [begin, end);
- * a snapshot not in the sweep is newer than every such end, so the set of
- * snapshots that see an item only shrinks (pins.h).
+ * commit after the one published when it moved, P + 1, which no snapshot
+ * that may have loaded it reaches (theirs are at most P); it may be
+ * judged once a grace period that began after it moved has passed,
+ * whether commit P + 1 came or not: a reader not in the sweep announced
+ * its snapshot after the move, and found the copy where the version was.
+ * An item is kept while a swept snapshot lies in [begin, end); a snapshot
+ * not in the sweep is newer than every such end, so the set of snapshots
+ * that see an item only shrinks (pins.h).
  *
  * Freeing: with no live snapshot older than an item's end, no reader can
  * reach it (a reader follows `older` only from a version newer than its

@@ -485,7 +485,7 @@ static int update_trees(struct core *c, size_t nops, uint64_t ts, const uint32_t
 		return 0;
 	for (size_t i = 0; i < nops; i++)
 		n += tree_change_of(c, i, dropped, ndropped, &ch[n]);
-	n = tree_sort_changes(ch, n);
+	n = tree_sort_changes(ch, n, &c->tree.sort);
 	for (k = 0; k < c->scratch.ntouched; k++) {
 		struct touched *tt = &c->scratch.touched[k];
 		struct shm_table *t = tt->t;

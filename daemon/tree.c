@@ -103,6 +103,7 @@ void tree_writer_free(struct tree_writer *w)
 	free(w->old.v);
 	free(w->stores.v);
 	free(w->rest.v);
+	tree_sort_scratch_free(&w->sort);
 	reach_free(&w->reach);
 	*w = (struct tree_writer){ 0 };
 }

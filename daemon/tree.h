@@ -91,6 +91,20 @@ struct tree_changes {
 	size_t n, cap;
 };
 
+/* What tree_sort_changes sorts by (tree_changes.c), and its scratch:
+ * two arrays of items and one of changes, each of cap. */
+struct tree_sort_item {
+	uint64_t prefix;
+	uint32_t table;
+	uint32_t at;          /* the change's place in the unsorted array */
+};
+
+struct tree_sort_scratch {
+	struct tree_sort_item *a, *b;
+	struct tree_change *changes;
+	size_t cap;
+};
+
 /* How the writer gets a block for a node: an offset or 0 (no room). */
 struct tree_alloc {
 	uint64_t (*get)(void *ctx, size_t size);
@@ -109,6 +123,7 @@ struct tree_writer {
 	struct tree_offs old;    /* nodes it replaces, retired at its commit */
 	struct tree_stores stores; /* leaf refs and entries it stores in place */
 	struct tree_changes rest;  /* changes no leaf takes in place (tree.c) */
+	struct tree_sort_scratch sort; /* tree_sort_changes' */
 	size_t stores_from;      /* the table being updated has stores.v[from..) */
 	struct reach reach;      /* versions replaced leaves name (reach.h) */
 	size_t reach_purge_at;   /* notes that make the next purge due */
@@ -136,9 +151,12 @@ void tree_begin(struct tree_writer *w, uint64_t horizon);
  * order in a multimap; a key's TREE_WIPE first), and keep per table, key
  * (and value) only what the transaction's last operation on it says:
  * operations before a later TREE_WIPE of their key are dropped. Returns
- * the changes kept, at the front of ch.
+ * the changes kept, at the front of ch. `s` is scratch it keeps between
+ * calls (tree_sort_scratch_free); without memory for it, it sorts more
+ * slowly, never fails.
  */
-size_t tree_sort_changes(struct tree_change *ch, size_t n);
+size_t tree_sort_changes(struct tree_change *ch, size_t n, struct tree_sort_scratch *s);
+void tree_sort_scratch_free(struct tree_sort_scratch *s);
 
 /*
  * tree_update - apply the sorted changes ch[0..n) of one table to the tree

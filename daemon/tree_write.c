@@ -68,14 +68,15 @@ size_t tree_node_room(const struct tree_upd *u, unsigned level, size_t n, size_t
 	return shm_node_size(slots, room);
 }
 
-/* The header of a new node of n entries in `cap` slots, `size` bytes. */
+/* The header of a new node of n entries in `cap` slots, `size` bytes; a
+ * leaf's bound `hi` (layout.h). */
 static struct shm_node *node_head(struct tree_writer *w, const struct tree_upd *u, uint64_t off,
-				  size_t size, size_t n, size_t cap, unsigned level)
+				  size_t size, size_t n, size_t cap, unsigned level, uint64_t hi)
 {
 	struct shm_node *node = (struct shm_node *)(w->base + off);
 	*node = (struct shm_node){ .created_ts = u->ts, .bytes = (uint32_t)size,
 				   .count = (uint16_t)n, .cap = (uint16_t)cap,
-				   .level = (uint8_t)level };
+				   .level = (uint8_t)level, .hi = level ? 0 : hi };
 	return node;
 }
 
@@ -93,7 +94,7 @@ static void zero_slack(struct shm_node *node, size_t n)
 /* Write the entries es[0..n) (`data` bytes of keys and values) as one node
  * at `level`; *off gets it. */
 static int write_node(struct tree_writer *w, struct tree_upd *u, const struct tree_ent *es,
-		      size_t n, size_t data, unsigned level, uint64_t *off)
+		      size_t n, size_t data, unsigned level, uint64_t hi, uint64_t *off)
 {
 	size_t cap, size = tree_node_room(u, level, n, data, &cap);
 	uint64_t o = w->get.get(w->get.ctx, size);
@@ -103,7 +104,7 @@ static int write_node(struct tree_writer *w, struct tree_upd *u, const struct tr
 		alloc_put(w->alloc, o, size);
 		return -ENOMEM;
 	}
-	struct shm_node *node = node_head(w, u, o, size, n, cap, level);
+	struct shm_node *node = node_head(w, u, o, size, n, cap, level, hi);
 	uint64_t *prefix = (uint64_t *)(node + 1), *ref = prefix + cap;
 	struct shm_node_entry *ent = (struct shm_node_entry *)(ref + cap);
 	uint32_t at = tree_data_start(node);
@@ -127,7 +128,7 @@ static int write_node(struct tree_writer *w, struct tree_upd *u, const struct tr
  * the entries spread evenly, and add an entry naming each to `out` (a
  * kept entry of v is read in first: its node's first entry). */
 int tree_emit(struct tree_writer *w, struct tree_upd *u, struct tree_vec *v, unsigned level,
-		struct tree_vec *out)
+	      uint64_t hi, struct tree_vec *out)
 {
 	size_t n = v->n, data = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -157,7 +158,9 @@ int tree_emit(struct tree_writer *w, struct tree_upd *u, struct tree_vec *v, uns
 			cnt++;
 		}
 		uint64_t off;
-		int err = write_node(w, u, v->e + s, cnt, d, level, &off);
+		/* A leaf's bound: the next one's first key, or the range's. */
+		uint64_t bound = s + cnt < n ? v->e[s + cnt].prefix : hi;
+		int err = write_node(w, u, v->e + s, cnt, d, level, bound, &off);
 		if (err)
 			return err;
 		struct tree_ent first = tree_ent_at(tree_node_at(w, off), 0);
@@ -298,7 +301,7 @@ int tree_merge_direct(struct tree_writer *w, struct tree_upd *u, const struct sh
 		alloc_put(w->alloc, off, size);
 		return 1;
 	}
-	struct shm_node *nn = node_head(w, u, off, size, (size_t)cnt, cap, 0);
+	struct shm_node *nn = node_head(w, u, off, size, (size_t)cnt, cap, 0, n->hi);
 	uint64_t *np = (uint64_t *)(nn + 1), *nr = np + cap;
 	struct shm_node_entry *ne = (struct shm_node_entry *)(nr + cap);
 	uint32_t doff = tree_data_start(nn);

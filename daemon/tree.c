@@ -64,12 +64,6 @@
 #include "tree_read.h"
 #include "tree_write.h"
 
-struct tree_span {
-	uint32_t child, from, to;        /* the child; what it became: v[from..to) */
-	uint32_t j, k;                   /* its changes: ch[j..k) */
-	const struct tree_change *carry; /* a TREE_WIPE from before it */
-};
-
 /* Children loaded ahead while a node's changed children are rebuilt: the
  * header SPAN_AHEAD on, the whole node SPAN_AHEAD / 2 on (by then its
  * header, which says its size, has arrived). A bulk load changes most
@@ -652,7 +646,8 @@ static int update_node(struct tree_writer *w, struct tree_upd *u, uint64_t off,
 		}
 		if (!err && children_kept(node, v, sp))
 			return keep_node(off, out);
-		if (!err && !patch_inner(w, u, node, v, sp, out, &err))
+		if (!err && !patch_inner(w, u, node, v, sp, out, &err) &&
+		    !tree_write_spliced(w, u, node, v, sp, out, &err))
 			err = rebuild_inner(w, u, node, v, sp, out);
 	}
 	if (!err && node)

@@ -253,6 +253,70 @@ static void copy_run(struct shm_node *nn, const struct shm_node *n, unsigned fro
 	}
 }
 
+int tree_write_spliced(struct tree_writer *w, struct tree_upd *u, const struct shm_node *n,
+		       const struct tree_vec *v, const struct tree_spans *sp, struct tree_vec *out,
+		       int *err)
+{
+	const struct shm_node_entry *oe = shm_node_ent(n);
+	size_t cnt = n->count, data = n->data_end - tree_data_start(n);
+	for (size_t k = 0; k < sp->n; k++) {
+		const struct tree_span *s = &sp->s[k];
+		cnt += s->to - s->from;
+		cnt--;
+		data -= oe[s->child].klen + oe[s->child].vlen;
+		for (uint32_t i = s->from; i < s->to; i++) {
+			const struct tree_ent *e = &v->e[i];
+			/* A kept child is the one n names there: its entry. */
+			data += e->kept ? oe[s->child].klen + oe[s->child].vlen : e->klen + e->vlen;
+			if (e->fresh && tree_small(tree_node_at(w, e->ref)))
+				return 0;
+		}
+	}
+	if (cnt == 0 || cnt > SHM_NODE_MAX || shm_node_size(cnt, data) > NODE_TARGET_BYTES)
+		return 0;
+	size_t cap, size = tree_node_room(u, n->level, cnt, data, &cap);
+	uint64_t off = w->get.get(w->get.ctx, size);
+	if (!off)
+		return *err = -ENOSPC, 1;
+	if ((*err = tree_offs_push(&w->fresh, off))) {
+		alloc_put(w->alloc, off, size);
+		return 1;
+	}
+	struct shm_node *nn = node_head(w, u, off, size, cnt, cap, n->level, 0);
+	uint64_t *np = (uint64_t *)(nn + 1), *nr = np + cap;
+	struct shm_node_entry *ne = (struct shm_node_entry *)(nr + cap);
+	uint32_t doff = tree_data_start(nn);
+	unsigned from = 0, o = 0;
+	for (size_t k = 0; k < sp->n; k++) {
+		const struct tree_span *s = &sp->s[k];
+		copy_run(nn, n, from, s->child, o, &doff);
+		o += s->child - from;
+		for (uint32_t i = s->from; i < s->to; i++, o++) {
+			const struct tree_ent *e = &v->e[i];
+			if (e->kept) {
+				copy_run(nn, n, s->child, s->child + 1, o, &doff);
+				continue;
+			}
+			np[o] = e->prefix;
+			nr[o] = e->ref;
+			ne[o] = (struct shm_node_entry){ .off = doff, .klen = e->klen, .vlen = e->vlen };
+			memcpy((uint8_t *)nn + doff, e->key, e->klen);
+			memcpy((uint8_t *)nn + doff + e->klen, e->val, e->vlen);
+			doff += e->klen + e->vlen;
+		}
+		from = s->child + 1;
+	}
+	copy_run(nn, n, from, n->count, o, &doff);
+	nn->data_end = (uint16_t)doff;
+	zero_slack(nn, cnt);
+	u->bytes += (int64_t)alloc_class_size(size);
+	struct tree_ent first = tree_ent_at(nn, 0);
+	first.fresh = 1;
+	first.ref = off;
+	*err = tree_vec_push(out, &first);
+	return 1;
+}
+
 /* Leaf n with the changes ch[0..m) (no TREE_WIPE) written at once when the
  * result is one node of ordinary size: each change's place found by a
  * search, the runs of entries between them copied as blocks, instead of

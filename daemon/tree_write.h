@@ -1,8 +1,9 @@
 /*
  * tree_write.h - writing the nodes of an ordered table's copy-on-write tree
  * (layout.h, struct shm_node), for tree.c's update: the entries a node is
- * made of, a node written from them, a node copied with new refs, a leaf
- * written from an old one and a few changes. Writer thread only; private
+ * made of, a node written from them, a node copied with new refs or with
+ * some children replaced, a leaf written from an old one and a few
+ * changes. Writer thread only; private
  * to the daemon's tree code.
  */
 #ifndef SHMDBD_TREE_WRITE_H
@@ -31,6 +32,14 @@ struct tree_ent {
 	uint8_t kept;   /* ref is a node the transaction kept as it was: only
 			 * ref is set, the rest is its first entry's, read
 			 * only if a node is written with it (tree_emit) */
+};
+
+/* A child of an inner node that a transaction's changes reach: what it
+ * became is a span of its level's vector (tree.c). */
+struct tree_span {
+	uint32_t child, from, to;        /* the child; what it became: v[from..to) */
+	uint32_t j, k;                   /* its changes: ch[j..k) */
+	const struct tree_change *carry; /* a TREE_WIPE from before it */
 };
 
 /* One tree_update: its table's kind, its commit and its counts. */
@@ -111,6 +120,16 @@ int tree_same_entry(const struct tree_writer *w, const struct shm_node *n, unsig
  * and add an entry naming the copy to `out`. 0, -ENOSPC or -ENOMEM. */
 int tree_write_patched(struct tree_writer *w, struct tree_upd *u, const struct shm_node *n,
 		       const uint32_t *at, const uint64_t *refs, size_t m, struct tree_vec *out);
+
+/* Inner node n written again with each child sp names replaced by what
+ * it became (v's span; none if it went), when that makes one node of
+ * ordinary size and leaves no child small to merge: its other entries
+ * copied as blocks instead of placed one by one (a leaf's split adds an
+ * entry to its parent). Returns 1 if so (*err set: 0 or an error, the
+ * node named in `out`), 0 if n needs the general rebuild. */
+int tree_write_spliced(struct tree_writer *w, struct tree_upd *u, const struct shm_node *n,
+		       const struct tree_vec *v, const struct tree_spans *sp, struct tree_vec *out,
+		       int *err);
 
 /* Leaf n with the changes ch[0..m) written at once when the result is one
  * node of ordinary size (tree_write.c). Returns 1 if so (*err set: 0 or

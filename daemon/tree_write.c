@@ -68,6 +68,21 @@ size_t tree_node_room(const struct tree_upd *u, unsigned level, size_t n, size_t
 	return shm_node_size(slots, room);
 }
 
+/* A block of `size` bytes for a node the transaction writes, listed in
+ * w->fresh, into *off: 0, -ENOSPC (no room) or -ENOMEM. */
+static int fresh_block(struct tree_writer *w, size_t size, uint64_t *off)
+{
+	uint64_t o = w->get.get(w->get.ctx, size);
+	if (!o)
+		return -ENOSPC;
+	if (tree_offs_push(&w->fresh, o)) {
+		alloc_put(w->alloc, o, size);
+		return -ENOMEM;
+	}
+	*off = o;
+	return 0;
+}
+
 /* The header of a new node of n entries in `cap` slots, `size` bytes; a
  * leaf's bound `hi` (layout.h). */
 static struct shm_node *node_head(struct tree_writer *w, const struct tree_upd *u, uint64_t off,
@@ -97,13 +112,10 @@ static int write_node(struct tree_writer *w, struct tree_upd *u, const struct tr
 		      size_t n, size_t data, unsigned level, uint64_t hi, uint64_t *off)
 {
 	size_t cap, size = tree_node_room(u, level, n, data, &cap);
-	uint64_t o = w->get.get(w->get.ctx, size);
-	if (!o)
-		return -ENOSPC;
-	if (tree_offs_push(&w->fresh, o)) {
-		alloc_put(w->alloc, o, size);
-		return -ENOMEM;
-	}
+	uint64_t o;
+	int err = fresh_block(w, size, &o);
+	if (err)
+		return err;
 	struct shm_node *node = node_head(w, u, o, size, n, cap, level, hi);
 	uint64_t *prefix = (uint64_t *)(node + 1), *ref = prefix + cap;
 	struct shm_node_entry *ent = (struct shm_node_entry *)(ref + cap);
@@ -195,13 +207,10 @@ int tree_same_entry(const struct tree_writer *w, const struct shm_node *n, unsig
 int tree_write_patched(struct tree_writer *w, struct tree_upd *u, const struct shm_node *n,
 			 const uint32_t *at, const uint64_t *refs, size_t m, struct tree_vec *out)
 {
-	uint64_t o = w->get.get(w->get.ctx, n->bytes);
-	if (!o)
-		return -ENOSPC;
-	if (tree_offs_push(&w->fresh, o)) {
-		alloc_put(w->alloc, o, n->bytes);
-		return -ENOMEM;
-	}
+	uint64_t o;
+	int err = fresh_block(w, n->bytes, &o);
+	if (err)
+		return err;
 	struct shm_node *copy = (struct shm_node *)(w->base + o);
 	memcpy(copy, n, n->bytes);
 	copy->created_ts = u->ts;
@@ -221,7 +230,7 @@ enum { ACT_NONE, ACT_REPLACE, ACT_INSERT, ACT_REMOVE };
 
 #define DIRECT_MAX 32u
 
-/* Copy old leaf entries [from, to) to the new leaf's place o, their bytes
+/* Copy old node n's entries [from, to) to new node nn's place o, their bytes
  * to *doff: the arrays as blocks, the bytes in runs of entries whose bytes
  * are adjacent (all of them, but for keys added in place), each run's
  * offsets moved by one delta. */
@@ -275,13 +284,9 @@ int tree_write_spliced(struct tree_writer *w, struct tree_upd *u, const struct s
 	if (cnt == 0 || cnt > SHM_NODE_MAX || shm_node_size(cnt, data) > NODE_TARGET_BYTES)
 		return 0;
 	size_t cap, size = tree_node_room(u, n->level, cnt, data, &cap);
-	uint64_t off = w->get.get(w->get.ctx, size);
-	if (!off)
-		return *err = -ENOSPC, 1;
-	if ((*err = tree_offs_push(&w->fresh, off))) {
-		alloc_put(w->alloc, off, size);
+	uint64_t off;
+	if ((*err = fresh_block(w, size, &off)))
 		return 1;
-	}
 	struct shm_node *nn = node_head(w, u, off, size, cnt, cap, n->level, 0);
 	uint64_t *np = (uint64_t *)(nn + 1), *nr = np + cap;
 	struct shm_node_entry *ne = (struct shm_node_entry *)(nr + cap);
@@ -358,13 +363,9 @@ int tree_merge_direct(struct tree_writer *w, struct tree_upd *u, const struct sh
 	if (cnt <= 0 || cnt > SHM_NODE_MAX || shm_node_size((size_t)cnt, data) > NODE_TARGET_BYTES)
 		return 0;
 	size_t cap, size = tree_node_room(u, 0, (size_t)cnt, data, &cap);
-	uint64_t off = w->get.get(w->get.ctx, size);
-	if (!off)
-		return *err = -ENOSPC, 1;
-	if ((*err = tree_offs_push(&w->fresh, off))) {
-		alloc_put(w->alloc, off, size);
+	uint64_t off;
+	if ((*err = fresh_block(w, size, &off)))
 		return 1;
-	}
 	struct shm_node *nn = node_head(w, u, off, size, (size_t)cnt, cap, 0, n->hi);
 	uint64_t *np = (uint64_t *)(nn + 1), *nr = np + cap;
 	struct shm_node_entry *ne = (struct shm_node_entry *)(nr + cap);

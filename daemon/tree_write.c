@@ -322,21 +322,131 @@ int tree_write_spliced(struct tree_writer *w, struct tree_upd *u, const struct s
 	return 1;
 }
 
+/* A piece of what tree_merge_direct writes, in order: old entries
+ * [from, to), with change k's ref for the one entry a replacement names
+ * (k >= 0), or change k's new entry (from == to). */
+struct piece {
+	uint32_t from, to;
+	int32_t k;
+};
+
+static unsigned piece_entries(const struct piece *p)
+{
+	return p->to > p->from ? p->to - p->from : 1;
+}
+
+/* The pieces of leaf n with the changes ch[0..m) at pos[], act[] into p
+ * (room for 2 m + 1): how many. */
+static size_t plan_pieces(const struct shm_node *n, const uint32_t *pos, const uint8_t *act,
+			  size_t m, struct piece *p)
+{
+	size_t np = 0;
+	uint32_t from = 0;
+	for (size_t k = 0; k < m; k++) {
+		if (pos[k] > from)
+			p[np++] = (struct piece){ from, pos[k], -1 };
+		from = pos[k];
+		if (act[k] == ACT_INSERT) {
+			p[np++] = (struct piece){ from, from, (int32_t)k };
+		} else if (act[k] == ACT_REPLACE) {
+			p[np++] = (struct piece){ from, from + 1, (int32_t)k };
+			from++;
+		} else if (act[k] == ACT_REMOVE) {
+			from++;
+		}
+	}
+	if (n->count > from)
+		p[np++] = (struct piece){ from, n->count, -1 };
+	return np;
+}
+
+/* The bytes of the written entries [a, b) (keys and values), or, with
+ * `prefix`, entry a's prefix. */
+static uint64_t pieces_walk(const struct shm_node *n, const struct tree_change *ch,
+			    const struct piece *p, size_t np, unsigned a, unsigned b, int prefix)
+{
+	const struct shm_node_entry *oe = shm_node_ent(n);
+	uint64_t bytes = 0;
+	for (unsigned q = 0, o = 0; q < np && o < b; o += piece_entries(&p[q]), q++) {
+		unsigned lo = o > a ? o : a, hi = o + piece_entries(&p[q]);
+		hi = hi < b ? hi : b;
+		for (unsigned x = lo; x < hi; x++) {
+			if (p[q].to == p[q].from) {
+				const struct tree_change *c = &ch[p[q].k];
+				if (prefix)
+					return c->prefix;
+				bytes += c->klen + c->vlen;
+			} else {
+				unsigned e = p[q].from + (x - o);
+				if (prefix)
+					return shm_node_prefix(n)[e];
+				bytes += oe[e].klen + oe[e].vlen;
+			}
+		}
+	}
+	return bytes;
+}
+
+/* Write the entries [a, b) of the pieces as a new leaf with bound hi, and
+ * name it in `out`. 0, -ENOSPC or -ENOMEM. */
+static int write_pieces(struct tree_writer *w, struct tree_upd *u, const struct shm_node *n,
+			const struct tree_change *ch, const struct piece *p, size_t np,
+			unsigned a, unsigned b, uint64_t hi, struct tree_vec *out)
+{
+	size_t cap, size = tree_node_room(u, 0, b - a, pieces_walk(n, ch, p, np, a, b, 0), &cap);
+	uint64_t off;
+	int err = fresh_block(w, size, &off);
+	if (err)
+		return err;
+	struct shm_node *nn = node_head(w, u, off, size, b - a, cap, 0, hi);
+	uint64_t *np_ = (uint64_t *)(nn + 1), *nr = np_ + cap;
+	struct shm_node_entry *ne = (struct shm_node_entry *)(nr + cap);
+	uint32_t doff = tree_data_start(nn);
+	for (unsigned q = 0, o = 0; q < np && o < b; o += piece_entries(&p[q]), q++) {
+		unsigned lo = o > a ? o : a, end = o + piece_entries(&p[q]);
+		end = end < b ? end : b;
+		if (lo >= end)
+			continue;
+		if (p[q].to == p[q].from) {
+			const struct tree_change *c = &ch[p[q].k];
+			np_[lo - a] = c->prefix;
+			nr[lo - a] = c->ref;
+			ne[lo - a] = (struct shm_node_entry){ .off = doff, .klen = (uint16_t)c->klen,
+							      .vlen = (uint16_t)c->vlen };
+			memcpy((uint8_t *)nn + doff, c->key, c->klen);
+			memcpy((uint8_t *)nn + doff + c->klen, c->val, c->vlen);
+			doff += c->klen + c->vlen;
+			continue;
+		}
+		copy_run(nn, n, p[q].from + (lo - o), p[q].from + (end - o), lo - a, &doff);
+		if (p[q].k >= 0)
+			nr[lo - a] = ch[p[q].k].ref;
+	}
+	nn->data_end = (uint16_t)doff;
+	zero_slack(nn, b - a);
+	u->bytes += (int64_t)alloc_class_size(size);
+	struct tree_ent first = tree_ent_at(nn, 0);
+	first.fresh = 1;
+	first.ref = off;
+	return tree_vec_push(out, &first);
+}
+
 /* Leaf n with the changes ch[0..m) (no TREE_WIPE) written at once when the
- * result is one node of ordinary size: each change's place found by a
- * search, the runs of entries between them copied as blocks, instead of
- * every entry placed one by one. Returns 1 if so (*err set), 0 if the
- * changes need the general merge (a split, an empty leaf, a wipe, many
- * changes). */
+ * result is one node of ordinary size, or two halves of a leaf that
+ * splits: each change's place found by a search, the runs of entries
+ * between them copied as blocks, instead of every entry placed one by
+ * one. Returns 1 if so (*err set), 0 if the changes need the general
+ * merge (an empty leaf, a wipe, many changes, more than two nodes). */
 int tree_merge_direct(struct tree_writer *w, struct tree_upd *u, const struct shm_node *n,
 			const struct tree_change *ch, size_t m, struct tree_vec *out, int *err)
 {
 	uint32_t pos[DIRECT_MAX];
 	uint8_t act[DIRECT_MAX];
+	struct piece p[2 * DIRECT_MAX + 1];
 	if (m > DIRECT_MAX)
 		return 0;
 	const struct shm_node_entry *oe = shm_node_ent(n);
-	int64_t cnt = n->count;
+	int64_t cnt = n->count, records = 0;
 	size_t data = n->data_end - tree_data_start(n);
 	for (size_t k = 0; k < m; k++) {
 		if (ch[k].kind == TREE_WIPE)
@@ -360,53 +470,23 @@ int tree_merge_direct(struct tree_writer *w, struct tree_upd *u, const struct sh
 			}
 		}
 	}
-	if (cnt <= 0 || cnt > SHM_NODE_MAX || shm_node_size((size_t)cnt, data) > NODE_TARGET_BYTES)
+	if (cnt <= 0)
 		return 0;
-	size_t cap, size = tree_node_room(u, 0, (size_t)cnt, data, &cap);
-	uint64_t off;
-	if ((*err = fresh_block(w, size, &off)))
-		return 1;
-	struct shm_node *nn = node_head(w, u, off, size, (size_t)cnt, cap, 0, n->hi);
-	uint64_t *np = (uint64_t *)(nn + 1), *nr = np + cap;
-	struct shm_node_entry *ne = (struct shm_node_entry *)(nr + cap);
-	uint32_t doff = tree_data_start(nn);
-	unsigned from = 0, o = 0;
-	for (size_t k = 0; k < m; k++) {
-		copy_run(nn, n, from, pos[k], o, &doff);
-		o += pos[k] - from;
-		from = pos[k];
-		switch (act[k]) {
-		case ACT_INSERT:
-			np[o] = ch[k].prefix;
-			nr[o] = ch[k].ref;
-			ne[o] = (struct shm_node_entry){ .off = doff, .klen = (uint16_t)ch[k].klen,
-							 .vlen = (uint16_t)ch[k].vlen };
-			memcpy((uint8_t *)nn + doff, ch[k].key, ch[k].klen);
-			memcpy((uint8_t *)nn + doff + ch[k].klen, ch[k].val, ch[k].vlen);
-			doff += ch[k].klen + ch[k].vlen;
-			o++;
-			u->records++;
-			break;
-		case ACT_REPLACE:
-			copy_run(nn, n, from, from + 1, o, &doff);
-			nr[o] = ch[k].ref;
-			o++;
-			from++;
-			break;
-		case ACT_REMOVE:
-			from++;
-			u->records--;
-			break;
-		}
-	}
-	copy_run(nn, n, from, n->count, o, &doff);
-	nn->data_end = (uint16_t)doff;
-	zero_slack(nn, (size_t)cnt);
-	u->bytes += (int64_t)alloc_class_size(size);
-	struct tree_ent first = tree_ent_at(nn, 0);
-	first.fresh = 1;
-	first.ref = off;
-	*err = tree_vec_push(out, &first);
+	/* As tree_emit would: one node, or two when one would be too big. */
+	unsigned parts = cnt > SHM_NODE_MAX || shm_node_size((size_t)cnt, data) > NODE_TARGET_BYTES
+				 ? 2 : 1;
+	if (parts == 2 && (cnt > 2 * SHM_NODE_MAX ||
+			   shm_node_size((size_t)cnt, data) > 2 * NODE_TARGET_BYTES))
+		return 0;
+	size_t np = plan_pieces(n, pos, act, m, p);
+	for (size_t k = 0; k < m; k++)
+		records += act[k] == ACT_INSERT ? 1 : act[k] == ACT_REMOVE ? -1 : 0;
+	u->records += records;
+	unsigned half = parts == 2 ? (unsigned)(cnt + 1) / 2 : (unsigned)cnt;
+	uint64_t hi = parts == 2 ? pieces_walk(n, ch, p, np, half, half + 1, 1) : n->hi;
+	*err = write_pieces(w, u, n, ch, p, np, 0, half, hi, out);
+	if (!*err && parts == 2)
+		*err = write_pieces(w, u, n, ch, p, np, half, (unsigned)cnt, n->hi, out);
 	return 1;
 }
 

@@ -132,8 +132,9 @@ int tree_write_spliced(struct tree_writer *w, struct tree_upd *u, const struct s
 		       int *err);
 
 /* Leaf n with the changes ch[0..m) written at once when the result is one
- * node of ordinary size (tree_write.c). Returns 1 if so (*err set: 0 or
- * an error), 0 if the changes need the general merge. */
+ * node of ordinary size or the two halves of a split (tree_write.c).
+ * Returns 1 if so (*err set: 0 or an error), 0 if the changes need the
+ * general merge. */
 int tree_merge_direct(struct tree_writer *w, struct tree_upd *u, const struct shm_node *n,
 		      const struct tree_change *ch, size_t m, struct tree_vec *out, int *err);
 

@@ -2255,6 +2255,101 @@ START_TEST(many_replaced_leaves_keep_their_heads)
 }
 END_TEST
 
+/* Key i of the bound test: 8 bytes, big-endian, in key order as i. */
+static void bound_key(uint8_t k[8], unsigned i)
+{
+	be64(k, (uint64_t)i * 16 + 16);
+}
+
+/* Snapshot r walks t forward and backward and finds keys 0..n-1 (bound
+ * keys), each once, with the value v:<i> or, for key `re`, `rev`. */
+static void bound_walk_is(shmdb_rtxn *r, shmdb_table t, unsigned n, unsigned re, const char *rev,
+			  const char *what)
+{
+	shmdb_cursor *c;
+	shmdb_val k, v;
+	uint8_t want[8];
+	char val[16];
+	ck_assert_int_eq(shmdb_cursor_open(r, t, &c), 0);
+	unsigned i = 0;
+	while (shmdb_cursor_next(c, &k, &v) == 0) {
+		ck_assert_msg(i < n, "%s: forward walk: a record past the %u it holds", what, n);
+		bound_key(want, i);
+		snprintf(val, sizeof(val), "v:%u", i);
+		ck_assert_msg(val_is(&k, want, 8), "%s: forward record %u: key %s", what, i,
+			      hexs(k.data, k.len));
+		ck_assert_msg(val_is(&v, i == re ? rev : val, strlen(i == re ? rev : val)),
+			      "%s: forward record %u: value %s", what, i, hexs(v.data, v.len));
+		i++;
+	}
+	ck_assert_msg(i == n, "%s: forward walk: %u records, want %u", what, i, n);
+	while (shmdb_cursor_prev(c, &k, &v) == 0) {
+		ck_assert_msg(i > 0, "%s: backward walk: a record before the first", what);
+		bound_key(want, --i);
+		ck_assert_msg(val_is(&k, want, 8), "%s: backward record %u: key %s", what, i,
+			      hexs(k.data, k.len));
+	}
+	ck_assert_msg(i == 0, "%s: backward walk stopped at %u", what, i);
+	shmdb_cursor_close(c);
+}
+
+/*
+ * A leaf takes a key past its last in place only below its bound: the
+ * first key of the leaf after it when it was written. Keys put in key
+ * order, one a commit, fill one leaf, which splits when a key finds it
+ * full (SHM_NODE_MAX keys: at 33 of 65). A snapshot is taken; the keys
+ * from j on are deleted in one commit, and for the j that is the split's,
+ * that empties the right half, which leaves the tree while the left one
+ * stays and its range grows over the deleted keys. Key j put again then
+ * goes to the left half: past its last, but not below its bound, so the
+ * left half is written anew; taken in place, the snapshot (which reads
+ * that leaf too) would find key j there as well as in the right half.
+ * Every j around the split point, each on a table of its own.
+ */
+START_TEST(keys_past_a_leaf_stay_within_its_bound)
+{
+	enum { N = SHM_NODE_MAX + 1 };
+	test_start_daemon(&d, "64M");
+	shmdb *db = test_open(&d);
+	for (unsigned j = N / 2 - 8; j <= N / 2 + 8; j++) {
+		char name[32], val[16];
+		uint8_t k[8];
+		shmdb_table t;
+		snprintf(name, sizeof(name), "bound%u", j);
+		ck_assert_int_eq(shmdb_table_open(db, name, SHMDB_CREATE | SHMDB_ORDERED, &t), 0);
+		for (unsigned i = 0; i < N; i++) {
+			bound_key(k, i);
+			snprintf(val, sizeof(val), "v:%u", i);
+			shmdb_wtxn *w;
+			ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+			ck_assert_int_eq(shmdb_put(w, t, k, 8, val, strlen(val)), 0);
+			ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+		}
+		shmdb_rtxn *old;
+		ck_assert_int_eq(shmdb_read_begin(db, &old), 0);
+		shmdb_wtxn *w;
+		ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+		for (unsigned i = j; i < N; i++) {
+			bound_key(k, i);
+			ck_assert_int_eq(shmdb_del(w, t, k, 8), 0);
+		}
+		ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+		bound_key(k, j);
+		ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+		ck_assert_int_eq(shmdb_put(w, t, k, 8, "again", 5), 0);
+		ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+		bound_walk_is(old, t, N, N, "", name);
+		shmdb_read_end(old);
+		shmdb_rtxn *now;
+		ck_assert_int_eq(shmdb_read_begin(db, &now), 0);
+		bound_walk_is(now, t, j + 1, j, "again", name);
+		shmdb_read_end(now);
+	}
+	shmdb_close(db);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
 START_TEST(old_snapshot_walks_from_a_replaced_leaf)
 {
 	old_snapshot_after_leaf_leaves(REPLACED_BY_INSERT);
@@ -3047,6 +3142,7 @@ int main(void)
 	tcase_add_test(tc, cursor_on_a_leaf_left_mid_change);
 	tcase_add_test(tc, churned_ordered_table_stays_bounded);
 	tcase_add_test(tc, old_snapshot_walks_from_a_replaced_leaf);
+	tcase_add_test(tc, keys_past_a_leaf_stay_within_its_bound);
 	tcase_add_test(tc, old_snapshot_walks_from_a_cleared_tree);
 	tcase_add_test(tc, old_snapshot_walks_from_a_dropped_tree);
 	tcase_add_test(tc, many_replaced_leaves_keep_their_heads);

@@ -26,9 +26,11 @@
  * logarithmic; a root with one child gives way to the child.
  *
  * Cost: an overwrite writes no node. A parent whose changed child kept its
- * first key keeps its shape and is copied whole with its new refs; a leaf
- * that gains or loses a few entries is written at once from the old one;
- * only the rest goes through the general merge of entries. The children a
+ * first key keeps its shape and is copied whole with its new refs, and one
+ * whose children split or went is spliced (its other entries copied as
+ * blocks); a leaf that gains or loses a few entries, or splits in two, is
+ * written at once from the old one; only the rest goes through the general
+ * merge of entries. The children a
  * few changes reach are found by a search (spans_by_search). Before the
  * general walk, each change's leaf is found by a plain walk down, in a
  * pipeline that loads the leaves of the changes ahead (take_in_leaves), and

@@ -52,7 +52,7 @@ static int item_order(const void *pa, const void *pb, void *changes)
 	return change_order(&ch[a->at], &ch[b->at]);
 }
 
-/* Below this many changes qsort is as quick, and needs no scratch. */
+/* Below this many changes a qsort costs little and needs no scratch. */
 #define RADIX_MIN 64
 
 /* The sort digits, least significant first: the prefix's 8 bytes, then

@@ -16,12 +16,17 @@
  *             wake-up costs latency: the ski-rental rule).
  *   - period and jitter of arrivals: when arrivals are steady (jitter
  *     under a quarter of the period) and the period is longer than a
- *     wake-up, the park gets a timeout that ends `lead` before the next
- *     expected arrival, and the writer then polls until a little after
- *     it: the commit finds the writer polling, as under spin.
- *   - lead: the measured lateness of timed parks, twice the jitter, how
- *     long after their arrival the parks a stand-in overtook woke (miss),
- *     and a margin. A lateness far past the estimate counts as a little
+ *     wake-up, the writer parks right after its work (no burst window:
+ *     the next one comes a period on) with a timeout that ends `lead`
+ *     before the next expected arrival, and then polls until a little
+ *     after it: the commit finds the writer polling, as under spin.
+ *   - lead: the measured lateness of timed parks and its deviation, the
+ *     jitter, how long after their arrival the parks a stand-in overtook
+ *     woke (miss), and a margin of 1 µs. Each park costs this host about
+ *     13.5 µs of cpu however long it lasts, and every microsecond of lead
+ *     is one polled, so the lead is lean: the misses it allows (a stand-in
+ *     serves those, about 12 µs) raise it through `miss` while they last.
+ *     A lateness far past the estimate counts as a little
  *     past it (idle_woke): a lead grown past the period would end timed
  *     parks, and with them the samples that could bring it back; should
  *     it pass anyway, a probing park every PROBE_EVERY arrivals takes
@@ -41,7 +46,7 @@
 #define PRICE_MIN_NS 1000ull
 #define PRICE_MAX_NS 1000000ull
 #define BURST_POLL_NS 2000ull   /* poll after work at least this long */
-#define LEAD_MARGIN_NS 3000ull  /* wake this much earlier than the estimates say */
+#define LEAD_MARGIN_NS 1000ull  /* wake this much earlier than the estimates say */
 #define POLL_SLACK_NS 5000ull   /* after a timed wake, poll this long past the arrival */
 #define MIN_TIMED_PARK_NS 5000ull /* shorter parks are not worth a timer */
 #define PROBE_EVERY 16u           /* arrivals polled through between probing parks */
@@ -107,6 +112,11 @@ bool idle_dense(const struct idle *s)
 	return s->policy != IDLE_SLEEP && s->gap_ns && s->gap_ns < s->wake_ns;
 }
 
+bool idle_watching(const struct idle *s)
+{
+	return s->policy == IDLE_BACKOFF && (idle_dense(s) || steady(s));
+}
+
 enum idle_action idle_next(struct idle *s, uint64_t now, uint64_t quiet_since,
 			   uint64_t *timeout_ns)
 {
@@ -121,6 +131,8 @@ enum idle_action idle_next(struct idle *s, uint64_t now, uint64_t quiet_since,
 	uint64_t window = BURST_POLL_NS;
 	if (idle_dense(s)) /* a park would cost each transaction a wake-up */
 		window = s->gap_ns * 2 > window ? s->gap_ns * 2 : window;
+	else if (steady(s)) /* the next one comes a period on, not in a burst */
+		window = 0;
 	if (window > s->window_cap_ns)
 		window = s->window_cap_ns;
 	if (quiet < window)
@@ -134,7 +146,7 @@ enum idle_action idle_next(struct idle *s, uint64_t now, uint64_t quiet_since,
 	if (steady(s)) {
 		uint64_t expected = s->last_arrival_ns + s->period_ns;
 		uint64_t miss = s->miss_ns < s->period_ns / 4 ? s->miss_ns : s->period_ns / 4;
-		uint64_t lead = s->late_ns + 2 * s->late_dev_ns + 2 * s->jitter_ns + miss +
+		uint64_t lead = s->late_ns + s->late_dev_ns + s->jitter_ns + miss +
 				LEAD_MARGIN_NS;
 		if (expected > now + lead + MIN_TIMED_PARK_NS) {
 			*timeout_ns = expected - lead - now;

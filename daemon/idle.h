@@ -93,6 +93,12 @@ void idle_missed(struct idle *s);
  * wake-up's price, so backoff polls for it (never under sleep). */
 bool idle_dense(const struct idle *s);
 
+/* Whether the strategy wants the writer's own thread up rather than
+ * parked with no timeout: traffic is dense (it would poll for it) or
+ * steady (it would park with a timeout that ends ahead of the next
+ * arrival, and poll through it). Only under backoff. */
+bool idle_watching(const struct idle *s);
+
 /* A stand-in (writer.c) was rung with stamp rung_ns: the work it announced
  * arrived then. */
 void idle_rung(struct idle *s, uint64_t rung_ns);

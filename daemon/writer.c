@@ -244,13 +244,18 @@ static void park(struct writer *w, uint64_t timeout_ns)
 		/* A stand-in may serve while this thread sleeps. */
 		uint64_t work_before = w->last_work_ns;
 		w->parked_untimed = ns == 0;
+		/* Untimed for the strategy even under reclamation's watch:
+		 * a stand-in that finds traffic the strategy would be up for
+		 * must not leave it to the watch, which would let up to
+		 * SLEEP_WATCHING_NS of commits go to stand-ins (hand_back). */
+		w->parked_blind = timeout_ns == 0;
 		pthread_mutex_unlock(&w->turn);
 		syscall(SYS_futex, bell, FUTEX_WAIT, seen, ns ? &to : NULL, NULL, 0);
 		/* When it woke, not when it has the turn back: a stand-in
 		 * serving meanwhile is no lateness of the timer's. */
 		uint64_t woke = shm_now_ns();
 		take_turn(w, w->cpu);
-		w->parked_untimed = false;
+		w->parked_untimed = w->parked_blind = false;
 		/* If one did, a timed park woke after the arrival it was for
 		 * (idle_missed). */
 		bool served = w->last_work_ns != work_before;
@@ -403,20 +408,26 @@ static void ring_bell(struct writer *w, unsigned i)
 	syscall(SYS_futex, bell, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
-/* A stand-in done with its work, while the writer's own thread sleeps
- * with no timeout: wake that thread if traffic is dense (idle.h), so that
- * it polls for the next transaction as the strategy wants instead of
- * leaving each to a stand-in's wake-up, or if reclamation or the memory
- * level waits for time to pass, so that it parks watching them (park) and
- * the memory the stand-in's commits retired comes back, or if a table is
- * due for gathering, which only that thread does. Once per park. Holding
- * the turn. */
+/* A stand-in done with its work, while the writer's own thread sleeps:
+ * wake that thread if it sleeps with no timeout of the idle strategy's
+ * and traffic is dense or steady (idle_watching), so that it polls for
+ * the next transaction, or parks with a timeout that ends ahead of it, as
+ * the strategy wants, instead of leaving each to a stand-in's wake-up (a
+ * stream that starts while the thread sleeps so would otherwise be served
+ * by stand-ins for as long as it lasts); or if it sleeps with no timeout
+ * at all and reclamation or the memory level waits for time to pass, so
+ * that it parks watching them (park) and the memory the stand-in's
+ * commits retired comes back, or a table is due for gathering, which only
+ * that thread does. Once per park. Holding the turn. */
 static void hand_back(struct writer *w)
 {
-	if (!w->parked_untimed || w->handed_back)
+	if (w->handed_back)
 		return;
-	if (!idle_dense(&w->idle) && !reclaimer_waiting(&w->reclaimer) &&
-	    !pressure_settling(&w->monitor) && !cluster_pending(&w->core.cluster))
+	bool traffic = w->parked_blind && idle_watching(&w->idle);
+	bool chores = w->parked_untimed &&
+		      (reclaimer_waiting(&w->reclaimer) || pressure_settling(&w->monitor) ||
+		       cluster_pending(&w->core.cluster));
+	if (!traffic && !chores)
 		return;
 	w->handed_back = true;
 	ring_bell(w, 0);
@@ -504,7 +515,7 @@ int writer_init(struct writer *w, const struct writer_settings *ws, struct store
 	w->checkpoint = NULL;
 	w->standins = NULL;
 	w->nstandins = 0;
-	w->parked_untimed = w->handed_back = false;
+	w->parked_untimed = w->parked_blind = w->handed_back = false;
 	st->meta->writer_on_cpu = cpu;
 	pthread_mutex_init(&w->turn, NULL);
 	if (cpu < 0 || cpu >= CPU_SETSIZE)

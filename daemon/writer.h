@@ -48,6 +48,8 @@ struct writer {
 	unsigned nstandins;
 	uint64_t last_work_ns;      /* when the last pass that did work ended */
 	bool parked_untimed;        /* its own thread sleeps with no timeout */
+	bool parked_blind;          /* ... with no timeout of the idle strategy's
+				     * (reclamation may still watch) */
 	bool handed_back;           /* a stand-in woke it since (not a client) */
 	struct idle idle;           /* what it does between transactions (idle.h) */
 	uint32_t stop;              /* 1: stop requested */

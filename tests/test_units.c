@@ -463,28 +463,28 @@ START_TEST(idle_timed_parks_keep_measuring)
 	struct idle s;
 	uint64_t timeout;
 	idle_init(&s, IDLE_BACKOFF, 200 * US);
-	uint64_t t = arrive(&s, 1000 * US, 100 * US, 40);
+	uint64_t t = arrive(&s, 1000 * US, 80 * US, 40);
 	ck_assert_int_eq(idle_next(&s, t + 3 * US, t, &timeout), IDLE_PARK);
 	uint64_t deadline = t + 3 * US + timeout;
 	/* 60 us late (the first sample's cap: twice the 30 us wake-up). */
 	idle_woke(&s, deadline + 60 * US, deadline, 0);
 	ck_assert_uint_eq(s.late_ns, 60 * US);
 	ck_assert_uint_eq(s.late_dev_ns, 15 * US);
-	/* The lead (60 + 30 + margin) leaves no room for a timed park: it
-	 * polls through the next arrivals, and after PROBE_EVERY of them
-	 * parks half way to the next one for a sample. */
+	/* The lead (60 + 15 + margin) leaves no room for a timed park in an
+	 * 80 us period: it polls through the next arrivals, and after
+	 * PROBE_EVERY of them parks half way to the next one for a sample. */
 	int polled = 0, probed = 0;
 	for (int i = 0; i < 40 && !probed; i++) {
-		t += 100 * US;
-		idle_arrival(&s, t, t - 100 * US);
+		t += 80 * US;
+		idle_arrival(&s, t, t - 80 * US);
 		enum idle_action a = idle_next(&s, t + 3 * US, t, &timeout);
 		if (a == IDLE_POLL) {
 			polled++;
 			s.poll_until_ns = 0; /* as if the arrival came */
 		} else {
 			ck_assert_int_eq(a, IDLE_PARK);
-			ck_assert_uint_gt(timeout, 40 * US);
-			ck_assert_uint_lt(timeout, 50 * US);
+			ck_assert_uint_gt(timeout, 35 * US); /* (80 - 3) / 2 */
+			ck_assert_uint_lt(timeout, 42 * US);
 			probed = 1;
 		}
 	}
@@ -508,6 +508,40 @@ START_TEST(idle_timed_parks_keep_measuring)
 	idle_woke(&s, deadline + 1 * US, deadline, 0);
 	ck_assert_uint_eq(s.miss_ns, 20 * US - 20 * US / 8);
 	ck_assert_uint_gt(s.poll_until_ns, 0);
+}
+END_TEST
+
+/* Steady traffic parks at once after its work, with a timeout (no burst
+ * window: the next one comes a period on), and wants the writer's own
+ * thread up rather than parked untimed (idle_watching: a stand-in then
+ * hands the turn back); sparse irregular traffic and sleep do not. */
+START_TEST(idle_steady_parks_at_once_and_wants_the_writer)
+{
+	struct idle s;
+	uint64_t timeout;
+	idle_init(&s, IDLE_BACKOFF, 200 * US);
+	ck_assert(!idle_watching(&s)); /* nothing measured yet */
+	uint64_t t = arrive(&s, 1000 * US, 100 * US, 40);
+	ck_assert(idle_watching(&s));
+	ck_assert_int_eq(idle_next(&s, t, t, &timeout), IDLE_PARK);
+	ck_assert_uint_gt(timeout, 0);
+	/* Dense traffic wants it up too. */
+	idle_init(&s, IDLE_BACKOFF, 200 * US);
+	arrive(&s, 1000 * US, 5 * US, 50);
+	ck_assert(idle_watching(&s));
+	/* Sparse and irregular: it may sleep untimed. */
+	idle_init(&s, IDLE_BACKOFF, 200 * US);
+	static const uint64_t gaps[] = { 900, 3000, 400, 2500, 700, 5000, 300, 1500 };
+	t = 1000 * US;
+	for (int i = 0; i < 8; i++) {
+		idle_arrival(&s, t + gaps[i] * US, t);
+		t += gaps[i] * US;
+	}
+	ck_assert(!idle_watching(&s));
+	/* Under sleep, never: every commit is a stand-in's by choice. */
+	idle_init(&s, IDLE_SLEEP, 200 * US);
+	arrive(&s, 1000 * US, 100 * US, 40);
+	ck_assert(!idle_watching(&s));
 }
 END_TEST
 
@@ -930,6 +964,7 @@ int main(void)
 	tcase_add_test(tc, idle_spin_and_sleep);
 	tcase_add_test(tc, idle_backoff_dense_sparse_and_steady);
 	tcase_add_test(tc, idle_timed_parks_keep_measuring);
+	tcase_add_test(tc, idle_steady_parks_at_once_and_wants_the_writer);
 	tcase_add_test(tc, idle_wake_price_and_contention);
 	tcase_add_test(tc, this_machine_topology);
 	tcase_add_test(tc, hugepage_plans);

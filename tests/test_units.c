@@ -383,6 +383,19 @@ static uint64_t arrive(struct idle *s, uint64_t t, uint64_t period, int n)
 	return t - period;
 }
 
+/* Eight arrivals 0.3 to 5 ms apart from 1 ms on, each served at once:
+ * the last one's time. */
+static uint64_t arrive_irregular(struct idle *s)
+{
+	static const uint64_t gaps[] = { 900, 3000, 400, 2500, 700, 5000, 300, 1500 };
+	uint64_t t = 1000 * US;
+	for (int i = 0; i < 8; i++) {
+		idle_arrival(s, t + gaps[i] * US, t);
+		t += gaps[i] * US;
+	}
+	return t;
+}
+
 START_TEST(idle_spin_and_sleep)
 {
 	struct idle s;
@@ -413,12 +426,7 @@ START_TEST(idle_backoff_dense_sparse_and_steady)
 
 	/* Sparse and irregular: park after the burst window, no timeout. */
 	idle_init(&s, IDLE_BACKOFF, 200 * US);
-	static const uint64_t gaps[] = { 900, 3000, 400, 2500, 700, 5000, 300, 1500 };
-	t = 1000 * US;
-	for (int i = 0; i < 8; i++) {
-		idle_arrival(&s, t + gaps[i] * US, t);
-		t += gaps[i] * US;
-	}
+	t = arrive_irregular(&s);
 	ck_assert_int_eq(idle_next(&s, t + 1 * US, t, &timeout), IDLE_POLL);
 	ck_assert_int_eq(idle_next(&s, t + 3 * US, t, &timeout), IDLE_PARK);
 	ck_assert_uint_eq(timeout, 0);
@@ -531,12 +539,7 @@ START_TEST(idle_steady_parks_at_once_and_wants_the_writer)
 	ck_assert(idle_watching(&s));
 	/* Sparse and irregular: it may sleep untimed. */
 	idle_init(&s, IDLE_BACKOFF, 200 * US);
-	static const uint64_t gaps[] = { 900, 3000, 400, 2500, 700, 5000, 300, 1500 };
-	t = 1000 * US;
-	for (int i = 0; i < 8; i++) {
-		idle_arrival(&s, t + gaps[i] * US, t);
-		t += gaps[i] * US;
-	}
+	t = arrive_irregular(&s);
 	ck_assert(!idle_watching(&s));
 	/* Under sleep, never: every commit is a stand-in's by choice. */
 	idle_init(&s, IDLE_SLEEP, 200 * US);

@@ -33,6 +33,13 @@ void shm_op_encode(uint8_t *dst, uint8_t code, uint32_t table, uint64_t since_ts
 	memset(dst + vlen, 0, shm_align_up(vlen, 8) - vlen);
 }
 
+/* Whether an op's key is a name: a table's or a column's. */
+static int names_something(uint8_t code)
+{
+	return code == SHM_OP_CREATE_TABLE || code == SHM_OP_DROP_TABLE ||
+	       code == SHM_OP_CREATE_INDEX || code == SHM_OP_DROP_INDEX;
+}
+
 int shm_op_decode(const uint8_t *buf, size_t len, size_t *pos, struct shm_op *op)
 {
 	struct shm_op_hdr h;
@@ -107,6 +114,10 @@ int shm_op_decode(const uint8_t *buf, size_t len, size_t *pos, struct shm_op *op
 	}
 	size_t need = shm_op_size(h.klen, h.vlen);
 	if (len - p < need)
+		return -EBADMSG;
+	/* A name is a C string to every caller: one with a NUL in it would
+	 * make a table (or find a column) no client could name. */
+	if (names_something(h.code) && memchr(buf + p + sizeof(h), 0, h.klen))
 		return -EBADMSG;
 	op->code = h.code;
 	op->table = h.table;

@@ -93,7 +93,8 @@ void shm_op_encode(uint8_t *dst, uint8_t code, uint32_t table, uint64_t since_ts
  * shm_op_decode - decode and validate the operation at buf[*pos] of a
  * transaction of `len` bytes, advancing *pos. Validates everything the
  * encoding promises: known code, zero reserved fields, lengths within the
- * limits for that code, the whole operation inside the buffer.
+ * limits for that code, no NUL byte in a table's or column's name, the
+ * whole operation inside the buffer.
  * Returns 1 with *op filled, 0 at the end of the buffer, or -EBADMSG.
  */
 int shm_op_decode(const uint8_t *buf, size_t len, size_t *pos, struct shm_op *op);

@@ -63,6 +63,28 @@ static void teardown(void)
 
 /* ---- the catalog ---------------------------------------------------------- */
 
+/* A name with a NUL in it is refused whole: every client names tables
+ * (and columns) by C strings, so none could open or drop that table. */
+START_TEST(catalog_names_hold_no_nul)
+{
+	static const uint8_t codes[] = { SHM_OP_CREATE_TABLE, SHM_OP_DROP_TABLE };
+	struct tx x = { 0 };
+	uint32_t t;
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "x", &t), 0);
+	uint64_t ts = commit_ts(), used = alloc_used(&f.alloc);
+	for (unsigned i = 0; i < 2; i++) {
+		tx_op(&x, codes[i], 0, 0, "x\0", 2, NULL, 0);
+		ck_assert_int_eq(tx_commit(&x, NULL, NULL), SHMDB_EBADTXN);
+	}
+	tx_op(&x, SHM_OP_CREATE_INDEX, t, 0, "c\0", 2, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), SHMDB_EBADTXN);
+	ck_assert_uint_eq(commit_ts(), ts);
+	ck_assert_uint_eq(alloc_used(&f.alloc), used);
+	ck_assert_int_eq(shm_table_find(f.meta, "x", 1, NULL), (int)SHM_TABLE_SLOT(t));
+	tx_free(&x);
+}
+END_TEST
+
 START_TEST(catalog_create_find_drop)
 {
 	uint32_t a, again, b, a2;
@@ -1894,6 +1916,7 @@ int main(void)
 	TCase *tc = tcase_create("catalog");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, catalog_create_find_drop);
+	tcase_add_test(tc, catalog_names_hold_no_nul);
 	tcase_add_test(tc, catalog_full);
 	tcase_set_timeout(tc, 60); /* 4,096 tables: seconds under the sanitizers */
 	suite_add_tcase(s, tc);

@@ -290,9 +290,12 @@ static void random_op(struct tx *t)
 		      names[wipeable(below(10) ? T_SCRATCH : below(NTABLES))], 1, rows ? schema_buf : junk,
 		      vlen);
 	} else if (r < 99) {
+		/* a column's name, now and then run on into junk */
 		const char *col = columns[below(NCOLS)].name;
+		random_bytes(junk, 70);
+		memcpy(junk, col, strlen(col));
 		tx_op(t, below(2) ? SHM_OP_CREATE_INDEX : SHM_OP_DROP_INDEX, some_table(rows_table),
-		      below(3) ? 0 : rnd() & 3, col, below(10) ? strlen(col) : below(70), NULL, 0);
+		      below(3) ? 0 : rnd() & 3, junk, below(10) ? strlen(col) : below(70), NULL, 0);
 	} else {
 		/* any code (SYNC and CHECKPOINT among them), any fields */
 		n = below(40);

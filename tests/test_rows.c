@@ -355,6 +355,56 @@ START_TEST(rows_read_back_as_built)
 }
 END_TEST
 
+/* Schemas changed at random (a byte, or cut short), as a hostile client
+ * may send one with a create: refused by the check, or a schema every row
+ * call reads within; a row of the original passes or fails its check
+ * against it, never read past its bytes (ASan says). */
+START_TEST(mutated_schemas_refused_or_whole)
+{
+	enum { PER = 40 };
+	unsigned accepted = 0;
+	for (int round = 0; round < 300; round++) {
+		unsigned n = 1 + (unsigned)(rnd() % 12);
+		struct shm_column_def d[SHM_MAX_COLUMNS];
+		random_defs(d, n);
+		struct shm_schema *s = build(d, n);
+		size_t bytes = s->bytes;
+		struct shm_value v[SHM_MAX_COLUMNS];
+		uint8_t store[SHM_MAX_COLUMNS * PER], key[SHMDB_MAX_KEY];
+		static uint8_t row[1 << 14];
+		size_t len, klen;
+		random_values(s, v, store, PER);
+		ck_assert_int_eq(shm_row_encode(s, v, row, sizeof(row), &len), 0);
+		struct shm_schema *bad = aligned_alloc(8, (bytes + 7) & ~(size_t)7);
+		ck_assert_ptr_nonnull(bad);
+		for (int m = 0; m < 40; m++) {
+			memcpy(bad, s, bytes);
+			size_t blen = bytes;
+			if (rnd() % 4 == 0)
+				blen = rnd() % bytes;
+			else
+				((uint8_t *)bad)[rnd() % bytes] ^= (uint8_t)(1 + rnd() % 255);
+			if (shm_schema_check(bad, blen))
+				continue;
+			accepted++;
+			if (shm_row_check(bad, row, len))
+				continue;
+			for (unsigned c = 0; c < bad->ncols; c++) {
+				int err;
+				const uint8_t *slot = shm_row_slot(bad, row, len, c, bad->col[c].type, &err);
+				must(slot || err == -ENODATA, "column %u of a row", c);
+				(void)shm_row_column_key(bad, row, len, c, key, &klen);
+			}
+			(void)shm_row_key(bad, row, len, key, &klen);
+		}
+		free(bad);
+		free(s);
+	}
+	/* Some changes leave a schema (a flag, a name's letter): those ran. */
+	ck_assert_uint_gt(accepted, 100);
+}
+END_TEST
+
 START_TEST(values_a_column_cannot_hold)
 {
 	struct shm_column_def d[] = {
@@ -640,6 +690,7 @@ int main(void)
 	tcase_add_test(tc, rows_read_back_as_built);
 	tcase_add_test(tc, values_a_column_cannot_hold);
 	tcase_add_test(tc, schemas_refused);
+	tcase_add_test(tc, mutated_schemas_refused_or_whole);
 	tcase_add_test(tc, field_updates_match_the_model);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);

@@ -52,6 +52,8 @@ static struct shm_cqe *cq_base(struct shm_session_header *seg)
 
 static int txn_append(struct ring_state *rs, const uint8_t *src, size_t n)
 {
+	if (n == 0) /* an empty chunk: nothing to copy, perhaps nowhere yet */
+		return 0;
 	if (rs->txn_too_big || rs->txn_len + n > TXN_LIMIT) {
 		rs->txn_too_big = true;
 		return 0;

@@ -145,6 +145,27 @@ START_TEST(whole_transactions_in_order)
 }
 END_TEST
 
+/* Chunks with no payload, the first thing a session sends: an empty
+ * transaction, and an empty middle chunk in a transaction (UBSan once saw
+ * the writer copy zero bytes from a buffer not yet allocated). */
+START_TEST(empty_chunks)
+{
+	const char *broken;
+	record(8, SHM_SQE_CHUNK, SHM_SQE_FIRST | SHM_SQE_LAST, 0);
+	record(8, SHM_SQE_CHUNK, SHM_SQE_FIRST, 0);
+	record(8 + 16, SHM_SQE_CHUNK, 0, 5);
+	record(8, SHM_SQE_CHUNK, 0, 0);
+	record(8, SHM_SQE_CHUNK, SHM_SQE_LAST, 0);
+	publish();
+	ck_assert_uint_eq(serve(64, &broken), 2);
+	ck_assert_ptr_null(broken);
+	ck_assert_uint_eq(seen.calls, 2);
+	ck_assert_uint_eq(seen.len[0], 0);
+	ck_assert_uint_eq(seen.len[1], 16);
+	ck_assert_uint_eq(seen.first[1], 5);
+}
+END_TEST
+
 START_TEST(budget_and_full_completion_ring)
 {
 	const char *broken;
@@ -265,6 +286,7 @@ int main(void)
 	TCase *tc = tcase_create("ring");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, whole_transactions_in_order);
+	tcase_add_test(tc, empty_chunks);
 	tcase_add_test(tc, budget_and_full_completion_ring);
 	tcase_add_test(tc, too_big_fails_whole);
 	tcase_add_loop_test(tc, protocol_breaks_are_named, 0, BREAKAGES);

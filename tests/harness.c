@@ -527,6 +527,12 @@ void test_raw_chunk(shmdb *db, uint16_t flags, const void *payload, size_t plen)
 	test_raw_record(db, (uint32_t)len, SHM_SQE_CHUNK, flags, payload, plen, len);
 }
 
+void test_raw_scribble(shmdb *db, uint64_t at, const void *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		sq_of(db)[(at + i) & (SHM_SQ_SIZE - 1)] = ((const uint8_t *)p)[i];
+}
+
 /* As write.c's publish_tail: the tail with release order, a full fence,
  * then the writer's own bell if it may sleep. */
 void test_raw_publish_at(shmdb *db, uint64_t tail)

@@ -212,6 +212,10 @@ void test_raw_publish(shmdb *db);
 uint64_t test_raw_tail(shmdb *db);
 uint64_t test_raw_head(shmdb *db);
 
+/* Write p[0..n) into the submission ring at offset `at` (wrapping), past
+ * any framing: what a client may do to bytes it already published. */
+void test_raw_scribble(shmdb *db, uint64_t at, const void *p, size_t n);
+
 /* Store v as the session's cq_head (what a client claims to have taken). */
 void test_raw_set_cq_head(shmdb *db, uint32_t v);
 

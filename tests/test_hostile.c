@@ -8,6 +8,9 @@
  *   - broken rings (record lengths, submission tails, chunk order, record
  *     kinds and flags, the completion head) end that session alone, for the
  *     reason the daemon logs, and its handle reports the loss;
+ *   - sessions scribbling over their own rings at random (records framed
+ *     well and not, tails and completion heads anywhere, bytes changed
+ *     under the writer after they were published) cost only themselves;
  *   - a session flooding its ring does not starve another one.
  *
  * The hostile bytes are written past libshmdb into the client's own
@@ -365,6 +368,96 @@ START_TEST(broken_rings_drop_only_their_session)
 }
 END_TEST
 
+/* ---- sessions scribbling over their rings at random ------------------------------ */
+
+enum { SCRIBBLERS = 3, SCRIBBLER_LIVES = 20, SCRIBBLES = 4000 };
+
+struct scribble_args {
+	shmdb_table t;
+	uint64_t seed;
+};
+
+static uint64_t srnd(uint64_t *r)
+{
+	*r ^= *r << 13;
+	*r ^= *r >> 7;
+	*r ^= *r << 17;
+	return *r;
+}
+
+/* Records framed well and not, with transactions valid and not, tails
+ * published right, far and back, bytes changed under the writer after
+ * they were published, completion heads at random; a session the daemon
+ * drops is opened again, SCRIBBLER_LIVES times. */
+static void scribbler(void *arg)
+{
+	const struct scribble_args *a = arg;
+	uint64_t r = a->seed;
+	uint8_t buf[1024];
+	for (int life = 0; life < SCRIBBLER_LIVES; life++) {
+		shmdb *db = test_child_open(&d);
+		for (int i = 0; i < SCRIBBLES && !test_session_dropped(db, 0); i++) {
+			size_t plen = 8 * (srnd(&r) % 24);
+			uint64_t pos = test_raw_tail(db) & (SHM_SQ_SIZE - 1);
+			for (size_t b = 0; b < sizeof(buf); b++)
+				buf[b] = (uint8_t)srnd(&r);
+			if (srnd(&r) % 2) /* a put, a valid one until the bytes change */
+				shm_op_encode(buf, SHM_OP_PUT, a->t, 0, "scribble", 8, "v", 1);
+			unsigned what = (unsigned)(srnd(&r) % 100);
+			if (what < 50) {
+				if (pos + sizeof(struct shm_sqe_hdr) + plen <= SHM_SQ_SIZE)
+					test_raw_chunk(db, (uint16_t)(srnd(&r) % 4), buf, plen);
+			} else if (what < 75) {
+				test_raw_publish(db);
+			} else if (what < 88) { /* under the writer: near the head it reads from */
+				test_raw_scribble(db, test_raw_head(db) + srnd(&r) % 512, buf,
+						  1 + srnd(&r) % 64);
+			} else if (what < 94) {
+				if (pos + sizeof(struct shm_sqe_hdr) + plen <= SHM_SQ_SIZE)
+					test_raw_record(db, (uint32_t)(srnd(&r) >> (srnd(&r) % 64)),
+							(uint16_t)srnd(&r), (uint16_t)srnd(&r), buf, plen,
+							8 * (srnd(&r) % 32));
+			} else if (what < 98) {
+				test_raw_publish_at(db, test_raw_tail(db) + 8 * (srnd(&r) % 16) -
+								8 * (srnd(&r) % 16));
+			} else {
+				test_raw_set_cq_head(db, (uint32_t)srnd(&r));
+			}
+		}
+		shmdb_close(db);
+	}
+}
+
+/* Sessions scribbling over their own rings cost only themselves: the
+ * daemon lives, and a bystander commits and reads throughout. */
+START_TEST(scribbling_sessions_cost_only_themselves)
+{
+	test_start_daemon(&d, "32M");
+	shmdb *db = test_open(&d);
+	shmdb_table t = test_table(db, "scribbled");
+	shmdb_table bt = test_table(db, "bystanders");
+	pid_t kids[SCRIBBLERS];
+	struct scribble_args a[SCRIBBLERS];
+	for (int k = 0; k < SCRIBBLERS; k++) {
+		a[k] = (struct scribble_args){ .t = t, .seed = 0x9e3779b97f4a7c15ull * (uint64_t)(k + 1) };
+		kids[k] = test_spawn(scribbler, &a[k]);
+	}
+	char tag[32];
+	for (int i = 0; i < 50; i++) {
+		snprintf(tag, sizeof(tag), "scribbled %d", i);
+		test_assert_handle_served(db, bt, tag);
+	}
+	for (int k = 0; k < SCRIBBLERS; k++) {
+		int code = test_reap(kids[k], 120000);
+		ck_assert_msg(code == 0, "scribbler %d ended with %d", k, code);
+	}
+	ck_assert_msg(test_daemon_alive(&d), "the daemon died");
+	test_assert_handle_served(db, bt, "after");
+	shmdb_close(db);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
 /* ---- fairness between a flooding session and a polite one -------------------- */
 
 enum { POLITE_COMMITS = 200, FLOOD_WINDOW = 2048, FLOOD_HEAD_START = 4096 };
@@ -518,6 +611,7 @@ int main(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, malformed_transactions_fail_alone);
 	tcase_add_test(tc, broken_rings_drop_only_their_session);
+	tcase_add_test(tc, scribbling_sessions_cost_only_themselves);
 	tcase_add_test(tc, flooding_session_does_not_starve_others);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);

@@ -11,7 +11,8 @@
  * read-only and pre-faulted so that later reads take no page fault.
  * Everything the daemon sent is checked before it is used: sizes against fstat(), offsets
  * against the range, magics, format versions and the store id in every
- * segment. The session segment and the doorbell page are mapped read-write
+ * segment but the doorbell page, which any client may write (attach says
+ * why). The session segment and the doorbell page are mapped read-write
  * outside the range. The received descriptors are closed once mapped; the
  * socket stays open as the session's lifeline.
  *
@@ -119,16 +120,12 @@ struct segment_head {
 _Static_assert(SHM_BATCH_BUCKETS == SHMDB_BATCH_BUCKETS, "batch buckets");
 _Static_assert(offsetof(struct shm_session_header, format_version) ==
 	       offsetof(struct segment_head, format_version), "session head");
-_Static_assert(offsetof(struct shm_doorbell, format_version) ==
-	       offsetof(struct segment_head, format_version), "doorbell head");
 
 /* Map the whole of a read-write segment whose descriptor must be `size`
- * bytes and which must begin with `magic` and this library's format
- * version. *seg is the mapping once there is one, NULL before, so that
+ * bytes. *seg is the mapping once there is one, NULL before, so that
  * detach() unmaps it even when a check fails. */
-static int map_rw(int fd, uint64_t size, uint64_t magic, void **seg)
+static int map_rw(int fd, uint64_t size, void **seg)
 {
-	struct segment_head head;
 	uint64_t fsize = 0;
 
 	*seg = NULL;
@@ -141,21 +138,23 @@ static int map_rw(int fd, uint64_t size, uint64_t magic, void **seg)
 	if (p == MAP_FAILED)
 		return -errno;
 	*seg = p;
-	memcpy(&head, p, sizeof(head));
-	if (head.magic != magic || head.format_version != SHM_FORMAT_VERSION)
-		return SHMDB_EVERSION;
 	return 0;
 }
 
-/* Map the session segment and check the rest of its header. */
+/* Map the session segment and check its header: its magic and format
+ * version, then the rest. */
 static int map_session(struct shmdb *db, int fd)
 {
 	void *seg;
-	int err = map_rw(fd, SHM_SESSION_SIZE, SHM_SESSION_MAGIC, &seg);
+	struct segment_head head;
+	int err = map_rw(fd, SHM_SESSION_SIZE, &seg);
 	db->session = seg;
 	db->session_size = SHM_SESSION_SIZE;
 	if (err)
 		return err;
+	memcpy(&head, seg, sizeof(head));
+	if (head.magic != SHM_SESSION_MAGIC || head.format_version != SHM_FORMAT_VERSION)
+		return SHMDB_EVERSION;
 	const struct shm_session_header *h = db->session;
 	if (h->size != SHM_SESSION_SIZE || h->session_id != db->session_id ||
 	    h->reader_slots != SHM_READER_SLOTS || h->sq_size != SHM_SQ_SIZE ||
@@ -199,8 +198,11 @@ static int attach(struct shmdb *db, const struct shm_welcome *w, const int *fds)
 	err = map_session(db, fds[SHM_FD_SESSION]);
 	if (err)
 		return err;
+	/* The doorbell's head is not checked: every client may write the
+	 * page, so a check of it would let one client lock out every client
+	 * after it. The meta segment's version, sealed, stands for it. */
 	void *bell;
-	err = map_rw(fds[SHM_FD_DOORBELL], SHM_DOORBELL_SIZE, SHM_DOORBELL_MAGIC, &bell);
+	err = map_rw(fds[SHM_FD_DOORBELL], SHM_DOORBELL_SIZE, &bell);
 	db->doorbell = bell;
 	return err;
 }

@@ -783,8 +783,11 @@ enum { SHM_SQE_FIRST = 1, SHM_SQE_LAST = 2 };
  * bell of the cpu it runs on if it has a stand-in, else bell[0]: it
  * increments `ring` and wakes the futex on it; a thread sleeps on its
  * bell only after reading its value, so no wake-up is lost. A client can
- * only make the writer wake for nothing by writing here.
- *   0  u64 magic           SHM_DOORBELL_MAGIC
+ * only make the writer wake for nothing by writing here: so a client does
+ * not check the page's magic and version on attach (any client could
+ * change them, and lock out every client after it); the meta segment's,
+ * read-only to clients, stand for them.
+ *   0  u64 magic           SHM_DOORBELL_MAGIC (a label for whoever dumps it)
  *   8  u32 format_version
  *  64  struct shm_bell bell[SHM_BELLS], 64 bytes each:
  *        0  u32 ring       the futex word

@@ -533,6 +533,18 @@ void test_raw_scribble(shmdb *db, uint64_t at, const void *p, size_t n)
 		sq_of(db)[(at + i) & (SHM_SQ_SIZE - 1)] = ((const uint8_t *)p)[i];
 }
 
+void test_raw_scribble_session(shmdb *db, uint64_t at, const void *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		((uint8_t *)session_of(db))[(at + i) % SHM_SESSION_SQ_OFF] = ((const uint8_t *)p)[i];
+}
+
+void test_raw_scribble_doorbell(shmdb *db, uint64_t at, const void *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		((uint8_t *)db->doorbell)[(at + i) % SHM_DOORBELL_SIZE] = ((const uint8_t *)p)[i];
+}
+
 /* As write.c's publish_tail: the tail with release order, a full fence,
  * then the writer's own bell if it may sleep. */
 void test_raw_publish_at(shmdb *db, uint64_t tail)

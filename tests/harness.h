@@ -216,6 +216,12 @@ uint64_t test_raw_head(shmdb *db);
  * any framing: what a client may do to bytes it already published. */
 void test_raw_scribble(shmdb *db, uint64_t at, const void *p, size_t n);
 
+/* Write p[0..n) into the session segment before its submission ring (its
+ * header, reader slots and completions), at `at` (wrapping there), or into
+ * the doorbell page every session shares: what a client may do to them. */
+void test_raw_scribble_session(shmdb *db, uint64_t at, const void *p, size_t n);
+void test_raw_scribble_doorbell(shmdb *db, uint64_t at, const void *p, size_t n);
+
 /* Store v as the session's cq_head (what a client claims to have taken). */
 void test_raw_set_cq_head(shmdb *db, uint32_t v);
 

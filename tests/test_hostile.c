@@ -10,7 +10,11 @@
  *     reason the daemon logs, and its handle reports the loss;
  *   - sessions scribbling over their own rings at random (records framed
  *     well and not, tails and completion heads anywhere, bytes changed
- *     under the writer after they were published) cost only themselves;
+ *     under the writer after they were published, and now and then any
+ *     byte of their session segment or of the doorbell page) cost only
+ *     themselves;
+ *   - a client that overwrites the shared doorbell page's head locks no
+ *     later client out;
  *   - a session flooding its ring does not starve another one.
  *
  * The hostile bytes are written past libshmdb into the client's own
@@ -417,11 +421,15 @@ static void scribbler(void *arg)
 					test_raw_record(db, (uint32_t)(srnd(&r) >> (srnd(&r) % 64)),
 							(uint16_t)srnd(&r), (uint16_t)srnd(&r), buf, plen,
 							8 * (srnd(&r) % 32));
-			} else if (what < 98) {
+			} else if (what < 97) {
 				test_raw_publish_at(db, test_raw_tail(db) + 8 * (srnd(&r) % 16) -
 								8 * (srnd(&r) % 16));
-			} else {
+			} else if (what < 98) {
 				test_raw_set_cq_head(db, (uint32_t)srnd(&r));
+			} else if (what < 99) { /* its header, reader slots, completions */
+				test_raw_scribble_session(db, srnd(&r), buf, 1 + srnd(&r) % 16);
+			} else { /* the bells and their stamps */
+				test_raw_scribble_doorbell(db, srnd(&r), buf, 1 + srnd(&r) % 16);
 			}
 		}
 		shmdb_close(db);
@@ -453,6 +461,27 @@ START_TEST(scribbling_sessions_cost_only_themselves)
 	}
 	ck_assert_msg(test_daemon_alive(&d), "the daemon died");
 	test_assert_handle_served(db, bt, "after");
+	shmdb_close(db);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
+/* The doorbell page is every client's to write: one that overwrites its
+ * head (magic and format version) locks no later client out, and the
+ * bells still work. */
+START_TEST(doorbell_head_overwritten_locks_no_one_out)
+{
+	test_start_daemon(&d, "16M");
+	shmdb *db = test_open(&d);
+	shmdb_table t = test_table(db, "bells");
+	uint8_t junk[64];
+	memset(junk, 0xa5, sizeof(junk));
+	test_raw_scribble_doorbell(db, 0, junk, sizeof(junk));
+	shmdb *later;
+	ck_assert_int_eq(shmdb_open(d.sock, &later), 0);
+	test_assert_handle_served(later, t, "later");
+	test_assert_handle_served(db, t, "first");
+	shmdb_close(later);
 	shmdb_close(db);
 	ck_assert_int_eq(test_daemon_stop(&d), 0);
 }
@@ -612,6 +641,7 @@ int main(void)
 	tcase_add_test(tc, malformed_transactions_fail_alone);
 	tcase_add_test(tc, broken_rings_drop_only_their_session);
 	tcase_add_test(tc, scribbling_sessions_cost_only_themselves);
+	tcase_add_test(tc, doorbell_head_overwritten_locks_no_one_out);
 	tcase_add_test(tc, flooding_session_does_not_starve_others);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);

@@ -454,6 +454,12 @@ START_TEST(scribbling_sessions_cost_only_themselves)
 	for (int i = 0; i < 50; i++) {
 		snprintf(tag, sizeof(tag), "scribbled %d", i);
 		test_assert_handle_served(db, bt, tag);
+		/* The daemon's figures read the scribblers' segments too. */
+		shmdb_report *rep;
+		shmdb_stats st;
+		ck_assert_int_eq(shmdb_report_get(db, &rep), 0);
+		shmdb_report_free(rep);
+		ck_assert_int_eq(shmdb_stats_get(db, &st), 0);
 	}
 	for (int k = 0; k < SCRIBBLERS; k++) {
 		int code = test_reap(kids[k], 120000);

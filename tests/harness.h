@@ -212,6 +212,16 @@ void test_raw_publish(shmdb *db);
 uint64_t test_raw_tail(shmdb *db);
 uint64_t test_raw_head(shmdb *db);
 
+/* The next number of a xorshift64 sequence in *state (not 0): a test's
+ * own reproducible randomness. */
+static inline uint64_t test_xorshift(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
+
 /* Write p[0..n) into the submission ring at offset `at` (wrapping), past
  * any framing: what a client may do to bytes it already published. */
 void test_raw_scribble(shmdb *db, uint64_t at, const void *p, size_t n);

@@ -381,14 +381,6 @@ struct scribble_args {
 	uint64_t seed;
 };
 
-static uint64_t srnd(uint64_t *r)
-{
-	*r ^= *r << 13;
-	*r ^= *r >> 7;
-	*r ^= *r << 17;
-	return *r;
-}
-
 /* Records framed well and not, with transactions valid and not, tails
  * published right, far and back, bytes changed under the writer after
  * they were published, completion heads at random; a session the daemon
@@ -397,43 +389,46 @@ static void scribbler(void *arg)
 {
 	const struct scribble_args *a = arg;
 	uint64_t r = a->seed;
+#define R() test_xorshift(&r)
 	uint8_t buf[1024];
 	for (int life = 0; life < SCRIBBLER_LIVES; life++) {
 		shmdb *db = test_child_open(&d);
 		for (int i = 0; i < SCRIBBLES && !test_session_dropped(db, 0); i++) {
-			size_t plen = 8 * (srnd(&r) % 24);
+			size_t plen = 8 * (R() % 24);
 			uint64_t pos = test_raw_tail(db) & (SHM_SQ_SIZE - 1);
+			int fits = pos + sizeof(struct shm_sqe_hdr) + plen <= SHM_SQ_SIZE;
 			for (size_t b = 0; b < sizeof(buf); b++)
-				buf[b] = (uint8_t)srnd(&r);
-			if (srnd(&r) % 2) /* a put, a valid one until the bytes change */
+				buf[b] = (uint8_t)R();
+			if (R() % 2) /* a put, a valid one until the bytes change */
 				shm_op_encode(buf, SHM_OP_PUT, a->t, 0, "scribble", 8, "v", 1);
-			unsigned what = (unsigned)(srnd(&r) % 100);
+			unsigned what = (unsigned)(R() % 100);
 			if (what < 50) {
-				if (pos + sizeof(struct shm_sqe_hdr) + plen <= SHM_SQ_SIZE)
-					test_raw_chunk(db, (uint16_t)(srnd(&r) % 4), buf, plen);
+				if (fits)
+					test_raw_chunk(db, (uint16_t)(R() % 4), buf, plen);
 			} else if (what < 75) {
 				test_raw_publish(db);
-			} else if (what < 88) { /* under the writer: near the head it reads from */
-				test_raw_scribble(db, test_raw_head(db) + srnd(&r) % 512, buf,
-						  1 + srnd(&r) % 64);
+			} else if (what < 88) { /* under the writer: near the head it reads */
+				uint64_t at = test_raw_head(db) + R() % 512;
+				test_raw_scribble(db, at, buf, 1 + R() % 64);
 			} else if (what < 94) {
-				if (pos + sizeof(struct shm_sqe_hdr) + plen <= SHM_SQ_SIZE)
-					test_raw_record(db, (uint32_t)(srnd(&r) >> (srnd(&r) % 64)),
-							(uint16_t)srnd(&r), (uint16_t)srnd(&r), buf, plen,
-							8 * (srnd(&r) % 32));
+				uint32_t len = (uint32_t)(R() >> (R() % 64));
+				uint16_t kind = (uint16_t)R(), flags = (uint16_t)R();
+				if (fits)
+					test_raw_record(db, len, kind, flags, buf, plen, 8 * (R() % 32));
 			} else if (what < 97) {
-				test_raw_publish_at(db, test_raw_tail(db) + 8 * (srnd(&r) % 16) -
-								8 * (srnd(&r) % 16));
+				uint64_t ahead = 8 * (R() % 16), back = 8 * (R() % 16);
+				test_raw_publish_at(db, test_raw_tail(db) + ahead - back);
 			} else if (what < 98) {
-				test_raw_set_cq_head(db, (uint32_t)srnd(&r));
+				test_raw_set_cq_head(db, (uint32_t)R());
 			} else if (what < 99) { /* its header, reader slots, completions */
-				test_raw_scribble_session(db, srnd(&r), buf, 1 + srnd(&r) % 16);
+				test_raw_scribble_session(db, R(), buf, 1 + R() % 16);
 			} else { /* the bells and their stamps */
-				test_raw_scribble_doorbell(db, srnd(&r), buf, 1 + srnd(&r) % 16);
+				test_raw_scribble_doorbell(db, R(), buf, 1 + R() % 16);
 			}
 		}
 		shmdb_close(db);
 	}
+#undef R
 }
 
 /* Sessions scribbling over their own rings cost only themselves: the
@@ -447,7 +442,8 @@ START_TEST(scribbling_sessions_cost_only_themselves)
 	pid_t kids[SCRIBBLERS];
 	struct scribble_args a[SCRIBBLERS];
 	for (int k = 0; k < SCRIBBLERS; k++) {
-		a[k] = (struct scribble_args){ .t = t, .seed = 0x9e3779b97f4a7c15ull * (uint64_t)(k + 1) };
+		a[k] = (struct scribble_args){ .t = t,
+					       .seed = 0x9e3779b97f4a7c15ull * (uint64_t)(k + 1) };
 		kids[k] = test_spawn(scribbler, &a[k]);
 	}
 	char tag[32];

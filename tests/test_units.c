@@ -717,10 +717,7 @@ static uint64_t reach_rng = 88172645463325252ull;
 
 static uint64_t reach_rand(void)
 {
-	reach_rng ^= reach_rng << 13;
-	reach_rng ^= reach_rng >> 7;
-	reach_rng ^= reach_rng << 17;
-	return reach_rng;
+	return test_xorshift(&reach_rng);
 }
 
 START_TEST(reach_notes_against_a_model)

@@ -134,6 +134,33 @@ START_TEST(misbehaving_connections_cost_nothing)
 	ck_assert(sees_eof(s));
 	close(s);
 
+	/* Hellos with their fields at random but the magic (the version and
+	 * flags right now and then, so that some open a session or ask for the
+	 * report), cut short or run on with junk, each left after a glance at
+	 * the reply: refused or served, the daemon goes on. */
+	uint64_t r = 0x2545f4914f6cdd1dull;
+	for (int i = 0; i < 300; i++) {
+		int c = shm_connect(d.sock);
+		ck_assert_int_ge(c, 0);
+		uint32_t msg[8];
+		for (int k = 0; k < 8; k++)
+			msg[k] = (uint32_t)test_xorshift(&r);
+		msg[0] = SHM_HELLO_MAGIC;
+		if (msg[7] % 2)
+			msg[1] = SHM_PROTO_VERSION;
+		if (msg[7] % 3 == 0)
+			msg[2] %= 4;
+		if (msg[7] % 5 < 3)
+			msg[3] = 0;
+		size_t len = 1 + test_xorshift(&r) % sizeof(msg);
+		ck_assert_int_eq(send(c, msg, len, MSG_NOSIGNAL), (ssize_t)len);
+		struct pollfd p = { .fd = c, .events = POLLIN };
+		char reply[256];
+		if (poll(&p, 1, 10) > 0)
+			(void)!recv(c, reply, sizeof(reply), MSG_DONTWAIT);
+		close(c);
+	}
+
 	/* Many connections that send nothing and leave. */
 	for (int i = 0; i < 200; i++) {
 		int c = shm_connect(d.sock);

@@ -561,11 +561,20 @@ static void run(uint64_t seed, unsigned pool)
 	make_tables();
 	if (nkeys > KEYS_MAX / 2)
 		preload();
-	uint64_t digest = check_store(commit_ts());
-	unsigned txns = pool > KEYS_MAX / 2 ? TXNS / 3 : TXNS;
+	/* With many keys a whole-store check walks some 10,000 records per
+	 * table: it comes every `every` transactions, and a failed
+	 * transaction is compared with the store before it when one came
+	 * just before it. */
+	int wide = nkeys > KEYS_MAX / 2;
+	unsigned txns = wide ? TXNS / 3 : TXNS, every = wide ? 8 : 1;
+	uint64_t digest = check_store(commit_ts()), digest_ts = commit_ts();
 	for (unsigned i = 0; i < txns; i++) {
 		make_tables(); /* a fixed table a transaction dropped comes back */
-		digest = check_store(commit_ts());
+		int checking = i % every == 0;
+		if (checking && digest_ts != commit_ts()) {
+			digest = check_store(commit_ts());
+			digest_ts = commit_ts();
+		}
 		unsigned nops = below(16) ? 1 + below(8) : 1 + below(200);
 		for (unsigned n = 0; n < nops; n++)
 			random_op(&t);
@@ -583,7 +592,8 @@ static void run(uint64_t seed, unsigned pool)
 			 * frees what no snapshot needs) */
 			failed++;
 			CHECK_U64(commit_ts(), ==, ts);
-			CHECK_U64(check_store(ts), ==, digest);
+			if (checking && digest_ts == ts)
+				CHECK_U64(check_store(ts), ==, digest);
 			if (f.pressure_calls == pressed)
 				CHECK_U64(alloc_used(&f.alloc), ==, used);
 			else
@@ -591,17 +601,21 @@ static void run(uint64_t seed, unsigned pool)
 		} else {
 			CHECK_U64(commit_ts(), <=, ts + 1);
 			CHECK_U64(out_ts, ==, commit_ts());
-			check_store(commit_ts());
+			if (checking) {
+				digest = check_store(commit_ts());
+				digest_ts = commit_ts();
+			}
 		}
 		/* An index being built takes a step per pass of the writer's,
 		 * a commit of its own between the clients'. */
 		if (fill_pending(&f.c.fill)) {
 			fill_step(&f.c);
-			check_store(commit_ts());
+			if (checking)
+				check_store(commit_ts());
 		}
 		if (below(50) == 0)
 			hold_or_release(below(HELD));
-		if (i % 8 == 0)
+		if (i % (8 * every) == 0)
 			check_held();
 		if (i % 32 == 0)
 			reclaim_all();

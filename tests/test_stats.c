@@ -10,6 +10,7 @@
  */
 #include <cJSON.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -318,6 +319,37 @@ static bool in_nanosleep(pid_t pid)
 	return nr == SYS_clock_nanosleep || nr == SYS_nanosleep;
 }
 
+/* Whether every thread of process pid is stopped (state T in its stat):
+ * kill(SIGSTOP) returns before a thread running on another cpu has
+ * stopped, and a writer still running would take the filler's first
+ * transactions, so that its ring never fills. */
+static bool all_stopped(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *dir = opendir(path);
+	if (!dir)
+		return false;
+	bool stopped = true;
+	struct dirent *e;
+	while (stopped && (e = readdir(dir))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char stat[512], tpath[320], state = 0;
+		snprintf(tpath, sizeof(tpath), "/proc/%d/task/%s/stat", (int)pid, e->d_name);
+		FILE *f = fopen(tpath, "r");
+		if (f && fgets(stat, sizeof(stat), f)) {
+			const char *close_paren = strrchr(stat, ')');
+			state = close_paren && close_paren[1] ? close_paren[2] : 0;
+		}
+		if (f)
+			fclose(f);
+		stopped = state == 'T' || state == 't';
+	}
+	closedir(dir);
+	return stopped;
+}
+
 /* The filler's ring found full: it starts submitting with the daemon
  * stopped, and once five are in, its sixth waits in sq_room, the only
  * place it sleeps (a nanosleep between looks at the ring), until the
@@ -331,8 +363,11 @@ static pid_t fill_a_ring(struct child *f)
 	/* Nothing asserted while the daemon is stopped: a failure there
 	 * would leave it stopped for good, and the filler waiting on it. */
 	ck_assert_int_eq(kill(d.pid, SIGSTOP), 0);
-	int fit = 0, asleep = 0;
-	if (write(f->stop[1], &b, 1) == 1)
+	int fit = 0, asleep = 0, stopped = 0;
+	for (uint64_t until = test_now_ms() + 20000; !stopped && test_now_ms() < until;)
+		if (!(stopped = all_stopped(d.pid)))
+			test_sleep_us(1000);
+	if (stopped && write(f->stop[1], &b, 1) == 1)
 		while (fit < FILL_FIT && test_read_full(f->ready[0], &b, 1, 20000) == 0)
 			fit++;
 	uint64_t end = test_now_ms() + 20000;
@@ -341,6 +376,7 @@ static pid_t fill_a_ring(struct child *f)
 		test_sleep_us(1000);
 	}
 	ck_assert_int_eq(kill(d.pid, SIGCONT), 0);
+	ck_assert_msg(stopped, "the daemon's threads did not all stop");
 	ck_assert_int_eq(fit, FILL_FIT);
 	ck_assert_msg(asleep, "the filler never waited for room in its ring");
 	for (int i = FILL_FIT; i < FILL_TXNS + 1; i++)

@@ -37,7 +37,10 @@ struct shmdb_cursor {
 	/* a hash table: */
 	const uint64_t *slots;          /* the table's index in r's snapshot */
 	uint64_t mask;
-	uint64_t pos;
+	uint64_t pos;                   /* the first slot not yet taken in a batch */
+	uint64_t batch;                 /* the first slot of the batch taken last */
+	uint64_t occ;                   /* its slots that held a key and are not
+					 * yet stepped over: bit i, slot batch + i */
 	/* an ordered table (ordered.c): the path from the root of r's
 	 * snapshot to the leaf the cursor is in, and the place on it: at[i]
 	 * is the child taken at path[i]; in the leaf, the entry next would

@@ -55,8 +55,8 @@
  * version loads, each within the 20-odd outstanding L1 misses of current
  * x86 cores. */
 #define GET_MANY_GROUP 16
-/* Slots a cursor looks ahead to start loading a version. */
-#define CURSOR_AHEAD 16
+/* Slots a hash table's cursor takes at a time (at most 64, a bitmask's). */
+#define CURSOR_BATCH 32
 
 struct tls_reader {
 	shmdb *db;
@@ -456,12 +456,41 @@ int shmdb_cursor_open(shmdb_rtxn *r, shmdb_table t, shmdb_cursor **out)
 	c->kind = r->last_kind;
 	c->slots = (const uint64_t *)(r->base + shm_index_off(idx));
 	c->mask = shm_index_mask(idx);
-	c->pos = 0;
+	c->pos = c->batch = c->occ = 0;
 	c->ix = ix ? *ix : (struct shm_index_view){ 0 };
 	if (c->kind & SHM_KIND_ORDERED)
 		shm_ordered_open(c, shm_table_at(r->meta, t, r->snap));
 	*out = c;
 	return 0;
+}
+
+/* The next CURSOR_BATCH slots of a hash table's cursor (fewer at the
+ * index's end): which hold a key goes into c->occ, so that a step to the
+ * next record is a count of trailing zeros, not a branch per slot that
+ * goes either way at random (an index is about half full); and the
+ * versions the batch after names start loading, all at once, so that
+ * their misses (and this host's page walks) overlap instead of coming one
+ * per record. The slots are read relaxed: a slot that holds a key keeps
+ * one (the writer never empties a slot of a live index), and one filled
+ * after the snapshot began holds no version it sees; the step reads the
+ * slot again with acquire (shm_slot_visible). */
+static void take_batch(shmdb_cursor *c)
+{
+	const uint8_t *base = c->r->base;
+	uint64_t first = c->pos, n = c->mask + 1 - first, occ = 0;
+	if (n > CURSOR_BATCH)
+		n = CURSOR_BATCH;
+	for (unsigned i = 0; i < n; i++)
+		occ |= (uint64_t)(__atomic_load_n(&c->slots[first + i], __ATOMIC_RELAXED) != 0) << i;
+	uint64_t next = first + n, m = next > c->mask ? 0 : c->mask + 1 - next;
+	if (m > CURSOR_BATCH)
+		m = CURSOR_BATCH;
+	for (unsigned i = 0; i < m; i++) /* an empty slot's: the range's first line, harmless */
+		__builtin_prefetch(base + (__atomic_load_n(&c->slots[next + i], __ATOMIC_RELAXED) &
+					   SHM_SLOT_OFF_MASK));
+	c->batch = first;
+	c->occ = occ;
+	c->pos = next;
 }
 
 int shmdb_cursor_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
@@ -477,17 +506,15 @@ int shmdb_cursor_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 	if (c->kind & SHM_KIND_ORDERED)
 		return shm_ordered_next(c, key, val);
 	const shmdb_rtxn *r = c->r;
-	while (c->pos <= c->mask) {
-		/* The slots are read in order, their versions are anywhere: the
-		 * version CURSOR_AHEAD slots on starts loading now, so that
-		 * the misses overlap instead of coming one per record. */
-		if (c->pos + CURSOR_AHEAD <= c->mask) {
-			uint64_t ahead = __atomic_load_n(&c->slots[c->pos + CURSOR_AHEAD],
-							 __ATOMIC_RELAXED); /* a hint */
-			if (ahead)
-				__builtin_prefetch(r->base + (ahead & SHM_SLOT_OFF_MASK));
+	for (;;) {
+		while (!c->occ) {
+			if (c->pos > c->mask)
+				return -ENOENT;
+			take_batch(c);
 		}
-		const struct shm_version *v = shm_slot_visible(r->base, &c->slots[c->pos++], r->snap);
+		unsigned i = (unsigned)__builtin_ctzll(c->occ);
+		c->occ &= c->occ - 1;
+		const struct shm_version *v = shm_slot_visible(r->base, &c->slots[c->batch + i], r->snap);
 		if (!v || v->vlen == SHM_TOMBSTONE)
 			continue;
 		key->data = v->key;
@@ -495,7 +522,6 @@ int shmdb_cursor_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 		value_of(v, val);
 		return 0;
 	}
-	return -ENOENT;
 }
 
 void shmdb_cursor_close(shmdb_cursor *c)

@@ -319,3 +319,19 @@ uint64_t alloc_used(const struct alloc *a)
 		u += a->arena[i].used;
 	return u;
 }
+
+uint64_t alloc_capacity(const struct alloc *a)
+{
+	uint64_t c = 0;
+	for (unsigned i = 0; i < a->narenas; i++)
+		c += a->arena[i].end - a->arena[i].start;
+	return c;
+}
+
+uint64_t alloc_fresh(const struct alloc *a)
+{
+	uint64_t f = 0;
+	for (unsigned i = 0; i < a->narenas; i++)
+		f += a->arena[i].end - a->arena[i].bump;
+	return f;
+}

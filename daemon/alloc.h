@@ -102,4 +102,10 @@ static inline int alloc_versions_held(const struct alloc *a)
 /* Bytes in use in all arenas. */
 uint64_t alloc_used(const struct alloc *a);
 
+/* Bytes all arenas hold, in use or not. */
+uint64_t alloc_capacity(const struct alloc *a);
+
+/* Bytes of all arenas never handed out yet (past their bump pointers). */
+uint64_t alloc_fresh(const struct alloc *a);
+
 #endif /* SHMDBD_ALLOC_H */

@@ -195,7 +195,6 @@ static void take_tree(struct core *c, struct touched *tt, uint64_t ts)
 		return;
 	tree_store_refs(&c->tree, &tt->tree);
 	t->root = tt->tree.root;
-	cluster_note(&c->cluster, t, tt->adds);
 	t->tree_bytes += (uint64_t)tt->tree.bytes;
 	if (t->kind & SHM_KIND_MULTI)
 		t->records += (uint64_t)tt->tree.records;
@@ -214,6 +213,8 @@ static void publish_counts(struct core *c, uint64_t ts)
 		uint64_t block = tt->count_block;
 		tt->count_block = 0;
 		take_tree(c, tt, ts);
+		if (t->state == SHM_TABLE_LIVE)
+			cluster_note(&c->cluster, t, tt->adds);
 		if (t->state != SHM_TABLE_LIVE ||
 		    (t->records == tt->records0 && t->record_bytes == tt->bytes0 &&
 		     t->root == tt->root0)) {

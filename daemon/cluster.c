@@ -48,17 +48,22 @@
 /* Refs of neighbouring entries this far apart or more are a break; a leaf
  * with more breaks than a quarter of its entries is gathered. */
 #define NEAR_BYTES 4096u
+/* Index slots a step of a hash table's pass looks at (about as many heads
+ * as a leaf names, at the index's fill), and the most versions gathered
+ * into one stretch. */
+#define STEP_SLOTS 128u
+#define GATHER_RUN SHM_NODE_MAX
 
 static bool over(uint64_t changed, const struct shm_table *t)
 {
 	return changed >= CLUSTER_MIN_CHANGES && changed >= t->records / 8;
 }
 
-/* Ordered tables (secondary indexes too) name versions from their leaves;
- * a multimap's pairs are in its leaves. */
+/* Hash tables and ordered ones (secondary indexes too; they name
+ * versions from their leaves); a multimap's pairs are in its leaves. */
 static bool gathers(const struct shm_table *t)
 {
-	return (t->kind & SHM_KIND_ORDERED) && !(t->kind & SHM_KIND_MULTI);
+	return !(t->kind & SHM_KIND_MULTI);
 }
 
 void cluster_note(struct cluster *cl, const struct shm_table *t, uint64_t ops)
@@ -99,6 +104,7 @@ static bool start_pass(struct cluster *cl, struct core *c)
 	cl->table = cl->changed_id[best];
 	cl->changed[best] = 0;
 	cl->resume_set = false;
+	cl->resume_slot = 0;
 	return true;
 }
 
@@ -132,14 +138,14 @@ static uint64_t slot_naming(const uint64_t *slots, uint64_t mask, uint64_t hash,
 	}
 }
 
-/* The versions of leaf n that may move: their entries into at[], their
- * sizes into size[] and their keys' hashes into hash[]; how many. Their
- * home slots start loading. */
-static unsigned movable(const struct core *c, const struct shm_node *n, const uint64_t *slots,
-			uint64_t mask, uint32_t *at, uint32_t *size, uint64_t *hash)
+/* Of the versions ref[0..count), those that may move: their places in
+ * ref into at[], their sizes into size[] and their keys' hashes into
+ * hash[]; how many. Their home slots start loading. */
+static unsigned movable(const struct core *c, const uint64_t *ref, unsigned count,
+			const uint64_t *slots, uint64_t mask, uint32_t *at, uint32_t *size,
+			uint64_t *hash)
 {
-	const uint64_t *ref = shm_node_ref(n);
-	unsigned count = n->count, m = 0;
+	unsigned m = 0;
 	for (unsigned i = 0; i < count; i++)
 		__builtin_prefetch(c->base + ref[i]);
 	for (unsigned i = 0; i < count; i++) {
@@ -170,6 +176,28 @@ static uint64_t reached_from(struct core *c, const struct shm_table *t, uint64_t
 	return leaf < from ? leaf : from;
 }
 
+/* Put a copy of the version at `from` (size bytes, its key hashing to
+ * `hash`) at `to`, in its place in slots[pos]. */
+static void publish_copy(struct core *c, struct shm_table *t, uint64_t *slots, uint64_t pos,
+			 uint64_t hash, uint64_t from, uint64_t to, uint32_t size)
+{
+	struct shm_version *copy = (struct shm_version *)(c->base + to);
+	memcpy(copy, c->base + from, size);
+	uint64_t value = to | SHM_SLOT_TAG(hash);
+	/* Release: the copy is whole before a reader finds it. */
+	__atomic_store_n(&slots[pos], value, __ATOMIC_RELEASE);
+	index_build_repeat(&c->build, t, pos, hash, copy->key, copy->klen, value);
+}
+
+/* The original at `from`, copied: retired for the snapshots that may
+ * have loaded it, every one at most `end`. */
+static void retire_original(struct cluster *cl, struct core *c, const struct shm_table *t,
+			    uint64_t from, uint32_t size, uint64_t end)
+{
+	retire_block(c->retired, end, reached_from(c, t, from), from, size, RETIRED_MOVED);
+	cl->moved++;
+}
+
 /* Gather the versions of leaf n of table t side by side, in its order. */
 static void gather_leaf(struct cluster *cl, struct core *c, struct shm_table *t,
 			struct shm_node *n)
@@ -181,7 +209,7 @@ static void gather_leaf(struct cluster *cl, struct core *c, struct shm_table *t,
 		return;
 	uint64_t *slots = (uint64_t *)(c->base + shm_index_off(t->index));
 	uint64_t mask = shm_index_mask(t->index);
-	unsigned m = movable(c, n, slots, mask, at, size, hash);
+	unsigned m = movable(c, ref, n->count, slots, mask, at, size, hash);
 	if (m < 2 || retire_reserve(c->retired, m) || alloc_get_run(c->alloc, size, m, to))
 		return;
 	/* Every snapshot that may have loaded an original is at most this. */
@@ -193,23 +221,70 @@ static void gather_leaf(struct cluster *cl, struct core *c, struct shm_table *t,
 			alloc_put(c->alloc, to[k], size[k]);
 			continue;
 		}
-		struct shm_version *copy = (struct shm_version *)(c->base + to[k]);
-		memcpy(copy, c->base + from, size[k]);
-		uint64_t value = to[k] | SHM_SLOT_TAG(hash[k]);
-		/* Release: the copy is whole before a reader finds it. */
-		__atomic_store_n(&slots[pos], value, __ATOMIC_RELEASE);
-		index_build_repeat(&c->build, t, pos, hash[k], copy->key, copy->klen, value);
+		publish_copy(c, t, slots, pos, hash[k], from, to[k], size[k]);
 		__atomic_store_n(&ref[at[k]], to[k], __ATOMIC_RELEASE);
 		n->stored |= 1ull << at[k]; /* noted if the leaf is replaced (reach.h) */
-		retire_block(c->retired, end, reached_from(c, t, from), from, size[k],
-			     RETIRED_MOVED);
-		cl->moved++;
+		retire_original(cl, c, t, from, size[k], end);
 	}
 }
 
-/* Whether memory is plentiful: a move holds a version twice for a while. */
+/* Gather the heads the slots pos[0..count) of table t's index name
+ * (ref[0..count), count at most GATHER_RUN) side by side, in slot order. */
+static void gather_run(struct cluster *cl, struct core *c, struct shm_table *t,
+		       const uint64_t *ref, const uint64_t *pos, unsigned count)
+{
+	uint32_t at[GATHER_RUN], size[GATHER_RUN];
+	uint64_t hash[GATHER_RUN], to[GATHER_RUN];
+	uint64_t *slots = (uint64_t *)(c->base + shm_index_off(t->index));
+	uint64_t mask = shm_index_mask(t->index);
+	unsigned m = movable(c, ref, count, slots, mask, at, size, hash);
+	if (m < 2 || retire_reserve(c->retired, m) || alloc_get_run(c->alloc, size, m, to))
+		return;
+	uint64_t end = c->applied_ts + 1;
+	for (unsigned k = 0; k < m; k++) {
+		publish_copy(c, t, slots, pos[at[k]], hash[k], ref[at[k]], to[k], size[k]);
+		retire_original(cl, c, t, ref[at[k]], size[k], end);
+	}
+}
+
+/* One step of a pass over hash table t: the heads named by the next
+ * STEP_SLOTS slots of its index, unless they lie close together already.
+ * The pass ends at the index's last slot (the index the table has then:
+ * one rebuilt meanwhile is walked on from the same slot). */
+static void gather_slots(struct cluster *cl, struct core *c, struct shm_table *t)
+{
+	const uint64_t *slots = (const uint64_t *)(c->base + shm_index_off(t->index));
+	uint64_t mask = shm_index_mask(t->index), first = cl->resume_slot;
+	uint64_t stop = first + STEP_SLOTS <= mask + 1 ? first + STEP_SLOTS : mask + 1;
+	uint64_t ref[STEP_SLOTS], pos[STEP_SLOTS];
+	unsigned count = 0;
+	for (uint64_t i = first; i < stop; i++)
+		if (slots[i]) {
+			ref[count] = slots[i] & SHM_SLOT_OFF_MASK;
+			pos[count++] = i;
+		}
+	cl->resume_slot = stop;
+	if (count >= 2 && !close_enough(ref, count))
+		for (unsigned b = 0; b < count; b += GATHER_RUN)
+			gather_run(cl, c, t, ref + b, pos + b,
+				   count - b < GATHER_RUN ? count - b : GATHER_RUN);
+	if (stop > mask)
+		end_pass(cl);
+}
+
+/* Whether memory is plentiful: a move holds a version twice for a while,
+ * and the bytes it takes must not be the ones a client's next commit
+ * needs. So no move once the memory level is past normal, nor once less
+ * than a quarter of the arenas was never handed out: a copy takes a
+ * stretch of new space, and the original, freed, is a block of its class
+ * only (freed blocks are not joined again, alloc.h), which versions of
+ * its size take again but an index that grows, a node or a large value
+ * cannot. Passes would otherwise turn the fresh space into small blocks,
+ * and a commit that needs a large one would fail with bytes free. */
 static bool room_to_move(struct core *c)
 {
+	if (alloc_fresh(c->alloc) < alloc_capacity(c->alloc) / 4)
+		return false;
 	return !c->monitor || pressure_check(c->monitor) == SHMDB_PRESSURE_NORMAL;
 }
 
@@ -219,8 +294,13 @@ void cluster_step(struct core *c)
 	if (!cl->table && !start_pass(cl, c))
 		return;
 	struct shm_table *t = tables_live(&c->tables, cl->table);
-	if (!t || !gathers(t) || !t->root || !room_to_move(c)) {
+	bool ordered = t && (t->kind & SHM_KIND_ORDERED);
+	if (!t || !gathers(t) || !room_to_move(c) || (ordered && !t->root)) {
 		end_pass(cl);
+		return;
+	}
+	if (!ordered) {
+		gather_slots(cl, c, t);
 		return;
 	}
 	const struct shm_node *path[SHM_TREE_MAX_HEIGHT];

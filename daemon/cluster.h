@@ -48,6 +48,7 @@ struct cluster {
 	bool resume_set;
 	uint32_t resume_len;
 	uint8_t resume[SHMDB_MAX_KEY];
+	uint64_t resume_slot;  /* a hash table's: the first slot of the next step */
 	/* Statistics. */
 	uint64_t moved;        /* versions moved */
 	uint64_t passes;       /* passes ended */

@@ -1482,7 +1482,7 @@ START_TEST(prefix_ties_in_short_transactions)
 }
 END_TEST
 
-/* ---- gathering an ordered table's records (cluster.h) ------------------------ */
+/* ---- gathering a table's records (cluster.h) ------------------------ */
 
 #define GATHER_KEYS 600
 #define GATHER_ROUNDS 8
@@ -1492,7 +1492,8 @@ END_TEST
  * transaction, each put with one of a hash table's between (so the
  * versions scatter): the model in *m, the snapshot of the empty tables
  * in *empty, the one before the last round in *prev. Its id. */
-static uint32_t scattered_table(struct tmodel *m, unsigned seed, uint64_t *empty, uint64_t *prev)
+static uint32_t scattered_table(struct tmodel *m, unsigned seed, uint64_t *empty, uint64_t *prev,
+				uint32_t *filler)
 {
 	uint32_t id, h;
 	unsigned perm[GATHER_KEYS];
@@ -1526,6 +1527,7 @@ static uint32_t scattered_table(struct tmodel *m, unsigned seed, uint64_t *empty
 			*prev = commit_ts();
 	}
 	tx_free(&x);
+	*filler = h;
 	return id;
 }
 
@@ -1566,7 +1568,7 @@ START_TEST(gathered_records_read_as_before)
 {
 	static struct tmodel m;
 	uint64_t empty, prev, now = 1000000000ull;
-	uint32_t id = scattered_table(&m, 7, &empty, &prev);
+	uint32_t h, id = scattered_table(&m, 7, &empty, &prev, &h);
 	const struct shm_table *t = &f.meta->tables[SHM_TABLE_SLOT(id)];
 	uint64_t snap = commit_ts();
 	fake_slots[0][3].snapshot = snap;
@@ -1574,24 +1576,30 @@ START_TEST(gathered_records_read_as_before)
 	unsigned leaves = 0;
 	ck_assert_uint_gt(scattered_leaves(t->root, &leaves), leaves / 2);
 
-	uint64_t old[GATHER_KEYS], used = alloc_used(&f.alloc);
-	for (unsigned i = 0; i < GATHER_KEYS; i++)
+	uint64_t old[GATHER_KEYS], old_h[GATHER_KEYS], used = alloc_used(&f.alloc);
+	for (unsigned i = 0; i < GATHER_KEYS; i++) {
 		old[i] = (uint64_t)((const uint8_t *)lookup(id, m.rec[i][0], 6, snap) - f.base);
+		old_h[i] = (uint64_t)((const uint8_t *)lookup(h, m.rec[i][0], 6, snap) - f.base);
+	}
 	ck_assert(cluster_pending(&f.c.cluster));
 	gather_all();
 	ck_assert_uint_ge(f.c.cluster.moved, GATHER_KEYS * 9 / 10);
-	ck_assert_uint_eq(f.c.cluster.passes, 1);
+	ck_assert_uint_eq(f.c.cluster.passes, 2); /* the table's, and the filler's (a hash table) */
 	ck_assert_uint_eq(commit_ts(), snap); /* nothing a snapshot sees changed */
 	leaves = 0;
 	ck_assert_uint_eq(scattered_leaves(t->root, &leaves), 0);
 	check_tree(id, 0, &m, snap);
-	unsigned moved = 0;
+	unsigned moved = 0, moved_h = 0;
 	for (unsigned i = 0; i < GATHER_KEYS; i++) {
 		ck_assert(sees(id, m.rec[i][0], m.rec[i][1], snap));
+		ck_assert(sees(h, m.rec[i][0], "filler", snap));
 		const struct shm_version *v = lookup(id, m.rec[i][0], 6, snap);
 		moved += (uint64_t)((const uint8_t *)v - f.base) != old[i];
+		v = lookup(h, m.rec[i][0], 6, snap);
+		moved_h += (uint64_t)((const uint8_t *)v - f.base) != old_h[i];
 	}
-	ck_assert_uint_eq(moved, f.c.cluster.moved);
+	ck_assert_uint_ge(moved_h, GATHER_KEYS / 2);
+	ck_assert_uint_eq(moved + moved_h, f.c.cluster.moved);
 
 	/* The originals are judged a grace period after they moved, no
 	 * commit since; the holder of snap may still read them: they stay. */
@@ -1599,9 +1607,11 @@ START_TEST(gathered_records_read_as_before)
 		reclaimer_step(&f.rc, now += 1000000000ull);
 	ck_assert_uint_eq(retire_count(&f.q), 0);
 	for (unsigned i = 0; i < GATHER_KEYS; i++) {
-		const struct shm_version *v = version(old[i]);
+		const struct shm_version *v = version(old[i]), *vh = version(old_h[i]);
 		ck_assert_uint_le(v->begin_ts, snap);
 		ck_assert(v->klen == 6 && !memcmp(v->key, m.rec[i][0], 6));
+		ck_assert_uint_le(vh->begin_ts, snap);
+		ck_assert(vh->klen == 6 && !memcmp(vh->key, m.rec[i][0], 6));
 	}
 	ck_assert_uint_gt(alloc_used(&f.alloc), used);
 
@@ -1632,7 +1642,7 @@ START_TEST(gathering_leaves_heads_a_snapshot_walks_past)
 {
 	static struct tmodel m, m0, none;
 	uint64_t empty, prev;
-	uint32_t id = scattered_table(&m, 11, &empty, &prev);
+	uint32_t h, id = scattered_table(&m, 11, &empty, &prev, &h);
 	/* What the round before the last put. */
 	m0 = m;
 	for (unsigned i = 0; i < GATHER_KEYS; i++)
@@ -1642,7 +1652,9 @@ START_TEST(gathering_leaves_heads_a_snapshot_walks_past)
 	reclaim_all();
 	ck_assert(cluster_pending(&f.c.cluster));
 	gather_all();
-	ck_assert_uint_eq(f.c.cluster.moved, 0);
+	ck_assert_uint_eq(f.c.cluster.moved, 0); /* the filler's heads have older versions too */
+	for (unsigned i = 0; i < GATHER_KEYS; i++)
+		ck_assert(sees(h, m.rec[i][0], "filler", commit_ts()) && sees(h, m.rec[i][0], NULL, empty));
 	check_tree(id, 0, &m0, prev);
 	check_tree(id, 0, &m, commit_ts());
 	/* The versions prev read are unlinked and freed under the older
@@ -1672,7 +1684,7 @@ START_TEST(moved_originals_kept_only_for_snapshots_that_may_reach_them)
 {
 	enum { N = 4800 };
 	static char keys[N][8], vals[N][12];
-	static uint64_t old[N];
+	static uint64_t old[N], old_h[N];
 	unsigned perm[N], seed = 5;
 	uint64_t value, now = 1000000000ull;
 	uint32_t h;
@@ -1682,6 +1694,7 @@ START_TEST(moved_originals_kept_only_for_snapshots_that_may_reach_them)
 	uint32_t id = (uint32_t)value;
 	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "h", &h), 0);
 	tx_op(&x, SHM_OP_RESERVE, id, 2 * N, NULL, 0, NULL, 0); /* no index replaced after */
+	tx_op(&x, SHM_OP_RESERVE, h, 2 * N, NULL, 0, NULL, 0);
 	ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
 	uint64_t empty = commit_ts();
 	fake_slots[0][5].snapshot = empty;
@@ -1703,8 +1716,10 @@ START_TEST(moved_originals_kept_only_for_snapshots_that_may_reach_them)
 	}
 	tx_free(&x);
 	reclaim_all();
-	for (unsigned i = 0; i < N; i++)
+	for (unsigned i = 0; i < N; i++) {
 		old[i] = (uint64_t)((const uint8_t *)lookup(id, keys[i], 6, commit_ts()) - f.base);
+		old_h[i] = (uint64_t)((const uint8_t *)lookup(h, keys[i], 6, commit_ts()) - f.base);
+	}
 	gather_all();
 	ck_assert_uint_ge(f.c.cluster.moved, N * 9 / 10);
 	for (unsigned k = 0; k < 100 && retire_count(&f.q); k++)
@@ -1720,8 +1735,47 @@ START_TEST(moved_originals_kept_only_for_snapshots_that_may_reach_them)
 		ck_assert(sees(id, keys[i], vals[i], commit_ts()));
 		ck_assert(sees(id, keys[i], NULL, empty));
 	}
+	for (unsigned i = 0; i < N; i++) { /* the filler, a hash table, gathered too */
+		const struct shm_version *v = lookup(h, keys[i], 6, commit_ts());
+		if ((uint64_t)((const uint8_t *)v - f.base) == old_h[i])
+			continue;
+		ck_assert_uint_eq(version(old_h[i])->begin_ts, SHM_VERSION_FREE);
+		freed++;
+		ck_assert(sees(h, keys[i], "filler", commit_ts()));
+		ck_assert(sees(h, keys[i], NULL, empty));
+	}
 	ck_assert_uint_eq(freed, f.c.cluster.moved);
 	fake_slots[0][5].snapshot = 0;
+}
+END_TEST
+
+/* A copy takes new space, and its original, freed, serves only blocks of
+ * its class: with less than a quarter of the arena never handed out, a
+ * due pass moves nothing (that space is for the clients' commits), and
+ * memory in use stays as it was. */
+START_TEST(gathering_waits_for_room)
+{
+	enum { BLOCK = 64 << 10, MAX_BLOCKS = 4096 };
+	static struct tmodel m;
+	static uint64_t held[MAX_BLOCKS];
+	uint64_t empty, prev;
+	uint32_t h, id = scattered_table(&m, 13, &empty, &prev, &h);
+	reclaim_all();
+	unsigned n = 0;
+	while (alloc_fresh(&f.alloc) >= alloc_capacity(&f.alloc) / 4) {
+		ck_assert_uint_lt(n, MAX_BLOCKS);
+		ck_assert((held[n++] = alloc_get(&f.alloc, BLOCK)) != 0);
+	}
+	uint64_t used = alloc_used(&f.alloc);
+	ck_assert(cluster_pending(&f.c.cluster));
+	gather_all();
+	ck_assert_uint_eq(f.c.cluster.moved, 0);
+	ck_assert_uint_eq(alloc_used(&f.alloc), used);
+	check_tree(id, 0, &m, commit_ts());
+	for (unsigned i = 0; i < GATHER_KEYS; i++)
+		ck_assert(sees(h, m.rec[i][0], "filler", commit_ts()));
+	while (n)
+		alloc_put(&f.alloc, held[--n], BLOCK);
 }
 END_TEST
 
@@ -1958,6 +2012,7 @@ int main(void)
 	tcase_add_test(tc, prefix_ties_in_short_transactions);
 	tcase_add_test(tc, gathered_records_read_as_before);
 	tcase_add_test(tc, gathering_leaves_heads_a_snapshot_walks_past);
+	tcase_add_test(tc, gathering_waits_for_room);
 	tcase_add_test(tc, moved_originals_kept_only_for_snapshots_that_may_reach_them);
 	tcase_add_test(tc, tree_kinds_and_bad_ops);
 	suite_add_tcase(s, tc);

@@ -102,7 +102,10 @@ int bench_shmdb_rows_load(const struct bench_params *p, struct bench_rows *o)
 	int e = shmdb_index_create(db, rows_t, "sym", 0, &by_sym);
 	if (e)
 		return fail("index", e);
-	return load_rows(rows_t, p->records, &o->load_index_rps);
+	if (load_rows(rows_t, p->records, &o->load_index_rps))
+		return -1;
+	bench_shmdb_wait_for_gathering();
+	return 0;
 }
 
 /* A full scan of t in r: rows per second; *sum gets the bids' sum when

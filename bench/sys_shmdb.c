@@ -243,7 +243,10 @@ static int load(const struct bench_params *p, struct bench_result *r)
 			printf("  shmdbd at %s: writer on cpu %d; records in table %s\n", sock,
 			       info.writer_cpu, table_name);
 	}
-	return load_records(table, p->records, p->records, p->val_len, &r->load_rps);
+	if (load_records(table, p->records, p->records, p->val_len, &r->load_rps))
+		return -1;
+	bench_shmdb_wait_for_gathering();
+	return 0;
 }
 
 static int read_side(const struct bench_params *p, struct bench_result *r)
@@ -610,11 +613,11 @@ static double bytes_per_record(shmdb_table t)
 	return per;
 }
 
-/* Wait (at most 30 s) until the writer has no pass gathering an ordered
- * table's records in key order under way or due (shmdbd(8)): it starts
- * once the loads leave the writer idle, and the readers should time the
- * tables as they stay. Says how long it took. */
-static void wait_for_gathering(void)
+/* Wait (at most 30 s) until the writer has no pass gathering a table's
+ * records under way or due (shmdbd(8)): it starts once the loads leave
+ * the writer idle, and the readers should time the tables as they stay.
+ * Says how long it took. */
+void bench_shmdb_wait_for_gathering(void)
 {
 	shmdb_stats st;
 	uint64_t start = bench_now_ns();
@@ -626,7 +629,7 @@ static void wait_for_gathering(void)
 		struct timespec ms = { 0, 1000000 };
 		nanosleep(&ms, NULL);
 	} while (bench_now_ns() - start < 30000000000ull);
-	printf("  shmdb: %" PRIu64 " record versions gathered in key order, %.0f ms after the loads%s\n",
+	printf("  shmdb: %" PRIu64 " record versions gathered, %.0f ms after the loads%s\n",
 	       st.gathered, (double)(bench_now_ns() - start) / 1e6,
 	       st.gathering ? " (still going)" : "");
 }
@@ -652,7 +655,7 @@ static int ordered_load(const struct bench_params *p, struct bench_ordered *o)
 	    load_records(ord_t, p->records, p->records, p->val_len, &o->load_rps) ||
 	    load_records(multi_t, p->records, mkeys, bench_multi_val_len(p), &o->multi_load_rps))
 		return -1;
-	wait_for_gathering();
+	bench_shmdb_wait_for_gathering();
 	o->hash_bytes_per_rec = bytes_per_record(hash_t);
 	o->bytes_per_rec = bytes_per_record(ord_t);
 	o->multi_bytes_per_pair = bytes_per_record(multi_t);

@@ -38,6 +38,9 @@ int bench_shmdb_drain(struct bench_inflight *f, int err);
 const char *bench_shmdb_socket(void);
 
 /* The rows workload (rows_shmdb.c). */
+/* Wait (at most 30 s) for the writer's gathering of the records loaded
+ * (shmdbd(8)) to end, saying how long it took. */
+void bench_shmdb_wait_for_gathering(void);
 int bench_shmdb_rows_load(const struct bench_params *p, struct bench_rows *o);
 int bench_shmdb_rows_read(const struct bench_params *p, struct bench_rows *o);
 int bench_shmdb_rows_write(const struct bench_params *p, struct bench_rows *o);

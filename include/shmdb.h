@@ -362,8 +362,8 @@ typedef struct shmdb_cursor shmdb_cursor;
  * nothing. *r stays valid until shmdb_read_end(*r); every view read
  * through it stays valid and unchanged until then, whatever is committed
  * meanwhile. Two reads of one record may give views at different addresses
- * with the same bytes: the daemon, when idle, copies an ordered table's
- * records side by side in key order (shmdbd(8)).
+ * with the same bytes: the daemon, when idle, copies a table's records
+ * side by side in the order its cursors read them (shmdbd(8)).
  * Returns 0 and sets *r, or -EINVAL (db or r NULL), -EBUSY (this thread
  * already holds one on db), or -EAGAIN (all reader slots of this handle are
  * taken by other threads: open another handle; or this thread already reads
@@ -703,8 +703,8 @@ typedef struct shmdb_stats {
 	uint64_t batch[SHMDB_BATCH_BUCKETS]; /* work passes by transactions served
 				    * (the group commit): batch[i] counts passes of
 				    * 2^i to 2^(i+1)-1 transactions, the last all above */
-	/* Ordered tables' records gathered in key order while the writer is
-	 * idle (shmdbd(8)), since it began: */
+	/* Tables' records gathered in the order cursors read them while the
+	 * writer is idle (shmdbd(8)), since it began: */
 	uint64_t gathered;         /* record versions moved next to their neighbours' */
 	uint64_t gather_passes;    /* passes over a table finished */
 	int gathering;             /* 1 while a pass is under way or due */

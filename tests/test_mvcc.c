@@ -921,7 +921,9 @@ END_TEST
 
 /* shmdb_get_many answers as shmdb_get does, key by key, in old and new
  * snapshots: short, 16-byte and long keys, deleted, overwritten, absent and
- * repeated keys, in batches longer than one group of lookups. */
+ * repeated keys, in batches longer than one group of lookups. (The same
+ * bytes, not always at the same address: the daemon may copy a record
+ * between the two reads, shmdb_read_begin says.) */
 static void batch_key(char *k, size_t *len, int i)
 {
 	switch (i % 3) {
@@ -943,8 +945,8 @@ static void same_as_get(shmdb_rtxn *r, shmdb_table t, const shmdb_val *keys, siz
 			ck_assert_uint_eq(vals[i].len, 0);
 		} else {
 			ck_assert_int_eq(e, 0);
-			ck_assert_ptr_eq(vals[i].data, v.data);
 			ck_assert_uint_eq(vals[i].len, v.len);
+			ck_assert_mem_eq(vals[i].data, v.data, v.len);
 		}
 	}
 }

@@ -2807,7 +2807,7 @@ START_TEST(records_gathered_in_key_order)
 				  (const char *const[]){ "stats", "--socket", d.sock, NULL }, out,
 				  sizeof(out), err, sizeof(err)), 0);
 	char want[128];
-	snprintf(want, sizeof(want), "gathering       %" PRIu64 " record versions moved into key order",
+	snprintf(want, sizeof(want), "gathering       %" PRIu64 " record versions moved into cursor order",
 		 st.gathered);
 	ck_assert_msg(strstr(out, want), "shmdb stats says:\n%s", out);
 	shmdb_close(db);
@@ -2840,28 +2840,39 @@ static void stir_key(char k[8], unsigned i)
 	snprintf(k, 8, "s%05u", i);
 }
 
+/* The kind of the table the stir test walks: ordered (its records come
+ * in key order) or hash (in the order of its index's slots). */
+static int stir_ordered;
+
 /* Walk every record of t in r's snapshot: amounts into amt[] and their
- * views into views[] (NULL: not kept); their total, or exit code `code` on
- * a wrong key or count. */
+ * views into views[] (NULL: not kept), by key; their total, or exit code
+ * `code` on a wrong key, a key twice, a key out of order (ordered) or a
+ * wrong count. */
 static uint64_t stir_walk(shmdb_rtxn *r, shmdb_table t, uint64_t *amt, const void **views,
 			  int code)
 {
+	static uint8_t seen[STIR_KEYS];
 	shmdb_cursor *c;
 	shmdb_val k, v;
 	uint64_t sum = 0;
 	unsigned n = 0;
+	memset(seen, 0, sizeof(seen));
 	CHILD_REQUIRE(shmdb_cursor_open(r, t, &c) == 0, code);
 	while (shmdb_cursor_next(c, &k, &v) == 0) {
-		char want[8];
+		char got[8] = { 0 }, want[8];
+		unsigned i = STIR_KEYS;
 		uint64_t a;
-		stir_key(want, n);
-		CHILD_REQUIRE(n < STIR_KEYS && k.len == 6 && !memcmp(k.data, want, 6) && v.len == 8,
-			      code);
+		CHILD_REQUIRE(k.len == 6 && v.len == 8, code);
+		memcpy(got, k.data, 6);
+		CHILD_REQUIRE(sscanf(got, "s%5u", &i) == 1 && i < STIR_KEYS, code);
+		stir_key(want, i);
+		CHILD_REQUIRE(!memcmp(got, want, 6) && !seen[i] && (!stir_ordered || i == n), code);
+		seen[i] = 1;
 		memcpy(&a, v.data, 8);
 		if (amt)
-			amt[n] = a;
+			amt[i] = a;
 		if (views)
-			views[n] = v.data;
+			views[i] = v.data;
 		sum += a;
 		n++;
 	}
@@ -2897,17 +2908,21 @@ static void stir_reader(void *arg)
 {
 	static const struct reader_ops ops = { stir_check, stir_hold, stir_recheck };
 	unsigned rounds = reader_rounds(arg, 3, &ops);
-	printf("ordered: stir reader %d: %u snapshots\n", (int)getpid(), rounds);
+	printf("ordered: stir reader %d (%s): %u snapshots\n", (int)getpid(),
+	       stir_ordered ? "ordered" : "hash", rounds);
 }
 
+/* _i: 0 an ordered table, 1 a hash table. */
 START_TEST(readers_walk_while_the_writer_gathers)
 {
 	static uint64_t amt[STIR_KEYS];
-	rng_state = 0x5717ull;
+	rng_state = 0x5717ull + (uint64_t)_i;
+	stir_ordered = _i == 0;
 	test_start_daemon(&d, "64M");
 	shmdb *db = test_open(&d);
 	shmdb_table t;
-	ck_assert_int_eq(shmdb_table_open(db, "stir", SHMDB_CREATE | SHMDB_ORDERED, &t), 0);
+	ck_assert_int_eq(shmdb_table_open(db, "stir", SHMDB_CREATE | (stir_ordered ? SHMDB_ORDERED : 0),
+					  &t), 0);
 	shmdb_wtxn *w;
 	char key[8];
 	ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
@@ -2958,21 +2973,16 @@ START_TEST(readers_walk_while_the_writer_gathers)
 		int code = test_reap(readers[i], 60000);
 		ck_assert_msg(code == 0, "reader %d ended with %d", i, code);
 	}
-	printf("ordered: stir: %" PRIu64 " versions gathered in %d bursts of %d puts\n", gathered,
-	       STIR_BURSTS, STIR_TXNS * STIR_MOVE);
+	printf("ordered: stir (%s): %" PRIu64 " versions gathered in %d bursts of %d puts\n",
+	       stir_ordered ? "ordered" : "hash", gathered, STIR_BURSTS, STIR_TXNS * STIR_MOVE);
 	ck_assert_uint_gt(gathered, STIR_KEYS / 2);
+	static uint64_t now[STIR_KEYS];
 	shmdb_rtxn *r;
 	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
-	shmdb_cursor *c;
-	shmdb_val k, v;
-	ck_assert_int_eq(shmdb_cursor_open(r, t, &c), 0);
-	for (unsigned n = 0; shmdb_cursor_next(c, &k, &v) == 0; n++) {
-		uint64_t x;
-		memcpy(&x, v.data, 8);
-		ck_assert_uint_eq(x, amt[n]);
-	}
-	shmdb_cursor_close(c);
+	ck_assert_uint_eq(stir_walk(r, t, now, NULL, 1), STIR_TOTAL);
 	shmdb_read_end(r);
+	for (unsigned i = 0; i < STIR_KEYS; i++)
+		ck_assert_uint_eq(now[i], amt[i]);
 	settled_mem_used(db);
 	shmdb_close(db);
 	ck_assert_int_eq(test_daemon_stop(&d), 0);
@@ -3148,7 +3158,7 @@ int main(void)
 	tcase_add_test(tc, old_snapshot_walks_from_a_dropped_tree);
 	tcase_add_test(tc, many_replaced_leaves_keep_their_heads);
 	tcase_add_test(tc, records_gathered_in_key_order);
-	tcase_add_test(tc, readers_walk_while_the_writer_gathers);
+	tcase_add_loop_test(tc, readers_walk_while_the_writer_gathers, 0, 2);
 	suite_add_tcase(s, tc);
 	TCase *th = tcase_create("hostile");
 	tcase_set_timeout(th, 300);

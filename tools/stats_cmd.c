@@ -169,7 +169,7 @@ static void text_memory(const struct stats_view *v, FILE *out)
 	fprintf(out, "reclamation     %s retired (%s kept for snapshots), %s freed, %" PRIu64
 		     " grace periods\n", human_bytes(st->mem_retired, a),
 		human_bytes(st->mem_pinned, b), human_bytes(st->mem_freed, c), st->grace_periods);
-	fprintf(out, "gathering       %" PRIu64 " record versions moved into key order, %" PRIu64
+	fprintf(out, "gathering       %" PRIu64 " record versions moved into cursor order, %" PRIu64
 		     " passes%s\n", st->gathered, st->gather_passes,
 		st->gathering ? "; a pass under way" : "");
 	fprintf(out, "snapshots       %u held", st->snapshots);
@@ -521,11 +521,11 @@ static void print_prometheus(const struct stats_view *v, FILE *out)
 	prom(out, "reclaim_grace_periods_total", "counter", "Grace periods waited for.",
 	     (double)st->grace_periods);
 	prom(out, "gathered_versions_total", "counter",
-	     "Record versions moved into key order while the writer was idle.",
+	     "Record versions moved into cursor order while the writer was idle.",
 	     (double)st->gathered);
-	prom(out, "gather_passes_total", "counter", "Passes over an ordered table finished.",
+	prom(out, "gather_passes_total", "counter", "Passes over a table finished.",
 	     (double)st->gather_passes);
-	prom(out, "gathering", "gauge", "1 while a pass over an ordered table is under way or due.",
+	prom(out, "gathering", "gauge", "1 while a pass over a table is under way or due.",
 	     st->gathering);
 	prom(out, "snapshots", "gauge", "Distinct snapshots held by readers.", st->snapshots);
 	prom(out, "oldest_snapshot_age_seconds", "gauge",

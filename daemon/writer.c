@@ -222,7 +222,8 @@ static void take_turn(struct writer *w, int cpu)
 /*
  * Park on the doorbell, at most timeout_ns (0: until rung), by the SQPOLL
  * rule above; while reclamation or the memory level waits for time to
- * pass, at most SLEEP_WATCHING_NS. The writer's turn is free while it
+ * pass, at most SLEEP_WATCHING_NS; while a table is due for gathering, no
+ * later than the quiet stretch its steps wait for ends (one_pass). The writer's turn is free while it
  * sleeps, for a stand-in to take. Then tell the idle strategy how it
  * ended: rung by a client (with its stamp: the price of the wake-up), or
  * woken by the timeout.
@@ -237,6 +238,11 @@ static void park(struct writer *w, uint64_t timeout_ns)
 		uint64_t ns = timeout_ns;
 		if (reclaimer_waiting(&w->reclaimer) || pressure_settling(&w->monitor))
 			ns = ns && ns < SLEEP_WATCHING_NS ? ns : SLEEP_WATCHING_NS;
+		if (cluster_pending(&w->core.cluster)) {
+			uint64_t due = w->last_work_ns + CLUSTER_QUIET_NS, now = shm_now_ns();
+			uint64_t quiet = due > now ? due - now : 1;
+			ns = ns && ns < quiet ? ns : quiet;
+		}
 		struct timespec to = { .tv_sec = (time_t)(ns / 1000000000ull),
 				       .tv_nsec = (long)(ns % 1000000000ull) };
 		uint64_t start = shm_now_ns();
@@ -293,8 +299,12 @@ static void publish_gathering(struct writer *w)
  * pass, not one per park; a dropped table of a million records would take
  * a minute to come back), or when `clock` asks (an empty pass costs about
  * as much as reading it). In the writer's own thread (`own`), not a
- * stand-in's on a client's cpu, a step of gathering when one is due (also
- * *busy). Returns the transactions completed. Holding the writer's turn. */
+ * stand-in's on a client's cpu, a step of gathering when one is due and
+ * the writer has had no work for CLUSTER_QUIET_NS (then also *busy: the
+ * next pass takes the next step; before that, the idle strategy runs as
+ * ever, and park wakes the writer when the quiet stretch ends; a writer
+ * that spun through a steady stream waiting for it took a whole cpu).
+ * Returns the transactions completed. Holding the writer's turn. */
 static unsigned one_pass(struct writer *w, bool own, bool clock, uint64_t *now, bool *busy)
 {
 	uint64_t pass_start = tsc_now();
@@ -309,10 +319,11 @@ static unsigned one_pass(struct writer *w, bool own, bool clock, uint64_t *now, 
 	}
 	/* An ordered table's records are gathered in steps once the clients
 	 * have left the writer nothing to do for a moment (cluster.h). */
-	bool pending = cluster_pending(&w->core.cluster), gathering = own && !done && pending;
-	if (gathering && shm_now_ns() - w->last_work_ns >= CLUSTER_QUIET_NS) {
+	bool pending = cluster_pending(&w->core.cluster), gathering = false;
+	if (own && !done && pending && shm_now_ns() - w->last_work_ns >= CLUSTER_QUIET_NS) {
 		cluster_step(&w->core);
 		publish_gathering(w);
+		gathering = true;
 	} else if (pending != w->store->meta->gathering) {
 		publish_gathering(w);
 	}

@@ -9,6 +9,7 @@
  * decisions on made-up times: test_units; its speed and cpu:
  * shmdb-bench --idle-only.)
  */
+#include <inttypes.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -165,6 +166,81 @@ START_TEST(standins_serve_clients_on_their_cpus)
 }
 END_TEST
 
+/* A client on cpu arg: one transaction overwriting 20,000 of table
+ * "due"'s 100,000 records (a pass is then due), then 200 1-put commits
+ * 300 us apart, each gap shorter than the quiet stretch a gathering step
+ * waits for. */
+static void gapped_committer(void *arg)
+{
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET((int)(intptr_t)arg, &one);
+	CHILD_REQUIRE(sched_setaffinity(0, sizeof(one), &one) == 0, 30);
+	shmdb *db = test_child_open(&d);
+	shmdb_table t;
+	shmdb_wtxn *w;
+	char k[32];
+	CHILD_REQUIRE(shmdb_table_open(db, "due", 0, &t) == 0, 31);
+	CHILD_REQUIRE(shmdb_write_begin(db, &w) == 0, 32);
+	for (int i = 0; i < 20000; i++) {
+		snprintf(k, sizeof(k), "k%06d", i);
+		CHILD_REQUIRE(shmdb_put(w, t, k, 7, "again", 5) == 0, 33);
+	}
+	CHILD_REQUIRE(shmdb_commit(w, NULL) == 0, 34);
+	for (int i = 0; i < 200; i++) {
+		snprintf(k, sizeof(k), "g%d", i);
+		CHILD_REQUIRE(test_commit_put(db, t, k, "v", 1, NULL) == 0, 35);
+		test_sleep_us(300);
+	}
+	shmdb_close(db);
+}
+
+/* A table due for gathering does not keep the writer up: its steps wait
+ * for a quiet stretch, and until then the writer parks as its policy
+ * says (here sleep: at once; the commits of a client on another cpu are
+ * served by that cpu's stand-in or wake the writer's thread, which parks
+ * again). A writer that waited for the stretch spinning took a whole cpu
+ * under a steady stream of commits, and never parked. */
+START_TEST(gathering_due_lets_the_writer_park)
+{
+	const char *args[] = { "--writer-idle", "sleep", "--arena-size", "64M", NULL };
+	ck_assert_int_eq(test_daemon_start(&d, args), 0);
+	shmdb *db = test_open(&d);
+	shmdb_info info;
+	ck_assert_int_eq(shmdb_info_get(db, &info), 0);
+	shmdb_table t = test_table(db, "due");
+	for (int i = 0; i < 100000; i += 1000) {
+		shmdb_wtxn *w;
+		ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+		for (int j = i; j < i + 1000; j++) {
+			char k[16];
+			snprintf(k, sizeof(k), "k%06d", j);
+			ck_assert_int_eq(shmdb_put(w, t, k, 7, "value", 5), 0);
+		}
+		ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+	}
+	cpu_set_t allowed;
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+	int other = -1;
+	for (int c = 0; c < CPU_SETSIZE && other < 0; c++)
+		if (CPU_ISSET(c, &allowed) && c != info.writer_cpu)
+			other = c;
+	ck_assert_msg(other >= 0, "one cpu only: no client beside the writer");
+	shmdb_stats before, after;
+	ck_assert_int_eq(shmdb_stats_get(db, &before), 0);
+	pid_t pid = test_spawn(gapped_committer, (void *)(intptr_t)other);
+	ck_assert_int_eq(test_reap(pid, 60000), 0);
+	ck_assert_int_eq(shmdb_stats_get(db, &after), 0);
+	printf("idle: 200 commits with a pass due: the writer parked %" PRIu64 " times, "
+	       "%" PRIu64 " versions gathered meanwhile, a pass %s at the end\n",
+	       after.sleeps - before.sleeps, after.gathered - before.gathered,
+	       after.gathering ? "still due" : "not due");
+	ck_assert_uint_ge(after.sleeps - before.sleeps, 20);
+	shmdb_close(db);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
 /* Under spin the writer never parks: no stand-ins. */
 START_TEST(spin_has_no_standins)
 {
@@ -198,6 +274,7 @@ int main(void)
 	tcase_add_test(tc, sleep_serves_every_commit);
 	tcase_add_test(tc, standins_serve_clients_on_their_cpus);
 	tcase_add_test(tc, spin_has_no_standins);
+	tcase_add_test(tc, gathering_due_lets_the_writer_park);
 	tcase_add_test(tc, bad_policy_is_refused);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);

@@ -1,12 +1,15 @@
 /*
- * cluster.c - gathering an ordered table's records in key order (see
- * cluster.h).
+ * cluster.c - gathering a table's records in the order its cursors read
+ * them (see cluster.h).
  *
- * A step walks down from the table's root to the leaf that holds the
- * resume key, then on to the leaves after it, as a cursor does, through
- * the writer's own nodes (no other thread changes them). It keeps no
- * pointer between steps, only a key: the commits in between may replace
- * any node.
+ * On an ordered table a step walks down from the table's root to the leaf
+ * that holds the resume key, then on to the leaves after it, as a cursor
+ * does, through the writer's own nodes (no other thread changes them). It
+ * keeps no pointer between steps, only a key: the commits in between may
+ * replace any node. On a hash table it keeps a slot number: an index
+ * rebuilt in between is walked on from the same slot (a pass that skips
+ * or repeats a few slots of it only gathers less or again; no slot of a
+ * live index is ever emptied, so every head a step sees is its key's).
  *
  * Why a move is invisible. The copy is written whole before the release
  * stores that name it in the key's index slot and leaf ref, so a reader

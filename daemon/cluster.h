@@ -1,17 +1,21 @@
 /*
- * cluster.h - gathering an ordered table's records in key order: the
- * writer, when it has nothing else to do, copies the versions a leaf names
- * side by side into one stretch of arena, in the leaf's order, so that a
- * reader walking a range finds the records of a few pages where it found
- * one page per record (a table loaded in random key order gets its
- * versions in load order). Writer thread only.
+ * cluster.h - gathering a table's records in the order its cursors read
+ * them: the writer, when it has nothing else to do, copies the versions a
+ * leaf of an ordered table names side by side into one stretch of arena,
+ * in the leaf's order, and those a run of a hash table's index slots name,
+ * in slot order, so that a reader walking a range or the whole table finds
+ * the records of a few pages where it found one page per record (a table
+ * gets its versions in load order, and a cursor reads them in key or slot
+ * order). Multimaps hold their pairs in their leaves: none. Writer thread
+ * only.
  *
- * A pass walks one table's leaves in key order, a leaf per step (a step
- * per idle pass of the writer's own thread, between transactions, once it
- * has had none for a moment); a table gets a pass once the puts since its
- * last one reach an eighth of its records (and CLUSTER_MIN_CHANGES). A
- * leaf whose refs already lie close together is left as it is, so a pass
- * over a gathered table reads refs and moves little. A version moves only
+ * A pass walks one table's leaves in key order, a leaf per step, or its
+ * index's slots, STEP_SLOTS per step (a step per idle pass of the
+ * writer's own thread, between transactions, once it has had none for a
+ * moment); a table gets a pass once the puts since its last one reach an
+ * eighth of its records (and CLUSTER_MIN_CHANGES). A leaf or run of slots
+ * whose refs already lie close together is left as it is, so a pass over
+ * a gathered table reads refs and moves little. A version moves only
  * if it is its key's head and no snapshot can walk past it to an older
  * one (it has no older version, or every snapshot is at least as new as
  * it): the copy takes its place in the index slot and the leaf (release
@@ -43,7 +47,8 @@ struct cluster {
 	uint32_t changed_id[SHM_MAX_TABLES];
 	uint32_t due;          /* tables past the threshold, about (a hint) */
 	/* The pass under way: its table (0: none) and where the next step
-	 * starts, the first key of the next leaf (none yet: the first leaf). */
+	 * starts: an ordered table's, the first key of the next leaf (none
+	 * yet: the first leaf); a hash table's, resume_slot. */
 	uint32_t table;
 	bool resume_set;
 	uint32_t resume_len;

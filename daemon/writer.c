@@ -317,8 +317,8 @@ static unsigned one_pass(struct writer *w, bool own, bool clock, uint64_t *now, 
 		fill_step(&w->core);
 		done++;
 	}
-	/* An ordered table's records are gathered in steps once the clients
-	 * have left the writer nothing to do for a moment (cluster.h). */
+	/* A table's records are gathered in steps once the clients have left
+	 * the writer nothing to do for a moment (cluster.h). */
 	bool pending = cluster_pending(&w->core.cluster), gathering = false;
 	if (own && !done && pending && shm_now_ns() - w->last_work_ns >= CLUSTER_QUIET_NS) {
 		cluster_step(&w->core);

@@ -1750,7 +1750,7 @@ START_TEST(moved_originals_kept_only_for_snapshots_that_may_reach_them)
 END_TEST
 
 /* A copy takes new space, and its original, freed, serves only blocks of
- * its class: with less than a quarter of the arena never handed out, a
+ * its class: with less than an eighth of the arena never handed out, a
  * due pass moves nothing (that space is for the clients' commits), and
  * memory in use stays as it was. */
 START_TEST(gathering_waits_for_room)
@@ -1762,7 +1762,7 @@ START_TEST(gathering_waits_for_room)
 	uint32_t h, id = scattered_table(&m, 13, &empty, &prev, &h);
 	reclaim_all();
 	unsigned n = 0;
-	while (alloc_fresh(&f.alloc) >= alloc_capacity(&f.alloc) / 4) {
+	while (alloc_fresh(&f.alloc) >= alloc_capacity(&f.alloc) / 8) {
 		ck_assert_uint_lt(n, MAX_BLOCKS);
 		ck_assert((held[n++] = alloc_get(&f.alloc, BLOCK)) != 0);
 	}

@@ -223,10 +223,10 @@ static void take_turn(struct writer *w, int cpu)
  * Park on the doorbell, at most timeout_ns (0: until rung), by the SQPOLL
  * rule above; while reclamation or the memory level waits for time to
  * pass, at most SLEEP_WATCHING_NS; while a table is due for gathering, no
- * later than the quiet stretch its steps wait for ends (one_pass). The writer's turn is free while it
- * sleeps, for a stand-in to take. Then tell the idle strategy how it
- * ended: rung by a client (with its stamp: the price of the wake-up), or
- * woken by the timeout.
+ * later than the quiet stretch its steps wait for ends (one_pass). The
+ * writer's turn is free while it sleeps, for a stand-in to take. Then
+ * tell the idle strategy how it ended: rung by a client (with its stamp:
+ * the price of the wake-up), or woken by the timeout.
  */
 static void park(struct writer *w, uint64_t timeout_ns)
 {

@@ -2822,9 +2822,10 @@ END_TEST
  * (overwriting each). A burst puts more than the threshold of a pass; then
  * the writer child pauses, and the daemon's writer gathers, moves versions
  * readers may be standing on and frees the ones no snapshot reaches. The
- * readers check every snapshot: all keys, in order, the total, and a held
- * snapshot reading the same amounts at the end, through the views of its
- * first walk as well.
+ * readers check every snapshot: all keys, each once (in key order, on an
+ * ordered table), the total, and a held snapshot reading the same amounts
+ * at the end, through the views of its first walk as well. Once on an
+ * ordered table, once on a hash table.
  */
 enum {
 	STIR_KEYS = 6000,

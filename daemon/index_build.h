@@ -30,8 +30,12 @@
 #define INDEX_MIN_BYTES (sizeof(uint64_t) << INDEX_MIN_LOG2) /* ... one 512-byte block */
 
 /* Slots a build step copies, plus BUILD_PER_ADD per key the transaction may
- * add to the build's table (index_build.c says why). */
-#define BUILD_STEP 1024
+ * add to the build's table (index_build.c says why). The per-key part alone
+ * ends a build in time; the constant part ends one whose table gains no
+ * keys, and is what a 1-put insert pays during a build: 1,024 made 2% of a
+ * stream of them wait about 20 us each (their p99), 128 makes 14% wait
+ * about 3 us. */
+#define BUILD_STEP 128
 #define BUILD_PER_ADD 16
 
 /* A dead key a build left out: its slot in the current index, and the

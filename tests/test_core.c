@@ -471,62 +471,6 @@ static int retired_block(uint64_t off)
  * retired), T's block freed and reused by the key's next tombstone T2, at
  * the same slot and offset. Publishing the build must not retire T2, the
  * key's head. */
-/* The work the builds of t's index did between two looks at it (index0
- * and cap0: its index word and slots at the first; word0: the index being
- * built then, 0 if none; z0, c0: its slots cleared and copied): slots
- * copied, plus cleared ones at the price a step gives them
- * (index_build.c). */
-static uint64_t step_work(const struct shm_table *t, uint64_t index0, uint64_t cap0,
-			  uint64_t word0, uint64_t z0, uint64_t c0)
-{
-	const struct index_build *b = &f.c.build;
-	uint64_t ncap0 = word0 ? shm_index_mask(word0) + 1 : 0;
-	if (word0 && (b->t != t || b->word != word0)) /* finished: all the rest */
-		return (ncap0 - z0) / 16 + (cap0 - c0);
-	if (!word0 && t->index != index0) /* begun and finished, or rebuilt at once */
-		return (shm_index_mask(t->index) + 1) / 16 + cap0;
-	if (b->t == t)
-		return (b->zeroed - (word0 ? z0 : 0)) / 16 + (b->copied - (word0 ? c0 : 0));
-	return 0;
-}
-
-/* A stream of 1-put inserts grows a table's index only in steps of the
- * size a transaction that adds one key is given (BUILD_STEP +
- * BUILD_PER_ADD, and a chunk of rounding): every build keeps pace, and
- * none is ever finished at once when the index fills to 3/4, which would
- * make one insert copy the whole index. */
-START_TEST(index_builds_keep_pace_with_single_inserts)
-{
-	uint32_t t;
-	char k[16];
-	unsigned finished = 0;
-	uint64_t most = 0;
-	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "t", &t), 0);
-	const struct shm_table *tb = &f.meta->tables[SHM_TABLE_SLOT(t)];
-	const struct index_build *b = &f.c.build;
-	struct tx x = { 0 };
-	for (unsigned i = 0; i < 100000; i++) {
-		uint64_t word0 = b->t == tb ? b->word : 0, z0 = b->zeroed, c0 = b->copied;
-		uint64_t index0 = tb->index, cap0 = shm_index_mask(index0) + 1;
-		snprintf(k, sizeof(k), "g%06u", i);
-		tx_put(&x, t, k, "v");
-		ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
-		uint64_t work = step_work(tb, index0, cap0, word0, z0, c0);
-		if (work > most)
-			most = work;
-		if (work > BUILD_STEP + BUILD_PER_ADD + 32 + 1)
-			ck_abort_msg("insert %u: a step did the work of %llu slots", i,
-				     (unsigned long long)work);
-		finished += word0 && (b->t != tb || b->word != word0);
-	}
-	/* 100,000 keys: the index went from 64 slots to 256 Ki in builds. */
-	ck_assert_uint_eq(shm_index_mask(tb->index) + 1, 262144);
-	ck_assert_uint_ge(finished, 10);
-	ck_assert_uint_ge(most, BUILD_STEP);
-	tx_free(&x);
-}
-END_TEST
-
 START_TEST(left_out_tombstone_reused_block_stays)
 {
 	uint32_t t;
@@ -589,6 +533,62 @@ START_TEST(left_out_tombstone_reused_block_stays)
 	ck_assert_ptr_eq(head, tomb);
 	ck_assert_uint_eq(head->begin_ts, del_ts);
 	ck_assert(!retired_block(d.off));
+	tx_free(&x);
+}
+END_TEST
+
+/* The work the builds of t's index did between two looks at it (index0
+ * and cap0: its index word and slots at the first; word0: the index being
+ * built then, 0 if none; z0, c0: its slots cleared and copied): slots
+ * copied, plus cleared ones at the price a step gives them
+ * (index_build.c). */
+static uint64_t step_work(const struct shm_table *t, uint64_t index0, uint64_t cap0,
+			  uint64_t word0, uint64_t z0, uint64_t c0)
+{
+	const struct index_build *b = &f.c.build;
+	uint64_t ncap0 = word0 ? shm_index_mask(word0) + 1 : 0;
+	if (word0 && (b->t != t || b->word != word0)) /* finished: all the rest */
+		return (ncap0 - z0) / 16 + (cap0 - c0);
+	if (!word0 && t->index != index0) /* begun and finished, or rebuilt at once */
+		return (shm_index_mask(t->index) + 1) / 16 + cap0;
+	if (b->t == t)
+		return (b->zeroed - (word0 ? z0 : 0)) / 16 + (b->copied - (word0 ? c0 : 0));
+	return 0;
+}
+
+/* A stream of 1-put inserts grows a table's index only in steps of the
+ * size a transaction that adds one key is given (BUILD_STEP +
+ * BUILD_PER_ADD, and a chunk of rounding): every build keeps pace, and
+ * none is ever finished at once when the index fills to 3/4, which would
+ * make one insert copy the whole index. */
+START_TEST(index_builds_keep_pace_with_single_inserts)
+{
+	uint32_t t;
+	char k[16];
+	unsigned finished = 0;
+	uint64_t most = 0;
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "t", &t), 0);
+	const struct shm_table *tb = &f.meta->tables[SHM_TABLE_SLOT(t)];
+	const struct index_build *b = &f.c.build;
+	struct tx x = { 0 };
+	for (unsigned i = 0; i < 100000; i++) {
+		uint64_t word0 = b->t == tb ? b->word : 0, z0 = b->zeroed, c0 = b->copied;
+		uint64_t index0 = tb->index, cap0 = shm_index_mask(index0) + 1;
+		snprintf(k, sizeof(k), "g%06u", i);
+		tx_put(&x, t, k, "v");
+		ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+		uint64_t work = step_work(tb, index0, cap0, word0, z0, c0);
+		if (work > most)
+			most = work;
+		if (work > BUILD_STEP + BUILD_PER_ADD + 32 + 1)
+			ck_abort_msg("insert %u: a step did the work of %llu slots", i,
+				     (unsigned long long)work);
+		finished += word0 && (b->t != tb || b->word != word0);
+	}
+	/* 100,000 keys: the index went from 64 slots to 256 Ki in builds. */
+	ck_assert_uint_eq(shm_index_mask(tb->index) + 1, 262144);
+	ck_assert_uint_ge(finished, 10);
+	ck_assert_uint_ge(most, BUILD_STEP);
 	tx_free(&x);
 }
 END_TEST

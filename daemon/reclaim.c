@@ -18,8 +18,14 @@
  * commit after the one published when it moved, P + 1, which no snapshot
  * that may have loaded it reaches (theirs are at most P); it may be
  * judged once a grace period that began after it moved has passed,
- * whether commit P + 1 came or not: a reader not in the sweep announced
- * its snapshot after the move, and found the copy where the version was.
+ * whether commit P + 1 came or not, by a sweep taken after that: a reader
+ * not in the sweep announced its snapshot after the move, and found the
+ * copy where the version was. Which moves a grace period covers is told
+ * by their places in the queue (retire_head_place), not by their end:
+ * moves after a grace period was asked for, before the next commit, have
+ * the same end as those before it, and a pass whose sweep came before
+ * them must not judge them (a snapshot begun after that sweep may have
+ * read the original).
  * An item is kept while a swept snapshot lies in [begin, end); a snapshot
  * not in the sweep is newer than every such end, so the set of snapshots
  * that see an item only shrinks (pins.h).
@@ -316,7 +322,7 @@ static void pass_work(struct reclaimer *rc, uint64_t budget)
 			continue;
 		} else if ((it = retire_peek(q)) &&
 			   (it->end <= rc->graced ||
-			    (it->kind == RETIRED_MOVED && it->end <= rc->moved_graced))) {
+			    (it->kind == RETIRED_MOVED && retire_head_place(q) < rc->moved_graced))) {
 			prefetch_judged(rc, retire_at(q, JUDGE_AHEAD));
 			if (judge(rc, it)) {
 				rc->stuck = true;
@@ -411,8 +417,8 @@ void reclaimer_step(struct reclaimer *rc, uint64_t now_ns)
 		rc->grace_pending = 0;
 		if (rc->grace_commit > rc->graced) /* reclaimer_now may have passed it */
 			rc->graced = rc->grace_commit;
-		if (rc->grace_moved > rc->moved_graced)
-			rc->moved_graced = rc->grace_moved;
+		if (rc->grace_items > rc->moved_graced)
+			rc->moved_graced = rc->grace_items;
 		pass_begin(rc, now_ns);
 	} else if (!rc->pass && (rc->pins.n || rc->rejudge.n) &&
 		   (rc->eager || now_ns - rc->scanned_ns >= GRACE_EVERY_NS)) {
@@ -428,7 +434,7 @@ void reclaimer_step(struct reclaimer *rc, uint64_t now_ns)
 	    (rc->eager || now_ns - rc->grace_asked_ns >= GRACE_EVERY_NS ||
 	     q->total - rc->grace_asked_total >= GRACE_BATCH_BYTES)) {
 		rc->grace_commit = commit;
-		rc->grace_moved = q->moved_end;
+		rc->grace_items = q->items_total;
 		rc->grace_gen = grace_request(rc->grace);
 		__atomic_store_n(&rc->meta->grace_periods, rc->meta->grace_periods + 1,
 				 __ATOMIC_RELAXED);
@@ -441,7 +447,7 @@ void reclaimer_step(struct reclaimer *rc, uint64_t now_ns)
 
 void reclaimer_now(struct reclaimer *rc)
 {
-	uint64_t moved = rc->retired->moved_end;
+	uint64_t moved = rc->retired->items_total;
 	grace_sync(rc->grace);
 	if (moved > rc->moved_graced)
 		rc->moved_graced = moved;

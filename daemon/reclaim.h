@@ -66,10 +66,14 @@ struct reclaimer {
 					* item (memory short): no step after step
 					* (reclaimer_busy) until a park */
 	uint64_t graced;               /* the last commit a grace period followed */
-	uint64_t moved_graced;         /* RETIRED_MOVED items up to this end may be
-					* judged too: a grace period began after
-					* they were queued (their end is a commit
-					* that may never come) */
+	uint64_t moved_graced;         /* RETIRED_MOVED items queued before this
+					* many were ever retired may be judged
+					* too: a grace period began after they
+					* were queued, and the pass's sweep came
+					* after it (their end is a commit that may
+					* never come, and every move before it
+					* has the same end, so only their place
+					* in the queue tells) */
 	struct snapset live;
 	struct pin_group rejudge;      /* a group whose snapshot ended, being judged */
 	uint64_t scanned_ns;           /* when the slots were swept last */
@@ -79,7 +83,7 @@ struct reclaimer {
 	int grace_pending;             /* a grace period was requested ... */
 	uint32_t grace_gen;            /* ... with this generation ... */
 	uint64_t grace_commit;         /* ... after this commit was published ... */
-	uint64_t grace_moved;          /* ... and retired->moved_end was this ... */
+	uint64_t grace_items;          /* ... and retired->items_total was this ... */
 	uint64_t grace_asked_ns;       /* ... at this time (CLOCK_MONOTONIC), */
 	uint64_t grace_asked_total;    /* ... when retired->total was this */
 	uint64_t now_commit;           /* the commit reclaimer_now ran at last, */

@@ -63,8 +63,6 @@ void retire(struct retire_queue *q, const struct retired *item)
 		}
 		waiting_add(w, 1, item->size);
 	}
-	if (item->kind == RETIRED_MOVED && item->end > q->moved_end)
-		q->moved_end = item->end;
 	q->items[q->tail % q->cap] = *item;
 	q->tail++;
 	q->items_total++;

@@ -78,7 +78,6 @@ struct retire_queue {
 	uint64_t total;         /* block bytes ever retired */
 	uint64_t items_total;   /* items ever retired */
 	uint64_t horizon;       /* no live snapshot is older (reclaim.c) */
-	uint64_t moved_end;     /* the latest end of a RETIRED_MOVED item queued */
 };
 
 /* An empty queue; the horizon is the store's first commit. */
@@ -118,6 +117,13 @@ static inline size_t retire_count(const struct retire_queue *q)
 static inline const struct retired *retire_at(const struct retire_queue *q, size_t k)
 {
 	return k < retire_count(q) ? &q->items[(q->head + k) % q->cap] : NULL;
+}
+
+/* The place of the oldest item among all ever retired (from 0): an item
+ * queued when items_total was n has place n. */
+static inline uint64_t retire_head_place(const struct retire_queue *q)
+{
+	return q->items_total - retire_count(q);
 }
 
 /* The oldest item, or NULL if the queue is empty; retire_pop removes it. */

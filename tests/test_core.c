@@ -1805,6 +1805,115 @@ START_TEST(moved_originals_kept_only_for_snapshots_that_may_reach_them)
 }
 END_TEST
 
+/* A version the gathering moves while a reclamation pass is under way is
+ * judged only after a grace period that began after it moved, and by a
+ * sweep taken after that one: the pass's own sweep is older than a
+ * snapshot begun since, which may have read the original before the move.
+ * (Ends do not tell: every move between two commits has the same end,
+ * before a grace period is asked for and after.) */
+START_TEST(moved_during_a_pass_waits_for_a_grace_period_after_the_move)
+{
+	enum { N = 4800, OVER = 100, ROUNDS = 20 };
+	static char keys[N][8];
+	static uint64_t before[N];
+	unsigned perm[N], seed = 17;
+	uint64_t now = 1000000000ull;
+	uint32_t h, g;
+	char k[8], v[12];
+	struct tx x = { 0 };
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "h", &h), 0);
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "g", &g), 0);
+	tx_op(&x, SHM_OP_RESERVE, h, 2 * N, NULL, 0, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	for (unsigned i = 0; i < N; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "h%05u", i);
+		perm[i] = i;
+	}
+	for (unsigned i = N - 1; i > 0; i--) {
+		unsigned j = (unsigned)rand_r(&seed) % (i + 1), t = perm[i];
+		perm[i] = perm[j];
+		perm[j] = t;
+	}
+	for (unsigned j = 0; j < N; j++) {
+		tx_put(&x, h, keys[perm[j]], "scattered");
+		if (j % 100 == 99)
+			ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	}
+	reclaim_all();
+	/* A queue longer than a step judges: overwrites of another table
+	 * (fewer changes than h's, so that h is gathered first). */
+	for (unsigned r = 0; r < ROUNDS; r++) {
+		for (unsigned i = 0; i < OVER; i++) {
+			snprintf(k, sizeof(k), "g%03u", i);
+			snprintf(v, sizeof(v), "v%u", r);
+			tx_put(&x, g, k, v);
+		}
+		ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	}
+	tx_free(&x);
+	uint64_t p = commit_ts();
+	ck_assert_uint_gt(retire_count(&f.q), 2 * 256);
+
+	/* A first step of h's pass moves some heads; a grace period is asked
+	 * for after it, and passes; the pass begins with a sweep that finds
+	 * no snapshot, and judges part of the queue. */
+	ck_assert(cluster_pending(&f.c.cluster));
+	cluster_step(&f.c);
+	uint64_t moved_first = f.c.cluster.moved;
+	ck_assert_uint_gt(moved_first, 0);
+	reclaimer_step(&f.rc, now += 1000000000ull);
+	ck_assert(f.rc.grace_pending);
+	reclaimer_step(&f.rc, now += 1);
+	ck_assert(f.rc.pass);
+
+	/* A reader begins a snapshot of p now and reads every key; then
+	 * the pass moves the rest, at the same commit. */
+	fake_slots[0][4].snapshot = p;
+	for (unsigned i = 0; i < N; i++)
+		before[i] = (uint64_t)((const uint8_t *)lookup(h, keys[i], 6, p) - f.base);
+	gather_all();
+	ck_assert_uint_gt(f.c.cluster.moved, moved_first);
+	ck_assert_uint_eq(commit_ts(), p);
+
+	/* The pass goes on to its end; every original the reader read stays
+	 * as it read it. */
+	for (unsigned s = 0; s < 100 && f.rc.pass; s++)
+		reclaimer_step(&f.rc, now += 1);
+	ck_assert(!f.rc.pass);
+	unsigned moved_since = 0;
+	for (unsigned i = 0; i < N; i++) {
+		const struct shm_version *o = version(before[i]);
+		ck_assert_msg(o->begin_ts <= p && o->klen == 6 && !memcmp(o->key, keys[i], 6),
+			      "key %s: the version snapshot %llu read was freed under it", keys[i],
+			      (unsigned long long)p);
+		moved_since += lookup(h, keys[i], 6, p) != o;
+	}
+	ck_assert_uint_gt(moved_since, 0);
+
+	/* Through the next grace periods too, while the reader holds p. */
+	for (unsigned s = 0; s < 8; s++)
+		reclaimer_step(&f.rc, now += 1000000000ull);
+	for (unsigned i = 0; i < N; i++)
+		ck_assert_uint_le(version(before[i])->begin_ts, p);
+
+	/* It lets go: every original that moved is freed (a step judges a
+	 * few hundred items). */
+	fake_slots[0][4].snapshot = 0;
+	for (unsigned s = 0; s < 100; s++)
+		reclaimer_step(&f.rc, now += 1000000000ull);
+	unsigned freed = 0;
+	for (unsigned i = 0; i < N; i++) {
+		const struct shm_version *cur = lookup(h, keys[i], 6, commit_ts());
+		ck_assert(sees(h, keys[i], "scattered", commit_ts()));
+		if ((uint64_t)((const uint8_t *)cur - f.base) != before[i]) {
+			ck_assert_uint_eq(version(before[i])->begin_ts, SHM_VERSION_FREE);
+			freed++;
+		}
+	}
+	ck_assert_uint_eq(freed, moved_since);
+}
+END_TEST
+
 /* A copy takes new space, and its original, freed, serves only blocks of
  * its class: with less than an eighth of the arena never handed out, a
  * due pass moves nothing (that space is for the clients' commits), and
@@ -2071,6 +2180,7 @@ int main(void)
 	tcase_add_test(tc, gathering_leaves_heads_a_snapshot_walks_past);
 	tcase_add_test(tc, gathering_waits_for_room);
 	tcase_add_test(tc, moved_originals_kept_only_for_snapshots_that_may_reach_them);
+	tcase_add_test(tc, moved_during_a_pass_waits_for_a_grace_period_after_the_move);
 	tcase_add_test(tc, tree_kinds_and_bad_ops);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);

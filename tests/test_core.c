@@ -1543,6 +1543,16 @@ END_TEST
 #define GATHER_KEYS 600
 #define GATHER_ROUNDS 8
 
+/* Put perm[0..n) in a random order (Fisher-Yates, rand_r from *seed). */
+static void shuffle(unsigned *perm, unsigned n, unsigned *seed)
+{
+	for (unsigned i = n - 1; i > 0; i--) {
+		unsigned j = (unsigned)rand_r(seed) % (i + 1), t = perm[i];
+		perm[i] = perm[j];
+		perm[j] = t;
+	}
+}
+
 /* Table "g", ordered, with GATHER_KEYS keys put in random order and then
  * overwritten in random order GATHER_ROUNDS - 1 times, 100 puts a
  * transaction, each put with one of a hash table's between (so the
@@ -1566,11 +1576,7 @@ static uint32_t scattered_table(struct tmodel *m, unsigned seed, uint64_t *empty
 		perm[i] = i;
 	}
 	for (unsigned round = 0; round < GATHER_ROUNDS; round++) {
-		for (unsigned i = GATHER_KEYS - 1; i > 0; i--) {
-			unsigned j = (unsigned)rand_r(&seed) % (i + 1), t = perm[i];
-			perm[i] = perm[j];
-			perm[j] = t;
-		}
+		shuffle(perm, GATHER_KEYS, &seed);
 		for (unsigned j = 0; j < GATHER_KEYS; j++) {
 			unsigned i = perm[j];
 			snprintf(m->rec[i][1], 12, "v%u.%u", i, round);
@@ -1759,11 +1765,7 @@ START_TEST(moved_originals_kept_only_for_snapshots_that_may_reach_them)
 		snprintf(vals[i], sizeof(vals[i]), "v%u", i);
 		perm[i] = i;
 	}
-	for (unsigned i = N - 1; i > 0; i--) {
-		unsigned j = (unsigned)rand_r(&seed) % (i + 1), t = perm[i];
-		perm[i] = perm[j];
-		perm[j] = t;
-	}
+	shuffle(perm, N, &seed);
 	for (unsigned j = 0; j < N; j++) {
 		tx_put(&x, id, keys[perm[j]], vals[perm[j]]);
 		tx_put(&x, h, keys[perm[j]], "filler");
@@ -1829,11 +1831,7 @@ START_TEST(moved_during_a_pass_waits_for_a_grace_period_after_the_move)
 		snprintf(keys[i], sizeof(keys[i]), "h%05u", i);
 		perm[i] = i;
 	}
-	for (unsigned i = N - 1; i > 0; i--) {
-		unsigned j = (unsigned)rand_r(&seed) % (i + 1), t = perm[i];
-		perm[i] = perm[j];
-		perm[j] = t;
-	}
+	shuffle(perm, N, &seed);
 	for (unsigned j = 0; j < N; j++) {
 		tx_put(&x, h, keys[perm[j]], "scattered");
 		if (j % 100 == 99)

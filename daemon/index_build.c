@@ -19,6 +19,12 @@
  * (that rebuild counts and drops the dead keys first, and may keep the
  * size), and a table told to reserve room.
  *
+ * Only a transaction that commits keeps what its prepare did here: a
+ * rebuild's new index is allocated then, and filled and published once
+ * nothing else can refuse the transaction (index_room_commit); a build
+ * begun for it is given up, and the planned indexes freed, if something
+ * does (index_room_cancel).
+ *
  * A key the build left out as dead and written again is a new key in the
  * new index; its tombstone is retired by that write, as any replaced head
  * is. The tombstones still heads when the index is published are retired
@@ -66,6 +72,9 @@ void index_build_init(struct index_build *b, uint8_t *base, struct alloc *alloc,
 
 void index_build_destroy(struct index_build *b)
 {
+	free(b->planned);
+	b->planned = NULL;
+	b->nplanned = b->planned_cap = 0;
 	free(b->dead);
 	b->dead = NULL;
 	b->ndead = b->dead_cap = 0;
@@ -233,7 +242,7 @@ void index_build_abort(struct index_build *b, const struct shm_table *t)
  * copy up to what remains of `budget`; when all are copied, publish the new
  * index and retire the old one and the dead heads left out at `ts`.
  * Returns 0 or -ENOMEM (nothing published; the next step tries again). */
-static int build_step(struct index_build *b, uint64_t budget, uint64_t ts)
+static int build_step(struct index_build *b, uint64_t budget, uint64_t ts, size_t retire_more)
 {
 	struct shm_table *t = b->t;
 	uint64_t cap = shm_index_mask(t->index) + 1, new_cap = shm_index_mask(b->word) + 1;
@@ -253,7 +262,7 @@ static int build_step(struct index_build *b, uint64_t budget, uint64_t ts)
 	b->copied = to;
 	if (b->copied < cap)
 		return 0;
-	if (retire_reserve(b->retired, b->ndead + 1))
+	if (retire_reserve(b->retired, b->ndead + 1 + retire_more))
 		return -ENOMEM;
 	const uint64_t *old = slots_of(b, t->index);
 	for (size_t i = 0; i < b->ndead; i++) { /* unless written since: retired then */
@@ -267,10 +276,10 @@ static int build_step(struct index_build *b, uint64_t budget, uint64_t ts)
 	return 0;
 }
 
-void index_build_step(struct index_build *b, uint64_t adds, uint64_t ts)
+void index_build_step(struct index_build *b, uint64_t adds, uint64_t ts, size_t retire_more)
 {
 	if (b->t)
-		(void)build_step(b, BUILD_STEP + BUILD_PER_ADD * adds, ts);
+		(void)build_step(b, BUILD_STEP + BUILD_PER_ADD * adds, ts, retire_more);
 }
 
 void index_build_repeat(struct index_build *b, const struct shm_table *t, uint64_t pos,
@@ -285,19 +294,56 @@ void index_build_repeat(struct index_build *b, const struct shm_table *t, uint64
 	b->used += s == 0; /* a new key, or one the build left out as dead */
 }
 
-/* Rebuild t's index now into a new index of 2^log2 slots with `dead` keys
- * left out, retired at `ts` with the old index. */
-static int rebuild_now(struct index_build *b, struct shm_table *t, unsigned log2, uint64_t dead,
-		       uint64_t ts)
+/* Plan a rebuild of t's index into a new index of 2^log2 slots, allocated
+ * and cleared now, filled at index_room_commit. */
+static int plan_rebuild(struct index_build *b, struct shm_table *t, unsigned log2)
 {
-	uint64_t *old = slots_of(b, t->index), cap = shm_index_mask(t->index) + 1;
-	if (retire_reserve(b->retired, dead + 1))
-		return -ENOMEM;
+	struct planned_rebuild *p = b->planned;
+	if (b->nplanned == b->planned_cap) {
+		size_t cap = b->planned_cap ? 2 * b->planned_cap : 4;
+		if (!(p = realloc(b->planned, cap * sizeof(*p))))
+			return -ENOMEM;
+		b->planned = p;
+		b->planned_cap = cap;
+	}
 	uint64_t word = new_index(b, log2, 1);
 	if (!word)
 		return -ENOSPC;
-	publish_index(b, t, word, copy_slots(b, t, old, 0, cap, word, ts, 1), ts);
+	p[b->nplanned++] = (struct planned_rebuild){ t, word };
 	return 0;
+}
+
+size_t index_room_retires(const struct index_build *b)
+{
+	/* Only tombstones can be dead (index_make_room), and the horizon may
+	 * move before the commit: each of them, and the old index. */
+	size_t n = 0;
+	for (size_t i = 0; i < b->nplanned; i++)
+		n += b->planned[i].t->index_used - b->planned[i].t->records + 1;
+	return n;
+}
+
+void index_room_commit(struct index_build *b, uint64_t ts)
+{
+	for (size_t i = 0; i < b->nplanned; i++) {
+		struct shm_table *t = b->planned[i].t;
+		uint64_t word = b->planned[i].word, cap = shm_index_mask(t->index) + 1;
+		publish_index(b, t, word, copy_slots(b, t, slots_of(b, t->index), 0, cap, word, ts, 1),
+			      ts);
+	}
+	b->nplanned = 0;
+	b->begun = 0;
+}
+
+void index_room_cancel(struct index_build *b)
+{
+	for (size_t i = 0; i < b->nplanned; i++)
+		alloc_put(b->alloc, shm_index_off(b->planned[i].word),
+			  shm_index_bytes(b->planned[i].word));
+	b->nplanned = 0;
+	if (b->begun)
+		index_build_abort(b, b->t);
+	b->begun = 0;
 }
 
 /* The smallest index size (log2) that holds `keys` at half load, up to
@@ -315,7 +361,7 @@ int index_make_room(struct index_build *b, struct shm_table *t, uint64_t adds, i
 {
 	uint64_t cap = shm_index_mask(t->index) + 1;
 	if ((t->index_used + adds) * 4 > cap * 3 && b->t == t) {
-		int err = build_step(b, UINT64_MAX, ts);
+		int err = build_step(b, UINT64_MAX, ts, 0);
 		if (err)
 			return err;
 		cap = shm_index_mask(t->index) + 1;
@@ -325,6 +371,7 @@ int index_make_room(struct index_build *b, struct shm_table *t, uint64_t adds, i
 		if (!b->t && !reserve && (t->index_used + adds) * 2 > cap && ((uint64_t)1 << log2) > cap &&
 		    (t->index_used - t->records) * 16 <= cap && (b->word = new_index(b, log2, 0))) {
 			b->t = t;
+			b->begun = 1;
 			b->zeroed = b->copied = b->used = 0;
 		}
 		return 0;
@@ -343,5 +390,5 @@ int index_make_room(struct index_build *b, struct shm_table *t, uint64_t adds, i
 	 * of it are the next cap / 16 adds free of another rebuild. */
 	if (((uint64_t)1 << log2) == cap && 2 * (live + adds) > cap && dead < cap / 16)
 		return -ENOSPC;
-	return rebuild_now(b, t, log2, dead, ts);
+	return plan_rebuild(b, t, log2);
 }

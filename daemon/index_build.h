@@ -47,10 +47,20 @@ struct left_out {
 	uint64_t pos, off, begin_ts;
 };
 
+/* A rebuild a transaction's prepare decided on: the new index is
+ * allocated and cleared, and filled and published only at its commit. */
+struct planned_rebuild {
+	struct shm_table *t;
+	uint64_t word;
+};
+
 struct index_build {
 	uint8_t *base;
 	struct alloc *alloc;
 	struct retire_queue *retired;  /* its horizon tells dead keys */
+	struct planned_rebuild *planned; /* index_make_room's rebuilds, */
+	size_t nplanned, planned_cap;  /* until index_room_commit or _cancel */
+	int begun;                     /* the build under way began in them */
 	struct shm_table *t;           /* NULL: no build under way */
 	uint64_t word;                 /* the new index, not yet published */
 	uint64_t zeroed;               /* its slots [0, zeroed) are cleared */
@@ -65,28 +75,47 @@ void index_build_init(struct index_build *b, uint8_t *base, struct alloc *alloc,
 void index_build_destroy(struct index_build *b);
 
 /*
- * index_make_room - make room in t's index for `adds` more keys. Past half
- * load, with few tombstones, no other build under way and no `reserve` (a
- * RESERVE op, whose room is the index's as it is if it fits), begin a build
- * of the next index. When the load would pass 3/4: finish a build of t at
- * once, or else rebuild now, at twice the live keys (plus adds), or at the
- * largest size if that holds them at 3/4 and the rebuild drops a sixteenth
- * of it, dropping keys that no snapshot can see. The old index and the
- * dropped tombstones are retired at commit `ts`. Returns 0, -ENOSPC or
- * -ENOMEM; no snapshot's view changes either way.
+ * index_make_room - make room in t's index for `adds` more keys, as the
+ * transaction being prepared needs it. Past half load, with few
+ * tombstones, no other build under way and no `reserve` (a RESERVE op,
+ * whose room is the index's as it is if it fits), begin a build of the
+ * next index. When the load would pass 3/4: finish a build of t at once
+ * (publishing it, and retiring the old index at `ts`: no snapshot's view
+ * changes, and no byte is taken), or else plan a rebuild, at
+ * twice the live keys (plus adds), or at the largest size if that holds
+ * them at 3/4 and the rebuild drops a sixteenth of it, dropping keys that
+ * no snapshot can see. A build begun here and every rebuild planned stay
+ * pending until index_room_commit or index_room_cancel, so that a
+ * transaction refused later keeps no index of its own. Returns 0, -ENOSPC
+ * or -ENOMEM.
  */
 int index_make_room(struct index_build *b, struct shm_table *t, uint64_t adds, int reserve,
 		    uint64_t ts);
+
+/* index_room_retires - at most how many items the planned rebuilds retire
+ * (each its old index and the dead keys it drops): the room the caller
+ * reserves in the retire queue before index_room_commit. */
+size_t index_room_retires(const struct index_build *b);
+
+/* index_room_commit - the transaction will commit at `ts`: fill and
+ * publish each planned rebuild, retiring the old index and the dropped
+ * keys at `ts` (their room reserved), and keep the build begun. */
+void index_room_commit(struct index_build *b, uint64_t ts);
+
+/* index_room_cancel - the transaction is refused: free the planned
+ * rebuilds' indexes and give up a build begun for it. */
+void index_room_cancel(struct index_build *b);
 
 /*
  * index_build_step - if a build is under way, take a step of it: clear new
  * slots, then copy up to BUILD_STEP + BUILD_PER_ADD * adds slots (adds:
  * keys the transaction may add to the build's table); when every slot is
  * copied, publish the new index and retire the old one and the dead heads
- * left out at `ts`. A step that cannot publish for want of memory is taken
- * again by the next.
+ * left out at `ts`, keeping room in the retire queue for `retire_more`
+ * items after them. A step that cannot publish for want of memory is
+ * taken again by the next.
  */
-void index_build_step(struct index_build *b, uint64_t adds, uint64_t ts);
+void index_build_step(struct index_build *b, uint64_t adds, uint64_t ts, size_t retire_more);
 
 /*
  * index_build_repeat - slot `pos` of t's current index, whose key[0..klen)

@@ -532,6 +532,40 @@ static int keep_indexes(struct core *c, size_t *nops, size_t *ntt, size_t ndropp
 	return 0;
 }
 
+/* Room in the hash indexes of the ntt tables the transaction writes for
+ * the keys it adds (index_build.h: what it plans is kept only by
+ * index_room_commit). */
+static int make_index_room(struct core *c, size_t ntt, uint64_t ts)
+{
+	const struct touched *tt = c->scratch.touched;
+	int err = 0;
+	for (size_t k = 0; !err && k < ntt; k++) {
+		err = index_make_room(&c->build, tt[k].t, tt[k].adds, tt[k].reserve, ts);
+		if (err == -ENOSPC && c->pressure.reclaim_now &&
+		    c->pressure.waiting(c->pressure.ctx)) {
+			/* As alloc_or_reclaim: free what waits (not what this
+			 * transaction retired), then count live and dead keys
+			 * again (the horizon moved). */
+			c->pressure.reclaim_now(c->pressure.ctx);
+			err = index_make_room(&c->build, tt[k].t, tt[k].adds, tt[k].reserve, ts);
+		}
+	}
+	return err;
+}
+
+/* A step of the build under way, bigger as its table gains keys; one that
+ * cannot publish for want of memory is taken again by the next
+ * transaction. `retiring`: room kept in the retire queue for the commit. */
+static void step_index_build(struct core *c, size_t ntt, uint64_t ts, size_t retiring)
+{
+	const struct touched *tt = c->scratch.touched;
+	uint64_t adds = 0;
+	for (size_t k = 0; k < ntt; k++)
+		if (tt[k].t == c->build.t)
+			adds = tt[k].adds;
+	index_build_step(&c->build, adds, ts, retiring);
+}
+
 int prepare(struct core *c, size_t *nops_io, uint64_t ts)
 {
 	size_t nops = *nops_io;
@@ -658,27 +692,6 @@ int prepare(struct core *c, size_t *nops_io, uint64_t ts)
 		size_clears(c, nops);
 	if (!err && creates && tables_free_slots(&c->tables, creates) < creates)
 		err = -ENOSPC;
-	for (size_t k = 0; !err && k < ntt; k++) {
-		err = index_make_room(&c->build, tt[k].t, tt[k].adds, tt[k].reserve, ts);
-		if (err == -ENOSPC && c->pressure.reclaim_now &&
-		    c->pressure.waiting(c->pressure.ctx)) {
-			/* As alloc_or_reclaim: free what waits (not what this
-			 * transaction retired), then count live and dead keys
-			 * again (the horizon moved). */
-			c->pressure.reclaim_now(c->pressure.ctx);
-			err = index_make_room(&c->build, tt[k].t, tt[k].adds, tt[k].reserve, ts);
-		}
-	}
-	if (!err && c->build.t) {
-		/* A step of the build under way, bigger as its table gains
-		 * keys; one that cannot publish for want of memory is taken
-		 * again by the next transaction. */
-		uint64_t adds = 0;
-		for (size_t k = 0; k < ntt; k++)
-			if (tt[k].t == c->build.t)
-				adds = tt[k].adds;
-		index_build_step(&c->build, adds, ts);
-	}
 	/* Then every block the transaction will write. */
 	c->scratch.ntouched = 0;
 	for (i = 0; !err && i < nops; i++) {
@@ -701,9 +714,20 @@ int prepare(struct core *c, size_t *nops_io, uint64_t ts)
 	if (!err)
 		err = update_trees(c, nops, ts, dropped, ndropped);
 	c->scratch.nleaves = 0;
-	if (!err && retire_reserve(c->retired, retires + ntt + tree_old_count(&c->tree)))
+	/* Last, the indexes' room: what it takes is kept only if nothing
+	 * after it can refuse the transaction. */
+	if (!err)
+		err = make_index_room(c, ntt, ts);
+	size_t retiring = retires + ntt + tree_old_count(&c->tree);
+	if (!err && retire_reserve(c->retired, retiring + index_room_retires(&c->build)))
 		err = -ENOMEM;
-	if (err)
+	if (err) {
+		index_room_cancel(&c->build);
 		unreserve(c, i);
-	return err;
+		return err;
+	}
+	index_room_commit(&c->build, ts);
+	if (c->build.t)
+		step_index_build(c, ntt, ts, retiring);
+	return 0;
 }

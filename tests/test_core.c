@@ -314,6 +314,48 @@ START_TEST(no_room_keeps_nothing)
 }
 END_TEST
 
+/* A transaction refused for want of room in a later table's index keeps
+ * nothing an earlier table's index was given for it: neither an index
+ * rebuilt at once (a RESERVE) nor a build begun (past half load). */
+START_TEST(refused_keeps_no_index_it_grew)
+{
+	teardown();
+	store_on_heap(8u << 20);
+	uint32_t a, b;
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "a", &a), 0);
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "b", &b), 0);
+	const struct shm_table *ta = &f.meta->tables[SHM_TABLE_SLOT(a)];
+	struct tx x = { 0 };
+	char k[16];
+	for (unsigned round = 0; round < 2; round++) {
+		if (round == 0) { /* a rebuild at once: 1,000 keys in 64 slots */
+			tx_op(&x, SHM_OP_RESERVE, a, 1000, NULL, 0, NULL, 0);
+		} else { /* 40 keys in 64 slots: past half, a build begins */
+			for (unsigned i = 0; i < 40; i++) {
+				snprintf(k, sizeof(k), "k%u", i);
+				tx_op(&x, SHM_OP_PUT, a, 0, k, strlen(k), "v", 1);
+			}
+		}
+		/* b's largest index cannot fit in 8 MiB */
+		tx_op(&x, SHM_OP_RESERVE, b, SHMDB_MAX_TABLE_KEYS, NULL, 0, NULL, 0);
+		uint64_t ts = commit_ts(), used = alloc_used(&f.alloc), word = ta->index;
+		size_t retired = retire_count(&f.q);
+		ck_assert_int_eq(tx_commit(&x, NULL, NULL), -ENOSPC);
+		ck_assert_uint_eq(commit_ts(), ts);
+		ck_assert_uint_eq(alloc_used(&f.alloc), used);
+		ck_assert_uint_eq(ta->index, word);
+		ck_assert_uint_eq(retire_count(&f.q), retired);
+		ck_assert_ptr_null(f.c.build.t);
+		ck_assert_uint_eq(f.pressure_calls, 0);
+	}
+	/* The same without b's: the index grows as asked. */
+	tx_op(&x, SHM_OP_RESERVE, a, 1000, NULL, 0, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	ck_assert_uint_ge(shm_index_mask(ta->index) + 1, 2000);
+	tx_free(&x);
+}
+END_TEST
+
 /* ---- the index build, against a model --------------------------------------- */
 
 #define MODEL_KEYS 40000
@@ -2142,6 +2184,7 @@ int main(void)
 	tcase_add_test(tc, versions_snapshots_and_checks);
 	tcase_add_test(tc, prepare_reserves_op_block_size);
 	tcase_add_test(tc, no_room_keeps_nothing);
+	tcase_add_test(tc, refused_keeps_no_index_it_grew);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("index build");
 	tcase_add_checked_fixture(tc, setup, teardown);

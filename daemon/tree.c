@@ -13,8 +13,9 @@
  * room for, is the exception: it is kept, and at the commit the new
  * versions are stored into its refs and the new entries into its free
  * slots in place (layout.h; tree_store_refs), so neither it nor any node
- * above it is written. New keys go only between a leaf's first and last
- * (change_in_place says why), so its entry in its parent stays its first.
+ * above it is written. New keys go only after a leaf's first and below its
+ * bound (change_in_place says why), so its entry in its parent stays its
+ * first.
  *
  * Shape: a node holds at most SHM_NODE_MAX entries and NODE_MAX_BYTES; the
  * entries of a replaced node are spread evenly, by count and by bytes,
@@ -287,7 +288,9 @@ static int merge_small(struct tree_writer *w, struct tree_upd *u, unsigned level
 					return err;
 			}
 		}
-		int err = tree_emit(w, u, gather, level - 1, made);
+		/* The pair's range ends where its right one's did. */
+		uint64_t hi = tree_node_at(w, v->e[a + 1].ref)->hi;
+		int err = tree_emit(w, u, gather, level - 1, hi, made);
 		if (!err)
 			err = drop_node(w, u, v->e[a].ref);
 		if (!err)
@@ -383,7 +386,7 @@ static int rebuild_inner(struct tree_writer *w, struct tree_upd *u, const struct
 	if (!err)
 		err = merge_small(w, u, n->level, full);
 	if (!err)
-		err = tree_emit(w, u, full, n->level, out);
+		err = tree_emit(w, u, full, n->level, 0, out);
 	return err;
 }
 
@@ -451,19 +454,23 @@ static unsigned leaf_place(const struct tree_writer *w, const struct shm_node *n
 
 /* Whether the changes ch[0..n) to leaf `off` of an ordered table only give
  * keys it holds new versions or add keys it has free slots and bytes for,
- * each between its first and its last key: then they are queued, to be
- * made in place at the commit (tree_store_refs), and the leaf stays.
- * Returns 1 if so (*err set), 0 if the leaf must be written anew (nothing
- * queued).
+ * each after its first key and before its bound (hi, layout.h): then they
+ * are queued, to be made in place at the commit (tree_store_refs), and the
+ * leaf stays. Returns 1 if so (*err set), 0 if the leaf must be written
+ * anew (nothing queued).
  *
- * Why only between: a leaf's range of keys (what its parents send to it)
+ * Why only there: a leaf's range of keys (what its parents send to it)
  * never shrinks while it lives, but it grows when the siblings on a side
- * go (a child 0 takes every key before the next entry), so a key beyond
- * its ends may be one an older snapshot that reads this leaf holds in
- * another leaf, and would find twice. A key between its first and last,
- * which never change in place, was in its range for every snapshot that
- * reads it, so any such snapshot that held the key held it in this leaf,
- * and the key would be there still (only a new leaf loses a key). */
+ * go (a child 0 takes every key before the next entry), so a key outside
+ * the range it had when written may be one an older snapshot that reads
+ * this leaf holds in another leaf, and would find twice. A key after its
+ * first (which never changes in place: its parent names it) and below the
+ * first key of the leaf after it when it was written (which never moves
+ * down while it lives: keys below it go to this leaf) was in its range for
+ * every snapshot that reads it, so any such snapshot that held the key
+ * held it in this leaf, and the key would be there still (only a new leaf
+ * loses a key). The bound lets a random insert land past the last key, as
+ * one in every count + 1 does, without writing the leaf anew. */
 static int change_in_place(struct tree_writer *w, struct tree_upd *u, uint64_t off,
 			   const struct shm_node *node, const struct tree_change *ch, size_t n,
 			   int *err)
@@ -480,7 +487,7 @@ static int change_in_place(struct tree_writer *w, struct tree_upd *u, uint64_t o
 		int eq;
 		unsigned i = leaf_place(w, node, &t, u->changes <= STORES_NOW, &eq);
 		add[k] = !eq;
-		if (add[k] && (i == 0 || i == node->count))
+		if (add[k] && (i == 0 || (i == node->count && t.prefix >= node->hi)))
 			return 0;
 		adds += add[k];
 		bytes += add[k] ? ch[k].klen : 0;
@@ -610,7 +617,7 @@ static int update_node(struct tree_writer *w, struct tree_upd *u, uint64_t off,
 		if (!node || carry || !tree_merge_direct(w, u, node, ch, n, out, &err)) {
 			err = merge_leaf(w, u, node, ch, n, carry);
 			if (!err)
-				err = tree_emit(w, u, v, level, out);
+				err = tree_emit(w, u, v, level, node ? node->hi : UINT64_MAX, out);
 		}
 	} else {
 		/* The children the changes reach, each with its changes,
@@ -831,7 +838,7 @@ int tree_update(struct tree_writer *w, uint64_t root, int multi, const struct tr
 			return -ENOSPC;
 		struct tree_vec *up = &w->lvl[level + 1];
 		up->n = 0;
-		err = tree_emit(w, &u, top, level, up);
+		err = tree_emit(w, &u, top, level, 0, up);
 		top = up;
 	}
 	if (err)

@@ -83,14 +83,15 @@ static int fresh_block(struct tree_writer *w, size_t size, uint64_t *off)
 	return 0;
 }
 
-/* The header of a new node of n entries in `cap` slots, `size` bytes. */
+/* The header of a new node of n entries in `cap` slots, `size` bytes; a
+ * leaf's bound `hi` (layout.h). */
 static struct shm_node *node_head(struct tree_writer *w, const struct tree_upd *u, uint64_t off,
-				  size_t size, size_t n, size_t cap, unsigned level)
+				  size_t size, size_t n, size_t cap, unsigned level, uint64_t hi)
 {
 	struct shm_node *node = (struct shm_node *)(w->base + off);
 	*node = (struct shm_node){ .created_ts = u->ts, .bytes = (uint32_t)size,
 				   .count = (uint16_t)n, .cap = (uint16_t)cap,
-				   .level = (uint8_t)level };
+				   .level = (uint8_t)level, .hi = level ? 0 : hi };
 	return node;
 }
 
@@ -108,14 +109,14 @@ static void zero_slack(struct shm_node *node, size_t n)
 /* Write the entries es[0..n) (`data` bytes of keys and values) as one node
  * at `level`; *off gets it. */
 static int write_node(struct tree_writer *w, struct tree_upd *u, const struct tree_ent *es,
-		      size_t n, size_t data, unsigned level, uint64_t *off)
+		      size_t n, size_t data, unsigned level, uint64_t hi, uint64_t *off)
 {
 	size_t cap, size = tree_node_room(u, level, n, data, &cap);
 	uint64_t o;
 	int err = fresh_block(w, size, &o);
 	if (err)
 		return err;
-	struct shm_node *node = node_head(w, u, o, size, n, cap, level);
+	struct shm_node *node = node_head(w, u, o, size, n, cap, level, hi);
 	uint64_t *prefix = (uint64_t *)(node + 1), *ref = prefix + cap;
 	struct shm_node_entry *ent = (struct shm_node_entry *)(ref + cap);
 	uint32_t at = tree_data_start(node);
@@ -139,7 +140,7 @@ static int write_node(struct tree_writer *w, struct tree_upd *u, const struct tr
  * the entries spread evenly, and add an entry naming each to `out` (a
  * kept entry of v is read in first: its node's first entry). */
 int tree_emit(struct tree_writer *w, struct tree_upd *u, struct tree_vec *v, unsigned level,
-	      struct tree_vec *out)
+	      uint64_t hi, struct tree_vec *out)
 {
 	size_t n = v->n, data = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -169,7 +170,9 @@ int tree_emit(struct tree_writer *w, struct tree_upd *u, struct tree_vec *v, uns
 			cnt++;
 		}
 		uint64_t off;
-		int err = write_node(w, u, v->e + s, cnt, d, level, &off);
+		/* A leaf's bound: the next one's first key, or the range's. */
+		uint64_t bound = s + cnt < n ? v->e[s + cnt].prefix : hi;
+		int err = write_node(w, u, v->e + s, cnt, d, level, bound, &off);
 		if (err)
 			return err;
 		struct tree_ent first = tree_ent_at(tree_node_at(w, off), 0);
@@ -284,7 +287,7 @@ int tree_write_spliced(struct tree_writer *w, struct tree_upd *u, const struct s
 	uint64_t off;
 	if ((*err = fresh_block(w, size, &off)))
 		return 1;
-	struct shm_node *nn = node_head(w, u, off, size, cnt, cap, n->level);
+	struct shm_node *nn = node_head(w, u, off, size, cnt, cap, n->level, 0);
 	uint64_t *np = (uint64_t *)(nn + 1), *nr = np + cap;
 	struct shm_node_entry *ne = (struct shm_node_entry *)(nr + cap);
 	uint32_t doff = tree_data_start(nn);
@@ -357,9 +360,10 @@ static size_t plan_pieces(const struct shm_node *n, const uint32_t *pos, const u
 	return np;
 }
 
-/* The bytes of the written entries [a, b): keys and values. */
-static uint64_t pieces_bytes(const struct shm_node *n, const struct tree_change *ch,
-			     const struct piece *p, size_t np, unsigned a, unsigned b)
+/* The bytes of the written entries [a, b) (keys and values), or, with
+ * `prefix`, entry a's prefix. */
+static uint64_t pieces_walk(const struct shm_node *n, const struct tree_change *ch,
+			    const struct piece *p, size_t np, unsigned a, unsigned b, int prefix)
 {
 	const struct shm_node_entry *oe = shm_node_ent(n);
 	uint64_t bytes = 0;
@@ -368,9 +372,14 @@ static uint64_t pieces_bytes(const struct shm_node *n, const struct tree_change 
 		hi = hi < b ? hi : b;
 		for (unsigned x = lo; x < hi; x++) {
 			if (p[q].to == p[q].from) {
-				bytes += ch[p[q].k].klen + ch[p[q].k].vlen;
+				const struct tree_change *c = &ch[p[q].k];
+				if (prefix)
+					return c->prefix;
+				bytes += c->klen + c->vlen;
 			} else {
 				unsigned e = p[q].from + (x - o);
+				if (prefix)
+					return shm_node_prefix(n)[e];
 				bytes += oe[e].klen + oe[e].vlen;
 			}
 		}
@@ -378,18 +387,18 @@ static uint64_t pieces_bytes(const struct shm_node *n, const struct tree_change 
 	return bytes;
 }
 
-/* Write the entries [a, b) of the pieces as a new leaf, and name it in
- * `out`. 0, -ENOSPC or -ENOMEM. */
+/* Write the entries [a, b) of the pieces as a new leaf with bound hi, and
+ * name it in `out`. 0, -ENOSPC or -ENOMEM. */
 static int write_pieces(struct tree_writer *w, struct tree_upd *u, const struct shm_node *n,
 			const struct tree_change *ch, const struct piece *p, size_t np,
-			unsigned a, unsigned b, struct tree_vec *out)
+			unsigned a, unsigned b, uint64_t hi, struct tree_vec *out)
 {
-	size_t cap, size = tree_node_room(u, 0, b - a, pieces_bytes(n, ch, p, np, a, b), &cap);
+	size_t cap, size = tree_node_room(u, 0, b - a, pieces_walk(n, ch, p, np, a, b, 0), &cap);
 	uint64_t off;
 	int err = fresh_block(w, size, &off);
 	if (err)
 		return err;
-	struct shm_node *nn = node_head(w, u, off, size, b - a, cap, 0);
+	struct shm_node *nn = node_head(w, u, off, size, b - a, cap, 0, hi);
 	uint64_t *np_ = (uint64_t *)(nn + 1), *nr = np_ + cap;
 	struct shm_node_entry *ne = (struct shm_node_entry *)(nr + cap);
 	uint32_t doff = tree_data_start(nn);
@@ -474,9 +483,10 @@ int tree_merge_direct(struct tree_writer *w, struct tree_upd *u, const struct sh
 		records += act[k] == ACT_INSERT ? 1 : act[k] == ACT_REMOVE ? -1 : 0;
 	u->records += records;
 	unsigned half = parts == 2 ? (unsigned)(cnt + 1) / 2 : (unsigned)cnt;
-	*err = write_pieces(w, u, n, ch, p, np, 0, half, out);
+	uint64_t hi = parts == 2 ? pieces_walk(n, ch, p, np, half, half + 1, 1) : n->hi;
+	*err = write_pieces(w, u, n, ch, p, np, 0, half, hi, out);
 	if (!*err && parts == 2)
-		*err = write_pieces(w, u, n, ch, p, np, half, (unsigned)cnt, out);
+		*err = write_pieces(w, u, n, ch, p, np, half, (unsigned)cnt, n->hi, out);
 	return 1;
 }
 

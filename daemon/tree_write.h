@@ -103,10 +103,12 @@ int tree_offs_push(struct tree_offs *o, uint64_t off);
 
 /* Write v's entries as nodes at `level`, as few as the limits allow with
  * the entries spread evenly, and add an entry naming each to `out` (a
- * kept entry of v is read in first: its node's first entry). 0,
- * -ENOSPC or -ENOMEM; what was written is in w->fresh either way. */
+ * kept entry of v is read in first: its node's first entry). Leaves get
+ * their bounds (layout.h): the next one's first prefix, and for the last
+ * `hi`, the bound of the range v's entries come from. 0, -ENOSPC or
+ * -ENOMEM; what was written is in w->fresh either way. */
 int tree_emit(struct tree_writer *w, struct tree_upd *u, struct tree_vec *v, unsigned level,
-	      struct tree_vec *out);
+	      uint64_t hi, struct tree_vec *out);
 
 /* Whether entry e puts the same key (and value) where node n's entry i
  * is, naming a node not left small (a kept entry: the node n names

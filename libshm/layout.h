@@ -39,7 +39,7 @@
 #include "align.h"
 
 #define SHM_CACHELINE 64
-#define SHM_FORMAT_VERSION 13u
+#define SHM_FORMAT_VERSION 15u
 
 /* Magics: ASCII tags read as little-endian u64, so a hex dump shows them. */
 #define SHM_META_MAGIC    0x3154454d42444d53ull /* "SMDBMET1" */
@@ -293,7 +293,8 @@ static inline size_t shm_index_bytes(uint64_t word)
  * version that is still there.
  *
  * New keys: a leaf is written with room for more entries (cap) and more
- * bytes than it holds. The commit appends the new keys' bytes after the
+ * bytes than it holds, and takes keys after its first one and below its
+ * bound (hi, below) in place. The commit appends the new keys' bytes after the
  * last used byte (data_end), then, under the leaf's `gen` sequence count
  * (odd while it changes: a release fence after the odd store, a release
  * store of the even one), moves the array entries after each new key's
@@ -321,7 +322,14 @@ static inline size_t shm_index_bytes(uint64_t word)
  *  29  u8  reserved     0
  *  30  u16 data_end     the writer's own: the first byte after the
  *                         entries' bytes
- *  32  u64 prefix[cap]  each entry's first 8 key bytes, big-endian,
+ *  32  u64 hi           the writer's own: in a leaf of an ordered table,
+ *                         the prefix (shm_key_prefix) of the first key of
+ *                         the leaf after it when it was written, UINT64_MAX
+ *                         for the last leaf; every key whose prefix is
+ *                         below hi was in its range then, and stays in it
+ *                         while it lives (tree.c, change_in_place); 0 in
+ *                         other nodes
+ *  40  u64 prefix[cap]  each entry's first 8 key bytes, big-endian,
  *                         zero-padded (shm_key_prefix): the search compares
  *                         these and reads an entry's bytes only on a tie
  *      u64 ref[cap]     leaf of an ordered table: the offset of the head of
@@ -346,6 +354,7 @@ struct shm_node {
 	uint8_t level;
 	uint8_t reserved;
 	uint16_t data_end;
+	uint64_t hi;
 };
 
 struct shm_node_entry {
@@ -832,7 +841,7 @@ _Static_assert(sizeof(struct shm_table) == 192, "table entry");
 _Static_assert(offsetof(struct shm_table, name_len) == 64, "table entry line 1");
 _Static_assert(offsetof(struct shm_table, records) == 128, "table entry line 2");
 _Static_assert(sizeof(struct shm_version) == 24, "version header");
-_Static_assert(sizeof(struct shm_node) == 32, "node header");
+_Static_assert(sizeof(struct shm_node) == 40, "node header");
 _Static_assert(offsetof(struct shm_node, gen) == 24, "node gen");
 _Static_assert(sizeof(struct shm_node_entry) == 8, "node entry");
 _Static_assert(offsetof(struct shm_table, kind) == 56, "table kind");

@@ -120,9 +120,10 @@ static uint32_t leaf_gen(shmdb_cursor *c, const struct shm_node *n)
 }
 
 /* Where a cursor's place is in its leaf, kept to find it again after keys
- * were added in place: they go only between a leaf's first and last key,
- * and are newer than the snapshot (layout.h), so the place relative to
- * the records the snapshot holds says where it is. */
+ * were added in place: they go only after a leaf's first key (past its
+ * last too, below the leaf's bound: layout.h), and are newer than the
+ * snapshot (layout.h), so the place relative to the records the snapshot
+ * holds says where it is: a place at the end stays at the end. */
 enum { MARK_START, MARK_END, MARK_BEFORE, MARK_AFTER };
 
 static inline void set_mark(shmdb_cursor *c, int mark, const uint8_t *key, uint32_t len)

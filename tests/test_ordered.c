@@ -2294,20 +2294,19 @@ static void bound_walk_is(shmdb_rtxn *r, shmdb_table t, unsigned n, unsigned re,
 }
 
 /*
- * A leaf takes a key in place only between its first and its last: its
- * range grows when its siblings go, and a key past its last may be one an
- * older snapshot holds in another leaf. Keys put in key order, one a
- * commit, fill one leaf, which splits when a key finds it full
- * (SHM_NODE_MAX keys: at 33 of 65). A snapshot is taken; the keys from j
- * on are deleted in one commit, and for the j that is the split's, that
- * empties the right half, which leaves the tree while the left one stays
- * and its range grows over the deleted keys. Key j put again then goes to
- * the left half, past its last, so the left half is written anew; taken in
- * place, the snapshot (which reads that leaf too) would find key j there
- * as well as in the right half. Every j around the split point, each on a
- * table of its own.
+ * A leaf takes a key past its last in place only below its bound: the
+ * first key of the leaf after it when it was written. Keys put in key
+ * order, one a commit, fill one leaf, which splits when a key finds it
+ * full (SHM_NODE_MAX keys: at 33 of 65). A snapshot is taken; the keys
+ * from j on are deleted in one commit, and for the j that is the split's,
+ * that empties the right half, which leaves the tree while the left one
+ * stays and its range grows over the deleted keys. Key j put again then
+ * goes to the left half: past its last, but not below its bound, so the
+ * left half is written anew; taken in place, the snapshot (which reads
+ * that leaf too) would find key j there as well as in the right half.
+ * Every j around the split point, each on a table of its own.
  */
-START_TEST(keys_past_a_leaf_last_take_a_new_leaf)
+START_TEST(keys_past_a_leaf_stay_within_its_bound)
 {
 	enum { N = SHM_NODE_MAX + 1 };
 	test_start_daemon(&d, "64M");
@@ -3154,7 +3153,7 @@ int main(void)
 	tcase_add_test(tc, cursor_on_a_leaf_left_mid_change);
 	tcase_add_test(tc, churned_ordered_table_stays_bounded);
 	tcase_add_test(tc, old_snapshot_walks_from_a_replaced_leaf);
-	tcase_add_test(tc, keys_past_a_leaf_last_take_a_new_leaf);
+	tcase_add_test(tc, keys_past_a_leaf_stay_within_its_bound);
 	tcase_add_test(tc, old_snapshot_walks_from_a_cleared_tree);
 	tcase_add_test(tc, old_snapshot_walks_from_a_dropped_tree);
 	tcase_add_test(tc, many_replaced_leaves_keep_their_heads);

@@ -406,11 +406,17 @@ static void prefetch_change(const struct tree_writer *w, const struct tree_store
 	const struct shm_node *n = tree_node_at(w, st->leaf);
 	__builtin_prefetch(n, 1);
 	const uint64_t *prefix = shm_node_prefix(n);
-	unsigned end = st->key ? st->count : st->i + 1;
-	for (unsigned a = 0; a < 3; a++)
-		for (const uint64_t *p = prefix + a * st->cap + st->i; p < prefix + a * st->cap + end;
-		     p += 8)
-			__builtin_prefetch(p, 1);
+	/* A new key moves the entries from its place up by one: the last
+	 * lands at count (within cap: the leaf takes it in place). By whole
+	 * lines, the first one's start to the last one's: the move begins at
+	 * the top. */
+	unsigned end = st->key ? st->count + 1u : st->i + 1u;
+	for (unsigned a = 0; a < 3; a++) {
+		uintptr_t line = (uintptr_t)(prefix + a * st->cap + st->i) & ~(uintptr_t)(SHM_CACHELINE - 1);
+		uintptr_t last = (uintptr_t)(prefix + a * st->cap + end - 1);
+		for (; line <= last; line += SHM_CACHELINE)
+			__builtin_prefetch((const void *)line, 1);
+	}
 	if (st->key)
 		__builtin_prefetch((const uint8_t *)n + st->data_end, 1);
 }

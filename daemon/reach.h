@@ -17,10 +17,22 @@
  * (reach_forget_before), so the notes are bounded by what live snapshots
  * can still reach, not by the keys ever overwritten.
  *
- * An open-addressed table of (version offset, earliest snapshot, last
- * replacing commit, table),
- * linear probing, deletion by moving back the entries behind. A clear or
- * drop forgets its table's notes: those versions leave with the index.
+ * Two generations of open-addressed tables of (version offset, earliest
+ * snapshot, last replacing commit, table), linear probing, deletion by
+ * moving back the entries behind. Notes go into the current generation;
+ * once every snapshot is at least as new as the latest until of the old
+ * one, the old one goes whole (no note is looked at), and the current one
+ * becomes the old. A bulk load replaces leaves at every commit while the
+ * horizon trails it by a few: forgetting note by note, behind it, took a
+ * twentieth of its time. A note no snapshot needs may so stay a while in
+ * a generation that is kept for a newer one; it is harmless: its version
+ * was stored into a leaf replaced before every live snapshot, so that
+ * both the version's begin_ts and the note's from are older than each of
+ * them, and its retirement is judged by the same live snapshots either
+ * way. A
+ * version noted in both generations is taken from both, the earliest
+ * snapshot of the two. A clear or drop forgets its table's notes: those
+ * versions leave with the index.
  */
 #ifndef SHMDBD_REACH_H
 #define SHMDBD_REACH_H
@@ -35,11 +47,14 @@ struct reach_note {
 	uint32_t table;
 };
 
-struct reach {
+struct reach_table {
 	struct reach_note *v;
 	size_t n, cap;      /* cap: 0 or a power of two */
-	uint64_t until_max; /* the latest until of a note since the table was
-			     * last empty: from there on no note is needed */
+	uint64_t until_max; /* the latest until of its notes */
+};
+
+struct reach {
+	struct reach_table cur, old;
 };
 
 void reach_free(struct reach *r);
@@ -56,13 +71,15 @@ uint64_t reach_take(struct reach *r, uint64_t off);
 /* Forget the notes of table (cleared or dropped). */
 void reach_forget_table(struct reach *r, uint32_t table);
 
-/* Whether the table has room for many more notes than it holds (takes
- * emptied it): reach_forget_before would make it smaller. */
-int reach_sparse(const struct reach *r);
-
-/* Forget the notes no snapshot from `horizon` on needs (until <= horizon),
- * and give back the room of the table they leave mostly empty: a probe of
- * a big table costs a cache miss at every overwrite. */
+/* Every snapshot is `horizon` or newer: forget the old generation if no
+ * snapshot needs any of its notes (until <= horizon), and the current one
+ * too if none of its; then, with the old one gone, the current one
+ * becomes the old. A table takes left mostly empty gets smaller (a probe
+ * of a big table costs a cache miss at every overwrite). Cheap when there
+ * is nothing to do: the writer calls it before every commit. */
 void reach_forget_before(struct reach *r, uint64_t horizon);
+
+/* The notes held (a version noted in both generations counts twice). */
+size_t reach_count(const struct reach *r);
 
 #endif /* SHMDBD_REACH_H */

@@ -110,14 +110,7 @@ void tree_begin(struct tree_writer *w, uint64_t horizon)
 	w->fresh.n = 0;
 	w->old.n = 0;
 	w->stores.n = 0;
-	/* Each time the notes have doubled, those no snapshot needs go; all
-	 * of them once no snapshot needs any; and when takes left the table
-	 * mostly empty, it gets smaller. */
-	if (w->reach.n && (w->reach.n >= w->reach_purge_at || horizon >= w->reach.until_max ||
-			   reach_sparse(&w->reach))) {
-		reach_forget_before(&w->reach, horizon);
-		w->reach_purge_at = w->reach.n < 32 ? 64 : 2 * w->reach.n;
-	}
+	reach_forget_before(&w->reach, horizon); /* a generation at a time */
 }
 
 static struct tree_ent ent_of_change(const struct tree_change *c)

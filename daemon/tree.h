@@ -126,7 +126,6 @@ struct tree_writer {
 	struct tree_sort_scratch sort; /* tree_sort_changes' */
 	size_t stores_from;      /* the table being updated has stores.v[from..) */
 	struct reach reach;      /* versions replaced leaves name (reach.h) */
-	size_t reach_purge_at;   /* notes that make the next purge due */
 };
 
 /* What a transaction made of one table's tree. */

@@ -10,6 +10,8 @@
  *   copying --steps--> published (the new index replaces the current one,
  *                      which is retired) --> idle
  *   any --index_build_abort (its table dropped)--> idle, the new index freed
+ *   clearing --index_room_cancel (the transaction that began it refused)-->
+ *            idle, the new index freed
  *
  * At every step the new index holds exactly the current one's keys in the
  * slots the build has passed, less the dead ones it left out: a write to a

@@ -29,10 +29,9 @@
  * was stored into a leaf replaced before every live snapshot, so that
  * both the version's begin_ts and the note's from are older than each of
  * them, and its retirement is judged by the same live snapshots either
- * way. A
- * version noted in both generations is taken from both, the earliest
- * snapshot of the two. A clear or drop forgets its table's notes: those
- * versions leave with the index.
+ * way. A version noted in both generations is taken from both, the
+ * earliest snapshot of the two. A clear or drop forgets its table's
+ * notes: those versions leave with the index.
  */
 #ifndef SHMDBD_REACH_H
 #define SHMDBD_REACH_H

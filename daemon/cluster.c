@@ -227,6 +227,7 @@ static void gather_leaf(struct cluster *cl, struct core *c, struct shm_table *t,
 		publish_copy(c, t, slots, pos, hash[k], from, to[k], size[k]);
 		__atomic_store_n(&ref[at[k]], to[k], __ATOMIC_RELEASE);
 		n->stored |= 1ull << at[k]; /* noted if the leaf is replaced (reach.h) */
+		n->stored_ts = end;     /* the copy is older */
 		retire_original(cl, c, t, from, size[k], end);
 	}
 }

@@ -8,7 +8,9 @@
  * still serves the snapshots from its created_ts on, and each of them
  * starts its walk down the key's chain at the version the leaf names: that
  * version must stay, linked, for them, though they do not see it. The
- * writer notes it here when the leaf is replaced, and retires the version,
+ * writer notes it here when the leaf is replaced (unless no snapshot is
+ * older than the leaf's last store in place, layout.h stored_ts: then
+ * none is older than the version either), and retires the version,
  * when its own time comes, for the snapshots from the earliest note on
  * instead of from its begin_ts (apply.c). So a snapshot keeps, per key, at
  * most one version more than it sees: the head of the one leaf it reached

@@ -107,6 +107,7 @@ void tree_writer_free(struct tree_writer *w)
 
 void tree_begin(struct tree_writer *w, uint64_t horizon)
 {
+	w->horizon = horizon;
 	w->fresh.n = 0;
 	w->old.n = 0;
 	w->stores.n = 0;
@@ -185,11 +186,18 @@ static int patch_inner(struct tree_writer *w, struct tree_upd *u, const struct s
 }
 
 /* Leaf n is being replaced: the versions stored into it in place are
- * reached, through it, by the snapshots from its creation on (reach.h). A
+ * reached, through it, by the snapshots from its creation on (reach.h).
+ * None needs a note once every snapshot is at least as new as the last
+ * of them (n->stored_ts <= horizon): the snapshots that reach a version
+ * through the leaf are then the ones at least as new as the version,
+ * for which its retirement keeps it anyway. A bulk load replaces leaves
+ * long after their last store, so it notes next to nothing. A
  * transaction that fails after leaves the notes: they only keep those
  * versions a little longer. */
 static int note_stored(struct tree_writer *w, const struct tree_upd *u, const struct shm_node *n)
 {
+	if (n->stored_ts <= w->horizon)
+		return 0;
 	const uint64_t *ref = shm_node_ref(n);
 	for (uint64_t bits = n->stored; bits; bits &= bits - 1) {
 		int err = reach_note(&w->reach, ref[__builtin_ctzll(bits)], n->created_ts, u->ts,
@@ -821,7 +829,7 @@ int tree_update(struct tree_writer *w, uint64_t root, int multi, const struct tr
 			*out = (struct tree_result){ .root = root, .records = u.records,
 						     .old_from = old0, .old_to = old0,
 						     .stores_from = stores0,
-						     .stores_to = w->stores.n };
+						     .stores_to = w->stores.n, .ts = ts };
 			return 0;
 		}
 		ch = w->rest.v;
@@ -852,7 +860,8 @@ int tree_update(struct tree_writer *w, uint64_t root, int multi, const struct tr
 	}
 	*out = (struct tree_result){ .root = r, .records = u.records, .bytes = u.bytes,
 				     .old_from = old0, .old_to = w->old.n,
-				     .stores_from = stores0, .stores_to = w->stores.n };
+				     .stores_from = stores0, .stores_to = w->stores.n,
+				     .ts = ts };
 	return 0;
 }
 
@@ -894,8 +903,9 @@ void tree_retire_old(struct tree_writer *w, const struct tree_result *r, struct 
 }
 
 
-/* Leaf `leaf` takes its m queued changes st[0..m) (in key order). */
-static void change_leaf(struct shm_node *leaf, const struct tree_store *st, size_t m)
+/* Leaf `leaf` takes its m queued changes st[0..m) (in key order) at the
+ * commit ts. */
+static void change_leaf(struct shm_node *leaf, const struct tree_store *st, size_t m, uint64_t ts)
 {
 	uint64_t *prefix = (uint64_t *)(leaf + 1), *ref = prefix + leaf->cap;
 	uint64_t *ent = ref + leaf->cap; /* struct shm_node_entry, 8 bytes each */
@@ -910,6 +920,7 @@ static void change_leaf(struct shm_node *leaf, const struct tree_store *st, size
 		__atomic_store_n(&ref[st[k].i], st[k].ref, __ATOMIC_RELEASE);
 		leaf->stored |= 1ull << st[k].i;
 	}
+	leaf->stored_ts = ts;
 	if (!adds)
 		return;
 	/* The new keys' bytes go after the last, where no reader looks. */
@@ -989,7 +1000,7 @@ void tree_store_refs(struct tree_writer *w, const struct tree_result *r)
 		nahead--;
 		/* A leaf 0: merged with a sibling instead (take_stores). */
 		if (s->leaf)
-			change_leaf((struct shm_node *)(w->base + s->leaf), s, e - k);
+			change_leaf((struct shm_node *)(w->base + s->leaf), s, e - k, r->ts);
 		k = e;
 	}
 }

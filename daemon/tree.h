@@ -126,6 +126,7 @@ struct tree_writer {
 	struct tree_sort_scratch sort; /* tree_sort_changes' */
 	size_t stores_from;      /* the table being updated has stores.v[from..) */
 	struct reach reach;      /* versions replaced leaves name (reach.h) */
+	uint64_t horizon;        /* no snapshot is older, as of tree_begin */
 };
 
 /* What a transaction made of one table's tree. */
@@ -135,6 +136,7 @@ struct tree_result {
 	int64_t bytes;        /* node bytes written less node bytes replaced */
 	size_t old_from, old_to; /* its replaced nodes: old.v[old_from..old_to) */
 	size_t stores_from, stores_to; /* its changes in place: stores.v[..) */
+	uint64_t ts;          /* the commit it is for */
 };
 
 void tree_writer_init(struct tree_writer *w, uint8_t *base, struct alloc *alloc,
@@ -142,7 +144,8 @@ void tree_writer_init(struct tree_writer *w, uint8_t *base, struct alloc *alloc,
 void tree_writer_free(struct tree_writer *w);
 
 /* Start a transaction: forget the last one's lists (and, now and then,
- * the notes no snapshot from `horizon` on needs). */
+ * the notes no snapshot from `horizon` on needs); no snapshot, live or
+ * to come, is older than `horizon`. */
 void tree_begin(struct tree_writer *w, uint64_t horizon);
 
 /*

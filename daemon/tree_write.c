@@ -215,6 +215,7 @@ int tree_write_patched(struct tree_writer *w, struct tree_upd *u, const struct s
 	memcpy(copy, n, n->bytes);
 	copy->created_ts = u->ts;
 	copy->stored = 0;
+	copy->stored_ts = 0;
 	uint64_t *ref = (uint64_t *)(copy + 1) + copy->cap;
 	for (size_t k = 0; k < m; k++)
 		ref[at[k]] = refs[k];

@@ -39,7 +39,7 @@
 #include "align.h"
 
 #define SHM_CACHELINE 64
-#define SHM_FORMAT_VERSION 15u
+#define SHM_FORMAT_VERSION 16u
 
 /* Magics: ASCII tags read as little-endian u64, so a hex dump shows them. */
 #define SHM_META_MAGIC    0x3154454d42444d53ull /* "SMDBMET1" */
@@ -329,7 +329,12 @@ static inline size_t shm_index_bytes(uint64_t word)
  *                         below hi was in its range then, and stays in it
  *                         while it lives (tree.c, change_in_place); 0 in
  *                         other nodes
- *  40  u64 prefix[cap]  each entry's first 8 key bytes, big-endian,
+ *  40  u64 stored_ts    the writer's own: the last commit that stored a
+ *                         ref of the leaf in place, 0 if none; each
+ *                         version stored is at least as old
+ *                         (daemon/reach.h: no note for a leaf replaced
+ *                         once every snapshot is as new)
+ *  48  u64 prefix[cap]  each entry's first 8 key bytes, big-endian,
  *                         zero-padded (shm_key_prefix): the search compares
  *                         these and reads an entry's bytes only on a tie
  *      u64 ref[cap]     leaf of an ordered table: the offset of the head of
@@ -355,6 +360,7 @@ struct shm_node {
 	uint8_t reserved;
 	uint16_t data_end;
 	uint64_t hi;
+	uint64_t stored_ts;
 };
 
 struct shm_node_entry {
@@ -841,7 +847,7 @@ _Static_assert(sizeof(struct shm_table) == 192, "table entry");
 _Static_assert(offsetof(struct shm_table, name_len) == 64, "table entry line 1");
 _Static_assert(offsetof(struct shm_table, records) == 128, "table entry line 2");
 _Static_assert(sizeof(struct shm_version) == 24, "version header");
-_Static_assert(sizeof(struct shm_node) == 40, "node header");
+_Static_assert(sizeof(struct shm_node) == 48, "node header");
 _Static_assert(offsetof(struct shm_node, gen) == 24, "node gen");
 _Static_assert(sizeof(struct shm_node_entry) == 8, "node entry");
 _Static_assert(offsetof(struct shm_table, kind) == 56, "table kind");

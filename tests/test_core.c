@@ -1580,6 +1580,66 @@ START_TEST(prefix_ties_in_short_transactions)
 }
 END_TEST
 
+/* A snapshot older than the versions stored into leaves in place has
+ * notes made for it when the leaves are replaced (reach.h), and reads
+ * through the replaced leaves after those versions were overwritten and
+ * everything it cannot see reclaimed. Once every snapshot is at least as
+ * new as a leaf's last store in place, its replacement notes nothing: no
+ * snapshot is older than a version it names. */
+START_TEST(replaced_leaves_noted_only_for_older_snapshots)
+{
+	enum { N = 300 };
+	static struct tmodel at_load;
+	uint64_t value;
+	struct tx x = { 0 };
+	tx_op(&x, SHM_OP_CREATE_TABLE, 0, SHMDB_ORDERED, "r", 1, NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, NULL, &value), 0);
+	uint32_t id = (uint32_t)value;
+	at_load.n = N;
+	for (unsigned i = 0; i < N; i++) {
+		snprintf(at_load.rec[i][0], 12, "r%05u", i);
+		strcpy(at_load.rec[i][1], "a");
+		tx_put(&x, id, at_load.rec[i][0], "a");
+	}
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	uint64_t loaded = commit_ts();
+	for (int held = 1; held >= 0; held--) {
+		fake_slots[0][4].snapshot = held ? loaded : 0;
+		reclaim_all();
+		/* Overwrites in place: every leaf stays, naming new versions. */
+		for (unsigned i = 0; i < N; i += 2)
+			tx_put(&x, id, at_load.rec[i][0], held ? "c" : "b");
+		ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+		uint64_t stored = commit_ts();
+		reclaim_all();
+		ck_assert_uint_eq(f.q.horizon, (held ? loaded : stored));
+		/* A delete in every leaf writes each anew. */
+		for (unsigned i = 1; i < N; i += 10)
+			tx_op(&x, SHM_OP_DEL, id, 0, at_load.rec[i][0], 6, NULL, 0);
+		ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+		size_t notes = f.c.tree.reach.cur.n + f.c.tree.reach.old.n;
+		if (!held) {
+			ck_assert_uint_eq(notes, 0);
+			break;
+		}
+		ck_assert_uint_ge(notes, N / 2 - N / 10);
+		/* Overwritten again and reclaimed: the snapshot of the load
+		 * still walks its own leaves, through the noted versions. */
+		for (unsigned i = 0; i < N; i += 2)
+			tx_put(&x, id, at_load.rec[i][0], "d");
+		ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+		reclaim_all();
+		check_tree(id, 0, &at_load, loaded);
+		for (unsigned i = 0; i < N; i++)
+			ck_assert(sees(id, at_load.rec[i][0], "a", loaded));
+		for (unsigned i = 1; i < N; i += 10) /* back, for the next round */
+			tx_put(&x, id, at_load.rec[i][0], "a");
+		ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	}
+	tx_free(&x);
+}
+END_TEST
+
 /* ---- gathering a table's records (cluster.h) ------------------------ */
 
 #define GATHER_KEYS 600
@@ -2217,6 +2277,7 @@ int main(void)
 	tcase_add_test(tc, thinned_ordered_tree_merges_its_leaves);
 	tcase_add_test(tc, leaves_in_place_and_the_general_walk);
 	tcase_add_test(tc, prefix_ties_in_short_transactions);
+	tcase_add_test(tc, replaced_leaves_noted_only_for_older_snapshots);
 	tcase_add_test(tc, gathered_records_read_as_before);
 	tcase_add_test(tc, gathering_leaves_heads_a_snapshot_walks_past);
 	tcase_add_test(tc, gathering_waits_for_room);

@@ -204,13 +204,23 @@ static size_t random_row(uint8_t *out, size_t cap, uint8_t key[8])
 	random_bytes(tag, sizeof(tag));
 	const char *sym = syms[below(sizeof(syms) / sizeof(syms[0]))];
 	int64_t id = (int64_t)below(ROW_IDS);
+	/* One draw a statement: C leaves the order of an initializer list's
+	 * (or a call's arguments') evaluations open, and a seed must make the
+	 * same transactions in every build. */
+	int bid_null = below(4) == 0;
+	double bid = (double)(int64_t)rnd() / 1e6;
+	int64_t qty = below(30) == 0 ? (int64_t)rnd() : (int64_t)below(ROW_IDS * 4);
+	int side_null = below(3) == 0;
+	int64_t side = below(60) == 0 ? 2 : below(2);
+	int tag_null = below(3) == 0;
+	uint32_t tag_len = below(60) == 0 ? 5 : 4;
 	struct shm_value v[NCOLS] = {
 		{ .i = id },
 		{ .data = sym, .len = (uint32_t)strlen(sym) },
-		{ .null = below(4) == 0, .f = (double)(int64_t)rnd() / 1e6 },
-		{ .i = below(30) == 0 ? (int64_t)rnd() : (int64_t)below(ROW_IDS * 4) },
-		{ .null = below(3) == 0, .i = below(60) == 0 ? 2 : below(2) },
-		{ .null = below(3) == 0, .data = tag, .len = below(60) == 0 ? 5 : 4 },
+		{ .null = bid_null, .f = bid },
+		{ .i = qty },
+		{ .null = side_null, .i = side },
+		{ .null = tag_null, .data = tag, .len = tag_len },
 	};
 	shmdb_key_i64(id, key);
 	size_t len;
@@ -224,8 +234,9 @@ static size_t random_row(uint8_t *out, size_t cap, uint8_t key[8])
 /* A field update of a random column, way and operand into out: its length. */
 static size_t random_update(uint8_t *out)
 {
-	struct shm_field_update u = { .col = (uint16_t)(below(30) == 0 ? rnd() : below(NCOLS)),
-				      .how = (uint8_t)(below(30) == 0 ? rnd() : 1 + below(6)) };
+	uint16_t col = (uint16_t)(below(30) == 0 ? rnd() : below(NCOLS));
+	uint8_t how = (uint8_t)(below(30) == 0 ? rnd() : 1 + below(6));
+	struct shm_field_update u = { .col = col, .how = how };
 	memcpy(out, &u, sizeof(u));
 	size_t operand = below(30) == 0 ? below(16) : u.how == SHM_SET_NULL ? 0
 						     : u.how == SHM_SET_BYTES ? 4 : 8;
@@ -268,19 +279,29 @@ static void random_op(struct tx *t)
 	} else if (r < 78) {
 		n = random_update(row);
 		shmdb_key_i64((int64_t)below(ROW_IDS), key);
-		tx_op(t, SHM_OP_UPDATE, some_table(rows_table), 0, key, below(20) ? 8 : below(9), row,
-		      n);
+		uint32_t table = some_table(rows_table);
+		size_t klen = below(20) ? 8 : below(9);
+		tx_op(t, SHM_OP_UPDATE, table, 0, key, klen, row, n);
 	} else if (r < 82) {
 		shmdb_key_i64((int64_t)below(ROW_IDS), key);
 		tx_op(t, SHM_OP_DEL, some_table(rows_table), 0, key, 8, NULL, 0);
 	} else if (r < 87) {
-		tx_op(t, SHM_OP_CHECK, some_table(below(NTABLES)), commit_ts() - below(4) + below(2),
-		      keys[k], key_len[k], NULL, 0);
+		uint32_t table = some_table(below(NTABLES));
+		uint64_t since = commit_ts() - below(4);
+		since += below(2);
+		tx_op(t, SHM_OP_CHECK, table, since, keys[k], key_len[k], NULL, 0);
 	} else if (r < 90) {
 		tx_op(t, SHM_OP_CLEAR, some_table(wipeable(below(NTABLES))), 0, NULL, 0, NULL, 0);
 	} else if (r < 93) {
-		tx_op(t, SHM_OP_RESERVE, some_table(below(NTABLES)),
-		      below(16) ? below(1000) : rnd() >> below(64), NULL, 0, NULL, 0);
+		uint32_t table = some_table(below(NTABLES));
+		uint64_t keys_more;
+		if (below(16)) {
+			keys_more = below(1000);
+		} else {
+			keys_more = rnd();
+			keys_more >>= below(64);
+		}
+		tx_op(t, SHM_OP_RESERVE, table, keys_more, NULL, 0, NULL, 0);
 	} else if (r < 96) {
 		uint64_t kind = below(16) ? kinds[below(NTABLES)] : rnd();
 		int create = below(2), rows = create && (kind & SHM_KIND_ROWS);
@@ -295,13 +316,20 @@ static void random_op(struct tx *t)
 		const char *col = columns[below(NCOLS)].name;
 		random_bytes(junk, 70);
 		memcpy(junk, col, strlen(col));
-		tx_op(t, below(2) ? SHM_OP_CREATE_INDEX : SHM_OP_DROP_INDEX, some_table(rows_table),
-		      below(3) ? 0 : rnd() & 3, junk, below(10) ? strlen(col) : below(70), NULL, 0);
+		uint8_t code = below(2) ? SHM_OP_CREATE_INDEX : SHM_OP_DROP_INDEX;
+		uint32_t table = some_table(rows_table);
+		uint64_t flags = below(3) ? 0 : rnd() & 3;
+		size_t len = below(10) ? strlen(col) : below(70);
+		tx_op(t, code, table, flags, junk, len, NULL, 0);
 	} else {
 		/* any code (SYNC and CHECKPOINT among them), any fields */
 		n = below(40);
 		random_bytes(junk, n);
-		tx_op(t, (uint8_t)rnd(), (uint32_t)rnd(), rnd(), junk, below(40), junk, n);
+		uint8_t code = (uint8_t)rnd();
+		uint32_t table = (uint32_t)rnd();
+		uint64_t since = rnd();
+		size_t klen = below(40);
+		tx_op(t, code, table, since, junk, klen, junk, n);
 	}
 }
 
@@ -311,13 +339,16 @@ static void mutate(struct tx *t)
 {
 	unsigned r = below(4);
 	if (r == 0 && t->len) {
-		for (unsigned i = 1 + below(4); i > 0; i--)
-			t->buf[below((unsigned)t->len)] ^= (uint8_t)(1u << below(8));
+		for (unsigned i = 1 + below(4); i > 0; i--) {
+			unsigned at = below((unsigned)t->len);
+			t->buf[at] ^= (uint8_t)(1u << below(8));
+		}
 	} else if (r == 1 && t->len >= sizeof(struct shm_op_hdr)) {
 		/* a header field of the first op (the others are found through it) */
 		static const unsigned at[] = { 0, 2, 4, 8, 16 }, len[] = { 1, 2, 4, 4, 8 };
 		unsigned which = below(5);
-		uint64_t v = rnd() >> below(64);
+		uint64_t v = rnd();
+		v >>= below(64);
 		memcpy(t->buf + at[which], &v, len[which]);
 	} else if (r == 2) {
 		t->len = t->len / 8 * 8 - 8 * below((unsigned)(t->len / 8) + 1);

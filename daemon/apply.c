@@ -193,7 +193,7 @@ static void take_tree(struct core *c, struct touched *tt, uint64_t ts)
 	struct shm_table *t = tt->t;
 	if (!(t->kind & SHM_KIND_ORDERED) || t->state != SHM_TABLE_LIVE)
 		return;
-	tree_store_refs(&c->tree, &tt->tree);
+	tree_store_refs(&c->tree, &tt->tree, ts);
 	t->root = tt->tree.root;
 	t->tree_bytes += (uint64_t)tt->tree.bytes;
 	if (t->kind & SHM_KIND_MULTI)

@@ -829,7 +829,7 @@ int tree_update(struct tree_writer *w, uint64_t root, int multi, const struct tr
 			*out = (struct tree_result){ .root = root, .records = u.records,
 						     .old_from = old0, .old_to = old0,
 						     .stores_from = stores0,
-						     .stores_to = w->stores.n, .ts = ts };
+						     .stores_to = w->stores.n };
 			return 0;
 		}
 		ch = w->rest.v;
@@ -860,8 +860,7 @@ int tree_update(struct tree_writer *w, uint64_t root, int multi, const struct tr
 	}
 	*out = (struct tree_result){ .root = r, .records = u.records, .bytes = u.bytes,
 				     .old_from = old0, .old_to = w->old.n,
-				     .stores_from = stores0, .stores_to = w->stores.n,
-				     .ts = ts };
+				     .stores_from = stores0, .stores_to = w->stores.n };
 	return 0;
 }
 
@@ -968,7 +967,7 @@ static void change_leaf(struct shm_node *leaf, const struct tree_store *st, size
  * (tree_store_refs). */
 #define CHANGE_AHEAD 16
 
-void tree_store_refs(struct tree_writer *w, const struct tree_result *r)
+void tree_store_refs(struct tree_writer *w, const struct tree_result *r, uint64_t ts)
 {
 	/* Two cursors run ahead of the leaf being changed, over the first
 	 * change of each leaf: `first` asks for leaves' headers CHANGE_AHEAD
@@ -1000,7 +999,7 @@ void tree_store_refs(struct tree_writer *w, const struct tree_result *r)
 		nahead--;
 		/* A leaf 0: merged with a sibling instead (take_stores). */
 		if (s->leaf)
-			change_leaf((struct shm_node *)(w->base + s->leaf), s, e - k, r->ts);
+			change_leaf((struct shm_node *)(w->base + s->leaf), s, e - k, ts);
 		k = e;
 	}
 }

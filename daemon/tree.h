@@ -136,7 +136,6 @@ struct tree_result {
 	int64_t bytes;        /* node bytes written less node bytes replaced */
 	size_t old_from, old_to; /* its replaced nodes: old.v[old_from..old_to) */
 	size_t stores_from, stores_to; /* its changes in place: stores.v[..) */
-	uint64_t ts;          /* the commit it is for */
 };
 
 void tree_writer_init(struct tree_writer *w, uint8_t *base, struct alloc *alloc,
@@ -203,7 +202,8 @@ void tree_retire_old(struct tree_writer *w, const struct tree_result *r, struct 
 
 /* tree_store_refs - store r's leaf refs and entries in place (each ref
  * names a version complete before; new entries under the leaf's gen,
- * layout.h), at the commit, before its commit_ts. */
-void tree_store_refs(struct tree_writer *w, const struct tree_result *r);
+ * layout.h), at the commit ts, before its commit_ts is published; each
+ * leaf changed records ts as its last store (stored_ts). */
+void tree_store_refs(struct tree_writer *w, const struct tree_result *r, uint64_t ts);
 
 #endif /* SHMDBD_TREE_H */

@@ -1617,7 +1617,7 @@ START_TEST(replaced_leaves_noted_only_for_older_snapshots)
 		for (unsigned i = 1; i < N; i += 10)
 			tx_op(&x, SHM_OP_DEL, id, 0, at_load.rec[i][0], 6, NULL, 0);
 		ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
-		size_t notes = f.c.tree.reach.cur.n + f.c.tree.reach.old.n;
+		size_t notes = reach_count(&f.c.tree.reach);
 		if (!held) {
 			ck_assert_uint_eq(notes, 0);
 			break;

@@ -75,6 +75,16 @@ static const uint64_t *home_slot(struct core *c, size_t i)
 	return slots ? &slots[c->scratch.ops[i].hash & mask] : NULL;
 }
 
+/* Op i's home slot in the index a build is making for its table, if the
+ * write is likely to be repeated there (index_build_home), or NULL. */
+static const uint64_t *build_home_slot(struct core *c, size_t i)
+{
+	const struct shm_op *op = &c->scratch.ops[i].op;
+	if (!c->build.t || c->build.t->id != op->table)
+		return NULL;
+	return index_build_home(&c->build, c->build.t, c->scratch.ops[i].hash);
+}
+
 /* The version op i's key most likely has as head (a tag match in its
  * first two slots), or NULL. */
 static const struct shm_version *likely_head(struct core *c, size_t i)
@@ -101,9 +111,12 @@ static inline __attribute__((always_inline)) void prefetch_ahead(struct core *c,
 	const void *p;
 	if (i % APPLY_BATCH)
 		return;
-	for (size_t k = i + 2 * APPLY_AHEAD; k < i + 2 * APPLY_AHEAD + APPLY_BATCH && k < nops; k++)
+	for (size_t k = i + 2 * APPLY_AHEAD; k < i + 2 * APPLY_AHEAD + APPLY_BATCH && k < nops; k++) {
 		if ((p = home_slot(c, k)))
 			__builtin_prefetch(p);
+		if ((p = build_home_slot(c, k)))
+			__builtin_prefetch(p, 1);
+	}
 	for (size_t k = i + APPLY_AHEAD; k < i + APPLY_AHEAD + APPLY_BATCH && k < nops; k++) {
 		if (!ops[k].block)
 			continue;
@@ -168,7 +181,8 @@ static void write_version(struct core *c, struct shm_table *t, const struct pend
 	__atomic_store_n(&v->begin_ts, ts, __ATOMIC_RELEASE);
 
 	/* The version is complete: publish it. */
-	uint64_t value = p->block | SHM_SLOT_TAG(p->hash);
+	uint64_t value = shm_slot_make(p->block, p->hash, pos,
+				       (unsigned)(t->index & SHM_INDEX_LOG2_MASK));
 	__atomic_store_n(&slots[pos], value, __ATOMIC_RELEASE);
 	index_build_repeat(&c->build, t, pos, p->hash, op->key, op->klen, value);
 	if (head)

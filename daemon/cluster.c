@@ -186,7 +186,7 @@ static void publish_copy(struct core *c, struct shm_table *t, uint64_t *slots, u
 {
 	struct shm_version *copy = (struct shm_version *)(c->base + to);
 	memcpy(copy, c->base + from, size);
-	uint64_t value = to | SHM_SLOT_TAG(hash);
+	uint64_t value = (slots[pos] & ~SHM_SLOT_OFF_MASK) | to; /* the key's slot as it was */
 	/* Release: the copy is whole before a reader finds it. */
 	__atomic_store_n(&slots[pos], value, __ATOMIC_RELEASE);
 	index_build_repeat(&c->build, t, pos, hash, copy->key, copy->klen, value);

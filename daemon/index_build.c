@@ -19,6 +19,17 @@
  * (that rebuild counts and drops the dead keys first, and may keep the
  * size), and a table told to reserve room.
  *
+ * A copy places a key by its hash without reading the key when the slot
+ * tells enough of it: the key's home (the slot's position less its
+ * displacement) and up to five bits above it (layout.h), enough for an
+ * index of up to 32 times the slots; every write of a slot sets both. Only
+ * a slot that does not (displaced by 15 or more, or its growth bits used
+ * up by earlier copies) has its version read, and every slot of a table
+ * that holds tombstones (one may be dead to every snapshot). Reading each
+ * key's version, a cache miss and on a virtual machine a walk of the page
+ * tables each, took an eighth of the writer's time in a bulk load into a
+ * growing table.
+ *
  * Only a transaction that commits keeps what its prepare did here: a
  * rebuild's new index is allocated then, and filled and published once
  * nothing else can refuse the transaction (index_room_commit); a build
@@ -55,7 +66,7 @@ _Static_assert(SHMDB_MAX_TABLE_KEYS == (3ull << SHM_INDEX_MAX_LOG2) / 4,
 	       "a table holds 3/4 of its largest index");
 
 /* The new index is cleared in steps too, before the copy: clearing a slot
- * costs a fraction of copying one (no cache miss on a version). */
+ * costs a fraction of copying one. */
 #define BUILD_CLEAR_PER_COPY 16
 
 /* Old slots whose versions a rebuild loads at once: each slot's key is in
@@ -151,25 +162,61 @@ static int keep_dead(struct index_build *b, uint64_t pos, uint64_t off,
 	return 1;
 }
 
-/* Copy the keys of the old slots [from, to) (whole chunks) into the index
- * `word`, leaving out those dead to every snapshot: retired at `ts` if
- * `now` (a rebuild at once), else listed in b->dead for the build's
- * publication (or copied after all if that list cannot grow). Returns the
- * keys placed. Per chunk: every version starts loading, then every live
- * key's new slot, then each is placed. */
-static uint64_t copy_slots(struct index_build *b, struct shm_table *t, const uint64_t *old,
-			   uint64_t from, uint64_t to, uint64_t word, uint64_t ts, int now)
+/* Slot s, its key's hash known in its low nbits bits `bits`, moved to
+ * position pos of an index of 2^log2 slots (log2 <= nbits): its offset and
+ * tag as they are, its displacement and growth bits for the new place. */
+static uint64_t moved_slot(uint64_t s, uint64_t bits, unsigned nbits, uint64_t pos, unsigned log2)
 {
+	unsigned n = nbits - log2 < SHM_SLOT_GROWTH_BITS ? nbits - log2 : SHM_SLOT_GROWTH_BITS;
+	uint64_t mask = (1ull << log2) - 1, disp = (pos - bits) & mask;
+	uint64_t growth = n ? (1ull << n) | ((bits >> log2) & ((1ull << n) - 1)) : 0;
+	return (s & (SHM_SLOT_OFF_MASK | SHM_SLOT_TAG_MASK)) |
+	       (disp < SHM_SLOT_DISP_UNKNOWN ? disp : SHM_SLOT_DISP_UNKNOWN) | growth << 48;
+}
+
+/* Copy the keys of the old slots [from, to) (whole chunks) of t's index
+ * into the index `word`, leaving out those dead to every snapshot:
+ * retired at `ts` if `now` (a rebuild at once), else listed in b->dead
+ * for the build's publication (or copied after all if that list cannot
+ * grow). Returns the keys placed. A key's new home needs the low bits of
+ * its hash: its slot tells them (its home and growth bits, layout.h) for
+ * an index up to 2^5 times the size; else, and when t has tombstones (a
+ * tombstone may be dead), its version is read. Per chunk: the versions to
+ * read start loading, then every live key's new slot, then each is
+ * placed. */
+static uint64_t copy_slots(struct index_build *b, struct shm_table *t, uint64_t from, uint64_t to,
+			   uint64_t word, uint64_t ts, int now)
+{
+	const uint64_t *old = slots_of(b, t->index);
+	unsigned old_log2 = (unsigned)(t->index & SHM_INDEX_LOG2_MASK);
+	unsigned log2 = (unsigned)(word & SHM_INDEX_LOG2_MASK);
 	uint64_t *slots = slots_of(b, word), mask = shm_index_mask(word), placed = 0;
+	/* Tombstones are the slots that are not records (apply.c). */
+	int tombs = t->index_used > t->records;
 	for (uint64_t c = from; c < to; c += REHASH_CHUNK) {
-		uint64_t keep[REHASH_CHUNK], home[REHASH_CHUNK];
-		for (unsigned i = 0; i < REHASH_CHUNK; i++)
-			if (old[c + i])
-				__builtin_prefetch(version_at(b, old[c + i]));
+		uint64_t keep[REHASH_CHUNK], bits[REHASH_CHUNK], pos[REHASH_CHUNK];
+		unsigned nbits[REHASH_CHUNK], n = 0;
+		/* The chunk's keys, without a branch per slot: about half the
+		 * slots are empty, in no order a branch could predict. */
 		for (unsigned i = 0; i < REHASH_CHUNK; i++) {
-			uint64_t s = keep[i] = old[c + i];
-			if (!s)
+			pos[n] = c + i;
+			n += old[c + i] != 0;
+		}
+		b->keys_copied += n;
+		for (unsigned k = 0; k < n; k++) {
+			uint64_t s = keep[k] = old[pos[k]];
+			nbits[k] = tombs ? 0 : shm_slot_hash_bits(s, pos[k], old_log2, &bits[k]);
+			if (nbits[k] < log2) {
+				__builtin_prefetch(version_at(b, s));
+				b->versions_read++;
+			}
+		}
+		for (unsigned k = 0; k < n; k++) {
+			if (nbits[k] >= log2) {
+				__builtin_prefetch(&slots[bits[k] & mask], 1);
 				continue;
+			}
+			uint64_t s = keep[k];
 			struct shm_version *head = version_at(b, s);
 			if (dead_to_all(b, head)) {
 				/* A check of the key since before its delete must
@@ -179,24 +226,25 @@ static uint64_t copy_slots(struct index_build *b, struct shm_table *t, const uin
 				if (now) {
 					retire_block(b->retired, ts, 0, s & SHM_SLOT_OFF_MASK,
 						     version_bytes(head), RETIRED_BLOCK);
-					keep[i] = 0;
+					keep[k] = 0;
 					continue;
 				}
-				if (keep_dead(b, c + i, s & SHM_SLOT_OFF_MASK, head)) {
-					keep[i] = 0;
+				if (keep_dead(b, pos[k], s & SHM_SLOT_OFF_MASK, head)) {
+					keep[k] = 0;
 					continue;
 				}
 			}
-			home[i] = shm_key_hash(head->key, head->klen) & mask;
-			__builtin_prefetch(&slots[home[i]], 1);
+			bits[k] = shm_key_hash(head->key, head->klen);
+			nbits[k] = 64;
+			__builtin_prefetch(&slots[bits[k] & mask], 1);
 		}
-		for (unsigned i = 0; i < REHASH_CHUNK; i++) {
-			if (!keep[i])
+		for (unsigned k = 0; k < n; k++) {
+			if (!keep[k])
 				continue;
-			uint64_t j = home[i];
+			uint64_t j = bits[k] & mask;
 			while (slots[j])
 				j = (j + 1) & mask;
-			slots[j] = keep[i]; /* the tag bits are the same hash's */
+			slots[j] = moved_slot(keep[k], bits[k], nbits[k], j, log2);
 			placed++;
 		}
 	}
@@ -258,7 +306,7 @@ static int build_step(struct index_build *b, uint64_t budget, uint64_t ts, size_
 	}
 	uint64_t to = cap - b->copied < budget ? cap : b->copied + budget;
 	to = shm_align_up(to, REHASH_CHUNK);
-	b->used += copy_slots(b, t, slots_of(b, t->index), b->copied, to, b->word, ts, 0);
+	b->used += copy_slots(b, t, b->copied, to, b->word, ts, 0);
 	b->copied = to;
 	if (b->copied < cap)
 		return 0;
@@ -290,7 +338,8 @@ void index_build_repeat(struct index_build *b, const struct shm_table *t, uint64
 	uint64_t s, *slots = slots_of(b, b->word);
 	uint64_t p = shm_index_probe(b->base, slots, shm_index_mask(b->word), hash, key, klen, &s);
 	/* Unpublished: the release store of its index word orders it. */
-	slots[p] = value;
+	slots[p] = shm_slot_make(value & SHM_SLOT_OFF_MASK, hash, p,
+				 (unsigned)(b->word & SHM_INDEX_LOG2_MASK));
 	b->used += s == 0; /* a new key, or one the build left out as dead */
 }
 
@@ -327,9 +376,9 @@ void index_room_commit(struct index_build *b, uint64_t ts)
 {
 	for (size_t i = 0; i < b->nplanned; i++) {
 		struct shm_table *t = b->planned[i].t;
-		uint64_t word = b->planned[i].word, cap = shm_index_mask(t->index) + 1;
-		publish_index(b, t, word, copy_slots(b, t, slots_of(b, t->index), 0, cap, word, ts, 1),
-			      ts);
+		uint64_t word = b->planned[i].word;
+		publish_index(b, t, word,
+			      copy_slots(b, t, 0, shm_index_mask(t->index) + 1, word, ts, 1), ts);
 	}
 	b->nplanned = 0;
 	b->begun = 0;

@@ -70,6 +70,8 @@ struct index_build {
 	uint64_t used;                 /* its non-empty slots */
 	struct left_out *dead;         /* the dead keys it left out, retired when */
 	size_t ndead, dead_cap;        /* it is published if still the heads */
+	uint64_t keys_copied;          /* keys every copy so far looked at, */
+	uint64_t versions_read;        /* and the versions it read (index_build.c) */
 };
 
 void index_build_init(struct index_build *b, uint8_t *base, struct alloc *alloc,
@@ -122,10 +124,23 @@ void index_build_step(struct index_build *b, uint64_t adds, uint64_t ts, size_t 
 /*
  * index_build_repeat - slot `pos` of t's current index, whose key[0..klen)
  * has `hash`, now holds `value`: if a build of t has passed pos, repeat the
- * write in the new index.
+ * write in the new index (the same version, in the slot the new index
+ * gives the key, layout.h).
  */
 void index_build_repeat(struct index_build *b, const struct shm_table *t, uint64_t pos,
 			uint64_t hash, const void *key, uint32_t klen, uint64_t value);
+
+/* index_build_home - where a write of the key with `hash` to t's index
+ * may be repeated (index_build_repeat): its home in the new index, if a
+ * build of t has passed its home in the current one; else NULL. For a
+ * prefetch. */
+static inline const uint64_t *index_build_home(const struct index_build *b,
+					       const struct shm_table *t, uint64_t hash)
+{
+	if (b->t != t || (hash & shm_index_mask(t->index)) >= b->copied)
+		return NULL;
+	return (const uint64_t *)(b->base + shm_index_off(b->word)) + (hash & shm_index_mask(b->word));
+}
 
 /* index_build_abort - t is being dropped: give up a build of t, if one is
  * under way (dropping retires every head of t's current index, the

@@ -83,7 +83,7 @@ static inline uint64_t shm_index_probe(const uint8_t *base, const uint64_t *slot
 			*slot_val = 0;
 			return i;
 		}
-		if ((s & ~SHM_SLOT_OFF_MASK) != tag)
+		if ((s & SHM_SLOT_TAG_MASK) != tag)
 			continue;
 		const struct shm_version *v = (const struct shm_version *)(base + (s & SHM_SLOT_OFF_MASK));
 		if (v->klen == klen && shm_key_equal(v->key, key, klen)) {
@@ -107,8 +107,8 @@ static inline uint64_t shm_index_candidate(const uint64_t *slots, uint64_t mask,
 	uint64_t tag = SHM_SLOT_TAG(hash), i = hash & mask;
 	uint64_t s0 = shm_slot_load(&slots[i]);
 	uint64_t s1 = shm_slot_load(&slots[(i + 1) & mask]);
-	uint64_t m0 = -(uint64_t)(((s0 ^ tag) >> 48) == 0);
-	uint64_t m1 = -(uint64_t)((((s1 ^ tag) >> 48) == 0) & (s0 != 0));
+	uint64_t m0 = -(uint64_t)(((s0 ^ tag) >> SHM_SLOT_TAG_SHIFT) == 0);
+	uint64_t m1 = -(uint64_t)((((s1 ^ tag) >> SHM_SLOT_TAG_SHIFT) == 0) & (s0 != 0));
 	return (s0 & m0) | (s1 & m1 & ~m0);
 }
 
@@ -213,7 +213,7 @@ static inline const struct shm_version *shm_lookup(const uint8_t *base, const ui
 		const struct shm_version *v = NULL, *out;
 		uint64_t b = 0;
 		while ((s = shm_slot_load(&slots[i])) != 0) {
-			if ((s & ~SHM_SLOT_OFF_MASK) == tag) {
+			if ((s & SHM_SLOT_TAG_MASK) == tag) {
 				v = (const struct shm_version *)(base + (s & SHM_SLOT_OFF_MASK));
 				b = shm_begin_load(v);
 				int same = v->klen == klen && shm_key_equal(v->key, key, klen);

@@ -39,7 +39,7 @@
 #include "align.h"
 
 #define SHM_CACHELINE 64
-#define SHM_FORMAT_VERSION 16u
+#define SHM_FORMAT_VERSION 17u
 
 /* Magics: ASCII tags read as little-endian u64, so a hex dump shows them. */
 #define SHM_META_MAGIC    0x3154454d42444d53ull /* "SMDBMET1" */
@@ -234,9 +234,19 @@ struct shm_count {
  * table entry's `index` word names both offset and capacity, so a reader
  * gets them in one load.
  *
- * A slot is 0 (empty: a probe stops) or the offset of a key's newest version
- * in bits 0..47 with bits 48..63 holding the top 16 bits of the key's hash
- * (a tag, so that a probe rarely dereferences a wrong record). A slot, once
+ * A slot is 0 (empty: a probe stops) or, for a key:
+ *   bits  0..3   its displacement: how far the slot is past the key's home
+ *                slot (hash & mask, wrapping), 15 for 15 or more;
+ *   bits  4..47  the offset of the key's newest version (versions are
+ *                16-byte aligned: bits 0..3 of the offset are 0);
+ *   bits 48..53  growth bits: the n bits of the key's hash above the home's,
+ *                from bit log2(capacity) on, n = 0..5, as 1 followed by
+ *                them (0 for none);
+ *   bits 54..63  the top 10 bits of the key's hash (a tag, so that a probe
+ *                rarely dereferences a wrong record: one slot in 1,024).
+ * Readers use the offset and the tag. The displacement and growth bits are
+ * the writer's: with them it moves a key into an index of up to 2^n times
+ * the slots without reading the key (index_build.c). A slot, once
  * given to a key, keeps that key until the index is rebuilt, so a probe
  * never misses a key that a slot further on holds. The writer publishes a
  * slot with a release store after the version it points to is complete.
@@ -265,7 +275,35 @@ static inline size_t shm_index_bytes(uint64_t word)
 	return (size_t)(shm_index_mask(word) + 1) * sizeof(uint64_t);
 }
 
-#define SHM_SLOT_OFF_MASK ((1ull << 48) - 1)
+#define SHM_SLOT_OFF_MASK (((1ull << 48) - 1) & ~15ull)
+#define SHM_SLOT_TAG_SHIFT 54
+#define SHM_SLOT_TAG_MASK (~((1ull << SHM_SLOT_TAG_SHIFT) - 1))
+#define SHM_SLOT_DISP_UNKNOWN 15u
+#define SHM_SLOT_GROWTH_BITS 5u
+
+/* The slot that names the version at `off` of the key with `hash`, at
+ * position pos of an index of 2^log2 slots. */
+static inline uint64_t shm_slot_make(uint64_t off, uint64_t hash, uint64_t pos, unsigned log2)
+{
+	uint64_t mask = (1ull << log2) - 1, disp = (pos - hash) & mask;
+	uint64_t growth = (1u << SHM_SLOT_GROWTH_BITS) |
+			  ((hash >> log2) & ((1u << SHM_SLOT_GROWTH_BITS) - 1));
+	return off | (disp < SHM_SLOT_DISP_UNKNOWN ? disp : SHM_SLOT_DISP_UNKNOWN) |
+	       growth << 48 | (hash & SHM_SLOT_TAG_MASK);
+}
+
+/* The low bits of the hash of the key in slot s, at position pos of an
+ * index of 2^log2 slots, that the slot tells without the key: *bits holds
+ * them; returns how many (its home's log2 and its growth bits), or 0. */
+static inline unsigned shm_slot_hash_bits(uint64_t s, uint64_t pos, unsigned log2, uint64_t *bits)
+{
+	uint64_t disp = s & 15, growth = (s >> 48) & ((2u << SHM_SLOT_GROWTH_BITS) - 1);
+	if (disp == SHM_SLOT_DISP_UNKNOWN || !growth)
+		return 0;
+	unsigned n = 63 - (unsigned)__builtin_clzll(growth); /* the 1 above them */
+	*bits = ((pos - disp) & ((1ull << log2) - 1)) | (growth & ((1ull << n) - 1)) << log2;
+	return log2 + n;
+}
 
 /*
  * A node of an ordered table's tree, in an arena, 8-byte aligned. The tree
@@ -393,10 +431,11 @@ static inline size_t shm_node_size(size_t cap, size_t data)
 {
 	return shm_align_up(sizeof(struct shm_node) + cap * 24 + data, 8);
 }
-#define SHM_SLOT_TAG(hash) ((hash) & ~SHM_SLOT_OFF_MASK)
+#define SHM_SLOT_TAG(hash) ((hash) & SHM_SLOT_TAG_MASK)
 
 /*
- * A record version, in an arena, 8-byte aligned:
+ * A record version, in an arena, 16-byte aligned (the allocator's classes
+ * are multiples of 16 bytes, alloc.c; index slots use the 4 low bits):
  *
  *   0  u64 begin_ts    the commit that created it
  *   8  u64 older       offset of the next older version of the key, 0 if none

@@ -400,9 +400,30 @@ static int left_out(const struct index_build *b, uint64_t pos, uint64_t off)
 	return 0;
 }
 
+/* Slot pos of the index `word` is what the writer makes for its key
+ * (layout.h): the key's tag, its displacement from the key's home, and
+ * growth bits that are the key's hash's. */
+static void check_slot(uint64_t word, uint64_t pos)
+{
+	const uint64_t *slots = (const uint64_t *)(f.base + shm_index_off(word));
+	unsigned log2 = (unsigned)(word & SHM_INDEX_LOG2_MASK);
+	uint64_t s = slots[pos], bits;
+	const struct shm_version *v = (const void *)(f.base + (s & SHM_SLOT_OFF_MASK));
+	uint64_t hash = shm_key_hash(v->key, v->klen), mask = shm_index_mask(word);
+	uint64_t disp = (pos - hash) & mask;
+	ck_assert_uint_eq(s & SHM_SLOT_TAG_MASK, SHM_SLOT_TAG(hash));
+	ck_assert_uint_eq(s & 15, disp < SHM_SLOT_DISP_UNKNOWN ? disp : SHM_SLOT_DISP_UNKNOWN);
+	unsigned n = shm_slot_hash_bits(s, pos, log2, &bits);
+	ck_assert(n == 0 || n >= log2);
+	if (n)
+		ck_assert_uint_eq(bits, hash & ((1ull << n) - 1));
+	ck_assert(n == 0 || disp < SHM_SLOT_DISP_UNKNOWN);
+}
+
 /* While a build is under way: the new index holds exactly the keys of the
  * current index's slots [0, copied), less the dead ones it left out, each
- * pointing at the same head; `used` counts its non-empty slots. */
+ * pointing at the same head, each slot of both as the writer makes it
+ * (check_slot); `used` counts its non-empty slots. */
 static void check_build(void)
 {
 	const struct index_build *b = &f.c.build;
@@ -419,14 +440,18 @@ static void check_build(void)
 		const struct shm_version *v = (const void *)(f.base + (s & SHM_SLOT_OFF_MASK));
 		uint64_t got = shm_index_find(f.base, nxt, nmask, shm_key_hash(v->key, v->klen), v->key,
 					      v->klen);
-		if (got != s)
+		check_slot(t->index, p);
+		if ((got & SHM_SLOT_OFF_MASK) != (s & SHM_SLOT_OFF_MASK))
 			ck_abort_msg("slot %llu: the build holds %llx, the index %llx",
 				     (unsigned long long)p, (unsigned long long)got,
 				     (unsigned long long)s);
 		expect++;
 	}
 	for (uint64_t p = 0; p <= nmask; p++)
-		have += nxt[p] != 0;
+		if (nxt[p]) {
+			check_slot(b->word, p);
+			have++;
+		}
 	ck_assert_uint_eq(have, expect);
 	ck_assert_uint_eq(b->used, have);
 }
@@ -501,6 +526,66 @@ START_TEST(index_grows_in_steps_against_a_model)
 END_TEST
 
 /* Whether the retire queue holds the block at off. */
+/* Commit keys [from, from + n) of the model, each new, in one transaction. */
+static void put_new_keys(struct tx *x, uint32_t t, unsigned from, unsigned n)
+{
+	char k[16], v[24];
+	for (unsigned i = from; i < from + n; i++) {
+		model_key(k, i);
+		model_gen[i] = 1;
+		model_val(v, i, 1);
+		tx_put(x, t, k, v);
+	}
+	ck_assert_int_eq(tx_commit(x, NULL, NULL), 0);
+}
+
+/* A table that only gains keys grows its index without reading their
+ * versions: its slots tell the copies where each key goes (layout.h), but
+ * for keys copied more than SHM_SLOT_GROWTH_BITS times since they were
+ * last written. Once it holds a tombstone, which may be dead, a copy
+ * reads every version. Every key is found after each build, and every
+ * slot of a build is as the writer makes it. */
+START_TEST(index_growth_reads_only_what_it_must)
+{
+	uint32_t t;
+	char k[16];
+	const unsigned nkeys = 30000;
+	const struct index_build *b = &f.c.build;
+	ck_assert_int_eq(table_op(SHM_OP_CREATE_TABLE, "t", &t), 0);
+	const struct shm_table *tb = &f.meta->tables[SHM_TABLE_SLOT(t)];
+	memset(model_gen, 0, sizeof(model_gen));
+	struct tx x = { 0 };
+	for (unsigned i = 0; i < nkeys; i += 100) {
+		put_new_keys(&x, t, i, 100);
+		if (b->t)
+			check_build();
+	}
+	check_model(t, nkeys);
+	ck_assert_uint_ge(shm_index_mask(tb->index) + 1, 65536);
+	/* Each key is copied about once; few are read. */
+	ck_assert_uint_ge(b->keys_copied, nkeys / 2);
+	ck_assert_uint_le(b->versions_read * 10, b->keys_copied);
+	printf("core: index growth copied %llu keys, read %llu versions\n",
+	       (unsigned long long)b->keys_copied, (unsigned long long)b->versions_read);
+
+	/* A tombstone, then keys until the next build has copied: every key
+	 * it looked at was read. */
+	model_key(k, 0);
+	tx_op(&x, SHM_OP_DEL, t, 0, k, strlen(k), NULL, 0);
+	ck_assert_int_eq(tx_commit(&x, NULL, NULL), 0);
+	model_gen[0] = 0;
+	uint64_t copied0 = b->keys_copied, read0 = b->versions_read;
+	unsigned i = nkeys;
+	for (; b->keys_copied == copied0; i += 100) {
+		ck_assert_uint_le(i, MODEL_KEYS - 100);
+		put_new_keys(&x, t, i, 100);
+	}
+	ck_assert_uint_eq(b->versions_read - read0, b->keys_copied - copied0);
+	check_build();
+	check_model(t, i);
+}
+END_TEST
+
 static int retired_block(uint64_t off)
 {
 	for (size_t i = f.q.head; i < f.q.tail; i++)
@@ -2251,6 +2336,7 @@ int main(void)
 	tcase_add_test(tc, index_grows_in_steps_against_a_model);
 	tcase_add_test(tc, left_out_tombstone_reused_block_stays);
 	tcase_add_test(tc, index_builds_keep_pace_with_single_inserts);
+	tcase_add_test(tc, index_growth_reads_only_what_it_must);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("reclaimer");

@@ -583,6 +583,7 @@ START_TEST(index_growth_reads_only_what_it_must)
 	ck_assert_uint_eq(b->versions_read - read0, b->keys_copied - copied0);
 	check_build();
 	check_model(t, i);
+	tx_free(&x);
 }
 END_TEST
 

@@ -9,7 +9,9 @@
  * back as blocks of smaller classes. Freed blocks are never joined again,
  * so a store that frees many small blocks and then asks for large ones
  * can find no room while bytes are free (alloc_used counts only blocks
- * handed out).
+ * handed out). Every block starts on a 16-byte boundary (classes are
+ * multiples of 16, arenas and runs start on cache lines): an index slot
+ * keeps 4 bits of its own in a version's offset's low bits (layout.h).
  *
  * Free blocks: each class keeps a stack of free-block offsets, stored in
  * free blocks of the class themselves (struct free_chunk at the block's

@@ -414,10 +414,8 @@ static void check_slot(uint64_t word, uint64_t pos)
 	ck_assert_uint_eq(s & SHM_SLOT_TAG_MASK, SHM_SLOT_TAG(hash));
 	ck_assert_uint_eq(s & 15, disp < SHM_SLOT_DISP_UNKNOWN ? disp : SHM_SLOT_DISP_UNKNOWN);
 	unsigned n = shm_slot_hash_bits(s, pos, log2, &bits);
-	ck_assert(n == 0 || n >= log2);
 	if (n)
 		ck_assert_uint_eq(bits, hash & ((1ull << n) - 1));
-	ck_assert(n == 0 || disp < SHM_SLOT_DISP_UNKNOWN);
 }
 
 /* While a build is under way: the new index holds exactly the keys of the
@@ -525,7 +523,6 @@ START_TEST(index_grows_in_steps_against_a_model)
 }
 END_TEST
 
-/* Whether the retire queue holds the block at off. */
 /* Commit keys [from, from + n) of the model, each new, in one transaction. */
 static void put_new_keys(struct tx *x, uint32_t t, unsigned from, unsigned n)
 {
@@ -562,8 +559,10 @@ START_TEST(index_growth_reads_only_what_it_must)
 	}
 	check_model(t, nkeys);
 	ck_assert_uint_ge(shm_index_mask(tb->index) + 1, 65536);
-	/* Each key is copied about once; few are read. */
+	/* Each key is copied about once; few are read: those copied more
+	 * than SHM_SLOT_GROWTH_BITS times or displaced by 15 or more. */
 	ck_assert_uint_ge(b->keys_copied, nkeys / 2);
+	ck_assert_uint_gt(b->versions_read, 0);
 	ck_assert_uint_le(b->versions_read * 10, b->keys_copied);
 	printf("core: index growth copied %llu keys, read %llu versions\n",
 	       (unsigned long long)b->keys_copied, (unsigned long long)b->versions_read);
@@ -581,12 +580,14 @@ START_TEST(index_growth_reads_only_what_it_must)
 		put_new_keys(&x, t, i, 100);
 	}
 	ck_assert_uint_eq(b->versions_read - read0, b->keys_copied - copied0);
-	check_build();
+	if (b->t)
+		check_build();
 	check_model(t, i);
 	tx_free(&x);
 }
 END_TEST
 
+/* Whether the retire queue holds the block at off. */
 static int retired_block(uint64_t off)
 {
 	for (size_t i = f.q.head; i < f.q.tail; i++)

@@ -162,18 +162,6 @@ static int keep_dead(struct index_build *b, uint64_t pos, uint64_t off,
 	return 1;
 }
 
-/* Slot s, its key's hash known in its low nbits bits `bits`, moved to
- * position pos of an index of 2^log2 slots (log2 <= nbits): its offset and
- * tag as they are, its displacement and growth bits for the new place. */
-static uint64_t moved_slot(uint64_t s, uint64_t bits, unsigned nbits, uint64_t pos, unsigned log2)
-{
-	unsigned n = nbits - log2 < SHM_SLOT_GROWTH_BITS ? nbits - log2 : SHM_SLOT_GROWTH_BITS;
-	uint64_t mask = (1ull << log2) - 1, disp = (pos - bits) & mask;
-	uint64_t growth = n ? (1ull << n) | ((bits >> log2) & ((1ull << n) - 1)) : 0;
-	return (s & (SHM_SLOT_OFF_MASK | SHM_SLOT_TAG_MASK)) |
-	       (disp < SHM_SLOT_DISP_UNKNOWN ? disp : SHM_SLOT_DISP_UNKNOWN) | growth << 48;
-}
-
 /* Copy the keys of the old slots [from, to) (whole chunks) of t's index
  * into the index `word`, leaving out those dead to every snapshot:
  * retired at `ts` if `now` (a rebuild at once), else listed in b->dead
@@ -244,7 +232,9 @@ static uint64_t copy_slots(struct index_build *b, struct shm_table *t, uint64_t 
 			uint64_t j = bits[k] & mask;
 			while (slots[j])
 				j = (j + 1) & mask;
-			slots[j] = moved_slot(keep[k], bits[k], nbits[k], j, log2);
+			/* Its offset and tag as they are, its own bits for the new place. */
+			slots[j] = (keep[k] & (SHM_SLOT_OFF_MASK | SHM_SLOT_TAG_MASK)) |
+				   shm_slot_place_bits(bits[k], nbits[k], j, log2);
 			placed++;
 		}
 	}

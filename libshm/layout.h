@@ -281,15 +281,23 @@ static inline size_t shm_index_bytes(uint64_t word)
 #define SHM_SLOT_DISP_UNKNOWN 15u
 #define SHM_SLOT_GROWTH_BITS 5u
 
+/* A slot's own bits (displacement and growth bits, not offset or tag) at
+ * position pos of an index of 2^log2 slots, for a key whose hash is known
+ * in its low nbits bits `bits` (nbits >= log2). */
+static inline uint64_t shm_slot_place_bits(uint64_t bits, unsigned nbits, uint64_t pos,
+					   unsigned log2)
+{
+	unsigned n = nbits - log2 < SHM_SLOT_GROWTH_BITS ? nbits - log2 : SHM_SLOT_GROWTH_BITS;
+	uint64_t disp = (pos - bits) & ((1ull << log2) - 1);
+	uint64_t growth = n ? (1ull << n) | ((bits >> log2) & ((1ull << n) - 1)) : 0;
+	return (disp < SHM_SLOT_DISP_UNKNOWN ? disp : SHM_SLOT_DISP_UNKNOWN) | growth << 48;
+}
+
 /* The slot that names the version at `off` of the key with `hash`, at
  * position pos of an index of 2^log2 slots. */
 static inline uint64_t shm_slot_make(uint64_t off, uint64_t hash, uint64_t pos, unsigned log2)
 {
-	uint64_t mask = (1ull << log2) - 1, disp = (pos - hash) & mask;
-	uint64_t growth = (1u << SHM_SLOT_GROWTH_BITS) |
-			  ((hash >> log2) & ((1u << SHM_SLOT_GROWTH_BITS) - 1));
-	return off | (disp < SHM_SLOT_DISP_UNKNOWN ? disp : SHM_SLOT_DISP_UNKNOWN) |
-	       growth << 48 | (hash & SHM_SLOT_TAG_MASK);
+	return off | shm_slot_place_bits(hash, 64, pos, log2) | (hash & SHM_SLOT_TAG_MASK);
 }
 
 /* The low bits of the hash of the key in slot s, at position pos of an

@@ -36,7 +36,7 @@
  * ends a build in time; the constant part ends one whose table gains no
  * keys, and is what a 1-put insert pays during a build: at 128, about 3 us,
  * which 14% of a stream of them pay; at 1,024 it was about 20 us for 2% of
- * them, the p99 of 1-put inserts (README). */
+ * them, the p99 of 1-put inserts (bench/LOG.md). */
 #define BUILD_STEP 128
 #define BUILD_PER_ADD 16
 

@@ -352,6 +352,26 @@ static void note_work(struct writer *w, bool *quiet, uint64_t now)
 	w->last_work_ns = now;
 }
 
+/* Ticks between the starts of two empty passes of the writer's own thread
+ * that mean it was not waiting for work in between (off its cpu, or busy
+ * with a step of reclamation): 3-5 µs at today's TSC rates, where an
+ * empty pass takes well under one and a yield that finds nothing else to
+ * run about one. */
+#define AWAY_TICKS 10000u
+
+/* An empty pass of the writer's own thread starts at tick t, the one
+ * before at *last (0: none since its last work or park): a span of
+ * AWAY_TICKS or more was time away, which the idle strategy leaves out of
+ * the quiet stretch (idle_away). */
+static void away_from(struct writer *w, uint64_t *last, uint64_t t)
+{
+	uint64_t span = tsc_span(*last, t);
+	if (*last && span >= AWAY_TICKS)
+		idle_away(&w->idle, tsc_to_ns(span, tsc_span(w->started_tsc, t),
+					      shm_now_ns() - w->started_ns));
+	*last = t;
+}
+
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
@@ -365,12 +385,16 @@ static void *writer_main(void *arg)
 	w->started_tsc = tsc_now();
 	w->started_ns = w->last_work_ns = now;
 	__atomic_store_n(&w->store->meta->writer_started_ns, now, __ATOMIC_RELAXED);
+	uint64_t pass_tsc = 0; /* when the last empty pass began, 0: none since work */
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
 		bool busy;
+		if (quiet)
+			away_from(w, &pass_tsc, tsc_now());
 		unsigned done = one_pass(w, true, ++idle_passes % CLOCK_EVERY_IDLE == 0, &now, &busy);
 		if (done) {
 			note_work(w, &quiet, now);
 			idle_passes = 0;
+			pass_tsc = 0;
 			continue;
 		}
 		quiet = true;
@@ -390,8 +414,10 @@ static void *writer_main(void *arg)
 			continue;
 		}
 		if (act == IDLE_YIELD) {
+			uint64_t before = shm_now_ns();
 			sched_yield();
 			now = shm_now_ns(); /* a yield may have lasted a time slice */
+			idle_yielded(&w->idle, now - before);
 			continue;
 		}
 		/* Figures current before a long park; a short one (a writer
@@ -405,6 +431,7 @@ static void *writer_main(void *arg)
 		park(w, timeout);
 		now = shm_now_ns();
 		idle_passes = 0;
+		pass_tsc = 0; /* a park is quiet, not time away */
 	}
 	pthread_mutex_unlock(&w->turn);
 	urcu_memb_unregister_thread();

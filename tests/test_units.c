@@ -396,6 +396,16 @@ static uint64_t arrive_irregular(struct idle *s)
 	return t;
 }
 
+/* 40 parks, each rung `price` before the writer ran: the measured price
+ * of a wake-up moves there. */
+static void wake_priced(struct idle *s, uint64_t price)
+{
+	for (uint64_t i = 0; i < 40; i++) {
+		uint64_t woke = 1000000 * US + i * 1000 * US;
+		idle_woke(s, woke, 0, woke - price);
+	}
+}
+
 START_TEST(idle_spin_and_sleep)
 {
 	struct idle s;
@@ -554,8 +564,7 @@ START_TEST(idle_wake_price_and_contention)
 	uint64_t timeout;
 	idle_init(&s, IDLE_BACKOFF, 200 * US);
 	/* Rung 40 us before it ran, again and again: the price moves there. */
-	for (int i = 0; i < 40; i++)
-		idle_woke(&s, 1000000 * US + i * 1000 * US, 0, 1000000 * US + i * 1000 * US - 40 * US);
+	wake_priced(&s, 40 * US);
 	ck_assert_uint_ge(s.wake_ns, 39 * US);
 	ck_assert_uint_le(s.wake_ns, 41 * US);
 	/* A forged stamp counts as a millisecond at most. */
@@ -584,6 +593,69 @@ START_TEST(idle_wake_price_and_contention)
 	ck_assert_int_eq(idle_next(&s, t + 5001 * US, t + 5000 * US, &timeout), IDLE_POLL);
 	ck_assert_int_eq(idle_next(&s, t + 5300 * US, t + 5000 * US, &timeout), IDLE_PARK);
 	ck_assert_uint_eq(idle_client_spin_ns(&s), 20000);
+}
+END_TEST
+
+/* On a contended cpu, the time a yield keeps the writer away is a price
+ * of stepping aside too: commits about 10 us apart (5 and 15 in turn, not
+ * steady), a wake-up of 6 us. Uncontended, that traffic is sparse: park
+ * after the burst window. Contended, with yields that keep the writer away
+ * 20 us, it is dense: poll through twice the gap, then yield. Yields that
+ * find nothing else to run (1 us) bring the wake-up's price back. */
+START_TEST(idle_contended_yield_price)
+{
+	struct idle s;
+	uint64_t timeout;
+	idle_init(&s, IDLE_BACKOFF, 200 * US);
+	wake_priced(&s, 6 * US);
+	ck_assert_uint_le(s.wake_ns, 7 * US);
+	uint64_t t = 100000 * US;
+	for (int i = 0; i < 50; i++) {
+		uint64_t next = t + (i % 2 ? 15 : 5) * US;
+		idle_arrival(&s, next, t);
+		t = next;
+	}
+	ck_assert(!idle_dense(&s));
+	ck_assert_int_eq(idle_next(&s, t + 5 * US, t, &timeout), IDLE_PARK);
+	for (int i = 0; i < 40; i++)
+		idle_yielded(&s, 20 * US);
+	ck_assert(!idle_dense(&s)); /* uncontended: the yields' time is no price */
+	idle_contention(&s, t, 5);
+	idle_contention(&s, t + 2000 * US, 9);
+	ck_assert(s.contended);
+	ck_assert(idle_dense(&s));
+	ck_assert_int_eq(idle_next(&s, t + 15 * US, t, &timeout), IDLE_POLL);
+	ck_assert_int_eq(idle_next(&s, t + 25 * US, t, &timeout), IDLE_YIELD);
+	for (int i = 0; i < 40; i++)
+		idle_yielded(&s, 1 * US);
+	ck_assert(!idle_dense(&s));
+}
+END_TEST
+
+/* Time away from waiting for work (the writer off its cpu) is not quiet:
+ * commits 45 us apart, 35 of them away, are 10 us apart for the strategy;
+ * and a window of polling counts only the time the writer was there. */
+START_TEST(idle_time_away_is_not_quiet)
+{
+	struct idle s;
+	uint64_t timeout;
+	idle_init(&s, IDLE_BACKOFF, 200 * US);
+	uint64_t t = 100000 * US;
+	for (int i = 0; i < 50; i++) {
+		idle_away(&s, 35 * US);
+		idle_arrival(&s, t + 45 * US, t);
+		t += 45 * US;
+	}
+	ck_assert_uint_ge(s.gap_ns, 10 * US - 1);
+	ck_assert_uint_le(s.gap_ns, 10 * US + 1);
+	ck_assert(idle_dense(&s)); /* under the 30 us wake-up assumed at first */
+	/* Dense: poll through twice the gap, 20 us, of presence. */
+	ck_assert_int_eq(idle_next(&s, t + 25 * US, t, &timeout), IDLE_PARK);
+	idle_away(&s, 10 * US);
+	ck_assert_int_eq(idle_next(&s, t + 25 * US, t, &timeout), IDLE_POLL);
+	/* The next arrival starts afresh. */
+	idle_arrival(&s, t + 30 * US, t);
+	ck_assert_uint_eq(s.away_quiet_ns, 0);
 }
 END_TEST
 
@@ -990,6 +1062,8 @@ int main(void)
 	tcase_add_test(tc, idle_timed_parks_keep_measuring);
 	tcase_add_test(tc, idle_steady_parks_at_once_and_wants_the_writer);
 	tcase_add_test(tc, idle_wake_price_and_contention);
+	tcase_add_test(tc, idle_contended_yield_price);
+	tcase_add_test(tc, idle_time_away_is_not_quiet);
 	tcase_add_test(tc, this_machine_topology);
 	tcase_add_test(tc, hugepage_plans);
 	tcase_add_test(tc, histogram_error_under_one_percent);

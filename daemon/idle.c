@@ -19,7 +19,8 @@
  *             On a contended cpu the price is that of stepping aside if
  *             higher: how long a yield keeps the writer off its cpu
  *             (away_ns), which every commit that comes meanwhile waits
- *             for. In two clients' 95/5 mix on two cpus, the writer
+ *             for, up to twice a wake-up (stepping_aside). In two
+ *             clients' 95/5 mix on two cpus, the writer
  *             sharing one, commits came 8-12 µs apart, a wake-up cost 6-7
  *             µs and a yield 15-21 µs: judged sparse, the writer yielded
  *             2 µs after each commit, and the client on the other cpu
@@ -119,10 +120,22 @@ static bool steady(const struct idle *s)
 	return s->period_ns > s->wake_ns && s->jitter_ns * 4 < s->period_ns;
 }
 
+/* The price a gap is weighed against: a wake-up's; on a contended cpu,
+ * what a yield keeps the writer away if that is more (every commit that
+ * comes meanwhile waits for the cpu), but no more than twice a wake-up,
+ * which is about what a park costs a commit from another cpu (a stand-in
+ * serves it there, two switches of that cpu): a yield longer than that is
+ * a time slice given to another thread, and parking is cheaper. */
+static uint64_t stepping_aside(const struct idle *s)
+{
+	if (!s->contended || s->away_ns <= s->wake_ns)
+		return s->wake_ns;
+	return s->away_ns < 2 * s->wake_ns ? s->away_ns : 2 * s->wake_ns;
+}
+
 bool idle_dense(const struct idle *s)
 {
-	uint64_t price = s->contended && s->away_ns > s->wake_ns ? s->away_ns : s->wake_ns;
-	return s->policy != IDLE_SLEEP && s->gap_ns && s->gap_ns < price;
+	return s->policy != IDLE_SLEEP && s->gap_ns && s->gap_ns < stepping_aside(s);
 }
 
 void idle_away(struct idle *s, uint64_t ns)

@@ -94,8 +94,8 @@ void idle_woke(struct idle *s, uint64_t now, uint64_t deadline, uint64_t rung_ns
 void idle_missed(struct idle *s);
 
 /* Whether traffic is dense: work comes after quiet shorter than a
- * wake-up's price (on a contended cpu, a yield's if that is higher), so
- * backoff polls for it (never under sleep). */
+ * wake-up's price (on a contended cpu, a yield's if that is higher, up to
+ * twice a wake-up's), so backoff polls for it (never under sleep). */
 bool idle_dense(const struct idle *s);
 
 /* Whether the strategy wants the writer's own thread up rather than

@@ -597,11 +597,12 @@ START_TEST(idle_wake_price_and_contention)
 END_TEST
 
 /* On a contended cpu, the time a yield keeps the writer away is a price
- * of stepping aside too: commits about 10 us apart (5 and 15 in turn, not
- * steady), a wake-up of 6 us. Uncontended, that traffic is sparse: park
- * after the burst window. Contended, with yields that keep the writer away
- * 20 us, it is dense: poll through twice the gap, then yield. Yields that
- * find nothing else to run (1 us) bring the wake-up's price back. */
+ * of stepping aside too, up to twice a wake-up: commits about 10 us apart
+ * (5 and 15 in turn, not steady), a wake-up of 6 us. Uncontended, that
+ * traffic is sparse: park after the burst window. Contended, with yields
+ * that keep the writer away 20 us, it is dense: poll through twice the
+ * gap, then yield. Yields that find nothing else to run (1 us) bring the
+ * wake-up's price back. */
 START_TEST(idle_contended_yield_price)
 {
 	struct idle s;
@@ -626,6 +627,17 @@ START_TEST(idle_contended_yield_price)
 	ck_assert(idle_dense(&s));
 	ck_assert_int_eq(idle_next(&s, t + 15 * US, t, &timeout), IDLE_POLL);
 	ck_assert_int_eq(idle_next(&s, t + 25 * US, t, &timeout), IDLE_YIELD);
+	/* Yields of a time slice (a millisecond) count as twice a wake-up:
+	 * still dense at 10 us, not at 15. */
+	for (int i = 0; i < 40; i++)
+		idle_yielded(&s, 1000 * US);
+	ck_assert(idle_dense(&s));
+	for (int i = 0; i < 40; i++, t += 15 * US)
+		idle_arrival(&s, t + 15 * US, t);
+	ck_assert(!idle_dense(&s));
+	/* Yields that find nothing else to run leave a wake-up's price. */
+	t = arrive(&s, t, 10 * US, 40);
+	ck_assert(idle_dense(&s));
 	for (int i = 0; i < 40; i++)
 		idle_yielded(&s, 1 * US);
 	ck_assert(!idle_dense(&s));

@@ -9,8 +9,9 @@
  *
  * Backoff decides from three figures:
  *   - gap:    quiet time before work arrives, less the time the writer's
- *             thread was away meanwhile (idle_away: a commit that comes
- *             while it is off its cpu waits for the cpu). Below
+ *             thread was away meanwhile on a contended cpu (idle_away: a
+ *             commit that comes while it is off its cpu waits for the
+ *             cpu). Below
  *             the price of a wake-up, traffic is dense: poll (at most
  *             twice the gap, never past window_cap); above it, poll only
  *             BURST_POLL_NS, which catches the next transaction of a
@@ -140,7 +141,8 @@ bool idle_dense(const struct idle *s)
 
 void idle_away(struct idle *s, uint64_t ns)
 {
-	s->away_quiet_ns += ns;
+	if (s->contended)
+		s->away_quiet_ns += ns;
 }
 
 void idle_yielded(struct idle *s, uint64_t ns)

@@ -105,13 +105,14 @@ bool idle_dense(const struct idle *s);
 bool idle_watching(const struct idle *s);
 
 /* The writer's thread, quiet, was away from waiting for work for `ns`
- * (off its cpu, or busy with other chores): the quiet stretch weighed at
- * the next arrival, and by idle_next meanwhile, leaves it out. On a cpu
- * shared with a client, a commit that comes while the writer is off it
- * waits for the cpu, not for the writer; counted as quiet, those waits
- * made the 95/5 mixed workload's commits, about 10 µs apart, look 45 µs
- * apart, longer than a wake-up, so the writer parked where it should
- * have polled. */
+ * (off its cpu, or busy with other chores): on a contended cpu, the quiet
+ * stretch weighed at the next arrival, and by idle_next meanwhile, leaves
+ * it out. There a commit that comes while the writer is off its cpu waits
+ * for the cpu, not for the writer; counted as quiet, those waits made the
+ * 95/5 mixed workload's commits, about 10 µs apart, look 45 µs apart,
+ * longer than a wake-up, so the writer parked where it should have
+ * polled. (Elsewhere time away is the host's or an interrupt's, rare and
+ * short: ignored, so uncontended traffic is weighed as it always was.) */
 void idle_away(struct idle *s, uint64_t ns);
 
 /* A yield (IDLE_YIELD) kept the writer off its cpu for `ns`: on a

@@ -11,21 +11,20 @@
  *   - gap:    quiet time before work arrives, less the time the writer's
  *             thread was away meanwhile on a contended cpu (idle_away: a
  *             commit that comes while it is off its cpu waits for the
- *             cpu). Below
- *             the price of a wake-up, traffic is dense: poll (at most
- *             twice the gap, never past window_cap); above it, poll only
- *             BURST_POLL_NS, which catches the next transaction of a
- *             burst, then park (waiting longer than a wake-up costs more
- *             cpu than the wake-up costs latency: the ski-rental rule).
- *             On a contended cpu the price is that of stepping aside if
- *             higher: how long a yield keeps the writer off its cpu
- *             (away_ns), which every commit that comes meanwhile waits
- *             for, up to twice a wake-up (stepping_aside). In two
- *             clients' 95/5 mix on two cpus, the writer
- *             sharing one, commits came 8-12 µs apart, a wake-up cost 6-7
- *             µs and a yield 15-21 µs: judged sparse, the writer yielded
- *             2 µs after each commit, and the client on the other cpu
- *             waited for the one on the writer's to block.
+ *             cpu). Below the price of a wake-up, traffic is dense: poll
+ *             (at most twice the gap, never past window_cap); above it,
+ *             poll only BURST_POLL_NS, which catches the next transaction
+ *             of a burst, then park (waiting longer than a wake-up costs
+ *             more cpu than the wake-up costs latency: the ski-rental
+ *             rule). On a contended cpu the price is that of stepping
+ *             aside if higher: how long a yield keeps the writer off its
+ *             cpu (away_ns), which every commit that comes meanwhile
+ *             waits for, up to twice a wake-up (stepping_aside). In two
+ *             clients' 95/5 mix on two cpus, the writer sharing one,
+ *             commits came 8-12 µs apart, a wake-up cost 6-7 µs and a
+ *             yield 15-21 µs: judged sparse, the writer yielded 2 µs
+ *             after each commit, and the client on the other cpu waited
+ *             for the one on the writer's to block.
  *   - period and jitter of arrivals: when arrivals are steady (jitter
  *     under a quarter of the period) and the period is longer than a
  *     wake-up, the writer parks right after its work (no burst window:

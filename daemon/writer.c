@@ -27,7 +27,9 @@
  * and its increment makes the wait return: no submission is left waiting.
  *
  * When to poll and when to park is the idle strategy's (idle.h): it hears
- * of every arrival of work after a quiet pass, and of how each park ended;
+ * of every arrival of work after a quiet pass, of the time the writer's
+ * own thread spent away while quiet (away_from: off its cpu, as in a
+ * yield or a preemption), and of how each park ended;
  * the writer reads the clock only after work or every CLOCK_EVERY_IDLE
  * empty passes, so its decisions are that fine.
  *

@@ -390,7 +390,7 @@ static void *writer_main(void *arg)
 	uint64_t pass_tsc = 0; /* when the last empty pass began, 0: none since work */
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
 		bool busy;
-		if (quiet)
+		if (quiet && w->idle.policy == IDLE_BACKOFF) /* spin's loop stays as it was */
 			away_from(w, &pass_tsc, tsc_now());
 		unsigned done = one_pass(w, true, ++idle_passes % CLOCK_EVERY_IDLE == 0, &now, &busy);
 		if (done) {

@@ -306,10 +306,12 @@ static void publish_gathering(struct writer *w)
  * next pass takes the next step; before that, the idle strategy runs as
  * ever, and park wakes the writer when the quiet stretch ends; a writer
  * that spun through a steady stream waiting for it took a whole cpu).
- * Returns the transactions completed. Holding the writer's turn. */
-static unsigned one_pass(struct writer *w, bool own, bool clock, uint64_t *now, bool *busy)
+ * The pass began at tick pass_start (its caller read it: the writer's own
+ * thread weighs it for time away too). Returns the transactions
+ * completed. Holding the writer's turn. */
+static unsigned one_pass(struct writer *w, bool own, bool clock, uint64_t pass_start,
+			 uint64_t *now, bool *busy)
 {
-	uint64_t pass_start = tsc_now();
 	urcu_memb_read_lock();
 	const struct session_list *l = session_list_get(w->sessions);
 	unsigned done = serve_all(w, l);
@@ -390,9 +392,11 @@ static void *writer_main(void *arg)
 	uint64_t pass_tsc = 0; /* when the last empty pass began, 0: none since work */
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
 		bool busy;
+		uint64_t tick = tsc_now();
 		if (quiet && w->idle.policy == IDLE_BACKOFF) /* spin's loop stays as it was */
-			away_from(w, &pass_tsc, tsc_now());
-		unsigned done = one_pass(w, true, ++idle_passes % CLOCK_EVERY_IDLE == 0, &now, &busy);
+			away_from(w, &pass_tsc, tick);
+		unsigned done = one_pass(w, true, ++idle_passes % CLOCK_EVERY_IDLE == 0, tick, &now,
+					 &busy);
 		if (done) {
 			note_work(w, &quiet, now);
 			idle_passes = 0;
@@ -510,7 +514,7 @@ static void *standin_main(void *arg)
 		while (work) {
 			for (;;) {
 				bool busy;
-				if (one_pass(w, false, false, &now, &busy))
+				if (one_pass(w, false, false, tsc_now(), &now, &busy))
 					note_work(w, &quiet, now);
 				else if (!busy)
 					break;

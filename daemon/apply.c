@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "index.h"
+#include "pending.h"
 #include "prepare.h"
 #include "secondary.h"
 #include "tree_read.h"
@@ -231,12 +232,15 @@ static void publish_counts(struct core *c, uint64_t ts)
 			cluster_note(&c->cluster, t, tt->adds);
 		if (t->state != SHM_TABLE_LIVE ||
 		    (t->records == tt->records0 && t->record_bytes == tt->bytes0 &&
-		     t->root == tt->root0)) {
+		     t->root == tt->root0 && tt->pending == tt->pending0)) {
 			alloc_unget_version(c->alloc, block, SHM_COUNT_VERSION_SIZE);
 			continue;
 		}
+		if (tt->pending != tt->pending0)
+			pending_note(c, t, tt->pending);
 		struct shm_version *v = version_at(c, block);
-		struct shm_count count = { t->records, t->record_bytes, t->root, t->tree_bytes };
+		struct shm_count count = { t->records, t->record_bytes, t->root, t->tree_bytes,
+					   tt->pending };
 		v->older = t->count_head;
 		v->klen = 0;
 		v->vlen = sizeof(count);
@@ -363,16 +367,22 @@ static uint64_t create_index(struct core *c, const struct pending_op *p, uint64_
 	return id;
 }
 
-/* The node above the leaf of its table's tree that op i's key goes to
- * (tree_parent_toward, not read), if op i writes an ordered table; else
- * NULL. */
-static const struct shm_node *op_leaf_parent(struct core *c, size_t i)
+/* The node above the leaf of its table's tree that op i (of nops) goes
+ * to (tree_parent_toward, not read), if op i writes an ordered table and
+ * its leaf is likely wanted; else NULL. */
+static const struct shm_node *op_leaf_parent(struct core *c, size_t i, size_t nops)
 {
 	const struct shm_op *op = &c->scratch.ops[i].op;
 	if (op->code != SHM_OP_PUT && op->code != SHM_OP_DEL && op->code != SHM_OP_DEL_VALUE)
 		return NULL;
 	const struct shm_table *t = tables_live(&c->tables, op->table);
 	if (!t || !(t->kind & SHM_KIND_ORDERED))
+		return NULL;
+	/* A table whose last commit left its new key out of the tree takes
+	 * new keys: a lone PUT is likely one too, whose key will be left out
+	 * and needs no leaf (pending.h), and a page walk started for it here
+	 * would hold the commit up. */
+	if (nops == 1 && op->code == SHM_OP_PUT && pending_of(c, t))
 		return NULL;
 	return tree_parent_toward(&c->tree, t->root, op->key, op->klen);
 }
@@ -394,7 +404,7 @@ void apply_prefetch_slots(struct core *c, size_t nops)
 	 * then the leaves they name start loading with the heads and the new
 	 * blocks (apply_prefetch_heads). */
 	for (size_t i = 0; nops <= LEAVES_AHEAD && i < nops; i++)
-		ordered += (up[i] = op_leaf_parent(c, i)) != NULL;
+		ordered += (up[i] = op_leaf_parent(c, i, nops)) != NULL;
 	c->scratch.nleaf_parents = ordered ? nops : 0;
 	for (size_t i = 0; i < nops && i < 2 * APPLY_AHEAD; i++)
 		if ((p = home_slot(c, i)))
@@ -409,11 +419,14 @@ void apply_prefetch_heads(struct core *c, size_t nops)
 	const struct pending_op *ops = c->scratch.ops;
 	const struct shm_node **up = c->scratch.leaf_parents, **leaf = c->scratch.leaves;
 	const void *p;
-	for (size_t i = 0; i < c->scratch.nleaf_parents; i++)
+	/* (A key left out of the tree, pending, needs no leaf.) */
+	for (size_t i = c->scratch.pend_left; i < c->scratch.nleaf_parents; i++)
 		if ((leaf[i] = up[i] ? tree_leaf_below(&c->tree, up[i], ops[i].op.key,
 						       ops[i].op.klen)
 				     : NULL))
 			shm_prefetch_search(leaf[i]);
+	if (c->scratch.pend_left && c->scratch.nleaf_parents)
+		leaf[0] = NULL;
 	c->scratch.nleaves = c->scratch.nleaf_parents;
 	c->scratch.nleaf_parents = 0;
 	for (size_t i = 0; i < nops && i < APPLY_AHEAD; i++) {

@@ -100,10 +100,13 @@ static int refuse_at_critical(struct core *c, size_t nops)
 	return SHMDB_EPRESSURE;
 }
 
+static int run(struct core *c, size_t nops, const uint8_t *buf, size_t len, uint64_t *commit_ts,
+	       uint64_t *value, struct table_map *replay_map, uint64_t replay_ts);
+
 static int commit(struct core *c, const uint8_t *buf, size_t len, uint64_t *commit_ts,
 		  uint64_t *value, struct table_map *replay_map, uint64_t replay_ts)
 {
-	size_t nops, ncreate;
+	size_t nops;
 	*value = 0;
 	*commit_ts = 0;
 	int r = decode_txn(&c->scratch, buf, len, &nops);
@@ -122,6 +125,18 @@ static int commit(struct core *c, const uint8_t *buf, size_t len, uint64_t *comm
 	}
 	if (replay_map && (r = replay_fix(c, &nops, replay_map)))
 		return r;
+	return run(c, nops, buf, len, commit_ts, value, replay_map, replay_ts);
+}
+
+/* The decoded transaction's ops c->scratch.ops[0..nops) through prepare,
+ * apply, the log (buf[0..len): its encoding) and the commit. */
+static int run(struct core *c, size_t nops, const uint8_t *buf, size_t len, uint64_t *commit_ts,
+	       uint64_t *value, struct table_map *replay_map, uint64_t replay_ts)
+{
+	size_t ncreate;
+	int r;
+	*value = 0;
+	*commit_ts = 0;
 	uint64_t ts = replay_map ? replay_ts : c->applied_ts + 1;
 	if (nops == 0) {
 		*commit_ts = c->applied_ts;
@@ -157,6 +172,13 @@ int commit_txn(struct core *c, const uint8_t *buf, size_t len, uint64_t *commit_
 	       uint64_t *value)
 {
 	int r = commit(c, buf, len, commit_ts, value, NULL, 0);
+	scratch_trim(&c->scratch);
+	return r;
+}
+
+int commit_ops(struct core *c, size_t nops, uint64_t *commit_ts, uint64_t *value)
+{
+	int r = run(c, nops, NULL, 0, commit_ts, value, NULL, 0);
 	scratch_trim(&c->scratch);
 	return r;
 }

@@ -32,6 +32,13 @@ int commit_txn(struct core *c, const uint8_t *buf, size_t len, uint64_t *commit_
 	       uint64_t *value);
 
 /*
+ * commit_ops - apply the transaction whose ops the writer put in
+ * c->scratch.ops[0..nops) itself (an internal one: c->internal, never
+ * logged) and publish it unless c->defer_publish. Returns as commit_txn.
+ */
+int commit_ops(struct core *c, size_t nops, uint64_t *commit_ts, uint64_t *value);
+
+/*
  * commit_replay - apply a logged (or checkpointed) transaction again at
  * commit `ts` (>= c->applied_ts), its table ids mapped through `map`, its
  * checks skipped; map->expect[0..nexpect) are the ids its CREATE ops gave

@@ -16,6 +16,7 @@
 #include "cluster.h"
 #include "decode.h"
 #include "index_build.h"
+#include "pending.h"
 #include "pressure.h"
 #include "retire.h"
 #include "secondary_fill.h"
@@ -70,6 +71,8 @@ struct core {
 	struct txn_scratch scratch;
 	uint64_t clear_adds[SHM_MAX_TABLES]; /* prepare's count per slot (size_clears) */
 	struct secondary_fill fill;    /* secondary indexes being built */
+	struct pending_tables pending; /* tables whose newest key may wait
+					* outside their tree (pending.h) */
 	struct cluster cluster;        /* ordered tables' records gathered in key
 					* order when the writer is idle */
 	int internal;                  /* 1 while the transaction is a build

@@ -109,6 +109,7 @@ int decode_txn(struct txn_scratch *s, const uint8_t *buf, size_t len, size_t *no
 		s->ops[n].tree_dropped = 0;
 		s->ops[n].resolved = 0;
 		s->ops[n].derived = 0;
+		s->ops[n].place = 0;
 		s->ops[n].hash = keyed(op.code) ? shm_key_hash(op.key, op.klen) : 0;
 		n++;
 	}

@@ -34,6 +34,9 @@ struct pending_op {
 			       * made (secondary_keep.h): its key at key_off
 			       * of the scratch's ikeys */
 	size_t key_off;
+	uint64_t place;       /* the writer's own (pending.c): a PUT that
+			       * places its table's pending key, this version,
+			       * in the tree (tree only, never logged); 0 */
 };
 
 /* A table a transaction writes, with how many keys it may add, and its
@@ -48,6 +51,8 @@ struct touched {
 	int cleared;          /* a CLEAR of t came before (prepare) */
 	size_t clear_at;      /* after its last CLEAR: that op's index + 1 */
 	uint64_t root0;       /* t->root before it */
+	uint64_t pending0;    /* its key pending before it (pending.h), */
+	uint64_t pending;     /* and after it */
 	struct tree_result tree; /* an ordered table's new tree (prepare) */
 };
 
@@ -91,6 +96,9 @@ struct txn_scratch {
 	 * transaction's ops, or 0 when not found. */
 	const struct shm_node *leaf_parents[LEAVES_AHEAD], *leaves[LEAVES_AHEAD];
 	size_t nleaf_parents, nleaves;
+	/* 1: op 0's key is left out of its table's tree, pending
+	 * (pending_decide) */
+	int pend_left;
 };
 
 /* scratch_reserve - room for n operations in every per-op array; 0 or

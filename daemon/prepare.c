@@ -16,6 +16,7 @@
 #include "apply.h"
 #include "catalog.h"
 #include "index.h"
+#include "pending.h"
 #include "rows.h"
 #include "secondary.h"
 #include "secondary_keep.h"
@@ -453,11 +454,12 @@ static int tree_change_of(struct core *c, size_t i, const uint32_t *dropped, siz
 		return 0;
 	p->tree_dropped = was_dropped(dropped, ndropped, t->id) ||
 			  i < touched_of(c->scratch.touched, c->scratch.ntouched, t)->clear_at;
-	if (p->tree_dropped)
+	if (p->tree_dropped || (i == 0 && c->scratch.pend_left))
 		return 0;
 	int multi = (t->kind & SHM_KIND_MULTI) != 0;
 	*ch = (struct tree_change){ .key = op->key, .klen = op->klen, .val = op->key,
-				    .ref = p->block, .prefix = shm_key_prefix(op->key, op->klen),
+				    .ref = p->place ? p->place : p->block,
+				    .prefix = shm_key_prefix(op->key, op->klen),
 				    .table = t->id, .seq = (uint32_t)i,
 				    .leaf = i < c->scratch.nleaves ? c->scratch.leaves[i] : NULL };
 	if (multi && op->code != SHM_OP_DEL) {
@@ -467,6 +469,39 @@ static int tree_change_of(struct core *c, size_t i, const uint32_t *dropped, siz
 	ch->kind = op->code == SHM_OP_PUT ? TREE_PUT
 		 : op->code == SHM_OP_DEL && multi ? TREE_WIPE : TREE_DEL;
 	return 1;
+}
+
+/* Each ordered table's key pending before the transaction, and after it
+ * (pending.h): a transaction that changes the table's tree, or leaves
+ * op 0's key out of it, places the key pending before with its changes
+ * ch[0..n) (unless they name the key: their last word stands); one that
+ * clears the table drops it; op 0's key left out is pending after.
+ * Returns the changes, with those. */
+static size_t add_pending(struct core *c, size_t nops, struct tree_change *ch, size_t n,
+			  const uint32_t *dropped, size_t ndropped)
+{
+	size_t n0 = n;
+	for (size_t k = 0; k < c->scratch.ntouched; k++) {
+		struct touched *tt = &c->scratch.touched[k];
+		const struct shm_table *t = tt->t;
+		if (!(t->kind & SHM_KIND_ORDERED) || was_dropped(dropped, ndropped, t->id))
+			continue;
+		tt->pending = tt->pending0 = pending_of(c, t);
+		int left = c->scratch.pend_left && nops && c->scratch.ops[0].op.table == t->id;
+		if (tt->pending0) {
+			size_t j = 0;
+			while (j < n0 && ch[j].table != t->id)
+				j++;
+			if (j < n0 || tt->cleared || left) {
+				if (!tt->cleared)
+					n += pending_change(c, t, tt->pending0, ch, n0, &ch[n]);
+				tt->pending = 0;
+			}
+		}
+		if (left)
+			tt->pending = c->scratch.ops[0].block;
+	}
+	return n;
 }
 
 /* Each ordered table's new tree, from the transaction's changes in key
@@ -485,6 +520,7 @@ static int update_trees(struct core *c, size_t nops, uint64_t ts, const uint32_t
 		return 0;
 	for (size_t i = 0; i < nops; i++)
 		n += tree_change_of(c, i, dropped, ndropped, &ch[n]);
+	n = add_pending(c, nops, ch, n, dropped, ndropped);
 	n = tree_sort_changes(ch, n, &c->tree.sort);
 	for (k = 0; k < c->scratch.ntouched; k++) {
 		struct touched *tt = &c->scratch.touched[k];
@@ -597,6 +633,10 @@ int prepare(struct core *c, size_t *nops_io, uint64_t ts)
 				err = -EPERM; /* the writer keeps indexes */
 				break;
 			}
+			if (ops[i].place) { /* tree only: no version, no key added */
+				touch(tt, &ntt, t, 0, 0);
+				break;
+			}
 			/* A field update becomes the PUT of the row it makes. */
 			if (op->code == SHM_OP_UPDATE) {
 				const struct touched *x = touched_of(tt, ntt, t);
@@ -683,6 +723,9 @@ int prepare(struct core *c, size_t *nops_io, uint64_t ts)
 	/* The indexes' ops after the client's; the scratch may have moved. */
 	if (!err) {
 		err = keep_indexes(c, &nops, &ntt, ndropped, &retires);
+		/* Room for a change per table with a key pending too. */
+		if (!err && scratch_reserve(&c->scratch, nops + ntt))
+			err = -ENOMEM;
 		ops = c->scratch.ops;
 		tt = c->scratch.touched;
 		dropped = c->scratch.dropped;
@@ -709,8 +752,10 @@ int prepare(struct core *c, size_t *nops_io, uint64_t ts)
 	/* The ordered tables' new trees (while what apply_ops reads first
 	 * loads), then room to retire what each commit may replace: a count
 	 * version per table written, the nodes the trees leave. */
-	if (!err)
+	if (!err) {
+		pending_decide(c, nops);
 		apply_prefetch_heads(c, nops);
+	}
 	if (!err)
 		err = update_trees(c, nops, ts, dropped, ndropped);
 	c->scratch.nleaves = 0;

@@ -336,6 +336,15 @@ static unsigned one_pass(struct writer *w, bool own, bool clock, uint64_t pass_s
 	if (done)
 		count_pass(w, done, tsc_span(pass_start, tsc_now()));
 	finish_pass(w, l);
+	/* Keys left out of their tables' trees (pending.h): once the
+	 * completions are out, their leaves load, for the commits that will
+	 * place them; a writer with nothing to do places them itself. */
+	if (own && pending_any(&w->core.pending)) {
+		if (done)
+			pending_warm(&w->core);
+		else if (shm_now_ns() - w->last_work_ns >= PENDING_QUIET_NS)
+			pending_place(&w->core);
+	}
 	session_list_put(l);
 	*busy = reclaimer_busy(&w->reclaimer) || gathering;
 	if (done || *busy || clock) {
@@ -432,6 +441,12 @@ static void *writer_main(void *arg)
 		if (!timeout || now - w->reclaimer.stepped_ns >= PARK_STEP_NS) {
 			urcu_memb_read_lock();
 			reclaim_step(w, now);
+			urcu_memb_read_unlock();
+		}
+		/* No key waits outside its tree while the writer sleeps. */
+		if (pending_any(&w->core.pending)) {
+			urcu_memb_read_lock();
+			pending_place(&w->core);
 			urcu_memb_read_unlock();
 		}
 		park(w, timeout);

@@ -69,6 +69,12 @@ struct shmdb_cursor {
 	 * the cursor moves on (ordered.c, settle). NULL otherwise. */
 	const struct shm_version *found;
 	int found_passed;
+	/* The table's key pending in the snapshot, not in its tree (layout.h,
+	 * struct shm_count), or NULL; pk_after: the cursor is past it. The
+	 * cursor returns it in its place among the tree's records
+	 * (ordered.c). */
+	const struct shm_version *pk;
+	int pk_after;
 	/* A secondary index (secondary_read.c): its definition and the
 	 * table whose rows it gives, as the snapshot sees them; id 0 for
 	 * another table. */
@@ -94,6 +100,7 @@ struct shmdb_rtxn {
 	uint32_t last_kind;             /* and its kind */
 	shmdb_table tree_table;         /* the ordered table whose root this */
 	uint64_t tree_root;             /* snapshot found last, and that root */
+	uint64_t tree_pending;          /* and its key pending (layout.h) */
 	struct shm_index_view ix;       /* the index read last (id 0: none);
 					 * last_index is 0 while it is the
 					 * table read last */

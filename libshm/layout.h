@@ -39,7 +39,7 @@
 #include "align.h"
 
 #define SHM_CACHELINE 64
-#define SHM_FORMAT_VERSION 17u
+#define SHM_FORMAT_VERSION 18u
 
 /* Magics: ASCII tags read as little-endian u64, so a hex dump shows them. */
 #define SHM_META_MAGIC    0x3154454d42444d53ull /* "SMDBMET1" */
@@ -209,16 +209,30 @@ struct shm_index_gen {
 };
 
 /*
- * The value of a count version (struct shm_table's count_head): 32 bytes.
+ * The value of a count version (struct shm_table's count_head): 40 bytes.
  * For an ordered table or multimap it also names the tree of that commit,
  * so a snapshot finds the tree it sees where it finds its count: the
- * writer adds a count version at every commit that changes either.
+ * writer adds a count version at every commit that changes any of them.
+ *
+ * pending: an ordered table's (not a multimap's, not a secondary index's)
+ * one key added by a commit but not yet placed in the tree: the offset of
+ * the key's version that commit wrote, 0 for none. A 1-put commit of a new
+ * key leaves it out of the tree, so that its commit does not wait for the
+ * key's leaf to load; the writer places it in the tree by a commit of its
+ * own once the clients leave it nothing to do, or with the next commit
+ * that changes the tree (daemon/pending.c). While a count version names
+ * it, the tree it names does not hold the key, or holds it only by a
+ * change in place made since (layout.h, shm_node), and no commit changed
+ * the key since: the version is the one every snapshot that reads this
+ * count version sees. A cursor reads the key in its order with the tree's
+ * (libshm/ordered.c).
  */
 struct shm_count {
 	uint64_t records;       /* records (pairs, in a multimap) at that commit */
 	uint64_t record_bytes;  /* bytes of their versions then */
 	uint64_t root;          /* the ordered tree's root node then, 0 if empty */
 	uint64_t tree_bytes;    /* bytes of that tree's nodes */
+	uint64_t pending;       /* the version of the key not yet in the tree, 0 if none */
 };
 
 /* A count version's bytes: a version with no key and a struct shm_count. */

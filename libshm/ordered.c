@@ -17,6 +17,14 @@
  * a tombstone, is a key the snapshot does not hold, and a step passes it.
  * A multimap's pairs are in its leaves, which never change in place.
  *
+ * A snapshot's count version may also name a key pending: one a 1-put
+ * commit left out of the tree, for the writer to place after its
+ * completion (layout.h, struct shm_count; daemon/pending.c). A cursor
+ * returns it in its place among the tree's records, and as one record
+ * with the tree's if a commit has placed it in the leaf in place since
+ * (merged_next, merged_prev); every seek says which side of it the
+ * cursor is on.
+ *
  * A cursor keeps the path from the root to its leaf (client_internal.h):
  * next and prev move within the leaf, and go up only as far as the first
  * ancestor with a sibling on that side. A seek to a key the snapshot holds
@@ -204,7 +212,9 @@ static void descend(shmdb_cursor *c, unsigned from, int first)
 static uint64_t tree_root(shmdb_rtxn *r, const struct shm_table *tb)
 {
 	if (r->tree_table != tb->id) {
-		r->tree_root = shm_count_at(r->base, tb, r->snap).root;
+		struct shm_count n = shm_count_at(r->base, tb, r->snap);
+		r->tree_root = n.root;
+		r->tree_pending = n.pending;
 		r->tree_table = tb->id;
 	}
 	return r->tree_root;
@@ -218,6 +228,9 @@ void shm_ordered_open(shmdb_cursor *c, const struct shm_table *tb)
 	c->at_start = 0;
 	c->found = NULL;
 	c->gone = 0;
+	c->pk = c->r->tree_pending ? (const struct shm_version *)(c->r->base + c->r->tree_pending)
+				   : NULL;
+	c->pk_after = 0;
 	if (root) {
 		/* The path is built when the cursor first moves: a seek
 		 * right after opening would throw it away. */
@@ -402,11 +415,6 @@ static inline int outcome(const shmdb_cursor *c, int rc)
 	return c->gone ? SHMDB_ENODAEMON : rc;
 }
 
-int shm_ordered_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
-{
-	return outcome(c, ordered_next(c, key, val));
-}
-
 static int ordered_prev(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 {
 	if (c->found)
@@ -442,12 +450,79 @@ static int ordered_prev(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 	}
 }
 
+/* Where the record with key k is from the cursor's pending key: < 0
+ * before it, 0 it, > 0 after. */
+static inline int from_pending(const shmdb_cursor *c, const shmdb_val *k)
+{
+	return shm_bytes_cmp(k->data, k->len, c->pk->key, c->pk->klen);
+}
+
+/* The pending key is a record of the snapshot that its tree lacks, or
+ * holds since (a commit placed it in the leaf in place, layout.h): a step
+ * returns the tree's record or the pending key, whichever comes first in
+ * its direction, the two as one if they are the same key. A tree's record
+ * that comes after the pending key is stepped back over (prev right after
+ * next returns it again, and next after prev). Out of line: the steps of
+ * a cursor with no key pending stay as they were. */
+static __attribute__((noinline, cold)) int merged_next(shmdb_cursor *c, shmdb_val *key,
+						       shmdb_val *val)
+{
+	if (c->pk_after)
+		return ordered_next(c, key, val);
+	int rc = ordered_next(c, key, val), d;
+	if (rc == 0 && (d = from_pending(c, key)) <= 0) {
+		c->pk_after = d == 0;
+		return 0;
+	}
+	if (rc && rc != -ENOENT)
+		return rc;
+	if (rc == 0) {
+		shmdb_val k, v;
+		if ((rc = ordered_prev(c, &k, &v)))
+			return rc;
+	}
+	c->pk_after = 1;
+	views_of(c->pk, key, val);
+	return 0;
+}
+
+static __attribute__((noinline, cold)) int merged_prev(shmdb_cursor *c, shmdb_val *key,
+						       shmdb_val *val)
+{
+	if (!c->pk_after)
+		return ordered_prev(c, key, val);
+	int rc = ordered_prev(c, key, val), d;
+	if (rc == 0 && (d = from_pending(c, key)) >= 0) {
+		c->pk_after = d != 0;
+		return 0;
+	}
+	if (rc && rc != -ENOENT)
+		return rc;
+	if (rc == 0) {
+		shmdb_val k, v;
+		if ((rc = ordered_next(c, &k, &v)))
+			return rc;
+	}
+	c->pk_after = 0;
+	views_of(c->pk, key, val);
+	return 0;
+}
+
+int shm_ordered_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
+{
+	if (__builtin_expect(c->pk != NULL, 0))
+		return outcome(c, merged_next(c, key, val));
+	return outcome(c, ordered_next(c, key, val));
+}
+
 int shm_ordered_seek(shmdb_cursor *c, const void *key, size_t klen)
 {
 	struct shm_target t = shm_target_of(key, klen, key, 0, (c->kind & SHM_KIND_MULTI) != 0);
 	const uint8_t *mark = NULL;
 	if (!(c->kind & SHM_KIND_MULTI) && klen <= sizeof(c->seek_key))
 		mark = memcpy(c->seek_key, key, klen);
+	if (c->pk)
+		c->pk_after = shm_bytes_cmp(c->pk->key, c->pk->klen, key, klen) < 0;
 	c->found = NULL;
 	leave_start(c, 0);
 	if (!c->depth)
@@ -534,6 +609,7 @@ int shmdb_cursor_seek_end(shmdb_cursor *c)
 	if (!(c->kind & SHM_KIND_ORDERED))
 		return -ENOTSUP;
 	c->found = NULL;
+	c->pk_after = 1;
 	leave_start(c, 0);
 	if (c->depth)
 		descend(c, 0, 0);
@@ -549,7 +625,9 @@ int shmdb_cursor_prev(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 	if (!key || !val)
 		return -EINVAL;
 	int e;
-	while (!(e = outcome(c, ordered_prev(c, key, val))) && (c->kind & SHM_KIND_INDEX) &&
+	while (!(e = outcome(c, __builtin_expect(c->pk != NULL, 0) ? merged_prev(c, key, val)
+								     : ordered_prev(c, key, val))) &&
+	       (c->kind & SHM_KIND_INDEX) &&
 	       shm_index_record(c, key, val))
 		; /* (an entry without its row: none, the writer keeps both) */
 	return e;

@@ -231,7 +231,7 @@ static inline const struct shm_node *shm_node_at(const uint8_t *base, uint64_t o
 static inline struct shm_count shm_count_at(const uint8_t *base, const struct shm_table *t,
 					    uint64_t snap)
 {
-	struct shm_count c = { 0, 0, 0, 0 };
+	struct shm_count c = { 0 };
 	const struct shm_version *v = shm_slot_visible(base, &t->count_head, snap);
 	if (v)
 		memcpy(&c, (const uint8_t *)v + shm_version_value_off(0), sizeof(c));

@@ -602,6 +602,164 @@ START_TEST(model_random_ops_and_snapshots)
 }
 END_TEST
 
+/* ---- a key left out of the tree, pending ------------------------------------------- */
+
+/* Keys 2i (i < PEND_BASE) loaded in one commit; then new odd keys one
+ * commit each. A snapshot taken at such a commit's own timestamp reads the
+ * key as pending (layout.h, shm_count): the writer places it in the tree
+ * by a commit of its own after the completion, which that snapshot does
+ * not see, or places it in the leaf in place, which it does. */
+#define PEND_BASE 400
+#define PEND_TRIES 20000 /* at most: it stops once PEND_CAUGHT were read */
+#define PEND_CAUGHT 8
+
+static uint64_t pend_keys[PEND_BASE + PEND_TRIES];
+static unsigned npend_keys;
+
+/* Add key x to the sorted pend_keys; 0 if it is there already. */
+static int pend_add(uint64_t x)
+{
+	unsigned at = 0;
+	while (at < npend_keys && pend_keys[at] < x)
+		at++;
+	if (at < npend_keys && pend_keys[at] == x)
+		return 0;
+	memmove(&pend_keys[at + 1], &pend_keys[at], (npend_keys - at) * sizeof(pend_keys[0]));
+	pend_keys[at] = x;
+	npend_keys++;
+	return 1;
+}
+
+static uint64_t key_num(const shmdb_val *k)
+{
+	uint64_t x = 0;
+	ck_assert_uint_eq(k->len, 8);
+	for (int i = 0; i < 8; i++)
+		x = x << 8 | ((const uint8_t *)k->data)[i];
+	return x;
+}
+
+/* Every way through snapshot r of t against the sorted keys m[0..n). */
+static void pend_check(shmdb_rtxn *r, shmdb_table t, const uint64_t *m, unsigned n, uint64_t knew)
+{
+	shmdb_cursor *c;
+	shmdb_val k, v;
+	uint64_t cnt;
+	uint8_t kb[8];
+	ck_assert_int_eq(shmdb_count(r, t, &cnt), 0);
+	ck_assert_uint_eq(cnt, n);
+	ck_assert_int_eq(shmdb_cursor_open(r, t, &c), 0);
+	for (unsigned i = 0; i < n; i++) {
+		ck_assert_int_eq(shmdb_cursor_next(c, &k, &v), 0);
+		ck_assert_uint_eq(key_num(&k), m[i]);
+		ck_assert(v.len == 8 && !memcmp(v.data, k.data, 8));
+	}
+	ck_assert_int_eq(shmdb_cursor_next(c, &k, &v), -ENOENT);
+	ck_assert_int_eq(shmdb_cursor_seek_end(c), 0);
+	for (unsigned i = n; i-- > 0;) {
+		ck_assert_int_eq(shmdb_cursor_prev(c, &k, &v), 0);
+		ck_assert_uint_eq(key_num(&k), m[i]);
+	}
+	ck_assert_int_eq(shmdb_cursor_prev(c, &k, &v), -ENOENT);
+	/* Around the new key: a seek to it, before it and after it, and
+	 * steps both ways from each, next then prev returning one record. */
+	for (int s = -1; s <= 1; s++) {
+		be64(kb, knew + (uint64_t)s);
+		ck_assert_int_eq(shmdb_cursor_seek(c, kb, 8), 0);
+		unsigned want = 0; /* the first >= the seek */
+		while (want < n && m[want] < knew + (uint64_t)s)
+			want++;
+		if (want < n) {
+			ck_assert_int_eq(shmdb_cursor_next(c, &k, &v), 0);
+			ck_assert_uint_eq(key_num(&k), m[want]);
+			ck_assert_int_eq(shmdb_cursor_prev(c, &k, &v), 0);
+			ck_assert_uint_eq(key_num(&k), m[want]);
+		}
+		if (want > 0) {
+			ck_assert_int_eq(shmdb_cursor_prev(c, &k, &v), 0);
+			ck_assert_uint_eq(key_num(&k), m[want - 1]);
+			ck_assert_int_eq(shmdb_cursor_next(c, &k, &v), 0);
+			ck_assert_uint_eq(key_num(&k), m[want - 1]);
+			if (want < n) {
+				ck_assert_int_eq(shmdb_cursor_next(c, &k, &v), 0);
+				ck_assert_uint_eq(key_num(&k), m[want]);
+			}
+		}
+	}
+	shmdb_cursor_close(c);
+	be64(kb, knew);
+	ck_assert_int_eq(shmdb_get(r, t, kb, 8, &v), 0);
+	ck_assert(v.len == 8 && !memcmp(v.data, kb, 8));
+}
+
+START_TEST(cursors_merge_a_pending_key)
+{
+	test_start_daemon(&d, "32M");
+	shmdb *db = test_open(&d), *db2 = test_open(&d);
+	shmdb_table t;
+	shmdb_wtxn *w;
+	shmdb_rtxn *r;
+	uint8_t kb[8];
+	ck_assert_int_eq(shmdb_table_open(db, "pend", SHMDB_CREATE | SHMDB_ORDERED, &t), 0);
+	ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+	for (unsigned i = 0; i < PEND_BASE; i++) {
+		pend_add(1000000 * (uint64_t)(i + 1));
+		be64(kb, 1000000 * (uint64_t)(i + 1));
+		ck_assert_int_eq(shmdb_put(w, t, kb, 8, kb, 8), 0);
+	}
+	ck_assert_int_eq(shmdb_commit(w, NULL), 0);
+	unsigned caught = 0, settled = 0, tries = 0;
+	for (; tries < PEND_TRIES && caught < PEND_CAUGHT; tries++) {
+		/* Between two keys, before the first, after the last. */
+		uint64_t knew = tries % 7 == 5 ? 999999 - tries
+				: tries % 7 == 6 ? 1000000 * (PEND_BASE + 1) + tries
+				: 1000000 * (1 + (uint64_t)rnd_below(PEND_BASE - 1)) + 1 +
+					  rnd_below(999998);
+		if (!pend_add(knew))
+			continue;
+		uint64_t ts;
+		be64(kb, knew);
+		ck_assert_int_eq(shmdb_write_begin(db, &w), 0);
+		ck_assert_int_eq(shmdb_put(w, t, kb, 8, kb, 8), 0);
+		ck_assert_int_eq(shmdb_commit(w, &ts), 0);
+		ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
+		if (shmdb_read_ts(r) != ts) { /* placed already: no key pending */
+			shmdb_read_end(r);
+			continue;
+		}
+		caught++;
+		pend_check(r, t, pend_keys, npend_keys, knew);
+		/* The same snapshot once the writer has placed the key: in
+		 * place, its leaf holds it now too, and it is still one
+		 * record. */
+		shmdb_rtxn *now;
+		for (int wait = 0; wait < 10000; wait++) {
+			ck_assert_int_eq(shmdb_read_begin(db2, &now), 0);
+			uint64_t at = shmdb_read_ts(now);
+			shmdb_read_end(now);
+			if (at > ts) {
+				settled++;
+				break;
+			}
+			usleep(100);
+		}
+		pend_check(r, t, pend_keys, npend_keys, knew);
+		shmdb_read_end(r);
+	}
+	fprintf(stderr, "pending: %u of %u snapshots read a key pending, %u of them again once "
+		"placed\n", caught, tries, settled);
+	ck_assert_uint_gt(caught, 0);
+	ck_assert_uint_eq(settled, caught);
+	/* Every key in the tree at last. */
+	ck_assert_int_eq(shmdb_read_begin(db, &r), 0);
+	pend_check(r, t, pend_keys, npend_keys, pend_keys[npend_keys / 2]);
+	shmdb_read_end(r);
+	shmdb_close(db2);
+	shmdb_close(db);
+	ck_assert_int_eq(test_daemon_stop(&d), 0);
+}
+END_TEST
+
 /* ---- 2. boundaries and kinds ------------------------------------------------------- */
 
 static void put_kv(shmdb *db, shmdb_table t, const char *const *keys, int n)
@@ -3143,6 +3301,7 @@ int main(void)
 	TCase *tc = tcase_create("ordered");
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, cursor_boundaries);
+	tcase_add_test(tc, cursors_merge_a_pending_key);
 	tcase_add_test(tc, table_kinds);
 	tcase_add_test(tc, multimap_pairs_and_limits);
 	tcase_add_test(tc, multimap_one_key_many_values);

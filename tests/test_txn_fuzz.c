@@ -387,14 +387,36 @@ static const uint8_t *value_of(const struct shm_version *v)
 typedef void (*each_fn)(void *arg, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
 			const struct shm_version *ver);
 
-static void walk_tree(uint64_t off, int multi, uint64_t snap, each_fn each, void *arg)
+/* The key a snapshot's count version names as pending (layout.h,
+ * shm_count): returned in its place among the tree's, once. */
+struct pend {
+	const struct shm_version *v; /* NULL: none, or returned */
+};
+
+static void pend_before(struct pend *p, const uint8_t *k, size_t kl, uint64_t snap, each_fn each,
+			void *arg)
+{
+	if (!p->v)
+		return;
+	int d = k ? shm_bytes_cmp(p->v->key, p->v->klen, k, kl) : -1;
+	if (d < 0) {
+		CHECK_U64(p->v->begin_ts, <=, snap);
+		CHECK_U64(p->v->vlen, !=, SHM_TOMBSTONE);
+		each(arg, p->v->key, p->v->klen, value_of(p->v), p->v->vlen, p->v);
+	}
+	if (d <= 0)
+		p->v = NULL; /* returned, or the tree's own */
+}
+
+static void walk_tree(uint64_t off, int multi, uint64_t snap, struct pend *pend, each_fn each,
+		      void *arg)
 {
 	const struct shm_node *nd = shm_node_at(f.base, off);
 	CHECK_U64(nd->gen % 2, ==, 0);
 	CHECK_U64(nd->created_ts, <=, snap);
 	for (unsigned i = 0; i < nd->count; i++) {
 		if (nd->level) {
-			walk_tree(shm_node_ref(nd)[i], multi, snap, each, arg);
+			walk_tree(shm_node_ref(nd)[i], multi, snap, pend, each, arg);
 			continue;
 		}
 		const struct shm_node_entry *e = &shm_node_ent(nd)[i];
@@ -406,6 +428,7 @@ static void walk_tree(uint64_t off, int multi, uint64_t snap, each_fn each, void
 		const struct shm_version *v = shm_slot_visible(f.base, &shm_node_ref(nd)[i], snap);
 		if (v && v->vlen != SHM_TOMBSTONE) {
 			CHECK(v->klen == e->klen && !memcmp(v->key, b, e->klen));
+			pend_before(pend, b, e->klen, snap, each, arg);
 			each(arg, b, e->klen, value_of(v), v->vlen, v);
 		}
 	}
@@ -415,8 +438,11 @@ static void walk_table(const struct shm_table *t, uint64_t snap, each_fn each, v
 {
 	if (t->kind & SHM_KIND_ORDERED) {
 		struct shm_count c = shm_count_at(f.base, t, snap);
+		struct pend p = { c.pending ? (const void *)(f.base + c.pending) : NULL };
+		CHECK(!c.pending || (c.root && t->kind == SHM_KIND_ORDERED));
 		if (c.root)
-			walk_tree(c.root, (t->kind & SHM_KIND_MULTI) != 0, snap, each, arg);
+			walk_tree(c.root, (t->kind & SHM_KIND_MULTI) != 0, snap, &p, each, arg);
+		pend_before(&p, NULL, 0, snap, each, arg);
 		return;
 	}
 	uint64_t word = shm_table_word(f.base, t, snap);

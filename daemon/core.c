@@ -23,7 +23,7 @@ void core_init(struct core *c, uint8_t *base, struct shm_meta *meta, struct allo
 	c->scratch = (struct txn_scratch){ 0 };
 	c->fill = (struct secondary_fill){ 0 };
 	memset(&c->cluster, 0, sizeof(c->cluster));
-	c->pending.n = 0;
+	c->pending = (struct pending_tables){ 0 };
 	c->internal = 0;
 	c->log = (struct core_log){ 0 };
 	c->monitor = NULL;

@@ -27,6 +27,12 @@
  * rest. pending_tables lists every table that may have one (a table
  * dropped since is found gone and forgotten).
  *
+ * Ordering: the key's version is written (apply.c) before the count
+ * version that names it, and that count version is published as every one
+ * is, by the release store of the table's count_head, which readers load
+ * with acquire (tree_read.h, shm_count_at); the commit's timestamp comes
+ * after both.
+ *
  * Readers: a cursor merges the pending key into the tree's order
  * (libshm/ordered.c). A key placed in place shows in the leaf to the
  * snapshots that still read the pending one too: the cursor takes the two
@@ -52,7 +58,7 @@ uint64_t pending_of(const struct core *c, const struct shm_table *t)
 	return n.pending;
 }
 
-/* Whether t's key `v` is in the list, or it has room for it. */
+/* Whether table `id` is in the list, or the list has room for it. */
 static int listed_or_room(const struct pending_tables *p, uint32_t id)
 {
 	for (unsigned i = 0; i < p->n; i++)

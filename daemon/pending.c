@@ -143,6 +143,8 @@ static void place_one(struct core *c, const struct shm_table *t, uint64_t v)
 	c->internal = 0;
 	if (!e && published)
 		core_publish(c);
+	if (e) /* no room: tried again after the next commit, not at every pass */
+		c->pending.failed_at = c->applied_ts;
 }
 
 void pending_warm(struct core *c)
@@ -150,8 +152,9 @@ void pending_warm(struct core *c)
 	for (unsigned i = 0; i < c->pending.n; i++) {
 		const struct shm_table *t = tables_live(&c->tables, c->pending.id[i]);
 		uint64_t v = t ? pending_of(c, t) : 0;
-		if (!v || !t->root)
-			continue;
+		if (!v || !t->root || (c->pending.warm_id == t->id &&
+					c->pending.warm_root == t->root && c->pending.warm_v == v))
+			continue; /* none, or its leaf found already */
 		const struct shm_version *pv = (const void *)(c->base + v);
 		const struct shm_node *up = tree_parent_toward(&c->tree, t->root, pv->key, pv->klen);
 		const struct shm_node *leaf = tree_leaf_below(&c->tree, up, pv->key, pv->klen);
@@ -165,6 +168,8 @@ void pending_warm(struct core *c)
 
 void pending_place(struct core *c)
 {
+	if (c->pending.failed_at == c->applied_ts)
+		return;
 	for (unsigned i = c->pending.n; i-- > 0;) {
 		if (i >= c->pending.n)
 			continue;

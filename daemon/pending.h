@@ -26,6 +26,8 @@ struct pending_tables {
 	const struct shm_node *warm_leaf;
 	uint64_t warm_root, warm_v;
 	uint32_t warm_id;
+	uint64_t failed_at;  /* the last commit when a placing commit failed
+			      * (no room); 0: none */
 };
 
 /* The version of t's key pending at its last commit, 0 if none. */
@@ -68,7 +70,8 @@ void pending_warm(struct core *c);
 /*
  * pending_place - place every table's pending key in its tree, each by a
  * commit of its own (not logged: it changes no record), and publish it.
- * Between passes, once the clients' completions are posted.
+ * Between passes, once the clients' completions are posted. One that
+ * fails (no room) is tried again only after another commit.
  */
 void pending_place(struct core *c);
 

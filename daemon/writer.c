@@ -443,7 +443,9 @@ static void *writer_main(void *arg)
 			reclaim_step(w, now);
 			urcu_memb_read_unlock();
 		}
-		/* No key waits outside its tree while the writer sleeps. */
+		/* The keys left out of their trees go in before the writer
+		 * sleeps (a stand-in serving meanwhile may leave one out
+		 * again; cursors read it all the same, pending.h). */
 		if (pending_any(&w->core.pending)) {
 			urcu_memb_read_lock();
 			pending_place(&w->core);

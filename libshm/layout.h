@@ -218,9 +218,9 @@ struct shm_index_gen {
  * one key added by a commit but not yet placed in the tree: the offset of
  * the key's version that commit wrote, 0 for none. A 1-put commit of a new
  * key leaves it out of the tree, so that its commit does not wait for the
- * key's leaf to load; the writer places it in the tree by a commit of its
- * own once the clients leave it nothing to do, or with the next commit
- * that changes the tree (daemon/pending.c). While a count version names
+ * key's leaf to load; the table's next commit that changes its tree, or
+ * leaves a key of its own out, places it, and a writer with nothing to do
+ * places it by a commit of its own (daemon/pending.c). While a count version names
  * it, the tree it names does not hold the key, or holds it only by a
  * change in place made since (layout.h, shm_node), and no commit changed
  * the key since: the version is the one every snapshot that reads this

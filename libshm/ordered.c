@@ -22,7 +22,7 @@
  * completion (layout.h, struct shm_count; daemon/pending.c). A cursor
  * returns it in its place among the tree's records, and as one record
  * with the tree's if a commit has placed it in the leaf in place since
- * (merged_next, merged_prev); every seek says which side of it the
+ * (merged_step); every seek says which side of it the
  * cursor is on.
  *
  * A cursor keeps the path from the root to its leaf (client_internal.h):
@@ -464,46 +464,29 @@ static inline int from_pending(const shmdb_cursor *c, const shmdb_val *k)
  * that comes after the pending key is stepped back over (prev right after
  * next returns it again, and next after prev). Out of line: the steps of
  * a cursor with no key pending stay as they were. */
-static __attribute__((noinline, cold)) int merged_next(shmdb_cursor *c, shmdb_val *key,
-						       shmdb_val *val)
-{
-	if (c->pk_after)
-		return ordered_next(c, key, val);
-	int rc = ordered_next(c, key, val), d;
-	if (rc == 0 && (d = from_pending(c, key)) <= 0) {
-		c->pk_after = d == 0;
-		return 0;
-	}
-	if (rc && rc != -ENOENT)
-		return rc;
-	if (rc == 0) {
-		shmdb_val k, v;
-		if ((rc = ordered_prev(c, &k, &v)))
-			return rc;
-	}
-	c->pk_after = 1;
-	views_of(c->pk, key, val);
-	return 0;
-}
+typedef int step_fn(shmdb_cursor *c, shmdb_val *key, shmdb_val *val);
 
-static __attribute__((noinline, cold)) int merged_prev(shmdb_cursor *c, shmdb_val *key,
-						       shmdb_val *val)
+/* A step forward (fwd: next) or back (prev) of a cursor with a key
+ * pending. pk_after == fwd: the key is behind the step's direction. */
+static __attribute__((noinline, cold)) int merged_step(shmdb_cursor *c, shmdb_val *key,
+						       shmdb_val *val, int fwd)
 {
-	if (!c->pk_after)
-		return ordered_prev(c, key, val);
-	int rc = ordered_prev(c, key, val), d;
-	if (rc == 0 && (d = from_pending(c, key)) >= 0) {
-		c->pk_after = d != 0;
+	step_fn *step = fwd ? ordered_next : ordered_prev, *back = fwd ? ordered_prev : ordered_next;
+	if (c->pk_after == fwd)
+		return step(c, key, val);
+	int rc = step(c, key, val), d;
+	if (rc == 0 && (d = fwd ? from_pending(c, key) : -from_pending(c, key)) <= 0) {
+		c->pk_after = (d == 0) == fwd; /* the same key: past it */
 		return 0;
 	}
 	if (rc && rc != -ENOENT)
 		return rc;
-	if (rc == 0) {
+	if (rc == 0) { /* the tree's record comes after the key: step back over it */
 		shmdb_val k, v;
-		if ((rc = ordered_next(c, &k, &v)))
+		if ((rc = back(c, &k, &v)))
 			return rc;
 	}
-	c->pk_after = 0;
+	c->pk_after = fwd;
 	views_of(c->pk, key, val);
 	return 0;
 }
@@ -511,7 +494,7 @@ static __attribute__((noinline, cold)) int merged_prev(shmdb_cursor *c, shmdb_va
 int shm_ordered_next(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 {
 	if (__builtin_expect(c->pk != NULL, 0))
-		return outcome(c, merged_next(c, key, val));
+		return outcome(c, merged_step(c, key, val, 1));
 	return outcome(c, ordered_next(c, key, val));
 }
 
@@ -625,7 +608,7 @@ int shmdb_cursor_prev(shmdb_cursor *c, shmdb_val *key, shmdb_val *val)
 	if (!key || !val)
 		return -EINVAL;
 	int e;
-	while (!(e = outcome(c, __builtin_expect(c->pk != NULL, 0) ? merged_prev(c, key, val)
+	while (!(e = outcome(c, __builtin_expect(c->pk != NULL, 0) ? merged_step(c, key, val, 0)
 								     : ordered_prev(c, key, val))) &&
 	       (c->kind & SHM_KIND_INDEX) &&
 	       shm_index_record(c, key, val))

@@ -212,6 +212,10 @@ int main(int argc, char **argv)
 	bool durable = cfg.durability != DURABILITY_NONE;
 	if (durable && (durable_start(&cfg, &dd, &wr, &wal, &ck, err, sizeof(err)))) {
 		fprintf(stderr, "shmdbd: %s\n", err);
+		/* The grace thread waits on wr, in this frame: joined before
+		 * the frame goes, or exit's own use of the stack may meet its
+		 * stores (a refused start once crashed in _dl_fini so). */
+		writer_destroy(&wr);
 		return 1;
 	}
 	srv.waiting = wr.retired.waiting;

@@ -114,8 +114,9 @@ int writer_run(struct writer *w);
  * them, and free what writer_init set up. */
 void writer_stop(struct writer *w);
 
-/* writer_destroy - free what writer_init set up, when writer_run was not
- * called. */
+/* writer_destroy - free what writer_init set up and join the grace thread
+ * it started, when writer_run was not called. Before w's memory goes: that
+ * thread reads and writes it. */
 void writer_destroy(struct writer *w);
 
 #endif /* SHMDBD_WRITER_H */

@@ -57,6 +57,16 @@ static int log_table_ids(const struct restore_result *res, struct core *c)
 	return e;
 }
 
+/* Undo durable_start, with the writer stopped or not yet started: the
+ * checkpointer's and the log's threads joined (they use dd, wal and ck,
+ * in main's frame), the log flushed and closed, the dir's lock let go. */
+static void durable_stop(struct datadir *dd, struct wal *wal, struct checkpointer *ck)
+{
+	checkpointer_stop(ck);
+	wal_close(wal);
+	datadir_close(dd);
+}
+
 static int durable_start(const struct config *cfg, struct datadir *dd, struct writer *wr,
 			 struct wal *wal, struct checkpointer *ck, char *err, size_t errlen)
 {
@@ -93,9 +103,7 @@ static int durable_start(const struct config *cfg, struct datadir *dd, struct wr
 	free(res.map);
 	if (e) {
 		snprintf(err, errlen, "the log cannot be written: %s", shmdb_strerror(e));
-		checkpointer_stop(ck);
-		wal_close(wal);
-		datadir_close(dd);
+		durable_stop(dd, wal, ck);
 		return e;
 	}
 	urcu_memb_read_lock();
@@ -104,9 +112,7 @@ static int durable_start(const struct config *cfg, struct datadir *dd, struct wr
 	urcu_memb_read_unlock();
 	if ((e = wal_flush(wal))) {
 		snprintf(err, errlen, "the log cannot be written: %s", strerror(-e));
-		checkpointer_stop(ck);
-		wal_close(wal);
-		datadir_close(dd);
+		durable_stop(dd, wal, ck);
 		return e;
 	}
 	core_publish(&wr->core);
@@ -227,12 +233,15 @@ int main(int argc, char **argv)
 	if (server_start(&srv, &st, err, sizeof(err))) {
 		fprintf(stderr, "shmdbd: %s\n", err);
 		writer_stop(&wr);
+		if (durable)
+			durable_stop(&dd, &wal, &ck);
 		return 1;
 	}
 	if (durable && (e = wal_start(&wal, checkpointer_tick, &ck))) {
 		fprintf(stderr, "shmdbd: log thread: %s\n", strerror(-e));
 		server_stop(&srv);
 		writer_stop(&wr);
+		durable_stop(&dd, &wal, &ck);
 		return 1;
 	}
 	log_line("serving %s (pid %d, generation %" PRIu64 ")", cfg.socket_path,
@@ -245,11 +254,8 @@ int main(int argc, char **argv)
 	notify_manager("STOPPING=1");
 	server_stop(&srv);
 	writer_stop(&wr);
-	if (durable) {
-		checkpointer_stop(&ck);
-		wal_close(&wal);
-		datadir_close(&dd);
-	}
+	if (durable)
+		durable_stop(&dd, &wal, &ck);
 	session_registry_destroy(&srv.sessions);
 	urcu_memb_unregister_thread();
 	store_destroy(&st);

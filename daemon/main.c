@@ -228,6 +228,8 @@ int main(int argc, char **argv)
 	e = writer_run(&wr);
 	if (e) {
 		fprintf(stderr, "shmdbd: writer thread on cpu %d: %s\n", writer_cpu, strerror(-e));
+		if (durable)
+			durable_stop(&dd, &wal, &ck);
 		return 1;
 	}
 	if (server_start(&srv, &st, err, sizeof(err))) {

@@ -100,34 +100,6 @@ static int refuse_at_critical(struct core *c, size_t nops)
 	return SHMDB_EPRESSURE;
 }
 
-static int run(struct core *c, size_t nops, const uint8_t *buf, size_t len, uint64_t *commit_ts,
-	       uint64_t *value, struct table_map *replay_map, uint64_t replay_ts);
-
-static int commit(struct core *c, const uint8_t *buf, size_t len, uint64_t *commit_ts,
-		  uint64_t *value, struct table_map *replay_map, uint64_t replay_ts)
-{
-	size_t nops;
-	*value = 0;
-	*commit_ts = 0;
-	int r = decode_txn(&c->scratch, buf, len, &nops);
-	if (r)
-		return r;
-	for (size_t i = 0; i < nops; i++) {
-		uint8_t code = c->scratch.ops[i].op.code;
-		if (code == SHM_OP_SYNC || code == SHM_OP_CHECKPOINT) {
-			if (nops != 1 || replay_map)
-				return SHMDB_EBADTXN;
-			/* The client's commits so far are published: the
-			 * checkpoint it waits for holds this one. */
-			*commit_ts = *value = c->meta->commit_ts;
-			return log_request(c, code);
-		}
-	}
-	if (replay_map && (r = replay_fix(c, &nops, replay_map)))
-		return r;
-	return run(c, nops, buf, len, commit_ts, value, replay_map, replay_ts);
-}
-
 /* The decoded transaction's ops c->scratch.ops[0..nops) through prepare,
  * apply, the log (buf[0..len): its encoding) and the commit. */
 static int run(struct core *c, size_t nops, const uint8_t *buf, size_t len, uint64_t *commit_ts,
@@ -166,6 +138,31 @@ static int run(struct core *c, size_t nops, const uint8_t *buf, size_t len, uint
 	__atomic_store_n(&c->meta->ops, c->meta->ops + nops, __ATOMIC_RELAXED);
 	*commit_ts = ts;
 	return 0;
+}
+
+static int commit(struct core *c, const uint8_t *buf, size_t len, uint64_t *commit_ts,
+		  uint64_t *value, struct table_map *replay_map, uint64_t replay_ts)
+{
+	size_t nops;
+	*value = 0;
+	*commit_ts = 0;
+	int r = decode_txn(&c->scratch, buf, len, &nops);
+	if (r)
+		return r;
+	for (size_t i = 0; i < nops; i++) {
+		uint8_t code = c->scratch.ops[i].op.code;
+		if (code == SHM_OP_SYNC || code == SHM_OP_CHECKPOINT) {
+			if (nops != 1 || replay_map)
+				return SHMDB_EBADTXN;
+			/* The client's commits so far are published: the
+			 * checkpoint it waits for holds this one. */
+			*commit_ts = *value = c->meta->commit_ts;
+			return log_request(c, code);
+		}
+	}
+	if (replay_map && (r = replay_fix(c, &nops, replay_map)))
+		return r;
+	return run(c, nops, buf, len, commit_ts, value, replay_map, replay_ts);
 }
 
 int commit_txn(struct core *c, const uint8_t *buf, size_t len, uint64_t *commit_ts,

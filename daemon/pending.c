@@ -170,9 +170,9 @@ void pending_place(struct core *c)
 {
 	if (c->pending.failed_at == c->applied_ts)
 		return;
+	/* Backwards: a table whose key is placed leaves the list, the last
+	 * entry (one visited already) moving into its place. */
 	for (unsigned i = c->pending.n; i-- > 0;) {
-		if (i >= c->pending.n)
-			continue;
 		const struct shm_table *t = tables_live(&c->tables, c->pending.id[i]);
 		uint64_t v = t ? pending_of(c, t) : 0;
 		if (!v) {
